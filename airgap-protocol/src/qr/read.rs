@@ -1,0 +1,88 @@
+//! Reading QR codes from grayscale frames, with rqrr, rxing, or both in turn.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// A borrowed 8-bit grayscale frame, row-major, `width * height` bytes (a camera's
+/// YUYV Y plane, or a decoded image).
+#[derive(Debug, Clone, Copy)]
+pub struct GrayFrame<'a> {
+    /// Width in pixels.
+    pub width: usize,
+    /// Height in pixels.
+    pub height: usize,
+    /// Luma bytes.
+    pub data: &'a [u8],
+}
+
+/// Which QR decoder reads frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecoderKind {
+    /// rqrr (quirc port).
+    Rqrr,
+    /// rxing (ZXing port), hybrid binariser.
+    Rxing,
+    /// rqrr first; rxing only when rqrr finds nothing.
+    #[default]
+    RqrrThenRxing,
+}
+
+/// Largest frame accepted (a 4K camera frame).
+const MAX_PIXELS: usize = 3840 * 2160;
+
+/// Decodes every QR code found in `frame`. A malformed frame or a decoder panic yields
+/// an empty list, never a panic.
+pub fn decode_gray(frame: GrayFrame<'_>, kind: DecoderKind) -> Vec<String> {
+    let Some(n) = frame.width.checked_mul(frame.height) else {
+        return Vec::new();
+    };
+    if n == 0 || n > MAX_PIXELS || frame.data.len() < n {
+        return Vec::new();
+    }
+    match kind {
+        DecoderKind::Rqrr => with_rqrr(frame),
+        DecoderKind::Rxing => with_rxing(frame),
+        DecoderKind::RqrrThenRxing => {
+            let found = with_rqrr(frame);
+            if found.is_empty() {
+                with_rxing(frame)
+            } else {
+                found
+            }
+        }
+    }
+}
+
+fn with_rqrr(frame: GrayFrame<'_>) -> Vec<String> {
+    // rqrr asserts in grid detection on some images: contain it.
+    catch_unwind(AssertUnwindSafe(|| {
+        let w = frame.width;
+        let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, frame.height, |x, y| {
+            frame.data[y * w + x]
+        });
+        img.detect_grids()
+            .into_iter()
+            .filter_map(|g| g.decode().ok().map(|(_, text)| text))
+            .collect()
+    }))
+    .unwrap_or_default()
+}
+
+fn with_rxing(frame: GrayFrame<'_>) -> Vec<String> {
+    let (Ok(w), Ok(h)) = (u32::try_from(frame.width), u32::try_from(frame.height)) else {
+        return Vec::new();
+    };
+    let luma = frame.data[..frame.width * frame.height].to_vec();
+    catch_unwind(AssertUnwindSafe(|| {
+        let mut hints = rxing::DecodeHints::default().with(rxing::DecodeHintValue::TryHarder(true));
+        rxing::helpers::detect_in_luma_with_hints(
+            luma,
+            w,
+            h,
+            Some(rxing::BarcodeFormat::QR_CODE),
+            &mut hints,
+        )
+        .map(|r| vec![r.getText().to_string()])
+        .unwrap_or_default()
+    }))
+    .unwrap_or_default()
+}
