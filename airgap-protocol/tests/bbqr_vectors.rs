@@ -63,8 +63,6 @@ fn split_matches_reference_generator() {
         let split = bbqr::split(&data, ft, opts).unwrap();
         let e = &vec["expected"];
         let name = vec["name"].as_str().unwrap();
-        // Our deflate is zlib-rs, not zlib 1.2.13, so Z output may differ in its bytes;
-        // H and 2 are deterministic and must be identical.
         let deterministic = e["encoding_used"] != "Z";
         if deterministic {
             assert_eq!(
@@ -104,6 +102,12 @@ fn split_matches_reference_generator() {
                 data,
                 "{name}: reference parts join"
             );
+            // zlib-rs at level 9 reproduces zlib 1.2.13's output byte for byte; the one
+            // vector generated at zlib's default level differs in its deflate bytes only.
+            if !deterministic && !name.contains("level default") {
+                assert_eq!(split.parts, parts, "{name}");
+                exact += 1;
+            }
         }
         assert_eq!(
             bbqr::join(&split.parts).unwrap().data,
@@ -111,7 +115,7 @@ fn split_matches_reference_generator() {
             "{name}: round trip"
         );
     }
-    assert!(exact > 80, "only {exact} byte-exact comparisons ran");
+    assert!(exact > 140, "only {exact} byte-exact comparisons ran");
 }
 
 #[test]
