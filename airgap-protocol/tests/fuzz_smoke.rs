@@ -10,7 +10,18 @@ use proptest::prelude::*;
 fn valid_parts() -> Vec<String> {
     let mut e = UrEncoder::new("crypto-psbt", &[9u8; 700], 60).unwrap();
     let mut v: Vec<String> = (0..20).map(|_| e.next_part()).collect();
-    v.extend(bbqr::split(&[5u8; 900], bbqr::FileType::Psbt, SplitOptions { max_version: 6, ..Default::default() }).unwrap().parts);
+    v.extend(
+        bbqr::split(
+            &[5u8; 900],
+            bbqr::FileType::Psbt,
+            SplitOptions {
+                max_version: 6,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .parts,
+    );
     v
 }
 
