@@ -10,6 +10,7 @@
 //! - [`qr`]: QR frames: fixed-version rendering to PNG, SVG and terminal text, and
 //!   reading frames from grayscale images.
 //! - [`scanner`]: chains it all: frames in, payload out.
+//! - [`envelope`]: signed requests and responses, approvals, verification.
 #![warn(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -17,6 +18,7 @@
 )]
 
 pub mod bbqr;
+pub mod envelope;
 pub mod qr;
 pub mod scanner;
 pub mod ur;
