@@ -92,7 +92,6 @@ fn put_core(e: &mut Enc, r: &SignRequest) {
     put_bytes(e, &r.request_id);
     put_u64(e, r.created);
     put_u64(e, r.expires);
-    put_bytes(e, &r.coordinator_key.0);
     put_u64(e, u64::from(r.purpose.code()));
     put_str(e, &r.requester);
     put_str(e, &r.memo);
@@ -102,7 +101,10 @@ fn put_core(e: &mut Enc, r: &SignRequest) {
     }
 }
 
+/// The coordinator key id and the approvals: outside the digest, because approvers
+/// approve the content, whichever pinned coordinator key later signs the envelope.
 fn put_approvals(e: &mut Enc, r: &SignRequest) {
+    put_bytes(e, &r.coordinator_key.0);
     put_array(e, r.approvals.len());
     for a in &r.approvals {
         put_array(e, 2);
@@ -114,12 +116,12 @@ fn put_approvals(e: &mut Enc, r: &SignRequest) {
 /// `[core fields...]`: what the request digest covers.
 pub(super) fn encode_request_core(r: &SignRequest) -> Vec<u8> {
     let mut e = enc();
-    put_array(&mut e, 9);
+    put_array(&mut e, 8);
     put_core(&mut e, r);
     e.into_writer()
 }
 
-/// `[core..., approvals]`: what the coordinator signs.
+/// `[core..., coordinator key, approvals]`: what the coordinator signs.
 pub(super) fn encode_request_unsigned(r: &SignRequest) -> Vec<u8> {
     let mut e = enc();
     put_array(&mut e, 10);
@@ -393,7 +395,6 @@ pub(super) fn decode_request(bytes: &[u8]) -> Result<SignRequest, EnvelopeError>
     let request_id = d.fixed("request id")?;
     let created = d.u64()?;
     let expires = d.u64()?;
-    let coordinator_key = KeyId(d.fixed("coordinator key id")?);
     let code = d.u8("purpose")?;
     let purpose = Purpose::from_code(code).ok_or(EnvelopeError::UnknownCode {
         what: "purpose",
@@ -408,6 +409,7 @@ pub(super) fn decode_request(bytes: &[u8]) -> Result<SignRequest, EnvelopeError>
     let payloads = (0..n)
         .map(|_| get_payload(&mut d))
         .collect::<Result<_, _>>()?;
+    let coordinator_key = KeyId(d.fixed("coordinator key id")?);
     let n = d.array_len(MAX_APPROVALS, "approvals")?;
     let approvals = (0..n)
         .map(|_| {

@@ -225,8 +225,8 @@ pub struct SignRequest {
 }
 
 impl SignRequest {
-    /// The request digest: SHA-256 over the request without approvals and signature.
-    /// Approvers sign it; responses name it.
+    /// The request digest: SHA-256 over the request's content, without the coordinator
+    /// key id, approvals and signature. Approvers sign it; responses name it.
     pub fn digest(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(domain::REQUEST_DIGEST);
