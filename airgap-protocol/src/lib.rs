@@ -11,6 +11,7 @@
 //!   reading frames from grayscale images.
 //! - [`scanner`]: chains it all: frames in, payload out.
 //! - [`envelope`]: signed requests and responses, approvals, verification.
+//! - [`summary`]: what a payload does, decoded from its bytes, for review.
 #![warn(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -21,4 +22,5 @@ pub mod bbqr;
 pub mod envelope;
 pub mod qr;
 pub mod scanner;
+pub mod summary;
 pub mod ur;

@@ -1,0 +1,383 @@
+//! Solana: legacy and v0 messages, decoded by a strict parser of the wire format (no
+//! panics, every length checked), with system, SPL token, associated token account and
+//! compute budget instructions.
+
+use super::{Amount, Asset, Recipient, Source, Summary, SummaryError, SummaryOptions, Warning};
+use crate::envelope::Chain;
+
+/// Program ids.
+pub(crate) mod program {
+    pub const SYSTEM: &str = "11111111111111111111111111111111";
+    pub const TOKEN: &str = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA";
+    pub const TOKEN_2022: &str = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb";
+    pub const ATA: &str = "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL";
+    pub const COMPUTE_BUDGET: &str = "ComputeBudget111111111111111111111111111111";
+    pub const MEMO: &str = "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr";
+}
+
+/// Lamports per signature (the base fee).
+pub const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
+const DEFAULT_CU_PER_INSTRUCTION: u64 = 200_000;
+const MAX_CU: u64 = 1_400_000;
+
+/// One compiled instruction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Instruction {
+    pub program: usize,
+    pub accounts: Vec<usize>,
+    pub data: Vec<u8>,
+}
+
+/// A parsed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Message {
+    pub version: Option<u8>,
+    pub num_required_signatures: u8,
+    pub num_readonly_signed: u8,
+    pub num_readonly_unsigned: u8,
+    pub keys: Vec<[u8; 32]>,
+    pub recent_blockhash: [u8; 32],
+    pub instructions: Vec<Instruction>,
+    pub lookup_tables: usize,
+    pub lookup_accounts: usize,
+}
+
+struct Reader<'a>(&'a [u8]);
+
+fn malformed(reason: impl ToString) -> SummaryError {
+    SummaryError::Malformed {
+        chain: "solana",
+        reason: reason.to_string(),
+    }
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], SummaryError> {
+        if self.0.len() < n {
+            return Err(malformed("message ends early"));
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, SummaryError> {
+        Ok(self.take(1)?[0])
+    }
+    fn key(&mut self) -> Result<[u8; 32], SummaryError> {
+        let mut k = [0u8; 32];
+        k.copy_from_slice(self.take(32)?);
+        Ok(k)
+    }
+    /// compact-u16 (shortvec): up to 3 bytes, canonical.
+    fn short(&mut self) -> Result<usize, SummaryError> {
+        let mut v = 0usize;
+        for i in 0..3 {
+            let b = self.u8()?;
+            v |= usize::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                if i > 0 && b == 0 {
+                    return Err(malformed("non-canonical compact-u16"));
+                }
+                if v > usize::from(u16::MAX) {
+                    return Err(malformed("compact-u16 overflow"));
+                }
+                return Ok(v);
+            }
+        }
+        Err(malformed("compact-u16 too long"))
+    }
+}
+
+pub(crate) fn parse(bytes: &[u8]) -> Result<Message, SummaryError> {
+    let mut r = Reader(bytes);
+    let first = *bytes.first().ok_or_else(|| malformed("empty message"))?;
+    let version = if first & 0x80 != 0 {
+        r.u8()?;
+        let v = first & 0x7f;
+        if v != 0 {
+            return Err(SummaryError::Unsupported(
+                "Solana message versions other than legacy and v0",
+            ));
+        }
+        Some(v)
+    } else {
+        None
+    };
+    let (num_required_signatures, num_readonly_signed, num_readonly_unsigned) =
+        (r.u8()?, r.u8()?, r.u8()?);
+    let n = r.short()?;
+    // Every key is 32 bytes: a count larger than the rest of the message is a lie.
+    if n * 32 > r.0.len() {
+        return Err(malformed("account key count exceeds message"));
+    }
+    let keys = (0..n).map(|_| r.key()).collect::<Result<Vec<_>, _>>()?;
+    if usize::from(num_required_signatures) > keys.len() || num_required_signatures == 0 {
+        return Err(malformed("header names more signers than keys"));
+    }
+    let recent_blockhash = r.key()?;
+    let n = r.short()?;
+    if n > r.0.len() {
+        return Err(malformed("instruction count exceeds message"));
+    }
+    let mut instructions = Vec::with_capacity(n);
+    for _ in 0..n {
+        let program = usize::from(r.u8()?);
+        let na = r.short()?;
+        let accounts = r.take(na)?.iter().map(|&a| usize::from(a)).collect();
+        let nd = r.short()?;
+        let data = r.take(nd)?.to_vec();
+        instructions.push(Instruction {
+            program,
+            accounts,
+            data,
+        });
+    }
+    let (mut lookup_tables, mut lookup_accounts) = (0, 0);
+    if version.is_some() {
+        lookup_tables = r.short()?;
+        for _ in 0..lookup_tables {
+            r.key()?;
+            let w = r.short()?;
+            r.take(w)?;
+            let ro = r.short()?;
+            r.take(ro)?;
+            lookup_accounts += w + ro;
+        }
+    }
+    if !r.0.is_empty() {
+        return Err(malformed("trailing bytes"));
+    }
+    let total = keys.len() + lookup_accounts;
+    for ix in &instructions {
+        if ix.program >= keys.len() || ix.accounts.iter().any(|&a| a >= total) {
+            return Err(malformed("instruction names an account index out of range"));
+        }
+    }
+    Ok(Message {
+        version,
+        num_required_signatures,
+        num_readonly_signed,
+        num_readonly_unsigned,
+        keys,
+        recent_blockhash,
+        instructions,
+        lookup_tables,
+        lookup_accounts,
+    })
+}
+
+pub(crate) fn b58(k: &[u8; 32]) -> String {
+    bs58::encode(k).into_string()
+}
+
+fn le_u64(d: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(d.get(..8)?.try_into().ok()?))
+}
+
+fn le_u32(d: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(d.get(..4)?.try_into().ok()?))
+}
+
+pub(super) fn summarize(
+    bytes: &[u8],
+    label: &str,
+    opts: &SummaryOptions,
+) -> Result<Summary, SummaryError> {
+    let m = parse(bytes)?;
+    let key = |i: usize| {
+        m.keys
+            .get(i)
+            .map_or_else(|| format!("lookup-table account #{i}"), b58)
+    };
+    let sol = |v: u64| Amount {
+        base_units: u128::from(v),
+        decimals: Some(9),
+        symbol: "SOL".into(),
+    };
+    let mut warnings = Vec::new();
+    let mut recipients = Vec::new();
+    let mut sources = Vec::new();
+    let mut details = vec![
+        (
+            "message".to_string(),
+            m.version.map_or("legacy".into(), |v| format!("v{v}")),
+        ),
+        ("fee payer".to_string(), key(0)),
+        (
+            "recent blockhash or nonce".to_string(),
+            b58(&m.recent_blockhash),
+        ),
+    ];
+    if m.lookup_tables > 0 {
+        warnings.push(Warning::UnresolvedLookupTables {
+            tables: m.lookup_tables,
+        });
+    }
+    let (mut cu_limit, mut cu_price, mut counted) = (None, 0u64, 0u64);
+    for (i, ix) in m.instructions.iter().enumerate() {
+        let prog = key(ix.program);
+        let acct = |n: usize| {
+            ix.accounts
+                .get(n)
+                .map_or_else(|| "?".to_string(), |&a| key(a))
+        };
+        let tag4 = le_u32(&ix.data);
+        match prog.as_str() {
+            program::SYSTEM => {
+                counted += 1;
+                match (tag4, ix.data.len()) {
+                    (Some(2), 12) => {
+                        let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
+                        sources.push(Source {
+                            reference: format!("instruction {i}"),
+                            address: Some(acct(0)),
+                            amount: Some(sol(lamports)),
+                        });
+                        recipients.push(Recipient {
+                            address: acct(1),
+                            amount: sol(lamports),
+                            asset: Asset::Native,
+                            index: i,
+                        });
+                    }
+                    (Some(4), 4) => {
+                        details.push(("durable nonce account".into(), acct(0)));
+                        details.push(("nonce authority".into(), acct(2)));
+                    }
+                    (Some(0), 52) => {
+                        let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
+                        details.push((
+                            format!("instruction {i}"),
+                            format!("create account {} funded by {}", acct(1), acct(0)),
+                        ));
+                        recipients.push(Recipient {
+                            address: acct(1),
+                            amount: sol(lamports),
+                            asset: Asset::Native,
+                            index: i,
+                        });
+                    }
+                    (Some(6), 36) => details.push((
+                        format!("instruction {i}"),
+                        format!("initialize nonce account {}", acct(0)),
+                    )),
+                    _ => warnings.push(Warning::UnknownProgram {
+                        program: format!("{prog} (system instruction {tag4:?})"),
+                    }),
+                }
+            }
+            program::TOKEN | program::TOKEN_2022 => {
+                counted += 1;
+                match (ix.data.first(), ix.data.len()) {
+                    (Some(12), 10) => {
+                        let amount = le_u64(&ix.data[1..]).unwrap_or(0);
+                        let decimals = ix.data[9];
+                        let mint = acct(1);
+                        let token = opts.tokens.find(Chain::Solana, &mint);
+                        if token.is_none() {
+                            warnings.push(Warning::UnknownToken {
+                                contract: mint.clone(),
+                            });
+                        }
+                        // The instruction's own decimals are checked on chain against the mint,
+                        // so they are trustworthy for display; the symbol only from the list.
+                        recipients.push(Recipient {
+                            address: format!("{} (token account of recipient)", acct(2)),
+                            amount: Amount {
+                                base_units: u128::from(amount),
+                                decimals: Some(decimals),
+                                symbol: token.map_or(mint.clone(), |t| t.symbol.clone()),
+                            },
+                            asset: Asset::Token {
+                                contract: mint,
+                                known: token.is_some(),
+                            },
+                            index: i,
+                        });
+                        sources.push(Source {
+                            reference: format!("instruction {i}"),
+                            address: Some(acct(3)),
+                            amount: None,
+                        });
+                    }
+                    (Some(3), 9) => {
+                        let amount = le_u64(&ix.data[1..]).unwrap_or(0);
+                        warnings.push(Warning::UnknownToken {
+                            contract: "unchecked transfer: mint not named".into(),
+                        });
+                        recipients.push(Recipient {
+                            address: format!("{} (token account)", acct(1)),
+                            amount: Amount {
+                                base_units: u128::from(amount),
+                                decimals: None,
+                                symbol: "unknown token".into(),
+                            },
+                            asset: Asset::Token {
+                                contract: "unknown".into(),
+                                known: false,
+                            },
+                            index: i,
+                        });
+                    }
+                    _ => warnings.push(Warning::UnknownProgram {
+                        program: format!("{prog} (token instruction {:?})", ix.data.first()),
+                    }),
+                }
+            }
+            program::ATA => {
+                counted += 1;
+                let kind = match ix.data.first() {
+                    None | Some(0) => "create",
+                    Some(1) => "create (idempotent)",
+                    _ => "unknown",
+                };
+                details.push((
+                    format!("instruction {i}"),
+                    format!(
+                        "{kind} token account {} for owner {} (mint {})",
+                        acct(1),
+                        acct(2),
+                        acct(3)
+                    ),
+                ));
+            }
+            program::COMPUTE_BUDGET => match (ix.data.first(), ix.data.len()) {
+                (Some(2), 5) => cu_limit = le_u32(&ix.data[1..]).map(u64::from),
+                (Some(3), 9) => cu_price = le_u64(&ix.data[1..]).unwrap_or(0),
+                _ => warnings.push(Warning::UnknownProgram {
+                    program: format!("{prog} (compute budget {:?})", ix.data.first()),
+                }),
+            },
+            program::MEMO => details.push((
+                format!("memo {i}"),
+                String::from_utf8_lossy(&ix.data).into_owned(),
+            )),
+            _ => {
+                counted += 1;
+                warnings.push(Warning::UnknownProgram { program: prog });
+            }
+        }
+    }
+    let limit = cu_limit.unwrap_or((counted * DEFAULT_CU_PER_INSTRUCTION).min(MAX_CU));
+    let priority = (u128::from(limit) * u128::from(cu_price)).div_ceil(1_000_000);
+    let base = u128::from(m.num_required_signatures) * u128::from(LAMPORTS_PER_SIGNATURE);
+    if cu_price > 0 {
+        details.push((
+            "compute units".into(),
+            format!("limit {limit}, price {cu_price} micro-lamports"),
+        ));
+    }
+    Ok(Summary {
+        chain: Chain::Solana,
+        network: label.to_string(),
+        sources,
+        recipients,
+        fee: Some(Amount { base_units: base + priority, decimals: Some(9), symbol: "SOL".into() }),
+        fee_detail: format!(
+            "{} signature(s) x {LAMPORTS_PER_SIGNATURE} lamports + priority fee {priority} lamports",
+            m.num_required_signatures
+        ),
+        details,
+        warnings,
+    })
+}
