@@ -9,6 +9,7 @@
 //! - [`bbqr`]: Coinkite's BBQr split/join.
 //! - [`qr`]: QR frames: fixed-version rendering to PNG, SVG and terminal text, and
 //!   reading frames from grayscale images.
+//! - [`registry`]: standard UR registry types (crypto-psbt, ERC-4527, Solana, keys).
 //! - [`scanner`]: chains it all: frames in, payload out.
 //! - [`envelope`]: signed requests and responses, approvals, verification.
 //! - [`summary`]: what a payload does, decoded from its bytes, for review.
@@ -21,6 +22,7 @@
 pub mod bbqr;
 pub mod envelope;
 pub mod qr;
+pub mod registry;
 pub mod scanner;
 pub mod summary;
 pub mod ur;

@@ -260,8 +260,7 @@ pub fn summarize(payload: &Payload, opts: &SummaryOptions) -> Result<Summary, Su
             .filter(|r| r.asset == Asset::Native)
             .map(|r| r.amount.base_units)
             .sum();
-        if sent > 0 {
-            let per_mille = fee.base_units.saturating_mul(1000) / sent;
+        if let Some(per_mille) = fee.base_units.saturating_mul(1000).checked_div(sent) {
             if per_mille > u128::from(opts.high_fee_per_mille) {
                 s.warnings.push(Warning::HighFee {
                     per_mille: u64::try_from(per_mille).unwrap_or(u64::MAX),
