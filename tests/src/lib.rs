@@ -1,1 +1,4 @@
-//! End-to-end tests live in `tests/`; this library holds shared harness code.
+//! Shared harness code for the end-to-end tests: sample transactions built with each
+//! chain's own library, and keys with fixed seeds.
+
+pub mod fixtures;
