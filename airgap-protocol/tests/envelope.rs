@@ -316,3 +316,22 @@ fn fail_wrapper_rejects_other_types_and_bombs() {
         Err(EnvelopeError::TooLarge { .. })
     ));
 }
+
+/// Writes canonical envelopes as fuzzing seeds when asked (`WRITE_FUZZ_SEED=1`).
+#[test]
+fn seed_for_fuzzing() {
+    let req = signed();
+    let resp = response(&req);
+    let (_, wrapped) = encode_envelope(&Envelope::Request(req.clone()));
+    assert_eq!(
+        decode_envelope(REQUEST_UR_TYPE, &wrapped).unwrap(),
+        Envelope::Request(req.clone())
+    );
+    if std::env::var_os("WRITE_FUZZ_SEED").is_some() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/envelope_decode");
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(format!("{dir}/request.cbor"), req.to_cbor()).unwrap();
+        std::fs::write(format!("{dir}/response.cbor"), resp.to_cbor()).unwrap();
+        std::fs::write(format!("{dir}/request.wrapped"), wrapped).unwrap();
+    }
+}

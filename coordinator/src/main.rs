@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("demo") => commands::demo::run(&args[1..]),
+        Some("keys" | "bundle") => commands::bundle::run(&args),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", commands::USAGE);
             Ok(())

@@ -14,8 +14,10 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod cli;
 mod format;
 mod fs;
+pub mod keyfile;
 
 pub use format::{
     open_bundle, read_manifest, seal_bundle, Bundle, BundleError, BundleKind, Manifest,

@@ -169,3 +169,21 @@ fn directory_listing_tells_states_apart() {
     assert!(list.iter().any(|l| l.state == BundleState::AlreadyImported));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Writes a valid bundle as a fuzzing seed when asked (`WRITE_FUZZ_SEED=1`).
+#[test]
+fn seed_for_fuzzing() {
+    let (sender, station) = keys();
+    let b = sealed(&sender, &station);
+    assert!(open_bundle(&b, &station, &[sender.verifying_key()]).is_ok());
+    if std::env::var_os("WRITE_FUZZ_SEED").is_some() {
+        std::fs::write(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/fuzz/seeds/bundle_read/valid.srb"
+            ),
+            &b,
+        )
+        .unwrap();
+    }
+}

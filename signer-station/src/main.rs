@@ -1,0 +1,27 @@
+//! `signer-station`: the offline station's command line.
+//!
+//! Today: USB bundle keys and import/export. The review TUI, HSM signing and ceremonies
+//! land with their issues (see docs/ARCHITECTURE.md).
+
+mod commands;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("keys" | "bundle") => commands::bundle::run(&args),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{}", commands::USAGE);
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command `{other}`\n\n{}", commands::USAGE)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
