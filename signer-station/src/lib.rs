@@ -3,9 +3,13 @@
 //!
 //! This crate must never depend, directly or through features, on a crate that opens
 //! sockets; `tests/no_network.rs` checks the dependency tree.
-//!
-//! Not built yet beyond capture (which lives in `airgap-protocol`); see
-//! docs/ARCHITECTURE.md for what lands where.
 #![warn(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod hsm;
+pub mod sign;
 
 pub use airgap_protocol::scanner::Scanner;

@@ -1,0 +1,112 @@
+//! The signing backend: a trait with the YubiHSM implementation (USB device, or MockHsm
+//! for tests and the demo) and, for tests, a fault-injecting wrapper.
+
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod faulty;
+mod yubi;
+
+pub use yubi::{Connection, YubiHsm};
+
+/// Key algorithms the station uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum KeyAlgorithm {
+    /// ECDSA over secp256k1 (Bitcoin, EVM).
+    Secp256k1,
+    /// Ed25519 (Solana, the station identity key).
+    Ed25519,
+}
+
+/// What a key may do; the least each key needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyCapabilities {
+    /// May sign (ECDSA or EdDSA according to its algorithm).
+    pub sign: bool,
+    /// May be exported wrapped under the backup wrap key.
+    pub exportable_under_wrap: bool,
+}
+
+/// A key in the HSM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Object id.
+    pub id: u16,
+    /// Label.
+    pub label: String,
+    /// Algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// Capabilities.
+    pub capabilities: KeyCapabilities,
+    /// Public key: 33-byte compressed SEC1 for secp256k1, 32 bytes for Ed25519.
+    pub public_key: Vec<u8>,
+}
+
+/// What backend this is, for the home screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendInfo {
+    /// True for MockHsm: the UI must say so loudly.
+    pub is_mock: bool,
+    /// Model name.
+    pub model: String,
+    /// Serial number.
+    pub serial: String,
+    /// Firmware version.
+    pub firmware: String,
+}
+
+/// HSM errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HsmError {
+    /// Could not open a session (device missing, wrong credential).
+    #[error("cannot open an HSM session: {0}")]
+    Session(String),
+    /// No such key.
+    #[error("no key with id {0} in the HSM")]
+    NoSuchKey(u16),
+    /// The key's algorithm does not fit the operation.
+    #[error("key {id} is {found:?}, the operation needs {expected:?}")]
+    WrongAlgorithm {
+        /// Key id.
+        id: u16,
+        /// Needed.
+        expected: KeyAlgorithm,
+        /// Found.
+        found: KeyAlgorithm,
+    },
+    /// The key lacks the capability.
+    #[error("key {0} lacks the capability for this operation")]
+    Capability(u16),
+    /// The device refused or failed.
+    #[error("HSM operation failed: {0}")]
+    Device(String),
+    /// The device returned a signature that does not verify or does not parse.
+    #[error("HSM returned an invalid signature for key {0}")]
+    BadSignature(u16),
+}
+
+/// A signing backend.
+pub trait SigningBackend {
+    /// Model, serial, firmware; MockHsm flagged.
+    fn info(&self) -> Result<BackendInfo, HsmError>;
+    /// Keys.
+    fn list_keys(&self) -> Result<Vec<KeyInfo>, HsmError>;
+    /// One key.
+    fn key(&self, id: u16) -> Result<KeyInfo, HsmError> {
+        self.list_keys()?
+            .into_iter()
+            .find(|k| k.id == id)
+            .ok_or(HsmError::NoSuchKey(id))
+    }
+    /// Generates a key inside the HSM.
+    fn generate_key(
+        &self,
+        id: u16,
+        label: &str,
+        algorithm: KeyAlgorithm,
+        caps: KeyCapabilities,
+    ) -> Result<KeyInfo, HsmError>;
+    /// Raw ECDSA over a 32-byte prehash: DER, as the device returns it (maybe high-S).
+    fn sign_ecdsa_prehash(&self, id: u16, digest: &[u8; 32]) -> Result<Vec<u8>, HsmError>;
+    /// Ed25519 over a message.
+    fn sign_ed25519(&self, id: u16, message: &[u8]) -> Result<[u8; 64], HsmError>;
+}
