@@ -9,7 +9,9 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod ceremony;
 pub mod hsm;
+pub mod quorum;
 pub mod sign;
 
 pub use airgap_protocol::scanner::Scanner;

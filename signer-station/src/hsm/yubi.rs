@@ -63,6 +63,22 @@ impl YubiHsm {
         Ok(Self { client, connection })
     }
 
+    /// A new session on the same device (or the same MockHsm) with another credential.
+    pub fn reopen(&self, auth_key_id: u16, auth_key: &[u8; 32]) -> Result<Self, HsmError> {
+        let key = authentication::Key::from_slice(auth_key)
+            .map_err(|e| HsmError::Session(e.to_string()))?;
+        let client = Client::open(
+            self.client.connector().clone(),
+            Credentials::new(auth_key_id, key),
+            true,
+        )
+        .map_err(|e| HsmError::Session(e.to_string()))?;
+        Ok(Self {
+            client,
+            connection: self.connection,
+        })
+    }
+
     /// The underlying client, for ceremonies.
     pub fn client(&self) -> &Client {
         &self.client

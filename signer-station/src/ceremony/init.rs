@@ -1,0 +1,60 @@
+//! `init`: take a factory-fresh HSM, install the quorum credential as the operating
+//! authentication key, remove the factory key, and force auditing.
+
+use yubihsm::{audit::AuditOption, authentication, object, Capability, Domain};
+
+use crate::hsm::{HsmError, YubiHsm};
+use crate::quorum::Credential;
+
+/// Object id of the operating authentication key (the quorum credential).
+pub const OPERATING_KEY_ID: u16 = 0x0002;
+const FACTORY_KEY_ID: u16 = 1;
+
+fn dev(e: impl std::fmt::Display) -> HsmError {
+    HsmError::Device(e.to_string())
+}
+
+/// Runs the init ceremony on a session opened with the factory credential, and returns
+/// a session opened with the quorum credential. The factory key is deleted only after
+/// the new credential has been shown to open a session, so a failed step loses nothing.
+pub fn init(factory: &YubiHsm, credential: &Credential) -> Result<YubiHsm, HsmError> {
+    let caps = Capability::GENERATE_ASYMMETRIC_KEY
+        | Capability::SIGN_ECDSA
+        | Capability::SIGN_EDDSA
+        | Capability::EXPORT_WRAPPED
+        | Capability::IMPORT_WRAPPED
+        | Capability::GENERATE_WRAP_KEY
+        | Capability::PUT_WRAP_KEY
+        | Capability::PUT_AUTHENTICATION_KEY
+        | Capability::DELETE_AUTHENTICATION_KEY
+        | Capability::GET_LOG_ENTRIES
+        | Capability::PUT_OPTION;
+    let delegated = Capability::SIGN_ECDSA
+        | Capability::SIGN_EDDSA
+        | Capability::EXPORTABLE_UNDER_WRAP
+        | Capability::EXPORT_WRAPPED
+        | Capability::IMPORT_WRAPPED;
+    let key = authentication::Key::from_slice(credential.expose()).map_err(dev)?;
+    factory
+        .client()
+        .put_authentication_key(
+            OPERATING_KEY_ID,
+            object::Label::from("strongroom-quorum"),
+            Domain::all(),
+            caps,
+            delegated,
+            authentication::Algorithm::YubicoAes,
+            key,
+        )
+        .map_err(dev)?;
+    let session = factory.reopen(OPERATING_KEY_ID, credential.expose())?;
+    session
+        .client()
+        .delete_object(FACTORY_KEY_ID, object::Type::AuthenticationKey)
+        .map_err(dev)?;
+    session
+        .client()
+        .set_force_audit_option(AuditOption::On)
+        .map_err(dev)?;
+    Ok(session)
+}

@@ -1,0 +1,9 @@
+//! Ceremonies: once per station, each step recorded in the ledger by the caller.
+
+mod init;
+mod keys;
+
+pub use init::{init, OPERATING_KEY_ID};
+pub use keys::{
+    generate_station_keys, StationKeys, KEY_BITCOIN, KEY_EVM, KEY_IDENTITY, KEY_SOLANA,
+};
