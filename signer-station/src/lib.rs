@@ -11,6 +11,7 @@
 
 pub mod ceremony;
 pub mod hsm;
+pub mod ledger;
 pub mod quorum;
 pub mod sign;
 

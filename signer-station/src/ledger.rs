@@ -1,0 +1,362 @@
+//! The station ledger: an append-only, hash-chained file of JSON lines. Every ceremony
+//! step, every request seen and every signing is recorded, fsynced, **before** a
+//! signature leaves the station (guard state before effect).
+//!
+//! Each entry carries its sequence number, the previous entry's hash and its own hash,
+//! SHA-256 over the previous hash and the entry's canonical JSON. `verify` finds an
+//! edited, deleted, inserted or reordered entry and says where. A crash during an append
+//! leaves at most one incomplete last line: opening reports it, and `repair` cuts it off
+//! and records that it did. (Cutting whole entries off the end cannot be seen from the
+//! file alone; the responses carry each signing's entries to the coordinator, and the
+//! head hash is shown on the home screen for that reason.)
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// One signed payload, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedPayload {
+    /// SHA-256 of the payload's transaction bytes, hex.
+    pub digest: String,
+    /// Network.
+    pub network: String,
+    /// Amount sent per asset (base units, decimal string), for the velocity window.
+    pub amounts: Vec<(String, String)>,
+    /// Replay keys: what this transaction spends or consumes (nonce, outpoint ...).
+    pub spends: Vec<String>,
+}
+
+/// What an entry records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// A ceremony step.
+    Ceremony {
+        /// Step name.
+        step: String,
+        /// Details (public material only).
+        detail: String,
+    },
+    /// A request was captured and verified.
+    RequestSeen {
+        /// Request id (UUID text).
+        request_id: String,
+        /// Request digest, hex.
+        digest: String,
+    },
+    /// Signatures are about to leave the station.
+    Signed {
+        /// Request id.
+        request_id: String,
+        /// Request digest, hex.
+        digest: String,
+        /// Payloads signed.
+        payloads: Vec<SignedPayload>,
+    },
+    /// The station refused.
+    Refused {
+        /// Request id.
+        request_id: String,
+        /// Request digest, hex.
+        digest: String,
+        /// Reason code.
+        code: u16,
+        /// Reason.
+        reason: String,
+    },
+    /// An incomplete last line was cut off.
+    Repaired {
+        /// Bytes removed.
+        removed_bytes: u64,
+    },
+}
+
+/// A ledger entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Sequence number, from 0.
+    pub seq: u64,
+    /// Unix seconds (station clock).
+    pub time: u64,
+    /// Previous entry's hash, hex (zeros for the first).
+    pub prev: String,
+    /// What.
+    pub record: Record,
+    /// SHA-256(prev bytes || canonical JSON of seq, time, prev, record), hex.
+    pub hash: String,
+}
+
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: u64,
+    time: u64,
+    prev: &'a str,
+    record: &'a Record,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn entry_hash(seq: u64, time: u64, prev: &str, record: &Record) -> Result<String, LedgerError> {
+    let body = serde_json::to_vec(&Hashed {
+        seq,
+        time,
+        prev,
+        record,
+    })
+    .map_err(|e| LedgerError::Io(e.to_string()))?;
+    let mut h = Sha256::new();
+    h.update(prev.as_bytes());
+    h.update(&body);
+    Ok(hex(&h.finalize()))
+}
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Ledger errors; verification failures say where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// File system.
+    #[error("ledger I/O: {0}")]
+    Io(String),
+    /// A line that is not an entry.
+    #[error("ledger line {line} is not a valid entry")]
+    Unreadable {
+        /// Line number (1-based).
+        line: usize,
+    },
+    /// An entry whose content no longer matches its hash.
+    #[error("ledger entry {seq} (line {line}) was edited: its hash does not match its content")]
+    Edited {
+        /// Sequence number.
+        seq: u64,
+        /// Line.
+        line: usize,
+    },
+    /// The chain is broken: an entry was deleted, inserted or moved.
+    #[error("ledger chain broken at line {line}: expected entry {expected}, found entry {found} (an entry was deleted, inserted or moved)")]
+    Broken {
+        /// Line.
+        line: usize,
+        /// Expected sequence number.
+        expected: u64,
+        /// Found.
+        found: u64,
+    },
+    /// An entry's previous-hash does not match the entry before it.
+    #[error("ledger entry {seq} (line {line}) does not follow the entry before it")]
+    Unlinked {
+        /// Sequence number.
+        seq: u64,
+        /// Line.
+        line: usize,
+    },
+    /// An incomplete last line: a crash during an append. Run `ledger repair`.
+    #[error("ledger ends with an incomplete entry at byte {offset} (interrupted write); run `ledger repair`")]
+    TornTail {
+        /// Where the incomplete line starts.
+        offset: u64,
+    },
+}
+
+/// What replay checks look up, rebuilt from the ledger on open.
+#[derive(Debug, Default, Clone)]
+pub struct ReplayIndex {
+    /// Request digests signed.
+    pub requests: HashMap<String, String>,
+    /// Payload digests signed → request id.
+    pub payloads: HashMap<String, String>,
+    /// Replay keys (nonce, outpoint ...) → payload digest that consumed them.
+    pub spends: HashMap<String, String>,
+    /// Signed payloads with their time, for velocity.
+    pub history: Vec<(u64, SignedPayload)>,
+}
+
+impl ReplayIndex {
+    fn add(&mut self, time: u64, r: &Record) {
+        if let Record::Signed {
+            request_id,
+            digest,
+            payloads,
+        } = r
+        {
+            self.requests.insert(digest.clone(), request_id.clone());
+            for p in payloads {
+                self.payloads.insert(p.digest.clone(), request_id.clone());
+                for s in &p.spends {
+                    self.spends.insert(s.clone(), p.digest.clone());
+                }
+                self.history.push((time, p.clone()));
+            }
+        }
+    }
+}
+
+/// An open ledger.
+#[derive(Debug)]
+pub struct Ledger {
+    path: PathBuf,
+    file: File,
+    next_seq: u64,
+    head: String,
+    index: ReplayIndex,
+}
+
+/// Reads and checks every entry; returns them or where the file is wrong.
+fn read_entries(bytes: &[u8]) -> Result<Vec<Entry>, LedgerError> {
+    let complete = match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(i) => i + 1,
+        None => 0,
+    };
+    if complete != bytes.len() {
+        return Err(LedgerError::TornTail {
+            offset: complete as u64,
+        });
+    }
+    let mut entries = Vec::new();
+    let mut prev = GENESIS.to_string();
+    for (i, line) in bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        let n = i + 1;
+        let e: Entry =
+            serde_json::from_slice(line).map_err(|_| LedgerError::Unreadable { line: n })?;
+        if e.seq != i as u64 {
+            return Err(LedgerError::Broken {
+                line: n,
+                expected: i as u64,
+                found: e.seq,
+            });
+        }
+        if entry_hash(e.seq, e.time, &e.prev, &e.record)? != e.hash {
+            return Err(LedgerError::Edited {
+                seq: e.seq,
+                line: n,
+            });
+        }
+        if e.prev != prev {
+            return Err(LedgerError::Unlinked {
+                seq: e.seq,
+                line: n,
+            });
+        }
+        prev = e.hash.clone();
+        entries.push(e);
+    }
+    Ok(entries)
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger, verifying it entirely.
+    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        let io = |e: std::io::Error| LedgerError::Io(format!("{}: {e}", path.display()));
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io)?;
+        let entries = read_entries(&bytes)?;
+        let mut index = ReplayIndex::default();
+        for e in &entries {
+            index.add(e.time, &e.record);
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            next_seq: entries.len() as u64,
+            head: entries
+                .last()
+                .map_or(GENESIS.to_string(), |e| e.hash.clone()),
+            index,
+        })
+    }
+
+    /// Verifies a ledger file without opening it for writing.
+    pub fn verify(path: &Path) -> Result<usize, LedgerError> {
+        let bytes =
+            std::fs::read(path).map_err(|e| LedgerError::Io(format!("{}: {e}", path.display())))?;
+        read_entries(&bytes).map(|e| e.len())
+    }
+
+    /// Cuts off an incomplete last line left by a crash and records the repair. Refuses
+    /// if anything else is wrong.
+    pub fn repair(path: &Path, time: u64) -> Result<Self, LedgerError> {
+        let io = |e: std::io::Error| LedgerError::Io(format!("{}: {e}", path.display()));
+        let bytes = std::fs::read(path).map_err(io)?;
+        let offset = match read_entries(&bytes) {
+            Err(LedgerError::TornTail { offset }) => offset,
+            Ok(_) => return Self::open(path),
+            Err(e) => return Err(e),
+        };
+        let f = OpenOptions::new().write(true).open(path).map_err(io)?;
+        f.set_len(offset).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        let mut l = Self::open(path)?;
+        l.append(
+            time,
+            Record::Repaired {
+                removed_bytes: bytes.len() as u64 - offset,
+            },
+        )?;
+        Ok(l)
+    }
+
+    /// Appends an entry and fsyncs it before returning.
+    pub fn append(&mut self, time: u64, record: Record) -> Result<Entry, LedgerError> {
+        let io = |e: std::io::Error| LedgerError::Io(e.to_string());
+        let hash = entry_hash(self.next_seq, time, &self.head, &record)?;
+        let e = Entry {
+            seq: self.next_seq,
+            time,
+            prev: self.head.clone(),
+            record,
+            hash,
+        };
+        let mut line = serde_json::to_vec(&e).map_err(|x| LedgerError::Io(x.to_string()))?;
+        line.push(b'\n');
+        self.file.seek(SeekFrom::End(0)).map_err(io)?;
+        self.file.write_all(&line).map_err(io)?;
+        self.file.sync_data().map_err(io)?;
+        self.next_seq += 1;
+        self.head = e.hash.clone();
+        self.index.add(e.time, &e.record);
+        Ok(e)
+    }
+
+    /// Hash of the last entry.
+    pub fn head(&self) -> &str {
+        &self.head
+    }
+
+    /// Entries so far.
+    pub fn len(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Whether the ledger is empty.
+    pub fn is_empty(&self) -> bool {
+        self.next_seq == 0
+    }
+
+    /// The replay index.
+    pub fn index(&self) -> &ReplayIndex {
+        &self.index
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

@@ -1,0 +1,157 @@
+//! The ledger: chaining, tamper detection with locations, torn-tail repair, replay index.
+
+use signer_station::ledger::{Ledger, LedgerError, Record, SignedPayload};
+
+fn dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("ledger-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn filled(name: &str) -> std::path::PathBuf {
+    let path = dir(name).join("ledger.jsonl");
+    let mut l = Ledger::open(&path).unwrap();
+    l.append(
+        1,
+        Record::Ceremony {
+            step: "init".into(),
+            detail: "quorum 2 of 3".into(),
+        },
+    )
+    .unwrap();
+    l.append(
+        2,
+        Record::RequestSeen {
+            request_id: "r1".into(),
+            digest: "d1".into(),
+        },
+    )
+    .unwrap();
+    l.append(
+        3,
+        Record::Signed {
+            request_id: "r1".into(),
+            digest: "d1".into(),
+            payloads: vec![SignedPayload {
+                digest: "p1".into(),
+                network: "evm:1".into(),
+                amounts: vec![("ETH".into(), "1000".into())],
+                spends: vec!["evm:1:0xabc:nonce:7".into()],
+            }],
+        },
+    )
+    .unwrap();
+    l.append(
+        4,
+        Record::Ceremony {
+            step: "keys".into(),
+            detail: "4 keys".into(),
+        },
+    )
+    .unwrap();
+    path
+}
+
+fn lines(path: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn write_lines(path: &std::path::Path, l: &[String]) {
+    std::fs::write(path, l.iter().map(|s| format!("{s}\n")).collect::<String>()).unwrap();
+}
+
+#[test]
+fn reopens_with_head_and_replay_index() {
+    let path = filled("reopen");
+    assert_eq!(Ledger::verify(&path).unwrap(), 4);
+    let l = Ledger::open(&path).unwrap();
+    assert_eq!(l.len(), 4);
+    assert_eq!(
+        l.index()
+            .spends
+            .get("evm:1:0xabc:nonce:7")
+            .map(String::as_str),
+        Some("p1")
+    );
+    assert_eq!(l.index().requests.get("d1").map(String::as_str), Some("r1"));
+}
+
+#[test]
+fn fail_edit_is_found_with_its_line() {
+    let path = filled("edit");
+    let mut l = lines(&path);
+    l[2] = l[2].replace("\"1000\"", "\"9000\"");
+    write_lines(&path, &l);
+    assert_eq!(
+        Ledger::verify(&path),
+        Err(LedgerError::Edited { seq: 2, line: 3 })
+    );
+    assert!(
+        Ledger::open(&path).is_err(),
+        "a tampered ledger does not open"
+    );
+}
+
+#[test]
+fn fail_deletion_and_reordering_are_found() {
+    let path = filled("delete");
+    let mut l = lines(&path);
+    l.remove(1);
+    write_lines(&path, &l);
+    assert_eq!(
+        Ledger::verify(&path),
+        Err(LedgerError::Broken {
+            line: 2,
+            expected: 1,
+            found: 2
+        })
+    );
+    let path = filled("reorder");
+    let mut l = lines(&path);
+    l.swap(1, 2);
+    write_lines(&path, &l);
+    assert_eq!(
+        Ledger::verify(&path),
+        Err(LedgerError::Broken {
+            line: 2,
+            expected: 1,
+            found: 2
+        })
+    );
+}
+
+#[test]
+fn fail_relinked_entry_is_found() {
+    // Pointing an entry at another previous hash changes its own hash.
+    let path = filled("forge");
+    let mut l = lines(&path);
+    let mut e: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&l[1]).unwrap();
+    e.insert("prev".into(), serde_json::Value::String("11".repeat(32)));
+    l[1] = serde_json::to_string(&e).unwrap();
+    write_lines(&path, &l);
+    assert_eq!(
+        Ledger::verify(&path),
+        Err(LedgerError::Edited { seq: 1, line: 2 })
+    );
+}
+
+#[test]
+fn torn_tail_is_reported_and_repaired() {
+    let path = filled("torn");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"{\"seq\":4,\"time\":5,\"pre");
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(matches!(
+        Ledger::open(&path),
+        Err(LedgerError::TornTail { .. })
+    ));
+    let l = Ledger::repair(&path, 9).unwrap();
+    assert_eq!(l.len(), 5);
+    assert_eq!(Ledger::verify(&path), Ok(5));
+    assert!(lines(&path).last().unwrap().contains("repaired"));
+}
