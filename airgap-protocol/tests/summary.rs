@@ -14,9 +14,9 @@ fn payload(network: &str, body: PayloadBody) -> Payload {
 
 mod btc {
     use super::*;
-    use bitcoin::psbt::Psbt;
-    use bitcoin::secp256k1::{Secp256k1, SecretKey};
-    use bitcoin::{
+    use ::bitcoin::psbt::Psbt;
+    use ::bitcoin::secp256k1::{Secp256k1, SecretKey};
+    use ::bitcoin::{
         absolute::LockTime, transaction::Version, Address, Amount, CompressedPublicKey, Network,
         OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
     };

@@ -14,5 +14,6 @@ pub mod hsm;
 pub mod ledger;
 pub mod quorum;
 pub mod sign;
+pub mod station;
 
 pub use airgap_protocol::scanner::Scanner;

@@ -60,18 +60,26 @@ impl Erc20Call {
     }
 }
 
-/// The fields of an unsigned transaction that matter for review.
+/// The fields of an unsigned transaction that matter for review and signing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct EvmTx {
+pub struct EvmTx {
+    /// `legacy` or `EIP-1559 (type 2)`.
     pub kind: &'static str,
+    /// Chain id (`None` for pre-EIP-155 legacy).
     pub chain_id: Option<u64>,
+    /// Nonce.
     pub nonce: u64,
+    /// Gas limit.
     pub gas_limit: u64,
     /// Gas price (legacy) or max fee per gas (EIP-1559).
     pub max_fee_per_gas: u128,
+    /// Max priority fee per gas (EIP-1559).
     pub max_priority_fee_per_gas: Option<u128>,
+    /// Recipient (`None`: contract creation).
     pub to: Option<Address>,
+    /// Value in wei.
     pub value: U256,
+    /// Call data.
     pub data: Vec<u8>,
     /// Size of the EIP-2930 access list, 0 when empty or legacy.
     pub access_list_bytes: usize,
@@ -98,7 +106,7 @@ fn to_field(buf: &mut &[u8]) -> Result<Option<Address>, SummaryError> {
 }
 
 /// Decodes an unsigned EIP-2718 transaction: legacy (6 or 9 fields) or type 2.
-pub(crate) fn decode_unsigned(tx: &[u8]) -> Result<EvmTx, SummaryError> {
+pub fn decode_unsigned(tx: &[u8]) -> Result<EvmTx, SummaryError> {
     let (kind, mut body) = match tx.first() {
         Some(0x02) => ("EIP-1559 (type 2)", &tx[1..]),
         Some(&b) if b >= 0xc0 => ("legacy", tx),

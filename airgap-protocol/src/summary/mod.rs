@@ -5,9 +5,9 @@
 //! amount, a decimal count or a token's identity: token metadata comes from the
 //! caller's own [`TokenList`]; a hint is shown only as a labelled hint.
 
-mod bitcoin;
-mod evm;
-mod solana;
+pub mod bitcoin;
+pub mod evm;
+pub mod solana;
 
 use crate::envelope::{Chain, Payload, PayloadBody};
 

@@ -6,12 +6,18 @@ use super::{Amount, Asset, Recipient, Source, Summary, SummaryError, SummaryOpti
 use crate::envelope::Chain;
 
 /// Program ids.
-pub(crate) mod program {
+pub mod program {
+    /// System program.
     pub const SYSTEM: &str = "11111111111111111111111111111111";
+    /// SPL Token.
     pub const TOKEN: &str = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA";
+    /// SPL Token-2022.
     pub const TOKEN_2022: &str = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb";
+    /// Associated token account program.
     pub const ATA: &str = "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL";
+    /// Compute budget program.
     pub const COMPUTE_BUDGET: &str = "ComputeBudget111111111111111111111111111111";
+    /// Memo program.
     pub const MEMO: &str = "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr";
 }
 
@@ -22,23 +28,35 @@ const MAX_CU: u64 = 1_400_000;
 
 /// One compiled instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Instruction {
+pub struct Instruction {
+    /// Index of the program id in the account keys.
     pub program: usize,
+    /// Account indexes.
     pub accounts: Vec<usize>,
+    /// Instruction data.
     pub data: Vec<u8>,
 }
 
 /// A parsed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Message {
+pub struct Message {
+    /// `None` for legacy, `Some(0)` for v0.
     pub version: Option<u8>,
+    /// Signers (the first keys).
     pub num_required_signatures: u8,
+    /// Read-only signers.
     pub num_readonly_signed: u8,
+    /// Read-only non-signers.
     pub num_readonly_unsigned: u8,
+    /// Static account keys.
     pub keys: Vec<[u8; 32]>,
+    /// Recent blockhash, or the durable nonce value.
     pub recent_blockhash: [u8; 32],
+    /// Instructions.
     pub instructions: Vec<Instruction>,
+    /// Address lookup tables referenced (v0).
     pub lookup_tables: usize,
+    /// Accounts loaded from lookup tables.
     pub lookup_accounts: usize,
 }
 
@@ -88,7 +106,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub(crate) fn parse(bytes: &[u8]) -> Result<Message, SummaryError> {
+/// Parses a serialized message (legacy or v0), checking every length and index.
+pub fn parse(bytes: &[u8]) -> Result<Message, SummaryError> {
     let mut r = Reader(bytes);
     let first = *bytes.first().ok_or_else(|| malformed("empty message"))?;
     let version = if first & 0x80 != 0 {
@@ -166,7 +185,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Message, SummaryError> {
     })
 }
 
-pub(crate) fn b58(k: &[u8; 32]) -> String {
+/// Base58 of a 32-byte key.
+pub fn b58(k: &[u8; 32]) -> String {
     bs58::encode(k).into_string()
 }
 

@@ -1,0 +1,164 @@
+//! Station policy: what the station signs, whatever the coordinator asks. The policy
+//! file is signed by the station identity key, which only a custodian quorum can use.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A limit for one asset on one network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetLimit {
+    /// Network (`regtest`, `evm:1`, `solana:devnet` ...).
+    pub network: String,
+    /// `native`, or the token contract / mint as the chain writes it.
+    pub asset: String,
+    /// Most per transaction, base units (decimal string: wei do not fit 64 bits).
+    pub per_transaction: String,
+    /// Most per rolling 24 hours, base units.
+    pub per_24h: String,
+}
+
+/// An allow-listed destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destination {
+    /// Network.
+    pub network: String,
+    /// Address as the chain writes it (EVM compared case-insensitively).
+    pub address: String,
+}
+
+/// A fee limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeeLimit {
+    /// Network.
+    pub network: String,
+    /// Most fee in base units (EVM: the maximum fee).
+    pub max: String,
+    /// Most fee as a fraction of the native amount sent, per mille (ignored when nothing
+    /// native is sent).
+    pub max_per_mille: u64,
+}
+
+/// The station policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// Networks the station signs for.
+    pub networks: Vec<String>,
+    /// Limits; an asset without one is refused.
+    pub limits: Vec<AssetLimit>,
+    /// Allow-listed destinations.
+    pub allow_list: Vec<Destination>,
+    /// Approvals that permit a send off the allow-list; `None` refuses every such send.
+    pub off_list_approvals: Option<usize>,
+    /// Approvals required, for every purpose without its own entry.
+    pub approvals: usize,
+    /// Approvals per purpose (`withdrawal`, `refill`, `sweep`, `consolidation`, `key-registration`).
+    pub approvals_per_purpose: Vec<(String, usize)>,
+    /// Fee limits.
+    pub fees: Vec<FeeLimit>,
+    /// Longest validity (expires − created) accepted, seconds.
+    pub max_validity_secs: u64,
+    /// Sign EVM call data other than ERC-20 transfer (never unlimited approvals).
+    pub allow_unknown_calldata: bool,
+    /// Sign Solana instructions of programs the decoder does not know.
+    pub allow_unknown_programs: bool,
+}
+
+/// A policy with the station identity signature over it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedPolicy {
+    /// The policy.
+    pub policy: Policy,
+    /// Ed25519 signature by the station identity key, hex.
+    pub signature: String,
+}
+
+/// What the identity key signs for a policy.
+pub fn policy_message(p: &Policy) -> Vec<u8> {
+    let json = serde_json::to_vec(p).unwrap_or_default();
+    [b"strongroom/policy/v1".as_slice(), &Sha256::digest(json)].concat()
+}
+
+/// Policy errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// Not JSON of a policy.
+    #[error("policy file does not parse: {0}")]
+    Parse(String),
+    /// The signature does not verify: the file was edited after custodians signed it.
+    #[error("policy signature invalid: the policy was changed after the custodians signed it")]
+    BadSignature,
+    /// An amount that is not a decimal number.
+    #[error("policy amount `{0}` is not a whole number of base units")]
+    BadAmount(String),
+}
+
+/// Loads a signed policy, verifying it against the station identity key.
+pub fn load(json: &str, identity: &ed25519_dalek::VerifyingKey) -> Result<Policy, PolicyError> {
+    let sp: SignedPolicy =
+        serde_json::from_str(json).map_err(|e| PolicyError::Parse(e.to_string()))?;
+    let sig: Vec<u8> = (0..sp.signature.len())
+        .step_by(2)
+        .map(|i| {
+            sp.signature
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<_>>()
+        .ok_or(PolicyError::BadSignature)?;
+    let sig: [u8; 64] = sig.try_into().map_err(|_| PolicyError::BadSignature)?;
+    identity
+        .verify_strict(
+            &policy_message(&sp.policy),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .map_err(|_| PolicyError::BadSignature)?;
+    for l in &sp.policy.limits {
+        parse_amount(&l.per_transaction)?;
+        parse_amount(&l.per_24h)?;
+    }
+    for f in &sp.policy.fees {
+        parse_amount(&f.max)?;
+    }
+    Ok(sp.policy)
+}
+
+/// Parses a base-unit amount.
+pub fn parse_amount(s: &str) -> Result<u128, PolicyError> {
+    s.parse().map_err(|_| PolicyError::BadAmount(s.to_string()))
+}
+
+impl Policy {
+    /// Approvals required for a purpose name.
+    pub fn approvals_for(&self, purpose: &str) -> usize {
+        self.approvals_per_purpose
+            .iter()
+            .find(|(p, _)| p == purpose)
+            .map_or(self.approvals, |(_, n)| *n)
+    }
+
+    /// The limit for an asset on a network.
+    pub fn limit(&self, network: &str, asset: &str) -> Option<(u128, u128)> {
+        let l = self
+            .limits
+            .iter()
+            .find(|l| l.network == network && l.asset.eq_ignore_ascii_case(asset))?;
+        Some((
+            parse_amount(&l.per_transaction).ok()?,
+            parse_amount(&l.per_24h).ok()?,
+        ))
+    }
+
+    /// Whether a destination is allow-listed.
+    pub fn allows(&self, network: &str, address: &str) -> bool {
+        self.allow_list
+            .iter()
+            .any(|d| d.network == network && d.address.eq_ignore_ascii_case(address))
+    }
+
+    /// The fee limit for a network.
+    pub fn fee_limit(&self, network: &str) -> Option<(u128, u64)> {
+        let f = self.fees.iter().find(|f| f.network == network)?;
+        Some((parse_amount(&f.max).ok()?, f.max_per_mille))
+    }
+}

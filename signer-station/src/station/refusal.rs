@@ -1,0 +1,200 @@
+//! Why the station refuses: typed, shown to custodians, and carried with a stable code
+//! in the signed refusal response so the coordinator learns why.
+
+use airgap_protocol::envelope::VerifyError;
+
+use crate::hsm::HsmError;
+
+/// A refusal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The envelope failed verification.
+    #[error("envelope refused: {0}")]
+    Envelope(VerifyError),
+    /// This request was signed before.
+    #[error("this request was already signed (request {0})")]
+    RequestReplayed(String),
+    /// A payload was signed before.
+    #[error("payload {index} was already signed in request {previous}")]
+    PayloadReplayed {
+        /// Payload index.
+        index: usize,
+        /// Request that signed it.
+        previous: String,
+    },
+    /// A payload spends what an already-signed, different transaction spends.
+    #[error("payload {index} spends {what}, already spent by another signed transaction")]
+    DoubleSpend {
+        /// Payload index.
+        index: usize,
+        /// Nonce, outpoint or durable nonce.
+        what: String,
+    },
+    /// Network not allowed.
+    #[error("payload {index}: network {network} is not allowed by station policy")]
+    NetworkNotAllowed {
+        /// Payload index.
+        index: usize,
+        /// Network.
+        network: String,
+    },
+    /// Over the per-transaction limit.
+    #[error("payload {index}: {amount} of {asset} exceeds the per-transaction limit of {limit}")]
+    OverTransactionLimit {
+        /// Payload index.
+        index: usize,
+        /// Asset.
+        asset: String,
+        /// Amount (base units).
+        amount: u128,
+        /// Limit.
+        limit: u128,
+    },
+    /// Over the rolling 24 h limit.
+    #[error("payload {index}: {amount} of {asset} would bring the last 24 h to {total}, over the limit of {limit}")]
+    OverDailyLimit {
+        /// Payload index.
+        index: usize,
+        /// Asset.
+        asset: String,
+        /// This payload's amount.
+        amount: u128,
+        /// Total with this payload.
+        total: u128,
+        /// Limit.
+        limit: u128,
+    },
+    /// No limit configured for an asset: nothing moves that policy does not name.
+    #[error("payload {index}: station policy has no limit for {asset} on {network}")]
+    UnlistedAsset {
+        /// Payload index.
+        index: usize,
+        /// Network.
+        network: String,
+        /// Asset.
+        asset: String,
+    },
+    /// Destination not allow-listed (and not enough approvals to send elsewhere).
+    #[error("payload {index}: destination {address} is not allow-listed")]
+    NotAllowListed {
+        /// Payload index.
+        index: usize,
+        /// Address.
+        address: String,
+    },
+    /// Fee over policy.
+    #[error("payload {index}: fee {fee} exceeds station policy ({limit})")]
+    FeeTooHigh {
+        /// Payload index.
+        index: usize,
+        /// Fee (base units).
+        fee: u128,
+        /// The limit that applied.
+        limit: String,
+    },
+    /// Something policy does not allow (unknown call data, unknown program ...).
+    #[error("payload {index}: {what}, which station policy does not allow")]
+    Disallowed {
+        /// Payload index.
+        index: usize,
+        /// What.
+        what: String,
+    },
+    /// The request is valid for longer than policy allows.
+    #[error("request is valid for {secs} s, station policy allows at most {max} s")]
+    ValidityTooLong {
+        /// Seconds between creation and expiry.
+        secs: u64,
+        /// Policy maximum.
+        max: u64,
+    },
+    /// A Bitcoin input without its previous transaction (segwit v0 fee attack).
+    #[error("payload {index} input {input}: previous transaction missing")]
+    MissingPreviousTx {
+        /// Payload index.
+        index: usize,
+        /// Input.
+        input: usize,
+    },
+    /// Witness UTXO and previous transaction disagree.
+    #[error("payload {index} input {input}: the amount or script claimed for the coin does not match its previous transaction")]
+    PrevoutMismatch {
+        /// Payload index.
+        index: usize,
+        /// Input.
+        input: usize,
+    },
+    /// A sighash type other than ALL.
+    #[error("payload {index} input {input}: sighash type {sighash} refused (only ALL is signed)")]
+    ForeignSighash {
+        /// Payload index.
+        index: usize,
+        /// Input.
+        input: usize,
+        /// Type.
+        sighash: String,
+    },
+    /// Nothing in the payload is for this station's keys.
+    #[error("payload {index}: {why}")]
+    NotOurs {
+        /// Payload index.
+        index: usize,
+        /// Why.
+        why: String,
+    },
+    /// A durable nonce whose account or authority the station does not control.
+    #[error("payload {index}: durable nonce {what} is not controlled by this station")]
+    ForeignNonce {
+        /// Payload index.
+        index: usize,
+        /// What.
+        what: String,
+    },
+    /// The payload does not decode.
+    #[error("payload {index} does not decode: {reason}")]
+    Undecodable {
+        /// Payload index.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+    /// Custodians refused.
+    #[error("refused by custodians: {0}")]
+    Custodians(String),
+    /// The HSM failed.
+    #[error("HSM: {0}")]
+    Hsm(HsmError),
+    /// The ledger could not be written: nothing is released.
+    #[error("ledger: {0}")]
+    Ledger(String),
+}
+
+impl Refusal {
+    /// Stable code for the response (see docs/PROTOCOL.md).
+    pub fn code(&self) -> u16 {
+        match self {
+            Self::Envelope(_) => 10,
+            Self::RequestReplayed(_) => 20,
+            Self::PayloadReplayed { .. } => 21,
+            Self::DoubleSpend { .. } => 22,
+            Self::NetworkNotAllowed { .. } => 30,
+            Self::OverTransactionLimit { .. } => 31,
+            Self::OverDailyLimit { .. } => 32,
+            Self::NotAllowListed { .. } => 33,
+            Self::FeeTooHigh { .. } => 34,
+            Self::Disallowed { .. } => 35,
+            Self::UnlistedAsset { .. } => 36,
+            Self::ValidityTooLong { .. } => 37,
+            Self::MissingPreviousTx { .. } => 40,
+            Self::PrevoutMismatch { .. } => 41,
+            Self::ForeignSighash { .. } => 42,
+            Self::NotOurs { .. } => 43,
+            Self::ForeignNonce { .. } => 44,
+            Self::Undecodable { .. } => 50,
+            Self::Custodians(_) => 60,
+            Self::Hsm(_) => 70,
+            Self::Ledger(_) => 71,
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! A station on MockHsm with a quorum, keys, policy and ledger, and payload builders for
+//! its keys.
+#![allow(dead_code)]
+
+use age::secrecy::SecretString;
+use airgap_protocol::envelope::*;
+use airgap_protocol::summary::TokenList;
+use ed25519_dalek::SigningKey;
+use signer_station::ceremony::{generate_station_keys, init, StationKeys, OPERATING_KEY_ID};
+use signer_station::hsm::{Connection, YubiHsm};
+use signer_station::ledger::Ledger;
+use signer_station::quorum::QuorumFile;
+use signer_station::station::policy::{AssetLimit, Destination, FeeLimit, Policy};
+use signer_station::station::Station;
+
+pub const NOW: u64 = 1_795_000_000;
+
+pub fn key(n: u8) -> SigningKey {
+    SigningKey::from_bytes(&[n; 32])
+}
+
+pub fn policy() -> Policy {
+    let limit = |network: &str, asset: &str, tx: &str, day: &str| AssetLimit {
+        network: network.into(),
+        asset: asset.into(),
+        per_transaction: tx.into(),
+        per_24h: day.into(),
+    };
+    Policy {
+        networks: vec!["regtest".into(), "evm:1".into(), "solana:devnet".into()],
+        limits: vec![
+            limit("regtest", "native", "100000", "150000"),
+            limit(
+                "evm:1",
+                "native",
+                "2000000000000000000",
+                "3000000000000000000",
+            ),
+            limit("solana:devnet", "native", "5000000000", "8000000000"),
+        ],
+        allow_list: vec![
+            Destination {
+                network: "regtest".into(),
+                address: btc_addr(2).to_string(),
+            },
+            Destination {
+                network: "evm:1".into(),
+                address: "0x52908400098527886E0F7030069857D2E4169EE7".into(),
+            },
+            Destination {
+                network: "solana:devnet".into(),
+                address: bs58::encode([2u8; 32]).into_string(),
+            },
+        ],
+        off_list_approvals: None,
+        approvals: 2,
+        approvals_per_purpose: vec![],
+        fees: vec![
+            FeeLimit {
+                network: "regtest".into(),
+                max: "20000".into(),
+                max_per_mille: 100,
+            },
+            FeeLimit {
+                network: "evm:1".into(),
+                max: "10000000000000000".into(),
+                max_per_mille: 50,
+            },
+            FeeLimit {
+                network: "solana:devnet".into(),
+                max: "100000".into(),
+                max_per_mille: 10,
+            },
+        ],
+        max_validity_secs: 86_400,
+        allow_unknown_calldata: false,
+        allow_unknown_programs: false,
+    }
+}
+
+pub fn btc_addr(n: u8) -> bitcoin::Address {
+    use bitcoin::secp256k1::{Secp256k1, SecretKey};
+    let sk = SecretKey::from_slice(&[n; 32]).unwrap();
+    bitcoin::Address::p2wpkh(
+        &bitcoin::CompressedPublicKey(sk.public_key(&Secp256k1::new())),
+        bitcoin::Network::Regtest,
+    )
+}
+
+pub struct Harness {
+    pub station: Station<YubiHsm>,
+    pub keys: StationKeys,
+    pub ledger_path: std::path::PathBuf,
+}
+
+pub fn station(name: &str) -> Harness {
+    let custodians = [("ana", "a"), ("ben", "b"), ("cy", "c")]
+        .map(|(n, p)| (n.to_string(), SecretString::from(p.to_string())));
+    let (_, cred) = QuorumFile::create(OPERATING_KEY_ID, 2, &custodians, Some(10)).unwrap();
+    let factory = YubiHsm::open_factory(Connection::Mock).unwrap();
+    let hsm = init(&factory, &cred).unwrap();
+    let keys = generate_station_keys(&hsm).unwrap();
+    let mut anchors = TrustAnchors::new(2);
+    anchors.pin_coordinator(key(1).verifying_key());
+    for (n, name) in [(10, "ana"), (11, "ben"), (12, "cy")] {
+        anchors.pin_approver(Approver {
+            name: name.into(),
+            role: Role::Treasury,
+            key: key(n).verifying_key(),
+        });
+    }
+    let dir = std::env::temp_dir().join(format!("station-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ledger_path = dir.join("ledger.jsonl");
+    let ledger = Ledger::open(&ledger_path).unwrap();
+    let station = Station::new(
+        hsm,
+        keys.clone(),
+        anchors,
+        policy(),
+        TokenList::default(),
+        ledger,
+    );
+    Harness {
+        station,
+        keys,
+        ledger_path,
+    }
+}
+
+pub fn request(payloads: Vec<Payload>) -> SignRequest {
+    let mut r = SignRequest {
+        request_id: rand_id(&payloads),
+        created: NOW - 60,
+        expires: NOW + 3600,
+        coordinator_key: KeyId([0; 8]),
+        purpose: Purpose::Withdrawal,
+        requester: "treasury".into(),
+        memo: String::new(),
+        payloads,
+        approvals: vec![],
+        coordinator_signature: [0; 64],
+    };
+    r.approve_with(&key(10));
+    r.approve_with(&key(11));
+    r.sign_with(&key(1));
+    r
+}
+
+fn rand_id(p: &[Payload]) -> [u8; 16] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for x in p {
+        h.update(format!("{x:?}"));
+    }
+    h.finalize()[..16].try_into().unwrap()
+}
+
+// ---- Bitcoin
+
+pub struct BtcCase {
+    pub psbt: bitcoin::psbt::Psbt,
+    pub prev: bitcoin::Transaction,
+}
+
+/// A PSBT spending a 100,000-sat coin of the station key: `pay` sat to address #2, the
+/// rest minus `fee` back to the station key.
+pub fn btc_case(keys: &StationKeys, pay: u64, fee: u64, salt: u8) -> BtcCase {
+    use bitcoin::*;
+    let pk = CompressedPublicKey::from_slice(&keys.bitcoin.public_key).unwrap();
+    let ours = Address::p2wpkh(&pk, Network::Regtest);
+    let txin = |previous_output| TxIn {
+        previous_output,
+        script_sig: ScriptBuf::new(),
+        sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+        witness: Witness::new(),
+    };
+    let prev = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::from_consensus(u32::from(salt)),
+        input: vec![txin(OutPoint::null())],
+        output: vec![TxOut {
+            value: Amount::from_sat(100_000),
+            script_pubkey: ours.script_pubkey(),
+        }],
+    };
+    let spend = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: vec![txin(OutPoint {
+            txid: prev.compute_txid(),
+            vout: 0,
+        })],
+        output: vec![
+            TxOut {
+                value: Amount::from_sat(pay),
+                script_pubkey: btc_addr(2).script_pubkey(),
+            },
+            TxOut {
+                value: Amount::from_sat(100_000 - pay - fee),
+                script_pubkey: ours.script_pubkey(),
+            },
+        ],
+    };
+    let mut psbt = psbt::Psbt::from_unsigned_tx(spend).unwrap();
+    psbt.inputs[0].witness_utxo = Some(prev.output[0].clone());
+    psbt.inputs[0].non_witness_utxo = Some(prev.clone());
+    BtcCase { psbt, prev }
+}
+
+pub fn btc_payload(psbt: &bitcoin::psbt::Psbt) -> Payload {
+    Payload {
+        network: "regtest".into(),
+        signer: "station".into(),
+        body: PayloadBody::Psbt {
+            version: 0,
+            bytes: psbt.serialize(),
+        },
+        hints: DisplayHints::default(),
+    }
+}
+
+// ---- EVM
+
+pub fn evm_address(keys: &StationKeys) -> [u8; 20] {
+    signer_station::station::evm::address_of(&keys.evm.public_key)
+        .unwrap()
+        .0
+         .0
+}
+
+pub fn evm_payload(
+    keys: &StationKeys,
+    chain_id: u64,
+    nonce: u64,
+    wei: u128,
+    input: Vec<u8>,
+) -> Payload {
+    use alloy_consensus::{SignableTransaction, TxEip1559};
+    use alloy_primitives::{address, TxKind, U256};
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 30_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(address!("52908400098527886e0f7030069857d2e4169ee7")),
+        value: U256::from(wei),
+        access_list: Default::default(),
+        input: input.into(),
+    };
+    let mut buf = Vec::new();
+    tx.encode_for_signing(&mut buf);
+    Payload {
+        network: format!("evm:{chain_id}"),
+        signer: "station".into(),
+        body: PayloadBody::EvmTx {
+            chain_id,
+            signer: evm_address(keys),
+            tx: buf,
+        },
+        hints: DisplayHints::default(),
+    }
+}
+
+// ---- Solana
+
+pub fn sol_message(
+    keys: &StationKeys,
+    nonce_authority: [u8; 32],
+    lamports: u64,
+    nonce_value: u8,
+) -> Vec<u8> {
+    use solana_address::Address;
+    use solana_instruction::{AccountMeta, Instruction};
+    let ours = Address::new_from_array(keys.solana.public_key.clone().try_into().unwrap());
+    let system = Address::new_from_array([0; 32]);
+    let recent: Address = "SysvarRecentB1ockHashes11111111111111111111"
+        .parse()
+        .unwrap();
+    let advance = Instruction {
+        program_id: system,
+        accounts: vec![
+            AccountMeta::new(Address::new_from_array([5; 32]), false),
+            AccountMeta::new_readonly(recent, false),
+            AccountMeta::new_readonly(Address::new_from_array(nonce_authority), true),
+        ],
+        data: 4u32.to_le_bytes().to_vec(),
+    };
+    let mut data = 2u32.to_le_bytes().to_vec();
+    data.extend_from_slice(&lamports.to_le_bytes());
+    let transfer = Instruction {
+        program_id: system,
+        accounts: vec![
+            AccountMeta::new(ours, true),
+            AccountMeta::new(Address::new_from_array([2; 32]), false),
+        ],
+        data,
+    };
+    solana_message::legacy::Message::new_with_blockhash(
+        &[advance, transfer],
+        Some(&ours),
+        &solana_hash::Hash::new_from_array([nonce_value; 32]),
+    )
+    .serialize()
+}
+
+pub fn sol_payload(message: Vec<u8>, nonce_account: Option<[u8; 32]>) -> Payload {
+    Payload {
+        network: "solana:devnet".into(),
+        signer: "station".into(),
+        body: PayloadBody::SolanaMessage {
+            message,
+            signers: vec![],
+            nonce_account,
+        },
+        hints: DisplayHints::default(),
+    }
+}

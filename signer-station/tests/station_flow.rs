@@ -1,0 +1,299 @@
+//! The station's decision flow on MockHsm: signing each chain, and every refusal the
+//! station core must make even when the coordinator is compromised.
+
+mod common;
+
+use airgap_protocol::envelope::{verify_response, Outcome, PayloadSignature, VerifyError};
+use bitcoin::psbt::Psbt;
+use common::*;
+use signer_station::station::Refusal;
+
+fn refusal(
+    station: &mut signer_station::station::Station<signer_station::hsm::YubiHsm>,
+    payloads: Vec<airgap_protocol::envelope::Payload>,
+) -> Refusal {
+    let r = request(payloads);
+    station.review(&r, NOW).unwrap().verdict.unwrap_err()
+}
+
+#[test]
+fn bitcoin_signature_passes_bitcoin_core_script_verification() {
+    let mut h = station("btc");
+    let case = btc_case(&h.keys, 60_000, 1_000, 1);
+    let req = request(vec![btc_payload(&case.psbt)]);
+    let review = h.station.review(&req, NOW).unwrap();
+    review.verdict.clone().unwrap();
+    assert_eq!(
+        review.payloads[0].change_outputs,
+        vec![1],
+        "change verified against the station key"
+    );
+    let resp = h.station.sign(&review, NOW).unwrap();
+    let identity = ed25519_dalek::VerifyingKey::from_bytes(
+        &h.keys.identity.public_key.clone().try_into().unwrap(),
+    )
+    .unwrap();
+    verify_response(&resp, &req, &identity).unwrap();
+    let Outcome::Signed(sigs) = &resp.outcome else {
+        panic!("signed expected")
+    };
+    let PayloadSignature::Psbt(bytes) = &sigs[0] else {
+        panic!()
+    };
+    let mut psbt = Psbt::deserialize(bytes).unwrap();
+    let (pk, sig) = psbt.inputs[0]
+        .partial_sigs
+        .iter()
+        .next()
+        .map(|(k, s)| (*k, *s))
+        .unwrap();
+    assert_eq!(pk.to_bytes(), h.keys.bitcoin.public_key);
+    // Finalise the P2WPKH input and run Bitcoin Core's interpreter over it.
+    psbt.inputs[0].final_script_witness = Some(bitcoin::Witness::p2wpkh(&sig, &pk.inner));
+    let tx = psbt.extract_tx_unchecked_fee_rate();
+    let prev = case.prev.clone();
+    tx.verify(|op| (op.txid == prev.compute_txid()).then(|| prev.output[op.vout as usize].clone()))
+        .unwrap();
+    // The ledger recorded the signing before the response existed.
+    assert!(std::fs::read_to_string(&h.ledger_path)
+        .unwrap()
+        .contains("\"kind\":\"signed\""));
+    assert_eq!(resp.ledger_entries.len(), 1);
+}
+
+#[test]
+fn evm_signature_recovers_the_station_address() {
+    let mut h = station("evm");
+    let p = evm_payload(&h.keys, 1, 0, 1_000_000_000_000_000_000, vec![]);
+    let airgap_protocol::envelope::PayloadBody::EvmTx { tx, .. } = &p.body else {
+        panic!()
+    };
+    let hash = alloy_primitives::keccak256(tx);
+    let req = request(vec![p.clone()]);
+    let review = h.station.review(&req, NOW).unwrap();
+    let resp = h.station.sign(&review, NOW).unwrap();
+    let Outcome::Signed(sigs) = &resp.outcome else {
+        panic!()
+    };
+    let PayloadSignature::Evm(rsv) = sigs[0] else {
+        panic!()
+    };
+    let sig = k256::ecdsa::Signature::from_slice(&rsv[..64]).unwrap();
+    let rid = k256::ecdsa::RecoveryId::from_byte(rsv[64]).unwrap();
+    let vk = k256::ecdsa::VerifyingKey::recover_from_prehash(hash.as_slice(), &sig, rid).unwrap();
+    let addr = signer_station::station::evm::address_of(&vk.to_sec1_bytes()).unwrap();
+    assert_eq!(addr.0 .0, evm_address(&h.keys));
+    assert!(rsv[32..64] <= hex_n_half()[..], "low-S");
+}
+
+fn hex_n_half() -> [u8; 32] {
+    // secp256k1 n / 2
+    let h = "7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0";
+    let mut out = [0u8; 32];
+    for i in 0..32 {
+        out[i] = u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap();
+    }
+    out
+}
+
+#[test]
+fn solana_signature_verifies_over_the_message() {
+    let mut h = station("sol");
+    let ours: [u8; 32] = h.keys.solana.public_key.clone().try_into().unwrap();
+    let msg = sol_message(&h.keys, ours, 1_000_000_000, 1);
+    let req = request(vec![sol_payload(msg.clone(), Some([5; 32]))]);
+    let review = h.station.review(&req, NOW).unwrap();
+    review.verdict.clone().unwrap();
+    let resp = h.station.sign(&review, NOW).unwrap();
+    let Outcome::Signed(sigs) = &resp.outcome else {
+        panic!()
+    };
+    let PayloadSignature::Solana(list) = &sigs[0] else {
+        panic!()
+    };
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&list[0].0).unwrap();
+    vk.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(&list[0].1))
+        .unwrap();
+}
+
+#[test]
+fn fail_replay_and_double_spend() {
+    let mut h = station("replay");
+    const ETH: u128 = 1_000_000_000_000_000_000;
+    let req = request(vec![evm_payload(&h.keys, 1, 5, ETH, vec![])]);
+    let review = h.station.review(&req, NOW).unwrap();
+    h.station.sign(&review, NOW).unwrap();
+    assert!(matches!(
+        h.station.review(&req, NOW).unwrap().verdict,
+        Err(Refusal::RequestReplayed(_))
+    ));
+    // Same nonce, different transaction: a double spend.
+    let e = refusal(
+        &mut h.station,
+        vec![evm_payload(&h.keys, 1, 5, ETH + 1, vec![])],
+    );
+    assert!(matches!(e, Refusal::DoubleSpend { .. }), "{e}");
+    // The replay index survives a restart of the station.
+    let ledger = signer_station::ledger::Ledger::open(&h.ledger_path).unwrap();
+    assert_eq!(ledger.index().spends.len(), 1);
+}
+
+#[test]
+fn fail_velocity_window() {
+    let mut h = station("velocity");
+    // 90,000 sat signed; 70,000 more would make 160,000 in 24 h, over 150,000.
+    let first = request(vec![btc_payload(
+        &btc_case(&h.keys, 90_000, 1_000, 10).psbt,
+    )]);
+    let review = h.station.review(&first, NOW).unwrap();
+    h.station.sign(&review, NOW).unwrap();
+    let second = request(vec![btc_payload(
+        &btc_case(&h.keys, 70_000, 1_000, 11).psbt,
+    )]);
+    let verdict = h.station.review(&second, NOW).unwrap().verdict;
+    assert!(
+        matches!(
+            verdict,
+            Err(Refusal::OverDailyLimit {
+                total: 160_000,
+                limit: 150_000,
+                ..
+            })
+        ),
+        "{verdict:?}"
+    );
+    // A day later the window has moved on.
+    let case = btc_case(&h.keys, 70_000, 1_000, 30);
+    let mut req = request(vec![btc_payload(&case.psbt)]);
+    req.created = NOW + 86_400;
+    req.expires = NOW + 90_000;
+    req.approvals.clear();
+    req.approve_with(&key(10));
+    req.approve_with(&key(11));
+    req.sign_with(&key(1));
+    h.station
+        .review(&req, NOW + 86_401)
+        .unwrap()
+        .verdict
+        .unwrap();
+}
+
+#[test]
+fn fail_limits_allow_list_and_change_to_a_foreign_key() {
+    let mut h = station("limits");
+    let e = refusal(
+        &mut h.station,
+        vec![evm_payload(
+            &h.keys,
+            1,
+            0,
+            2_500_000_000_000_000_000,
+            vec![],
+        )],
+    );
+    assert!(matches!(e, Refusal::OverTransactionLimit { .. }), "{e}");
+    // "Change" to a key that is not the station's is an outgoing payment off the list.
+    let mut case = btc_case(&h.keys, 60_000, 1_000, 2);
+    case.psbt.unsigned_tx.output[1].script_pubkey = btc_addr(9).script_pubkey();
+    let e = refusal(&mut h.station, vec![btc_payload(&case.psbt)]);
+    assert!(
+        matches!(&e, Refusal::NotAllowListed { address, .. } if *address == btc_addr(9).to_string()),
+        "{e}"
+    );
+}
+
+#[test]
+fn fail_bitcoin_fee_attack_and_sighash() {
+    let mut h = station("feeattack");
+    let mut case = btc_case(&h.keys, 60_000, 1_000, 3);
+    case.psbt.inputs[0].non_witness_utxo = None;
+    assert!(matches!(
+        refusal(&mut h.station, vec![btc_payload(&case.psbt)]),
+        Refusal::MissingPreviousTx { input: 0, .. }
+    ));
+    let mut case = btc_case(&h.keys, 60_000, 1_000, 4);
+    case.psbt.inputs[0].witness_utxo.as_mut().unwrap().value = bitcoin::Amount::from_sat(50_000);
+    assert!(matches!(
+        refusal(&mut h.station, vec![btc_payload(&case.psbt)]),
+        Refusal::PrevoutMismatch { .. }
+    ));
+    let mut case = btc_case(&h.keys, 60_000, 1_000, 5);
+    case.psbt.inputs[0].sighash_type =
+        Some(bitcoin::EcdsaSighashType::SinglePlusAnyoneCanPay.into());
+    assert!(matches!(
+        refusal(&mut h.station, vec![btc_payload(&case.psbt)]),
+        Refusal::ForeignSighash { .. }
+    ));
+    let case = btc_case(&h.keys, 60_000, 30_000, 6);
+    assert!(matches!(
+        refusal(&mut h.station, vec![btc_payload(&case.psbt)]),
+        Refusal::FeeTooHigh { .. }
+    ));
+}
+
+#[test]
+fn fail_envelope_expired_and_unknown_approver() {
+    let mut h = station("envelope");
+    let req = request(vec![evm_payload(&h.keys, 1, 0, 1, vec![])]);
+    assert!(matches!(
+        h.station.review(&req, NOW + 7200),
+        Err(Refusal::Envelope(VerifyError::Expired { .. }))
+    ));
+    let mut req = request(vec![evm_payload(&h.keys, 1, 0, 1, vec![])]);
+    req.approvals.pop();
+    req.approve_with(&key(66));
+    req.sign_with(&key(1));
+    assert!(matches!(
+        h.station.review(&req, NOW),
+        Err(Refusal::Envelope(VerifyError::UnknownApprover(_)))
+    ));
+}
+
+#[test]
+fn fail_chain_specific_refusals() {
+    let mut h = station("chains");
+    let e = refusal(&mut h.station, vec![evm_payload(&h.keys, 56, 0, 1, vec![])]);
+    assert!(matches!(e, Refusal::NetworkNotAllowed { .. }), "{e}");
+    let e = refusal(
+        &mut h.station,
+        vec![evm_payload(&h.keys, 1, 0, 0, vec![0xde, 0xad, 0xbe, 0xef])],
+    );
+    assert!(matches!(e, Refusal::Disallowed { .. }), "{e}");
+    let e = refusal(
+        &mut h.station,
+        vec![sol_payload(
+            sol_message(&h.keys, [7; 32], 1, 2),
+            Some([5; 32]),
+        )],
+    );
+    assert!(matches!(e, Refusal::ForeignNonce { .. }), "{e}");
+    let ours: [u8; 32] = h.keys.solana.public_key.clone().try_into().unwrap();
+    let e = refusal(
+        &mut h.station,
+        vec![sol_payload(sol_message(&h.keys, ours, 1, 3), Some([6; 32]))],
+    );
+    assert!(
+        matches!(e, Refusal::ForeignNonce { .. }),
+        "swapped nonce account: {e}"
+    );
+}
+
+#[test]
+fn refusal_is_signed_and_recorded() {
+    let mut h = station("refuse");
+    let req = request(vec![evm_payload(&h.keys, 1, 0, 1, vec![])]);
+    let review = h.station.review(&req, NOW).unwrap();
+    let why = Refusal::Custodians("destination not recognised by the custodians".into());
+    let resp = h.station.refuse(&review, &why, NOW).unwrap();
+    let identity = ed25519_dalek::VerifyingKey::from_bytes(
+        &h.keys.identity.public_key.clone().try_into().unwrap(),
+    )
+    .unwrap();
+    verify_response(&resp, &req, &identity).unwrap();
+    assert!(
+        matches!(&resp.outcome, Outcome::Refused { code: 60, reason } if reason.contains("custodians"))
+    );
+    assert!(std::fs::read_to_string(&h.ledger_path)
+        .unwrap()
+        .contains("\"kind\":\"refused\""));
+}
