@@ -6,11 +6,15 @@
 //! came from, so there is one encoding of every envelope and signatures cover it.
 
 mod codec;
+mod descriptor;
 mod transport;
 mod verify;
 
+pub use descriptor::{DescriptorKey, StationDescriptor};
+
 pub use transport::{
-    decode_envelope, encode_envelope, Envelope, REQUEST_UR_TYPE, RESPONSE_UR_TYPE,
+    decode_envelope, encode_envelope, Envelope, DESCRIPTOR_UR_TYPE, REQUEST_UR_TYPE,
+    RESPONSE_UR_TYPE,
 };
 pub use verify::{
     verify_request, verify_response, Approver, Role, TrustAnchors, VerifiedRequest, VerifyError,

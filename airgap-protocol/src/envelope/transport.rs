@@ -9,12 +9,14 @@ use flate2::{Compress, Compression, Decompress};
 use minicbor::{Decoder, Encoder};
 
 use super::limits::MAX_ENVELOPE_BYTES;
-use super::{EnvelopeError, SignRequest, SignResponse};
+use super::{EnvelopeError, SignRequest, SignResponse, StationDescriptor};
 
 /// UR type of a signing request.
 pub const REQUEST_UR_TYPE: &str = "strongroom-request";
 /// UR type of a signing response.
 pub const RESPONSE_UR_TYPE: &str = "strongroom-response";
+/// UR type of a station descriptor.
+pub const DESCRIPTOR_UR_TYPE: &str = "strongroom-descriptor";
 
 /// Either envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +25,8 @@ pub enum Envelope {
     Request(SignRequest),
     /// A response.
     Response(SignResponse),
+    /// A station descriptor.
+    Descriptor(StationDescriptor),
 }
 
 impl Envelope {
@@ -31,6 +35,7 @@ impl Envelope {
         match self {
             Self::Request(_) => REQUEST_UR_TYPE,
             Self::Response(_) => RESPONSE_UR_TYPE,
+            Self::Descriptor(_) => DESCRIPTOR_UR_TYPE,
         }
     }
 }
@@ -74,6 +79,7 @@ pub fn encode_envelope(env: &Envelope) -> (&'static str, Vec<u8>) {
     let cbor = match env {
         Envelope::Request(r) => r.to_cbor(),
         Envelope::Response(r) => r.to_cbor(),
+        Envelope::Descriptor(d) => d.to_cbor(),
     };
     let plain = wrap(0, &cbor);
     let message = match deflate(&cbor) {
@@ -110,6 +116,7 @@ pub fn decode_envelope(ur_type: &str, message: &[u8]) -> Result<Envelope, Envelo
     match ur_type {
         REQUEST_UR_TYPE => SignRequest::from_cbor(&cbor).map(Envelope::Request),
         RESPONSE_UR_TYPE => SignResponse::from_cbor(&cbor).map(Envelope::Response),
+        DESCRIPTOR_UR_TYPE => StationDescriptor::from_cbor(&cbor).map(Envelope::Descriptor),
         other => Err(EnvelopeError::Malformed(format!(
             "UR type `{other}` is not an envelope"
         ))),

@@ -1,0 +1,195 @@
+//! `backup` and `restore`. A random wrap key is put into the HSM and split k-of-n among
+//! custodians (each share age-encrypted to its custodian's passphrase, as the operating
+//! credential is); every key is exported wrapped under it. Restore puts the
+//! reconstructed wrap key into a new HSM, imports the wrapped keys, and checks every
+//! restored public key against the station descriptor.
+
+use age::secrecy::SecretString;
+use airgap_protocol::envelope::StationDescriptor;
+use serde::{Deserialize, Serialize};
+use yubihsm::{object, wrap, Capability, Domain};
+
+use crate::hsm::{HsmError, KeyAlgorithm, KeyInfo, SigningBackend, YubiHsm};
+use crate::quorum::{Credential, QuorumError, QuorumFile};
+
+/// Object id of the backup wrap key.
+pub const WRAP_KEY_ID: u16 = 0x0500;
+
+/// One key, wrapped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrappedKey {
+    /// Object id.
+    pub id: u16,
+    /// Label.
+    pub label: String,
+    /// Algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// Public key, hex (to check the restore).
+    pub public_key: String,
+    /// The wrapped object (nonce and ciphertext), hex.
+    pub blob: String,
+}
+
+/// A backup: the wrap key's custodian shares and the wrapped keys. Nothing in it is
+/// usable without k custodians.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupSet {
+    /// Shares of the wrap key (the quorum file's `auth_key_id` is the wrap key id).
+    pub wrap_key_shares: QuorumFile,
+    /// Wrapped keys.
+    pub keys: Vec<WrappedKey>,
+}
+
+/// Backup and restore errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupError {
+    /// HSM.
+    #[error(transparent)]
+    Hsm(#[from] HsmError),
+    /// Quorum.
+    #[error(transparent)]
+    Quorum(#[from] QuorumError),
+    /// A key could not be exported; the backup is not written at all.
+    #[error("key {id:#06x} ({label}) could not be exported under wrap: {reason}")]
+    Export {
+        /// Key id.
+        id: u16,
+        /// Label.
+        label: String,
+        /// Device message.
+        reason: String,
+    },
+    /// A wrapped key could not be imported.
+    #[error("key {id:#06x} could not be imported: {reason}")]
+    Import {
+        /// Key id.
+        id: u16,
+        /// Device message.
+        reason: String,
+    },
+    /// A restored key differs from the descriptor.
+    #[error("restored key {id:#06x} does not match the station descriptor")]
+    Mismatch {
+        /// Key id.
+        id: u16,
+    },
+    /// A descriptor key is missing from the backup.
+    #[error("the backup lacks key {id:#06x} named in the descriptor")]
+    Missing {
+        /// Key id.
+        id: u16,
+    },
+    /// Damaged backup file.
+    #[error("backup damaged: {0}")]
+    Damaged(String),
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+fn put_wrap_key(hsm: &YubiHsm, key: &Credential) -> Result<(), HsmError> {
+    hsm.client()
+        .put_wrap_key(
+            WRAP_KEY_ID,
+            object::Label::from("strongroom-backup-wrap"),
+            Domain::DOM1,
+            Capability::EXPORT_WRAPPED | Capability::IMPORT_WRAPPED,
+            Capability::SIGN_ECDSA | Capability::SIGN_EDDSA | Capability::EXPORTABLE_UNDER_WRAP,
+            wrap::Algorithm::Aes256Ccm,
+            key.expose().to_vec(),
+        )
+        .map(|_| ())
+        .map_err(|e| HsmError::Device(e.to_string()))
+}
+
+/// Creates the wrap key, splits it among `custodians` (k = `threshold`), and exports
+/// every key of `keys` wrapped. All or nothing.
+pub fn backup(
+    hsm: &YubiHsm,
+    keys: &[KeyInfo],
+    custodians: &[(String, SecretString)],
+    threshold: usize,
+    work_factor: Option<u8>,
+) -> Result<BackupSet, BackupError> {
+    let (shares, wrap_key) = QuorumFile::create(WRAP_KEY_ID, threshold, custodians, work_factor)?;
+    put_wrap_key(hsm, &wrap_key)?;
+    drop(wrap_key);
+    let mut out = Vec::new();
+    for k in keys {
+        let msg = hsm
+            .client()
+            .export_wrapped(WRAP_KEY_ID, object::Type::AsymmetricKey, k.id)
+            .map_err(|e| BackupError::Export {
+                id: k.id,
+                label: k.label.clone(),
+                reason: e.to_string(),
+            })?;
+        out.push(WrappedKey {
+            id: k.id,
+            label: k.label.clone(),
+            algorithm: k.algorithm,
+            public_key: hex(&k.public_key),
+            blob: hex(&msg.into_vec()),
+        });
+    }
+    Ok(BackupSet {
+        wrap_key_shares: shares,
+        keys: out,
+    })
+}
+
+/// Restores a backup into `fresh` (a new HSM already initialised with its own quorum),
+/// with the wrap key reconstructed from k custodians, and checks every restored key
+/// against `descriptor` (and the identity key).
+pub fn restore(
+    fresh: &YubiHsm,
+    set: &BackupSet,
+    wrap_key: &Credential,
+    descriptor: &StationDescriptor,
+) -> Result<Vec<KeyInfo>, BackupError> {
+    put_wrap_key(fresh, wrap_key)?;
+    for k in &set.keys {
+        let blob = unhex(&k.blob)
+            .ok_or_else(|| BackupError::Damaged(format!("key {:#06x} blob", k.id)))?;
+        let msg = wrap::Message::from_vec(blob).map_err(|e| BackupError::Damaged(e.to_string()))?;
+        fresh
+            .client()
+            .import_wrapped(WRAP_KEY_ID, msg)
+            .map_err(|e| BackupError::Import {
+                id: k.id,
+                reason: e.to_string(),
+            })?;
+    }
+    let restored = fresh.list_keys()?;
+    let mut expected: Vec<(u16, Vec<u8>)> = descriptor
+        .keys
+        .iter()
+        .map(|k| (k.id, k.public_key.clone()))
+        .collect();
+    if let Some(identity) = set
+        .keys
+        .iter()
+        .find(|k| unhex(&k.public_key).as_deref() == Some(descriptor.identity.as_slice()))
+    {
+        expected.push((identity.id, descriptor.identity.to_vec()));
+    }
+    for (id, pk) in expected {
+        let got = restored
+            .iter()
+            .find(|k| k.id == id)
+            .ok_or(BackupError::Missing { id })?;
+        if got.public_key != pk {
+            return Err(BackupError::Mismatch { id });
+        }
+    }
+    Ok(restored)
+}

@@ -1,0 +1,51 @@
+//! `export descriptor`: the station's public material, signed by its identity key.
+
+use airgap_protocol::envelope::{Chain, DescriptorKey, StationDescriptor};
+use sha2::{Digest, Sha256};
+
+use super::StationKeys;
+use crate::hsm::{HsmError, SigningBackend};
+use crate::sign::sign_ed25519;
+use crate::station::Policy;
+
+/// SHA-256 of the policy's canonical JSON.
+pub fn policy_digest(policy: &Policy) -> [u8; 32] {
+    Sha256::digest(serde_json::to_vec(policy).unwrap_or_default()).into()
+}
+
+/// Builds and signs the descriptor.
+pub fn export_descriptor<B: SigningBackend + ?Sized>(
+    hsm: &B,
+    keys: &StationKeys,
+    name: &str,
+    policy: &Policy,
+    now: u64,
+) -> Result<StationDescriptor, HsmError> {
+    let identity: [u8; 32] = keys
+        .identity
+        .public_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| HsmError::BadSignature(keys.identity.id))?;
+    let key = |chain, k: &crate::hsm::KeyInfo| DescriptorKey {
+        chain,
+        id: k.id,
+        public_key: k.public_key.clone(),
+        label: k.label.clone(),
+    };
+    let mut d = StationDescriptor {
+        name: name.to_string(),
+        identity,
+        created: now,
+        keys: vec![
+            key(Chain::Bitcoin, &keys.bitcoin),
+            key(Chain::Evm, &keys.evm),
+            key(Chain::Solana, &keys.solana),
+        ],
+        policy_digest: policy_digest(policy),
+        mock_hsm: hsm.info()?.is_mock,
+        signature: [0; 64],
+    };
+    d.signature = sign_ed25519(hsm, &keys.identity, &d.signing_message())?;
+    Ok(d)
+}
