@@ -7,6 +7,7 @@ pub mod bitcoin;
 pub mod evm;
 pub mod policy;
 pub mod refusal;
+pub mod registration;
 pub mod solana;
 
 use std::collections::HashMap;

@@ -162,3 +162,16 @@ impl Policy {
         Some((parse_amount(&f.max).ok()?, f.max_per_mille))
     }
 }
+
+/// Signs a policy with the identity key (the HSM session is the custodians' quorum).
+pub fn sign<B: crate::hsm::SigningBackend + ?Sized>(
+    hsm: &B,
+    identity: &crate::hsm::KeyInfo,
+    policy: Policy,
+) -> Result<SignedPolicy, crate::hsm::HsmError> {
+    let sig = crate::sign::sign_ed25519(hsm, identity, &policy_message(&policy))?;
+    Ok(SignedPolicy {
+        policy,
+        signature: sig.iter().map(|b| format!("{b:02x}")).collect(),
+    })
+}

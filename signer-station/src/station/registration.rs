@@ -1,0 +1,137 @@
+//! `register`: the coordinator's request key and the approvers' keys with their roles,
+//! pinned in a file signed by the station identity key (usable only under custodian
+//! quorum), so an edited file is refused at load.
+
+use airgap_protocol::envelope::{Approver, Role, TrustAnchors};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::hsm::{HsmError, KeyInfo, SigningBackend};
+use crate::sign::sign_ed25519;
+
+/// A pinned approver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredApprover {
+    /// Name shown to custodians.
+    pub name: String,
+    /// `treasury`, `risk` or `security`.
+    pub role: String,
+    /// Ed25519 public key, hex.
+    pub key: String,
+}
+
+/// What the station trusts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// Coordinator request keys, hex.
+    pub coordinator_keys: Vec<String>,
+    /// Approvers.
+    pub approvers: Vec<RegisteredApprover>,
+}
+
+/// A registration with the identity signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedRegistration {
+    /// The registration.
+    pub registration: Registration,
+    /// Identity signature, hex.
+    pub signature: String,
+}
+
+/// Registration errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistrationError {
+    /// Does not parse.
+    #[error("registration file does not parse: {0}")]
+    Parse(String),
+    /// Signature invalid: edited after custodians signed it.
+    #[error("registration signature invalid: the file was changed after the custodians signed it")]
+    BadSignature,
+    /// A key or role that does not parse.
+    #[error("registration entry invalid: {0}")]
+    Entry(String),
+}
+
+fn message(r: &Registration) -> Vec<u8> {
+    [
+        b"strongroom/registration/v1".as_slice(),
+        &Sha256::digest(serde_json::to_vec(r).unwrap_or_default()),
+    ]
+    .concat()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn key32(s: &str) -> Option<[u8; 32]> {
+    let v: Vec<u8> = (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect::<Option<_>>()?;
+    v.try_into().ok()
+}
+
+/// Signs a registration with the identity key (the HSM session is the custodians' quorum).
+pub fn sign<B: SigningBackend + ?Sized>(
+    hsm: &B,
+    identity: &KeyInfo,
+    r: Registration,
+) -> Result<SignedRegistration, HsmError> {
+    let sig = sign_ed25519(hsm, identity, &message(&r))?;
+    Ok(SignedRegistration {
+        registration: r,
+        signature: hex(&sig),
+    })
+}
+
+/// Loads and verifies a registration; returns trust anchors (thresholds come from policy).
+pub fn load(
+    json: &str,
+    identity: &ed25519_dalek::VerifyingKey,
+) -> Result<TrustAnchors, RegistrationError> {
+    let s: SignedRegistration =
+        serde_json::from_str(json).map_err(|e| RegistrationError::Parse(e.to_string()))?;
+    let sig: Vec<u8> = (0..s.signature.len())
+        .step_by(2)
+        .map(|i| {
+            s.signature
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<_>>()
+        .ok_or(RegistrationError::BadSignature)?;
+    let sig: [u8; 64] = sig
+        .try_into()
+        .map_err(|_| RegistrationError::BadSignature)?;
+    identity
+        .verify_strict(
+            &message(&s.registration),
+            &ed25519_dalek::Signature::from_bytes(&sig),
+        )
+        .map_err(|_| RegistrationError::BadSignature)?;
+    let mut a = TrustAnchors::new(usize::MAX);
+    let vk = |h: &str| {
+        key32(h)
+            .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+            .ok_or_else(|| RegistrationError::Entry(format!("key {h}")))
+    };
+    for c in &s.registration.coordinator_keys {
+        a.pin_coordinator(vk(c)?);
+    }
+    for ap in &s.registration.approvers {
+        let role = match ap.role.as_str() {
+            "treasury" => Role::Treasury,
+            "risk" => Role::Risk,
+            "security" => Role::Security,
+            other => return Err(RegistrationError::Entry(format!("role {other}"))),
+        };
+        a.pin_approver(Approver {
+            name: ap.name.clone(),
+            role,
+            key: vk(&ap.key)?,
+        });
+    }
+    Ok(a)
+}
