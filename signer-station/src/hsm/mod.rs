@@ -3,6 +3,8 @@
 
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod faulty;
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod software;
 mod yubi;
 
 pub use yubi::{Connection, YubiHsm};

@@ -1,0 +1,257 @@
+//! Station signing overhead beyond the HSM call: review (verify, decode, policy, replay),
+//! sighash computation, ledger write (fsync) and response signing, per signature.
+//!
+//!     cargo bench -p signer-station --bench signing
+//!
+//! The backend is software keys that time their own calls; that time is subtracted.
+
+use std::time::Instant;
+
+use airgap_protocol::envelope::*;
+use airgap_protocol::summary::TokenList;
+use ed25519_dalek::SigningKey;
+use signer_station::ceremony::generate_station_keys;
+use signer_station::hsm::software::SoftwareBackend;
+use signer_station::hsm::SigningBackend;
+use signer_station::ledger::Ledger;
+use signer_station::station::policy::{AssetLimit, Destination, FeeLimit, Policy};
+use signer_station::station::Station;
+
+const NOW: u64 = 1_795_000_000;
+
+fn key(n: u8) -> SigningKey {
+    SigningKey::from_bytes(&[n; 32])
+}
+
+fn policy(dest_btc: String) -> Policy {
+    let l = |n: &str| AssetLimit {
+        network: n.into(),
+        asset: "native".into(),
+        per_transaction: u128::MAX.to_string(),
+        per_24h: u128::MAX.to_string(),
+    };
+    Policy {
+        networks: vec!["regtest".into(), "evm:1".into()],
+        limits: vec![l("regtest"), l("evm:1")],
+        allow_list: vec![
+            Destination {
+                network: "regtest".into(),
+                address: dest_btc,
+            },
+            Destination {
+                network: "evm:1".into(),
+                address: "0x52908400098527886E0F7030069857D2E4169EE7".into(),
+            },
+        ],
+        off_list_approvals: None,
+        approvals: 1,
+        approvals_per_purpose: vec![],
+        fees: vec![FeeLimit {
+            network: "regtest".into(),
+            max: u128::MAX.to_string(),
+            max_per_mille: 1000,
+        }],
+        max_validity_secs: 86_400,
+        allow_unknown_calldata: false,
+        allow_unknown_programs: false,
+    }
+}
+
+fn request(payloads: Vec<Payload>, id: u8) -> SignRequest {
+    let mut r = SignRequest {
+        request_id: [id; 16],
+        created: NOW - 10,
+        expires: NOW + 3600,
+        coordinator_key: KeyId([0; 8]),
+        purpose: Purpose::Consolidation,
+        requester: "bench".into(),
+        memo: String::new(),
+        payloads,
+        approvals: vec![],
+        coordinator_signature: [0; 64],
+    };
+    r.approve_with(&key(10));
+    r.sign_with(&key(1));
+    r
+}
+
+fn station(name: &str, dest: String) -> Station<SoftwareBackend> {
+    let backend = SoftwareBackend::default();
+    let keys = generate_station_keys(&backend).unwrap();
+    let mut anchors = TrustAnchors::new(1);
+    anchors.pin_coordinator(key(1).verifying_key());
+    anchors.pin_approver(Approver {
+        name: "a".into(),
+        role: Role::Treasury,
+        key: key(10).verifying_key(),
+    });
+    let dir = std::env::temp_dir().join(format!("bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    Station::new(
+        backend,
+        keys,
+        anchors,
+        policy(dest),
+        TokenList::default(),
+        Ledger::open(&dir.join("l.jsonl")).unwrap(),
+    )
+}
+
+fn btc_psbt(pubkey: &[u8], inputs: usize, dest: &bitcoin::Address) -> Vec<u8> {
+    use bitcoin::*;
+    let pk = CompressedPublicKey::from_slice(pubkey).unwrap();
+    let ours = Address::p2wpkh(&pk, Network::Regtest);
+    let mut txins = Vec::new();
+    let mut prevs = Vec::new();
+    for i in 0..inputs {
+        let prev = Transaction {
+            version: transaction::Version::TWO,
+            lock_time: absolute::LockTime::from_consensus(i as u32),
+            input: vec![TxIn {
+                previous_output: OutPoint::null(),
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence::MAX,
+                witness: Witness::new(),
+            }],
+            output: vec![TxOut {
+                value: Amount::from_sat(10_000),
+                script_pubkey: ours.script_pubkey(),
+            }],
+        };
+        txins.push(TxIn {
+            previous_output: OutPoint {
+                txid: prev.compute_txid(),
+                vout: 0,
+            },
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            witness: Witness::new(),
+        });
+        prevs.push(prev);
+    }
+    let tx = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: txins,
+        output: vec![TxOut {
+            value: Amount::from_sat(10_000 * inputs as u64 - 50_000),
+            script_pubkey: dest.script_pubkey(),
+        }],
+    };
+    let mut p = psbt::Psbt::from_unsigned_tx(tx).unwrap();
+    for (i, prev) in prevs.into_iter().enumerate() {
+        p.inputs[i].witness_utxo = Some(prev.output[0].clone());
+        p.inputs[i].non_witness_utxo = Some(prev);
+    }
+    p.serialize()
+}
+
+fn evm_tx(nonce: u64) -> Vec<u8> {
+    use alloy_consensus::{SignableTransaction, TxEip1559};
+    use alloy_primitives::{address, TxKind, U256};
+    let tx = TxEip1559 {
+        chain_id: 1,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 30_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(address!("52908400098527886e0f7030069857d2e4169ee7")),
+        value: U256::from(1_000_000_000_000_000_000u128),
+        access_list: Default::default(),
+        input: Default::default(),
+    };
+    let mut b = Vec::new();
+    tx.encode_for_signing(&mut b);
+    b
+}
+
+fn run(label: &str, st: &mut Station<SoftwareBackend>, req: SignRequest, sigs: usize) {
+    let before = st.backend().time_in_backend();
+    let t = Instant::now();
+    let review = st.review(&req, NOW).unwrap();
+    review.verdict.clone().unwrap();
+    let resp = st.sign(&review, NOW).unwrap();
+    let total = t.elapsed();
+    let backend = st.backend().time_in_backend() - before;
+    assert!(matches!(resp.outcome, Outcome::Signed(_)));
+    let overhead = total.saturating_sub(backend);
+    println!(
+        "| {label} | {sigs} | {:.1} | {:.1} | {:.3} |",
+        total.as_secs_f64() * 1e3,
+        backend.as_secs_f64() * 1e3,
+        overhead.as_secs_f64() * 1e3 / sigs as f64
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--test") {
+        return;
+    }
+    use bitcoin::secp256k1::{Secp256k1, SecretKey};
+    let dest = bitcoin::Address::p2wpkh(
+        &bitcoin::CompressedPublicKey(
+            SecretKey::from_slice(&[2; 32])
+                .unwrap()
+                .public_key(&Secp256k1::new()),
+        ),
+        bitcoin::Network::Regtest,
+    );
+    println!("| case | signatures | total ms | in backend ms | overhead per signature ms |");
+    println!("|---|---|---|---|---|");
+    for round in 0..3u8 {
+        let mut st = station(&format!("psbt{round}"), dest.to_string());
+        let pk = st
+            .backend()
+            .list_keys()
+            .unwrap()
+            .into_iter()
+            .find(|k| k.label == "bitcoin")
+            .unwrap()
+            .public_key;
+        let p = Payload {
+            network: "regtest".into(),
+            signer: "station".into(),
+            body: PayloadBody::Psbt {
+                version: 0,
+                bytes: btc_psbt(&pk, 500, &dest),
+            },
+            hints: DisplayHints::default(),
+        };
+        run(
+            "PSBT, 500 P2WPKH inputs",
+            &mut st,
+            request(vec![p], round),
+            500,
+        );
+    }
+    for round in 0..3u8 {
+        let mut st = station(&format!("batch{round}"), dest.to_string());
+        let evm = st
+            .backend()
+            .list_keys()
+            .unwrap()
+            .into_iter()
+            .find(|k| k.label == "evm")
+            .unwrap();
+        let addr = signer_station::station::evm::address_of(&evm.public_key).unwrap();
+        let payloads = (0..100u64)
+            .map(|n| Payload {
+                network: "evm:1".into(),
+                signer: "station".into(),
+                body: PayloadBody::EvmTx {
+                    chain_id: 1,
+                    signer: addr.0 .0,
+                    tx: evm_tx(n),
+                },
+                hints: DisplayHints::default(),
+            })
+            .collect();
+        run(
+            "100 EVM payloads in one request",
+            &mut st,
+            request(payloads, 100 + round),
+            100,
+        );
+    }
+}
