@@ -1,7 +1,8 @@
 //! `signer-station`: the offline station's command line.
 //!
-//! Today: USB bundle keys and import/export. The review TUI, HSM signing and ceremonies
-//! land with their issues (see docs/ARCHITECTURE.md).
+//! Today: USB bundle keys and import/export, and ledger verification. The station core
+//! (HSM signing, quorum, ceremonies, policy) is a library (`signer_station`); the review
+//! TUI that drives it for custodians lands with its issue (see docs/ARCHITECTURE.md).
 
 mod commands;
 
@@ -11,6 +12,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("keys" | "bundle") => commands::bundle::run(&args),
+        Some("ledger") => commands::ledger::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", commands::USAGE);
             Ok(())

@@ -155,3 +155,29 @@ fn torn_tail_is_reported_and_repaired() {
     assert_eq!(Ledger::verify(&path), Ok(5));
     assert!(lines(&path).last().unwrap().contains("repaired"));
 }
+
+#[test]
+fn cli_verify_says_where_the_chain_breaks() {
+    let path = filled("cli");
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_signer-station"))
+        .args(["ledger", "verify", "--ledger"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("4 entries, chain intact"));
+    let mut l = lines(&path);
+    l.remove(2);
+    write_lines(&path, &l);
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_signer-station"))
+        .args(["ledger", "verify", "--ledger"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("chain broken at line 3"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

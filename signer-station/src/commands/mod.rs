@@ -1,9 +1,13 @@
 //! One module per subcommand.
 
 pub mod bundle;
+pub mod ledger;
 
 pub const USAGE: &str = "usage: signer-station <command>
 
 commands:
   keys generate|show ...           rehearsal bundle keys (passphrase-encrypted)
-  bundle export|import|list ...    USB bundles: import requests, export responses";
+  bundle export|import|list ...    USB bundles: import requests, export responses
+  ledger verify|repair --ledger FILE
+                                   check the hash chain (says where it breaks), or cut
+                                   off an incomplete last entry left by a crash";
