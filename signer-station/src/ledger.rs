@@ -99,10 +99,6 @@ struct Hashed<'a> {
     record: &'a Record,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn entry_hash(seq: u64, time: u64, prev: &str, record: &Record) -> Result<String, LedgerError> {
     let body = serde_json::to_vec(&Hashed {
         seq,
@@ -114,7 +110,7 @@ fn entry_hash(seq: u64, time: u64, prev: &str, record: &Record) -> Result<String
     let mut h = Sha256::new();
     h.update(prev.as_bytes());
     h.update(&body);
-    Ok(hex(&h.finalize()))
+    Ok(hex::encode(h.finalize()))
 }
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -93,17 +93,6 @@ pub enum QuorumError {
 
 const DATA_SIZE: usize = shamirsecretsharing::DATA_SIZE;
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
-}
-
 impl QuorumFile {
     /// Creates a credential and its quorum. `work_factor` sets scrypt's log2(N) for the
     /// share encryption (age's default when `None`).
@@ -149,7 +138,7 @@ impl QuorumFile {
             share.zeroize();
             out.push(CustodianShare {
                 name: name.clone(),
-                encrypted_share: hex(&ct),
+                encrypted_share: hex::encode(&ct),
             });
         }
         Ok((
@@ -205,8 +194,9 @@ impl Unlock<'_> {
         if self.entered.iter().any(|(n, _)| n == name) {
             return Err(QuorumError::AlreadyEntered(name.to_string()));
         }
-        let ct =
-            unhex(&c.encrypted_share).ok_or_else(|| QuorumError::DamagedShare(name.to_string()))?;
+        let ct = hex::decode(&c.encrypted_share)
+            .ok()
+            .ok_or_else(|| QuorumError::DamagedShare(name.to_string()))?;
         let mut id = age::scrypt::Identity::new(passphrase);
         id.set_max_work_factor(22);
         let dec = age::Decryptor::new(&ct[..])

@@ -85,17 +85,6 @@ pub enum BackupError {
     Damaged(String),
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect()
-}
-
 fn put_wrap_key(hsm: &YubiHsm, key: &Credential) -> Result<(), HsmError> {
     hsm.client()
         .put_wrap_key(
@@ -137,8 +126,8 @@ pub fn backup(
             id: k.id,
             label: k.label.clone(),
             algorithm: k.algorithm,
-            public_key: hex(&k.public_key),
-            blob: hex(&msg.into_vec()),
+            public_key: hex::encode(&k.public_key),
+            blob: hex::encode(msg.into_vec()),
         });
     }
     Ok(BackupSet {
@@ -158,7 +147,8 @@ pub fn restore(
 ) -> Result<Vec<KeyInfo>, BackupError> {
     put_wrap_key(fresh, wrap_key)?;
     for k in &set.keys {
-        let blob = unhex(&k.blob)
+        let blob = hex::decode(&k.blob)
+            .ok()
             .ok_or_else(|| BackupError::Damaged(format!("key {:#06x} blob", k.id)))?;
         let msg = wrap::Message::from_vec(blob).map_err(|e| BackupError::Damaged(e.to_string()))?;
         fresh
@@ -175,11 +165,9 @@ pub fn restore(
         .iter()
         .map(|k| (k.id, k.public_key.clone()))
         .collect();
-    if let Some(identity) = set
-        .keys
-        .iter()
-        .find(|k| unhex(&k.public_key).as_deref() == Some(descriptor.identity.as_slice()))
-    {
+    if let Some(identity) = set.keys.iter().find(|k| {
+        hex::decode(&k.public_key).ok().as_deref() == Some(descriptor.identity.as_slice())
+    }) {
         expected.push((identity.id, descriptor.identity.to_vec()));
     }
     for (id, pk) in expected {

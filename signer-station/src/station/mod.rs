@@ -85,10 +85,6 @@ fn purpose_name(p: Purpose) -> &'static str {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// Strips the summary's annotation (` (token account …)`) from an address.
 fn bare(address: &str) -> &str {
     address.split(" (").next().unwrap_or(address)
@@ -155,13 +151,18 @@ impl<B: SigningBackend> Station<B> {
                 now,
                 Record::RequestSeen {
                     request_id: format_uuid(&request.request_id),
-                    digest: hex(&verified.digest),
+                    digest: hex::encode(verified.digest),
                 },
             )
             .map_err(|e| Refusal::Ledger(e.to_string()))?;
         let mut payloads = Vec::new();
         let mut verdict = self.check_validity(request);
-        if let Some(previous) = self.ledger.index().requests.get(&hex(&verified.digest)) {
+        if let Some(previous) = self
+            .ledger
+            .index()
+            .requests
+            .get(&hex::encode(verified.digest))
+        {
             verdict = verdict.and(Err(Refusal::RequestReplayed(previous.clone())));
         }
         for (i, p) in request.payloads.iter().enumerate() {
@@ -219,7 +220,7 @@ impl<B: SigningBackend> Station<B> {
                 tx,
             } => {
                 let e = evm::prepare(index, *chain_id, signer, tx, &self.keys.evm)?;
-                let (d, s) = (hex(&e.signing_hash), e.spends.clone());
+                let (d, s) = (hex::encode(e.signing_hash), e.spends.clone());
                 (Prepared::Evm(e), d, s, Vec::new())
             }
             PayloadBody::SolanaMessage {
@@ -234,7 +235,7 @@ impl<B: SigningBackend> Station<B> {
                     nonce_account.as_ref(),
                     &self.keys.solana,
                 )?;
-                let (d, sp) = (hex(&Sha256::digest(message)), s.spends.clone());
+                let (d, sp) = (hex::encode(Sha256::digest(message)), s.spends.clone());
                 (Prepared::Solana(s), d, sp, Vec::new())
             }
         };
@@ -424,7 +425,7 @@ impl<B: SigningBackend> Station<B> {
         }
         let record = Record::Signed {
             request_id: format_uuid(&review.request.request_id),
-            digest: hex(&review.digest),
+            digest: hex::encode(review.digest),
             payloads: review
                 .payloads
                 .iter()
@@ -457,7 +458,7 @@ impl<B: SigningBackend> Station<B> {
     ) -> Result<SignResponse, Refusal> {
         let record = Record::Refused {
             request_id: format_uuid(&review.request.request_id),
-            digest: hex(&review.digest),
+            digest: hex::encode(review.digest),
             code: refusal.code(),
             reason: refusal.to_string(),
         };

@@ -97,15 +97,7 @@ pub enum PolicyError {
 pub fn load(json: &str, identity: &ed25519_dalek::VerifyingKey) -> Result<Policy, PolicyError> {
     let sp: SignedPolicy =
         serde_json::from_str(json).map_err(|e| PolicyError::Parse(e.to_string()))?;
-    let sig: Vec<u8> = (0..sp.signature.len())
-        .step_by(2)
-        .map(|i| {
-            sp.signature
-                .get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect::<Option<_>>()
-        .ok_or(PolicyError::BadSignature)?;
+    let sig = hex::decode(&sp.signature).map_err(|_| PolicyError::BadSignature)?;
     let sig: [u8; 64] = sig.try_into().map_err(|_| PolicyError::BadSignature)?;
     identity
         .verify_strict(

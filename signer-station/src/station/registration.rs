@@ -61,16 +61,8 @@ fn message(r: &Registration) -> Vec<u8> {
     .concat()
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn key32(s: &str) -> Option<[u8; 32]> {
-    let v: Vec<u8> = (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-        .collect::<Option<_>>()?;
-    v.try_into().ok()
+    hex::decode(s).ok()?.try_into().ok()
 }
 
 /// Signs a registration with the identity key (the HSM session is the custodians' quorum).
@@ -82,7 +74,7 @@ pub fn sign<B: SigningBackend + ?Sized>(
     let sig = sign_ed25519(hsm, identity, &message(&r))?;
     Ok(SignedRegistration {
         registration: r,
-        signature: hex(&sig),
+        signature: hex::encode(sig),
     })
 }
 
@@ -93,15 +85,7 @@ pub fn load(
 ) -> Result<TrustAnchors, RegistrationError> {
     let s: SignedRegistration =
         serde_json::from_str(json).map_err(|e| RegistrationError::Parse(e.to_string()))?;
-    let sig: Vec<u8> = (0..s.signature.len())
-        .step_by(2)
-        .map(|i| {
-            s.signature
-                .get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect::<Option<_>>()
-        .ok_or(RegistrationError::BadSignature)?;
+    let sig = hex::decode(&s.signature).map_err(|_| RegistrationError::BadSignature)?;
     let sig: [u8; 64] = sig
         .try_into()
         .map_err(|_| RegistrationError::BadSignature)?;
