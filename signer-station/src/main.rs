@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("keys" | "bundle") => commands::bundle::run(&args),
         Some("ledger") => commands::ledger::run(&args[1..]),
+        Some("ceremony") => commands::ceremony::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", commands::USAGE);
             Ok(())

@@ -1,0 +1,99 @@
+//! `ceremony backup` and `ceremony restore`.
+
+use airgap_protocol::envelope::{decode_envelope, Envelope, DESCRIPTOR_UR_TYPE};
+use signer_station::ceremony::backup::{self as b, BackupSet};
+use signer_station::hsm::{SigningBackend, YubiHsm};
+
+use super::{log, Args, StationDir};
+
+pub fn backup(dir: &StationDir, hsm: &YubiHsm, a: &Args) -> Result<(), String> {
+    let holders = a.passfiles("holder")?;
+    let k = a.number("threshold")?;
+    let keys = hsm.list_keys().map_err(|e| e.to_string())?;
+    let work_factor = a
+        .opt("work-factor")
+        .map(str::parse::<u8>)
+        .transpose()
+        .map_err(|_| "--work-factor takes 10..=22")?;
+    let set = b::backup(hsm, &keys, &holders, k, work_factor).map_err(|e| e.to_string())?;
+    let out = std::path::PathBuf::from(a.one("out")?);
+    let (d, name) = (
+        out.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new(".")),
+        out.file_name()
+            .and_then(|n| n.to_str())
+            .ok_or("--out needs a file name")?,
+    );
+    usb_transfer::write_atomically(
+        d,
+        name,
+        serde_json::to_string_pretty(&set)
+            .map_err(|e| e.to_string())?
+            .as_bytes(),
+    )
+    .map_err(|e| format!("{}: {e}", out.display()))?;
+    log(
+        &mut dir.ledger()?,
+        "backup",
+        format!(
+            "{} keys wrapped; wrap key split {k} of {}",
+            set.keys.len(),
+            holders.len()
+        ),
+    )?;
+    println!(
+        "backup of {} keys written to {}",
+        set.keys.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+pub fn restore(dir: &StationDir, fresh: &YubiHsm, a: &Args) -> Result<(), String> {
+    let path = a.one("backup")?;
+    let set: BackupSet =
+        serde_json::from_str(&std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?)
+            .map_err(|e| format!("{path}: {e}"))?;
+    let dpath = a.one("descriptor")?;
+    let Envelope::Descriptor(descriptor) = decode_envelope(
+        DESCRIPTOR_UR_TYPE,
+        &std::fs::read(dpath).map_err(|e| format!("{dpath}: {e}"))?,
+    )
+    .map_err(|e| e.to_string())?
+    else {
+        return Err(format!("{dpath} is not a station descriptor"));
+    };
+    descriptor.verify().map_err(|e| e.to_string())?;
+    restore_set(dir, fresh, &set, a.passfiles("holder")?, &descriptor)
+}
+
+/// Restores `set` with the holders' passphrases and checks it against `descriptor`.
+pub fn restore_set(
+    dir: &StationDir,
+    fresh: &YubiHsm,
+    set: &BackupSet,
+    holders: Vec<(String, age::secrecy::SecretString)>,
+    descriptor: &airgap_protocol::envelope::StationDescriptor,
+) -> Result<(), String> {
+    let mut u = set.wrap_key_shares.unlock();
+    for (name, pass) in holders {
+        u.enter(&name, pass).map_err(|e| e.to_string())?;
+    }
+    let wrap = u.finish().map_err(|e| e.to_string())?;
+    let keys = b::restore(fresh, set, &wrap, descriptor).map_err(|e| e.to_string())?;
+    log(
+        &mut dir.ledger()?,
+        "restore",
+        format!(
+            "{} keys restored and matched against descriptor of station {}",
+            keys.len(),
+            descriptor.station_id().map_err(|e| e.to_string())?
+        ),
+    )?;
+    println!(
+        "restored {} keys; every public key matches the descriptor",
+        keys.len()
+    );
+    Ok(())
+}

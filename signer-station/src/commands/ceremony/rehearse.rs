@@ -1,0 +1,69 @@
+//! `ceremony rehearse`: every step in one process, for training on MockHsm: init, keys,
+//! register (with a rehearsal policy and coordinator key unless given), backup, and a
+//! restore drill onto a second MockHsm.
+
+use airgap_protocol::envelope::{decode_envelope, Envelope, DESCRIPTOR_UR_TYPE};
+use signer_station::ceremony::backup;
+use signer_station::hsm::{Connection, KeyAlgorithm, SigningBackend, YubiHsm};
+
+use super::backup::restore_set;
+use super::{init, keys, register, Args, StationDir};
+
+pub fn run(dir: &StationDir, connection: Connection, a: &Args) -> Result<(), String> {
+    if connection != Connection::Mock {
+        return Err(
+            "rehearse runs on MockHsm only (--hsm mock); a real device takes the steps one by one"
+                .into(),
+        );
+    }
+    println!("REHEARSAL on MockHsm — NOT A HARDWARE SECURITY MODULE");
+    let factory = YubiHsm::open_factory(Connection::Mock).map_err(|e| e.to_string())?;
+    let session = init::run(dir, &factory, a)?;
+    keys::run(dir, &session)?;
+    register::run(dir, &session, a)?;
+    // MockHsm restores Ed25519 keys as different keys (firmware-notes/BACKUP.md): the
+    // drill backs up the secp256k1 keys and says so.
+    let holders = a.custodians()?;
+    let k = a.number("threshold")?;
+    let secp: Vec<_> = session
+        .list_keys()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|k| k.algorithm == KeyAlgorithm::Secp256k1)
+        .collect();
+    let work_factor = a
+        .opt("work-factor")
+        .map(str::parse::<u8>)
+        .transpose()
+        .map_err(|_| "--work-factor takes 10..=22")?;
+    let set =
+        backup::backup(&session, &secp, &holders, k, work_factor).map_err(|e| e.to_string())?;
+    dir.write(
+        "backup.json",
+        serde_json::to_string_pretty(&set)
+            .map_err(|e| e.to_string())?
+            .as_bytes(),
+    )?;
+    println!(
+        "backup of the {} secp256k1 keys written (Ed25519: see firmware-notes/BACKUP.md)",
+        set.keys.len()
+    );
+    let bytes = std::fs::read(dir.path("descriptor.envelope")).map_err(|e| e.to_string())?;
+    let Envelope::Descriptor(mut descriptor) =
+        decode_envelope(DESCRIPTOR_UR_TYPE, &bytes).map_err(|e| e.to_string())?
+    else {
+        return Err("descriptor.envelope is not a descriptor".into());
+    };
+    descriptor.verify().map_err(|e| e.to_string())?;
+    descriptor.keys.retain(|k| k.public_key.len() == 33);
+    let drill = StationDir(dir.0.join("restore-drill"));
+    std::fs::create_dir_all(&drill.0).map_err(|e| e.to_string())?;
+    let second = init::run(
+        &drill,
+        &YubiHsm::open_factory(Connection::Mock).map_err(|e| e.to_string())?,
+        a,
+    )?;
+    restore_set(&drill, &second, &set, holders, &descriptor)?;
+    println!("rehearsal complete: {}", dir.0.display());
+    Ok(())
+}
