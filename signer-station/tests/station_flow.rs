@@ -297,3 +297,23 @@ fn refusal_is_signed_and_recorded() {
         .unwrap()
         .contains("\"kind\":\"refused\""));
 }
+
+#[test]
+fn more_than_one_change_output_is_flagged() {
+    let mut h = station("twochange");
+    let mut case = btc_case(&h.keys, 60_000, 1_000, 7);
+    let change = case.psbt.unsigned_tx.output[1].clone();
+    case.psbt.unsigned_tx.output[1].value = bitcoin::Amount::from_sat(20_000);
+    case.psbt.unsigned_tx.output.push(bitcoin::TxOut {
+        value: bitcoin::Amount::from_sat(19_000),
+        script_pubkey: change.script_pubkey,
+    });
+    case.psbt.outputs.push(Default::default());
+    let review = h
+        .station
+        .review(&request(vec![btc_payload(&case.psbt)]), NOW)
+        .unwrap();
+    review.verdict.clone().unwrap();
+    assert_eq!(review.payloads[0].change_outputs, vec![1, 2]);
+    assert!(review.payloads[0].warnings[0].contains("2 change outputs"));
+}

@@ -487,6 +487,9 @@ pub fn run(args: &[String]) -> Result<()> {
         for c in &p.passed {
             step("station", format!("review #{i} ✓ {c}"));
         }
+        for w in &p.warnings {
+            step("station", format!("review #{i} ! {w}"));
+        }
     }
     review
         .verdict

@@ -36,6 +36,8 @@ pub struct PayloadReview {
     pub change_outputs: Vec<usize>,
     /// Policy checks that passed, in words.
     pub passed: Vec<String>,
+    /// Things custodians should look at that policy does not refuse.
+    pub warnings: Vec<String>,
     prepared: Prepared,
     digest: String,
     spends: Vec<String>,
@@ -248,6 +250,13 @@ impl<B: SigningBackend> Station<B> {
             reason: e.to_string(),
         })?;
         let mut passed = vec![format!("network {} allowed", p.network)];
+        let mut warnings = Vec::new();
+        if change.len() > 1 {
+            warnings.push(format!(
+                "{} change outputs back to the vault (usually one)",
+                change.len()
+            ));
+        }
 
         // Replay: this payload, or anything it spends, signed before (or earlier in this request).
         let idx = self.ledger.index();
@@ -396,6 +405,7 @@ impl<B: SigningBackend> Station<B> {
             summary,
             change_outputs: change,
             passed,
+            warnings,
             prepared,
             digest,
             spends,
