@@ -75,7 +75,7 @@ fn request(payloads: Vec<Payload>, id: u8) -> SignRequest {
     r
 }
 
-fn station(name: &str, dest: String) -> Station<SoftwareBackend> {
+fn station(name: &str, dest: String) -> (Station, SoftwareBackend) {
     let backend = SoftwareBackend::default();
     let keys = generate_station_keys(&backend).unwrap();
     let mut anchors = TrustAnchors::new(1);
@@ -88,14 +88,14 @@ fn station(name: &str, dest: String) -> Station<SoftwareBackend> {
     let dir = std::env::temp_dir().join(format!("bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    Station::new(
-        backend,
+    let st = Station::new(
         keys,
         anchors,
         policy(dest),
         TokenList::default(),
         Ledger::open(&dir.join("l.jsonl")).unwrap(),
-    )
+    );
+    (st, backend)
 }
 
 fn btc_psbt(pubkey: &[u8], inputs: usize, dest: &bitcoin::Address) -> Vec<u8> {
@@ -166,20 +166,20 @@ fn evm_tx(nonce: u64) -> Vec<u8> {
     b
 }
 
-fn run(label: &str, st: &mut Station<SoftwareBackend>, req: SignRequest, sigs: usize) {
-    let before = st.backend().time_in_backend();
+fn run(label: &str, (st, backend): &mut (Station, SoftwareBackend), req: SignRequest, sigs: usize) {
+    let before = backend.time_in_backend();
     let t = Instant::now();
     let review = st.review(&req, NOW).unwrap();
     review.verdict.clone().unwrap();
-    let resp = st.sign(&review, NOW).unwrap();
+    let resp = st.sign(&review, backend, NOW).unwrap();
     let total = t.elapsed();
-    let backend = st.backend().time_in_backend() - before;
+    let in_backend = backend.time_in_backend() - before;
     assert!(matches!(resp.outcome, Outcome::Signed(_)));
-    let overhead = total.saturating_sub(backend);
+    let overhead = total.saturating_sub(in_backend);
     println!(
         "| {label} | {sigs} | {:.1} | {:.1} | {:.3} |",
         total.as_secs_f64() * 1e3,
-        backend.as_secs_f64() * 1e3,
+        in_backend.as_secs_f64() * 1e3,
         overhead.as_secs_f64() * 1e3 / sigs as f64
     );
 }
@@ -201,14 +201,13 @@ fn main() {
     println!("|---|---|---|---|---|");
     for round in 0..3u8 {
         let mut st = station(&format!("psbt{round}"), dest.to_string());
-        let pk = st
-            .backend()
-            .list_keys()
-            .unwrap()
-            .into_iter()
-            .find(|k| k.label == "bitcoin")
-            .unwrap()
-            .public_key;
+        let pk =
+            st.1.list_keys()
+                .unwrap()
+                .into_iter()
+                .find(|k| k.label == "bitcoin")
+                .unwrap()
+                .public_key;
         let p = Payload {
             network: "regtest".into(),
             signer: "station".into(),
@@ -227,13 +226,12 @@ fn main() {
     }
     for round in 0..3u8 {
         let mut st = station(&format!("batch{round}"), dest.to_string());
-        let evm = st
-            .backend()
-            .list_keys()
-            .unwrap()
-            .into_iter()
-            .find(|k| k.label == "evm")
-            .unwrap();
+        let evm =
+            st.1.list_keys()
+                .unwrap()
+                .into_iter()
+                .find(|k| k.label == "evm")
+                .unwrap();
         let addr = signer_station::station::evm::address_of(&evm.public_key).unwrap();
         let payloads = (0..100u64)
             .map(|n| Payload {

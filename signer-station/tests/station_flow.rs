@@ -9,7 +9,7 @@ use common::*;
 use signer_station::station::Refusal;
 
 fn refusal(
-    station: &mut signer_station::station::Station<signer_station::hsm::YubiHsm>,
+    station: &mut signer_station::station::Station,
     payloads: Vec<airgap_protocol::envelope::Payload>,
 ) -> Refusal {
     let r = request(payloads);
@@ -28,7 +28,7 @@ fn bitcoin_signature_passes_bitcoin_core_script_verification() {
         vec![1],
         "change verified against the station key"
     );
-    let resp = h.station.sign(&review, NOW).unwrap();
+    let resp = h.station.sign(&review, &h.hsm, NOW).unwrap();
     let identity = ed25519_dalek::VerifyingKey::from_bytes(
         &h.keys.identity.public_key.clone().try_into().unwrap(),
     )
@@ -71,7 +71,7 @@ fn evm_signature_recovers_the_station_address() {
     let hash = alloy_primitives::keccak256(tx);
     let req = request(vec![p.clone()]);
     let review = h.station.review(&req, NOW).unwrap();
-    let resp = h.station.sign(&review, NOW).unwrap();
+    let resp = h.station.sign(&review, &h.hsm, NOW).unwrap();
     let Outcome::Signed(sigs) = &resp.outcome else {
         panic!()
     };
@@ -104,7 +104,7 @@ fn solana_signature_verifies_over_the_message() {
     let req = request(vec![sol_payload(msg.clone(), Some([5; 32]))]);
     let review = h.station.review(&req, NOW).unwrap();
     review.verdict.clone().unwrap();
-    let resp = h.station.sign(&review, NOW).unwrap();
+    let resp = h.station.sign(&review, &h.hsm, NOW).unwrap();
     let Outcome::Signed(sigs) = &resp.outcome else {
         panic!()
     };
@@ -122,7 +122,7 @@ fn fail_replay_and_double_spend() {
     const ETH: u128 = 1_000_000_000_000_000_000;
     let req = request(vec![evm_payload(&h.keys, 1, 5, ETH, vec![])]);
     let review = h.station.review(&req, NOW).unwrap();
-    h.station.sign(&review, NOW).unwrap();
+    h.station.sign(&review, &h.hsm, NOW).unwrap();
     assert!(matches!(
         h.station.review(&req, NOW).unwrap().verdict,
         Err(Refusal::RequestReplayed(_))
@@ -146,7 +146,7 @@ fn fail_velocity_window() {
         &btc_case(&h.keys, 90_000, 1_000, 10).psbt,
     )]);
     let review = h.station.review(&first, NOW).unwrap();
-    h.station.sign(&review, NOW).unwrap();
+    h.station.sign(&review, &h.hsm, NOW).unwrap();
     let second = request(vec![btc_payload(
         &btc_case(&h.keys, 70_000, 1_000, 11).psbt,
     )]);
@@ -284,7 +284,7 @@ fn refusal_is_signed_and_recorded() {
     let req = request(vec![evm_payload(&h.keys, 1, 0, 1, vec![])]);
     let review = h.station.review(&req, NOW).unwrap();
     let why = Refusal::Custodians("destination not recognised by the custodians".into());
-    let resp = h.station.refuse(&review, &why, NOW).unwrap();
+    let resp = h.station.refuse(&review, &why, &h.hsm, NOW).unwrap();
     let identity = ed25519_dalek::VerifyingKey::from_bytes(
         &h.keys.identity.public_key.clone().try_into().unwrap(),
     )

@@ -450,7 +450,6 @@ pub fn run(args: &[String]) -> Result<()> {
         "custodians ana and cy unlocked the HSM (2 of 3); credential kept in memory only",
     );
     let mut station = Station::new(
-        session,
         keys.clone(),
         anchors,
         station_policy,
@@ -496,7 +495,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .clone()
         .map_err(|e| anyhow!("station refuses: {e}"))?;
     let response = station
-        .sign(&review, now)
+        .sign(&review, &session, now)
         .map_err(|e| anyhow!("signing failed: {e}"))?;
     step(
         "station",

@@ -66,10 +66,11 @@ pub struct Review {
     pub verdict: Result<(), Refusal>,
 }
 
-/// A station: backend, keys, trust anchors, policy, tokens, ledger.
+/// A station: keys (public halves), trust anchors, policy, tokens, ledger. The HSM
+/// session is passed to `sign` and `refuse` only: reviewing touches no key, and the
+/// session exists only once custodians have unlocked it.
 #[derive(Debug)]
-pub struct Station<B: SigningBackend> {
-    backend: B,
+pub struct Station {
     keys: StationKeys,
     anchors: TrustAnchors,
     policy: Policy,
@@ -92,10 +93,9 @@ fn bare(address: &str) -> &str {
     address.split(" (").next().unwrap_or(address)
 }
 
-impl<B: SigningBackend> Station<B> {
+impl Station {
     /// A station. Approval thresholds come from the policy, not from `anchors`.
     pub fn new(
-        backend: B,
         keys: StationKeys,
         mut anchors: TrustAnchors,
         policy: Policy,
@@ -112,7 +112,6 @@ impl<B: SigningBackend> Station<B> {
             anchors.set_threshold(p, policy.approvals_for(purpose_name(p)));
         }
         Self {
-            backend,
             keys,
             anchors,
             policy,
@@ -126,9 +125,19 @@ impl<B: SigningBackend> Station<B> {
         &self.ledger
     }
 
-    /// The backend.
-    pub fn backend(&self) -> &B {
-        &self.backend
+    /// The station's keys.
+    pub fn keys(&self) -> &StationKeys {
+        &self.keys
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The trust anchors.
+    pub fn anchors(&self) -> &TrustAnchors {
+        &self.anchors
     }
 
     /// The station's key id (identity key).
@@ -415,22 +424,23 @@ impl<B: SigningBackend> Station<B> {
 
     /// Signs a request the custodians approved after review. Signatures are made in the
     /// HSM, recorded in the ledger (fsynced), and only then returned.
-    pub fn sign(&mut self, review: &Review, now: u64) -> Result<SignResponse, Refusal> {
+    pub fn sign<B: SigningBackend + ?Sized>(
+        &mut self,
+        review: &Review,
+        backend: &B,
+        now: u64,
+    ) -> Result<SignResponse, Refusal> {
         review.verdict.clone()?;
         let mut sigs = Vec::new();
         for p in &review.payloads {
             sigs.push(match &p.prepared {
                 Prepared::Bitcoin(b) => {
-                    PayloadSignature::Psbt(bitcoin::sign(b, &self.backend, &self.keys.bitcoin)?)
+                    PayloadSignature::Psbt(bitcoin::sign(b, backend, &self.keys.bitcoin)?)
                 }
-                Prepared::Evm(e) => {
-                    PayloadSignature::Evm(evm::sign(e, &self.backend, &self.keys.evm)?)
+                Prepared::Evm(e) => PayloadSignature::Evm(evm::sign(e, backend, &self.keys.evm)?),
+                Prepared::Solana(s) => {
+                    PayloadSignature::Solana(vec![solana::sign(s, backend, &self.keys.solana)?])
                 }
-                Prepared::Solana(s) => PayloadSignature::Solana(vec![solana::sign(
-                    s,
-                    &self.backend,
-                    &self.keys.solana,
-                )?]),
             });
         }
         let record = Record::Signed {
@@ -456,14 +466,15 @@ impl<B: SigningBackend> Station<B> {
             .ledger
             .append(now, record)
             .map_err(|e| Refusal::Ledger(e.to_string()))?;
-        self.respond(review, Outcome::Signed(sigs), entry, now)
+        self.respond(review, Outcome::Signed(sigs), entry, backend, now)
     }
 
     /// Refuses a request (policy failure or custodians' decision) with a signed answer.
-    pub fn refuse(
+    pub fn refuse<B: SigningBackend + ?Sized>(
         &mut self,
         review: &Review,
         refusal: &Refusal,
+        backend: &B,
         now: u64,
     ) -> Result<SignResponse, Refusal> {
         let record = Record::Refused {
@@ -483,15 +494,17 @@ impl<B: SigningBackend> Station<B> {
                 reason: refusal.to_string(),
             },
             entry,
+            backend,
             now,
         )
     }
 
-    fn respond(
+    fn respond<B: SigningBackend + ?Sized>(
         &self,
         review: &Review,
         outcome: Outcome,
         entry: Entry,
+        backend: &B,
         now: u64,
     ) -> Result<SignResponse, Refusal> {
         let mut r = SignResponse {
@@ -505,9 +518,8 @@ impl<B: SigningBackend> Station<B> {
             ],
             station_signature: [0; 64],
         };
-        r.station_signature =
-            sign_ed25519(&self.backend, &self.keys.identity, &r.station_message())
-                .map_err(Refusal::Hsm)?;
+        r.station_signature = sign_ed25519(backend, &self.keys.identity, &r.station_message())
+            .map_err(Refusal::Hsm)?;
         Ok(r)
     }
 }

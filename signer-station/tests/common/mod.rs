@@ -88,7 +88,8 @@ pub fn btc_addr(n: u8) -> bitcoin::Address {
 }
 
 pub struct Harness {
-    pub station: Station<YubiHsm>,
+    pub station: Station,
+    pub hsm: YubiHsm,
     pub keys: StationKeys,
     pub ledger_path: std::path::PathBuf,
 }
@@ -115,7 +116,6 @@ pub fn station(name: &str) -> Harness {
     let ledger_path = dir.join("ledger.jsonl");
     let ledger = Ledger::open(&ledger_path).unwrap();
     let station = Station::new(
-        hsm,
         keys.clone(),
         anchors,
         policy(),
@@ -124,6 +124,7 @@ pub fn station(name: &str) -> Harness {
     );
     Harness {
         station,
+        hsm,
         keys,
         ledger_path,
     }
