@@ -15,5 +15,6 @@ pub mod ledger;
 pub mod quorum;
 pub mod sign;
 pub mod station;
+pub mod tui;
 
 pub use airgap_protocol::scanner::Scanner;

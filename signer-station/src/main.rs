@@ -14,6 +14,7 @@ fn main() -> ExitCode {
         Some("keys" | "bundle") => commands::bundle::run(&args),
         Some("ledger") => commands::ledger::run(&args[1..]),
         Some("ceremony") => commands::ceremony::run(&args[1..]),
+        Some("tui") => commands::tui::run(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", commands::USAGE);
             Ok(())

@@ -271,6 +271,48 @@ pub fn summarize(payload: &Payload, opts: &SummaryOptions) -> Result<Summary, Su
     Ok(s)
 }
 
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MissingPrevout { input } => {
+                write!(f, "input {input}: amount unknown (no previous-output data)")
+            }
+            Self::MissingPreviousTx { input } => {
+                write!(f, "input {input}: previous transaction missing")
+            }
+            Self::PrevoutMismatch { input } => write!(
+                f,
+                "input {input}: claimed coin disagrees with its previous transaction"
+            ),
+            Self::NonStandardOutput { output } => {
+                write!(f, "output {output}: script without an address form")
+            }
+            Self::UnknownCallData { selector } => {
+                write!(f, "unknown contract call (selector {selector})")
+            }
+            Self::UnlimitedApproval { spender } => {
+                write!(f, "UNLIMITED token approval to {spender}")
+            }
+            Self::UnknownToken { contract } => write!(
+                f,
+                "token {contract} is not in the station's list: amount in raw units"
+            ),
+            Self::HighFee { per_mille } => write!(f, "fee is {per_mille}‰ of the amount sent"),
+            Self::UnresolvedLookupTables { tables } => write!(
+                f,
+                "{tables} address lookup table(s) whose contents were not supplied"
+            ),
+            Self::UnknownProgram { program } => {
+                write!(f, "instruction of unknown program {program}")
+            }
+            Self::ContractCreation => write!(f, "contract creation"),
+            Self::NetworkMismatch { label, decoded } => {
+                write!(f, "labelled {label} but the transaction says {decoded}")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,7 +38,8 @@ pub struct PayloadReview {
     pub passed: Vec<String>,
     /// Things custodians should look at that policy does not refuse.
     pub warnings: Vec<String>,
-    prepared: Prepared,
+    /// `None` for a payload the station refuses: shown, never signed.
+    prepared: Option<Prepared>,
     digest: String,
     spends: Vec<String>,
     amounts: Vec<(String, u128)>,
@@ -180,8 +181,24 @@ impl Station {
             match self.review_payload(i, p, verified.approvers.len(), now, &payloads) {
                 Ok(r) => payloads.push(r),
                 Err(e) => {
+                    // Custodians still see what the refused payload would have done.
+                    let opts = SummaryOptions {
+                        tokens: self.tokens.clone(),
+                        ..Default::default()
+                    };
+                    if let Ok(summary) = summarize(p, &opts) {
+                        payloads.push(PayloadReview {
+                            summary,
+                            change_outputs: Vec::new(),
+                            passed: Vec::new(),
+                            warnings: vec![format!("REFUSED: {e}")],
+                            prepared: None,
+                            digest: String::new(),
+                            spends: Vec::new(),
+                            amounts: Vec::new(),
+                        });
+                    }
                     verdict = verdict.and(Err(e));
-                    break;
                 }
             }
         }
@@ -415,7 +432,7 @@ impl Station {
             change_outputs: change,
             passed,
             warnings,
-            prepared,
+            prepared: Some(prepared),
             digest,
             spends,
             amounts: amounts.into_iter().collect(),
@@ -433,7 +450,11 @@ impl Station {
         review.verdict.clone()?;
         let mut sigs = Vec::new();
         for p in &review.payloads {
-            sigs.push(match &p.prepared {
+            let prepared = p
+                .prepared
+                .as_ref()
+                .ok_or_else(|| Refusal::Custodians("a refused payload cannot be signed".into()))?;
+            sigs.push(match prepared {
                 Prepared::Bitcoin(b) => {
                     PayloadSignature::Psbt(bitcoin::sign(b, backend, &self.keys.bitcoin)?)
                 }

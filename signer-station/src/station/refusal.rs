@@ -16,7 +16,7 @@ pub enum Refusal {
     #[error("this request was already signed (request {0})")]
     RequestReplayed(String),
     /// A payload was signed before.
-    #[error("payload {index} was already signed in request {previous}")]
+    #[error("payload {} was already signed in request {previous}", .index + 1)]
     PayloadReplayed {
         /// Payload index.
         index: usize,
@@ -24,7 +24,7 @@ pub enum Refusal {
         previous: String,
     },
     /// A payload spends what an already-signed, different transaction spends.
-    #[error("payload {index} spends {what}, already spent by another signed transaction")]
+    #[error("payload {} spends {what}, already spent by another signed transaction", .index + 1)]
     DoubleSpend {
         /// Payload index.
         index: usize,
@@ -32,7 +32,7 @@ pub enum Refusal {
         what: String,
     },
     /// Network not allowed.
-    #[error("payload {index}: network {network} is not allowed by station policy")]
+    #[error("payload {}: network {network} is not allowed by station policy", .index + 1)]
     NetworkNotAllowed {
         /// Payload index.
         index: usize,
@@ -40,7 +40,7 @@ pub enum Refusal {
         network: String,
     },
     /// Over the per-transaction limit.
-    #[error("payload {index}: {amount} of {asset} exceeds the per-transaction limit of {limit}")]
+    #[error("payload {}: {amount} of {asset} exceeds the per-transaction limit of {limit}", .index + 1)]
     OverTransactionLimit {
         /// Payload index.
         index: usize,
@@ -52,7 +52,7 @@ pub enum Refusal {
         limit: u128,
     },
     /// Over the rolling 24 h limit.
-    #[error("payload {index}: {amount} of {asset} would bring the last 24 h to {total}, over the limit of {limit}")]
+    #[error("payload {}: {amount} of {asset} would bring the last 24 h to {total}, over the limit of {limit}", .index + 1)]
     OverDailyLimit {
         /// Payload index.
         index: usize,
@@ -66,7 +66,7 @@ pub enum Refusal {
         limit: u128,
     },
     /// No limit configured for an asset: nothing moves that policy does not name.
-    #[error("payload {index}: station policy has no limit for {asset} on {network}")]
+    #[error("payload {}: station policy has no limit for {asset} on {network}", .index + 1)]
     UnlistedAsset {
         /// Payload index.
         index: usize,
@@ -76,7 +76,7 @@ pub enum Refusal {
         asset: String,
     },
     /// Destination not allow-listed (and not enough approvals to send elsewhere).
-    #[error("payload {index}: destination {address} is not allow-listed")]
+    #[error("payload {}: destination {address} is not allow-listed", .index + 1)]
     NotAllowListed {
         /// Payload index.
         index: usize,
@@ -84,7 +84,7 @@ pub enum Refusal {
         address: String,
     },
     /// Fee over policy.
-    #[error("payload {index}: fee {fee} exceeds station policy ({limit})")]
+    #[error("payload {}: fee {fee} exceeds station policy ({limit})", .index + 1)]
     FeeTooHigh {
         /// Payload index.
         index: usize,
@@ -94,7 +94,7 @@ pub enum Refusal {
         limit: String,
     },
     /// Something policy does not allow (unknown call data, unknown program ...).
-    #[error("payload {index}: {what}, which station policy does not allow")]
+    #[error("payload {}: {what}, which station policy does not allow", .index + 1)]
     Disallowed {
         /// Payload index.
         index: usize,
@@ -110,7 +110,7 @@ pub enum Refusal {
         max: u64,
     },
     /// A Bitcoin input without its previous transaction (segwit v0 fee attack).
-    #[error("payload {index} input {input}: previous transaction missing")]
+    #[error("payload {} input {input}: previous transaction missing", .index + 1)]
     MissingPreviousTx {
         /// Payload index.
         index: usize,
@@ -118,7 +118,7 @@ pub enum Refusal {
         input: usize,
     },
     /// Witness UTXO and previous transaction disagree.
-    #[error("payload {index} input {input}: the amount or script claimed for the coin does not match its previous transaction")]
+    #[error("payload {} input {input}: the amount or script claimed for the coin does not match its previous transaction", .index + 1)]
     PrevoutMismatch {
         /// Payload index.
         index: usize,
@@ -126,7 +126,7 @@ pub enum Refusal {
         input: usize,
     },
     /// A sighash type other than ALL.
-    #[error("payload {index} input {input}: sighash type {sighash} refused (only ALL is signed)")]
+    #[error("payload {} input {input}: sighash type {sighash} refused (only ALL is signed)", .index + 1)]
     ForeignSighash {
         /// Payload index.
         index: usize,
@@ -136,7 +136,7 @@ pub enum Refusal {
         sighash: String,
     },
     /// Nothing in the payload is for this station's keys.
-    #[error("payload {index}: {why}")]
+    #[error("payload {}: {why}", .index + 1)]
     NotOurs {
         /// Payload index.
         index: usize,
@@ -144,7 +144,7 @@ pub enum Refusal {
         why: String,
     },
     /// A durable nonce whose account or authority the station does not control.
-    #[error("payload {index}: durable nonce {what} is not controlled by this station")]
+    #[error("payload {}: durable nonce {what} is not controlled by this station", .index + 1)]
     ForeignNonce {
         /// Payload index.
         index: usize,
@@ -152,7 +152,7 @@ pub enum Refusal {
         what: String,
     },
     /// The payload does not decode.
-    #[error("payload {index} does not decode: {reason}")]
+    #[error("payload {} does not decode: {reason}", .index + 1)]
     Undecodable {
         /// Payload index.
         index: usize,

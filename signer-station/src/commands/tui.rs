@@ -1,0 +1,185 @@
+//! `signer-station tui`: the custodians' screen.
+//!
+//! `--hsm mock --rehearse DIR` sets up a rehearsal station on MockHsm and writes a demo
+//! request's QR frames to DIR/incoming; `--hsm usb --station DIR` runs on the station
+//! directory a ceremony created and a YubiHSM 2.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use airgap_protocol::envelope::{decode_envelope, Chain, Envelope, DESCRIPTOR_UR_TYPE};
+use ratatui::backend::TermionBackend;
+use ratatui::Terminal;
+use signer_station::ceremony::{StationKeys, KEY_IDENTITY, OPERATING_KEY_ID};
+use signer_station::hsm::{
+    BackendInfo, Connection, KeyAlgorithm, KeyCapabilities, KeyInfo, SigningBackend, YubiHsm,
+};
+use signer_station::ledger::Ledger;
+use signer_station::station::{policy, registration, Station};
+use signer_station::tui::{self, rehearsal, App, Event, Key};
+use termion::input::TermRead;
+use termion::raw::IntoRawMode;
+use termion::screen::IntoAlternateScreen;
+
+use super::ceremony::{now, Args, StationDir};
+
+fn build(a: &Args) -> Result<App, String> {
+    let hsm = a.opt("hsm").unwrap_or("usb");
+    match hsm {
+        "mock" => {
+            let dir = PathBuf::from(a.one("rehearse")?);
+            let r = rehearsal::station(&dir, now())?;
+            rehearsal::request_frames(&r.keys, &dir.join("incoming"), now())?;
+            let info = r.hsm.info().map_err(|e| e.to_string())?;
+            let base = r.hsm;
+            let opener: tui::Opener = Box::new(move |cred| {
+                base.reopen(OPERATING_KEY_ID, cred)
+                    .map(|s| Box::new(s) as Box<dyn SigningBackend>)
+            });
+            let custodians: Vec<String> = rehearsal::CUSTODIANS
+                .iter()
+                .map(|(n, p)| format!("{n}: {p}"))
+                .collect();
+            println!(
+                "REHEARSAL on MockHsm. Custodian passphrases: {}",
+                custodians.join(", ")
+            );
+            Ok(App::new(
+                r.station,
+                r.quorum,
+                info,
+                opener,
+                dir.join("incoming"),
+                dir.join("outgoing"),
+                Box::new(now),
+            ))
+        }
+        "usb" => {
+            let dir = StationDir(PathBuf::from(a.one("station")?));
+            let quorum = dir.read_quorum()?;
+            let bytes = std::fs::read(dir.path("descriptor.envelope"))
+                .map_err(|e| format!("descriptor.envelope: {e}"))?;
+            let Envelope::Descriptor(d) =
+                decode_envelope(DESCRIPTOR_UR_TYPE, &bytes).map_err(|e| e.to_string())?
+            else {
+                return Err("descriptor.envelope is not a descriptor".into());
+            };
+            d.verify().map_err(|e| e.to_string())?;
+            let caps = KeyCapabilities {
+                sign: true,
+                exportable_under_wrap: true,
+            };
+            let key = |chain: Chain| -> Result<KeyInfo, String> {
+                let k = d
+                    .keys
+                    .iter()
+                    .find(|k| k.chain == chain)
+                    .ok_or(format!("descriptor lacks a {chain:?} key"))?;
+                let algorithm = if k.public_key.len() == 33 {
+                    KeyAlgorithm::Secp256k1
+                } else {
+                    KeyAlgorithm::Ed25519
+                };
+                Ok(KeyInfo {
+                    id: k.id,
+                    label: k.label.clone(),
+                    algorithm,
+                    capabilities: caps,
+                    public_key: k.public_key.clone(),
+                })
+            };
+            let keys = StationKeys {
+                identity: KeyInfo {
+                    id: KEY_IDENTITY,
+                    label: "station-identity".into(),
+                    algorithm: KeyAlgorithm::Ed25519,
+                    capabilities: caps,
+                    public_key: d.identity.to_vec(),
+                },
+                bitcoin: key(Chain::Bitcoin)?,
+                evm: key(Chain::Evm)?,
+                solana: key(Chain::Solana)?,
+            };
+            let identity =
+                ed25519_dalek::VerifyingKey::from_bytes(&d.identity).map_err(|e| e.to_string())?;
+            let read =
+                |f: &str| std::fs::read_to_string(dir.path(f)).map_err(|e| format!("{f}: {e}"));
+            let anchors = registration::load(&read("registration.json")?, &identity)
+                .map_err(|e| e.to_string())?;
+            let p = policy::load(&read("policy.json")?, &identity).map_err(|e| e.to_string())?;
+            let ledger = Ledger::open(&dir.path("ledger.jsonl")).map_err(|e| e.to_string())?;
+            let station = Station::new(keys, anchors, p, Default::default(), ledger);
+            let info = BackendInfo {
+                is_mock: false,
+                model: "YubiHSM 2 (locked until custodians unlock)".into(),
+                serial: "-".into(),
+                firmware: "-".into(),
+            };
+            let opener: tui::Opener = Box::new(|cred| {
+                YubiHsm::open(Connection::Usb, OPERATING_KEY_ID, cred)
+                    .map(|s| Box::new(s) as Box<dyn SigningBackend>)
+            });
+            let incoming = a
+                .opt("incoming")
+                .map_or(dir.path("incoming"), PathBuf::from);
+            Ok(App::new(
+                station,
+                quorum,
+                info,
+                opener,
+                incoming,
+                dir.path("outgoing"),
+                Box::new(now),
+            ))
+        }
+        other => Err(format!("--hsm {other}: use usb or mock")),
+    }
+}
+
+fn key_of(k: termion::event::Key) -> Option<Key> {
+    use termion::event::Key as T;
+    Some(match k {
+        T::Char('\n') => Key::Enter,
+        T::Char(c) => Key::Char(c),
+        T::Esc => Key::Esc,
+        T::Backspace => Key::Backspace,
+        T::Left => Key::Left,
+        T::Right => Key::Right,
+        T::Up => Key::Up,
+        T::Down => Key::Down,
+        T::Ctrl('c') => Key::Char('q'),
+        _ => return None,
+    })
+}
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    let a = Args::parse(args)?;
+    let mut app = build(&a)?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for k in std::io::stdin().keys().map_while(Result::ok) {
+            if let Some(k) = key_of(k) {
+                if tx.send(k).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let events = std::iter::from_fn(move || match rx.recv_timeout(Duration::from_millis(100)) {
+        Ok(k) => Some(Event::Key(k)),
+        Err(mpsc::RecvTimeoutError::Timeout) => Some(Event::Tick),
+        Err(mpsc::RecvTimeoutError::Disconnected) => None,
+    });
+    let stdout = std::io::stdout()
+        .into_raw_mode()
+        .map_err(|e| e.to_string())?
+        .into_alternate_screen()
+        .map_err(|e| e.to_string())?;
+    let mut terminal = Terminal::new(TermionBackend::new(stdout)).map_err(|e| e.to_string())?;
+    let result = tui::run(&mut terminal, &mut app, events).map_err(|e| e.to_string());
+    drop(terminal);
+    let _ = std::io::stdout().flush();
+    result
+}

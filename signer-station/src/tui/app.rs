@@ -1,0 +1,642 @@
+//! The station TUI's state and key handling. Drawing lives in `view.rs`; the event loop,
+//! generic over the ratatui backend, in `mod.rs`.
+
+use std::path::PathBuf;
+
+use age::secrecy::SecretString;
+use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, SignResponse};
+use airgap_protocol::qr::{self, FrameRenderer, GrayFrame};
+use airgap_protocol::scanner::{Payload as Scanned, ScanEvent, ScanProgress, Scanner};
+use zeroize::Zeroizing;
+
+use crate::hsm::{BackendInfo, HsmError, SigningBackend};
+use crate::quorum::QuorumFile;
+use crate::station::{Refusal, Review, Station};
+
+/// Opens an HSM session with a reconstructed credential.
+pub type Opener = Box<dyn Fn(&[u8; 32]) -> Result<Box<dyn SigningBackend>, HsmError>>;
+
+/// A key press, independent of the terminal library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A character.
+    Char(char),
+    /// Enter.
+    Enter,
+    /// Escape.
+    Esc,
+    /// Backspace.
+    Backspace,
+    /// Arrows.
+    Left,
+    /// Arrows.
+    Right,
+    /// Arrows.
+    Up,
+    /// Arrows.
+    Down,
+}
+
+/// Capture in progress.
+#[derive(Debug)]
+pub struct Capture {
+    pub(crate) frames: Vec<PathBuf>,
+    pub(crate) next: usize,
+    pub(crate) scanner: Scanner,
+    pub(crate) progress: ScanProgress,
+    pub(crate) last: String,
+}
+
+/// Review of a captured request.
+#[derive(Debug)]
+pub struct ReviewState {
+    pub(crate) review: Review,
+    pub(crate) page: usize,
+    pub(crate) seen: Vec<bool>,
+    pub(crate) scroll: u16,
+}
+
+/// What the unlock is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    /// Sign the reviewed request.
+    Sign,
+    /// Sign a refusal with this reason.
+    Refuse(String),
+}
+
+/// Custodian unlock.
+pub struct UnlockState {
+    pub(crate) intent: Intent,
+    pub(crate) selected: usize,
+    pub(crate) typing: Option<Zeroizing<String>>,
+    pub(crate) entered: Vec<(String, SecretString)>,
+    pub(crate) confirm: bool,
+}
+
+impl std::fmt::Debug for UnlockState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.entered.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("UnlockState")
+            .field("intent", &self.intent)
+            .field("entered", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The signed answer, shown as an animated QR.
+#[derive(Debug)]
+pub struct ResponseState {
+    pub(crate) refused: Option<String>,
+    pub(crate) ur_type: &'static str,
+    pub(crate) message: Vec<u8>,
+    pub(crate) frame: usize,
+    pub(crate) ticks_per_frame: u32,
+    pub(crate) tick: u32,
+    pub(crate) invert: bool,
+    /// Largest QR version the custodians asked for (the screen may allow less).
+    pub(crate) max_version: u8,
+    pub(crate) written: PathBuf,
+    /// Fragment length per QR version, computed once.
+    pub(crate) fragments: std::cell::RefCell<std::collections::HashMap<u8, Option<usize>>>,
+}
+
+/// Screens.
+#[derive(Debug)]
+pub enum Screen {
+    /// Station status.
+    Home,
+    /// Reading frames.
+    Capture(Capture),
+    /// Reviewing payloads.
+    Review(ReviewState),
+    /// Typing a refusal reason.
+    Refuse(ReviewState, String),
+    /// Custodians entering passphrases.
+    Unlock(ReviewState, UnlockState),
+    /// The response.
+    Response(ResponseState),
+    /// The ledger.
+    Ledger(usize),
+}
+
+/// Status line severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Neutral.
+    Info,
+    /// Good.
+    Ok,
+    /// Bad.
+    Error,
+}
+
+/// The TUI application.
+pub struct App {
+    pub(crate) station: Station,
+    pub(crate) quorum: QuorumFile,
+    opener: Opener,
+    pub(crate) info: BackendInfo,
+    pub(crate) incoming: PathBuf,
+    pub(crate) outgoing: PathBuf,
+    clock: Box<dyn Fn() -> u64>,
+    /// Current screen.
+    pub screen: Screen,
+    /// Status line.
+    pub status: Option<(Level, String)>,
+    /// Set when the user quits.
+    pub quit: bool,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("screen", &self.screen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// An app over a station; frames are read from `incoming`, responses written to `outgoing`.
+    pub fn new(
+        station: Station,
+        quorum: QuorumFile,
+        info: BackendInfo,
+        opener: Opener,
+        incoming: PathBuf,
+        outgoing: PathBuf,
+        clock: Box<dyn Fn() -> u64>,
+    ) -> Self {
+        Self {
+            station,
+            quorum,
+            opener,
+            info,
+            incoming,
+            outgoing,
+            clock,
+            screen: Screen::Home,
+            status: None,
+            quit: false,
+        }
+    }
+
+    fn say(&mut self, level: Level, msg: impl Into<String>) {
+        self.status = Some((level, msg.into()));
+    }
+
+    /// A timer tick: advances capture and the response animation.
+    pub fn tick(&mut self) {
+        match &mut self.screen {
+            Screen::Capture(_) => self.capture_step(),
+            Screen::Response(r) => {
+                r.tick += 1;
+                if r.tick >= r.ticks_per_frame {
+                    r.tick = 0;
+                    r.frame = r.frame.wrapping_add(1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A key press.
+    pub fn key(&mut self, key: Key) {
+        let screen = std::mem::replace(&mut self.screen, Screen::Home);
+        self.screen = match screen {
+            Screen::Home => self.home_key(key),
+            Screen::Capture(c) => match key {
+                Key::Esc => {
+                    self.say(Level::Info, "capture cancelled");
+                    Screen::Home
+                }
+                _ => Screen::Capture(c),
+            },
+            Screen::Review(r) => self.review_key(r, key),
+            Screen::Refuse(r, reason) => self.refuse_key(r, reason, key),
+            Screen::Unlock(r, u) => self.unlock_key(r, u, key),
+            Screen::Response(mut r) => match key {
+                Key::Esc => Screen::Home,
+                Key::Char('+') => {
+                    r.ticks_per_frame = r.ticks_per_frame.saturating_sub(1).max(1);
+                    Screen::Response(r)
+                }
+                Key::Char('-') => {
+                    r.ticks_per_frame = (r.ticks_per_frame + 1).min(20);
+                    Screen::Response(r)
+                }
+                Key::Char('i') => {
+                    r.invert = !r.invert;
+                    Screen::Response(r)
+                }
+                Key::Char('d') => {
+                    r.max_version = r.max_version.saturating_sub(1).max(2);
+                    Screen::Response(r)
+                }
+                Key::Char('D') => {
+                    r.max_version = (r.max_version + 1).min(25);
+                    Screen::Response(r)
+                }
+                _ => Screen::Response(r),
+            },
+            Screen::Ledger(s) => match key {
+                Key::Esc => Screen::Home,
+                Key::Down => Screen::Ledger(s + 1),
+                Key::Up => Screen::Ledger(s.saturating_sub(1)),
+                _ => Screen::Ledger(s),
+            },
+        };
+    }
+
+    fn home_key(&mut self, key: Key) -> Screen {
+        match key {
+            Key::Char('q') => {
+                self.quit = true;
+                Screen::Home
+            }
+            Key::Char('l') => Screen::Ledger(0),
+            Key::Char('c') => {
+                let mut frames: Vec<PathBuf> = std::fs::read_dir(&self.incoming)
+                    .map(|d| {
+                        d.filter_map(|e| e.ok().map(|e| e.path()))
+                            .filter(|p| p.extension().is_some_and(|x| x == "png"))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                frames.sort();
+                if frames.is_empty() {
+                    self.say(
+                        Level::Error,
+                        format!("no PNG frames in {}", self.incoming.display()),
+                    );
+                    return Screen::Home;
+                }
+                self.say(
+                    Level::Info,
+                    format!(
+                        "reading {} frames from {}",
+                        frames.len(),
+                        self.incoming.display()
+                    ),
+                );
+                let scanner = Scanner::default();
+                let progress = scanner.progress();
+                Screen::Capture(Capture {
+                    frames,
+                    next: 0,
+                    scanner,
+                    progress,
+                    last: String::new(),
+                })
+            }
+            _ => Screen::Home,
+        }
+    }
+
+    fn capture_step(&mut self) {
+        let Screen::Capture(c) = &mut self.screen else {
+            return;
+        };
+        if c.next >= c.frames.len() * 3 {
+            self.say(
+                Level::Error,
+                "the frames ran out before the request was complete",
+            );
+            self.screen = Screen::Home;
+            return;
+        }
+        let path = &c.frames[c.next % c.frames.len()];
+        c.next += 1;
+        let Ok(img) = image::open(path).map(|i| i.to_luma8()) else {
+            c.last = format!("{}: not an image", path.display());
+            return;
+        };
+        let frame = GrayFrame {
+            width: img.width() as usize,
+            height: img.height() as usize,
+            data: img.as_raw(),
+        };
+        let mut done = None;
+        for ev in c.scanner.push_frame(frame) {
+            match ev {
+                ScanEvent::Complete(p) => done = Some(p),
+                ScanEvent::Rejected(e) => c.last = format!("part refused: {e}"),
+                ScanEvent::Progress(_) | ScanEvent::Nothing => {}
+            }
+        }
+        c.progress = c.scanner.progress();
+        let Some(payload) = done else { return };
+        let envelope = match payload {
+            Scanned::Ur { ur_type, message } => {
+                decode_envelope(&ur_type, &message).map_err(|e| e.to_string())
+            }
+            other => Err(format!("not a Strongroom request ({other:?})")),
+        };
+        let now = (self.clock)();
+        self.screen = match envelope {
+            Ok(Envelope::Request(req)) => match self.station.review(&req, now) {
+                Ok(review) => {
+                    let n = review.payloads.len().max(1);
+                    match &review.verdict {
+                        Ok(()) => self.say(
+                            Level::Ok,
+                            "request verified; read every payload before approving",
+                        ),
+                        Err(e) => self.say(Level::Error, format!("station policy refuses: {e}")),
+                    }
+                    Screen::Review(ReviewState {
+                        review,
+                        page: 0,
+                        seen: {
+                            let mut v = vec![false; n];
+                            v[0] = true;
+                            v
+                        },
+                        scroll: 0,
+                    })
+                }
+                Err(e) => {
+                    self.say(Level::Error, format!("request refused before review: {e}"));
+                    Screen::Home
+                }
+            },
+            Ok(_) => {
+                self.say(
+                    Level::Error,
+                    "captured an envelope that is not a signing request",
+                );
+                Screen::Home
+            }
+            Err(e) => {
+                self.say(Level::Error, format!("captured data refused: {e}"));
+                Screen::Home
+            }
+        };
+    }
+
+    fn review_key(&mut self, mut r: ReviewState, key: Key) -> Screen {
+        let n = r.seen.len();
+        match key {
+            Key::Right | Key::Char('n') if r.page + 1 < n => {
+                r.page += 1;
+                r.seen[r.page] = true;
+                r.scroll = 0;
+            }
+            Key::Left | Key::Char('p') if r.page > 0 => {
+                r.page -= 1;
+                r.scroll = 0;
+            }
+            Key::Down => r.scroll = r.scroll.saturating_add(1),
+            Key::Up => r.scroll = r.scroll.saturating_sub(1),
+            Key::Char('a') => {
+                if let Err(e) = &r.review.verdict {
+                    self.say(Level::Error, format!("cannot approve: {e}"));
+                } else if r.seen.iter().any(|s| !s) {
+                    self.say(
+                        Level::Error,
+                        "read every payload first (→ for the next one)",
+                    );
+                } else {
+                    self.say(
+                        Level::Info,
+                        "custodians: select your name and type your passphrase",
+                    );
+                    return Screen::Unlock(
+                        r,
+                        UnlockState {
+                            intent: Intent::Sign,
+                            selected: 0,
+                            typing: None,
+                            entered: vec![],
+                            confirm: false,
+                        },
+                    );
+                }
+            }
+            Key::Char('r') => {
+                self.say(Level::Info, "type the reason for refusing, then Enter");
+                let reason = r
+                    .review
+                    .verdict
+                    .as_ref()
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
+                return Screen::Refuse(r, reason);
+            }
+            Key::Esc => {
+                self.say(Level::Info, "review closed; nothing signed");
+                return Screen::Home;
+            }
+            _ => {}
+        }
+        Screen::Review(r)
+    }
+
+    fn refuse_key(&mut self, r: ReviewState, mut reason: String, key: Key) -> Screen {
+        match key {
+            Key::Esc => return Screen::Review(r),
+            Key::Backspace => {
+                reason.pop();
+            }
+            Key::Char(c) if reason.chars().count() < 200 => reason.push(c),
+            Key::Enter if !reason.trim().is_empty() => {
+                self.say(Level::Info, "custodians unlock to sign the refusal");
+                return Screen::Unlock(
+                    r,
+                    UnlockState {
+                        intent: Intent::Refuse(reason),
+                        selected: 0,
+                        typing: None,
+                        entered: vec![],
+                        confirm: false,
+                    },
+                );
+            }
+            _ => {}
+        }
+        Screen::Refuse(r, reason)
+    }
+
+    fn unlock_key(&mut self, r: ReviewState, mut u: UnlockState, key: Key) -> Screen {
+        let need = usize::from(self.quorum.threshold);
+        let names: Vec<String> = self
+            .quorum
+            .custodians
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        if u.confirm {
+            return match key {
+                Key::Char('y') => self.finish(r, u),
+                Key::Char('n') | Key::Esc => {
+                    self.say(Level::Info, "not signed");
+                    Screen::Review(r)
+                }
+                _ => Screen::Unlock(r, u),
+            };
+        }
+        if let Some(buf) = u.typing.as_mut() {
+            match key {
+                Key::Char(c) => buf.push(c),
+                Key::Backspace => {
+                    buf.pop();
+                }
+                Key::Esc => u.typing = None,
+                Key::Enter => {
+                    let name = names[u.selected].clone();
+                    let pass = SecretString::from(buf.to_string());
+                    u.typing = None;
+                    let mut check = self.quorum.unlock();
+                    match check.enter(&name, pass.clone()) {
+                        Ok(_) => {
+                            u.entered.push((name.clone(), pass));
+                            if u.entered.len() >= need {
+                                u.confirm = true;
+                                let what = match &u.intent {
+                                    Intent::Sign => {
+                                        format!("sign {} payload(s)", r.review.payloads.len())
+                                    }
+                                    Intent::Refuse(_) => "sign the refusal".to_string(),
+                                };
+                                self.say(
+                                    Level::Ok,
+                                    format!("{need} of {need} custodians entered. {what}? y / n"),
+                                );
+                            } else {
+                                self.say(
+                                    Level::Ok,
+                                    format!("{name} entered ({} of {need})", u.entered.len()),
+                                );
+                            }
+                        }
+                        Err(e) => self.say(Level::Error, e.to_string()),
+                    }
+                }
+                _ => {}
+            }
+            return Screen::Unlock(r, u);
+        }
+        match key {
+            Key::Up => u.selected = u.selected.saturating_sub(1),
+            Key::Down => u.selected = (u.selected + 1).min(names.len().saturating_sub(1)),
+            Key::Enter => {
+                if u.entered.iter().any(|(n, _)| *n == names[u.selected]) {
+                    self.say(
+                        Level::Error,
+                        format!("{} has already entered a passphrase", names[u.selected]),
+                    );
+                } else {
+                    u.typing = Some(Zeroizing::new(String::new()));
+                }
+            }
+            Key::Esc => {
+                self.say(Level::Info, "unlock cancelled; nothing signed");
+                return Screen::Review(r);
+            }
+            _ => {}
+        }
+        Screen::Unlock(r, u)
+    }
+
+    fn finish(&mut self, r: ReviewState, u: UnlockState) -> Screen {
+        let mut unlock = self.quorum.unlock();
+        for (n, p) in &u.entered {
+            if let Err(e) = unlock.enter(n, p.clone()) {
+                self.say(Level::Error, e.to_string());
+                return Screen::Review(r);
+            }
+        }
+        let session = match unlock
+            .finish()
+            .map_err(|e| e.to_string())
+            .and_then(|c| (self.opener)(c.expose()).map_err(|e| e.to_string()))
+        {
+            Ok(s) => s,
+            Err(e) => {
+                self.say(Level::Error, format!("HSM not unlocked: {e}"));
+                return Screen::Review(r);
+            }
+        };
+        let now = (self.clock)();
+        let result: Result<(SignResponse, Option<String>), Refusal> = match &u.intent {
+            Intent::Sign => self
+                .station
+                .sign(&r.review, session.as_ref(), now)
+                .map(|s| (s, None)),
+            Intent::Refuse(reason) => {
+                let refusal = Refusal::Custodians(reason.clone());
+                self.station
+                    .refuse(&r.review, &refusal, session.as_ref(), now)
+                    .map(|s| (s, Some(reason.clone())))
+            }
+        };
+        drop(session);
+        match result
+            .map_err(|e| e.to_string())
+            .and_then(|(resp, refused)| self.show_response(resp, refused))
+        {
+            Ok(screen) => screen,
+            Err(e) => {
+                self.say(Level::Error, format!("nothing released: {e}"));
+                Screen::Review(r)
+            }
+        }
+    }
+
+    fn show_response(
+        &mut self,
+        resp: SignResponse,
+        refused: Option<String>,
+    ) -> Result<Screen, String> {
+        let env = Envelope::Response(resp);
+        let (ur_type, message) = encode_envelope(&env);
+        let version = 12;
+        let frag = qr::max_fragment_len_for_version(ur_type, version, message.len())
+            .ok_or("message too large")?;
+        let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag)
+            .map_err(|e| e.to_string())?;
+        let n = if enc.is_single_part() {
+            1
+        } else {
+            enc.fragment_count() * 3
+        };
+        let parts: Vec<String> = (0..n).map(|_| enc.next_part()).collect();
+        let renderer = FrameRenderer::new(version).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&self.outgoing).map_err(|e| e.to_string())?;
+        for (i, p) in parts.iter().enumerate() {
+            std::fs::write(
+                self.outgoing.join(format!("{:04}.png", i + 1)),
+                renderer.to_png(p, 4).map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        let written = self.outgoing.join("response.envelope");
+        std::fs::write(&written, &message).map_err(|e| e.to_string())?;
+        match &refused {
+            None => self.say(
+                Level::Ok,
+                format!(
+                    "signed and recorded; show these frames to the coordinator ({} parts)",
+                    parts.len()
+                ),
+            ),
+            Some(_) => self.say(
+                Level::Ok,
+                "refusal signed and recorded; show these frames to the coordinator",
+            ),
+        }
+        Ok(Screen::Response(ResponseState {
+            refused,
+            ur_type,
+            message,
+            frame: 0,
+            ticks_per_frame: 3,
+            tick: 0,
+            invert: false,
+            max_version: 25,
+            written,
+            fragments: Default::default(),
+        }))
+    }
+}

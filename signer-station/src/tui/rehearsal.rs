@@ -1,0 +1,389 @@
+//! A rehearsal station on MockHsm and a demo request for it, so custodians can practise
+//! the whole flow on the TUI. Everything here is labelled as rehearsal; nothing here
+//! runs on a real HSM.
+
+use std::path::Path;
+
+use age::secrecy::SecretString;
+use airgap_protocol::envelope::*;
+use airgap_protocol::qr::{self, FrameRenderer};
+use airgap_protocol::summary::TokenList;
+use alloy_primitives::{Address, U256};
+use alloy_rlp::{Encodable, Header};
+use ed25519_dalek::SigningKey;
+use sha2::{Digest, Sha256};
+
+use crate::ceremony::{
+    export_descriptor, generate_station_keys, init, StationKeys, OPERATING_KEY_ID,
+};
+use crate::hsm::{Connection, HsmError, SigningBackend, YubiHsm};
+use crate::ledger::Ledger;
+use crate::quorum::QuorumFile;
+use crate::station::policy::{AssetLimit, Destination, FeeLimit, Policy};
+use crate::station::registration::{self, RegisteredApprover, Registration};
+use crate::station::Station;
+
+/// Custodians of the rehearsal station and their passphrases (printed on the screen:
+/// this is a rehearsal).
+pub const CUSTODIANS: [(&str, &str); 3] = [
+    ("ana", "ana-rehearsal"),
+    ("ben", "ben-rehearsal"),
+    ("cy", "cy-rehearsal"),
+];
+/// EVM recipient of the demo request.
+pub const EVM_TO: &str = "0x52908400098527886E0F7030069857D2E4169EE7";
+
+fn seed_key(label: &str) -> SigningKey {
+    SigningKey::from_bytes(&Sha256::digest(label.as_bytes()).into())
+}
+
+/// What the TUI needs from a rehearsal.
+pub struct Rehearsal {
+    /// The station (public keys, policy, ledger).
+    pub station: Station,
+    /// Its quorum.
+    pub quorum: QuorumFile,
+    /// The MockHsm, to reopen sessions on after unlock.
+    pub hsm: YubiHsm,
+    /// Station keys.
+    pub keys: StationKeys,
+}
+
+impl std::fmt::Debug for Rehearsal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rehearsal").finish_non_exhaustive()
+    }
+}
+
+fn btc_dest() -> Result<bitcoin::Address, HsmError> {
+    let sk = bitcoin::secp256k1::SecretKey::from_slice(&[2; 32])
+        .map_err(|e| HsmError::Device(e.to_string()))?;
+    let pk = bitcoin::CompressedPublicKey(sk.public_key(&bitcoin::secp256k1::Secp256k1::new()));
+    Ok(bitcoin::Address::p2wpkh(&pk, bitcoin::Network::Regtest))
+}
+
+/// The rehearsal policy.
+pub fn policy() -> Result<Policy, HsmError> {
+    let l = |n: &str, tx: &str, day: &str| AssetLimit {
+        network: n.into(),
+        asset: "native".into(),
+        per_transaction: tx.into(),
+        per_24h: day.into(),
+    };
+    Ok(Policy {
+        networks: vec!["regtest".into(), "evm:1".into(), "solana:devnet".into()],
+        limits: vec![
+            l("regtest", "100000", "500000"),
+            l("evm:1", "2000000000000000000", "5000000000000000000"),
+            l("solana:devnet", "5000000000", "10000000000"),
+        ],
+        allow_list: vec![
+            Destination {
+                network: "regtest".into(),
+                address: btc_dest()?.to_string(),
+            },
+            Destination {
+                network: "evm:1".into(),
+                address: EVM_TO.into(),
+            },
+            Destination {
+                network: "solana:devnet".into(),
+                address: bs58::encode([2u8; 32]).into_string(),
+            },
+        ],
+        off_list_approvals: None,
+        approvals: 2,
+        approvals_per_purpose: vec![],
+        fees: vec![
+            FeeLimit {
+                network: "regtest".into(),
+                max: "20000".into(),
+                max_per_mille: 50,
+            },
+            FeeLimit {
+                network: "evm:1".into(),
+                max: "5000000000000000".into(),
+                max_per_mille: 20,
+            },
+            FeeLimit {
+                network: "solana:devnet".into(),
+                max: "100000".into(),
+                max_per_mille: 10,
+            },
+        ],
+        max_validity_secs: 86_400,
+        allow_unknown_calldata: false,
+        allow_unknown_programs: false,
+    })
+}
+
+/// Sets up a rehearsal station in `dir` (ledger and descriptor there) on a fresh MockHsm.
+pub fn station(dir: &Path, now: u64) -> Result<Rehearsal, String> {
+    let custodians: Vec<(String, SecretString)> = CUSTODIANS
+        .iter()
+        .map(|(n, p)| (n.to_string(), SecretString::from(p.to_string())))
+        .collect();
+    let (quorum, cred) = QuorumFile::create(OPERATING_KEY_ID, 2, &custodians, Some(12))
+        .map_err(|e| e.to_string())?;
+    let hsm = init(
+        &YubiHsm::open_factory(Connection::Mock).map_err(|e| e.to_string())?,
+        &cred,
+    )
+    .map_err(|e| e.to_string())?;
+    drop(cred);
+    let keys = generate_station_keys(&hsm).map_err(|e| e.to_string())?;
+    let station = station_on(&hsm, &keys, dir, now)?;
+    Ok(Rehearsal {
+        station,
+        quorum,
+        hsm,
+        keys,
+    })
+}
+
+/// The rehearsal quorum (custodians of [`CUSTODIANS`], 2 of 3).
+pub fn quorum() -> Result<(QuorumFile, crate::quorum::Credential), String> {
+    let custodians: Vec<(String, SecretString)> = CUSTODIANS
+        .iter()
+        .map(|(n, p)| (n.to_string(), SecretString::from(p.to_string())))
+        .collect();
+    QuorumFile::create(OPERATING_KEY_ID, 2, &custodians, Some(12)).map_err(|e| e.to_string())
+}
+
+/// Registers the rehearsal coordinator and approvers, signs the rehearsal policy, writes
+/// the descriptor, and opens the ledger in `dir`, on any backend holding `keys`.
+pub fn station_on<B: SigningBackend + ?Sized>(
+    hsm: &B,
+    keys: &StationKeys,
+    dir: &Path,
+    now: u64,
+) -> Result<Station, String> {
+    let reg = Registration {
+        coordinator_keys: vec![hex::encode(
+            seed_key("rehearsal coordinator").verifying_key().as_bytes(),
+        )],
+        approvers: vec![
+            RegisteredApprover {
+                name: "ana-approver".into(),
+                role: "treasury".into(),
+                key: hex::encode(seed_key("ana-approver").verifying_key().as_bytes()),
+            },
+            RegisteredApprover {
+                name: "ben-approver".into(),
+                role: "risk".into(),
+                key: hex::encode(seed_key("ben-approver").verifying_key().as_bytes()),
+            },
+        ],
+    };
+    let identity = ed25519_dalek::VerifyingKey::from_bytes(
+        &keys
+            .identity
+            .public_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| "identity")?,
+    )
+    .map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(
+        &registration::sign(hsm, &keys.identity, reg).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let anchors = registration::load(&json, &identity).map_err(|e| e.to_string())?;
+    let p = policy().map_err(|e| e.to_string())?;
+    let d = export_descriptor(hsm, keys, "rehearsal", &p, now).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    std::fs::write(
+        dir.join("descriptor.envelope"),
+        encode_envelope(&Envelope::Descriptor(d)).1,
+    )
+    .map_err(|e| e.to_string())?;
+    let ledger = Ledger::open(&dir.join("ledger.jsonl")).map_err(|e| e.to_string())?;
+    Ok(Station::new(
+        keys.clone(),
+        anchors,
+        p,
+        TokenList::default(),
+        ledger,
+    ))
+}
+
+fn evm_tx(nonce: u64, to: Address, wei: u128) -> Vec<u8> {
+    let mut fields = Vec::new();
+    1u64.encode(&mut fields);
+    nonce.encode(&mut fields);
+    1_000_000_000u128.encode(&mut fields);
+    30_000_000_000u128.encode(&mut fields);
+    21_000u64.encode(&mut fields);
+    to.encode(&mut fields);
+    U256::from(wei).encode(&mut fields);
+    alloy_primitives::Bytes::new().encode(&mut fields);
+    Header {
+        list: true,
+        payload_length: 0,
+    }
+    .encode(&mut fields);
+    let mut out = vec![0x02];
+    Header {
+        list: true,
+        payload_length: fields.len(),
+    }
+    .encode(&mut out);
+    out.extend_from_slice(&fields);
+    out
+}
+
+fn sol_message(
+    payer: [u8; 32],
+    nonce: [u8; 32],
+    to: [u8; 32],
+    lamports: u64,
+) -> Result<Vec<u8>, String> {
+    let sysvar: [u8; 32] = bs58::decode("SysvarRecentB1ockHashes11111111111111111111")
+        .into_vec()
+        .map_err(|e| e.to_string())?
+        .try_into()
+        .map_err(|_| "sysvar id")?;
+    // Keys: writable signer, writable non-signers, read-only non-signers.
+    let mut m = vec![1, 0, 2, 5];
+    for k in [payer, nonce, to, sysvar, [0; 32]] {
+        m.extend_from_slice(&k);
+    }
+    m.extend_from_slice(&[9; 32]); // the nonce account's stored value
+    m.push(2);
+    m.extend_from_slice(&[4, 3, 1, 3, 0, 4, 4, 0, 0, 0]); // advance nonce: nonce, sysvar, authority
+    m.extend_from_slice(&[4, 2, 0, 2, 12, 2, 0, 0, 0]); // transfer payer → to
+    m.extend_from_slice(&lamports.to_le_bytes());
+    Ok(m)
+}
+
+/// The demo request, written as QR frames into `dir`.
+pub fn request_frames(keys: &StationKeys, dir: &Path, now: u64) -> Result<SignRequest, String> {
+    let r = request(keys, now)?;
+    write_frames(&r, dir)?;
+    Ok(r)
+}
+
+/// Writes a request as QR frames (version 15) into `dir`.
+pub fn write_frames(r: &SignRequest, dir: &Path) -> Result<(), String> {
+    let (ur_type, message) = encode_envelope(&Envelope::Request(r.clone()));
+    let frag = qr::max_fragment_len_for_version(ur_type, 15, message.len()).ok_or("fragment")?;
+    let mut enc =
+        airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag).map_err(|e| e.to_string())?;
+    let renderer = FrameRenderer::new(15).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    for i in 0..enc.fragment_count() * 2 + 2 {
+        let png = renderer
+            .to_png(&enc.next_part(), 4)
+            .map_err(|e| e.to_string())?;
+        std::fs::write(dir.join(format!("{:04}.png", i + 1)), png).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Re-signs a request as the rehearsal coordinator and approvers would (after a test or a
+/// drill changed it).
+pub fn resign(r: &mut SignRequest) {
+    r.approvals.clear();
+    r.approve_with(&seed_key("ana-approver"));
+    r.approve_with(&seed_key("ben-approver"));
+    r.sign_with(&seed_key("rehearsal coordinator"));
+}
+
+/// The demo request for the rehearsal station: one payment per chain, approved twice and
+/// signed by the rehearsal coordinator.
+pub fn request(keys: &StationKeys, now: u64) -> Result<SignRequest, String> {
+    use bitcoin::*;
+    let pk =
+        CompressedPublicKey::from_slice(&keys.bitcoin.public_key).map_err(|e| e.to_string())?;
+    let ours = bitcoin::Address::p2wpkh(&pk, Network::Regtest);
+    let txin = |o| TxIn {
+        previous_output: o,
+        script_sig: ScriptBuf::new(),
+        sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+        witness: Witness::new(),
+    };
+    let prev = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: vec![txin(OutPoint::null())],
+        output: vec![TxOut {
+            value: Amount::from_sat(100_000),
+            script_pubkey: ours.script_pubkey(),
+        }],
+    };
+    let spend = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: vec![txin(OutPoint {
+            txid: prev.compute_txid(),
+            vout: 0,
+        })],
+        output: vec![
+            TxOut {
+                value: Amount::from_sat(60_000),
+                script_pubkey: btc_dest().map_err(|e| e.to_string())?.script_pubkey(),
+            },
+            TxOut {
+                value: Amount::from_sat(39_000),
+                script_pubkey: ours.script_pubkey(),
+            },
+        ],
+    };
+    let mut psbt = psbt::Psbt::from_unsigned_tx(spend).map_err(|e| e.to_string())?;
+    psbt.inputs[0].witness_utxo = Some(prev.output[0].clone());
+    psbt.inputs[0].non_witness_utxo = Some(prev);
+    let evm_from = crate::station::evm::address_of(&keys.evm.public_key).ok_or("evm key")?;
+    let sol: [u8; 32] = keys
+        .solana
+        .public_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| "solana key")?;
+    let to: alloy_primitives::Address = EVM_TO.parse().map_err(|_| "evm address")?;
+    let mut r = SignRequest {
+        request_id: Sha256::digest(format!("rehearsal {now}"))[..16]
+            .try_into()
+            .map_err(|_| "id")?,
+        created: now,
+        expires: now + 3600,
+        coordinator_key: KeyId([0; 8]),
+        purpose: Purpose::Withdrawal,
+        requester: "treasury:rehearsal".into(),
+        memo: "rehearsal: one payment per chain".into(),
+        payloads: vec![
+            Payload {
+                network: "regtest".into(),
+                signer: "vault".into(),
+                body: PayloadBody::Psbt {
+                    version: 0,
+                    bytes: psbt.serialize(),
+                },
+                hints: DisplayHints::default(),
+            },
+            Payload {
+                network: "evm:1".into(),
+                signer: evm_from.to_checksum(None),
+                body: PayloadBody::EvmTx {
+                    chain_id: 1,
+                    signer: evm_from.0 .0,
+                    tx: evm_tx(0, to, 500_000_000_000_000_000),
+                },
+                hints: DisplayHints::default(),
+            },
+            Payload {
+                network: "solana:devnet".into(),
+                signer: bs58::encode(sol).into_string(),
+                body: PayloadBody::SolanaMessage {
+                    message: sol_message(sol, [5; 32], [2; 32], 1_500_000_000)?,
+                    signers: vec![sol],
+                    nonce_account: Some([5; 32]),
+                },
+                hints: DisplayHints::default(),
+            },
+        ],
+        approvals: vec![],
+        coordinator_signature: [0; 64],
+    };
+    resign(&mut r);
+    Ok(r)
+}
