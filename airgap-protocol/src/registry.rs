@@ -115,6 +115,17 @@ fn uuid(d: &mut Decoder<'_>, what: &'static str) -> Result<[u8; 16], RegistryErr
     fixed(what, d.bytes().map_err(bad(what))?)
 }
 
+fn sign_data(d: &mut Decoder<'_>, what: &'static str) -> Result<Vec<u8>, RegistryError> {
+    let b = d.bytes().map_err(bad(what))?;
+    if b.len() > MAX_SIGN_DATA {
+        return Err(RegistryError::Malformed {
+            what,
+            reason: "sign data too large".into(),
+        });
+    }
+    Ok(b.to_vec())
+}
+
 fn done(d: &Decoder<'_>, input: &[u8], what: &'static str) -> Result<(), RegistryError> {
     if d.position() != input.len() {
         return Err(RegistryError::Malformed {
@@ -520,16 +531,7 @@ impl EthSignRequest {
         each_key(&mut d, W, |k, d| {
             match k {
                 1 => id = Some(uuid(d, W)?),
-                2 => {
-                    let b = d.bytes().map_err(bad(W))?;
-                    if b.len() > MAX_SIGN_DATA {
-                        return Err(RegistryError::Malformed {
-                            what: W,
-                            reason: "sign data too large".into(),
-                        });
-                    }
-                    data = Some(b.to_vec());
-                }
+                2 => data = Some(sign_data(d, W)?),
                 3 => {
                     ty = Some(match d.u64().map_err(bad(W))? {
                         1 => EthDataType::LegacyTransaction,
@@ -730,16 +732,7 @@ impl SolSignRequest {
         each_key(&mut d, W, |k, d| {
             match k {
                 1 => id = Some(uuid(d, W)?),
-                2 => {
-                    let b = d.bytes().map_err(bad(W))?;
-                    if b.len() > MAX_SIGN_DATA {
-                        return Err(RegistryError::Malformed {
-                            what: W,
-                            reason: "sign data too large".into(),
-                        });
-                    }
-                    data = Some(b.to_vec());
-                }
+                2 => data = Some(sign_data(d, W)?),
                 3 => path = Some(KeyPath::decode(d)?),
                 4 => addr = Some(d.bytes().map_err(bad(W))?.to_vec()),
                 5 => origin = Some(d.str().map_err(bad(W))?.to_string()),

@@ -23,7 +23,7 @@ use signer_station::ceremony::{export_descriptor, generate_station_keys, init, O
 use signer_station::hsm::{Connection, SigningBackend, YubiHsm};
 use signer_station::ledger::{Ledger, Record};
 use signer_station::quorum::QuorumFile;
-use signer_station::station::policy::{self, AssetLimit, Destination, FeeLimit, Policy};
+use signer_station::station::policy;
 use signer_station::station::registration::{self, RegisteredApprover, Registration};
 use signer_station::station::Station;
 use usb_transfer::{open_bundle, seal_bundle, write_atomically, write_bundle, BundleKind};
@@ -107,60 +107,6 @@ fn read_frames(dir: &Path, seed: u64) -> Result<(Envelope, usize, usize)> {
         }
     }
     bail!("frames in {} never completed", dir.display())
-}
-
-fn demo_policy(btc_dest: &str) -> Policy {
-    let limit = |network: &str, tx: &str, day: &str| AssetLimit {
-        network: network.into(),
-        asset: "native".into(),
-        per_transaction: tx.into(),
-        per_24h: day.into(),
-    };
-    Policy {
-        networks: vec!["regtest".into(), "evm:1".into(), "solana:devnet".into()],
-        limits: vec![
-            limit("regtest", "100000", "500000"),
-            limit("evm:1", "2000000000000000000", "5000000000000000000"),
-            limit("solana:devnet", "5000000000", "10000000000"),
-        ],
-        allow_list: vec![
-            Destination {
-                network: "regtest".into(),
-                address: btc_dest.into(),
-            },
-            Destination {
-                network: "evm:1".into(),
-                address: EVM_RECIPIENT.into(),
-            },
-            Destination {
-                network: "solana:devnet".into(),
-                address: bs58_encode(&SOL_RECIPIENT),
-            },
-        ],
-        off_list_approvals: None,
-        approvals: 2,
-        approvals_per_purpose: vec![],
-        fees: vec![
-            FeeLimit {
-                network: "regtest".into(),
-                max: "20000".into(),
-                max_per_mille: 50,
-            },
-            FeeLimit {
-                network: "evm:1".into(),
-                max: "5000000000000000".into(),
-                max_per_mille: 20,
-            },
-            FeeLimit {
-                network: "solana:devnet".into(),
-                max: "100000".into(),
-                max_per_mille: 10,
-            },
-        ],
-        max_validity_secs: 86_400,
-        allow_unknown_calldata: false,
-        allow_unknown_programs: false,
-    }
 }
 
 fn bs58_encode(k: &[u8; 32]) -> String {
@@ -263,14 +209,11 @@ pub fn run(args: &[String]) -> Result<()> {
         reg_json.as_bytes(),
     )?;
     let anchors = registration::load(&reg_json, &identity)?;
-    let btc_dest = bitcoin::Address::p2wpkh(
-        &bitcoin::CompressedPublicKey(
-            bitcoin::secp256k1::SecretKey::from_slice(&BTC_DEST_SECRET)?
-                .public_key(&bitcoin::secp256k1::Secp256k1::new()),
-        ),
-        bitcoin::Network::Regtest,
-    );
-    let signed_policy = policy::sign(&hsm, &keys.identity, demo_policy(&btc_dest.to_string()))?;
+    let signed_policy = policy::sign(
+        &hsm,
+        &keys.identity,
+        signer_station::tui::rehearsal::policy()?,
+    )?;
     let policy_json = serde_json::to_string_pretty(&signed_policy)?;
     write_atomically(&run.join("station"), "policy.json", policy_json.as_bytes())?;
     let station_policy = policy::load(&policy_json, &identity)?;
