@@ -255,12 +255,21 @@ impl Ledger {
     /// Opens (or creates) the ledger, verifying it entirely.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
         let io = |e: std::io::Error| LedgerError::Io(format!("{}: {e}", path.display()));
+        let existed = path.exists();
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(path)
             .map_err(io)?;
+        if !existed {
+            // A new file is durable only once its directory entry is.
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io)?;
         let entries = read_entries(&bytes)?;
