@@ -248,3 +248,35 @@ fn ledger_view() {
     assert!(s.contains("request_seen"), "{s}");
     let _ = Event::Tick;
 }
+
+#[test]
+fn request_from_a_usb_bundle() {
+    let mut r = rig("usb", |_| {});
+    let req = rehearsal::request(&r.keys, NOW).unwrap();
+    let usb = rehearsal::request_bundle(&req, &r.dir.join("usb"), NOW).unwrap();
+    // A bundle for another station on the same stick is named, not opened.
+    let other = rehearsal::request_bundle(&req, &r.dir.join("other"), NOW).unwrap();
+    for e in std::fs::read_dir(&other.dir).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(
+            &p,
+            r.dir
+                .join("usb")
+                .join(format!("x-{}", p.file_name().unwrap().to_string_lossy())),
+        )
+        .unwrap();
+    }
+    let mut app = std::mem::replace(&mut r.app, rig("usb2", |_| {}).app).with_usb(usb);
+    assert!(screen(&app, 80, 24).contains("u read USB bundle"));
+    app.key(Key::Char('u'));
+    assert!(
+        matches!(app.screen, tui::Screen::Review(_)),
+        "{}",
+        screen(&app, 80, 24)
+    );
+    let s = screen(&app, 160, 48);
+    assert!(s.contains("for another station"), "{s}");
+    app.key(Key::Esc);
+    app.key(Key::Char('u'));
+    assert!(screen(&app, 160, 48).contains("already imported"));
+}

@@ -1,8 +1,9 @@
 //! `signer-station tui`: the custodians' screen.
 //!
 //! `--hsm mock --rehearse DIR` sets up a rehearsal station on MockHsm and writes a demo
-//! request's QR frames to DIR/incoming; `--hsm usb --station DIR` runs on the station
-//! directory a ceremony created and a YubiHSM 2.
+//! request as QR frames (DIR/incoming) and as a USB bundle (DIR/usb); `--hsm usb
+//! --station DIR [--usb DIR --bundle-keys DIR --bundle-trust PUBFILE]` runs on the
+//! station directory a ceremony created and a YubiHSM 2.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -31,7 +32,8 @@ fn build(a: &Args) -> Result<App, String> {
         "mock" => {
             let dir = PathBuf::from(a.one("rehearse")?);
             let r = rehearsal::station(&dir, now())?;
-            rehearsal::request_frames(&r.keys, &dir.join("incoming"), now())?;
+            let req = rehearsal::request_frames(&r.keys, &dir.join("incoming"), now())?;
+            let usb = rehearsal::request_bundle(&req, &dir.join("usb"), now())?;
             let info = r.hsm.info().map_err(|e| e.to_string())?;
             let base = r.hsm;
             let opener: tui::Opener = Box::new(move |cred| {
@@ -54,7 +56,8 @@ fn build(a: &Args) -> Result<App, String> {
                 dir.join("incoming"),
                 dir.join("outgoing"),
                 Box::new(now),
-            ))
+            )
+            .with_usb(usb))
         }
         "usb" => {
             let dir = StationDir(PathBuf::from(a.one("station")?));

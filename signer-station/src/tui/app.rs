@@ -101,6 +101,24 @@ pub struct ResponseState {
     pub(crate) fragments: std::cell::RefCell<std::collections::HashMap<u8, Option<usize>>>,
 }
 
+/// Where USB bundles are read from, and the keys to open them.
+pub struct UsbSource {
+    /// The bundle directory (the mounted stick).
+    pub dir: PathBuf,
+    /// The station's bundle decryption identity.
+    pub identity: age::x25519::Identity,
+    /// Coordinator bundle signing keys trusted.
+    pub trusted: Vec<ed25519_dalek::VerifyingKey>,
+}
+
+impl std::fmt::Debug for UsbSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UsbSource")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Screens.
 #[derive(Debug)]
 pub enum Screen {
@@ -140,6 +158,8 @@ pub struct App {
     pub(crate) incoming: PathBuf,
     pub(crate) outgoing: PathBuf,
     clock: Box<dyn Fn() -> u64>,
+    pub(crate) usb: Option<UsbSource>,
+    imported: std::collections::HashSet<[u8; 32]>,
     /// Current screen.
     pub screen: Screen,
     /// Status line.
@@ -175,10 +195,18 @@ impl App {
             incoming,
             outgoing,
             clock,
+            usb: None,
+            imported: Default::default(),
             screen: Screen::Home,
             status: None,
             quit: false,
         }
+    }
+
+    /// Reads requests from USB bundles too.
+    pub fn with_usb(mut self, usb: UsbSource) -> Self {
+        self.usb = Some(usb);
+        self
     }
 
     fn say(&mut self, level: Level, msg: impl Into<String>) {
@@ -255,6 +283,7 @@ impl App {
                 Screen::Home
             }
             Key::Char('l') => Screen::Ledger(0),
+            Key::Char('u') => self.from_usb(),
             Key::Char('c') => {
                 let mut frames: Vec<PathBuf> = std::fs::read_dir(&self.incoming)
                     .map(|d| {
@@ -332,8 +361,12 @@ impl App {
             }
             other => Err(format!("not a Strongroom request ({other:?})")),
         };
+        self.screen = self.start_review(envelope);
+    }
+
+    fn start_review(&mut self, envelope: Result<Envelope, String>) -> Screen {
         let now = (self.clock)();
-        self.screen = match envelope {
+        match envelope {
             Ok(Envelope::Request(req)) => match self.station.review(&req, now) {
                 Ok(review) => {
                     let n = review.payloads.len().max(1);
@@ -344,14 +377,12 @@ impl App {
                         ),
                         Err(e) => self.say(Level::Error, format!("station policy refuses: {e}")),
                     }
+                    let mut seen = vec![false; n];
+                    seen[0] = true;
                     Screen::Review(ReviewState {
                         review,
                         page: 0,
-                        seen: {
-                            let mut v = vec![false; n];
-                            v[0] = true;
-                            v
-                        },
+                        seen,
                         scroll: 0,
                     })
                 }
@@ -371,7 +402,86 @@ impl App {
                 self.say(Level::Error, format!("captured data refused: {e}"));
                 Screen::Home
             }
+        }
+    }
+
+    /// Opens the first valid, not yet imported request bundle on the stick; says what
+    /// every other file is.
+    fn from_usb(&mut self) -> Screen {
+        let Some(usb) = &self.usb else {
+            self.say(
+                Level::Error,
+                "no USB bundle folder configured for this station",
+            );
+            return Screen::Home;
         };
+        let list =
+            match usb_transfer::scan_dir(&usb.dir, &usb.identity, &usb.trusted, &self.imported) {
+                Ok(l) => l,
+                Err(e) => {
+                    let msg = format!("{}: {e}", usb.dir.display());
+                    self.say(Level::Error, msg);
+                    return Screen::Home;
+                }
+            };
+        let mut notes = Vec::new();
+        let mut chosen = None;
+        for l in &list {
+            let name = l
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match &l.state {
+                usb_transfer::BundleState::Valid {
+                    kind: usb_transfer::BundleKind::Request,
+                    envelope_sha256,
+                } if chosen.is_none() => {
+                    chosen = Some((l.path.clone(), *envelope_sha256));
+                }
+                usb_transfer::BundleState::Valid { .. } => {}
+                usb_transfer::BundleState::AlreadyImported => {
+                    notes.push(format!("{name}: already imported"))
+                }
+                usb_transfer::BundleState::ForAnotherRecipient(_) => {
+                    notes.push(format!("{name}: for another station"))
+                }
+                usb_transfer::BundleState::Damaged(e) => notes.push(format!("{name}: {e}")),
+                usb_transfer::BundleState::Incomplete => {
+                    notes.push(format!("{name}: incomplete copy"))
+                }
+            }
+        }
+        let Some((path, digest)) = chosen else {
+            let msg = if notes.is_empty() {
+                "no request bundle on the stick".to_string()
+            } else {
+                notes.join("; ")
+            };
+            self.say(Level::Error, msg);
+            return Screen::Home;
+        };
+        let opened = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                usb_transfer::open_bundle(&b, &usb.identity, &usb.trusted)
+                    .map_err(|e| e.to_string())
+            });
+        let envelope = opened.and_then(|b| {
+            decode_envelope(airgap_protocol::envelope::REQUEST_UR_TYPE, &b.envelope)
+                .map_err(|e| e.to_string())
+        });
+        self.imported.insert(digest);
+        let screen = self.start_review(envelope);
+        if !notes.is_empty() {
+            if let Some((level, msg)) = self.status.take() {
+                self.status = Some((
+                    level,
+                    format!("{msg} (also on the stick: {})", notes.join("; ")),
+                ));
+            }
+        }
+        screen
     }
 
     fn review_key(&mut self, mut r: ReviewState, key: Key) -> Screen {

@@ -387,3 +387,27 @@ pub fn request(keys: &StationKeys, now: u64) -> Result<SignRequest, String> {
     resign(&mut r);
     Ok(r)
 }
+
+/// Writes `r` as a USB bundle into `dir`, sealed to a new station bundle identity and
+/// signed by the rehearsal coordinator; returns the source to read it with.
+pub fn request_bundle(r: &SignRequest, dir: &Path, now: u64) -> Result<super::UsbSource, String> {
+    let identity = age::x25519::Identity::generate();
+    let coordinator = seed_key("rehearsal coordinator");
+    let (_, message) = encode_envelope(&Envelope::Request(r.clone()));
+    let bundle = usb_transfer::seal_bundle(
+        usb_transfer::BundleKind::Request,
+        &message,
+        &identity.to_public(),
+        &coordinator,
+        now,
+    )
+    .map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    usb_transfer::write_bundle(dir, usb_transfer::BundleKind::Request, "rehearsal", &bundle)
+        .map_err(|e| e.to_string())?;
+    Ok(super::UsbSource {
+        dir: dir.to_path_buf(),
+        identity,
+        trusted: vec![coordinator.verifying_key()],
+    })
+}

@@ -185,6 +185,9 @@ pub fn draw(app: &App, f: &mut Frame<'_>) {
 
 fn help_text(app: &App) -> String {
     match &app.screen {
+        Screen::Home if app.usb.is_some() => {
+            "c capture QR frames · u read USB bundle · l ledger · q quit".into()
+        }
         Screen::Home => "c capture request · l ledger · q quit".into(),
         Screen::Capture(_) => "Esc cancel".into(),
         Screen::Review(r) => {
