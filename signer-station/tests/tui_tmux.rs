@@ -96,7 +96,7 @@ fn custodians_complete_the_flow_from_the_keyboard() {
         &cmd,
     ]);
     let result = std::panic::catch_unwind(|| {
-        wait_for(&session, "c capture request");
+        wait_for(&session, "c capture");
         keys(&session, &["c"]);
         wait_for(&session, "payload 1 of 3");
         keys(&session, &["Right"]);

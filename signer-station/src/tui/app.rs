@@ -283,7 +283,7 @@ impl App {
                 Screen::Home
             }
             Key::Char('l') => Screen::Ledger(0),
-            Key::Char('u') => self.from_usb(),
+            Key::Char('u') => self.read_usb(),
             Key::Char('c') => {
                 let mut frames: Vec<PathBuf> = std::fs::read_dir(&self.incoming)
                     .map(|d| {
@@ -407,7 +407,7 @@ impl App {
 
     /// Opens the first valid, not yet imported request bundle on the stick; says what
     /// every other file is.
-    fn from_usb(&mut self) -> Screen {
+    fn read_usb(&mut self) -> Screen {
         let Some(usb) = &self.usb else {
             self.say(
                 Level::Error,
