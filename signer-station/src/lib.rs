@@ -9,6 +9,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod capture;
 pub mod ceremony;
 pub mod hsm;
 pub mod ledger;

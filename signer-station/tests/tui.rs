@@ -83,11 +83,13 @@ fn typed(app: &mut App, s: &str) {
 
 fn capture(app: &mut App) {
     app.key(Key::Char('c'));
-    for _ in 0..100 {
+    // Frames are decoded on a worker thread; ticks collect what it has read.
+    for _ in 0..2000 {
         app.tick();
         if !matches!(app.screen, tui::Screen::Capture(_)) {
             return;
         }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     panic!("capture did not finish");
 }
@@ -107,9 +109,15 @@ fn home_and_capture() {
     let mut r = rig("home", |_| {});
     both(&r.app, "home");
     r.app.key(Key::Char('c'));
-    r.app.tick();
-    assert!(screen(&r.app, 80, 24).contains("capture"));
+    // Before the worker reports anything, the gauge is at zero.
     insta::assert_snapshot!("capture_80x24", screen(&r.app, 80, 24));
+    assert!(screen(&r.app, 80, 24).contains("capture from frames in"));
+    r.app.key(Key::Esc);
+    r.app.key(Key::Char('k'));
+    assert!(matches!(
+        r.app.screen,
+        tui::Screen::Home | tui::Screen::Capture(_)
+    ));
 }
 
 #[test]

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use age::secrecy::SecretString;
 use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, SignResponse};
-use airgap_protocol::qr::{self, FrameRenderer, GrayFrame};
+use airgap_protocol::qr::{self, FrameRenderer};
 use airgap_protocol::scanner::{Payload as Scanned, ScanEvent, ScanProgress, Scanner};
 use zeroize::Zeroizing;
 
+use crate::capture::{Decoded, FilesSource, FrameSource, FrameWorker};
 use crate::hsm::{BackendInfo, HsmError, SigningBackend};
 use crate::quorum::QuorumFile;
 use crate::station::{Refusal, Review, Station};
@@ -37,13 +38,16 @@ pub enum Key {
     Down,
 }
 
-/// Capture in progress.
+/// Capture in progress: a worker thread decodes frames; the UI feeds what it reads to
+/// the scanner.
 #[derive(Debug)]
 pub struct Capture {
-    pub(crate) frames: Vec<PathBuf>,
-    pub(crate) next: usize,
+    pub(crate) source: String,
+    pub(crate) worker: FrameWorker,
     pub(crate) scanner: Scanner,
     pub(crate) progress: ScanProgress,
+    pub(crate) frames: usize,
+    pub(crate) unreadable: usize,
     pub(crate) last: String,
 }
 
@@ -285,75 +289,104 @@ impl App {
             Key::Char('l') => Screen::Ledger(0),
             Key::Char('u') => self.read_usb(),
             Key::Char('c') => {
-                let mut frames: Vec<PathBuf> = std::fs::read_dir(&self.incoming)
-                    .map(|d| {
-                        d.filter_map(|e| e.ok().map(|e| e.path()))
-                            .filter(|p| p.extension().is_some_and(|x| x == "png"))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                frames.sort();
-                if frames.is_empty() {
-                    self.say(
-                        Level::Error,
-                        format!("no PNG frames in {}", self.incoming.display()),
-                    );
-                    return Screen::Home;
+                let dir = self.incoming.clone();
+                match FilesSource::new(&dir, 3) {
+                    Ok(src) => {
+                        self.say(
+                            Level::Info,
+                            format!("reading {} frames from {}", src.len(), dir.display()),
+                        );
+                        let worker =
+                            FrameWorker::start(move || Ok(Box::new(src) as Box<dyn FrameSource>));
+                        self.capturing(format!("frames in {}", self.incoming.display()), worker)
+                    }
+                    Err(e) => {
+                        self.say(Level::Error, e);
+                        Screen::Home
+                    }
                 }
-                self.say(
-                    Level::Info,
-                    format!(
-                        "reading {} frames from {}",
-                        frames.len(),
-                        self.incoming.display()
-                    ),
-                );
-                let scanner = Scanner::default();
-                let progress = scanner.progress();
-                Screen::Capture(Capture {
-                    frames,
-                    next: 0,
-                    scanner,
-                    progress,
-                    last: String::new(),
-                })
             }
+            Key::Char('k') => self.camera(),
             _ => Screen::Home,
         }
+    }
+
+    fn capturing(&mut self, source: String, worker: FrameWorker) -> Screen {
+        let scanner = Scanner::default();
+        let progress = scanner.progress();
+        Screen::Capture(Capture {
+            source,
+            worker,
+            scanner,
+            progress,
+            frames: 0,
+            unreadable: 0,
+            last: String::new(),
+        })
+    }
+
+    #[cfg(feature = "camera")]
+    fn camera(&mut self) -> Screen {
+        self.say(
+            Level::Info,
+            "hold the coordinator's screen in front of the camera",
+        );
+        let worker = FrameWorker::start(|| {
+            crate::capture::camera::CameraSource::open(0)
+                .map(|c| Box::new(c) as Box<dyn FrameSource>)
+        });
+        self.capturing("camera 0".into(), worker)
+    }
+
+    #[cfg(not(feature = "camera"))]
+    fn camera(&mut self) -> Screen {
+        self.say(
+            Level::Error,
+            "this build has no camera support: capture from frame files (c) or USB (u)",
+        );
+        Screen::Home
     }
 
     fn capture_step(&mut self) {
         let Screen::Capture(c) = &mut self.screen else {
             return;
         };
-        if c.next >= c.frames.len() * 3 {
-            self.say(
-                Level::Error,
-                "the frames ran out before the request was complete",
-            );
-            self.screen = Screen::Home;
-            return;
-        }
-        let path = &c.frames[c.next % c.frames.len()];
-        c.next += 1;
-        let Ok(img) = image::open(path).map(|i| i.to_luma8()) else {
-            c.last = format!("{}: not an image", path.display());
-            return;
-        };
-        let frame = GrayFrame {
-            width: img.width() as usize,
-            height: img.height() as usize,
-            data: img.as_raw(),
-        };
         let mut done = None;
-        for ev in c.scanner.push_frame(frame) {
-            match ev {
-                ScanEvent::Complete(p) => done = Some(p),
-                ScanEvent::Rejected(e) => c.last = format!("part refused: {e}"),
-                ScanEvent::Progress(_) | ScanEvent::Nothing => {}
+        let mut ended = false;
+        for d in c.worker.drain() {
+            match d {
+                Decoded::Texts(texts) => {
+                    c.frames += 1;
+                    for t in texts {
+                        match c.scanner.push_text(&t) {
+                            ScanEvent::Complete(p) => done = Some(p),
+                            ScanEvent::Rejected(e) => c.last = format!("part refused: {e}"),
+                            ScanEvent::Progress(_) | ScanEvent::Nothing => {}
+                        }
+                    }
+                }
+                Decoded::Nothing => {
+                    c.frames += 1;
+                    c.unreadable += 1;
+                }
+                Decoded::BadFrame(e) => c.last = e,
+                Decoded::End => ended = true,
+            }
+            if done.is_some() {
+                break;
             }
         }
         c.progress = c.scanner.progress();
+        if done.is_none() && ended {
+            let why = if c.last.is_empty() {
+                "the frames ran out before the request was complete".to_string()
+            } else {
+                c.last.clone()
+            };
+            self.say(Level::Error, why);
+            self.screen = Screen::Home;
+            return;
+        }
         let Some(payload) = done else { return };
         let envelope = match payload {
             Scanned::Ur { ur_type, message } => {

@@ -65,11 +65,11 @@ pub fn draw(app: &App, f: &mut Frame<'_>) {
             let p = &c.progress;
             let label = format!(
                 "{} of {} parts, {} frames read, {} without a code",
-                p.useful, p.total, p.frames, p.frames_without_code
+                p.useful, p.total, c.frames, c.unreadable
             );
             f.render_widget(
                 Gauge::default()
-                    .block(Block::bordered().title(" capture "))
+                    .block(Block::bordered().title(format!(" capture from {} ", c.source)))
                     .ratio(p.fraction.clamp(0.0, 1.0))
                     .label(label),
                 g,
