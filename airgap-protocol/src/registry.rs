@@ -139,6 +139,16 @@ fn done(d: &Decoder<'_>, input: &[u8], what: &'static str) -> Result<(), Registr
 // Writing to a Vec cannot fail.
 type Enc = Encoder<Vec<u8>>;
 
+/// Key 1, the request id as a tagged UUID, when there is one.
+fn put_request_id(e: &mut Enc, id: Option<&[u8; 16]>) {
+    if let Some(id) = id {
+        let _ = e
+            .u8(1)
+            .and_then(|e| e.tag(Tag::new(TAG_UUID)))
+            .and_then(|e| e.bytes(id));
+    }
+}
+
 // ---------------------------------------------------------------- crypto-psbt
 
 /// `crypto-psbt` / `psbt`: a byte string holding the PSBT.
@@ -574,12 +584,7 @@ impl EthSignRequest {
             + u64::from(self.address.is_some())
             + u64::from(self.origin.is_some());
         let _ = e.map(n);
-        if let Some(id) = &self.request_id {
-            let _ = e
-                .u8(1)
-                .and_then(|e| e.tag(Tag::new(TAG_UUID)))
-                .and_then(|e| e.bytes(id));
-        }
+        put_request_id(&mut e, self.request_id.as_ref());
         let code = match self.data_type {
             EthDataType::LegacyTransaction => 1,
             EthDataType::TypedData => 2,
@@ -635,12 +640,7 @@ impl EthSignature {
     pub fn to_cbor(&self) -> Vec<u8> {
         let mut e = Encoder::new(Vec::new());
         let _ = e.map(1 + u64::from(self.request_id.is_some()) + u64::from(self.origin.is_some()));
-        if let Some(id) = &self.request_id {
-            let _ = e
-                .u8(1)
-                .and_then(|e| e.tag(Tag::new(TAG_UUID)))
-                .and_then(|e| e.bytes(id));
-        }
+        put_request_id(&mut e, self.request_id.as_ref());
         let _ = e.u8(2).and_then(|e| e.bytes(&self.signature));
         if let Some(o) = &self.origin {
             let _ = e.u8(3).and_then(|e| e.str(o));
@@ -700,12 +700,7 @@ impl SolSignRequest {
             + u64::from(self.origin.is_some())
             + u64::from(self.sign_type.is_some());
         let _ = e.map(n);
-        if let Some(id) = &self.request_id {
-            let _ = e
-                .u8(1)
-                .and_then(|e| e.tag(Tag::new(TAG_UUID)))
-                .and_then(|e| e.bytes(id));
-        }
+        put_request_id(&mut e, self.request_id.as_ref());
         let _ = e
             .u8(2)
             .and_then(|e| e.bytes(&self.sign_data))
@@ -767,12 +762,7 @@ impl SolSignature {
     pub fn to_cbor(&self) -> Vec<u8> {
         let mut e = Encoder::new(Vec::new());
         let _ = e.map(1 + u64::from(self.request_id.is_some()));
-        if let Some(id) = &self.request_id {
-            let _ = e
-                .u8(1)
-                .and_then(|e| e.tag(Tag::new(TAG_UUID)))
-                .and_then(|e| e.bytes(id));
-        }
+        put_request_id(&mut e, self.request_id.as_ref());
         let _ = e.u8(2).and_then(|e| e.bytes(&self.signature));
         e.into_writer()
     }
