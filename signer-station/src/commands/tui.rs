@@ -162,9 +162,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut app = build(&a)?;
     // A QR decoder's contained panic (rqrr asserts on some images) must not print over
     // the screen: panics go to a log file beside the ledger instead.
-    let log = PathBuf::from(a.opt("rehearse").or(a.opt("station")).unwrap_or(".")).join("station-panics.log");
+    let log = PathBuf::from(a.opt("rehearse").or(a.opt("station")).unwrap_or("."))
+        .join("station-panics.log");
     std::panic::set_hook(Box::new(move |info| {
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&log) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+        {
             let _ = writeln!(f, "{} {info}", now());
         }
     }));
