@@ -317,3 +317,118 @@ fn more_than_one_change_output_is_flagged() {
     assert_eq!(review.payloads[0].change_outputs, vec![1, 2]);
     assert!(review.payloads[0].warnings[0].contains("2 change outputs"));
 }
+
+/// A 2-of-3 P2WSH multisig coin: the station signs its share, a second cosigner signs
+/// with its own key, and Bitcoin Core's interpreter accepts the finalised spend. Change
+/// back to the same multisig script is recognised as change.
+#[test]
+fn p2wsh_multisig_share_signed_and_verified_with_a_cosigner() {
+    use bitcoin::blockdata::opcodes::all::{OP_CHECKMULTISIG, OP_PUSHNUM_2, OP_PUSHNUM_3};
+    use bitcoin::hashes::Hash;
+    use bitcoin::script::Builder;
+    use bitcoin::secp256k1::{Message, Secp256k1, SecretKey};
+    use bitcoin::sighash::{EcdsaSighashType, SighashCache};
+    use bitcoin::*;
+
+    let mut h = station("multisig");
+    let secp = Secp256k1::new();
+    let cosigner = SecretKey::from_slice(&[21; 32]).unwrap();
+    let third = SecretKey::from_slice(&[22; 32]).unwrap();
+    let station_pk = PublicKey::from_slice(&h.keys.bitcoin.public_key).unwrap();
+    let cosigner_pk = PublicKey::new(cosigner.public_key(&secp));
+    let third_pk = PublicKey::new(third.public_key(&secp));
+    let mut keys = [station_pk, cosigner_pk, third_pk];
+    keys.sort_by_key(|k| k.to_bytes()); // sortedmulti
+    let mut b = Builder::new().push_opcode(OP_PUSHNUM_2);
+    for k in &keys {
+        b = b.push_key(k);
+    }
+    let witness_script = b
+        .push_opcode(OP_PUSHNUM_3)
+        .push_opcode(OP_CHECKMULTISIG)
+        .into_script();
+    let vault_spk = ScriptBuf::new_p2wsh(&witness_script.wscript_hash());
+    let txin = |o| TxIn {
+        previous_output: o,
+        script_sig: ScriptBuf::new(),
+        sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+        witness: Witness::new(),
+    };
+    let prev = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::from_consensus(77),
+        input: vec![txin(OutPoint::null())],
+        output: vec![TxOut {
+            value: Amount::from_sat(100_000),
+            script_pubkey: vault_spk.clone(),
+        }],
+    };
+    let spend = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: vec![txin(OutPoint {
+            txid: prev.compute_txid(),
+            vout: 0,
+        })],
+        output: vec![
+            TxOut {
+                value: Amount::from_sat(50_000),
+                script_pubkey: btc_addr(2).script_pubkey(),
+            },
+            TxOut {
+                value: Amount::from_sat(48_000),
+                script_pubkey: vault_spk.clone(),
+            },
+        ],
+    };
+    let mut psbt = psbt::Psbt::from_unsigned_tx(spend).unwrap();
+    psbt.inputs[0].witness_utxo = Some(prev.output[0].clone());
+    psbt.inputs[0].non_witness_utxo = Some(prev.clone());
+    psbt.inputs[0].witness_script = Some(witness_script.clone());
+
+    let req = request(vec![btc_payload(&psbt)]);
+    let review = h.station.review(&req, NOW).unwrap();
+    review.verdict.clone().unwrap();
+    assert_eq!(
+        review.payloads[0].change_outputs,
+        vec![1],
+        "change to the same multisig is change"
+    );
+    let resp = h.station.sign(&review, &h.hsm, NOW).unwrap();
+    let Outcome::Signed(sigs) = &resp.outcome else {
+        panic!()
+    };
+    let PayloadSignature::Psbt(bytes) = &sigs[0] else {
+        panic!()
+    };
+    let mut signed = Psbt::deserialize(bytes).unwrap();
+    let station_sig = *signed.inputs[0].partial_sigs.get(&station_pk).unwrap();
+
+    // The cosigner signs the same BIP-143 sighash with its own key.
+    let sighash = SighashCache::new(&signed.unsigned_tx)
+        .p2wsh_signature_hash(
+            0,
+            &witness_script,
+            Amount::from_sat(100_000),
+            EcdsaSighashType::All,
+        )
+        .unwrap();
+    let cosig = ecdsa::Signature {
+        signature: secp.sign_ecdsa(&Message::from_digest(sighash.to_byte_array()), &cosigner),
+        sighash_type: EcdsaSighashType::All,
+    };
+    // CHECKMULTISIG takes the signatures in key order.
+    let mut parts: Vec<(PublicKey, ecdsa::Signature)> =
+        vec![(station_pk, station_sig), (cosigner_pk, cosig)];
+    parts.sort_by_key(|(k, _)| keys.iter().position(|x| x == k));
+    let mut w = Witness::new();
+    w.push(Vec::<u8>::new());
+    for (_, s) in &parts {
+        w.push(s.to_vec());
+    }
+    w.push(witness_script.as_bytes());
+    signed.inputs[0].final_script_witness = Some(w);
+    let tx = signed.extract_tx_unchecked_fee_rate();
+    tx.verify(|op| (op.txid == prev.compute_txid()).then(|| prev.output[op.vout as usize].clone()))
+        .unwrap();
+}
