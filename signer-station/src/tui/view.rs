@@ -28,6 +28,11 @@ pub fn grouped(address: &str) -> String {
     format!("{prefix}{}{rest}", g.join(" "))
 }
 
+/// The first `n` characters, without slicing through anything.
+fn short(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
 fn warn() -> Style {
     Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)
 }
@@ -240,13 +245,13 @@ fn home(app: &App, f: &mut Frame<'_>, area: Rect) {
         Line::from(format!(
             "ledger: {} entries, head {}",
             s.ledger().len(),
-            &s.ledger().head()[..16]
+            short(s.ledger().head(), 16)
         )),
         Line::from(format!(
             "keys: bitcoin {}…  evm {}…  solana {}…",
-            &hex::encode(&k.bitcoin.public_key)[..12],
-            &hex::encode(&k.evm.public_key)[..12],
-            &hex::encode(&k.solana.public_key)[..12]
+            short(&hex::encode(&k.bitcoin.public_key), 12),
+            short(&hex::encode(&k.evm.public_key), 12),
+            short(&hex::encode(&k.solana.public_key), 12)
         )),
         Line::from(""),
         Line::from(format!("requests are read from {}", app.incoming.display())),

@@ -62,7 +62,17 @@ impl StationDir {
     pub fn read_quorum(&self) -> Result<QuorumFile, String> {
         let text = std::fs::read_to_string(self.quorum())
             .map_err(|e| format!("{}: {e}", self.quorum().display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", self.quorum().display()))
+        let q: QuorumFile =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", self.quorum().display()))?;
+        let k = usize::from(q.threshold);
+        if k == 0 || k > q.custodians.len() {
+            return Err(format!(
+                "{}: threshold {k} of {} custodians is not a quorum; the file is damaged",
+                self.quorum().display(),
+                q.custodians.len()
+            ));
+        }
+        Ok(q)
     }
 }
 
