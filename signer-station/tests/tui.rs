@@ -288,3 +288,239 @@ fn request_from_a_usb_bundle() {
     app.key(Key::Char('u'));
     assert!(screen(&app, 160, 48).contains("already imported"));
 }
+
+/// A 2-of-3 P2WSH vault withdrawal with change back to the vault: the station's key is
+/// one of three, and the change output is recognised as the vault's.
+#[test]
+fn review_bitcoin_multisig_withdrawal_with_change() {
+    use bitcoin::blockdata::opcodes::all::{OP_CHECKMULTISIG, OP_PUSHNUM_2, OP_PUSHNUM_3};
+    use bitcoin::secp256k1::{Secp256k1, SecretKey};
+    use bitcoin::*;
+    let mut r = rig("multisig", |req| {
+        // The station's key is fixed by the deterministic software backend.
+        let b = SoftwareBackend::default();
+        let k = generate_station_keys(&b).unwrap();
+        let secp = Secp256k1::new();
+        let mut keys = vec![PublicKey::from_slice(&k.bitcoin.public_key).unwrap()];
+        for n in [21u8, 22] {
+            let sk = SecretKey::from_slice(&[n; 32]).unwrap();
+            keys.push(PublicKey::new(sk.public_key(&secp)));
+        }
+        keys.sort_by_key(|k| k.to_bytes());
+        let mut b = script::Builder::new().push_opcode(OP_PUSHNUM_2);
+        for k in &keys {
+            b = b.push_key(k);
+        }
+        let ws = b
+            .push_opcode(OP_PUSHNUM_3)
+            .push_opcode(OP_CHECKMULTISIG)
+            .into_script();
+        let vault = ScriptBuf::new_p2wsh(&ws.wscript_hash());
+        let txin = |o| TxIn {
+            previous_output: o,
+            script_sig: ScriptBuf::new(),
+            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+            witness: Witness::new(),
+        };
+        let prev = Transaction {
+            version: transaction::Version::TWO,
+            lock_time: absolute::LockTime::from_consensus(101),
+            input: vec![txin(OutPoint::null())],
+            output: vec![TxOut {
+                value: Amount::from_sat(250_000),
+                script_pubkey: vault.clone(),
+            }],
+        };
+        let dest = rehearsal::btc_dest().unwrap();
+        let spend = Transaction {
+            version: transaction::Version::TWO,
+            lock_time: absolute::LockTime::ZERO,
+            input: vec![txin(OutPoint {
+                txid: prev.compute_txid(),
+                vout: 0,
+            })],
+            output: vec![
+                TxOut {
+                    value: Amount::from_sat(80_000),
+                    script_pubkey: dest.script_pubkey(),
+                },
+                TxOut {
+                    value: Amount::from_sat(168_500),
+                    script_pubkey: vault,
+                },
+            ],
+        };
+        let mut psbt = psbt::Psbt::from_unsigned_tx(spend).unwrap();
+        psbt.inputs[0].witness_utxo = Some(prev.output[0].clone());
+        psbt.inputs[0].non_witness_utxo = Some(prev);
+        psbt.inputs[0].witness_script = Some(ws.clone());
+        psbt.outputs[1].witness_script = Some(ws);
+        req.payloads = vec![airgap_protocol::envelope::Payload {
+            network: "regtest".into(),
+            signer: "vault 2-of-3".into(),
+            body: PayloadBody::Psbt {
+                version: 0,
+                bytes: psbt.serialize(),
+            },
+            hints: Default::default(),
+        }];
+        req.memo = "treasury: 2-of-3 vault withdrawal".into();
+        rehearsal::resign(req);
+    });
+    capture(&mut r.app);
+    both(&r.app, "review_bitcoin_multisig");
+    let s = screen(&r.app, 80, 24);
+    assert!(s.contains("CHANGE (verified"), "{s}");
+    let tall = screen(&r.app, 160, 48);
+    assert!(tall.contains("0.0008 BTC (80000 base units)"), "{tall}");
+    assert!(
+        tall.contains("fee 0.000015 BTC (1500 base units)"),
+        "fee shown: {tall}"
+    );
+    assert!(
+        matches!(&r.app.screen, tui::Screen::Review(_)),
+        "policy passes"
+    );
+    assert!(screen(&r.app, 160, 48).contains("a approve"));
+}
+
+/// An SPL USDC transfer_checked with a durable nonce, creating the recipient's token
+/// account idempotently first.
+#[test]
+fn review_spl_transfer_with_durable_nonce() {
+    use solana_address::Address;
+    use solana_instruction::{AccountMeta, Instruction};
+    let mut r = rig("spl", |req| {
+        let b = SoftwareBackend::default();
+        let k = generate_station_keys(&b).unwrap();
+        let ours = Address::new_from_array(k.solana.public_key.clone().try_into().unwrap());
+        let system = Address::new_from_array([0; 32]);
+        let recent: Address = "SysvarRecentB1ockHashes11111111111111111111"
+            .parse()
+            .unwrap();
+        let token: Address = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
+            .parse()
+            .unwrap();
+        let ata_program: Address = "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL"
+            .parse()
+            .unwrap();
+        let mint: Address = rehearsal::SOLANA_USDC.parse().unwrap();
+        let ours_ata = Address::new_from_array([7; 32]);
+        let dest_ata = Address::new_from_array(rehearsal::SPL_RECIPIENT_TOKEN_ACCOUNT);
+        let dest_owner = Address::new_from_array([2; 32]);
+        let nonce = Address::new_from_array([5; 32]);
+        let advance = Instruction {
+            program_id: system,
+            accounts: vec![
+                AccountMeta::new(nonce, false),
+                AccountMeta::new_readonly(recent, false),
+                AccountMeta::new_readonly(ours, true),
+            ],
+            data: 4u32.to_le_bytes().to_vec(),
+        };
+        let create = Instruction {
+            program_id: ata_program,
+            accounts: vec![
+                AccountMeta::new(ours, true),
+                AccountMeta::new(dest_ata, false),
+                AccountMeta::new_readonly(dest_owner, false),
+                AccountMeta::new_readonly(mint, false),
+                AccountMeta::new_readonly(system, false),
+                AccountMeta::new_readonly(token, false),
+            ],
+            data: vec![1],
+        };
+        let mut data = vec![12];
+        data.extend_from_slice(&1_250_000_000u64.to_le_bytes());
+        data.push(6);
+        let transfer = Instruction {
+            program_id: token,
+            accounts: vec![
+                AccountMeta::new(ours_ata, false),
+                AccountMeta::new_readonly(mint, false),
+                AccountMeta::new(dest_ata, false),
+                AccountMeta::new_readonly(ours, true),
+            ],
+            data,
+        };
+        let message = solana_message::legacy::Message::new_with_blockhash(
+            &[advance, create, transfer],
+            Some(&ours),
+            &solana_hash::Hash::new_from_array([9; 32]),
+        )
+        .serialize();
+        req.payloads = vec![airgap_protocol::envelope::Payload {
+            network: "solana:devnet".into(),
+            signer: bs58::encode(ours.to_bytes()).into_string(),
+            body: PayloadBody::SolanaMessage {
+                message,
+                signers: vec![ours.to_bytes()],
+                nonce_account: Some([5; 32]),
+            },
+            hints: Default::default(),
+        }];
+        req.memo = "treasury: USDC to the market maker".into();
+        rehearsal::resign(req);
+    });
+    capture(&mut r.app);
+    both(&r.app, "review_spl_durable_nonce");
+    let tall = screen(&r.app, 160, 48);
+    assert!(tall.contains("1250 USDC (1250000000 base units)"), "{tall}");
+    assert!(tall.contains("durable nonce account"), "{tall}");
+    assert!(shows_whole(&tall, "create (idempotent)"), "{tall}");
+    assert!(tall.contains("a approve"), "policy passes: {tall}");
+}
+
+/// The ceremony screen: every step described; the descriptor shown as a QR stream that
+/// decodes back to the station's own descriptor.
+#[test]
+fn ceremony_screen_and_descriptor_export() {
+    let r = rig("ceremony", |_| {});
+    let descriptor = std::fs::read(r.dir.join("descriptor.envelope")).unwrap();
+    let mut app = r
+        .app
+        .with_descriptor(r.dir.join("descriptor.envelope"), descriptor.clone());
+    app.key(Key::Char('e'));
+    both(&app, "ceremony");
+    keys(&mut app, &[Key::Down, Key::Down, Key::Down]);
+    let s = screen(&app, 80, 24);
+    assert!(shows_whole(&s, "signer-station ceremony backup"), "{s}");
+    app.key(Key::Enter);
+    assert!(matches!(app.screen, tui::Screen::Ceremony(3)));
+    keys(&mut app, &[Key::Up; 5]);
+    app.key(Key::Enter);
+    assert!(
+        matches!(app.screen, tui::Screen::Response(_)),
+        "{}",
+        screen(&app, 80, 24)
+    );
+    assert!(screen(&app, 160, 48).contains("STATION DESCRIPTOR"));
+    // The written frames decode back to the descriptor.
+    let mut scanner = airgap_protocol::scanner::Scanner::default();
+    let mut got = None;
+    let mut pngs: Vec<_> = std::fs::read_dir(r.dir.join("outgoing/descriptor"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    pngs.sort();
+    assert!(!pngs.is_empty());
+    for p in pngs {
+        let img = image::open(&p).unwrap().to_luma8();
+        let (w, h) = img.dimensions();
+        let frame = airgap_protocol::qr::GrayFrame {
+            width: w as usize,
+            height: h as usize,
+            data: img.as_raw(),
+        };
+        for t in airgap_protocol::qr::decode_gray(frame, Default::default()) {
+            if let airgap_protocol::scanner::ScanEvent::Complete(c) = scanner.push_text(&t) {
+                got = Some(c);
+            }
+        }
+    }
+    let Some(airgap_protocol::scanner::Payload::Ur { ur_type, message }) = got else {
+        panic!("descriptor frames did not decode")
+    };
+    assert_eq!(ur_type, airgap_protocol::envelope::DESCRIPTOR_UR_TYPE);
+    assert_eq!(message, descriptor);
+}

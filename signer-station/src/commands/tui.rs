@@ -35,6 +35,8 @@ fn build(a: &Args) -> Result<App, String> {
             let req = rehearsal::request_frames(&r.keys, &dir.join("incoming"), now())?;
             let usb = rehearsal::request_bundle(&req, &dir.join("usb"), now())?;
             let info = r.hsm.info().map_err(|e| e.to_string())?;
+            let descriptor = std::fs::read(dir.join("descriptor.envelope"))
+                .map_err(|e| format!("descriptor.envelope: {e}"))?;
             let base = r.hsm;
             let opener: tui::Opener = Box::new(move |cred| {
                 base.reopen(OPERATING_KEY_ID, cred)
@@ -57,7 +59,8 @@ fn build(a: &Args) -> Result<App, String> {
                 dir.join("outgoing"),
                 Box::new(now),
             )
-            .with_usb(usb))
+            .with_usb(usb)
+            .with_descriptor(dir.join("descriptor.envelope"), descriptor))
         }
         "usb" => {
             let dir = StationDir(PathBuf::from(a.one("station")?));
@@ -135,7 +138,8 @@ fn build(a: &Args) -> Result<App, String> {
                 incoming,
                 dir.path("outgoing"),
                 Box::new(now),
-            ))
+            )
+            .with_descriptor(dir.path("descriptor.envelope"), bytes))
         }
         other => Err(format!("--hsm {other}: use usb or mock")),
     }

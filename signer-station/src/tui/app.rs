@@ -91,7 +91,10 @@ impl std::fmt::Debug for UnlockState {
 /// The signed answer, shown as an animated QR.
 #[derive(Debug)]
 pub struct ResponseState {
-    pub(crate) refused: Option<String>,
+    /// What is shown: signed response, refusal, station descriptor.
+    pub(crate) title: &'static str,
+    /// PNG frames written.
+    pub(crate) parts: usize,
     pub(crate) ur_type: &'static str,
     pub(crate) message: Vec<u8>,
     pub(crate) frame: usize,
@@ -140,7 +143,50 @@ pub enum Screen {
     Response(ResponseState),
     /// The ledger.
     Ledger(usize),
+    /// Ceremony entry points; the selected one.
+    Ceremony(usize),
 }
+
+/// A ceremony step as offered on the ceremony screen.
+#[derive(Debug, Clone, Copy)]
+pub struct CeremonyStep {
+    /// Name.
+    pub name: &'static str,
+    /// What it does and who must be present.
+    pub what: &'static str,
+    /// How it is run (the steps that need the factory or a second HSM run from the
+    /// ceremony command with this TUI closed, so no other session holds the device).
+    pub run: &'static str,
+}
+
+/// The ceremony steps, in runbook order.
+pub const CEREMONY_STEPS: [CeremonyStep; 5] = [
+    CeremonyStep {
+        name: "export descriptor",
+        what: "Shows this station's self-signed descriptor (station id, public keys, policy digest) as an animated QR for the coordinator to register. Nothing secret is shown; no unlock is needed.",
+        run: "Enter: show it here",
+    },
+    CeremonyStep {
+        name: "init",
+        what: "New HSM: k of n custodians choose passphrases; the operating credential is split among them and the factory authentication key is deleted.",
+        run: "close this screen (q), then: signer-station ceremony init --station DIR --threshold K --custodian NAME=PASSFILE ...",
+    },
+    CeremonyStep {
+        name: "keys",
+        what: "Generates the identity, Bitcoin, EVM and Solana keys inside the HSM (k custodians unlock).",
+        run: "close this screen (q), then: signer-station ceremony keys --station DIR --custodian NAME=PASSFILE ... ; then ceremony register",
+    },
+    CeremonyStep {
+        name: "backup",
+        what: "Exports every key wrapped under a new wrap key split among backup holders (k of m); see firmware-notes/BACKUP.md.",
+        run: "close this screen (q), then: signer-station ceremony backup --station DIR --custodian ... --threshold K --holder NAME=PASSFILE ... --out FILE",
+    },
+    CeremonyStep {
+        name: "restore",
+        what: "Restores a backup into a fresh, initialised HSM and checks every key against the descriptor.",
+        run: "close this screen (q), then: signer-station ceremony restore --station DIR --custodian ... --backup FILE --holder NAME=PASSFILE ... --descriptor FILE",
+    },
+];
 
 /// Status line severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +209,7 @@ pub struct App {
     pub(crate) outgoing: PathBuf,
     clock: Box<dyn Fn() -> u64>,
     pub(crate) usb: Option<UsbSource>,
+    descriptor: Option<(PathBuf, Vec<u8>)>,
     imported: std::collections::HashSet<[u8; 32]>,
     /// Current screen.
     pub screen: Screen,
@@ -200,6 +247,7 @@ impl App {
             outgoing,
             clock,
             usb: None,
+            descriptor: None,
             imported: Default::default(),
             screen: Screen::Home,
             status: None,
@@ -210,6 +258,12 @@ impl App {
     /// Reads requests from USB bundles too.
     pub fn with_usb(mut self, usb: UsbSource) -> Self {
         self.usb = Some(usb);
+        self
+    }
+
+    /// The station's descriptor envelope (and where it is kept), for the ceremony screen.
+    pub fn with_descriptor(mut self, path: PathBuf, envelope: Vec<u8>) -> Self {
+        self.descriptor = Some((path, envelope));
         self
     }
 
@@ -271,6 +325,7 @@ impl App {
                 }
                 _ => Screen::Response(r),
             },
+            Screen::Ceremony(i) => self.ceremony_key(i, key),
             Screen::Ledger(s) => match key {
                 Key::Esc => Screen::Home,
                 Key::Down => Screen::Ledger(s + 1),
@@ -287,6 +342,7 @@ impl App {
                 Screen::Home
             }
             Key::Char('l') => Screen::Ledger(0),
+            Key::Char('e') => Screen::Ceremony(0),
             Key::Char('u') => self.read_usb(),
             Key::Char('c') => {
                 let dir = self.incoming.clone();
@@ -308,6 +364,50 @@ impl App {
             }
             Key::Char('k') => self.camera(),
             _ => Screen::Home,
+        }
+    }
+
+    fn ceremony_key(&mut self, i: usize, key: Key) -> Screen {
+        match key {
+            Key::Esc => Screen::Home,
+            Key::Up => Screen::Ceremony(i.saturating_sub(1)),
+            Key::Down => Screen::Ceremony((i + 1).min(CEREMONY_STEPS.len() - 1)),
+            Key::Enter if i == 0 => {
+                let Some((path, envelope)) = self.descriptor.clone() else {
+                    self.say(
+                        Level::Error,
+                        "no descriptor for this station: run ceremony register first",
+                    );
+                    return Screen::Ceremony(i);
+                };
+                match self.show_stream(
+                    "STATION DESCRIPTOR",
+                    airgap_protocol::envelope::DESCRIPTOR_UR_TYPE,
+                    envelope,
+                    "descriptor",
+                    path,
+                ) {
+                    Ok(s) => {
+                        self.say(
+                            Level::Ok,
+                            "show these frames to the coordinator to register this station",
+                        );
+                        s
+                    }
+                    Err(e) => {
+                        self.say(Level::Error, e);
+                        Screen::Ceremony(i)
+                    }
+                }
+            }
+            Key::Enter => {
+                self.say(
+                    Level::Info,
+                    format!("{}: {}", CEREMONY_STEPS[i].name, CEREMONY_STEPS[i].run),
+                );
+                Screen::Ceremony(i)
+            }
+            _ => Screen::Ceremony(i),
         }
     }
 
@@ -734,6 +834,43 @@ impl App {
     ) -> Result<Screen, String> {
         let env = Envelope::Response(resp);
         let (ur_type, message) = encode_envelope(&env);
+        let written = self.outgoing.join("response.envelope");
+        std::fs::create_dir_all(&self.outgoing).map_err(|e| e.to_string())?;
+        std::fs::write(&written, &message).map_err(|e| e.to_string())?;
+        let title = if refused.is_some() {
+            "REFUSAL"
+        } else {
+            "SIGNED RESPONSE"
+        };
+        let screen = self.show_stream(title, ur_type, message, "", written)?;
+        let parts = match &screen {
+            Screen::Response(r) => r.parts,
+            _ => 0,
+        };
+        match &refused {
+            None => self.say(
+                Level::Ok,
+                format!(
+                    "signed and recorded; show these frames to the coordinator ({parts} parts)"
+                ),
+            ),
+            Some(_) => self.say(
+                Level::Ok,
+                "refusal signed and recorded; show these frames to the coordinator",
+            ),
+        }
+        Ok(screen)
+    }
+
+    /// Writes `message` as PNG frames under `outgoing/sub` and shows it animated.
+    fn show_stream(
+        &mut self,
+        title: &'static str,
+        ur_type: &'static str,
+        message: Vec<u8>,
+        sub: &str,
+        written: PathBuf,
+    ) -> Result<Screen, String> {
         let version = 12;
         let frag = qr::max_fragment_len_for_version(ur_type, version, message.len())
             .ok_or("message too large")?;
@@ -746,31 +883,27 @@ impl App {
         };
         let parts: Vec<String> = (0..n).map(|_| enc.next_part()).collect();
         let renderer = FrameRenderer::new(version).map_err(|e| e.to_string())?;
-        std::fs::create_dir_all(&self.outgoing).map_err(|e| e.to_string())?;
+        let dir = self.outgoing.join(sub);
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        // Frames of an earlier, longer stream must not be left beside these.
+        for e in std::fs::read_dir(&dir)
+            .map_err(|e| e.to_string())?
+            .flatten()
+        {
+            if e.path().extension().is_some_and(|x| x == "png") {
+                std::fs::remove_file(e.path()).map_err(|e| e.to_string())?;
+            }
+        }
         for (i, p) in parts.iter().enumerate() {
             std::fs::write(
-                self.outgoing.join(format!("{:04}.png", i + 1)),
+                dir.join(format!("{:04}.png", i + 1)),
                 renderer.to_png(p, 4).map_err(|e| e.to_string())?,
             )
             .map_err(|e| e.to_string())?;
         }
-        let written = self.outgoing.join("response.envelope");
-        std::fs::write(&written, &message).map_err(|e| e.to_string())?;
-        match &refused {
-            None => self.say(
-                Level::Ok,
-                format!(
-                    "signed and recorded; show these frames to the coordinator ({} parts)",
-                    parts.len()
-                ),
-            ),
-            Some(_) => self.say(
-                Level::Ok,
-                "refusal signed and recorded; show these frames to the coordinator",
-            ),
-        }
         Ok(Screen::Response(ResponseState {
-            refused,
+            title,
+            parts: parts.len(),
             ur_type,
             message,
             frame: 0,

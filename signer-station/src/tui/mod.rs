@@ -6,7 +6,7 @@ mod app;
 pub mod rehearsal;
 mod view;
 
-pub use app::{App, Intent, Key, Level, Opener, Screen, UsbSource};
+pub use app::{App, CeremonyStep, Intent, Key, Level, Opener, Screen, UsbSource, CEREMONY_STEPS};
 pub use view::{draw, grouped};
 
 use ratatui::backend::Backend;

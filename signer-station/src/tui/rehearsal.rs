@@ -7,7 +7,7 @@ use std::path::Path;
 use age::secrecy::SecretString;
 use airgap_protocol::envelope::*;
 use airgap_protocol::qr::{self, FrameRenderer};
-use airgap_protocol::summary::TokenList;
+use airgap_protocol::summary::{TokenInfo, TokenList};
 use alloy_primitives::{Address, U256};
 use alloy_rlp::{Encodable, Header};
 use ed25519_dalek::SigningKey;
@@ -55,11 +55,28 @@ impl std::fmt::Debug for Rehearsal {
     }
 }
 
-fn btc_dest() -> Result<bitcoin::Address, HsmError> {
+/// The allow-listed rehearsal Bitcoin destination.
+pub fn btc_dest() -> Result<bitcoin::Address, HsmError> {
     let sk = bitcoin::secp256k1::SecretKey::from_slice(&[2; 32])
         .map_err(|e| HsmError::Device(e.to_string()))?;
     let pk = bitcoin::CompressedPublicKey(sk.public_key(&bitcoin::secp256k1::Secp256k1::new()));
     Ok(bitcoin::Address::p2wpkh(&pk, bitcoin::Network::Regtest))
+}
+
+/// USDC's mint on Solana devnet.
+pub const SOLANA_USDC: &str = "4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU";
+
+/// The allow-listed token account SPL rehearsal payments go to.
+pub const SPL_RECIPIENT_TOKEN_ACCOUNT: [u8; 32] = [3; 32];
+
+/// The rehearsal station's token list.
+pub fn tokens() -> TokenList {
+    TokenList(vec![TokenInfo {
+        chain: Chain::Solana,
+        contract: SOLANA_USDC.into(),
+        symbol: "USDC".into(),
+        decimals: 6,
+    }])
 }
 
 /// The rehearsal policy.
@@ -76,6 +93,12 @@ pub fn policy() -> Result<Policy, HsmError> {
             l("regtest", "100000", "500000"),
             l("evm:1", "2000000000000000000", "5000000000000000000"),
             l("solana:devnet", "5000000000", "10000000000"),
+            AssetLimit {
+                network: "solana:devnet".into(),
+                asset: SOLANA_USDC.into(),
+                per_transaction: "50000000000".into(),
+                per_24h: "100000000000".into(),
+            },
         ],
         allow_list: vec![
             Destination {
@@ -89,6 +112,10 @@ pub fn policy() -> Result<Policy, HsmError> {
             Destination {
                 network: "solana:devnet".into(),
                 address: bs58::encode([2u8; 32]).into_string(),
+            },
+            Destination {
+                network: "solana:devnet".into(),
+                address: bs58::encode(SPL_RECIPIENT_TOKEN_ACCOUNT).into_string(),
             },
         ],
         off_list_approvals: None,
@@ -198,13 +225,7 @@ pub fn station_on<B: SigningBackend + ?Sized>(
     )
     .map_err(|e| e.to_string())?;
     let ledger = Ledger::open(&dir.join("ledger.jsonl")).map_err(|e| e.to_string())?;
-    Ok(Station::new(
-        keys.clone(),
-        anchors,
-        p,
-        TokenList::default(),
-        ledger,
-    ))
+    Ok(Station::new(keys.clone(), anchors, p, tokens(), ledger))
 }
 
 fn evm_tx(nonce: u64, to: Address, wei: u128) -> Vec<u8> {

@@ -151,6 +151,7 @@ pub fn draw(app: &App, f: &mut Frame<'_>) {
             );
         }
         Screen::Response(r) => response(r, f, main),
+        Screen::Ceremony(selected) => ceremony(*selected, f, main),
         Screen::Ledger(scroll) => {
             let text = std::fs::read_to_string(app.station.ledger().path()).unwrap_or_default();
             let lines: Vec<Line> = text
@@ -191,9 +192,9 @@ pub fn draw(app: &App, f: &mut Frame<'_>) {
 fn help_text(app: &App) -> String {
     match &app.screen {
         Screen::Home if app.usb.is_some() => {
-            "c capture QR frames · u read USB bundle · l ledger · q quit".into()
+            "c capture QR frames · u read USB bundle · l ledger · e ceremonies · q quit".into()
         }
-        Screen::Home => "c capture request · l ledger · q quit".into(),
+        Screen::Home => "c capture request · l ledger · e ceremonies · q quit".into(),
         Screen::Capture(_) => "Esc cancel".into(),
         Screen::Review(r) => {
             let approve = if r.seen.iter().all(|s| *s) && r.review.verdict.is_ok() {
@@ -211,6 +212,7 @@ fn help_text(app: &App) -> String {
         Screen::Unlock(..) => "↑ ↓ choose custodian · Enter type passphrase · Esc cancel".into(),
         Screen::Response(_) => "+ faster · - slower · d/D density · i invert · Esc home".into(),
         Screen::Ledger(_) => "↑ ↓ scroll · Esc home".into(),
+        Screen::Ceremony(_) => "↑ ↓ choose step · Enter open · Esc home".into(),
     }
 }
 
@@ -370,6 +372,44 @@ fn review(_app: &App, r: &super::app::ReviewState, f: &mut Frame<'_>, area: Rect
 /// The response as an animated QR, at the largest version that fits the screen (and the
 /// custodians' density choice); the stream is re-encoded when the version changes, so
 /// every frame of one stream has one version.
+fn ceremony(selected: usize, f: &mut Frame<'_>, area: Rect) {
+    let steps = &super::app::CEREMONY_STEPS;
+    let [list, detail] = Layout::vertical([
+        Constraint::Length(steps.len() as u16 + 2),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    let lines: Vec<Line> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let cursor = if i == selected { "> " } else { "  " };
+            let style = if i == selected {
+                Style::default().add_modifier(Modifier::BOLD)
+            } else {
+                Style::default()
+            };
+            Line::styled(format!("{cursor}{}", s.name), style)
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" ceremonies ")),
+        list,
+    );
+    let s = steps[selected.min(steps.len() - 1)];
+    let text = vec![
+        Line::from(s.what),
+        Line::from(""),
+        Line::styled(s.run, Style::default().add_modifier(Modifier::BOLD)),
+    ];
+    f.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(format!(" {} ", s.name))),
+        detail,
+    );
+}
+
 fn response(r: &super::app::ResponseState, f: &mut Frame<'_>, area: Rect) {
     let rows = usize::from(area.height.saturating_sub(1)) * 2;
     let cols = usize::from(area.width);
@@ -411,11 +451,7 @@ fn response(r: &super::app::ResponseState, f: &mut Frame<'_>, area: Rect) {
         .unwrap_or_default();
     let mut t = Text::from(Line::from(vec![
         Span::styled(
-            if r.refused.is_some() {
-                " REFUSAL "
-            } else {
-                " SIGNED RESPONSE "
-            },
+            format!(" {} ", r.title),
             Style::default().add_modifier(Modifier::REVERSED),
         ),
         Span::raw(format!(
