@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace. Installs the external tools the tests use (zbarimg,
-# an independent QR reader; tmux, to drive the station TUI) when they are missing.
+# Runs every test of the workspace. Installs the external tools the tests use when they
+# are missing: zbarimg (an independent QR reader) and tmux (drives the station TUI) from
+# Debian; anvil (a real EVM node) from npm into .tools/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,20 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q "${need_apt[@]}" >/dev/null
+fi
+
+anvil=.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+if [ -z "${STRONGROOM_ANVIL:-}" ] && [ ! -x "$anvil" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "installing: npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q npm >/dev/null
+  fi
+  echo "installing: anvil (npm @foundry-rs/anvil-linux-amd64)"
+  mkdir -p .tools
+  npm install --prefix .tools --no-save --silent @foundry-rs/anvil-linux-amd64@1.7.1 >/dev/null
+  chmod +x "$anvil"
 fi
 
 cargo test --workspace --locked "$@"

@@ -1,4 +1,6 @@
 //! Shared harness code for the end-to-end tests: sample transactions built with each
 //! chain's own library, and keys with fixed seeds.
 
+pub mod anvil;
 pub mod fixtures;
+pub mod qr;

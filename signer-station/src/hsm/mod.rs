@@ -112,3 +112,32 @@ pub trait SigningBackend {
     /// Ed25519 over a message.
     fn sign_ed25519(&self, id: u16, message: &[u8]) -> Result<[u8; 64], HsmError>;
 }
+
+/// A borrowed backend is a backend (so wrappers such as the fault injector can borrow a
+/// session rather than own it).
+impl<B: SigningBackend + ?Sized> SigningBackend for &B {
+    fn info(&self) -> Result<BackendInfo, HsmError> {
+        (**self).info()
+    }
+    fn list_keys(&self) -> Result<Vec<KeyInfo>, HsmError> {
+        (**self).list_keys()
+    }
+    fn key(&self, id: u16) -> Result<KeyInfo, HsmError> {
+        (**self).key(id)
+    }
+    fn generate_key(
+        &self,
+        id: u16,
+        label: &str,
+        algorithm: KeyAlgorithm,
+        caps: KeyCapabilities,
+    ) -> Result<KeyInfo, HsmError> {
+        (**self).generate_key(id, label, algorithm, caps)
+    }
+    fn sign_ecdsa_prehash(&self, id: u16, digest: &[u8; 32]) -> Result<Vec<u8>, HsmError> {
+        (**self).sign_ecdsa_prehash(id, digest)
+    }
+    fn sign_ed25519(&self, id: u16, message: &[u8]) -> Result<[u8; 64], HsmError> {
+        (**self).sign_ed25519(id, message)
+    }
+}

@@ -33,7 +33,8 @@ pub const CUSTODIANS: [(&str, &str); 3] = [
 /// EVM recipient of the demo request.
 pub const EVM_TO: &str = "0x52908400098527886E0F7030069857D2E4169EE7";
 
-fn seed_key(label: &str) -> SigningKey {
+/// A deterministic Ed25519 key for rehearsal roles (`rehearsal coordinator`, `ana-approver`, …).
+pub fn seed_key(label: &str) -> SigningKey {
     SigningKey::from_bytes(&Sha256::digest(label.as_bytes()).into())
 }
 
@@ -185,6 +186,25 @@ pub fn station_on<B: SigningBackend + ?Sized>(
     dir: &Path,
     now: u64,
 ) -> Result<Station, String> {
+    station_with(
+        hsm,
+        keys,
+        dir,
+        now,
+        policy().map_err(|e| e.to_string())?,
+        tokens(),
+    )
+}
+
+/// As [`station_on`] with another policy and token list (the chain end-to-end tests).
+pub fn station_with<B: SigningBackend + ?Sized>(
+    hsm: &B,
+    keys: &StationKeys,
+    dir: &Path,
+    now: u64,
+    p: Policy,
+    tokens: TokenList,
+) -> Result<Station, String> {
     let reg = Registration {
         coordinator_keys: vec![hex::encode(
             seed_key("rehearsal coordinator").verifying_key().as_bytes(),
@@ -216,7 +236,6 @@ pub fn station_on<B: SigningBackend + ?Sized>(
     )
     .map_err(|e| e.to_string())?;
     let anchors = registration::load(&json, &identity).map_err(|e| e.to_string())?;
-    let p = policy().map_err(|e| e.to_string())?;
     let d = export_descriptor(hsm, keys, "rehearsal", &p, now).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     std::fs::write(
@@ -225,7 +244,7 @@ pub fn station_on<B: SigningBackend + ?Sized>(
     )
     .map_err(|e| e.to_string())?;
     let ledger = Ledger::open(&dir.join("ledger.jsonl")).map_err(|e| e.to_string())?;
-    Ok(Station::new(keys.clone(), anchors, p, tokens(), ledger))
+    Ok(Station::new(keys.clone(), anchors, p, tokens, ledger))
 }
 
 fn evm_tx(nonce: u64, to: Address, wei: u128) -> Vec<u8> {

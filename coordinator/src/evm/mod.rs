@@ -1,0 +1,89 @@
+//! EVM chains: vault accounts from the station descriptor's secp256k1 key, transactions
+//! built with alloy-consensus (EIP-1559 by default, EIP-155 legacy where a chain needs
+//! it), native and ERC-20 transfers, nonce management, finishing with the station's
+//! signature, broadcast, and receipt tracking with reorg and drop detection.
+
+mod build;
+mod client;
+mod finish;
+mod nonce;
+
+pub use build::{
+    erc20_transfer_data, Asset, BuildError, Builder, Fees, Transfer, TxKindChoice, UnsignedEvmTx,
+};
+pub use client::EvmRpc;
+pub use finish::{attach_signature, FinishError, SignedEvmTx, TrackState, Tracker};
+pub use nonce::{NonceBook, NonceError, Reservation};
+
+use alloy_primitives::{keccak256, Address};
+use serde::{Deserialize, Serialize};
+
+/// A token the coordinator may move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Token {
+    /// Symbol.
+    pub symbol: String,
+    /// Contract address.
+    pub contract: Address,
+    /// Decimals.
+    pub decimals: u8,
+}
+
+/// One EVM network as configured by operators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainConfig {
+    /// Display name (`ethereum`, `bsc`, `polygon`, …).
+    pub name: String,
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// JSON-RPC endpoints, tried in order with failover.
+    pub endpoints: Vec<String>,
+    /// Tokens.
+    #[serde(default)]
+    pub tokens: Vec<Token>,
+    /// Confirmations before a transaction counts as final.
+    pub confirmations: u64,
+    /// Build legacy (EIP-155) transactions instead of EIP-1559.
+    #[serde(default)]
+    pub legacy: bool,
+    /// Operator cap on the max fee (or gas price) per gas, wei.
+    pub max_fee_per_gas_cap: u128,
+    /// Operator cap on the priority fee per gas, wei.
+    pub max_priority_fee_cap: u128,
+    /// Priority fee used when the node's fee history suggests less, wei.
+    #[serde(default)]
+    pub min_priority_fee: u128,
+    /// Percent added to `eth_estimateGas` for contract calls.
+    #[serde(default = "default_margin")]
+    pub gas_margin_percent: u64,
+}
+
+fn default_margin() -> u64 {
+    20
+}
+
+impl ChainConfig {
+    /// The network name the station's policy uses for this chain (`evm:<chain id>`).
+    pub fn network(&self) -> String {
+        format!("evm:{}", self.chain_id)
+    }
+
+    /// A token by symbol (case-insensitive).
+    pub fn token(&self, symbol: &str) -> Option<&Token> {
+        self.tokens
+            .iter()
+            .find(|t| t.symbol.eq_ignore_ascii_case(symbol))
+    }
+}
+
+/// The address of a secp256k1 public key (SEC1 compressed or uncompressed): the last 20
+/// bytes of keccak-256 of the uncompressed point.
+pub fn vault_address(public_key: &[u8]) -> Option<Address> {
+    let pk = k256::PublicKey::from_sec1_bytes(public_key).ok()?;
+    let point = k256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&pk, false);
+    Some(Address::from_slice(
+        &keccak256(&point.as_bytes()[1..])[12..],
+    ))
+}

@@ -1,0 +1,5 @@
+//! Strongroom's online coordinator: chain adapters that build what the station signs,
+//! finish and broadcast what it returns.
+
+pub mod evm;
+pub mod rpc;
