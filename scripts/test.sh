@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Installs the external tools the tests use when they
 # are missing: zbarimg (an independent QR reader) and tmux (drives the station TUI) from
-# Debian; anvil (a real EVM node) from npm into .tools/.
+# Debian; anvil (a real EVM node) from npm into .tools/; solders (LiteSVM,
+# the real Solana runtime) from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,13 @@ if [ -z "${STRONGROOM_ANVIL:-}" ] && [ ! -x "$anvil" ]; then
   mkdir -p .tools
   npm install --prefix .tools --no-save --silent @foundry-rs/anvil-linux-amd64@1.7.1 >/dev/null
   chmod +x "$anvil"
+fi
+
+# The real Solana runtime: LiteSVM from PyPI `solders`.
+if ! python3 -c "import solders.litesvm" >/dev/null 2>&1; then
+  echo "installing: solders (PyPI, LiteSVM)"
+  python3 -m pip install --quiet solders==0.29.0 \
+    || python3 -m pip install --quiet --break-system-packages solders==0.29.0
 fi
 
 cargo test --workspace --locked "$@"

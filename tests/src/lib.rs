@@ -3,4 +3,5 @@
 
 pub mod anvil;
 pub mod fixtures;
+pub mod litesvm;
 pub mod qr;
