@@ -629,8 +629,10 @@ impl EthSignRequest {
 pub struct EthSignature {
     /// Request id answered.
     pub request_id: Option<[u8; 16]>,
-    /// `r || s || v`.
-    pub signature: [u8; 65],
+    /// `r || s || v`, `v` big-endian: the y-parity for typed transactions, and
+    /// `chain_id * 2 + 35 + parity` (EIP-155) for legacy ones, which may take more than
+    /// one byte.
+    pub signature: Vec<u8>,
     /// Signing device.
     pub origin: Option<String>,
 }
@@ -656,7 +658,17 @@ impl EthSignature {
         each_key(&mut d, W, |k, d| {
             match k {
                 1 => id = Some(uuid(d, W)?),
-                2 => sig = Some(fixed(W, d.bytes().map_err(bad(W))?)?),
+                2 => {
+                    let b = d.bytes().map_err(bad(W))?;
+                    // r, s and a v of one to nine bytes (a 64-bit EIP-155 chain id).
+                    if !(65..=73).contains(&b.len()) {
+                        return Err(RegistryError::Malformed {
+                            what: W,
+                            reason: format!("signature of {} bytes", b.len()),
+                        });
+                    }
+                    sig = Some(b.to_vec());
+                }
                 3 => origin = Some(d.str().map_err(bad(W))?.to_string()),
                 _ => return Ok(false),
             }

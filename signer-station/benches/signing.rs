@@ -54,6 +54,7 @@ fn policy(dest_btc: String) -> Policy {
         max_validity_secs: 86_400,
         allow_unknown_calldata: false,
         allow_unknown_programs: false,
+        standard_requests: false,
     }
 }
 

@@ -14,9 +14,15 @@ pub const VERSION: u8 = 15;
 /// of frames shown.
 pub fn through_qr(env: &Envelope) -> Result<(Envelope, usize)> {
     let (ur_type, message) = encode_envelope(env);
+    let (ur_type, message, shown) = ur_through_qr(ur_type, &message)?;
+    Ok((decode_envelope(&ur_type, &message)?, shown))
+}
+
+/// As [`through_qr`] for any UR (the standard wallet types): the type and CBOR read back.
+pub fn ur_through_qr(ur_type: &str, message: &[u8]) -> Result<(String, Vec<u8>, usize)> {
     let frag = qr::max_fragment_len_for_version(ur_type, VERSION, message.len())
         .context("fragment length")?;
-    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag)?;
+    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, message, frag)?;
     let renderer = FrameRenderer::new(VERSION)?;
     let total = if enc.is_single_part() {
         1
@@ -35,9 +41,9 @@ pub fn through_qr(env: &Envelope) -> Result<(Envelope, usize)> {
         for ev in scanner.push_frame(frame) {
             match ev {
                 ScanEvent::Complete(Payload::Ur { ur_type, message }) => {
-                    return Ok((decode_envelope(&ur_type, &message)?, shown));
+                    return Ok((ur_type, message, shown));
                 }
-                ScanEvent::Complete(other) => bail!("not a Strongroom envelope: {other:?}"),
+                ScanEvent::Complete(other) => bail!("not a UR: {other:?}"),
                 ScanEvent::Rejected(e) => bail!("frame refused: {e}"),
                 _ => {}
             }

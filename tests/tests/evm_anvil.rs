@@ -70,6 +70,7 @@ fn policy_for(chain_id: u64, token: Address) -> signer_station::station::Policy 
         max: (ETHER / 100).to_string(),
         max_per_mille: 1000,
     }];
+    p.standard_requests = true;
     p
 }
 
@@ -617,4 +618,138 @@ fn rpc_failover_and_breaker() {
     ));
     let e = only_dead.chain_id().unwrap_err().to_string();
     assert!(e.contains("no endpoint answered"), "{e}");
+}
+
+/// A standard ERC-4527 `eth-sign-request` (data type 4, typed; and 1, legacy) crosses as
+/// QR frames; the station answers with `eth-signature` (v the y-parity, or EIP-155 `v`
+/// for legacy); the coordinator attaches it and the node accepts the transaction. A
+/// station whose policy does not answer standard requests refuses.
+#[test]
+fn standard_eth_sign_request_types_4_and_1() {
+    use airgap_protocol::registry::{EthDataType, EthSignRequest, EthSignature, KeyPath};
+    use signer_station::station::standard::{StandardAnswer, StandardRequest};
+    use strongroom_e2e::qr::ur_through_qr;
+    let (mut r, hsm) = rig(137);
+    for (i, (kind, data_type)) in [
+        (TxKindChoice::Eip1559, EthDataType::TypedTransaction),
+        (TxKindChoice::Legacy, EthDataType::LegacyTransaction),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("standard {i}");
+        let amount = U256::from(ETHER / 8 + i as u128);
+        let tx = r.build(
+            &Transfer {
+                from: r.vault,
+                to: RECIPIENT,
+                asset: Asset::Native,
+                amount,
+            },
+            kind,
+            &id,
+        );
+        let req = EthSignRequest {
+            request_id: Some([i as u8 + 1; 16]),
+            sign_data: tx.unsigned.clone(),
+            data_type,
+            chain_id: Some(137),
+            derivation_path: KeyPath {
+                components: vec![],
+                source_fingerprint: None,
+                depth: None,
+                tag: 304,
+            },
+            address: Some(r.vault.0 .0),
+            origin: Some("treasury wallet".into()),
+        };
+        let (ur_type, cbor, _) = ur_through_qr("eth-sign-request", &req.to_cbor()).unwrap();
+        let seen = StandardRequest::decode(&ur_type, &cbor).unwrap().unwrap();
+        let review = r.station.review_standard(&seen, now()).unwrap();
+        review.verdict.clone().unwrap();
+        let answer = r
+            .station
+            .sign_standard(&seen, &review, &hsm, now())
+            .unwrap();
+        let (ur_type, cbor) = answer.to_ur();
+        let (ur_type, cbor, _) = ur_through_qr(ur_type, &cbor).unwrap();
+        assert_eq!(ur_type, "eth-signature");
+        let sig = EthSignature::from_cbor(&cbor).unwrap();
+        assert_eq!(sig.request_id, req.request_id);
+        // Back to r || s || parity for the coordinator.
+        let v = sig.signature[64..]
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        let parity = if data_type == EthDataType::LegacyTransaction {
+            assert!(v == 137 * 2 + 35 || v == 137 * 2 + 36, "EIP-155 v {v}");
+            (v - 35 - 137 * 2) as u8
+        } else {
+            v as u8
+        };
+        let mut rsv = [0u8; 65];
+        rsv[..64].copy_from_slice(&sig.signature[..64]);
+        rsv[64] = parity;
+        let before = r.balances();
+        let (_, fee) = r.broadcast(&tx, &rsv).unwrap();
+        assert_eq!(r.balances().1, before.1 + amount);
+        assert_eq!(r.balances().0, before.0 - amount - U256::from(fee));
+        let _ = StandardAnswer::Eth(sig);
+    }
+    // Personal messages are not signed; nor is anything by a station whose policy
+    // does not answer standard requests.
+    let personal = StandardRequest::Eth(EthSignRequest {
+        request_id: None,
+        sign_data: b"hello".to_vec(),
+        data_type: EthDataType::PersonalMessage,
+        chain_id: None,
+        derivation_path: KeyPath {
+            components: vec![],
+            source_fingerprint: None,
+            depth: None,
+            tag: 304,
+        },
+        address: None,
+        origin: None,
+    });
+    let e = r.station.review_standard(&personal, now()).unwrap_err();
+    assert!(e.to_string().contains("personal message"), "{e}");
+    let mut strict = rehearsal::station_with(
+        &hsm,
+        &r.keys,
+        &r._dir.join("strict"),
+        now(),
+        rehearsal::policy().unwrap(),
+        TokenList(vec![]),
+    )
+    .unwrap();
+    let tx = r.build(
+        &Transfer {
+            from: r.vault,
+            to: RECIPIENT,
+            asset: Asset::Native,
+            amount: U256::from(ETHER / 9),
+        },
+        TxKindChoice::Eip1559,
+        "strict",
+    );
+    let e = strict
+        .review_standard(
+            &StandardRequest::Eth(EthSignRequest {
+                request_id: None,
+                sign_data: tx.unsigned,
+                data_type: EthDataType::TypedTransaction,
+                chain_id: Some(137),
+                derivation_path: KeyPath {
+                    components: vec![],
+                    source_fingerprint: None,
+                    depth: None,
+                    tag: 304,
+                },
+                address: None,
+                origin: None,
+            }),
+            now(),
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("does not answer"), "{e}");
 }

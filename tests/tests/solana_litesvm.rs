@@ -96,6 +96,7 @@ fn policy_for(nonce_key: &SigningKey, recipient: &Address, mint: &Address) -> Po
         max: "1000000".into(),
         max_per_mille: 1000,
     }];
+    p.standard_requests = true;
     p
 }
 
@@ -524,4 +525,55 @@ fn station_refusals() {
     // Nothing was signed for any of them: the vault's balance only paid the nonce
     // account's creation.
     assert_eq!(r.control.call::<u64>("test_landed", json!([])).unwrap(), 1);
+}
+
+/// A standard `sol-sign-request` (Keystone) for a durable-nonce transfer crosses as QR
+/// frames; the station answers with `sol-signature`; the runtime executes it.
+#[test]
+fn standard_sol_sign_request() {
+    use airgap_protocol::registry::{KeyPath, SolSignRequest, SolSignature};
+    use signer_station::station::standard::StandardRequest;
+    use strongroom_e2e::qr::ur_through_qr;
+    let (mut r, hsm) = rig("standard");
+    r.provision_nonce(&hsm);
+    let bh = r.durable();
+    let tx = r
+        .builder()
+        .sol_transfer(&r.vault, &r.recipient, SOL / 4, &bh, TxOptions::default())
+        .unwrap();
+    let req = SolSignRequest {
+        request_id: Some([9; 16]),
+        sign_data: tx.message.clone(),
+        derivation_path: KeyPath {
+            components: vec![],
+            source_fingerprint: None,
+            depth: None,
+            tag: 304,
+        },
+        address: Some(r.vault.to_bytes().to_vec()),
+        origin: Some("treasury wallet".into()),
+        sign_type: Some(1),
+    };
+    let (ur_type, cbor, _) = ur_through_qr("sol-sign-request", &req.to_cbor()).unwrap();
+    let seen = StandardRequest::decode(&ur_type, &cbor).unwrap().unwrap();
+    let review = r.station.review_standard(&seen, now()).unwrap();
+    review.verdict.clone().unwrap();
+    let answer = r
+        .station
+        .sign_standard(&seen, &review, &hsm, now())
+        .unwrap();
+    let (ur_type, cbor) = answer.to_ur();
+    let (ur_type, cbor, _) = ur_through_qr(ur_type, &cbor).unwrap();
+    assert_eq!(ur_type, "sol-signature");
+    let sig = SolSignature::from_cbor(&cbor).unwrap();
+    assert_eq!(sig.request_id, Some([9; 16]));
+    let before = r.node.balance(&r.recipient).unwrap();
+    assert!(matches!(
+        r.send(&tx, &[(r.vault.to_bytes(), sig.signature)]),
+        SolState::Landed { .. }
+    ));
+    assert_eq!(r.node.balance(&r.recipient).unwrap(), before + SOL / 4);
+    // The same request again is a replay.
+    let e = r.station.review_standard(&seen, now()).unwrap_err();
+    assert!(matches!(e, Refusal::PayloadReplayed { .. }), "{e}");
 }

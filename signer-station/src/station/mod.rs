@@ -9,6 +9,7 @@ pub mod policy;
 pub mod refusal;
 pub mod registration;
 pub mod solana;
+pub mod standard;
 
 use std::collections::HashMap;
 

@@ -61,6 +61,12 @@ pub struct Policy {
     pub allow_unknown_calldata: bool,
     /// Sign Solana instructions of programs the decoder does not know.
     pub allow_unknown_programs: bool,
+    /// Answer standard wallet requests (`eth-sign-request`, `sol-sign-request`): they
+    /// carry no coordinator signature and no approvals, so the custodians' review at the
+    /// station is their only approval, and only allow-listed destinations pass. Off
+    /// unless set (and then absent from the signed bytes, so older policies verify).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub standard_requests: bool,
 }
 
 /// A policy with the station identity signature over it.

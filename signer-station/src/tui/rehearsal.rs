@@ -142,6 +142,7 @@ pub fn policy() -> Result<Policy, HsmError> {
         max_validity_secs: 86_400,
         allow_unknown_calldata: false,
         allow_unknown_programs: false,
+        standard_requests: false,
     })
 }
 
