@@ -69,10 +69,20 @@ pub fn prepare(
             ),
         });
     }
+    // The nonce is the resource; the call (recipient, value, data) its content. A second
+    // transaction at a signed nonce is refused unless it makes the very same call (a fee
+    // bump): only one of them can land, and either pays the same.
+    let mut call = Vec::new();
+    if let Some(to) = &tx.to {
+        call.extend_from_slice(to.as_slice());
+    }
+    call.extend_from_slice(&tx.value.to_be_bytes::<32>());
+    call.extend_from_slice(&tx.data);
     let spends = vec![format!(
-        "evm:{chain_id}:{}:nonce:{}",
+        "evm:{chain_id}:{}:nonce:{}#call:{}",
         ours.to_checksum(None),
-        tx.nonce
+        tx.nonce,
+        hex::encode(&keccak256(&call)[..12])
     )];
     Ok(EvmPrepared {
         signing_hash: keccak256(bytes).0,

@@ -90,6 +90,14 @@ fn purpose_name(p: Purpose) -> &'static str {
     }
 }
 
+/// Whether spend key `a` conflicts with `b`. Keys are `resource` or `resource#content`:
+/// the same resource with other content (or none) conflicts; identical keys do not
+/// (the same content again, e.g. an EVM fee bump of the same call at the same nonce).
+fn spend_conflict(a: &str, b: &str) -> bool {
+    let resource = |k: &str| k.split_once('#').map_or(k, |(r, _)| r).to_string();
+    a != b && resource(a) == resource(b)
+}
+
 /// Strips the summary's annotation (` (token account …)`) from an address.
 fn bare(address: &str) -> &str {
     address.split(" (").next().unwrap_or(address)
@@ -294,10 +302,24 @@ impl Station {
             });
         }
         for s in &spends {
-            let here = earlier
-                .iter()
-                .any(|e| e.spends.contains(s) && e.digest != digest);
-            if idx.spends.get(s).is_some_and(|d| *d != digest) || here {
+            let with_content = s.contains('#');
+            let here = earlier.iter().any(|e| {
+                e.digest != digest
+                    && e.spends.iter().any(|k| {
+                        if with_content {
+                            spend_conflict(k, s)
+                        } else {
+                            k == s
+                        }
+                    })
+            });
+            let before = if with_content {
+                // Any other content for this resource conflicts.
+                idx.spends.keys().any(|k| spend_conflict(k, s))
+            } else {
+                idx.spends.get(s).is_some_and(|d| *d != digest)
+            };
+            if before || here {
                 return Err(Refusal::DoubleSpend {
                     index,
                     what: s.clone(),
