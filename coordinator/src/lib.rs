@@ -4,3 +4,4 @@
 pub mod evm;
 pub mod rpc;
 pub mod solana;
+pub mod bitcoin;
