@@ -1,7 +1,7 @@
 //! Strongroom's online coordinator: chain adapters that build what the station signs,
 //! finish and broadcast what it returns.
 
+pub mod bitcoin;
 pub mod evm;
 pub mod rpc;
 pub mod solana;
-pub mod bitcoin;

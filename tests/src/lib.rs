@@ -2,6 +2,7 @@
 //! chain's own library, and keys with fixed seeds.
 
 pub mod anvil;
+pub mod btcchain;
 pub mod fixtures;
 pub mod litesvm;
 pub mod qr;

@@ -49,15 +49,17 @@ fn keys_of(psbt: &Psbt, i: usize) -> Vec<PublicKey> {
             })
             .collect();
     }
-    input.bip32_derivation.keys().map(|k| PublicKey::new(*k)).chain(
-        input.partial_sigs.keys().copied().filter(|pk| {
+    input
+        .bip32_derivation
+        .keys()
+        .map(|k| PublicKey::new(*k))
+        .chain(input.partial_sigs.keys().copied().filter(|pk| {
             input.witness_utxo.as_ref().is_some_and(|u| {
                 pk.wpubkey_hash()
                     .is_ok_and(|h| u.script_pubkey == ScriptBuf::new_p2wpkh(&h))
             })
-        }),
-    )
-    .collect()
+        }))
+        .collect()
 }
 
 /// Verifies every partial signature of `psbt` against its input (segwit v0, SIGHASH_ALL).
@@ -88,7 +90,12 @@ fn check_sigs(psbt: &Psbt) -> Result<(), CombineError> {
                     .p2wsh_signature_hash(i, ws, utxo.value, EcdsaSighashType::All)
                     .map_err(|e| bad(&e.to_string()))?,
                 None => cache
-                    .p2wpkh_signature_hash(i, &utxo.script_pubkey, utxo.value, EcdsaSighashType::All)
+                    .p2wpkh_signature_hash(
+                        i,
+                        &utxo.script_pubkey,
+                        utxo.value,
+                        EcdsaSighashType::All,
+                    )
                     .map_err(|e| bad(&e.to_string()))?,
             };
             let msg = Message::from_digest(sighash.to_byte_array());

@@ -51,7 +51,11 @@ pub struct Vault {
 
 impl Vault {
     /// A vault from a descriptor string.
-    pub fn from_descriptor(name: &str, descriptor: &str, network: Network) -> Result<Self, BuildError> {
+    pub fn from_descriptor(
+        name: &str,
+        descriptor: &str,
+        network: Network,
+    ) -> Result<Self, BuildError> {
         let wallet = Wallet::create_single(descriptor.to_string())
             .network(network)
             .create_wallet_no_persist()
@@ -67,7 +71,9 @@ impl Vault {
     /// A single-key vault: `wpkh(K)`.
     pub fn single(name: &str, key: &PublicKey, network: Network) -> Result<Self, BuildError> {
         if !key.compressed {
-            return Err(BuildError::Descriptor("segwit needs a compressed key".into()));
+            return Err(BuildError::Descriptor(
+                "segwit needs a compressed key".into(),
+            ));
         }
         Self::from_descriptor(name, &format!("wpkh({key})"), network)
     }
@@ -131,7 +137,10 @@ impl Vault {
             .collect()
     }
 
-    fn checked(&self, a: &Address<bdk_wallet::bitcoin::address::NetworkUnchecked>) -> Result<Address, BuildError> {
+    fn checked(
+        &self,
+        a: &Address<bdk_wallet::bitcoin::address::NetworkUnchecked>,
+    ) -> Result<Address, BuildError> {
         a.clone()
             .require_network(self.network)
             .map_err(|_| BuildError::WrongNetwork {
@@ -143,7 +152,10 @@ impl Vault {
     /// A payment to one or many recipients; change back to the vault; RBF signalled.
     pub fn payment(
         &mut self,
-        recipients: &[(Address<bdk_wallet::bitcoin::address::NetworkUnchecked>, Amount)],
+        recipients: &[(
+            Address<bdk_wallet::bitcoin::address::NetworkUnchecked>,
+            Amount,
+        )],
         fee_rate: FeeRate,
     ) -> Result<Psbt, BuildError> {
         let checked = recipients
