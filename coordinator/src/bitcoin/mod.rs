@@ -10,8 +10,10 @@
 //! script (one address) per key set; deposit addresses for the warm tier come from an
 //! xpub instead.
 
+mod deposit;
 mod psbt_check;
 mod vault;
 
+pub use deposit::DepositPool;
 pub use psbt_check::{combine, fee_of, standardness, verify_with_core, CombineError};
 pub use vault::{BuildError, Vault};
