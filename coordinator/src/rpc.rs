@@ -87,37 +87,42 @@ pub struct EndpointHealth {
     pub open: bool,
 }
 
-/// A JSON-RPC client over several endpoints.
+/// What one attempt at an endpoint gave.
 #[derive(Debug)]
-pub struct RpcClient {
-    endpoints: Mutex<Vec<Endpoint>>,
-    breaker: Breaker,
-    agent: ureq::Agent,
-    next_id: AtomicU64,
+pub enum Attempt<T, E> {
+    /// An answer (good or bad): stop here.
+    Answer(Result<T, E>),
+    /// The endpoint did not answer: try the next one.
+    Transport(String),
 }
 
-impl RpcClient {
-    /// A client over `urls`, tried in order, with a per-call timeout.
-    pub fn new(urls: &[String], timeout: Duration, breaker: Breaker) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
+/// Several endpoints of one service, tried in order, with a circuit breaker each.
+#[derive(Debug)]
+pub struct Pool {
+    endpoints: Mutex<Vec<Endpoint>>,
+    breaker: Breaker,
+}
+
+impl Pool {
+    /// Over `urls`.
+    pub fn new(urls: &[String], breaker: Breaker) -> Self {
         Self {
             endpoints: Mutex::new(
                 urls.iter()
                     .map(|u| Endpoint {
-                        url: u.clone(),
+                        url: u.trim_end_matches('/').to_string(),
                         consecutive_failures: 0,
                         open_until: None,
                     })
                     .collect(),
             ),
             breaker,
-            agent,
-            next_id: AtomicU64::new(1),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Endpoint>> {
+        // A panic while holding the lock cannot leave the list inconsistent: recover it.
+        self.endpoints.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Endpoint health.
@@ -133,22 +138,12 @@ impl RpcClient {
             .collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Endpoint>> {
-        // A panic while holding the lock cannot leave the list inconsistent: recover it.
-        self.endpoints.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Calls `method` and decodes its `result`.
-    pub fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T, RpcError> {
-        let raw = self.call_raw(method, params)?;
-        serde_json::from_value(raw).map_err(|e| RpcError::BadAnswer {
-            method: method.into(),
-            reason: e.to_string(),
-        })
-    }
-
-    /// Calls `method` and returns its `result` as JSON (`null` included).
-    pub fn call_raw(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+    /// Runs `f` against each endpoint in turn (skipping open breakers unless all are
+    /// open) until one answers; `Err` lists every failure.
+    pub fn try_each<T, E>(
+        &self,
+        mut f: impl FnMut(&str) -> Attempt<T, E>,
+    ) -> Result<Result<T, E>, Vec<String>> {
         let now = Instant::now();
         let order: Vec<(usize, String)> = {
             let eps = self.lock();
@@ -169,46 +164,18 @@ impl RpcClient {
         };
         let mut failures = Vec::new();
         for (i, url) in order {
-            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-            match self.post(&url, &body) {
-                Ok(answer) => {
+            match f(&url) {
+                Attempt::Answer(r) => {
                     self.mark(i, true);
-                    return interpret(method, answer);
+                    return Ok(r);
                 }
-                Err(reason) => {
+                Attempt::Transport(reason) => {
                     self.mark(i, false);
                     failures.push(format!("{url}: {reason}"));
                 }
             }
         }
-        Err(RpcError::Unreachable {
-            method: method.into(),
-            failures,
-        })
-    }
-
-    fn post(&self, url: &str, body: &Value) -> Result<Value, String> {
-        let mut resp = self
-            .agent
-            .post(url)
-            .header("content-type", "application/json")
-            .send_json(body)
-            .map_err(|e| e.to_string())?;
-        if resp.status() != 200 {
-            return Err(format!("HTTP {}", resp.status()));
-        }
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_ANSWER_BYTES)
-            .read_to_vec()
-            .map_err(|e| e.to_string())?;
-        let v: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
-        if v.get("result").is_none() && v.get("error").is_none() {
-            return Err("not a JSON-RPC answer".into());
-        }
-        Ok(v)
+        Err(failures)
     }
 
     fn mark(&self, i: usize, ok: bool) {
@@ -223,6 +190,104 @@ impl RpcClient {
                 e.open_until = Some(Instant::now() + self.breaker.cooldown);
             }
         }
+    }
+}
+
+/// An HTTP agent that reports every status instead of failing on it.
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// A JSON-RPC client over several endpoints.
+#[derive(Debug)]
+pub struct RpcClient {
+    pool: Pool,
+    agent: ureq::Agent,
+    next_id: AtomicU64,
+    auth: Option<String>,
+}
+
+impl RpcClient {
+    /// A client over `urls`, tried in order, with a per-call timeout.
+    pub fn new(urls: &[String], timeout: Duration, breaker: Breaker) -> Self {
+        Self {
+            pool: Pool::new(urls, breaker),
+            agent: agent(timeout),
+            next_id: AtomicU64::new(1),
+            auth: None,
+        }
+    }
+
+    /// Sends `Authorization: Basic …` (Bitcoin Core's RPC user and password).
+    pub fn with_basic_auth(mut self, user: &str, password: &str) -> Self {
+        use base64::Engine;
+        self.auth = Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        ));
+        self
+    }
+
+    /// Endpoint health.
+    pub fn health(&self) -> Vec<EndpointHealth> {
+        self.pool.health()
+    }
+
+    /// Calls `method` and decodes its `result`.
+    pub fn call<T: DeserializeOwned>(&self, method: &str, params: Value) -> Result<T, RpcError> {
+        let raw = self.call_raw(method, params)?;
+        serde_json::from_value(raw).map_err(|e| RpcError::BadAnswer {
+            method: method.into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Calls `method` and returns its `result` as JSON (`null` included).
+    pub fn call_raw(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        match self.pool.try_each(|url| match self.post(url, &body) {
+            Ok(answer) => Attempt::Answer(interpret(method, answer)),
+            Err(reason) => Attempt::Transport(reason),
+        }) {
+            Ok(r) => r,
+            Err(failures) => Err(RpcError::Unreachable {
+                method: method.into(),
+                failures,
+            }),
+        }
+    }
+
+    fn post(&self, url: &str, body: &Value) -> Result<Value, String> {
+        let mut req = self
+            .agent
+            .post(url)
+            .header("content-type", "application/json");
+        if let Some(a) = &self.auth {
+            req = req.header("authorization", a);
+        }
+        let mut resp = req.send_json(body).map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_ANSWER_BYTES)
+            .read_to_vec()
+            .map_err(|e| e.to_string())?;
+        // Bitcoin Core answers RPC errors with HTTP 500 and a JSON-RPC body: an answer.
+        let v: Value = match serde_json::from_slice(&bytes) {
+            Ok(v) => v,
+            Err(e) if status == 200 => return Err(format!("not JSON: {e}")),
+            Err(_) => return Err(format!("HTTP {status}")),
+        };
+        if v.get("result").is_none() && v.get("error").is_none() {
+            return Err(format!("HTTP {status}: not a JSON-RPC answer"));
+        }
+        Ok(v)
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod anvil;
 pub mod btcchain;
+pub mod btcserver;
 pub mod fixtures;
 pub mod litesvm;
 pub mod qr;

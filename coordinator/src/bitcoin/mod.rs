@@ -10,6 +10,7 @@
 //! script (one address) per key set; deposit addresses for the warm tier come from an
 //! xpub instead.
 
+pub mod chain;
 mod deposit;
 mod psbt_check;
 mod vault;

@@ -124,6 +124,20 @@ impl Vault {
             })
     }
 
+    /// The wallet's tip: height and hash.
+    pub fn tip(&self) -> (u32, bdk_wallet::bitcoin::BlockHash) {
+        let t = self.wallet.latest_checkpoint();
+        (t.height(), t.hash())
+    }
+
+    /// The hash the wallet holds for `height`, if it holds one.
+    pub fn block_at(&self, height: u32) -> Option<bdk_wallet::bitcoin::BlockHash> {
+        self.wallet
+            .latest_checkpoint()
+            .get(height)
+            .map(|c| c.hash())
+    }
+
     /// Spendable balance (confirmed and our own unconfirmed change).
     pub fn balance(&self) -> Amount {
         self.wallet.balance().trusted_spendable()

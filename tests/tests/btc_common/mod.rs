@@ -1,0 +1,210 @@
+//! Shared by the Bitcoin end-to-end tests: MockHsm stations with a regtest policy, the
+//! request / response round trip through QR frames or a USB bundle, funding and the
+//! coordinator's checks before broadcast.
+#![allow(dead_code)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use airgap_protocol::envelope::*;
+use bitcoin::{Amount, Network, PublicKey, TxOut};
+use coordinator::bitcoin::*;
+use signer_station::hsm::{SigningBackend, YubiHsm};
+use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
+use signer_station::station::{Policy, Refusal, Station};
+use signer_station::tui::rehearsal;
+use strongroom_e2e::btcchain::Chain;
+use strongroom_e2e::qr::through_qr;
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub fn recipient(n: u32) -> bitcoin::Address {
+    use bitcoin::secp256k1::{Secp256k1, SecretKey};
+    let mut b = [7u8; 32];
+    b[..4].copy_from_slice(&n.to_be_bytes());
+    let sk = SecretKey::from_slice(&b).unwrap();
+    let pk = bitcoin::CompressedPublicKey(sk.public_key(&Secp256k1::new()));
+    bitcoin::Address::p2wpkh(&pk, Network::Regtest)
+}
+
+pub fn policy(recipients: usize) -> Policy {
+    let mut p = rehearsal::policy().unwrap();
+    p.networks = vec!["regtest".into()];
+    p.limits = vec![AssetLimit {
+        network: "regtest".into(),
+        asset: "native".into(),
+        per_transaction: "500000000".into(),
+        per_24h: "5000000000".into(),
+    }];
+    p.allow_list = (0..recipients as u32)
+        .map(|n| Destination {
+            network: "regtest".into(),
+            address: recipient(n).to_string(),
+        })
+        .collect();
+    p.fees = vec![FeeLimit {
+        network: "regtest".into(),
+        max: "2000000".into(),
+        max_per_mille: 1000,
+    }];
+    p
+}
+
+pub struct StationRig {
+    pub station: Station,
+    pub hsm: YubiHsm,
+    pub key: PublicKey,
+    pub identity: ed25519_dalek::VerifyingKey,
+    _dir: std::path::PathBuf,
+}
+
+pub fn station(name: &str, recipients: usize) -> StationRig {
+    let dir = std::env::temp_dir().join(format!("strongroom-btc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = rehearsal::station(&dir.join("rehearsal"), now()).unwrap();
+    let station = rehearsal::station_with(
+        &r.hsm,
+        &r.keys,
+        &dir.join("station"),
+        now(),
+        policy(recipients),
+        Default::default(),
+    )
+    .unwrap();
+    StationRig {
+        station,
+        key: PublicKey::from_slice(&r.keys.bitcoin.public_key).unwrap(),
+        identity: ed25519_dalek::VerifyingKey::from_bytes(
+            &r.keys.identity.public_key.clone().try_into().unwrap(),
+        )
+        .unwrap(),
+        hsm: r.hsm,
+        _dir: dir,
+    }
+}
+
+pub fn request(psbt: &bitcoin::psbt::Psbt, purpose: Purpose, id: &str) -> SignRequest {
+    use sha2::Digest;
+    let mut r = SignRequest {
+        request_id: sha2::Sha256::digest(id.as_bytes())[..16]
+            .try_into()
+            .unwrap(),
+        created: now(),
+        expires: now() + 3600,
+        coordinator_key: KeyId([0; 8]),
+        purpose,
+        requester: "treasury".into(),
+        memo: id.into(),
+        payloads: vec![Payload {
+            network: "regtest".into(),
+            signer: "vault".into(),
+            body: PayloadBody::Psbt {
+                version: 0,
+                bytes: psbt.serialize(),
+            },
+            hints: DisplayHints::default(),
+        }],
+        approvals: vec![],
+        coordinator_signature: [0; 64],
+    };
+    rehearsal::resign(&mut r);
+    r
+}
+
+/// How the request reaches the station and the answer comes back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Qr,
+    Usb,
+}
+
+/// The station's signed PSBT, or its refusal.
+pub fn sign(
+    s: &mut StationRig,
+    req: &SignRequest,
+    channel: Channel,
+) -> Result<bitcoin::psbt::Psbt, Refusal> {
+    let carry = |env: Envelope| -> Envelope {
+        match channel {
+            Channel::Qr => through_qr(&env).unwrap().0,
+            Channel::Usb => {
+                use usb_transfer::{open_bundle, seal_bundle, BundleKind};
+                let id = age::x25519::Identity::generate();
+                let sender = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+                let (ur_type, bytes) = encode_envelope(&env);
+                let kind = if ur_type == REQUEST_UR_TYPE {
+                    BundleKind::Request
+                } else {
+                    BundleKind::Response
+                };
+                let sealed = seal_bundle(kind, &bytes, &id.to_public(), &sender, now()).unwrap();
+                let opened = open_bundle(&sealed, &id, &[sender.verifying_key()]).unwrap();
+                decode_envelope(ur_type, &opened.envelope).unwrap()
+            }
+        }
+    };
+    let Envelope::Request(seen) = carry(Envelope::Request(req.clone())) else {
+        panic!()
+    };
+    let review = s.station.review(&seen, now())?;
+    review.verdict.clone()?;
+    let resp = s
+        .station
+        .sign(&review, &s.hsm as &dyn SigningBackend, now())?;
+    let Envelope::Response(resp) = carry(Envelope::Response(resp)) else {
+        panic!()
+    };
+    verify_response(&resp, req, &s.identity).unwrap();
+    match resp.outcome {
+        Outcome::Signed(sigs) => match sigs.as_slice() {
+            [PayloadSignature::Psbt(b)] => Ok(bitcoin::psbt::Psbt::deserialize(b).unwrap()),
+            other => panic!("{other:?}"),
+        },
+        Outcome::Refused { code, reason } => panic!("refused {code}: {reason}"),
+    }
+}
+
+/// Funds `vault` with `n` coins of `each` in one block.
+pub fn fund(chain: &mut Chain, vault: &mut Vault, n: usize, each: Amount) {
+    let genesis = bitcoin::constants::genesis_block(Network::Regtest).block_hash();
+    let spk = vault.address().script_pubkey();
+    let mut txs = Vec::new();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
+        txs.push(
+            chain.funding(
+                chunk
+                    .iter()
+                    .map(|_| TxOut {
+                        value: each,
+                        script_pubkey: spk.clone(),
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    let block = chain.mine(genesis, txs);
+    vault.apply_block(&block, chain.height()).unwrap();
+}
+
+/// Finalises, extracts and checks a transaction as the coordinator does before broadcast.
+pub fn finish(chain: &Chain, vault: &Vault, mut psbt: bitcoin::psbt::Psbt) -> bitcoin::Transaction {
+    let fee = fee_of(&psbt).unwrap();
+    let tx = vault.finalize(&mut psbt).unwrap();
+    verify_with_core(&tx, |o| chain.outputs.get(o).cloned()).unwrap();
+    let inputs: Amount = tx
+        .input
+        .iter()
+        .map(|i| chain.outputs[&i.previous_output].value)
+        .sum();
+    let outputs: Amount = tx.output.iter().map(|o| o.value).sum();
+    assert_eq!(fee, inputs - outputs, "fee is inputs minus outputs");
+    assert!(standardness(&tx).is_empty(), "{:?}", standardness(&tx));
+    assert!(
+        tx.input.iter().all(|i| i.sequence.is_rbf()),
+        "RBF signalled"
+    );
+    tx
+}
