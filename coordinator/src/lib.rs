@@ -1,7 +1,10 @@
 //! Strongroom's online coordinator: chain adapters that build what the station signs,
 //! finish and broadcast what it returns.
 
+pub mod audit;
 pub mod bitcoin;
 pub mod evm;
+pub mod lifecycle;
+pub mod risk;
 pub mod rpc;
 pub mod solana;

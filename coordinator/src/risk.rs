@@ -1,0 +1,590 @@
+//! The risk engine: a chain of pure rules over a proposed transfer and the requester's
+//! history, configured in TOML. Outcome: approve, manual review (with reasons) or reject
+//! (with reasons). A reject from any rule wins over reviews; reviews over approval.
+
+use serde::{Deserialize, Serialize};
+
+/// A destination on a network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    /// Network (`bitcoin`, `evm:1`, `solana:mainnet`, …).
+    pub network: String,
+    /// Address as the chain writes it (EVM compared case-insensitively).
+    pub address: String,
+    /// Operator's label.
+    #[serde(default)]
+    pub label: String,
+}
+
+/// Amount limits for an asset, for everyone or one principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    /// Network.
+    pub network: String,
+    /// `native` or the token contract / mint.
+    pub asset: String,
+    /// Only for this principal (`None`: everyone without their own entry).
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// Largest single transfer, base units (decimal string).
+    pub per_transaction: String,
+    /// Largest total per rolling 24 h, base units.
+    pub per_day: String,
+}
+
+/// A velocity rule: at most `max_count` requests by a principal within `window_secs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Velocity {
+    /// Only for this principal (`None`: everyone).
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// Requests allowed in the window.
+    pub max_count: u32,
+    /// Window length.
+    pub window_secs: u64,
+}
+
+/// The risk configuration (TOML).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    /// Never pay these.
+    #[serde(default)]
+    pub blacklist: Vec<Destination>,
+    /// Known destinations: no first-time review.
+    #[serde(default)]
+    pub allow_list: Vec<Destination>,
+    /// Registered warm/hot wallet addresses: the only destinations of a refill.
+    #[serde(default)]
+    pub warm_addresses: Vec<Destination>,
+    /// Amount limits; an asset without one is rejected.
+    #[serde(default)]
+    pub limits: Vec<Limit>,
+    /// Velocity rules.
+    #[serde(default)]
+    pub velocity: Vec<Velocity>,
+    /// Review a transfer above this multiple of the principal's largest earlier transfer
+    /// of the asset (0 disables the rule).
+    #[serde(default = "default_multiple")]
+    pub history_multiple: u32,
+}
+
+fn default_multiple() -> u32 {
+    5
+}
+
+impl RiskConfig {
+    /// Parses TOML; unknown keys are errors.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let c: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        for l in &c.limits {
+            for (what, v) in [
+                ("per_transaction", &l.per_transaction),
+                ("per_day", &l.per_day),
+            ] {
+                v.parse::<u128>().map_err(|_| {
+                    format!(
+                        "limit {} {} {what}: {v:?} is not a whole number of base units",
+                        l.network, l.asset
+                    )
+                })?;
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// Why money moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Purpose {
+    /// To a customer or counterparty.
+    Withdrawal,
+    /// Cold to warm/hot.
+    Refill,
+    /// Deposit addresses to the vault.
+    Sweep,
+    /// Within the vault.
+    Consolidation,
+}
+
+/// A transfer being assessed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proposal {
+    /// Who asks.
+    pub principal: String,
+    /// Why.
+    pub purpose: Purpose,
+    /// Network.
+    pub network: String,
+    /// `native` or contract / mint.
+    pub asset: String,
+    /// Destination.
+    pub destination: String,
+    /// Base units.
+    pub amount: u128,
+    /// Unix seconds.
+    pub now: u64,
+}
+
+/// An earlier transfer (any state but rejected or cancelled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Past {
+    /// Who asked.
+    pub principal: String,
+    /// Network.
+    pub network: String,
+    /// Asset.
+    pub asset: String,
+    /// Destination.
+    pub destination: String,
+    /// Base units.
+    pub amount: u128,
+    /// Unix seconds.
+    pub time: u64,
+}
+
+/// One rule's finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// Nothing to say.
+    Pass,
+    /// A person must look.
+    Review(String),
+    /// Refused.
+    Reject(String),
+}
+
+/// The engine's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "reasons", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Goes on to approvals.
+    Approve,
+    /// Held for the risk role.
+    ManualReview(Vec<String>),
+    /// Refused.
+    Reject(Vec<String>),
+}
+
+fn same_address(network: &str, a: &str, b: &str) -> bool {
+    if network.starts_with("evm:") {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a == b
+    }
+}
+
+fn listed(list: &[Destination], p: &Proposal) -> bool {
+    list.iter()
+        .any(|d| d.network == p.network && same_address(&p.network, &d.address, &p.destination))
+}
+
+/// A rule.
+pub type Rule = fn(&RiskConfig, &Proposal, &[Past]) -> Finding;
+
+/// Blacklisted destinations are rejected.
+pub fn blacklist(c: &RiskConfig, p: &Proposal, _: &[Past]) -> Finding {
+    if listed(&c.blacklist, p) {
+        Finding::Reject(format!("destination {} is blacklisted", p.destination))
+    } else {
+        Finding::Pass
+    }
+}
+
+/// A refill goes only to a registered warm address.
+pub fn refill_destination(c: &RiskConfig, p: &Proposal, _: &[Past]) -> Finding {
+    if p.purpose == Purpose::Refill && !listed(&c.warm_addresses, p) {
+        Finding::Reject(format!(
+            "refill to {}, which is not a registered warm address",
+            p.destination
+        ))
+    } else {
+        Finding::Pass
+    }
+}
+
+fn limit_for<'a>(c: &'a RiskConfig, p: &Proposal) -> Option<&'a Limit> {
+    let matches = |l: &&Limit| l.network == p.network && l.asset.eq_ignore_ascii_case(&p.asset);
+    c.limits
+        .iter()
+        .filter(matches)
+        .find(|l| l.principal.as_deref() == Some(p.principal.as_str()))
+        .or_else(|| {
+            c.limits
+                .iter()
+                .filter(matches)
+                .find(|l| l.principal.is_none())
+        })
+}
+
+/// Per-transaction and per-day limits (per principal where configured).
+pub fn limits(c: &RiskConfig, p: &Proposal, h: &[Past]) -> Finding {
+    let Some(l) = limit_for(c, p) else {
+        return Finding::Reject(format!(
+            "no limit configured for {} on {}",
+            p.asset, p.network
+        ));
+    };
+    let per_tx: u128 = l.per_transaction.parse().unwrap_or(0);
+    let per_day: u128 = l.per_day.parse().unwrap_or(0);
+    if p.amount > per_tx {
+        return Finding::Reject(format!(
+            "{} over the per-transaction limit {per_tx}",
+            p.amount
+        ));
+    }
+    let day: u128 = h
+        .iter()
+        .filter(|x| {
+            x.principal == p.principal
+                && x.network == p.network
+                && x.asset.eq_ignore_ascii_case(&p.asset)
+                && p.now.saturating_sub(x.time) < 86_400
+        })
+        .map(|x| x.amount)
+        .fold(p.amount, u128::saturating_add);
+    if day > per_day {
+        return Finding::Reject(format!(
+            "{day} in 24 h with this one, over the daily limit {per_day}"
+        ));
+    }
+    Finding::Pass
+}
+
+/// Too many requests in a window: held for review.
+pub fn velocity(c: &RiskConfig, p: &Proposal, h: &[Past]) -> Finding {
+    for v in c
+        .velocity
+        .iter()
+        .filter(|v| v.principal.as_deref().is_none_or(|x| x == p.principal))
+    {
+        let n = h
+            .iter()
+            .filter(|x| x.principal == p.principal && p.now.saturating_sub(x.time) < v.window_secs)
+            .count()
+            + 1;
+        if n > v.max_count as usize {
+            return Finding::Review(format!(
+                "{n} requests by {} within {} s (at most {})",
+                p.principal, v.window_secs, v.max_count
+            ));
+        }
+    }
+    Finding::Pass
+}
+
+/// A destination never paid before (and not allow-listed or a warm address): review.
+pub fn first_time_destination(c: &RiskConfig, p: &Proposal, h: &[Past]) -> Finding {
+    if matches!(p.purpose, Purpose::Consolidation | Purpose::Sweep)
+        || listed(&c.allow_list, p)
+        || listed(&c.warm_addresses, p)
+        || h.iter().any(|x| {
+            x.network == p.network && same_address(&p.network, &x.destination, &p.destination)
+        })
+    {
+        Finding::Pass
+    } else {
+        Finding::Review(format!("first transfer to {}", p.destination))
+    }
+}
+
+/// Far above the principal's largest earlier transfer of the asset: review.
+pub fn unusual_amount(c: &RiskConfig, p: &Proposal, h: &[Past]) -> Finding {
+    if c.history_multiple == 0 {
+        return Finding::Pass;
+    }
+    let largest = h
+        .iter()
+        .filter(|x| {
+            x.principal == p.principal
+                && x.network == p.network
+                && x.asset.eq_ignore_ascii_case(&p.asset)
+        })
+        .map(|x| x.amount)
+        .max();
+    match largest {
+        Some(m) if p.amount > m.saturating_mul(u128::from(c.history_multiple)) => {
+            Finding::Review(format!(
+                "{} is more than {}x {}'s largest earlier transfer ({m})",
+                p.amount, c.history_multiple, p.principal
+            ))
+        }
+        _ => Finding::Pass,
+    }
+}
+
+/// The rules, in order.
+pub const RULES: [Rule; 6] = [
+    blacklist,
+    refill_destination,
+    limits,
+    velocity,
+    first_time_destination,
+    unusual_amount,
+];
+
+/// Runs every rule.
+pub fn assess(c: &RiskConfig, p: &Proposal, history: &[Past]) -> Outcome {
+    let (mut rejects, mut reviews) = (Vec::new(), Vec::new());
+    for rule in RULES {
+        match rule(c, p, history) {
+            Finding::Pass => {}
+            Finding::Review(r) => reviews.push(r),
+            Finding::Reject(r) => rejects.push(r),
+        }
+    }
+    if !rejects.is_empty() {
+        Outcome::Reject(rejects)
+    } else if !reviews.is_empty() {
+        Outcome::ManualReview(reviews)
+    } else {
+        Outcome::Approve
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+history_multiple = 5
+
+[[blacklist]]
+network = "evm:1"
+address = "0xBAD0000000000000000000000000000000000bad"
+
+[[allow_list]]
+network = "bitcoin"
+address = "bc1qknown"
+label = "market maker"
+
+[[warm_addresses]]
+network = "bitcoin"
+address = "bc1qwarm"
+
+[[limits]]
+network = "bitcoin"
+asset = "native"
+per_transaction = "100000000"
+per_day = "250000000"
+
+[[limits]]
+network = "bitcoin"
+asset = "native"
+principal = "warm-tier"
+per_transaction = "20000000"
+per_day = "50000000"
+
+[[limits]]
+network = "evm:1"
+asset = "native"
+per_transaction = "10000000000000000000"
+per_day = "50000000000000000000"
+
+[[velocity]]
+max_count = 3
+window_secs = 3600
+"#;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn p(principal: &str, purpose: Purpose, network: &str, dest: &str, amount: u128) -> Proposal {
+        Proposal {
+            principal: principal.into(),
+            purpose,
+            network: network.into(),
+            asset: "native".into(),
+            destination: dest.into(),
+            amount,
+            now: NOW,
+        }
+    }
+
+    fn past(principal: &str, dest: &str, amount: u128, ago: u64) -> Past {
+        Past {
+            principal: principal.into(),
+            network: "bitcoin".into(),
+            asset: "native".into(),
+            destination: dest.into(),
+            amount,
+            time: NOW - ago,
+        }
+    }
+
+    #[test]
+    fn table() {
+        let c = RiskConfig::from_toml(CONFIG).unwrap();
+        use Purpose::*;
+        let known = vec![past("treasury", "bc1qknown", 30_000_000, 7200)];
+        let busy: Vec<Past> = (0..3)
+            .map(|i| past("treasury", "bc1qknown", 1_000, 60 * i))
+            .collect();
+        let heavy_day = vec![
+            past("treasury", "bc1qknown", 90_000_000, 3600),
+            past("treasury", "bc1qknown", 90_000_000, 7200),
+        ];
+        let cases: Vec<(&str, Proposal, Vec<Past>, &str)> = vec![
+            (
+                "known destination within limits",
+                p("treasury", Withdrawal, "bitcoin", "bc1qknown", 50_000_000),
+                known.clone(),
+                "approve",
+            ),
+            (
+                "allow-listed, no history",
+                p("treasury", Withdrawal, "bitcoin", "bc1qknown", 1_000),
+                vec![],
+                "approve",
+            ),
+            (
+                "first-time destination",
+                p("treasury", Withdrawal, "bitcoin", "bc1qnew", 1_000),
+                vec![],
+                "review",
+            ),
+            (
+                "destination paid before",
+                p("treasury", Withdrawal, "bitcoin", "bc1qold", 1_000),
+                vec![past("treasury", "bc1qold", 1_000, 99_999)],
+                "approve",
+            ),
+            (
+                "blacklisted, case-insensitive on EVM",
+                p(
+                    "treasury",
+                    Withdrawal,
+                    "evm:1",
+                    "0xbad0000000000000000000000000000000000BAD",
+                    1,
+                ),
+                vec![],
+                "reject",
+            ),
+            (
+                "over per-transaction",
+                p("treasury", Withdrawal, "bitcoin", "bc1qknown", 100_000_001),
+                known.clone(),
+                "reject",
+            ),
+            (
+                "exactly the per-transaction limit",
+                p("treasury", Withdrawal, "bitcoin", "bc1qknown", 100_000_000),
+                known.clone(),
+                "approve",
+            ),
+            (
+                "over per-day with earlier ones",
+                p("treasury", Withdrawal, "bitcoin", "bc1qknown", 80_000_000),
+                heavy_day.clone(),
+                "reject",
+            ),
+            (
+                "earlier ones older than a day",
+                p("treasury", Withdrawal, "bitcoin", "bc1qknown", 80_000_000),
+                vec![past("treasury", "bc1qknown", 200_000_000, 86_400)],
+                "approve",
+            ),
+            (
+                "principal's own tighter limit",
+                p("warm-tier", Refill, "bitcoin", "bc1qwarm", 30_000_000),
+                vec![],
+                "reject",
+            ),
+            (
+                "refill within the principal's limit",
+                p("warm-tier", Refill, "bitcoin", "bc1qwarm", 15_000_000),
+                vec![],
+                "approve",
+            ),
+            (
+                "refill to a non-warm address",
+                p("warm-tier", Refill, "bitcoin", "bc1qknown", 1_000),
+                vec![],
+                "reject",
+            ),
+            (
+                "asset without a limit",
+                Proposal {
+                    asset: "0xToken".into(),
+                    ..p("treasury", Withdrawal, "evm:1", "0xabc", 1)
+                },
+                vec![],
+                "reject",
+            ),
+            (
+                "network without a limit",
+                p("treasury", Withdrawal, "solana:mainnet", "Abc", 1),
+                vec![],
+                "reject",
+            ),
+            (
+                "velocity: fourth in the hour",
+                p("treasury", Withdrawal, "bitcoin", "bc1qknown", 1_000),
+                busy.clone(),
+                "review",
+            ),
+            (
+                "velocity counts only the window",
+                p("treasury", Withdrawal, "bitcoin", "bc1qknown", 1_000),
+                vec![past("treasury", "bc1qknown", 1_000, 4000); 5],
+                "approve",
+            ),
+            (
+                "far above history",
+                p("treasury", Withdrawal, "bitcoin", "bc1qknown", 90_000_000),
+                vec![past("treasury", "bc1qknown", 10_000_000, 99_999)],
+                "review",
+            ),
+            (
+                "other principals' history does not count",
+                p("ops", Withdrawal, "bitcoin", "bc1qknown", 90_000_000),
+                vec![past("treasury", "bc1qknown", 10, 99_999)],
+                "approve",
+            ),
+            (
+                "consolidation to self, no first-time review",
+                p("treasury", Consolidation, "bitcoin", "bc1qvault", 1_000),
+                vec![],
+                "approve",
+            ),
+            (
+                "reject beats review",
+                p("treasury", Withdrawal, "bitcoin", "bc1qnew", 100_000_001),
+                vec![],
+                "reject",
+            ),
+        ];
+        for (name, proposal, history, want) in cases {
+            let got = assess(&c, &proposal, &history);
+            let kind = match &got {
+                Outcome::Approve => "approve",
+                Outcome::ManualReview(r) => {
+                    assert!(!r.is_empty());
+                    "review"
+                }
+                Outcome::Reject(r) => {
+                    assert!(!r.is_empty());
+                    "reject"
+                }
+            };
+            assert_eq!(kind, want, "{name}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn config_errors_are_clear() {
+        assert!(RiskConfig::from_toml("unknown = 1")
+            .unwrap_err()
+            .contains("unknown"));
+        let e = RiskConfig::from_toml(
+            "[[limits]]\nnetwork='bitcoin'\nasset='native'\nper_transaction='1.5'\nper_day='2'",
+        )
+        .unwrap_err();
+        assert!(e.contains("not a whole number"), "{e}");
+        assert_eq!(RiskConfig::from_toml("").unwrap().history_multiple, 5);
+    }
+}
