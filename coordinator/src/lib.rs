@@ -8,3 +8,4 @@ pub mod lifecycle;
 pub mod risk;
 pub mod rpc;
 pub mod solana;
+pub mod store;

@@ -1,0 +1,137 @@
+//! The storage conformance suite: every backend must pass it.
+
+use serde_json::json;
+
+use super::{Sqlite, Store, StoreError};
+use crate::audit::verify;
+use crate::lifecycle::{Event, State};
+
+fn suite(s: &dyn Store) {
+    let body = json!({"network": "bitcoin", "amount": "1000", "destination": "bc1q"});
+    // Idempotent create.
+    let (a, created) = s
+        .create_request(Some("k1"), "treasury", &body, 100)
+        .unwrap();
+    assert!(created);
+    assert_eq!(a.state, State::Draft);
+    let (again, created) = s
+        .create_request(Some("k1"), "treasury", &body, 101)
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again, a);
+    // Another principal may use the same key.
+    let (b, created) = s.create_request(Some("k1"), "ops", &body, 102).unwrap();
+    assert!(created);
+    assert_ne!(a.id, b.id);
+    // The same key for a different body is refused and changes nothing.
+    let other = json!({"network": "bitcoin", "amount": "2000", "destination": "bc1q"});
+    assert!(matches!(
+        s.create_request(Some("k1"), "treasury", &other, 103),
+        Err(StoreError::KeyReuse(_))
+    ));
+    let (c, _) = s.create_request(None, "treasury", &other, 104).unwrap();
+    assert_eq!(s.list(None, None, 100).unwrap().len(), 3);
+    assert_eq!(s.list(None, Some("treasury"), 100).unwrap().len(), 2);
+
+    // Transitions: recorded, idempotent, refused out of order.
+    let r = s
+        .transition(&a.id, Event::RiskApproved, "risk-engine", json!({}), 110)
+        .unwrap();
+    assert_eq!(r.state, State::AwaitingApprovals);
+    let r = s
+        .transition(&a.id, Event::RiskApproved, "risk-engine", json!({}), 111)
+        .unwrap();
+    assert_eq!(r.state, State::AwaitingApprovals, "idempotent");
+    assert!(matches!(
+        s.transition(&a.id, Event::Broadcast, "x", json!({}), 112),
+        Err(StoreError::Transition(_))
+    ));
+    assert_eq!(
+        s.get(&a.id).unwrap().unwrap().state,
+        State::AwaitingApprovals
+    );
+    assert!(matches!(
+        s.transition("nope", Event::Cancel, "x", json!({}), 113),
+        Err(StoreError::NotFound(_))
+    ));
+    s.transition(
+        &c.id,
+        Event::Cancel,
+        "treasury",
+        json!({"why": "typo"}),
+        114,
+    )
+    .unwrap();
+    assert_eq!(
+        s.list(Some(State::Cancelled), None, 10).unwrap()[0].id,
+        c.id
+    );
+
+    // Leases: one owner at a time; expiry frees it; the holder may renew.
+    assert!(s.claim(&a.id, "broadcast", "replica-1", 200, 30).unwrap());
+    assert!(!s.claim(&a.id, "broadcast", "replica-2", 210, 30).unwrap());
+    assert!(s.claim(&a.id, "broadcast", "replica-1", 215, 30).unwrap());
+    assert!(
+        s.claim(&a.id, "export", "replica-2", 215, 30).unwrap(),
+        "another step"
+    );
+    assert!(
+        s.claim(&a.id, "broadcast", "replica-2", 246, 30).unwrap(),
+        "expired"
+    );
+
+    // The audit chain has every change and verifies.
+    s.audit(
+        "auditor",
+        "audit.export",
+        "2026-11",
+        json!({"rows": 3}),
+        300,
+    )
+    .unwrap();
+    let rows = s.audit_rows(1, 1000).unwrap();
+    // 3 creates, 2 state changes (the idempotent one records nothing), 1 explicit.
+    assert_eq!(rows.len(), 6, "{rows:#?}");
+    verify(&rows, Some((6, &rows[5].hash))).unwrap();
+    assert_eq!(s.audit_rows(4, 2).unwrap().len(), 2);
+}
+
+#[test]
+fn sqlite_in_memory() {
+    suite(&Sqlite::memory().unwrap());
+}
+
+#[test]
+fn sqlite_file_survives_reopen_and_detects_tampering() {
+    let dir = std::env::temp_dir().join(format!("strongroom-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("coordinator.db");
+    let id = {
+        let s = Sqlite::open(&path).unwrap();
+        suite(&s);
+        s.list(Some(State::AwaitingApprovals), None, 1).unwrap()[0]
+            .id
+            .clone()
+    };
+    let s = Sqlite::open(&path).unwrap();
+    assert_eq!(s.get(&id).unwrap().unwrap().state, State::AwaitingApprovals);
+    // Someone edits the database behind the coordinator's back.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE audit SET detail = '{\"to\":\"confirmed\"}' WHERE seq = 4",
+        [],
+    )
+    .unwrap();
+    let rows = s.audit_rows(1, 1000).unwrap();
+    assert_eq!(
+        verify(&rows, None),
+        Err(crate::audit::AuditBreak::Edited { seq: 4 })
+    );
+    conn.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
+    let rows = s.audit_rows(1, 1000).unwrap();
+    assert_eq!(
+        verify(&rows, None),
+        Err(crate::audit::AuditBreak::Deleted { from: 2, to: 2 })
+    );
+}

@@ -1,0 +1,425 @@
+//! The embedded SQLite backend.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{RequestRow, Store, StoreError};
+use crate::audit::AuditRecord;
+use crate::lifecycle::{Event, State};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: requests, audit, leases.
+    "CREATE TABLE requests (
+        id TEXT PRIMARY KEY,
+        idempotency_key TEXT,
+        principal TEXT NOT NULL,
+        body TEXT NOT NULL,
+        body_hash TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL
+     );
+     CREATE UNIQUE INDEX requests_idem ON requests(principal, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+     CREATE INDEX requests_state ON requests(state, created);
+     CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        time INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+     );
+     CREATE TABLE leases (
+        request_id TEXT NOT NULL,
+        step TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        PRIMARY KEY (request_id, step)
+     );",
+];
+
+/// SQLite storage.
+#[derive(Debug)]
+pub struct Sqlite {
+    conn: Mutex<Connection>,
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn state_name(s: State) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn state_of(s: &str) -> Result<State, StoreError> {
+    serde_json::from_value(Value::String(s.into()))
+        .map_err(|_| StoreError::Backend(format!("unknown state {s:?} in the database")))
+}
+
+fn new_id(principal: &str, now: u64, n: u64) -> String {
+    let mut h = Sha256::new();
+    h.update(principal.as_bytes());
+    h.update(now.to_be_bytes());
+    h.update(n.to_be_bytes());
+    let mut rnd = [0u8; 16];
+    // Uniqueness comes from the counter; randomness keeps ids unguessable.
+    let _ = getrandom(&mut rnd);
+    h.update(rnd);
+    let d = h.finalize();
+    let b = &d[..16];
+    format!(
+        "{}-{}-{}-{}-{}",
+        hex::encode(&b[..4]),
+        hex::encode(&b[4..6]),
+        hex::encode(&b[6..8]),
+        hex::encode(&b[8..10]),
+        hex::encode(&b[10..16])
+    )
+}
+
+fn getrandom(buf: &mut [u8]) -> Result<(), ()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .map_err(|_| ())
+}
+
+type Row = (String, Option<String>, String, String, String, i64, i64);
+
+fn row_of(r: Row) -> Result<RequestRow, StoreError> {
+    Ok(RequestRow {
+        id: r.0,
+        idempotency_key: r.1,
+        principal: r.2,
+        body: serde_json::from_str(&r.3).map_err(|e| StoreError::Backend(e.to_string()))?,
+        state: state_of(&r.4)?,
+        created: r.5 as u64,
+        updated: r.6 as u64,
+    })
+}
+
+const SELECT: &str =
+    "SELECT id, idempotency_key, principal, body, state, created, updated FROM requests";
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+fn last_audit(tx: &Connection) -> Result<Option<AuditRecord>, StoreError> {
+    tx.query_row(
+        "SELECT seq, time, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1",
+        [],
+        audit_row,
+    )
+    .optional()
+    .map_err(db)?
+    .transpose()
+}
+
+fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<AuditRecord, StoreError>> {
+    let detail: String = r.get(5)?;
+    Ok(serde_json::from_str(&detail)
+        .map_err(|e| StoreError::Backend(e.to_string()))
+        .map(|detail| AuditRecord {
+            seq: r.get::<_, i64>(0).unwrap_or(0) as u64,
+            time: r.get::<_, i64>(1).unwrap_or(0) as u64,
+            actor: r.get(2).unwrap_or_default(),
+            action: r.get(3).unwrap_or_default(),
+            subject: r.get(4).unwrap_or_default(),
+            detail,
+            prev_hash: r.get(6).unwrap_or_default(),
+            hash: r.get(7).unwrap_or_default(),
+        }))
+}
+
+fn append_audit(
+    tx: &Connection,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: Value,
+    now: u64,
+) -> Result<AuditRecord, StoreError> {
+    let prev = last_audit(tx)?;
+    let r = AuditRecord::next(prev.as_ref(), now, actor, action, subject, detail);
+    tx.execute(
+        "INSERT INTO audit (seq, time, actor, action, subject, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![r.seq as i64, r.time as i64, r.actor, r.action, r.subject, r.detail.to_string(), r.prev_hash, r.hash],
+    )
+    .map_err(db)?;
+    Ok(r)
+}
+
+impl Sqlite {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::init(Connection::open(path).map_err(db)?)
+    }
+
+    /// An in-memory database (tests).
+    pub fn memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            .map_err(db)?;
+        let v: i64 = conn
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if v as usize > MIGRATIONS.len() {
+            return Err(StoreError::Backend(format!(
+                "database schema {v} is newer than this coordinator ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+            let tx = conn.unchecked_transaction().map_err(db)?;
+            tx.execute_batch(m).map_err(db)?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [i as i64 + 1],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)?;
+        }
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Store for Sqlite {
+    fn create_request(
+        &self,
+        idempotency_key: Option<&str>,
+        principal: &str,
+        body: &Value,
+        now: u64,
+    ) -> Result<(RequestRow, bool), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let body_text = body.to_string();
+        let body_hash = hex::encode(Sha256::digest(body_text.as_bytes()));
+        if let Some(key) = idempotency_key {
+            let found: Option<(Row, String)> = tx
+                .query_row(
+                    "SELECT id, idempotency_key, principal, body, state, created, updated, body_hash FROM requests WHERE principal = ?1 AND idempotency_key = ?2",
+                    params![principal, key],
+                    |r| Ok((read_row(r)?, r.get(7)?)),
+                )
+                .optional()
+                .map_err(db)?;
+            if let Some((row, hash)) = found {
+                if hash != body_hash {
+                    return Err(StoreError::KeyReuse(key.into()));
+                }
+                return Ok((row_of(row)?, false));
+            }
+        }
+        let n: i64 = tx
+            .query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0))
+            .map_err(db)?;
+        let id = new_id(principal, now, n as u64);
+        tx.execute(
+            "INSERT INTO requests (id, idempotency_key, principal, body, body_hash, state, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            params![id, idempotency_key, principal, body_text, body_hash, state_name(State::Draft), now as i64],
+        )
+        .map_err(db)?;
+        append_audit(
+            &tx,
+            principal,
+            "request.create",
+            &id,
+            serde_json::json!({"body": body, "idempotency_key": idempotency_key}),
+            now,
+        )?;
+        tx.commit().map_err(db)?;
+        Ok((
+            RequestRow {
+                id,
+                idempotency_key: idempotency_key.map(String::from),
+                principal: principal.into(),
+                body: body.clone(),
+                state: State::Draft,
+                created: now,
+                updated: now,
+            },
+            true,
+        ))
+    }
+
+    fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError> {
+        let conn = self.lock();
+        conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id], read_row)
+            .optional()
+            .map_err(db)?
+            .map(row_of)
+            .transpose()
+    }
+
+    fn list(
+        &self,
+        state: Option<State>,
+        principal: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RequestRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(&format!(
+                "{SELECT} WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR principal = ?2) ORDER BY created DESC, id LIMIT ?3"
+            ))
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(
+                params![state.map(state_name), principal, limit.min(10_000) as i64],
+                read_row,
+            )
+            .map_err(db)?;
+        rows.map(|r| r.map_err(db).and_then(row_of)).collect()
+    }
+
+    fn transition(
+        &self,
+        id: &str,
+        event: Event,
+        actor: &str,
+        detail: Value,
+        now: u64,
+    ) -> Result<RequestRow, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let row = tx
+            .query_row(&format!("{SELECT} WHERE id = ?1"), [id], read_row)
+            .optional()
+            .map_err(db)?
+            .ok_or_else(|| StoreError::NotFound(id.into()))?;
+        let mut row = row_of(row)?;
+        let next = row.state.apply(event)?;
+        if next != row.state {
+            tx.execute(
+                "UPDATE requests SET state = ?1, updated = ?2 WHERE id = ?3",
+                params![state_name(next), now as i64, id],
+            )
+            .map_err(db)?;
+            append_audit(
+                &tx,
+                actor,
+                "request.state",
+                id,
+                serde_json::json!({"from": row.state, "to": next, "event": event, "detail": detail}),
+                now,
+            )?;
+            row.state = next;
+            row.updated = now;
+        }
+        tx.commit().map_err(db)?;
+        Ok(row)
+    }
+
+    fn claim(
+        &self,
+        id: &str,
+        step: &str,
+        owner: &str,
+        now: u64,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let held: Option<(String, i64)> = tx
+            .query_row(
+                "SELECT owner, until FROM leases WHERE request_id = ?1 AND step = ?2",
+                params![id, step],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db)?;
+        if let Some((o, until)) = held {
+            if o != owner && until as u64 > now {
+                return Ok(false);
+            }
+        }
+        tx.execute(
+            "INSERT INTO leases (request_id, step, owner, until) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (request_id, step) DO UPDATE SET owner = ?3, until = ?4",
+            params![id, step, owner, now.saturating_add(ttl) as i64],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(true)
+    }
+
+    fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: Value,
+        now: u64,
+    ) -> Result<AuditRecord, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let r = append_audit(&tx, actor, action, subject, detail, now)?;
+        tx.commit().map_err(db)?;
+        Ok(r)
+    }
+
+    fn audit_rows(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT seq, time, actor, action, subject, detail, prev_hash, hash FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(
+                params![from_seq as i64, limit.min(1_000_000) as i64],
+                audit_row,
+            )
+            .map_err(db)?;
+        rows.map(|r| r.map_err(db).and_then(|x| x)).collect()
+    }
+}
