@@ -1,6 +1,7 @@
 //! Strongroom's online coordinator: chain adapters that build what the station signs,
 //! finish and broadcast what it returns.
 
+pub mod api;
 pub mod audit;
 pub mod bitcoin;
 pub mod evm;

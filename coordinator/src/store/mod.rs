@@ -105,6 +105,18 @@ pub trait Store: Send + Sync {
         now: u64,
     ) -> Result<AuditRecord, StoreError>;
 
+    /// Stores an API token's hash for a principal with roles (audited).
+    fn add_token(
+        &self,
+        hash: &str,
+        principal: &str,
+        roles: &[String],
+        now: u64,
+    ) -> Result<(), StoreError>;
+
+    /// The principal and roles of a token hash.
+    fn token(&self, hash: &str) -> Result<Option<(String, Vec<String>)>, StoreError>;
+
     /// Audit rows from `from_seq`, in order.
     fn audit_rows(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
 }

@@ -43,6 +43,13 @@ const MIGRATIONS: &[&str] = &[
         until INTEGER NOT NULL,
         PRIMARY KEY (request_id, step)
      );",
+    // 2: API tokens, stored as SHA-256 of the token.
+    "CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,
+        principal TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        created INTEGER NOT NULL
+     );",
 ];
 
 /// SQLite storage.
@@ -405,6 +412,54 @@ impl Store for Sqlite {
         let r = append_audit(&tx, actor, action, subject, detail, now)?;
         tx.commit().map_err(db)?;
         Ok(r)
+    }
+
+    fn add_token(
+        &self,
+        hash: &str,
+        principal: &str,
+        roles: &[String],
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        tx.execute(
+            "INSERT INTO tokens (hash, principal, roles, created) VALUES (?1, ?2, ?3, ?4)",
+            params![hash, principal, roles.join(","), now as i64],
+        )
+        .map_err(db)?;
+        append_audit(
+            &tx,
+            "admin",
+            "token.add",
+            principal,
+            serde_json::json!({"roles": roles}),
+            now,
+        )?;
+        tx.commit().map_err(db)
+    }
+
+    fn token(&self, hash: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT principal, roles FROM tokens WHERE hash = ?1",
+            [hash],
+            |r| {
+                let roles: String = r.get(1)?;
+                Ok((
+                    r.get(0)?,
+                    roles
+                        .split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(String::from)
+                        .collect(),
+                ))
+            },
+        )
+        .optional()
+        .map_err(db)
     }
 
     fn audit_rows(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {

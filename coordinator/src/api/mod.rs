@@ -1,0 +1,572 @@
+//! The coordinator's HTTP API (axum, JSON). Every route but `/health`, `/metrics` and
+//! `/openapi.json` needs a bearer token; tokens are stored hashed and bound to a
+//! principal with roles. A missing or unknown token is 401, a wrong role 403, both
+//! without detail. Every malformed body, unknown field, out-of-range amount,
+//! wrong-network address or oversized upload is a 4xx with a clear message and changes
+//! nothing.
+
+mod validate;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::audit;
+use crate::lifecycle::{Event, State};
+use crate::risk::{self, Outcome, Purpose, RiskConfig};
+use crate::store::{Store, StoreError};
+
+pub use validate::{validate_amount, validate_destination};
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Roles.
+pub const ROLES: [&str; 6] = [
+    "admin",
+    "treasury",
+    "approver",
+    "risk",
+    "auditor",
+    "warm-tier",
+];
+
+/// Service configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Networks requests may name.
+    pub networks: Vec<String>,
+    /// Risk rules.
+    pub risk: RiskConfig,
+}
+
+/// Shared state.
+pub struct AppState {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Configuration.
+    pub config: Config,
+    /// Clock (Unix seconds), replaceable in tests.
+    pub clock: Box<dyn Fn() -> u64 + Send + Sync>,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct Metrics {
+    created: AtomicU64,
+    replayed: AtomicU64,
+    client_errors: AtomicU64,
+    server_errors: AtomicU64,
+}
+
+/// An error answer: status and a message safe to show.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) => ApiError(StatusCode::NOT_FOUND, "no such request".into()),
+            StoreError::KeyReuse(_) => ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "this Idempotency-Key was used for a different request".into(),
+            ),
+            StoreError::Transition(t) => ApiError(StatusCode::CONFLICT, t.to_string()),
+            // Storage detail stays in the server's logs.
+            StoreError::Backend(_) => ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "storage unavailable".into(),
+            ),
+        }
+    }
+}
+
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    match body {
+        Ok(Json(t)) => Ok(t),
+        Err(JsonRejection::JsonDataError(e)) => Err(ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("invalid request body: {}", e.body_text()),
+        )),
+        Err(JsonRejection::JsonSyntaxError(e)) => {
+            Err(bad(format!("malformed JSON: {}", e.body_text())))
+        }
+        Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send Content-Type: application/json".into(),
+        )),
+        Err(JsonRejection::BytesRejection(_)) => Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body over {MAX_BODY} bytes"),
+        )),
+        Err(_) => Err(bad("unreadable request body")),
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Principal.
+    pub principal: String,
+    /// Roles.
+    pub roles: Vec<String>,
+}
+
+/// The hash a token is stored under.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn authenticate(st: &AppState, headers: &HeaderMap, allowed: &[&str]) -> Result<Caller, ApiError> {
+    let unauthorized = || ApiError(StatusCode::UNAUTHORIZED, "unauthorized".into());
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(unauthorized)?;
+    let (principal, roles) = st
+        .store
+        .token(&token_hash(token.trim()))?
+        .ok_or_else(unauthorized)?;
+    if !roles
+        .iter()
+        .any(|r| r == "admin" || allowed.contains(&r.as_str()))
+    {
+        return Err(ApiError(StatusCode::FORBIDDEN, "forbidden".into()));
+    }
+    Ok(Caller { principal, roles })
+}
+
+const READERS: &[&str] = &["treasury", "approver", "risk", "auditor", "warm-tier"];
+
+/// The router over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .route("/v1/requests", post(create_request).get(list_requests))
+        .route("/v1/requests/{id}", get(get_request))
+        .route("/v1/requests/{id}/cancel", post(cancel_request))
+        .route("/v1/requests/{id}/review", post(review_request))
+        .route("/v1/audit", get(audit_rows))
+        .route("/v1/audit/verify", get(audit_verify))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+impl AppState {
+    /// State over a store.
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Config,
+        clock: Box<dyn Fn() -> u64 + Send + Sync>,
+    ) -> Self {
+        Self {
+            store,
+            config,
+            clock,
+            metrics: Metrics::default(),
+        }
+    }
+}
+
+async fn health(AxState(st): AxState<Arc<AppState>>) -> Response {
+    match st.store.audit_rows(1, 1) {
+        Ok(_) => Json(json!({"status": "ok"})).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "storage unavailable"})),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(AxState(st): AxState<Arc<AppState>>) -> String {
+    let m = &st.metrics;
+    format!(
+        "# TYPE strongroom_requests_created_total counter\nstrongroom_requests_created_total {}\n\
+         # TYPE strongroom_requests_replayed_total counter\nstrongroom_requests_replayed_total {}\n\
+         # TYPE strongroom_http_client_errors_total counter\nstrongroom_http_client_errors_total {}\n\
+         # TYPE strongroom_http_server_errors_total counter\nstrongroom_http_server_errors_total {}\n",
+        m.created.load(Ordering::Relaxed),
+        m.replayed.load(Ordering::Relaxed),
+        m.client_errors.load(Ordering::Relaxed),
+        m.server_errors.load(Ordering::Relaxed),
+    )
+}
+
+fn count(st: &AppState, r: Result<Response, ApiError>) -> Response {
+    let resp = r.unwrap_or_else(IntoResponse::into_response);
+    if resp.status().is_client_error() {
+        st.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+    } else if resp.status().is_server_error() {
+        st.metrics.server_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    resp
+}
+
+/// The body of `POST /v1/requests`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// Network (`bitcoin`, `regtest`, `evm:1`, `solana:mainnet`, …).
+    pub network: String,
+    /// `native`, or a token contract / mint.
+    pub asset: String,
+    /// Destination address.
+    pub destination: String,
+    /// Amount in base units, as a decimal string.
+    pub amount: String,
+    /// `withdrawal`, `refill`, `sweep` or `consolidation`.
+    pub purpose: Purpose,
+    /// Free text for the custodians.
+    #[serde(default)]
+    pub memo: String,
+}
+
+async fn create_request(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Json<CreateRequest>, JsonRejection>,
+) -> Response {
+    let r = create_inner(&st, &headers, body);
+    count(&st, r)
+}
+
+fn create_inner(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Result<Json<CreateRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(st, headers, &["treasury", "warm-tier"])?;
+    let req = json_body(body)?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .ok_or_else(|| bad("an Idempotency-Key header (1 to 200 characters) is required"))?;
+    if !st.config.networks.contains(&req.network) {
+        return Err(bad(format!(
+            "network {:?} is not served here ({})",
+            req.network,
+            st.config.networks.join(", ")
+        )));
+    }
+    let amount = validate_amount(&req.amount).map_err(bad)?;
+    validate_destination(&req.network, &req.destination).map_err(bad)?;
+    validate::validate_asset(&req.network, &req.asset).map_err(bad)?;
+    if req.memo.chars().count() > 500 {
+        return Err(bad("memo over 500 characters"));
+    }
+    if caller.roles.iter().all(|r| r == "warm-tier")
+        && !matches!(req.purpose, Purpose::Refill | Purpose::Withdrawal)
+    {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "the warm tier may ask for refills and withdrawals only".into(),
+        ));
+    }
+    let now = (st.clock)();
+    let body = serde_json::to_value(&req).map_err(|_| bad("unserialisable request"))?;
+    let (row, created) = st
+        .store
+        .create_request(Some(key), &caller.principal, &body, now)?;
+    if !created {
+        st.metrics.replayed.fetch_add(1, Ordering::Relaxed);
+        return Ok((
+            StatusCode::OK,
+            Json(json!({"request": row, "replayed": true})),
+        )
+            .into_response());
+    }
+    st.metrics.created.fetch_add(1, Ordering::Relaxed);
+    // Risk: the principal's earlier requests (not rejected or cancelled) are its history.
+    let history: Vec<risk::Past> = st
+        .store
+        .list(None, Some(&caller.principal), 10_000)?
+        .into_iter()
+        .filter(|r| r.id != row.id && !matches!(r.state, State::Rejected | State::Cancelled))
+        .filter_map(|r| {
+            Some(risk::Past {
+                principal: r.principal,
+                network: r.body["network"].as_str()?.to_string(),
+                asset: r.body["asset"].as_str()?.to_string(),
+                destination: r.body["destination"].as_str()?.to_string(),
+                amount: r.body["amount"].as_str()?.parse().ok()?,
+                time: r.created,
+            })
+        })
+        .collect();
+    let outcome = risk::assess(
+        &st.config.risk,
+        &risk::Proposal {
+            principal: caller.principal.clone(),
+            purpose: req.purpose,
+            network: req.network.clone(),
+            asset: req.asset.clone(),
+            destination: req.destination.clone(),
+            amount,
+            now,
+        },
+        &history,
+    );
+    let event = match &outcome {
+        Outcome::Approve => Event::RiskApproved,
+        Outcome::ManualReview(_) => Event::RiskReview,
+        Outcome::Reject(_) => Event::RiskRejected,
+    };
+    let row = st.store.transition(
+        &row.id,
+        event,
+        "risk-engine",
+        serde_json::to_value(&outcome).unwrap_or(Value::Null),
+        now,
+    )?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"request": row, "risk": outcome})),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    state: Option<State>,
+    principal: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_requests(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let r = (|| {
+        authenticate(&st, &headers, READERS)?;
+        let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
+        let limit = q.limit.unwrap_or(100);
+        if limit == 0 || limit > 1000 {
+            return Err(bad("limit must be 1 to 1000"));
+        }
+        let rows = st.store.list(q.state, q.principal.as_deref(), limit)?;
+        Ok(Json(json!({"requests": rows})).into_response())
+    })();
+    count(&st, r)
+}
+
+async fn get_request(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = (|| {
+        authenticate(&st, &headers, READERS)?;
+        let row = st
+            .store
+            .get(&id)?
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+        Ok(Json(json!({"request": row})).into_response())
+    })();
+    count(&st, r)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reason {
+    reason: String,
+}
+
+async fn cancel_request(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<Reason>, JsonRejection>,
+) -> Response {
+    let r = (|| {
+        let caller = authenticate(&st, &headers, &["treasury"])?;
+        let reason = json_body(body)?.reason;
+        if reason.trim().is_empty() || reason.chars().count() > 500 {
+            return Err(bad("a reason (1 to 500 characters) is required"));
+        }
+        let row = st.store.transition(
+            &id,
+            Event::Cancel,
+            &caller.principal,
+            json!({"reason": reason}),
+            (st.clock)(),
+        )?;
+        Ok(Json(json!({"request": row})).into_response())
+    })();
+    count(&st, r)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+enum Decision {
+    Clear,
+    Reject,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Review {
+    decision: Decision,
+    reason: String,
+}
+
+async fn review_request(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<Review>, JsonRejection>,
+) -> Response {
+    let r = (|| {
+        let caller = authenticate(&st, &headers, &["risk"])?;
+        let review = json_body(body)?;
+        if review.reason.trim().is_empty() {
+            return Err(bad("a reason is required"));
+        }
+        let current = st
+            .store
+            .get(&id)?
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+        if current.state != State::ManualReview {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                format!("request is {:?}, not in manual review", current.state),
+            ));
+        }
+        let event = match review.decision {
+            Decision::Clear => Event::ReviewCleared,
+            Decision::Reject => Event::RiskRejected,
+        };
+        let row = st.store.transition(
+            &id,
+            event,
+            &caller.principal,
+            json!({"reason": review.reason}),
+            (st.clock)(),
+        )?;
+        Ok(Json(json!({"request": row})).into_response())
+    })();
+    count(&st, r)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    from: Option<u64>,
+    limit: Option<usize>,
+}
+
+async fn audit_rows(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let r = (|| {
+        authenticate(&st, &headers, &["auditor"])?;
+        let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
+        let rows = st.store.audit_rows(
+            q.from.unwrap_or(1).max(1),
+            q.limit.unwrap_or(1000).clamp(1, 10_000),
+        )?;
+        Ok(Json(json!({"rows": rows})).into_response())
+    })();
+    count(&st, r)
+}
+
+async fn audit_verify(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let r = (|| {
+        authenticate(&st, &headers, &["auditor"])?;
+        let rows = st.store.audit_rows(1, usize::MAX)?;
+        let result = audit::verify(&rows, None);
+        Ok(Json(json!({
+            "rows": rows.len(),
+            "ok": result.is_ok(),
+            "break": result.err().map(|e| e.to_string()),
+        }))
+        .into_response())
+    })();
+    count(&st, r)
+}
+
+async fn openapi() -> Json<Value> {
+    Json(openapi_document())
+}
+
+/// The OpenAPI document served at `/openapi.json`.
+pub fn openapi_document() -> Value {
+    let auth = json!([{"bearer": []}]);
+    let err = json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Strongroom coordinator", "version": env!("CARGO_PKG_VERSION")},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "CreateRequest": {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["network", "asset", "destination", "amount", "purpose"],
+                    "properties": {
+                        "network": {"type": "string", "examples": ["bitcoin", "evm:1", "solana:mainnet"]},
+                        "asset": {"type": "string", "description": "native, or a token contract / mint"},
+                        "destination": {"type": "string"},
+                        "amount": {"type": "string", "pattern": "^[1-9][0-9]*$", "description": "base units"},
+                        "purpose": {"enum": ["withdrawal", "refill", "sweep", "consolidation"]},
+                        "memo": {"type": "string", "maxLength": 500}
+                    }
+                }
+            }
+        },
+        "paths": {
+            "/health": {"get": {"summary": "Liveness and storage", "responses": {"200": {"description": "ok"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
+            "/v1/requests": {
+                "post": {"summary": "Create a transfer request (roles: treasury, warm-tier)", "security": auth,
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": true, "schema": {"type": "string", "maxLength": 200}}],
+                    "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateRequest"}}}},
+                    "responses": {"201": {"description": "created, with the risk outcome"}, "200": {"description": "replay of the same key"}, "400": err, "401": err, "403": err, "413": err, "415": err, "422": err}},
+                "get": {"summary": "List requests", "security": auth,
+                    "parameters": [{"name": "state", "in": "query"}, {"name": "principal", "in": "query"}, {"name": "limit", "in": "query"}],
+                    "responses": {"200": {"description": "requests"}, "400": err, "401": err, "403": err}}
+            },
+            "/v1/requests/{id}": {"get": {"summary": "One request", "security": auth, "responses": {"200": {"description": "request"}, "401": err, "403": err, "404": err}}},
+            "/v1/requests/{id}/cancel": {"post": {"summary": "Cancel (role: treasury)", "security": auth, "responses": {"200": {"description": "cancelled"}, "400": err, "401": err, "403": err, "404": err, "409": err}}},
+            "/v1/requests/{id}/review": {"post": {"summary": "Clear or reject a manual review (role: risk)", "security": auth, "responses": {"200": {"description": "decided"}, "400": err, "401": err, "403": err, "404": err, "409": err}}},
+            "/v1/audit": {"get": {"summary": "Audit rows (role: auditor)", "security": auth, "responses": {"200": {"description": "rows"}, "401": err, "403": err}}},
+            "/v1/audit/verify": {"get": {"summary": "Verify the audit chain (role: auditor)", "security": auth, "responses": {"200": {"description": "result, with the first break"}, "401": err, "403": err}}}
+        }
+    })
+}

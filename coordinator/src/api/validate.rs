@@ -1,0 +1,81 @@
+//! Input checks for the API: amounts, addresses per network, assets.
+
+use std::str::FromStr;
+
+/// A positive whole number of base units, canonical decimal, fitting 128 bits.
+pub fn validate_amount(s: &str) -> Result<u128, String> {
+    if s.is_empty() || s.len() > 39 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "amount {s:?} must be a whole number of base units, digits only"
+        ));
+    }
+    if s.starts_with('0') {
+        return Err(format!(
+            "amount {s:?} must be positive, without leading zeros"
+        ));
+    }
+    s.parse::<u128>()
+        .map_err(|_| format!("amount {s:?} is out of range"))
+}
+
+fn bitcoin_network(n: &str) -> Option<bitcoin::Network> {
+    Some(match n {
+        "bitcoin" => bitcoin::Network::Bitcoin,
+        "testnet" => bitcoin::Network::Testnet,
+        "signet" => bitcoin::Network::Signet,
+        "regtest" => bitcoin::Network::Regtest,
+        _ => return None,
+    })
+}
+
+fn evm_address(a: &str) -> Result<(), String> {
+    let hex = a
+        .strip_prefix("0x")
+        .filter(|h| h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| format!("{a:?} is not an EVM address (0x and 40 hex digits)"))?;
+    let mixed =
+        hex.bytes().any(|b| b.is_ascii_lowercase()) && hex.bytes().any(|b| b.is_ascii_uppercase());
+    if mixed {
+        alloy_primitives::Address::parse_checksummed(a, None)
+            .map_err(|_| format!("{a:?} fails its EIP-55 checksum"))?;
+    }
+    Ok(())
+}
+
+fn solana_address(a: &str) -> Result<(), String> {
+    match bs58::decode(a).into_vec() {
+        Ok(b) if b.len() == 32 => Ok(()),
+        _ => Err(format!("{a:?} is not a Solana address (base58, 32 bytes)")),
+    }
+}
+
+/// A destination valid for `network`.
+pub fn validate_destination(network: &str, a: &str) -> Result<(), String> {
+    if let Some(n) = bitcoin_network(network) {
+        let addr =
+            bitcoin::Address::from_str(a).map_err(|_| format!("{a:?} is not a Bitcoin address"))?;
+        addr.require_network(n)
+            .map(|_| ())
+            .map_err(|_| format!("{a:?} is not an address for {network}"))
+    } else if network.starts_with("evm:") {
+        evm_address(a)
+    } else if network.starts_with("solana:") {
+        solana_address(a)
+    } else {
+        Err(format!("unknown network {network:?}"))
+    }
+}
+
+/// `native`, or a token on a network that has tokens.
+pub fn validate_asset(network: &str, asset: &str) -> Result<(), String> {
+    if asset == "native" {
+        return Ok(());
+    }
+    if network.starts_with("evm:") {
+        evm_address(asset).map_err(|e| format!("asset: {e}"))
+    } else if network.starts_with("solana:") {
+        solana_address(asset).map_err(|e| format!("asset: {e}"))
+    } else {
+        Err(format!("{network} has no tokens: asset must be \"native\""))
+    }
+}
