@@ -1,7 +1,7 @@
 //! `coordinator`: Strongroom's online coordinator.
 //!
-//! Today it carries the transport demo; the service, storage and chain adapters land
-//! with their issues (see docs/ARCHITECTURE.md).
+//! The API service on SQLite, tokens, audit verification and export, USB bundles, and
+//! the transport demo (see docs/ARCHITECTURE.md).
 
 mod commands;
 
@@ -12,6 +12,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => commands::demo::run(&args[1..]),
         Some("keys" | "bundle") => commands::bundle::run(&args),
+        Some("serve") => commands::service::serve(&args[1..]),
+        Some("token") => commands::service::token(&args[1..]),
+        Some("audit") => commands::service::audit_cmd(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", commands::USAGE);
             Ok(())

@@ -2,6 +2,7 @@
 
 pub mod bundle;
 pub mod demo;
+pub mod service;
 
 pub const USAGE: &str = "usage: coordinator <command>
 
@@ -11,4 +12,11 @@ commands:
         frames as PNG files, then read them back through degraded frames with frame
         loss and check the payload arrives intact
   keys generate|show ...           the coordinator's bundle keys (passphrase-encrypted)
-  bundle export|import|list ...    USB bundles: export requests, import responses";
+  bundle export|import|list ...    USB bundles: export requests, import responses
+  serve [--db FILE] [--listen HOST:PORT] [--risk FILE.toml] [--networks a,b,c]
+        run the API on SQLite (default coordinator.db, 127.0.0.1:8420)
+  token add --principal NAME --roles ROLE[,ROLE] [--db FILE]
+        create an API token (printed once; stored hashed). Roles: admin, treasury,
+        approver, risk, auditor, warm-tier
+  audit verify|export [--from UNIX] [--to UNIX] [--format json|csv] [--db FILE]
+        check the hash-chained audit table, or export a period for compliance";
