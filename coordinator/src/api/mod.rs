@@ -309,23 +309,10 @@ fn create_inner(
             .into_response());
     }
     st.metrics.created.fetch_add(1, Ordering::Relaxed);
-    // Risk: the principal's earlier requests (not rejected or cancelled) are its history.
-    let history: Vec<risk::Past> = st
-        .store
-        .list(None, Some(&caller.principal), 10_000)?
-        .into_iter()
-        .filter(|r| r.id != row.id && !matches!(r.state, State::Rejected | State::Cancelled))
-        .filter_map(|r| {
-            Some(risk::Past {
-                principal: r.principal,
-                network: r.body["network"].as_str()?.to_string(),
-                asset: r.body["asset"].as_str()?.to_string(),
-                destination: r.body["destination"].as_str()?.to_string(),
-                amount: r.body["amount"].as_str()?.parse().ok()?,
-                time: r.created,
-            })
-        })
-        .collect();
+    // Risk: the principal's last 30 days (not rejected or cancelled) are its history.
+    let history: Vec<risk::Past> =
+        st.store
+            .history(&caller.principal, now.saturating_sub(30 * 86_400), &row.id)?;
     let outcome = risk::assess(
         &st.config.risk,
         &risk::Proposal {

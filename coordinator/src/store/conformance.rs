@@ -7,7 +7,8 @@ use crate::audit::verify;
 use crate::lifecycle::{Event, State};
 
 fn suite(s: &dyn Store) {
-    let body = json!({"network": "bitcoin", "amount": "1000", "destination": "bc1q"});
+    let body =
+        json!({"network": "bitcoin", "asset": "native", "amount": "1000", "destination": "bc1q"});
     // Idempotent create.
     let (a, created) = s
         .create_request(Some("k1"), "treasury", &body, 100)
@@ -24,7 +25,8 @@ fn suite(s: &dyn Store) {
     assert!(created);
     assert_ne!(a.id, b.id);
     // The same key for a different body is refused and changes nothing.
-    let other = json!({"network": "bitcoin", "amount": "2000", "destination": "bc1q"});
+    let other =
+        json!({"network": "bitcoin", "asset": "native", "amount": "2000", "destination": "bc1q"});
     assert!(matches!(
         s.create_request(Some("k1"), "treasury", &other, 103),
         Err(StoreError::KeyReuse(_))
@@ -66,6 +68,12 @@ fn suite(s: &dyn Store) {
         s.list(Some(State::Cancelled), None, 10).unwrap()[0].id,
         c.id
     );
+
+    // History for the risk engine: live requests of the principal, not the excluded one.
+    let h = s.history("treasury", 0, &c.id).unwrap();
+    assert_eq!(h.len(), 1, "a (c is cancelled and excluded)");
+    assert_eq!((h[0].amount, h[0].network.as_str()), (1000, "bitcoin"));
+    assert!(s.history("treasury", 101, "").unwrap().is_empty(), "since");
 
     // Leases: one owner at a time; expiry frees it; the holder may renew.
     assert!(s.claim(&a.id, "broadcast", "replica-1", 200, 30).unwrap());

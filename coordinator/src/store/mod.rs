@@ -73,6 +73,15 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<RequestRow>, StoreError>;
 
+    /// A principal's requests since `since` (not rejected or cancelled, and not
+    /// `exclude`), as the risk engine's history.
+    fn history(
+        &self,
+        principal: &str,
+        since: u64,
+        exclude: &str,
+    ) -> Result<Vec<crate::risk::Past>, StoreError>;
+
     /// Applies `event` (idempotently) and records it in the audit chain, atomically.
     fn transition(
         &self,

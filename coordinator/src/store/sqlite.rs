@@ -50,6 +50,8 @@ const MIGRATIONS: &[&str] = &[
         roles TEXT NOT NULL,
         created INTEGER NOT NULL
      );",
+    // 3: the risk engine's history query.
+    "CREATE INDEX requests_principal ON requests(principal, created);",
 ];
 
 /// SQLite storage.
@@ -320,6 +322,49 @@ impl Store for Sqlite {
             )
             .map_err(db)?;
         rows.map(|r| r.map_err(db).and_then(row_of)).collect()
+    }
+
+    fn history(
+        &self,
+        principal: &str,
+        since: u64,
+        exclude: &str,
+    ) -> Result<Vec<crate::risk::Past>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT json_extract(body, '$.network'), json_extract(body, '$.asset'),
+                        json_extract(body, '$.destination'), json_extract(body, '$.amount'), created
+                 FROM requests WHERE principal = ?1 AND created >= ?2 AND id != ?3
+                   AND state NOT IN ('rejected', 'cancelled')",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![principal, since as i64, exclude], |r| {
+                Ok((
+                    r.get::<_, Option<String>>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (n, a, d, amt, t) = r.map_err(db)?;
+            if let (Some(network), Some(asset), Some(destination), Some(amount)) = (n, a, d, amt) {
+                out.push(crate::risk::Past {
+                    principal: principal.into(),
+                    network,
+                    asset,
+                    destination,
+                    amount: amount.parse().unwrap_or(0),
+                    time: t as u64,
+                });
+            }
+        }
+        Ok(out)
     }
 
     fn transition(
