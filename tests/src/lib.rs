@@ -7,3 +7,4 @@ pub mod btcserver;
 pub mod fixtures;
 pub mod litesvm;
 pub mod qr;
+pub mod requests;

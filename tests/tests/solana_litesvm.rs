@@ -166,23 +166,7 @@ fn rig(name: &str) -> (Rig, YubiHsm) {
 }
 
 fn request(payload: Payload, id: &str) -> SignRequest {
-    use sha2::Digest;
-    let mut r = SignRequest {
-        request_id: sha2::Sha256::digest(id.as_bytes())[..16]
-            .try_into()
-            .unwrap(),
-        created: now(),
-        expires: now() + 3600,
-        coordinator_key: KeyId([0; 8]),
-        purpose: Purpose::Withdrawal,
-        requester: "treasury".into(),
-        memo: id.into(),
-        payloads: vec![payload],
-        approvals: vec![],
-        coordinator_signature: [0; 64],
-    };
-    rehearsal::resign(&mut r);
-    r
+    strongroom_e2e::requests::signed_request(payload, Purpose::Withdrawal, id)
 }
 
 impl Rig {

@@ -87,18 +87,8 @@ pub fn station(name: &str, recipients: usize) -> StationRig {
 }
 
 pub fn request(psbt: &bitcoin::psbt::Psbt, purpose: Purpose, id: &str) -> SignRequest {
-    use sha2::Digest;
-    let mut r = SignRequest {
-        request_id: sha2::Sha256::digest(id.as_bytes())[..16]
-            .try_into()
-            .unwrap(),
-        created: now(),
-        expires: now() + 3600,
-        coordinator_key: KeyId([0; 8]),
-        purpose,
-        requester: "treasury".into(),
-        memo: id.into(),
-        payloads: vec![Payload {
+    strongroom_e2e::requests::signed_request(
+        Payload {
             network: "regtest".into(),
             signer: "vault".into(),
             body: PayloadBody::Psbt {
@@ -106,12 +96,10 @@ pub fn request(psbt: &bitcoin::psbt::Psbt, purpose: Purpose, id: &str) -> SignRe
                 bytes: psbt.serialize(),
             },
             hints: DisplayHints::default(),
-        }],
-        approvals: vec![],
-        coordinator_signature: [0; 64],
-    };
-    rehearsal::resign(&mut r);
-    r
+        },
+        purpose,
+        id,
+    )
 }
 
 /// How the request reaches the station and the answer comes back.
