@@ -297,22 +297,11 @@ fn create_inner(
     }
     let now = (st.clock)();
     let body = serde_json::to_value(&req).map_err(|_| bad("unserialisable request"))?;
-    let (row, created) = st
+    // Risk first, on the principal's last 30 days (not rejected or cancelled); then the
+    // request and its risk outcome are stored in one transaction.
+    let history = st
         .store
-        .create_request(Some(key), &caller.principal, &body, now)?;
-    if !created {
-        st.metrics.replayed.fetch_add(1, Ordering::Relaxed);
-        return Ok((
-            StatusCode::OK,
-            Json(json!({"request": row, "replayed": true})),
-        )
-            .into_response());
-    }
-    st.metrics.created.fetch_add(1, Ordering::Relaxed);
-    // Risk: the principal's last 30 days (not rejected or cancelled) are its history.
-    let history: Vec<risk::Past> =
-        st.store
-            .history(&caller.principal, now.saturating_sub(30 * 86_400), &row.id)?;
+        .history(&caller.principal, now.saturating_sub(30 * 86_400), "")?;
     let outcome = risk::assess(
         &st.config.risk,
         &risk::Proposal {
@@ -331,13 +320,24 @@ fn create_inner(
         Outcome::ManualReview(_) => Event::RiskReview,
         Outcome::Reject(_) => Event::RiskRejected,
     };
-    let row = st.store.transition(
-        &row.id,
+    let (row, created) = st.store.create_assessed(
+        Some(key),
+        &caller.principal,
+        &body,
+        now,
         event,
         "risk-engine",
         serde_json::to_value(&outcome).unwrap_or(Value::Null),
-        now,
     )?;
+    if !created {
+        st.metrics.replayed.fetch_add(1, Ordering::Relaxed);
+        return Ok((
+            StatusCode::OK,
+            Json(json!({"request": row, "replayed": true})),
+        )
+            .into_response());
+    }
+    st.metrics.created.fetch_add(1, Ordering::Relaxed);
     Ok((
         StatusCode::CREATED,
         Json(json!({"request": row, "risk": outcome})),

@@ -69,6 +69,35 @@ fn suite(s: &dyn Store) {
         c.id
     );
 
+    // Created and assessed in one commit.
+    let (d, created) = s
+        .create_assessed(
+            Some("k9"),
+            "ops",
+            &other,
+            105,
+            Event::RiskReview,
+            "risk-engine",
+            json!({"why": "new"}),
+        )
+        .unwrap();
+    assert!(created);
+    assert_eq!(d.state, State::ManualReview);
+    assert_eq!(s.get(&d.id).unwrap().unwrap().state, State::ManualReview);
+    let (again, created) = s
+        .create_assessed(
+            Some("k9"),
+            "ops",
+            &other,
+            106,
+            Event::RiskApproved,
+            "risk-engine",
+            json!({}),
+        )
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.state, State::ManualReview, "a replay changes nothing");
+
     // History for the risk engine: live requests of the principal, not the excluded one.
     let h = s.history("treasury", 0, &c.id).unwrap();
     assert_eq!(h.len(), 1, "a (c is cancelled and excluded)");
@@ -98,9 +127,9 @@ fn suite(s: &dyn Store) {
     )
     .unwrap();
     let rows = s.audit_rows(1, 1000).unwrap();
-    // 3 creates, 2 state changes (the idempotent one records nothing), 1 explicit.
-    assert_eq!(rows.len(), 6, "{rows:#?}");
-    verify(&rows, Some((6, &rows[5].hash))).unwrap();
+    // 4 creates, 3 state changes (the idempotent one records nothing), 1 explicit.
+    assert_eq!(rows.len(), 8, "{rows:#?}");
+    verify(&rows, Some((8, &rows[7].hash))).unwrap();
     assert_eq!(s.audit_rows(4, 2).unwrap().len(), 2);
 }
 

@@ -62,6 +62,19 @@ pub trait Store: Send + Sync {
         now: u64,
     ) -> Result<(RequestRow, bool), StoreError>;
 
+    /// As [`Store::create_request`], and when the request is new, applies `event` (the
+    /// risk engine's outcome) by `actor` in the same transaction: one commit.
+    fn create_assessed(
+        &self,
+        idempotency_key: Option<&str>,
+        principal: &str,
+        body: &Value,
+        now: u64,
+        event: Event,
+        actor: &str,
+        detail: Value,
+    ) -> Result<(RequestRow, bool), StoreError>;
+
     /// A request.
     fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError>;
 

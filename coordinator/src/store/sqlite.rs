@@ -230,15 +230,14 @@ impl Sqlite {
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
 
-impl Store for Sqlite {
-    fn create_request(
+    fn create_inner(
         &self,
         idempotency_key: Option<&str>,
         principal: &str,
         body: &Value,
         now: u64,
+        initial: Option<(Event, &str, Value)>,
     ) -> Result<(RequestRow, bool), StoreError> {
         let mut conn = self.lock();
         let tx = conn
@@ -279,6 +278,24 @@ impl Store for Sqlite {
             serde_json::json!({"body": body, "idempotency_key": idempotency_key}),
             now,
         )?;
+        let mut state = State::Draft;
+        if let Some((event, actor, detail)) = initial {
+            let next = state.apply(event)?;
+            tx.execute(
+                "UPDATE requests SET state = ?1 WHERE id = ?2",
+                params![state_name(next), id],
+            )
+            .map_err(db)?;
+            append_audit(
+                &tx,
+                actor,
+                "request.state",
+                &id,
+                serde_json::json!({"from": state, "to": next, "event": event, "detail": detail}),
+                now,
+            )?;
+            state = next;
+        }
         tx.commit().map_err(db)?;
         Ok((
             RequestRow {
@@ -286,12 +303,43 @@ impl Store for Sqlite {
                 idempotency_key: idempotency_key.map(String::from),
                 principal: principal.into(),
                 body: body.clone(),
-                state: State::Draft,
+                state,
                 created: now,
                 updated: now,
             },
             true,
         ))
+    }
+}
+
+impl Store for Sqlite {
+    fn create_request(
+        &self,
+        idempotency_key: Option<&str>,
+        principal: &str,
+        body: &Value,
+        now: u64,
+    ) -> Result<(RequestRow, bool), StoreError> {
+        self.create_inner(idempotency_key, principal, body, now, None)
+    }
+
+    fn create_assessed(
+        &self,
+        idempotency_key: Option<&str>,
+        principal: &str,
+        body: &Value,
+        now: u64,
+        event: Event,
+        actor: &str,
+        detail: Value,
+    ) -> Result<(RequestRow, bool), StoreError> {
+        self.create_inner(
+            idempotency_key,
+            principal,
+            body,
+            now,
+            Some((event, actor, detail)),
+        )
     }
 
     fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError> {
