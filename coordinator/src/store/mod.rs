@@ -64,6 +64,7 @@ pub trait Store: Send + Sync {
 
     /// As [`Store::create_request`], and when the request is new, applies `event` (the
     /// risk engine's outcome) by `actor` in the same transaction: one commit.
+    #[allow(clippy::too_many_arguments)]
     fn create_assessed(
         &self,
         idempotency_key: Option<&str>,

@@ -323,6 +323,7 @@ impl Store for Sqlite {
         self.create_inner(idempotency_key, principal, body, now, None)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn create_assessed(
         &self,
         idempotency_key: Option<&str>,
