@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Installs the external tools the tests use when they
-# are missing: zbarimg (an independent QR reader) and tmux (drives the station TUI) from
-# Debian; anvil (a real EVM node) from npm into .tools/; solders (LiteSVM,
-# the real Solana runtime) from PyPI.
+# are missing: from Debian zbarimg (an independent QR reader), tmux (drives the station
+# TUI) and PostgreSQL (the storage conformance suite starts its own cluster); anvil (a
+# real EVM node) from npm into .tools/; solders (LiteSVM, the real Solana runtime) from
+# PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v zbarimg >/dev/null 2>&1 || need_apt+=(zbar-tools)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive

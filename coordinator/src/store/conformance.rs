@@ -172,3 +172,56 @@ fn sqlite_file_survives_reopen_and_detects_tampering() {
         Err(crate::audit::AuditBreak::Deleted { from: 2, to: 2 })
     );
 }
+
+#[test]
+fn postgres() {
+    let cluster = super::pgtest::TempCluster::start("conformance").unwrap();
+    let s = super::Postgres::connect(&cluster.params).unwrap();
+    suite(&s);
+    // A second replica on the same database: migrations are not re-run, leases and
+    // the audit chain are shared.
+    let replica = super::Postgres::connect(&cluster.params).unwrap();
+    let id = s.list(Some(State::AwaitingApprovals), None, 1).unwrap()[0]
+        .id
+        .clone();
+    assert!(s.claim(&id, "finalise", "replica-1", 1000, 60).unwrap());
+    assert!(!replica
+        .claim(&id, "finalise", "replica-2", 1001, 60)
+        .unwrap());
+    replica
+        .transition(&id, Event::ApprovalsComplete, "ana", json!({}), 1002)
+        .unwrap();
+    assert_eq!(s.get(&id).unwrap().unwrap().state, State::Approved);
+    let rows = s.audit_rows(1, 10_000).unwrap();
+    verify(&rows, None).unwrap();
+}
+
+#[test]
+fn postgres_replicas_extend_one_audit_chain_concurrently() {
+    let cluster = super::pgtest::TempCluster::start("replicas").unwrap();
+    let a = std::sync::Arc::new(super::Postgres::connect(&cluster.params).unwrap());
+    let b = std::sync::Arc::new(super::Postgres::connect(&cluster.params).unwrap());
+    let hs: Vec<_> = [a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+        .map(|(n, s)| {
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    s.create_request(
+                        Some(&format!("k{n}-{i}")),
+                        "warm",
+                        &json!({"network": "regtest", "asset": "native", "amount": "1", "destination": "x"}),
+                        1,
+                    )
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    let rows = a.audit_rows(1, 10_000).unwrap();
+    assert_eq!(rows.len(), 100);
+    verify(&rows, None).unwrap();
+}

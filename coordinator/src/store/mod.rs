@@ -4,8 +4,12 @@
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod pgtest;
+mod postgres;
 mod sqlite;
 
+pub use postgres::Postgres;
 pub use sqlite::Sqlite;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,509 @@
+//! The PostgreSQL backend, for several coordinator replicas on one database. Every
+//! transaction that appends to the audit chain takes the same transaction-scoped
+//! advisory lock first, so replicas extend one chain; state changes lock the request row
+//! (`SELECT … FOR UPDATE`); step leases are taken with a conditional upsert, so two
+//! replicas never export, finalise or broadcast the same request at once.
+
+use std::sync::Mutex;
+
+use postgres::{Client, NoTls, Transaction};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{RequestRow, Store, StoreError};
+use crate::audit::AuditRecord;
+use crate::lifecycle::{Event, State};
+use crate::risk::Past;
+
+const AUDIT_LOCK: i64 = 0x5354_524f_4e47; // "STRONG"
+
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE requests (
+        id TEXT PRIMARY KEY,
+        idempotency_key TEXT,
+        principal TEXT NOT NULL,
+        body TEXT NOT NULL,
+        body_hash TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created BIGINT NOT NULL,
+        updated BIGINT NOT NULL
+     );
+     CREATE UNIQUE INDEX requests_idem ON requests(principal, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+     CREATE INDEX requests_state ON requests(state, created);
+     CREATE TABLE audit (
+        seq BIGINT PRIMARY KEY,
+        time BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+     );
+     CREATE TABLE leases (
+        request_id TEXT NOT NULL,
+        step TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        until BIGINT NOT NULL,
+        PRIMARY KEY (request_id, step)
+     );",
+    "CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,
+        principal TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        created BIGINT NOT NULL
+     );",
+    "CREATE INDEX requests_principal ON requests(principal, created);",
+];
+
+/// PostgreSQL storage.
+pub struct Postgres {
+    client: Mutex<Client>,
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres").finish_non_exhaustive()
+    }
+}
+
+fn db(e: postgres::Error) -> StoreError {
+    StoreError::Backend(match e.as_db_error() {
+        Some(d) => format!("{}: {}", d.code().code(), d.message()),
+        None => e.to_string(),
+    })
+}
+
+fn state_name(s: State) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn state_of(s: &str) -> Result<State, StoreError> {
+    serde_json::from_value(Value::String(s.into()))
+        .map_err(|_| StoreError::Backend(format!("unknown state {s:?} in the database")))
+}
+
+fn row_of(r: &postgres::Row) -> Result<RequestRow, StoreError> {
+    let body: String = r.try_get(3).map_err(db)?;
+    let state: String = r.try_get(4).map_err(db)?;
+    Ok(RequestRow {
+        id: r.try_get(0).map_err(db)?,
+        idempotency_key: r.try_get(1).map_err(db)?,
+        principal: r.try_get(2).map_err(db)?,
+        body: serde_json::from_str(&body).map_err(|e| StoreError::Backend(e.to_string()))?,
+        state: state_of(&state)?,
+        created: r.try_get::<_, i64>(5).map_err(db)? as u64,
+        updated: r.try_get::<_, i64>(6).map_err(db)? as u64,
+    })
+}
+
+const SELECT: &str =
+    "SELECT id, idempotency_key, principal, body, state, created, updated FROM requests";
+
+fn audit_of(r: &postgres::Row) -> Result<AuditRecord, StoreError> {
+    let detail: String = r.try_get(5).map_err(db)?;
+    Ok(AuditRecord {
+        seq: r.try_get::<_, i64>(0).map_err(db)? as u64,
+        time: r.try_get::<_, i64>(1).map_err(db)? as u64,
+        actor: r.try_get(2).map_err(db)?,
+        action: r.try_get(3).map_err(db)?,
+        subject: r.try_get(4).map_err(db)?,
+        detail: serde_json::from_str(&detail).map_err(|e| StoreError::Backend(e.to_string()))?,
+        prev_hash: r.try_get(6).map_err(db)?,
+        hash: r.try_get(7).map_err(db)?,
+    })
+}
+
+fn append_audit(
+    tx: &mut Transaction<'_>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: Value,
+    now: u64,
+) -> Result<AuditRecord, StoreError> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+        .map_err(db)?;
+    let prev = tx
+        .query_opt(
+            "SELECT seq, time, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .map_err(db)?
+        .map(|r| audit_of(&r))
+        .transpose()?;
+    let r = AuditRecord::next(prev.as_ref(), now, actor, action, subject, detail);
+    tx.execute(
+        "INSERT INTO audit (seq, time, actor, action, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[&(r.seq as i64), &(r.time as i64), &r.actor, &r.action, &r.subject, &r.detail.to_string(), &r.prev_hash, &r.hash],
+    )
+    .map_err(db)?;
+    Ok(r)
+}
+
+fn new_id() -> Result<String, StoreError> {
+    let mut b = [0u8; 16];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").map_err(|e| StoreError::Backend(e.to_string()))?,
+        &mut b,
+    )
+    .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        hex::encode(&b[..4]),
+        hex::encode(&b[4..6]),
+        hex::encode(&b[6..8]),
+        hex::encode(&b[8..10]),
+        hex::encode(&b[10..16])
+    ))
+}
+
+impl Postgres {
+    /// Connects (`host=… port=… user=… dbname=…`) and migrates.
+    pub fn connect(params: &str) -> Result<Self, StoreError> {
+        let mut client = Client::connect(params, NoTls).map_err(db)?;
+        let mut tx = client.transaction().map_err(db)?;
+        // One migrator at a time across replicas.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(AUDIT_LOCK + 1)])
+            .map_err(db)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            .map_err(db)?;
+        let v: i32 = tx
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+            .map_err(db)?
+            .get(0);
+        if v as usize > MIGRATIONS.len() {
+            return Err(StoreError::Backend(format!(
+                "database schema {v} is newer than this coordinator ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+            tx.batch_execute(m).map_err(db)?;
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[&(i as i32 + 1)],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(Self {
+            client: Mutex::new(client),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Client> {
+        self.client.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn create_inner(
+        &self,
+        idempotency_key: Option<&str>,
+        principal: &str,
+        body: &Value,
+        now: u64,
+        initial: Option<(Event, &str, Value)>,
+    ) -> Result<(RequestRow, bool), StoreError> {
+        let mut client = self.lock();
+        let mut tx = client.transaction().map_err(db)?;
+        let body_text = body.to_string();
+        let body_hash = hex::encode(Sha256::digest(body_text.as_bytes()));
+        if let Some(key) = idempotency_key {
+            // Serialise creators of the same key.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext($1))",
+                &[&format!("{}:{principal}:{key}", principal.len())],
+            )
+            .map_err(db)?;
+            if let Some(r) = tx
+                .query_opt(
+                    "SELECT id, idempotency_key, principal, body, state, created, updated, body_hash FROM requests WHERE principal = $1 AND idempotency_key = $2",
+                    &[&principal, &key],
+                )
+                .map_err(db)?
+            {
+                let hash: String = r.try_get(7).map_err(db)?;
+                if hash != body_hash {
+                    return Err(StoreError::KeyReuse(key.into()));
+                }
+                return Ok((row_of(&r)?, false));
+            }
+        }
+        let id = new_id()?;
+        tx.execute(
+            "INSERT INTO requests (id, idempotency_key, principal, body, body_hash, state, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            &[&id, &idempotency_key, &principal, &body_text, &body_hash, &state_name(State::Draft), &(now as i64)],
+        )
+        .map_err(db)?;
+        append_audit(
+            &mut tx,
+            principal,
+            "request.create",
+            &id,
+            serde_json::json!({"body": body, "idempotency_key": idempotency_key}),
+            now,
+        )?;
+        let mut state = State::Draft;
+        if let Some((event, actor, detail)) = initial {
+            let next = state.apply(event)?;
+            tx.execute(
+                "UPDATE requests SET state = $1 WHERE id = $2",
+                &[&state_name(next), &id],
+            )
+            .map_err(db)?;
+            append_audit(
+                &mut tx,
+                actor,
+                "request.state",
+                &id,
+                serde_json::json!({"from": state, "to": next, "event": event, "detail": detail}),
+                now,
+            )?;
+            state = next;
+        }
+        tx.commit().map_err(db)?;
+        Ok((
+            RequestRow {
+                id,
+                idempotency_key: idempotency_key.map(String::from),
+                principal: principal.into(),
+                body: body.clone(),
+                state,
+                created: now,
+                updated: now,
+            },
+            true,
+        ))
+    }
+}
+
+impl Store for Postgres {
+    fn create_request(
+        &self,
+        idempotency_key: Option<&str>,
+        principal: &str,
+        body: &Value,
+        now: u64,
+    ) -> Result<(RequestRow, bool), StoreError> {
+        self.create_inner(idempotency_key, principal, body, now, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_assessed(
+        &self,
+        idempotency_key: Option<&str>,
+        principal: &str,
+        body: &Value,
+        now: u64,
+        event: Event,
+        actor: &str,
+        detail: Value,
+    ) -> Result<(RequestRow, bool), StoreError> {
+        self.create_inner(
+            idempotency_key,
+            principal,
+            body,
+            now,
+            Some((event, actor, detail)),
+        )
+    }
+
+    fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError> {
+        self.lock()
+            .query_opt(&format!("{SELECT} WHERE id = $1"), &[&id])
+            .map_err(db)?
+            .map(|r| row_of(&r))
+            .transpose()
+    }
+
+    fn list(
+        &self,
+        state: Option<State>,
+        principal: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RequestRow>, StoreError> {
+        let rows = self
+            .lock()
+            .query(
+                &format!("{SELECT} WHERE ($1::TEXT IS NULL OR state = $1) AND ($2::TEXT IS NULL OR principal = $2) ORDER BY created DESC, id LIMIT $3"),
+                &[&state.map(state_name), &principal, &(limit.min(10_000) as i64)],
+            )
+            .map_err(db)?;
+        rows.iter().map(row_of).collect()
+    }
+
+    fn history(&self, principal: &str, since: u64, exclude: &str) -> Result<Vec<Past>, StoreError> {
+        let rows = self
+            .lock()
+            .query(
+                "SELECT body, created FROM requests WHERE principal = $1 AND created >= $2 AND id <> $3 AND state NOT IN ('rejected', 'cancelled')",
+                &[&principal, &(since as i64), &exclude],
+            )
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let body: String = r.try_get(0).map_err(db)?;
+            let v: Value =
+                serde_json::from_str(&body).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let get = |k: &str| v[k].as_str().map(String::from);
+            if let (Some(network), Some(asset), Some(destination), Some(amount)) = (
+                get("network"),
+                get("asset"),
+                get("destination"),
+                get("amount"),
+            ) {
+                out.push(Past {
+                    principal: principal.into(),
+                    network,
+                    asset,
+                    destination,
+                    amount: amount.parse().unwrap_or(0),
+                    time: r.try_get::<_, i64>(1).map_err(db)? as u64,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn transition(
+        &self,
+        id: &str,
+        event: Event,
+        actor: &str,
+        detail: Value,
+        now: u64,
+    ) -> Result<RequestRow, StoreError> {
+        let mut client = self.lock();
+        let mut tx = client.transaction().map_err(db)?;
+        let r = tx
+            .query_opt(&format!("{SELECT} WHERE id = $1 FOR UPDATE"), &[&id])
+            .map_err(db)?
+            .ok_or_else(|| StoreError::NotFound(id.into()))?;
+        let mut row = row_of(&r)?;
+        let next = row.state.apply(event)?;
+        if next != row.state {
+            tx.execute(
+                "UPDATE requests SET state = $1, updated = $2 WHERE id = $3",
+                &[&state_name(next), &(now as i64), &id],
+            )
+            .map_err(db)?;
+            append_audit(
+                &mut tx,
+                actor,
+                "request.state",
+                id,
+                serde_json::json!({"from": row.state, "to": next, "event": event, "detail": detail}),
+                now,
+            )?;
+            row.state = next;
+            row.updated = now;
+        }
+        tx.commit().map_err(db)?;
+        Ok(row)
+    }
+
+    fn claim(
+        &self,
+        id: &str,
+        step: &str,
+        owner: &str,
+        now: u64,
+        ttl: u64,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .lock()
+            .execute(
+                "INSERT INTO leases (request_id, step, owner, until) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (request_id, step) DO UPDATE SET owner = $3, until = $4
+                 WHERE leases.owner = $3 OR leases.until <= $5",
+                &[
+                    &id,
+                    &step,
+                    &owner,
+                    &(now.saturating_add(ttl) as i64),
+                    &(now as i64),
+                ],
+            )
+            .map_err(db)?;
+        Ok(n == 1)
+    }
+
+    fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: Value,
+        now: u64,
+    ) -> Result<AuditRecord, StoreError> {
+        let mut client = self.lock();
+        let mut tx = client.transaction().map_err(db)?;
+        let r = append_audit(&mut tx, actor, action, subject, detail, now)?;
+        tx.commit().map_err(db)?;
+        Ok(r)
+    }
+
+    fn add_token(
+        &self,
+        hash: &str,
+        principal: &str,
+        roles: &[String],
+        now: u64,
+    ) -> Result<(), StoreError> {
+        let mut client = self.lock();
+        let mut tx = client.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT INTO tokens (hash, principal, roles, created) VALUES ($1, $2, $3, $4)",
+            &[&hash, &principal, &roles.join(","), &(now as i64)],
+        )
+        .map_err(db)?;
+        append_audit(
+            &mut tx,
+            "admin",
+            "token.add",
+            principal,
+            serde_json::json!({"roles": roles}),
+            now,
+        )?;
+        tx.commit().map_err(db)
+    }
+
+    fn token(&self, hash: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
+        let r = self
+            .lock()
+            .query_opt(
+                "SELECT principal, roles FROM tokens WHERE hash = $1",
+                &[&hash],
+            )
+            .map_err(db)?;
+        Ok(match r {
+            None => None,
+            Some(r) => {
+                let roles: String = r.try_get(1).map_err(db)?;
+                Some((
+                    r.try_get(0).map_err(db)?,
+                    roles
+                        .split(',')
+                        .filter(|x| !x.is_empty())
+                        .map(String::from)
+                        .collect(),
+                ))
+            }
+        })
+    }
+
+    fn audit_rows(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = self
+            .lock()
+            .query(
+                "SELECT seq, time, actor, action, subject, detail, prev_hash, hash FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2",
+                &[&(from_seq as i64), &(limit.min(i64::MAX as usize) as i64)],
+            )
+            .map_err(db)?;
+        rows.iter().map(audit_of).collect()
+    }
+}
