@@ -54,20 +54,65 @@ pub enum StoreError {
     Transition(#[from] TransitionError),
 }
 
+/// The name a state is stored under.
+pub(crate) fn state_name(s: State) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// A stored state name, read back.
+pub(crate) fn state_of(s: &str) -> Result<State, StoreError> {
+    serde_json::from_value(Value::String(s.into()))
+        .map_err(|_| StoreError::Backend(format!("unknown state {s:?} in the database")))
+}
+
+/// A new random request id (UUID-shaped, from the OS's random source).
+pub(crate) fn new_request_id() -> Result<String, StoreError> {
+    let mut b = [0u8; 16];
+    std::io::Read::read_exact(
+        &mut std::fs::File::open("/dev/urandom").map_err(|e| StoreError::Backend(e.to_string()))?,
+        &mut b,
+    )
+    .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        hex::encode(&b[..4]),
+        hex::encode(&b[4..6]),
+        hex::encode(&b[6..8]),
+        hex::encode(&b[8..10]),
+        hex::encode(&b[10..16])
+    ))
+}
+
 /// What every backend provides.
 pub trait Store: Send + Sync {
     /// Creates a request, or returns the one created before with the same principal and
-    /// idempotency key (and `false`). The same key with another body is refused.
+    /// idempotency key (and `false`). The same key with another body is refused. When the
+    /// request is new and `initial` is given (an event, its actor and details: the risk
+    /// engine's outcome), it is applied in the same transaction: one commit.
+    fn create_with(
+        &self,
+        idempotency_key: Option<&str>,
+        principal: &str,
+        body: &Value,
+        now: u64,
+        initial: Option<(Event, &str, Value)>,
+    ) -> Result<(RequestRow, bool), StoreError>;
+
+    /// [`Store::create_with`] without an initial event.
     fn create_request(
         &self,
         idempotency_key: Option<&str>,
         principal: &str,
         body: &Value,
         now: u64,
-    ) -> Result<(RequestRow, bool), StoreError>;
+    ) -> Result<(RequestRow, bool), StoreError> {
+        self.create_with(idempotency_key, principal, body, now, None)
+    }
 
-    /// As [`Store::create_request`], and when the request is new, applies `event` (the
-    /// risk engine's outcome) by `actor` in the same transaction: one commit.
+    /// [`Store::create_with`] with the risk engine's event.
     #[allow(clippy::too_many_arguments)]
     fn create_assessed(
         &self,
@@ -78,7 +123,15 @@ pub trait Store: Send + Sync {
         event: Event,
         actor: &str,
         detail: Value,
-    ) -> Result<(RequestRow, bool), StoreError>;
+    ) -> Result<(RequestRow, bool), StoreError> {
+        self.create_with(
+            idempotency_key,
+            principal,
+            body,
+            now,
+            Some((event, actor, detail)),
+        )
+    }
 
     /// A request.
     fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError>;

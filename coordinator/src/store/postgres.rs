@@ -10,7 +10,7 @@ use postgres::{Client, NoTls, Transaction};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{RequestRow, Store, StoreError};
+use super::{new_request_id, state_name, state_of, RequestRow, Store, StoreError};
 use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State};
 use crate::risk::Past;
@@ -75,18 +75,6 @@ fn db(e: postgres::Error) -> StoreError {
     })
 }
 
-fn state_name(s: State) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
-fn state_of(s: &str) -> Result<State, StoreError> {
-    serde_json::from_value(Value::String(s.into()))
-        .map_err(|_| StoreError::Backend(format!("unknown state {s:?} in the database")))
-}
-
 fn row_of(r: &postgres::Row) -> Result<RequestRow, StoreError> {
     let body: String = r.try_get(3).map_err(db)?;
     let state: String = r.try_get(4).map_err(db)?;
@@ -145,23 +133,6 @@ fn append_audit(
     Ok(r)
 }
 
-fn new_id() -> Result<String, StoreError> {
-    let mut b = [0u8; 16];
-    std::io::Read::read_exact(
-        &mut std::fs::File::open("/dev/urandom").map_err(|e| StoreError::Backend(e.to_string()))?,
-        &mut b,
-    )
-    .map_err(|e| StoreError::Backend(e.to_string()))?;
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        hex::encode(&b[..4]),
-        hex::encode(&b[4..6]),
-        hex::encode(&b[6..8]),
-        hex::encode(&b[8..10]),
-        hex::encode(&b[10..16])
-    ))
-}
-
 impl Postgres {
     /// Connects (`host=… port=… user=… dbname=…`) and migrates.
     pub fn connect(params: &str) -> Result<Self, StoreError> {
@@ -199,8 +170,10 @@ impl Postgres {
     fn lock(&self) -> std::sync::MutexGuard<'_, Client> {
         self.client.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    fn create_inner(
+impl Store for Postgres {
+    fn create_with(
         &self,
         idempotency_key: Option<&str>,
         principal: &str,
@@ -233,7 +206,7 @@ impl Postgres {
                 return Ok((row_of(&r)?, false));
             }
         }
-        let id = new_id()?;
+        let id = new_request_id()?;
         tx.execute(
             "INSERT INTO requests (id, idempotency_key, principal, body, body_hash, state, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
             &[&id, &idempotency_key, &principal, &body_text, &body_hash, &state_name(State::Draft), &(now as i64)],
@@ -278,38 +251,6 @@ impl Postgres {
             },
             true,
         ))
-    }
-}
-
-impl Store for Postgres {
-    fn create_request(
-        &self,
-        idempotency_key: Option<&str>,
-        principal: &str,
-        body: &Value,
-        now: u64,
-    ) -> Result<(RequestRow, bool), StoreError> {
-        self.create_inner(idempotency_key, principal, body, now, None)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn create_assessed(
-        &self,
-        idempotency_key: Option<&str>,
-        principal: &str,
-        body: &Value,
-        now: u64,
-        event: Event,
-        actor: &str,
-        detail: Value,
-    ) -> Result<(RequestRow, bool), StoreError> {
-        self.create_inner(
-            idempotency_key,
-            principal,
-            body,
-            now,
-            Some((event, actor, detail)),
-        )
     }
 
     fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError> {

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{RequestRow, Store, StoreError};
+use super::{new_request_id, state_name, state_of, RequestRow, Store, StoreError};
 use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State};
 
@@ -62,46 +62,6 @@ pub struct Sqlite {
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
-}
-
-fn state_name(s: State) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
-fn state_of(s: &str) -> Result<State, StoreError> {
-    serde_json::from_value(Value::String(s.into()))
-        .map_err(|_| StoreError::Backend(format!("unknown state {s:?} in the database")))
-}
-
-fn new_id(principal: &str, now: u64, n: u64) -> String {
-    let mut h = Sha256::new();
-    h.update(principal.as_bytes());
-    h.update(now.to_be_bytes());
-    h.update(n.to_be_bytes());
-    let mut rnd = [0u8; 16];
-    // Uniqueness comes from the counter; randomness keeps ids unguessable.
-    let _ = getrandom(&mut rnd);
-    h.update(rnd);
-    let d = h.finalize();
-    let b = &d[..16];
-    format!(
-        "{}-{}-{}-{}-{}",
-        hex::encode(&b[..4]),
-        hex::encode(&b[4..6]),
-        hex::encode(&b[6..8]),
-        hex::encode(&b[8..10]),
-        hex::encode(&b[10..16])
-    )
-}
-
-fn getrandom(buf: &mut [u8]) -> Result<(), ()> {
-    use std::io::Read;
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .map_err(|_| ())
 }
 
 type Row = (String, Option<String>, String, String, String, i64, i64);
@@ -230,8 +190,10 @@ impl Sqlite {
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    fn create_inner(
+impl Store for Sqlite {
+    fn create_with(
         &self,
         idempotency_key: Option<&str>,
         principal: &str,
@@ -261,10 +223,7 @@ impl Sqlite {
                 return Ok((row_of(row)?, false));
             }
         }
-        let n: i64 = tx
-            .query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0))
-            .map_err(db)?;
-        let id = new_id(principal, now, n as u64);
+        let id = new_request_id()?;
         tx.execute(
             "INSERT INTO requests (id, idempotency_key, principal, body, body_hash, state, created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
             params![id, idempotency_key, principal, body_text, body_hash, state_name(State::Draft), now as i64],
@@ -309,38 +268,6 @@ impl Sqlite {
             },
             true,
         ))
-    }
-}
-
-impl Store for Sqlite {
-    fn create_request(
-        &self,
-        idempotency_key: Option<&str>,
-        principal: &str,
-        body: &Value,
-        now: u64,
-    ) -> Result<(RequestRow, bool), StoreError> {
-        self.create_inner(idempotency_key, principal, body, now, None)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn create_assessed(
-        &self,
-        idempotency_key: Option<&str>,
-        principal: &str,
-        body: &Value,
-        now: u64,
-        event: Event,
-        actor: &str,
-        detail: Value,
-    ) -> Result<(RequestRow, bool), StoreError> {
-        self.create_inner(
-            idempotency_key,
-            principal,
-            body,
-            now,
-            Some((event, actor, detail)),
-        )
     }
 
     fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError> {
