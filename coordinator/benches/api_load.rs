@@ -4,6 +4,9 @@
 //! closed-loop run measures the most it takes.
 //!
 //!     cargo bench -p coordinator --bench api_load [-- RATE SECONDS]
+//!
+//! With `STRONGROOM_BENCH_PG='host=… port=… user=… dbname=…'` the store is that
+//! PostgreSQL database (use an empty one) instead of a new SQLite file.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,7 +47,16 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("strongroom-load-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let store = Arc::new(Sqlite::open(&dir.join("coordinator.db")).unwrap());
+    let (store, backend): (Arc<dyn Store>, &str) = match std::env::var("STRONGROOM_BENCH_PG") {
+        Ok(params) => (
+            Arc::new(coordinator::store::Postgres::connect(&params).unwrap()),
+            "PostgreSQL",
+        ),
+        Err(_) => (
+            Arc::new(Sqlite::open(&dir.join("coordinator.db")).unwrap()),
+            "SQLite",
+        ),
+    };
     // Several warm-tier principals, as several services would be.
     let principals = 8;
     for p in 0..principals {
@@ -140,7 +152,7 @@ fn main() {
     let errors: usize = results.iter().map(|r| r.1).sum();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
-        "open loop, SQLite: {} creates at {rate:.0}/s over {elapsed:.1} s: achieved {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors}",
+        "open loop, {backend}: {} creates at {rate:.0}/s over {elapsed:.1} s: achieved {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, errors {errors}",
         lat.len(),
         lat.len() as f64 / elapsed,
         percentile(&lat, 0.5),
@@ -174,7 +186,7 @@ fn main() {
         hs.into_iter().map(|h| h.join().unwrap()).sum()
     });
     println!(
-        "closed loop, SQLite, 8 clients: {done} creates in 3 s = {:.0}/s",
+        "closed loop, {backend}, 8 clients: {done} creates in 3 s = {:.0}/s",
         done as f64 / 3.0
     );
     let rows = store.audit_rows(1, usize::MAX).unwrap();

@@ -199,7 +199,7 @@ impl AppState {
 }
 
 async fn health(AxState(st): AxState<Arc<AppState>>) -> Response {
-    match st.store.audit_rows(1, 1) {
+    match blocking(|| st.store.audit_rows(1, 1)) {
         Ok(_) => Json(json!({"status": "ok"})).into_response(),
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -221,6 +221,16 @@ async fn metrics(AxState(st): AxState<Arc<AppState>>) -> String {
         m.client_errors.load(Ordering::Relaxed),
         m.server_errors.load(Ordering::Relaxed),
     )
+}
+
+/// Runs storage work off the async workers where the runtime allows it: SQLite's fsync
+/// and the synchronous PostgreSQL client block, and the latter cannot run inside a
+/// runtime's context at all.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 fn count(st: &AppState, r: Result<Response, ApiError>) -> Response {
@@ -257,7 +267,7 @@ async fn create_request(
     headers: HeaderMap,
     body: Result<Json<CreateRequest>, JsonRejection>,
 ) -> Response {
-    let r = create_inner(&st, &headers, body);
+    let r = blocking(|| create_inner(&st, &headers, body));
     count(&st, r)
 }
 
@@ -358,7 +368,7 @@ async fn list_requests(
     headers: HeaderMap,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let r = (|| {
+    let r = blocking(|| {
         authenticate(&st, &headers, READERS)?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let limit = q.limit.unwrap_or(100);
@@ -367,7 +377,7 @@ async fn list_requests(
         }
         let rows = st.store.list(q.state, q.principal.as_deref(), limit)?;
         Ok(Json(json!({"requests": rows})).into_response())
-    })();
+    });
     count(&st, r)
 }
 
@@ -376,14 +386,14 @@ async fn get_request(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let r = (|| {
+    let r = blocking(|| {
         authenticate(&st, &headers, READERS)?;
         let row = st
             .store
             .get(&id)?
             .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
         Ok(Json(json!({"request": row})).into_response())
-    })();
+    });
     count(&st, r)
 }
 
@@ -399,7 +409,7 @@ async fn cancel_request(
     Path(id): Path<String>,
     body: Result<Json<Reason>, JsonRejection>,
 ) -> Response {
-    let r = (|| {
+    let r = blocking(|| {
         let caller = authenticate(&st, &headers, &["treasury"])?;
         let reason = json_body(body)?.reason;
         if reason.trim().is_empty() || reason.chars().count() > 500 {
@@ -413,7 +423,7 @@ async fn cancel_request(
             (st.clock)(),
         )?;
         Ok(Json(json!({"request": row})).into_response())
-    })();
+    });
     count(&st, r)
 }
 
@@ -437,7 +447,7 @@ async fn review_request(
     Path(id): Path<String>,
     body: Result<Json<Review>, JsonRejection>,
 ) -> Response {
-    let r = (|| {
+    let r = blocking(|| {
         let caller = authenticate(&st, &headers, &["risk"])?;
         let review = json_body(body)?;
         if review.reason.trim().is_empty() {
@@ -465,7 +475,7 @@ async fn review_request(
             (st.clock)(),
         )?;
         Ok(Json(json!({"request": row})).into_response())
-    })();
+    });
     count(&st, r)
 }
 
@@ -481,7 +491,7 @@ async fn audit_rows(
     headers: HeaderMap,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let r = (|| {
+    let r = blocking(|| {
         authenticate(&st, &headers, &["auditor"])?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let rows = st.store.audit_rows(
@@ -489,12 +499,12 @@ async fn audit_rows(
             q.limit.unwrap_or(1000).clamp(1, 10_000),
         )?;
         Ok(Json(json!({"rows": rows})).into_response())
-    })();
+    });
     count(&st, r)
 }
 
 async fn audit_verify(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let r = (|| {
+    let r = blocking(|| {
         authenticate(&st, &headers, &["auditor"])?;
         let rows = st.store.audit_rows(1, usize::MAX)?;
         let result = audit::verify(&rows, None);
@@ -504,7 +514,7 @@ async fn audit_verify(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -
             "break": result.err().map(|e| e.to_string()),
         }))
         .into_response())
-    })();
+    });
     count(&st, r)
 }
 

@@ -73,7 +73,12 @@ pub fn serve(args: &[String]) -> Result<()> {
         .split(',')
         .map(String::from)
         .collect();
-    let store: Arc<dyn Store> = Arc::new(Sqlite::open(&db)?);
+    // `--db postgres:host=… port=… user=… dbname=…` for several replicas; a file path
+    // for the embedded SQLite default.
+    let store: Arc<dyn Store> = match db.to_str().and_then(|d| d.strip_prefix("postgres:")) {
+        Some(params) => Arc::new(coordinator::store::Postgres::connect(params)?),
+        None => Arc::new(Sqlite::open(&db)?),
+    };
     let state = Arc::new(AppState::new(
         store,
         Config { networks, risk },
@@ -86,10 +91,14 @@ pub fn serve(args: &[String]) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
+        let shown = if db.to_string_lossy().starts_with("postgres:") {
+            "PostgreSQL".to_string()
+        } else {
+            db.display().to_string()
+        };
         println!(
-            "coordinator listening on http://{} (database {})",
-            listener.local_addr()?,
-            db.display()
+            "coordinator listening on http://{} (database {shown})",
+            listener.local_addr()?
         );
         axum::serve(listener, router(state))
             .with_graceful_shutdown(async {
@@ -117,15 +126,25 @@ pub fn token(args: &[String]) -> Result<()> {
     let mut raw = [0u8; 32];
     std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut raw)?;
     let token = format!("sr_{}", hex::encode(raw));
-    let store = Sqlite::open(&db_path(args))?;
+    let store = open_store(args)?;
     store.add_token(&token_hash(&token), principal, &roles, now())?;
     // Shown once; only its hash is stored.
     println!("{token}");
     Ok(())
 }
 
+fn open_store(args: &[String]) -> Result<Box<dyn Store>> {
+    let db = db_path(args);
+    Ok(
+        match db.to_str().and_then(|d| d.strip_prefix("postgres:")) {
+            Some(params) => Box::new(coordinator::store::Postgres::connect(params)?),
+            None => Box::new(Sqlite::open(&db)?),
+        },
+    )
+}
+
 pub fn audit_cmd(args: &[String]) -> Result<()> {
-    let store = Sqlite::open(&db_path(args))?;
+    let store = open_store(args)?;
     let rows = store.audit_rows(1, usize::MAX)?;
     match args.first().map(String::as_str) {
         Some("verify") => match audit::verify(&rows, None) {
