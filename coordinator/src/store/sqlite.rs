@@ -106,17 +106,20 @@ fn last_audit(tx: &Connection) -> Result<Option<AuditRecord>, StoreError> {
 
 fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<AuditRecord, StoreError>> {
     let detail: String = r.get(5)?;
+    let (seq, time): (i64, i64) = (r.get(0)?, r.get(1)?);
+    let (actor, action, subject): (String, String, String) = (r.get(2)?, r.get(3)?, r.get(4)?);
+    let (prev_hash, hash): (String, String) = (r.get(6)?, r.get(7)?);
     Ok(serde_json::from_str(&detail)
         .map_err(|e| StoreError::Backend(e.to_string()))
         .map(|detail| AuditRecord {
-            seq: r.get::<_, i64>(0).unwrap_or(0) as u64,
-            time: r.get::<_, i64>(1).unwrap_or(0) as u64,
-            actor: r.get(2).unwrap_or_default(),
-            action: r.get(3).unwrap_or_default(),
-            subject: r.get(4).unwrap_or_default(),
+            seq: seq as u64,
+            time: time as u64,
+            actor,
+            action,
+            subject,
             detail,
-            prev_hash: r.get(6).unwrap_or_default(),
-            hash: r.get(7).unwrap_or_default(),
+            prev_hash,
+            hash,
         }))
 }
 
@@ -391,31 +394,17 @@ impl Store for Sqlite {
         now: u64,
         ttl: u64,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let held: Option<(String, i64)> = tx
-            .query_row(
-                "SELECT owner, until FROM leases WHERE request_id = ?1 AND step = ?2",
-                params![id, step],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+        // One statement: taken when free, expired, or already ours.
+        let n = self
+            .lock()
+            .execute(
+                "INSERT INTO leases (request_id, step, owner, until) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (request_id, step) DO UPDATE SET owner = ?3, until = ?4
+                 WHERE leases.owner = ?3 OR leases.until <= ?5",
+                params![id, step, owner, now.saturating_add(ttl) as i64, now as i64],
             )
-            .optional()
             .map_err(db)?;
-        if let Some((o, until)) = held {
-            if o != owner && until as u64 > now {
-                return Ok(false);
-            }
-        }
-        tx.execute(
-            "INSERT INTO leases (request_id, step, owner, until) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (request_id, step) DO UPDATE SET owner = ?3, until = ?4",
-            params![id, step, owner, now.saturating_add(ttl) as i64],
-        )
-        .map_err(db)?;
-        tx.commit().map_err(db)?;
-        Ok(true)
+        Ok(n == 1)
     }
 
     fn audit(
@@ -492,7 +481,7 @@ impl Store for Sqlite {
             .map_err(db)?;
         let rows = stmt
             .query_map(
-                params![from_seq as i64, limit.min(1_000_000) as i64],
+                params![from_seq as i64, limit.min(i64::MAX as usize) as i64],
                 audit_row,
             )
             .map_err(db)?;
