@@ -34,3 +34,81 @@ pub fn signed_request(payload: Payload, purpose: Purpose, id: &str) -> SignReque
     rehearsal::resign(&mut r);
     r
 }
+
+/// How an envelope crosses the air gap in a test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// Rendered as QR frames and read back from their pixels.
+    Qr,
+    /// Sealed in a USB bundle and opened.
+    Usb,
+}
+
+/// Carries `env` across the air gap by `channel`.
+pub fn carry(
+    env: airgap_protocol::envelope::Envelope,
+    channel: Channel,
+) -> anyhow::Result<airgap_protocol::envelope::Envelope> {
+    use airgap_protocol::envelope::{decode_envelope, encode_envelope, REQUEST_UR_TYPE};
+    use usb_transfer::{open_bundle, seal_bundle, BundleKind};
+    match channel {
+        Channel::Qr => Ok(crate::qr::through_qr(&env)?.0),
+        Channel::Usb => {
+            let id = age::x25519::Identity::generate();
+            let sender = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
+            let (ur_type, bytes) = encode_envelope(&env);
+            let kind = if ur_type == REQUEST_UR_TYPE {
+                BundleKind::Request
+            } else {
+                BundleKind::Response
+            };
+            let sealed = seal_bundle(kind, &bytes, &id.to_public(), &sender, now())?;
+            let opened = open_bundle(&sealed, &id, &[sender.verifying_key()])?;
+            Ok(decode_envelope(ur_type, &opened.envelope)?)
+        }
+    }
+}
+
+/// The request to `station` and its answer back, both across the air gap by `channel`:
+/// the station's signatures (the response verified against the request and the
+/// station's identity key), or the station's refusal.
+pub fn round_trip(
+    station: &mut signer_station::station::Station,
+    backend: &dyn signer_station::hsm::SigningBackend,
+    identity: &[u8],
+    req: &SignRequest,
+    channel: Channel,
+) -> anyhow::Result<
+    Result<Vec<airgap_protocol::envelope::PayloadSignature>, signer_station::station::Refusal>,
+> {
+    use airgap_protocol::envelope::{verify_response, Envelope, Outcome};
+    let Envelope::Request(seen) = carry(Envelope::Request(req.clone()), channel)? else {
+        anyhow::bail!("a request crossed as something else");
+    };
+    let review = match station.review(&seen, now()) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    if let Err(e) = review.verdict.clone() {
+        return Ok(Err(e));
+    }
+    let resp = match station.sign(&review, backend, now()) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    let Envelope::Response(resp) = carry(Envelope::Response(resp), channel)? else {
+        anyhow::bail!("a response crossed as something else");
+    };
+    let identity = ed25519_dalek::VerifyingKey::from_bytes(
+        identity
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("station identity key is not 32 bytes"))?,
+    )?;
+    verify_response(&resp, req, &identity)?;
+    match resp.outcome {
+        Outcome::Signed(sigs) => Ok(Ok(sigs)),
+        Outcome::Refused { code, reason } => {
+            anyhow::bail!("signed after a clean review, yet refused {code}: {reason}")
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! the coordinator attaches the signature, checks the sender, broadcasts, and tracks the
 //! receipt. Balances must move exactly and the nonce advance.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use airgap_protocol::envelope::*;
 use airgap_protocol::summary::{TokenInfo, TokenList};
@@ -20,17 +20,12 @@ use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::station::{Refusal, Station};
 use signer_station::tui::rehearsal;
 use strongroom_e2e::anvil::{Anvil, FUNDER};
-use strongroom_e2e::qr::through_qr;
 
 const RECIPIENT: Address = Address::new([0x52; 20]);
 const ETHER: u128 = 1_000_000_000_000_000_000;
 const TUSD: u128 = 1_000_000;
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+use strongroom_e2e::requests::{now, round_trip, Channel};
 
 struct Rig {
     anvil: Anvil,
@@ -171,28 +166,11 @@ impl Rig {
         backend: &dyn SigningBackend,
     ) -> Result<[u8; 65], Refusal> {
         let req = request(tx.payload(), id);
-        let (env, _) = through_qr(&Envelope::Request(req.clone())).unwrap();
-        let Envelope::Request(seen) = env else {
-            panic!("not a request")
-        };
-        let review = self.station.review(&seen, now())?;
-        review.verdict.clone()?;
-        let resp = self.station.sign(&review, backend, now())?;
-        let (env, _) = through_qr(&Envelope::Response(resp)).unwrap();
-        let Envelope::Response(resp) = env else {
-            panic!("not a response")
-        };
-        let identity = ed25519_dalek::VerifyingKey::from_bytes(
-            &self.keys.identity.public_key.clone().try_into().unwrap(),
-        )
-        .unwrap();
-        verify_response(&resp, &req, &identity).unwrap();
-        match resp.outcome {
-            Outcome::Signed(s) => match s.as_slice() {
-                [PayloadSignature::Evm(sig)] => Ok(*sig),
-                other => panic!("unexpected signatures {other:?}"),
-            },
-            Outcome::Refused { code, reason } => panic!("refused {code}: {reason}"),
+        let identity = self.keys.identity.public_key.clone();
+        let sigs = round_trip(&mut self.station, backend, &identity, &req, Channel::Qr).unwrap()?;
+        match sigs.as_slice() {
+            [PayloadSignature::Evm(sig)] => Ok(*sig),
+            other => panic!("unexpected signatures {other:?}"),
         }
     }
 

@@ -5,7 +5,7 @@
 //! verifies the signatures and sends. Every transaction is executed by the runtime (the
 //! system program, SPL Token and the associated token account program included).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use airgap_protocol::envelope::*;
 use airgap_protocol::summary::{TokenInfo, TokenList};
@@ -20,7 +20,6 @@ use signer_station::station::{Policy, Refusal, Station};
 use signer_station::tui::rehearsal;
 use solana_address::Address;
 use strongroom_e2e::litesvm::LiteSvm;
-use strongroom_e2e::qr::through_qr;
 
 const SOL: u64 = 1_000_000_000;
 const USDC: u64 = 1_000_000;
@@ -29,11 +28,7 @@ const NET: &str = "solana:devnet";
 /// A signer's key and its signature.
 type KeySig = ([u8; 32], [u8; 64]);
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+use strongroom_e2e::requests::{now, round_trip, Channel};
 
 fn seeded(label: &str) -> SigningKey {
     use sha2::Digest;
@@ -186,28 +181,11 @@ impl Rig {
         hsm: &dyn SigningBackend,
     ) -> Result<Vec<KeySig>, Refusal> {
         let req = request(tx.payload(NET, &self.vault), id);
-        let (env, _) = through_qr(&Envelope::Request(req.clone())).unwrap();
-        let Envelope::Request(seen) = env else {
-            panic!("not a request")
-        };
-        let review = self.station.review(&seen, now())?;
-        review.verdict.clone()?;
-        let resp = self.station.sign(&review, hsm, now())?;
-        let (env, _) = through_qr(&Envelope::Response(resp)).unwrap();
-        let Envelope::Response(resp) = env else {
-            panic!("not a response")
-        };
-        let identity = ed25519_dalek::VerifyingKey::from_bytes(
-            &self.keys.identity.public_key.clone().try_into().unwrap(),
-        )
-        .unwrap();
-        verify_response(&resp, &req, &identity).unwrap();
-        match resp.outcome {
-            Outcome::Signed(s) => match s.as_slice() {
-                [PayloadSignature::Solana(sigs)] => Ok(sigs.clone()),
-                other => panic!("unexpected signatures {other:?}"),
-            },
-            Outcome::Refused { code, reason } => panic!("refused {code}: {reason}"),
+        let identity = self.keys.identity.public_key.clone();
+        let sigs = round_trip(&mut self.station, hsm, &identity, &req, Channel::Qr).unwrap()?;
+        match sigs.as_slice() {
+            [PayloadSignature::Solana(sigs)] => Ok(sigs.clone()),
+            other => panic!("unexpected signatures {other:?}"),
         }
     }
 

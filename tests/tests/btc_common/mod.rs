@@ -3,23 +3,17 @@
 //! coordinator's checks before broadcast.
 #![allow(dead_code)]
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use airgap_protocol::envelope::*;
 use bitcoin::{Amount, Network, PublicKey, TxOut};
 use coordinator::bitcoin::*;
-use signer_station::hsm::{SigningBackend, YubiHsm};
+use signer_station::hsm::YubiHsm;
 use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::station::{Policy, Refusal, Station};
 use signer_station::tui::rehearsal;
 use strongroom_e2e::btcchain::Chain;
-use strongroom_e2e::qr::through_qr;
+use strongroom_e2e::requests::round_trip;
 
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub use strongroom_e2e::requests::now;
 
 pub fn recipient(n: u32) -> bitcoin::Address {
     use bitcoin::secp256k1::{Secp256k1, SecretKey};
@@ -102,56 +96,18 @@ pub fn request(psbt: &bitcoin::psbt::Psbt, purpose: Purpose, id: &str) -> SignRe
     )
 }
 
-/// How the request reaches the station and the answer comes back.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Qr,
-    Usb,
-}
+pub use strongroom_e2e::requests::Channel;
 
-/// The station's signed PSBT, or its refusal.
 pub fn sign(
     s: &mut StationRig,
     req: &SignRequest,
     channel: Channel,
 ) -> Result<bitcoin::psbt::Psbt, Refusal> {
-    let carry = |env: Envelope| -> Envelope {
-        match channel {
-            Channel::Qr => through_qr(&env).unwrap().0,
-            Channel::Usb => {
-                use usb_transfer::{open_bundle, seal_bundle, BundleKind};
-                let id = age::x25519::Identity::generate();
-                let sender = ed25519_dalek::SigningKey::from_bytes(&[42; 32]);
-                let (ur_type, bytes) = encode_envelope(&env);
-                let kind = if ur_type == REQUEST_UR_TYPE {
-                    BundleKind::Request
-                } else {
-                    BundleKind::Response
-                };
-                let sealed = seal_bundle(kind, &bytes, &id.to_public(), &sender, now()).unwrap();
-                let opened = open_bundle(&sealed, &id, &[sender.verifying_key()]).unwrap();
-                decode_envelope(ur_type, &opened.envelope).unwrap()
-            }
-        }
-    };
-    let Envelope::Request(seen) = carry(Envelope::Request(req.clone())) else {
-        panic!()
-    };
-    let review = s.station.review(&seen, now())?;
-    review.verdict.clone()?;
-    let resp = s
-        .station
-        .sign(&review, &s.hsm as &dyn SigningBackend, now())?;
-    let Envelope::Response(resp) = carry(Envelope::Response(resp)) else {
-        panic!()
-    };
-    verify_response(&resp, req, &s.identity).unwrap();
-    match resp.outcome {
-        Outcome::Signed(sigs) => match sigs.as_slice() {
-            [PayloadSignature::Psbt(b)] => Ok(bitcoin::psbt::Psbt::deserialize(b).unwrap()),
-            other => panic!("{other:?}"),
-        },
-        Outcome::Refused { code, reason } => panic!("refused {code}: {reason}"),
+    let identity = s.identity.to_bytes();
+    let sigs = round_trip(&mut s.station, &s.hsm, &identity, req, channel).unwrap()?;
+    match sigs.as_slice() {
+        [PayloadSignature::Psbt(b)] => Ok(bitcoin::psbt::Psbt::deserialize(b).unwrap()),
+        other => panic!("{other:?}"),
     }
 }
 
