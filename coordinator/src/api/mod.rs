@@ -99,6 +99,7 @@ impl From<StoreError> for ApiError {
                 "this Idempotency-Key was used for a different request".into(),
             ),
             StoreError::Transition(t) => ApiError(StatusCode::CONFLICT, t.to_string()),
+            StoreError::Exists(what) => ApiError(StatusCode::CONFLICT, format!("{what} is already recorded with another value")),
             // Storage detail stays in the server's logs.
             StoreError::Backend(_) => ApiError(
                 StatusCode::INTERNAL_SERVER_ERROR,

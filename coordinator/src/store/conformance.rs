@@ -131,6 +131,38 @@ fn suite(s: &dyn Store) {
     assert_eq!(rows.len(), 8, "{rows:#?}");
     verify(&rows, Some((8, &rows[7].hash))).unwrap();
     assert_eq!(s.audit_rows(4, 2).unwrap().len(), 2);
+
+    // Artifacts: write-once, a retry with the same value is a no-op, another value is
+    // refused and leaves the first; each new one is audited.
+    assert!(s
+        .put_artifact(&a.id, "approval", "ana", "sig-1", "ana", json!({}), 301)
+        .unwrap());
+    assert!(!s
+        .put_artifact(&a.id, "approval", "ana", "sig-1", "ana", json!({}), 302)
+        .unwrap());
+    assert!(matches!(
+        s.put_artifact(&a.id, "approval", "ana", "sig-2", "ana", json!({}), 303),
+        Err(StoreError::Exists(_))
+    ));
+    assert!(s
+        .put_artifact(&a.id, "approval", "ben", "sig-3", "ben", json!({}), 304)
+        .unwrap());
+    assert!(s
+        .put_artifact("", "approval", "ana", "other subject", "admin", json!({}), 305)
+        .unwrap());
+    assert_eq!(
+        s.artifacts(&a.id, "approval").unwrap(),
+        vec![("ana".into(), "sig-1".into()), ("ben".into(), "sig-3".into())]
+    );
+    assert_eq!(
+        s.artifact(&a.id, "approval", "ana").unwrap().as_deref(),
+        Some("sig-1")
+    );
+    assert_eq!(s.artifact(&a.id, "export", "x").unwrap(), None);
+    let rows = s.audit_rows(1, 1000).unwrap();
+    assert_eq!(rows.len(), 11);
+    assert_eq!(rows[8].action, "artifact.approval");
+    verify(&rows, None).unwrap();
 }
 
 #[test]

@@ -52,6 +52,9 @@ pub enum StoreError {
     /// A lifecycle transition that is not allowed.
     #[error(transparent)]
     Transition(#[from] TransitionError),
+    /// An artifact already stored with another value (artifacts are write-once).
+    #[error("{0} is already recorded with another value")]
+    Exists(String),
 }
 
 /// The name a state is stored under.
@@ -199,4 +202,34 @@ pub trait Store: Send + Sync {
 
     /// Audit rows from `from_seq`, in order.
     fn audit_rows(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Records a write-once artifact of `subject` (a request id, or `""` for the
+    /// installation: stations, approver keys): the built envelope, an approval, the
+    /// exported envelope, a station's response, the final transaction. With it, in the
+    /// same transaction, an audit row `artifact.<kind>` by `actor` with `detail`.
+    /// `Ok(true)` when stored; `Ok(false)` when the same value was already there (a
+    /// retry: nothing written); [`StoreError::Exists`] when another value is.
+    #[allow(clippy::too_many_arguments)]
+    fn put_artifact(
+        &self,
+        subject: &str,
+        kind: &str,
+        key: &str,
+        value: &str,
+        actor: &str,
+        detail: Value,
+        now: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// The artifacts of `subject` of one kind, as `(key, value)` in key order.
+    fn artifacts(&self, subject: &str, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// One artifact.
+    fn artifact(&self, subject: &str, kind: &str, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .artifacts(subject, kind)?
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v))
+    }
 }

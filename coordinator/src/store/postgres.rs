@@ -55,6 +55,14 @@ const MIGRATIONS: &[&str] = &[
         created BIGINT NOT NULL
      );",
     "CREATE INDEX requests_principal ON requests(principal, created);",
+    "CREATE TABLE artifacts (
+        subject TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        created BIGINT NOT NULL,
+        PRIMARY KEY (subject, kind, key)
+     );",
 ];
 
 /// PostgreSQL storage.
@@ -446,5 +454,59 @@ impl Store for Postgres {
             )
             .map_err(db)?;
         rows.iter().map(audit_of).collect()
+    }
+
+    fn put_artifact(
+        &self,
+        subject: &str,
+        kind: &str,
+        key: &str,
+        value: &str,
+        actor: &str,
+        detail: Value,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut client = self.lock();
+        let mut tx = client.transaction().map_err(db)?;
+        // Insert-or-nothing, then read back what is there: one statement decides, so two
+        // replicas racing on the same artifact both see the winner's value.
+        let inserted = tx
+            .execute(
+                "INSERT INTO artifacts (subject, kind, key, value, created) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (subject, kind, key) DO NOTHING",
+                &[&subject, &kind, &key, &value, &(now as i64)],
+            )
+            .map_err(db)?;
+        if inserted == 0 {
+            let row = tx
+                .query_one(
+                    "SELECT value FROM artifacts WHERE subject = $1 AND kind = $2 AND key = $3",
+                    &[&subject, &kind, &key],
+                )
+                .map_err(db)?;
+            let v: String = row.try_get(0).map_err(db)?;
+            tx.rollback().map_err(db)?;
+            return if v == value {
+                Ok(false)
+            } else {
+                Err(StoreError::Exists(format!("{kind} {key:?} of {subject:?}")))
+            };
+        }
+        append_audit(&mut tx, actor, &format!("artifact.{kind}"), subject, detail, now)?;
+        tx.commit().map_err(db)?;
+        Ok(true)
+    }
+
+    fn artifacts(&self, subject: &str, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = self
+            .lock()
+            .query(
+                "SELECT key, value FROM artifacts WHERE subject = $1 AND kind = $2 ORDER BY key",
+                &[&subject, &kind],
+            )
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))
+            .collect()
     }
 }

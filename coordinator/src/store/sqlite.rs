@@ -52,6 +52,15 @@ const MIGRATIONS: &[&str] = &[
      );",
     // 3: the risk engine's history query.
     "CREATE INDEX requests_principal ON requests(principal, created);",
+    // 4: write-once artifacts (envelopes, approvals, responses, final transactions).
+    "CREATE TABLE artifacts (
+        subject TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        PRIMARY KEY (subject, kind, key)
+     );",
 ];
 
 /// SQLite storage.
@@ -486,5 +495,53 @@ impl Store for Sqlite {
             )
             .map_err(db)?;
         rows.map(|r| r.map_err(db).and_then(|x| x)).collect()
+    }
+
+    fn put_artifact(
+        &self,
+        subject: &str,
+        kind: &str,
+        key: &str,
+        value: &str,
+        actor: &str,
+        detail: Value,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let old: Option<String> = tx
+            .query_row(
+                "SELECT value FROM artifacts WHERE subject = ?1 AND kind = ?2 AND key = ?3",
+                params![subject, kind, key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        match old {
+            Some(v) if v == value => return Ok(false),
+            Some(_) => return Err(StoreError::Exists(format!("{kind} {key:?} of {subject:?}"))),
+            None => {}
+        }
+        tx.execute(
+            "INSERT INTO artifacts (subject, kind, key, value, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![subject, kind, key, value, now as i64],
+        )
+        .map_err(db)?;
+        append_audit(&tx, actor, &format!("artifact.{kind}"), subject, detail, now)?;
+        tx.commit().map_err(db)?;
+        Ok(true)
+    }
+
+    fn artifacts(&self, subject: &str, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.lock();
+        let mut st = conn
+            .prepare("SELECT key, value FROM artifacts WHERE subject = ?1 AND kind = ?2 ORDER BY key")
+            .map_err(db)?;
+        let rows = st
+            .query_map(params![subject, kind], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(db)
     }
 }
