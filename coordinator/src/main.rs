@@ -12,9 +12,9 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => commands::demo::run(&args[1..]),
         Some("keys" | "bundle") => commands::bundle::run(&args),
-        Some("serve") => commands::service::serve(&args[1..]),
-        Some("token") => commands::service::token(&args[1..]),
-        Some("audit") => commands::service::audit_cmd(&args[1..]),
+        Some("serve") => coordinator::service::serve(&args[1..]),
+        Some("token") => coordinator::service::token(&args[1..]),
+        Some("audit") => coordinator::service::audit_cmd(&args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", commands::USAGE);
             Ok(())

@@ -177,6 +177,73 @@ async fn auth_and_roles_on_every_route() {
             vec!["t-auditor", "t-admin"],
         ),
     ];
+    let readers = vec![
+        "t-treasury",
+        "t-approver",
+        "t-risk",
+        "t-auditor",
+        "t-warm",
+        "t-admin",
+    ];
+    let mut routes = routes;
+    routes.extend([
+        (
+            "POST",
+            "/v1/stations".to_string(),
+            Some(json!({"cbor_hex": "00"}).to_string()),
+            vec!["t-admin"],
+        ),
+        ("GET", "/v1/stations".into(), None, readers.clone()),
+        (
+            "POST",
+            "/v1/approvers".into(),
+            Some(json!({"principal": "ana", "public_key": "00"}).to_string()),
+            vec!["t-admin"],
+        ),
+        (
+            "GET",
+            format!("/v1/requests/{id}/envelope"),
+            None,
+            readers.clone(),
+        ),
+        (
+            "POST",
+            format!("/v1/requests/{id}/approvals"),
+            Some(json!({"signature": "00"}).to_string()),
+            vec!["t-approver", "t-admin"],
+        ),
+        (
+            "POST",
+            format!("/v1/requests/{id}/export"),
+            None,
+            vec!["t-treasury", "t-admin"],
+        ),
+        (
+            "GET",
+            format!("/v1/requests/{id}/export/frames"),
+            None,
+            readers.clone(),
+        ),
+        (
+            "GET",
+            format!("/v1/requests/{id}/export/frames/0"),
+            None,
+            readers.clone(),
+        ),
+        (
+            "GET",
+            format!("/v1/requests/{id}/export/bundle?station=a"),
+            None,
+            vec!["t-treasury", "t-admin"],
+        ),
+        (
+            "POST",
+            format!("/v1/requests/{id}/import"),
+            Some(json!({"frames": ["ur:x"]}).to_string()),
+            vec!["t-treasury", "t-admin"],
+        ),
+        ("GET", format!("/v1/requests/{id}/chain"), None, readers),
+    ]);
     let all = [
         "t-admin",
         "t-treasury",
@@ -239,7 +306,10 @@ async fn auth_and_roles_on_every_route() {
     let (s, doc) = a.call("GET", "/openapi.json", None, None, None).await;
     assert_eq!(s, StatusCode::OK);
     for (_, path, _, _) in &routes {
-        let templ = path.replace(&id, "{id}");
+        let templ = path
+            .replace(&id, "{id}")
+            .replace("/frames/0", "/frames/{n}")
+            .replace("?station=a", "");
         assert!(doc["paths"].get(&templ).is_some(), "{templ} documented");
     }
 }
@@ -450,4 +520,63 @@ async fn lifecycle_through_the_api() {
         .call("GET", "/v1/audit/verify", Some("t-auditor"), None, None)
         .await;
     assert_eq!(v["ok"], true, "{v}");
+}
+
+/// The signing routes with bad input: every answer a 4xx (or 503 for what this
+/// installation does not have) with a clear message, and nothing recorded.
+#[tokio::test]
+async fn signing_routes_refuse_bad_input() {
+    let a = api();
+    let (_, v) = a
+        .call(
+            "POST",
+            "/v1/requests",
+            Some("t-treasury"),
+            Some(&create_body("1000")),
+            Some("seed"),
+        )
+        .await;
+    let id = v["request"]["id"].as_str().unwrap().to_string();
+    let big = json!({"frames": ["x".repeat(5 * 1024 * 1024)]}).to_string();
+    let cases: Vec<(&str, String, &str, Option<String>, StatusCode, &str)> = vec![
+        ("POST", "/v1/stations".into(), "t-admin", Some(json!({"cbor_hex": "zz"}).to_string()), StatusCode::BAD_REQUEST, "not hex"),
+        ("POST", "/v1/stations".into(), "t-admin", Some(json!({"cbor_hex": "a1"}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "station descriptor"),
+        ("POST", "/v1/stations".into(), "t-admin", Some(json!({}).to_string()), StatusCode::BAD_REQUEST, "either frames or cbor_hex"),
+        ("POST", "/v1/stations".into(), "t-admin", Some(json!({"frames": ["ur:strongroom-descriptor/1-3/lpadaxcsencylobemohsgmoyadhdeynteelblrcygldwvarf"]}).to_string()), StatusCode::BAD_REQUEST, "frames"),
+        ("POST", "/v1/stations".into(), "t-admin", Some(json!({"cbor_hex": "00", "colour": 1}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "unknown field"),
+        ("POST", "/v1/approvers".into(), "t-admin", Some(json!({"principal": "ana", "public_key": "abcd"}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "32 bytes"),
+        ("POST", format!("/v1/requests/{id}/approvals"), "t-approver", Some(json!({"signature": "00"}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "no approval key"),
+        ("GET", format!("/v1/requests/{id}/envelope"), "t-auditor", None, StatusCode::UNPROCESSABLE_ENTITY, "not prepared"),
+        ("GET", "/v1/requests/nope/envelope".into(), "t-auditor", None, StatusCode::NOT_FOUND, "no such request"),
+        ("POST", format!("/v1/requests/{id}/export"), "t-treasury", None, StatusCode::CONFLICT, "not approved"),
+        ("GET", format!("/v1/requests/{id}/export/frames"), "t-auditor", None, StatusCode::CONFLICT, "not exported"),
+        ("GET", format!("/v1/requests/{id}/export/frames/x"), "t-auditor", None, StatusCode::BAD_REQUEST, ""),
+        ("GET", format!("/v1/requests/{id}/export/bundle"), "t-treasury", None, StatusCode::BAD_REQUEST, "station"),
+        ("GET", format!("/v1/requests/{id}/export/bundle?station=a"), "t-treasury", None, StatusCode::SERVICE_UNAVAILABLE, "no USB keys"),
+        ("POST", format!("/v1/requests/{id}/import"), "t-treasury", Some(json!({"frames": []}).to_string()), StatusCode::BAD_REQUEST, "1 to 10,000"),
+        ("POST", format!("/v1/requests/{id}/import"), "t-treasury", Some(json!({"frames": ["hello"]}).to_string()), StatusCode::BAD_REQUEST, "not a UR stream"),
+        ("POST", format!("/v1/requests/{id}/import"), "t-treasury", Some("{not json".into()), StatusCode::BAD_REQUEST, "invalid request body"),
+        ("POST", format!("/v1/requests/{id}/import"), "t-treasury", Some(big), StatusCode::PAYLOAD_TOO_LARGE, ""),
+    ];
+    for (method, path, tok, body, want, says) in cases {
+        let before = a.audit_len();
+        let (s, v) = a
+            .call(method, &path, Some(tok), body.as_deref(), None)
+            .await;
+        assert_eq!(s, want, "{method} {path}: {v}");
+        assert!(
+            v.to_string().contains(says),
+            "{method} {path}: {v} should say {says:?}"
+        );
+        assert_eq!(a.audit_len(), before, "{method} {path} changed nothing");
+    }
+    // An import without a content type is refused as such.
+    let req = Request::builder()
+        .method("POST")
+        .uri(format!("/v1/requests/{id}/import"))
+        .header("authorization", "Bearer t-treasury")
+        .body(Body::from("x"))
+        .unwrap();
+    let resp = a.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }

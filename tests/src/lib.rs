@@ -8,3 +8,4 @@ pub mod fixtures;
 pub mod litesvm;
 pub mod qr;
 pub mod requests;
+pub mod service;

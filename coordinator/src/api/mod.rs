@@ -5,6 +5,7 @@
 //! wrong-network address or oversized upload is a 4xx with a clear message and changes
 //! nothing.
 
+mod signing;
 mod validate;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +58,8 @@ pub struct AppState {
     pub config: Config,
     /// Clock (Unix seconds), replaceable in tests.
     pub clock: Box<dyn Fn() -> u64 + Send + Sync>,
+    /// The signing pipeline (export, import, broadcast).
+    pub pipeline: Arc<crate::pipeline::Pipeline>,
     metrics: Metrics,
 }
 
@@ -99,7 +102,10 @@ impl From<StoreError> for ApiError {
                 "this Idempotency-Key was used for a different request".into(),
             ),
             StoreError::Transition(t) => ApiError(StatusCode::CONFLICT, t.to_string()),
-            StoreError::Exists(what) => ApiError(StatusCode::CONFLICT, format!("{what} is already recorded with another value")),
+            StoreError::Exists(what) => ApiError(
+                StatusCode::CONFLICT,
+                format!("{what} is already recorded with another value"),
+            ),
             // Storage detail stays in the server's logs.
             StoreError::Backend(_) => ApiError(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -177,6 +183,31 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/requests/{id}", get(get_request))
         .route("/v1/requests/{id}/cancel", post(cancel_request))
         .route("/v1/requests/{id}/review", post(review_request))
+        .route(
+            "/v1/stations",
+            post(signing::register_station).get(signing::list_stations),
+        )
+        .route("/v1/approvers", post(signing::register_approver))
+        .route("/v1/requests/{id}/envelope", get(signing::envelope))
+        .route("/v1/requests/{id}/approvals", post(signing::approve))
+        .route("/v1/requests/{id}/export", post(signing::export))
+        .route(
+            "/v1/requests/{id}/export/frames",
+            get(signing::export_frames),
+        )
+        .route(
+            "/v1/requests/{id}/export/frames/{n}",
+            get(signing::export_frame_png),
+        )
+        .route(
+            "/v1/requests/{id}/export/bundle",
+            get(signing::export_bundle),
+        )
+        .route(
+            "/v1/requests/{id}/import",
+            post(signing::import).layer(DefaultBodyLimit::max(signing::MAX_IMPORT)),
+        )
+        .route("/v1/requests/{id}/chain", get(signing::chain_status))
         .route("/v1/audit", get(audit_rows))
         .route("/v1/audit/verify", get(audit_verify))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -191,11 +222,18 @@ impl AppState {
         clock: Box<dyn Fn() -> u64 + Send + Sync>,
     ) -> Self {
         Self {
+            pipeline: Arc::new(crate::pipeline::Pipeline::unconfigured(store.clone())),
             store,
             config,
             clock,
             metrics: Metrics::default(),
         }
+    }
+
+    /// The same state with a configured pipeline (over the same store).
+    pub fn with_pipeline(mut self, pipeline: crate::pipeline::Pipeline) -> Self {
+        self.pipeline = Arc::new(pipeline);
+        self
     }
 }
 
@@ -563,6 +601,19 @@ pub fn openapi_document() -> Value {
             "/v1/requests/{id}": {"get": {"summary": "One request", "security": auth, "responses": {"200": {"description": "request"}, "401": err, "403": err, "404": err}}},
             "/v1/requests/{id}/cancel": {"post": {"summary": "Cancel (role: treasury)", "security": auth, "responses": {"200": {"description": "cancelled"}, "400": err, "401": err, "403": err, "404": err, "409": err}}},
             "/v1/requests/{id}/review": {"post": {"summary": "Clear or reject a manual review (role: risk)", "security": auth, "responses": {"200": {"description": "decided"}, "400": err, "401": err, "403": err, "404": err, "409": err}}},
+            "/v1/stations": {
+                "post": {"summary": "Register a station from its descriptor: {frames: [UR texts]} or {cbor_hex}, optional usb_keys (keys.pub text) (role: admin)", "security": auth, "responses": {"201": {"description": "registered"}, "400": err, "401": err, "403": err, "409": err, "422": err}},
+                "get": {"summary": "Registered stations, their keys and vault addresses", "security": auth, "responses": {"200": {"description": "stations"}, "401": err, "403": err}}
+            },
+            "/v1/approvers": {"post": {"summary": "Register an approver's Ed25519 public key {principal, public_key} (role: admin)", "security": auth, "responses": {"201": {"description": "registered"}, "401": err, "403": err, "409": err, "422": err}}},
+            "/v1/requests/{id}/envelope": {"get": {"summary": "The built transaction and the digest approvers sign (Ed25519 over 'strongroom/approval/v1' || digest)", "security": auth, "responses": {"200": {"description": "envelope"}, "401": err, "403": err, "404": err, "422": err}}},
+            "/v1/requests/{id}/approvals": {"post": {"summary": "Submit an approval {signature} (role: approver; not the requester)", "security": auth, "responses": {"200": {"description": "recorded"}, "401": err, "403": err, "404": err, "409": err, "422": err}}},
+            "/v1/requests/{id}/export": {"post": {"summary": "Export the approved request: UR frames (JSON) for the station (role: treasury)", "security": auth, "responses": {"200": {"description": "frames"}, "401": err, "403": err, "404": err, "409": err, "503": err}}},
+            "/v1/requests/{id}/export/frames": {"get": {"summary": "The exported UR frames again (JSON)", "security": auth, "responses": {"200": {"description": "frames"}, "401": err, "403": err, "404": err, "409": err}}},
+            "/v1/requests/{id}/export/frames/{n}": {"get": {"summary": "Frame n as a PNG QR code", "security": auth, "responses": {"200": {"description": "image/png"}, "401": err, "403": err, "404": err, "409": err}}},
+            "/v1/requests/{id}/export/bundle": {"get": {"summary": "The exported request as a USB bundle sealed to ?station= (role: treasury)", "security": auth, "responses": {"200": {"description": "application/octet-stream"}, "400": err, "401": err, "403": err, "409": err, "503": err}}},
+            "/v1/requests/{id}/import": {"post": {"summary": "Import the station's response: {frames: [UR texts]} as JSON, or a bundle as application/octet-stream (role: treasury)", "security": auth, "responses": {"200": {"description": "imported"}, "400": err, "401": err, "403": err, "409": err, "413": err, "415": err, "422": err}}},
+            "/v1/requests/{id}/chain": {"get": {"summary": "Broadcast status: state, transaction hash, nonce", "security": auth, "responses": {"200": {"description": "status"}, "401": err, "403": err, "404": err}}},
             "/v1/audit": {"get": {"summary": "Audit rows (role: auditor)", "security": auth, "responses": {"200": {"description": "rows"}, "401": err, "403": err}}},
             "/v1/audit/verify": {"get": {"summary": "Verify the audit chain (role: auditor)", "security": auth, "responses": {"200": {"description": "result, with the first break"}, "401": err, "403": err}}}
         }

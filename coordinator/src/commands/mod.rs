@@ -2,7 +2,6 @@
 
 pub mod bundle;
 pub mod demo;
-pub mod service;
 
 pub const USAGE: &str = "usage: coordinator <command>
 

@@ -148,11 +148,22 @@ fn suite(s: &dyn Store) {
         .put_artifact(&a.id, "approval", "ben", "sig-3", "ben", json!({}), 304)
         .unwrap());
     assert!(s
-        .put_artifact("", "approval", "ana", "other subject", "admin", json!({}), 305)
+        .put_artifact(
+            "",
+            "approval",
+            "ana",
+            "other subject",
+            "admin",
+            json!({}),
+            305
+        )
         .unwrap());
     assert_eq!(
         s.artifacts(&a.id, "approval").unwrap(),
-        vec![("ana".into(), "sig-1".into()), ("ben".into(), "sig-3".into())]
+        vec![
+            ("ana".into(), "sig-1".into()),
+            ("ben".into(), "sig-3".into())
+        ]
     );
     assert_eq!(
         s.artifact(&a.id, "approval", "ana").unwrap().as_deref(),

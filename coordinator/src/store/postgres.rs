@@ -492,7 +492,14 @@ impl Store for Postgres {
                 Err(StoreError::Exists(format!("{kind} {key:?} of {subject:?}")))
             };
         }
-        append_audit(&mut tx, actor, &format!("artifact.{kind}"), subject, detail, now)?;
+        append_audit(
+            &mut tx,
+            actor,
+            &format!("artifact.{kind}"),
+            subject,
+            detail,
+            now,
+        )?;
         tx.commit().map_err(db)?;
         Ok(true)
     }

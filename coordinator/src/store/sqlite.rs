@@ -529,7 +529,14 @@ impl Store for Sqlite {
             params![subject, kind, key, value, now as i64],
         )
         .map_err(db)?;
-        append_audit(&tx, actor, &format!("artifact.{kind}"), subject, detail, now)?;
+        append_audit(
+            &tx,
+            actor,
+            &format!("artifact.{kind}"),
+            subject,
+            detail,
+            now,
+        )?;
         tx.commit().map_err(db)?;
         Ok(true)
     }
@@ -537,7 +544,9 @@ impl Store for Sqlite {
     fn artifacts(&self, subject: &str, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.lock();
         let mut st = conn
-            .prepare("SELECT key, value FROM artifacts WHERE subject = ?1 AND kind = ?2 ORDER BY key")
+            .prepare(
+                "SELECT key, value FROM artifacts WHERE subject = ?1 AND kind = ?2 ORDER BY key",
+            )
             .map_err(db)?;
         let rows = st
             .query_map(params![subject, kind], |r| Ok((r.get(0)?, r.get(1)?)))

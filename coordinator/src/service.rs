@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::api::{router, token_hash, AppState, Config, ROLES};
+use crate::audit;
+use crate::risk::RiskConfig;
+use crate::store::{Sqlite, Store};
 use anyhow::{anyhow, bail, Context, Result};
-use coordinator::api::{router, token_hash, AppState, Config, ROLES};
-use coordinator::audit;
-use coordinator::risk::RiskConfig;
-use coordinator::store::{Sqlite, Store};
 
 fn now() -> u64 {
     SystemTime::now()
@@ -55,6 +55,45 @@ max_count = 20
 window_secs = 3600
 "#;
 
+/// The chains file of `serve --chains`: one `[[evm]]` table per EVM network.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainsFile {
+    /// EVM networks.
+    #[serde(default)]
+    pub evm: Vec<crate::evm::ChainConfig>,
+}
+
+/// Reads the coordinator request key: 32 bytes of hex (the Ed25519 seed), in a file
+/// only its owner can read.
+pub fn read_key(path: &str) -> Result<ed25519_dalek::SigningKey> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("reading {path}"))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            bail!(
+                "{path} is readable by others (mode {:o}); chmod 600 it",
+                mode & 0o777
+            );
+        }
+    }
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+    );
+    let bytes =
+        zeroize::Zeroizing::new(hex::decode(text.trim()).map_err(|_| anyhow!("{path}: not hex"))?);
+    let seed: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| anyhow!("{path}: the key is 32 bytes of hex"))?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(&seed))
+}
+
+/// `coordinator serve`: the API and the pipeline worker.
 pub fn serve(args: &[String]) -> Result<()> {
     let db = db_path(args);
     let listen: SocketAddr = opt(args, "--listen")
@@ -68,22 +107,69 @@ pub fn serve(args: &[String]) -> Result<()> {
         .map_err(|e| anyhow!("{p}: {e}"))?,
         None => RiskConfig::from_toml(DEFAULT_RISK).map_err(|e| anyhow!(e))?,
     };
-    let networks = opt(args, "--networks")
+    let chains: ChainsFile = match opt(args, "--chains") {
+        Some(p) => {
+            toml::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {p}"))?)
+                .map_err(|e| anyhow!("{p}: {e}"))?
+        }
+        None => ChainsFile::default(),
+    };
+    let mut networks: Vec<String> = opt(args, "--networks")
         .unwrap_or("regtest,evm:1,solana:devnet")
         .split(',')
         .map(String::from)
         .collect();
+    for c in &chains.evm {
+        if !networks.contains(&c.network()) {
+            networks.push(c.network());
+        }
+    }
     // `--db postgres:host=… port=… user=… dbname=…` for several replicas; a file path
     // for the embedded SQLite default.
     let store: Arc<dyn Store> = match db.to_str().and_then(|d| d.strip_prefix("postgres:")) {
-        Some(params) => Arc::new(coordinator::store::Postgres::connect(params)?),
+        Some(params) => Arc::new(crate::store::Postgres::connect(params)?),
         None => Arc::new(Sqlite::open(&db)?),
     };
-    let state = Arc::new(AppState::new(
-        store,
-        Config { networks, risk },
-        Box::new(now),
-    ));
+    let mut pipeline = crate::pipeline::Pipeline::unconfigured(store.clone());
+    pipeline.key = opt(args, "--key").map(read_key).transpose()?;
+    if let Some(dir) = opt(args, "--usb-keys") {
+        let pass = std::env::var("STRONGROOM_USB_PASSPHRASE").map_err(|_| {
+            anyhow!("--usb-keys needs STRONGROOM_USB_PASSPHRASE in the environment")
+        })?;
+        pipeline.usb = Some(
+            usb_transfer::keyfile::load(std::path::Path::new(dir), pass.into())
+                .map_err(|e| anyhow!("{dir}: {e}"))?,
+        );
+    }
+    pipeline.evm = chains
+        .evm
+        .into_iter()
+        .map(|config| {
+            let node = crate::evm::EvmRpc::new(crate::rpc::RpcClient::new(
+                &config.endpoints,
+                std::time::Duration::from_secs(10),
+                crate::rpc::Breaker::default(),
+            ));
+            crate::pipeline::EvmChain { config, node }
+        })
+        .collect();
+    pipeline.approvals_required = opt(args, "--approvals")
+        .unwrap_or("2")
+        .parse()
+        .context("--approvals takes a number")?;
+    pipeline.allow_mock_hsm = args.iter().any(|a| a == "--allow-mock-hsm");
+    pipeline.owner = format!("{}:{}", std::process::id(), listen);
+    // Fault injection for the crash-resume tests only.
+    pipeline.crash_after = opt(args, "--fault-crash-after").map(String::from);
+    let poll = std::time::Duration::from_millis(
+        opt(args, "--poll-ms")
+            .unwrap_or("2000")
+            .parse()
+            .context("--poll-ms takes a number")?,
+    );
+    let state = Arc::new(
+        AppState::new(store, Config { networks, risk }, Box::new(now)).with_pipeline(pipeline),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -100,6 +186,21 @@ pub fn serve(args: &[String]) -> Result<()> {
             "coordinator listening on http://{} (database {shown})",
             listener.local_addr()?
         );
+        // The worker: moves every request as far as it goes without a person, and
+        // after a restart picks up whatever a crash left half done.
+        let worker = state.pipeline.clone();
+        tokio::spawn(async move {
+            loop {
+                let w = worker.clone();
+                let errors = tokio::task::spawn_blocking(move || w.advance_all(now()))
+                    .await
+                    .unwrap_or_default();
+                for (id, e) in errors {
+                    eprintln!("pipeline: {id}: {e}");
+                }
+                tokio::time::sleep(poll).await;
+            }
+        });
         axum::serve(listener, router(state))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -109,6 +210,7 @@ pub fn serve(args: &[String]) -> Result<()> {
     })
 }
 
+/// `coordinator token add`.
 pub fn token(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("add") => {}
@@ -137,12 +239,13 @@ fn open_store(args: &[String]) -> Result<Box<dyn Store>> {
     let db = db_path(args);
     Ok(
         match db.to_str().and_then(|d| d.strip_prefix("postgres:")) {
-            Some(params) => Box::new(coordinator::store::Postgres::connect(params)?),
+            Some(params) => Box::new(crate::store::Postgres::connect(params)?),
             None => Box::new(Sqlite::open(&db)?),
         },
     )
 }
 
+/// `coordinator audit verify|export`.
 pub fn audit_cmd(args: &[String]) -> Result<()> {
     let store = open_store(args)?;
     let rows = store.audit_rows(1, usize::MAX)?;

@@ -1,0 +1,451 @@
+//! Routes of the signing pipeline: stations, approvers, envelopes, approvals, export
+//! (UR frames as JSON or PNG, USB bundle), import (frames or bundle), chain status.
+
+use std::sync::Arc;
+
+use airgap_protocol::envelope::{
+    decode_envelope, encode_envelope, Envelope, DESCRIPTOR_UR_TYPE, RESPONSE_UR_TYPE,
+};
+use airgap_protocol::qr::{max_fragment_len_for_version, FrameRenderer};
+use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
+use airgap_protocol::ur::{ReceiverLimits, UrEncoder};
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{authenticate, bad, blocking, count, json_body, ApiError, AppState, READERS};
+use crate::pipeline::PipelineError;
+
+/// QR version the exported frames use (the station's camera reads it at arm's length).
+pub const FRAME_VERSION: u8 = 15;
+/// Largest upload to the import route (frames or a bundle).
+pub const MAX_IMPORT: usize = 4 * 1024 * 1024;
+
+impl From<PipelineError> for ApiError {
+    fn from(e: PipelineError) -> Self {
+        match e {
+            PipelineError::Store(s) => s.into(),
+            PipelineError::Refused(m) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, m),
+            PipelineError::WrongState(m) => ApiError(StatusCode::CONFLICT, m),
+            PipelineError::Busy => ApiError(
+                StatusCode::CONFLICT,
+                "another coordinator is running this step; retry".into(),
+            ),
+            PipelineError::Chain(m) => ApiError(StatusCode::BAD_GATEWAY, m),
+            PipelineError::Unconfigured(m) => ApiError(StatusCode::SERVICE_UNAVAILABLE, m),
+            PipelineError::Corrupt(_) => ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "stored data unreadable; see the audit verification".into(),
+            ),
+        }
+    }
+}
+
+/// Frames of one UR stream, with the payload decoded.
+fn assemble(frames: &[String]) -> Result<(String, Vec<u8>), ApiError> {
+    if frames.is_empty() || frames.len() > 10_000 {
+        return Err(bad("frames: 1 to 10,000 scanned texts"));
+    }
+    let mut s = Scanner::new(
+        airgap_protocol::qr::DecoderKind::default(),
+        ReceiverLimits::default(),
+    );
+    for f in frames {
+        match s.push_text(f) {
+            ScanEvent::Complete(Payload::Ur { ur_type, message }) => return Ok((ur_type, message)),
+            ScanEvent::Complete(_) => return Err(bad("frames: not a UR stream")),
+            ScanEvent::Rejected(e) => return Err(bad(format!("frames: {e}"))),
+            ScanEvent::Nothing | ScanEvent::Progress(_) => {}
+        }
+    }
+    let p = s.progress();
+    Err(bad(format!(
+        "frames: incomplete ({} of {} fragments); scan more",
+        p.useful, p.total
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RegisterStation {
+    /// The descriptor's UR frames as scanned from the station's screen.
+    #[serde(default)]
+    frames: Vec<String>,
+    /// Or its CBOR in hex.
+    #[serde(default)]
+    cbor_hex: Option<String>,
+    /// The station's USB `keys.pub` text.
+    #[serde(default)]
+    usb_keys: Option<String>,
+}
+
+pub(super) async fn register_station(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Json<RegisterStation>, JsonRejection>,
+) -> Response {
+    let r = blocking(|| {
+        let caller = authenticate(&st, &headers, &[])?;
+        let b = json_body(body)?;
+        let cbor = match (b.frames.is_empty(), b.cbor_hex) {
+            (false, None) => {
+                let (ur_type, message) = assemble(&b.frames)?;
+                if ur_type != DESCRIPTOR_UR_TYPE {
+                    return Err(bad(format!(
+                        "frames carry {ur_type}, not a station descriptor"
+                    )));
+                }
+                match decode_envelope(&ur_type, &message) {
+                    Ok(Envelope::Descriptor(d)) => d.to_cbor(),
+                    Ok(_) => return Err(bad("frames carry another envelope")),
+                    Err(e) => return Err(bad(format!("descriptor: {e}"))),
+                }
+            }
+            (true, Some(h)) => hex::decode(h.trim()).map_err(|_| bad("cbor_hex is not hex"))?,
+            _ => return Err(bad("give either frames or cbor_hex")),
+        };
+        let d = st.pipeline.register_station(
+            &cbor,
+            b.usb_keys.as_deref(),
+            &caller.principal,
+            (st.clock)(),
+        )?;
+        Ok((
+            StatusCode::CREATED,
+            Json(json!({"station": d.name, "identity": hex::encode(d.identity), "mock_hsm": d.mock_hsm})),
+        )
+            .into_response())
+    });
+    count(&st, r)
+}
+
+pub(super) async fn list_stations(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Response {
+    let r = blocking(|| {
+        authenticate(&st, &headers, READERS)?;
+        let list: Vec<_> = st
+            .pipeline
+            .stations()?
+            .into_iter()
+            .map(|(name, s)| {
+                json!({
+                    "name": name,
+                    "identity": hex::encode(s.descriptor.identity),
+                    "mock_hsm": s.descriptor.mock_hsm,
+                    "usb": s.usb_keys.is_some(),
+                    "keys": s.descriptor.keys.iter().map(|k| json!({
+                        "chain": format!("{:?}", k.chain).to_lowercase(),
+                        "public_key": hex::encode(&k.public_key),
+                        "address": match k.chain {
+                            airgap_protocol::envelope::Chain::Evm => crate::evm::vault_address(&k.public_key).map(|a| a.to_checksum(None)),
+                            _ => None,
+                        },
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        Ok(Json(json!({"stations": list})).into_response())
+    });
+    count(&st, r)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RegisterApprover {
+    principal: String,
+    public_key: String,
+}
+
+pub(super) async fn register_approver(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Json<RegisterApprover>, JsonRejection>,
+) -> Response {
+    let r = blocking(|| {
+        let caller = authenticate(&st, &headers, &[])?;
+        let b = json_body(body)?;
+        st.pipeline.register_approver(
+            &b.principal,
+            &b.public_key,
+            &caller.principal,
+            (st.clock)(),
+        )?;
+        Ok((StatusCode::CREATED, Json(json!({"approver": b.principal}))).into_response())
+    });
+    count(&st, r)
+}
+
+pub(super) async fn envelope(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = blocking(|| {
+        authenticate(&st, &headers, READERS)?;
+        st.store
+            .get(&id)?
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+        Ok(Json(st.pipeline.envelope(&id)?).into_response())
+    });
+    count(&st, r)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ApprovalBody {
+    signature: String,
+}
+
+pub(super) async fn approve(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<ApprovalBody>, JsonRejection>,
+) -> Response {
+    let r = blocking(|| {
+        let caller = authenticate(&st, &headers, &["approver"])?;
+        let b = json_body(body)?;
+        let row = st
+            .pipeline
+            .approve(&id, &caller.principal, &b.signature, (st.clock)())?;
+        Ok(Json(json!({"request": row})).into_response())
+    });
+    count(&st, r)
+}
+
+fn frames_of(env: &Envelope) -> Result<(String, usize, Vec<String>), ApiError> {
+    let (ur_type, message) = encode_envelope(env);
+    let frag = max_fragment_len_for_version(ur_type, FRAME_VERSION, message.len())
+        .ok_or_else(|| bad("envelope too large for QR frames; use a USB bundle"))?;
+    let mut enc = UrEncoder::new(ur_type, &message, frag).map_err(|e| bad(e.to_string()))?;
+    let n = enc.fragment_count();
+    // The pure fragments, then as many mixed ones: a scanner that misses frames
+    // completes on the next loop or on the mixed parts.
+    let shown = if enc.is_single_part() { 1 } else { 2 * n + 2 };
+    let frames = (0..shown).map(|_| enc.next_part()).collect();
+    Ok((ur_type.to_string(), n, frames))
+}
+
+pub(super) async fn export(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = blocking(|| {
+        let caller = authenticate(&st, &headers, &["treasury"])?;
+        let req = st.pipeline.export(&id, &caller.principal, (st.clock)())?;
+        let (ur_type, fragments, frames) = frames_of(&Envelope::Request(req))?;
+        Ok(Json(json!({"ur_type": ur_type, "fragments": fragments, "frames": frames, "version": FRAME_VERSION})).into_response())
+    });
+    count(&st, r)
+}
+
+fn exported_frames(st: &AppState, id: &str) -> Result<(String, usize, Vec<String>), ApiError> {
+    st.store
+        .get(id)?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+    let req = st
+        .pipeline
+        .exported(id)?
+        .ok_or_else(|| ApiError(StatusCode::CONFLICT, "not exported yet".into()))?;
+    frames_of(&Envelope::Request(req))
+}
+
+pub(super) async fn export_frames(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = blocking(|| {
+        authenticate(&st, &headers, READERS)?;
+        let (ur_type, fragments, frames) = exported_frames(&st, &id)?;
+        Ok(Json(json!({"ur_type": ur_type, "fragments": fragments, "frames": frames, "version": FRAME_VERSION})).into_response())
+    });
+    count(&st, r)
+}
+
+pub(super) async fn export_frame_png(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((id, n)): Path<(String, usize)>,
+) -> Response {
+    let r = blocking(|| {
+        authenticate(&st, &headers, READERS)?;
+        let (_, _, frames) = exported_frames(&st, &id)?;
+        let text = frames.get(n).ok_or_else(|| {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                format!("frames are 0 to {}", frames.len() - 1),
+            )
+        })?;
+        let png = FrameRenderer::new(FRAME_VERSION)
+            .and_then(|r| r.to_png(text, 4))
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+    });
+    count(&st, r)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BundleQuery {
+    station: String,
+}
+
+pub(super) async fn export_bundle(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    q: Result<Query<BundleQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let r = blocking(|| {
+        authenticate(&st, &headers, &["treasury"])?;
+        let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
+        let usb = st.pipeline.usb.as_ref().ok_or_else(|| {
+            ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no USB keys configured (--usb-keys)".into(),
+            )
+        })?;
+        let station = st
+            .pipeline
+            .stations()?
+            .into_iter()
+            .find(|(n, _)| *n == q.station)
+            .ok_or_else(|| bad(format!("no registered station {:?}", q.station)))?;
+        let keys = station
+            .1
+            .usb_keys
+            .as_deref()
+            .ok_or_else(|| bad("that station has no USB keys registered"))
+            .and_then(|t| {
+                usb_transfer::keyfile::PublicKeys::parse(t, "usb_keys")
+                    .map_err(|e| bad(e.to_string()))
+            })?;
+        st.store
+            .get(&id)?
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+        let req = st
+            .pipeline
+            .exported(&id)?
+            .ok_or_else(|| ApiError(StatusCode::CONFLICT, "not exported yet".into()))?;
+        let (_, message) = encode_envelope(&Envelope::Request(req));
+        let sealed = usb_transfer::seal_bundle(
+            usb_transfer::BundleKind::Request,
+            &message,
+            &keys.x25519,
+            &usb.signing,
+            (st.clock)(),
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        Ok((
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{id}.{}\"", usb_transfer::BUNDLE_EXT),
+                ),
+            ],
+            sealed,
+        )
+            .into_response())
+    });
+    count(&st, r)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportFrames {
+    frames: Vec<String>,
+}
+
+pub(super) async fn import(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let r = blocking(|| {
+        let caller = authenticate(&st, &headers, &["treasury"])?;
+        let ctype = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let response = if ctype.starts_with("application/json") {
+            let f: ImportFrames = serde_json::from_slice(&body)
+                .map_err(|e| bad(format!("invalid request body: {e}")))?;
+            let (ur_type, message) = assemble(&f.frames)?;
+            if ur_type != RESPONSE_UR_TYPE {
+                return Err(bad(format!(
+                    "frames carry {ur_type}, not a station response"
+                )));
+            }
+            decode_envelope(&ur_type, &message).map_err(|e| bad(format!("response: {e}")))?
+        } else if ctype.starts_with("application/octet-stream") {
+            let usb = st.pipeline.usb.as_ref().ok_or_else(|| {
+                ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "no USB keys configured (--usb-keys)".into(),
+                )
+            })?;
+            let trusted: Vec<_> = st
+                .pipeline
+                .stations()?
+                .into_iter()
+                .filter_map(|(_, s)| s.usb_keys)
+                .filter_map(|t| usb_transfer::keyfile::PublicKeys::parse(&t, "usb_keys").ok())
+                .map(|k| k.ed25519)
+                .collect();
+            let b = usb_transfer::open_bundle(&body, &usb.identity, &trusted)
+                .map_err(|e| bad(format!("bundle: {e}")))?;
+            decode_envelope(RESPONSE_UR_TYPE, &b.envelope)
+                .map_err(|e| bad(format!("bundle content: {e}")))?
+        } else {
+            return Err(ApiError(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "send frames as application/json or a bundle as application/octet-stream".into(),
+            ));
+        };
+        let Envelope::Response(resp) = response else {
+            return Err(bad("that is not a station response"));
+        };
+        let row = st
+            .pipeline
+            .import(&id, &resp.to_cbor(), &caller.principal, (st.clock)())?;
+        Ok(Json(json!({"request": row})).into_response())
+    });
+    count(&st, r)
+}
+
+pub(super) async fn chain_status(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = blocking(|| {
+        authenticate(&st, &headers, READERS)?;
+        let row = st
+            .store
+            .get(&id)?
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+        let fin: Option<serde_json::Value> = st
+            .store
+            .artifact(&id, "final", "evm")?
+            .and_then(|f| serde_json::from_str(&f).ok());
+        Ok(Json(json!({
+            "state": row.state,
+            "hash": fin.as_ref().map(|f| f["hash"].clone()),
+            "nonce": fin.as_ref().map(|f| f["nonce"].clone()),
+            "raw": fin.as_ref().map(|f| f["raw"].clone()),
+        }))
+        .into_response())
+    });
+    count(&st, r)
+}

@@ -1,0 +1,872 @@
+//! The signing pipeline: a request that passed risk becomes a transaction, collects its
+//! approvals, crosses the air gap, comes back signed, and is finalised, broadcast and
+//! confirmed — each step recorded before the next starts, so a crash at any point
+//! resumes without losing a signature or broadcasting twice.
+//!
+//! Everything a step produces is a write-once artifact of the request (stored with its
+//! audit row in one transaction): `unsigned` (the built transaction), `envelope` (the
+//! request approvers sign), `approval/<principal>`, `export` (the envelope with the
+//! approvals, signed by the coordinator key), `response/<station>`, `final` (the
+//! transaction to broadcast). A step that finds its artifact already stored only moves
+//! the state on; one that finds another value refuses.
+//!
+//! Wired: EVM networks. Bitcoin and Solana requests are accepted by the API and risk,
+//! but preparing them here answers "not wired" (their builders are libraries:
+//! [`crate::bitcoin`], [`crate::solana`]).
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use airgap_protocol::envelope::{
+    verify_response, Approval, Chain, KeyId, Outcome, PayloadSignature, Purpose as EnvPurpose,
+    SignRequest, SignResponse, StationDescriptor,
+};
+use alloy_primitives::{Address, U256};
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use serde_json::{json, Value};
+
+use crate::evm::{
+    attach_signature, vault_address, Asset, Builder, ChainConfig, EvmRpc, SignedEvmTx, TrackState,
+    Tracker, Transfer, TxKindChoice, UnsignedEvmTx,
+};
+use crate::lifecycle::{Event, State};
+use crate::store::{RequestRow, Store, StoreError};
+
+/// One EVM network the pipeline builds for.
+#[derive(Debug)]
+pub struct EvmChain {
+    /// Configuration.
+    pub config: ChainConfig,
+    /// Node client.
+    pub node: EvmRpc,
+}
+
+/// Why a step did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The caller's input or the request's state does not allow it (a 4xx).
+    #[error("{0}")]
+    Refused(String),
+    /// The request's state does not allow it (a 409).
+    #[error("{0}")]
+    WrongState(String),
+    /// Another replica holds the step's lease; try again shortly.
+    #[error("another coordinator is running this step")]
+    Busy,
+    /// The chain's node failed or refused (the step stays where it was).
+    #[error("chain: {0}")]
+    Chain(String),
+    /// This installation is not configured for it.
+    #[error("not configured: {0}")]
+    Unconfigured(String),
+    /// Something stored cannot be read back (never expected: storage was edited).
+    #[error("stored data unreadable: {0}")]
+    Corrupt(String),
+}
+
+fn refused(s: impl Into<String>) -> PipelineError {
+    PipelineError::Refused(s.into())
+}
+
+fn corrupt(s: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Corrupt(s.to_string())
+}
+
+fn chain_err(s: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Chain(s.to_string())
+}
+
+/// A registered station.
+#[derive(Debug, Clone)]
+pub struct RegisteredStation {
+    /// Its descriptor (verified when registered).
+    pub descriptor: StationDescriptor,
+    /// Its USB bundle public keys (`keys.pub` text), when it takes bundles.
+    pub usb_keys: Option<String>,
+}
+
+/// The pipeline's configuration and connections.
+pub struct Pipeline {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// The coordinator request key (stations trust its public half).
+    pub key: Option<SigningKey>,
+    /// USB bundle keys of the coordinator.
+    pub usb: Option<usb_transfer::keyfile::KeyPair>,
+    /// EVM networks.
+    pub evm: Vec<EvmChain>,
+    /// Distinct approvers a request needs before export.
+    pub approvals_required: usize,
+    /// How long an envelope stays valid, seconds.
+    pub validity_secs: u64,
+    /// This replica's name, for leases.
+    pub owner: String,
+    /// Whether stations on MockHsm may be registered (demo and tests only).
+    pub allow_mock_hsm: bool,
+    /// Fault injection for the crash-resume tests: the process aborts right after this
+    /// step is stored (`finalised`, `broadcast`). Never set in production.
+    pub crash_after: Option<String>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("evm", &self.evm)
+            .field("approvals_required", &self.approvals_required)
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request's fields the pipeline reads.
+#[derive(Debug, serde::Deserialize)]
+struct Body {
+    network: String,
+    asset: String,
+    destination: String,
+    amount: String,
+    purpose: crate::risk::Purpose,
+    #[serde(default)]
+    memo: String,
+}
+
+/// What approvers see before they sign.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EnvelopeView {
+    /// The digest approvers sign (hex), with the domain `strongroom/approval/v1`.
+    pub digest: String,
+    /// Expiry of the envelope, Unix seconds.
+    pub expires: u64,
+    /// The built transaction.
+    pub transaction: Value,
+    /// Who approved so far.
+    pub approvals: Vec<String>,
+    /// How many are needed.
+    pub approvals_required: usize,
+}
+
+fn uuid_bytes(id: &str) -> Result<[u8; 16], PipelineError> {
+    let hexed: String = id.chars().filter(|c| *c != '-').collect();
+    hex::decode(&hexed)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| corrupt(format!("request id {id:?}")))
+}
+
+fn parse_hex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], PipelineError> {
+    hex::decode(s.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| refused(format!("{what} must be {N} bytes of hex")))
+}
+
+impl Pipeline {
+    /// A pipeline with nothing wired: no key, no chains, one approval.
+    pub fn unconfigured(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            key: None,
+            usb: None,
+            evm: Vec::new(),
+            approvals_required: 1,
+            validity_secs: 24 * 3600,
+            owner: "coordinator".into(),
+            allow_mock_hsm: false,
+            crash_after: None,
+        }
+    }
+
+    fn crash_point(&self, step: &str) {
+        if self.crash_after.as_deref() == Some(step) {
+            eprintln!("fault injection: aborting after {step}");
+            std::process::abort();
+        }
+    }
+
+    fn row(&self, id: &str) -> Result<RequestRow, PipelineError> {
+        self.store
+            .get(id)?
+            .ok_or_else(|| PipelineError::Store(StoreError::NotFound(id.into())))
+    }
+
+    // ----- installation: stations and approvers -----
+
+    /// Registers a station from its descriptor (CBOR), after checking its signature.
+    /// A name registers once: the same descriptor again is a no-op, another one is
+    /// refused (a station's keys never change silently).
+    pub fn register_station(
+        &self,
+        descriptor: &[u8],
+        usb_keys: Option<&str>,
+        actor: &str,
+        now: u64,
+    ) -> Result<StationDescriptor, PipelineError> {
+        let d = StationDescriptor::from_cbor(descriptor)
+            .map_err(|e| refused(format!("station descriptor: {e}")))?;
+        d.verify()
+            .map_err(|e| refused(format!("station descriptor signature: {e}")))?;
+        if d.mock_hsm && !self.allow_mock_hsm {
+            return Err(refused(
+                "this station runs on MockHsm (keys in memory): refused outside demos",
+            ));
+        }
+        if let Some(text) = usb_keys {
+            usb_transfer::keyfile::PublicKeys::parse(text, "usb_keys")
+                .map_err(|e| refused(format!("usb_keys: {e}")))?;
+        }
+        if d.name.is_empty() || d.name.len() > 64 {
+            return Err(refused("station name must be 1 to 64 characters"));
+        }
+        let value = json!({"descriptor": hex::encode(d.to_cbor()), "usb_keys": usb_keys});
+        let detail = json!({
+            "station": d.name,
+            "identity": hex::encode(d.identity),
+            "keys": d.keys.iter().map(|k| json!({"chain": format!("{:?}", k.chain), "public_key": hex::encode(&k.public_key)})).collect::<Vec<_>>(),
+            "mock_hsm": d.mock_hsm,
+        });
+        self.store.put_artifact(
+            "",
+            "station",
+            &d.name,
+            &value.to_string(),
+            actor,
+            detail,
+            now,
+        )?;
+        Ok(d)
+    }
+
+    /// Registered stations by name.
+    pub fn stations(&self) -> Result<Vec<(String, RegisteredStation)>, PipelineError> {
+        self.store
+            .artifacts("", "station")?
+            .into_iter()
+            .map(|(name, v)| {
+                let v: Value = serde_json::from_str(&v).map_err(corrupt)?;
+                let cbor = v["descriptor"]
+                    .as_str()
+                    .and_then(|h| hex::decode(h).ok())
+                    .ok_or_else(|| corrupt("station descriptor"))?;
+                let descriptor = StationDescriptor::from_cbor(&cbor).map_err(corrupt)?;
+                descriptor.verify().map_err(corrupt)?;
+                let usb_keys = v["usb_keys"].as_str().map(String::from);
+                Ok((
+                    name,
+                    RegisteredStation {
+                        descriptor,
+                        usb_keys,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Registers the Ed25519 approval key of a principal (write-once).
+    pub fn register_approver(
+        &self,
+        principal: &str,
+        public_key_hex: &str,
+        actor: &str,
+        now: u64,
+    ) -> Result<(), PipelineError> {
+        let pk: [u8; 32] = parse_hex(public_key_hex, "public_key")?;
+        VerifyingKey::from_bytes(&pk).map_err(|_| refused("public_key is not an Ed25519 key"))?;
+        if principal.is_empty() || principal.len() > 128 {
+            return Err(refused("principal must be 1 to 128 characters"));
+        }
+        self.store.put_artifact(
+            "",
+            "approver",
+            principal,
+            &hex::encode(pk),
+            actor,
+            json!({"principal": principal, "public_key": hex::encode(pk)}),
+            now,
+        )?;
+        Ok(())
+    }
+
+    // ----- prepare: build the transaction and the envelope -----
+
+    fn evm_chain(&self, network: &str) -> Result<&EvmChain, PipelineError> {
+        self.evm
+            .iter()
+            .find(|c| c.config.network() == network)
+            .ok_or_else(|| PipelineError::Unconfigured(format!("no node configured for {network}")))
+    }
+
+    /// The station holding this installation's key for `chain`: exactly one must.
+    fn station_for(&self, chain: Chain) -> Result<(String, Vec<u8>), PipelineError> {
+        let holders: Vec<(String, Vec<u8>)> = self
+            .stations()?
+            .into_iter()
+            .filter_map(|(n, s)| {
+                s.descriptor
+                    .keys
+                    .iter()
+                    .find(|k| k.chain == chain)
+                    .map(|k| (n, k.public_key.clone()))
+            })
+            .collect();
+        match holders.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(PipelineError::Unconfigured(format!(
+                "no registered station holds a {chain:?} key"
+            ))),
+            _ => Err(PipelineError::Unconfigured(format!(
+                "{} registered stations hold {chain:?} keys; one vault per chain is supported",
+                holders.len()
+            ))),
+        }
+    }
+
+    /// Nonces of `from` on `network` held by other requests: those exported (the
+    /// station may have signed them) or still alive.
+    fn nonces_in_use(
+        &self,
+        network: &str,
+        from: Address,
+        except: &str,
+    ) -> Result<Vec<u64>, PipelineError> {
+        let mut used = Vec::new();
+        for row in self.store.list(None, None, 100_000)? {
+            if row.id == except || row.body["network"].as_str() != Some(network) {
+                continue;
+            }
+            let Some(u) = self.store.artifact(&row.id, "unsigned", "evm")? else {
+                continue;
+            };
+            let tx: UnsignedEvmTx = serde_json::from_str(&u).map_err(corrupt)?;
+            let dead = matches!(
+                row.state,
+                State::Cancelled | State::Expired | State::Rejected | State::Failed
+            ) && self.store.artifact(&row.id, "export", "request")?.is_none();
+            if tx.from == from && !dead {
+                used.push(tx.nonce);
+            }
+        }
+        Ok(used)
+    }
+
+    /// Builds the transaction and the envelope of a request awaiting approvals. Done
+    /// once; later calls return the stored envelope.
+    pub fn prepare(&self, id: &str, now: u64) -> Result<SignRequest, PipelineError> {
+        if let Some(h) = self.store.artifact(id, "envelope", "request")? {
+            return decode_request(&h);
+        }
+        let row = self.row(id)?;
+        if row.state != State::AwaitingApprovals {
+            return Err(PipelineError::WrongState(format!(
+                "request is {}, not awaiting approvals",
+                crate::store::state_name(row.state)
+            )));
+        }
+        let body: Body = serde_json::from_value(row.body.clone()).map_err(corrupt)?;
+        let payload = if body.network.starts_with("evm:") {
+            let tx = self.build_evm(id, &body, now)?;
+            tx.payload()
+        } else {
+            return Err(PipelineError::Unconfigured(format!(
+                "{} requests are not wired to the signing pipeline yet",
+                body.network
+            )));
+        };
+        let mut req = SignRequest {
+            request_id: uuid_bytes(id)?,
+            created: now,
+            expires: now + self.validity_secs,
+            coordinator_key: KeyId([0; 8]),
+            purpose: match body.purpose {
+                crate::risk::Purpose::Withdrawal => EnvPurpose::Withdrawal,
+                crate::risk::Purpose::Refill => EnvPurpose::Refill,
+                crate::risk::Purpose::Sweep => EnvPurpose::Sweep,
+                crate::risk::Purpose::Consolidation => EnvPurpose::Consolidation,
+            },
+            requester: row.principal.clone(),
+            memo: body.memo.clone(),
+            payloads: vec![payload],
+            approvals: vec![],
+            coordinator_signature: [0; 64],
+        };
+        req.approvals.clear();
+        let digest = hex::encode(req.digest());
+        self.store.put_artifact(
+            id,
+            "envelope",
+            "request",
+            &hex::encode(req.to_cbor()),
+            "coordinator",
+            json!({"digest": digest, "expires": req.expires}),
+            now,
+        )?;
+        // A replica that lost a race stored nothing; read back the winner's.
+        match self.store.artifact(id, "envelope", "request")? {
+            Some(h) => decode_request(&h),
+            None => Err(corrupt("envelope vanished")),
+        }
+    }
+
+    fn build_evm(&self, id: &str, body: &Body, now: u64) -> Result<UnsignedEvmTx, PipelineError> {
+        if let Some(u) = self.store.artifact(id, "unsigned", "evm")? {
+            return serde_json::from_str(&u).map_err(corrupt);
+        }
+        let chain = self.evm_chain(&body.network)?;
+        let (_, pk) = self.station_for(Chain::Evm)?;
+        let from = vault_address(&pk).ok_or_else(|| corrupt("station EVM key"))?;
+        let to = Address::from_str(&body.destination)
+            .map_err(|_| refused("destination is not an EVM address"))?;
+        let asset = if body.asset == "native" {
+            Asset::Native
+        } else {
+            let contract = Address::from_str(&body.asset)
+                .map_err(|_| refused("asset is not a contract address"))?;
+            let t = chain
+                .config
+                .tokens
+                .iter()
+                .find(|t| t.contract == contract)
+                .ok_or_else(|| refused(format!("token {contract} is not configured")))?;
+            Asset::Token(t.symbol.clone())
+        };
+        let amount = U256::from_str(&body.amount).map_err(|_| refused("amount"))?;
+        // One replica at a time picks nonces for a vault.
+        let lease = format!("nonce:{}:{from}", body.network);
+        if !self.store.claim(&lease, "prepare", &self.owner, now, 10)? {
+            return Err(PipelineError::Busy);
+        }
+        let b = Builder {
+            config: &chain.config,
+            node: &chain.node,
+        };
+        b.check_chain().map_err(chain_err)?;
+        let pending = chain.node.nonce(from, "pending").map_err(chain_err)?;
+        let used = self.nonces_in_use(&body.network, from, id)?;
+        let mut nonce = pending;
+        while used.contains(&nonce) {
+            nonce += 1;
+        }
+        let kind = if chain.config.legacy {
+            TxKindChoice::Legacy
+        } else {
+            TxKindChoice::Eip1559
+        };
+        let fees = b.fees(kind).map_err(chain_err)?;
+        let tx = b
+            .build_with(
+                &Transfer {
+                    from,
+                    to,
+                    asset,
+                    amount,
+                },
+                nonce,
+                fees,
+            )
+            .map_err(chain_err)?;
+        self.store.put_artifact(
+            id,
+            "unsigned",
+            "evm",
+            &serde_json::to_string(&tx).map_err(corrupt)?,
+            "coordinator",
+            json!({"from": from, "nonce": nonce, "max_fee_wei": tx.max_fee_wei().to_string()}),
+            now,
+        )?;
+        match self.store.artifact(id, "unsigned", "evm")? {
+            Some(u) => serde_json::from_str(&u).map_err(corrupt),
+            None => Err(corrupt("transaction vanished")),
+        }
+    }
+
+    /// The envelope approvers sign, with what it carries.
+    pub fn envelope(&self, id: &str) -> Result<EnvelopeView, PipelineError> {
+        let h = self
+            .store
+            .artifact(id, "envelope", "request")?
+            .ok_or_else(|| {
+                refused(
+                    "not prepared yet: the transaction is built once the request awaits approvals",
+                )
+            })?;
+        let req = decode_request(&h)?;
+        let transaction = match self.store.artifact(id, "unsigned", "evm")? {
+            Some(u) => serde_json::from_str(&u).map_err(corrupt)?,
+            None => Value::Null,
+        };
+        Ok(EnvelopeView {
+            digest: hex::encode(req.digest()),
+            expires: req.expires,
+            transaction,
+            approvals: self
+                .store
+                .artifacts(id, "approval")?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect(),
+            approvals_required: self.approvals_required,
+        })
+    }
+
+    // ----- approvals -----
+
+    /// Records `principal`'s Ed25519 signature over the request digest (domain
+    /// `strongroom/approval/v1`), checked against the key registered for them. The
+    /// requester cannot approve their own request. Enough distinct approvals move the
+    /// request to `approved`.
+    pub fn approve(
+        &self,
+        id: &str,
+        principal: &str,
+        signature_hex: &str,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError> {
+        let row = self.row(id)?;
+        if !matches!(row.state, State::AwaitingApprovals | State::Approved) {
+            return Err(PipelineError::WrongState(format!(
+                "request is {}, not awaiting approvals",
+                crate::store::state_name(row.state)
+            )));
+        }
+        if row.principal == principal {
+            return Err(refused("the requester cannot approve their own request"));
+        }
+        let key_hex = self
+            .store
+            .artifact("", "approver", principal)?
+            .ok_or_else(|| refused(format!("no approval key is registered for {principal}")))?;
+        let req = self.prepare(id, now)?;
+        let pk: [u8; 32] = parse_hex(&key_hex, "stored key").map_err(corrupt)?;
+        let vk = VerifyingKey::from_bytes(&pk).map_err(corrupt)?;
+        let sig: [u8; 64] = parse_hex(signature_hex, "signature")?;
+        vk.verify_strict(
+            &SignRequest::approval_message(&req.digest()),
+            &Signature::from_bytes(&sig),
+        )
+        .map_err(|_| refused("the signature does not verify over this request's digest"))?;
+        self.store.put_artifact(
+            id,
+            "approval",
+            principal,
+            &hex::encode(sig),
+            principal,
+            json!({"digest": hex::encode(req.digest())}),
+            now,
+        )?;
+        let n = self.store.artifacts(id, "approval")?.len();
+        if n >= self.approvals_required && row.state == State::AwaitingApprovals {
+            return Ok(self.store.transition(
+                id,
+                Event::ApprovalsComplete,
+                "coordinator",
+                json!({"approvals": n}),
+                now,
+            )?);
+        }
+        self.row(id)
+    }
+
+    // ----- export -----
+
+    /// The envelope to carry to the station: approvals attached, signed by the
+    /// coordinator key. The first call moves the request to `exported`; later calls
+    /// return the same bytes.
+    pub fn export(&self, id: &str, actor: &str, now: u64) -> Result<SignRequest, PipelineError> {
+        if let Some(h) = self.store.artifact(id, "export", "request")? {
+            // A crash between storing and the state change: finish it.
+            if self.row(id)?.state == State::Approved {
+                self.store
+                    .transition(id, Event::Exported, actor, json!({"resumed": true}), now)?;
+            }
+            return decode_request(&h);
+        }
+        let row = self.row(id)?;
+        if row.state != State::Approved {
+            return Err(PipelineError::WrongState(format!(
+                "request is {}, not approved",
+                crate::store::state_name(row.state)
+            )));
+        }
+        let key = self.key.as_ref().ok_or_else(|| {
+            PipelineError::Unconfigured("no coordinator request key (--key)".into())
+        })?;
+        if !self.store.claim(id, "export", &self.owner, now, 60)? {
+            return Err(PipelineError::Busy);
+        }
+        let mut req = self.prepare(id, now)?;
+        if now >= req.expires {
+            self.store
+                .transition(id, Event::Expired, "coordinator", json!({}), now)?;
+            return Err(refused("the envelope expired before export"));
+        }
+        for (principal, sig) in self.store.artifacts(id, "approval")? {
+            let pk: [u8; 32] = self
+                .store
+                .artifact("", "approver", &principal)?
+                .as_deref()
+                .map(|h| parse_hex(h, "stored key"))
+                .transpose()?
+                .ok_or_else(|| corrupt(format!("approver {principal} has no key")))?;
+            let vk = VerifyingKey::from_bytes(&pk).map_err(corrupt)?;
+            req.approvals.push(Approval {
+                approver: KeyId::of(&vk),
+                signature: parse_hex(&sig, "stored approval")?,
+            });
+        }
+        req.sign_with(key);
+        self.store.put_artifact(
+            id,
+            "export",
+            "request",
+            &hex::encode(req.to_cbor()),
+            actor,
+            json!({"digest": hex::encode(req.digest()), "approvals": req.approvals.len()}),
+            now,
+        )?;
+        self.store
+            .transition(id, Event::Exported, actor, json!({}), now)?;
+        match self.store.artifact(id, "export", "request")? {
+            Some(h) => decode_request(&h),
+            None => Err(corrupt("export vanished")),
+        }
+    }
+
+    /// The exported envelope, if the request was exported.
+    pub fn exported(&self, id: &str) -> Result<Option<SignRequest>, PipelineError> {
+        self.store
+            .artifact(id, "export", "request")?
+            .map(|h| decode_request(&h))
+            .transpose()
+    }
+
+    // ----- import, finalise -----
+
+    /// Takes a station's response (CBOR): checked against the exported envelope and the
+    /// registered station's identity key, stored with its ledger entries, then the
+    /// transaction is finalised. A refusal fails the request with the station's reason.
+    pub fn import(
+        &self,
+        id: &str,
+        response: &[u8],
+        actor: &str,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError> {
+        let resp = SignResponse::from_cbor(response)
+            .map_err(|e| refused(format!("station response: {e}")))?;
+        let req = self
+            .exported(id)?
+            .ok_or_else(|| PipelineError::WrongState("this request was not exported".into()))?;
+        let (name, station) = self
+            .stations()?
+            .into_iter()
+            .find(|(_, s)| s.descriptor.station_id().ok() == Some(resp.station))
+            .ok_or_else(|| refused("the response comes from a station that is not registered"))?;
+        let vk = VerifyingKey::from_bytes(&station.descriptor.identity).map_err(corrupt)?;
+        verify_response(&resp, &req, &vk)
+            .map_err(|e| refused(format!("the response does not verify: {e}")))?;
+        let outcome = match &resp.outcome {
+            Outcome::Signed(s) => json!({"signed": s.len()}),
+            Outcome::Refused { code, reason } => json!({"refused": code, "reason": reason}),
+        };
+        self.store.put_artifact(
+            id,
+            "response",
+            &name,
+            &hex::encode(response),
+            actor,
+            json!({
+                "station": name,
+                "outcome": outcome,
+                "station_ledger": resp.ledger_entries.iter().map(hex::encode).collect::<Vec<_>>(),
+            }),
+            now,
+        )?;
+        match &resp.outcome {
+            Outcome::Refused { code, reason } => Ok(self.store.transition(
+                id,
+                Event::Failed,
+                &name,
+                json!({"station_refused": code, "reason": reason}),
+                now,
+            )?),
+            Outcome::Signed(_) => self.finalise(id, now),
+        }
+    }
+
+    /// Builds the final transaction from the stored responses (idempotent).
+    pub fn finalise(&self, id: &str, now: u64) -> Result<RequestRow, PipelineError> {
+        let row = self.row(id)?;
+        if !matches!(
+            row.state,
+            State::Exported | State::PartiallySigned | State::Signed
+        ) {
+            return Ok(row);
+        }
+        let tx: UnsignedEvmTx = match self.store.artifact(id, "unsigned", "evm")? {
+            Some(u) => serde_json::from_str(&u).map_err(corrupt)?,
+            None => {
+                return Err(PipelineError::Unconfigured(
+                    "only EVM is finalised here".into(),
+                ))
+            }
+        };
+        let mut sig = None;
+        for (_, h) in self.store.artifacts(id, "response")? {
+            let resp =
+                SignResponse::from_cbor(&hex::decode(&h).map_err(corrupt)?).map_err(corrupt)?;
+            if let Outcome::Signed(sigs) = resp.outcome {
+                if let [PayloadSignature::Evm(s)] = sigs.as_slice() {
+                    sig = Some(*s);
+                }
+            }
+        }
+        let Some(sig) = sig else {
+            return Ok(row);
+        };
+        let signed = attach_signature(&tx, &sig)
+            .map_err(|e| refused(format!("the station's signature cannot be used: {e}")))?;
+        self.store.put_artifact(
+            id,
+            "final",
+            "evm",
+            &serde_json::to_string(&signed).map_err(corrupt)?,
+            "coordinator",
+            json!({"hash": signed.hash, "from": signed.from, "nonce": signed.nonce}),
+            now,
+        )?;
+        self.store
+            .transition(id, Event::FullySigned, "coordinator", json!({}), now)?;
+        let row = self.store.transition(
+            id,
+            Event::Finalised,
+            "coordinator",
+            json!({"hash": signed.hash}),
+            now,
+        )?;
+        self.crash_point("finalised");
+        Ok(row)
+    }
+
+    fn final_evm(&self, id: &str) -> Result<(SignedEvmTx, &EvmChain), PipelineError> {
+        let row = self.row(id)?;
+        let network = row.body["network"].as_str().unwrap_or_default().to_string();
+        let f = self
+            .store
+            .artifact(id, "final", "evm")?
+            .ok_or_else(|| refused("no final transaction"))?;
+        let signed: SignedEvmTx = serde_json::from_str(&f).map_err(corrupt)?;
+        Ok((signed, self.evm_chain(&network)?))
+    }
+
+    // ----- broadcast, confirm -----
+
+    /// Sends the final transaction (under a lease). A node that already has it, or has
+    /// mined it, counts as sent: the same bytes can only land once.
+    pub fn broadcast(&self, id: &str, now: u64) -> Result<RequestRow, PipelineError> {
+        let row = self.row(id)?;
+        if row.state != State::Finalised {
+            return Ok(row);
+        }
+        if !self.store.claim(id, "broadcast", &self.owner, now, 60)? {
+            return Err(PipelineError::Busy);
+        }
+        let (signed, chain) = self.final_evm(id)?;
+        if let Err(e) = chain.node.send_raw(&signed.raw) {
+            let known = chain.node.knows(signed.hash).unwrap_or(false)
+                || chain.node.receipt(signed.hash).ok().flatten().is_some();
+            if !known {
+                return Err(chain_err(e));
+            }
+        }
+        let row = self.store.transition(
+            id,
+            Event::Broadcast,
+            "coordinator",
+            json!({"hash": signed.hash}),
+            now,
+        )?;
+        self.crash_point("broadcast");
+        Ok(row)
+    }
+
+    /// Follows a broadcast transaction to its confirmations.
+    pub fn track(&self, id: &str, now: u64) -> Result<RequestRow, PipelineError> {
+        let row = self.row(id)?;
+        if row.state != State::Broadcast {
+            return Ok(row);
+        }
+        let (signed, chain) = self.final_evm(id)?;
+        let mut tracker = Tracker::new(&signed, chain.config.confirmations);
+        let event = match tracker.poll(&chain.node).map_err(chain_err)? {
+            TrackState::Final {
+                block,
+                success: true,
+            } => Some((Event::Confirmed, json!({"block": block}))),
+            TrackState::Final {
+                block,
+                success: false,
+            } => Some((Event::Failed, json!({"block": block, "reverted": true}))),
+            TrackState::Dropped => Some((
+                Event::Failed,
+                json!({"dropped": "nonce used by another transaction"}),
+            )),
+            TrackState::Missing => {
+                // Same bytes again: safe, it can land only once.
+                chain.node.send_raw(&signed.raw).map_err(chain_err)?;
+                None
+            }
+            TrackState::Pending | TrackState::Included { .. } | TrackState::Reorged { .. } => None,
+        };
+        match event {
+            Some((e, d)) => Ok(self.store.transition(id, e, "coordinator", d, now)?),
+            None => Ok(row),
+        }
+    }
+
+    /// Moves every request as far as it goes without a person: builds envelopes for
+    /// requests awaiting approvals, finalises, broadcasts, tracks. Returns what failed
+    /// (request id, reason); the next round retries.
+    pub fn advance_all(&self, now: u64) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        let states = [
+            State::AwaitingApprovals,
+            State::Approved,
+            State::Exported,
+            State::Signed,
+            State::Finalised,
+            State::Broadcast,
+        ];
+        for state in states {
+            let rows = match self.store.list(Some(state), None, 1000) {
+                Ok(r) => r,
+                Err(e) => {
+                    errors.push((String::new(), e.to_string()));
+                    continue;
+                }
+            };
+            for row in rows {
+                let r = match state {
+                    State::AwaitingApprovals => self.prepare(&row.id, now).map(|_| ()),
+                    State::Approved => match self.store.artifact(&row.id, "export", "request") {
+                        Ok(Some(_)) => self.export(&row.id, "coordinator", now).map(|_| ()),
+                        Ok(None) => Ok(()),
+                        Err(e) => Err(e.into()),
+                    },
+                    State::Exported | State::Signed => self.finalise(&row.id, now).map(|_| ()),
+                    State::Finalised => self.broadcast(&row.id, now).map(|_| ()),
+                    _ => self.track(&row.id, now).map(|_| ()),
+                };
+                if let Err(e) = r {
+                    errors.push((row.id, e.to_string()));
+                }
+            }
+        }
+        errors
+    }
+}
+
+fn decode_request(h: &str) -> Result<SignRequest, PipelineError> {
+    SignRequest::from_cbor(&hex::decode(h).map_err(corrupt)?).map_err(corrupt)
+}

@@ -1,0 +1,191 @@
+//! The coordinator service as a real process on loopback (SQLite), with an HTTP client
+//! for its API: what an operator's tools or the warm tier see.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+
+/// A running `coordinator serve`.
+pub struct Service {
+    child: Child,
+    /// Base URL.
+    pub url: String,
+    /// Its database file.
+    pub db: PathBuf,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("url", &self.url).finish()
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status code.
+    pub status: u16,
+    /// Body as JSON (`Null` when it is not JSON).
+    pub json: Value,
+    /// Raw body.
+    pub bytes: Vec<u8>,
+}
+
+/// Creates an API token with `roles` for `principal` in `db`, as `coordinator token add`.
+pub fn add_token(exe: &Path, db: &Path, principal: &str, roles: &str) -> Result<String> {
+    let out = Command::new(exe)
+        .args(["coordinator", "token", "add", "--db"])
+        .arg(db)
+        .args(["--principal", principal, "--roles", roles])
+        .output()?;
+    if !out.status.success() {
+        bail!("token add: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().to_string())
+}
+
+impl Service {
+    /// Starts `exe coordinator serve --db db --listen 127.0.0.1:<free> <extra…>` and
+    /// waits for `/health`.
+    pub fn start(exe: &Path, db: &Path, extra: &[String]) -> Result<Self> {
+        let port = crate::anvil::free_port()?;
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(exe)
+            .args(["coordinator", "serve", "--db"])
+            .arg(db)
+            .args(["--listen", &listen])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the coordinator")?;
+        let mut s = Self {
+            child,
+            url: format!("http://{listen}"),
+            db: db.to_path_buf(),
+            agent: coordinator::rpc::agent(Duration::from_secs(30)),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(a) = s.call("GET", "/health", None, None) {
+                if a.status == 200 {
+                    return Ok(s);
+                }
+            }
+            if let Some(status) = s.child.try_wait()? {
+                bail!("the coordinator exited at start: {status}");
+            }
+            if Instant::now() > deadline {
+                bail!("the coordinator did not answer /health");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// One API call with a bearer token and an optional JSON body.
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Answer> {
+        self.call_with(method, path, token, body, &[])
+    }
+
+    /// As [`Service::call`] with extra headers.
+    pub fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer> {
+        let url = format!("{}{path}", self.url);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let resp = match method {
+            "GET" => {
+                let mut r = self.agent.get(&url);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                for (k, v) in headers {
+                    r = r.header(*k, *v);
+                }
+                r.call()
+            }
+            "POST" => {
+                let mut r = self.agent.post(&url);
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                for (k, v) in headers {
+                    r = r.header(*k, *v);
+                }
+                match body {
+                    Some(b) => r.send_json(b),
+                    None => r.send_empty(),
+                }
+            }
+            m => bail!("method {m}"),
+        }
+        .map_err(|e| anyhow!("{method} {path}: {e}"))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().read_to_vec()?;
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(Answer {
+            status,
+            json,
+            bytes,
+        })
+    }
+
+    /// Polls `GET /v1/requests/{id}` until its state is `state`, calling `between`
+    /// each round (to mine a block, say).
+    pub fn wait_state(
+        &self,
+        id: &str,
+        token: &str,
+        state: &str,
+        mut between: impl FnMut(),
+    ) -> Result<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let a = self.call("GET", &format!("/v1/requests/{id}"), Some(token), None)?;
+            if a.json["request"]["state"] == state {
+                return Ok(a.json["request"].clone());
+            }
+            if Instant::now() > deadline {
+                bail!("request {id} stayed {}", a.json["request"]["state"]);
+            }
+            between();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for the process to end (after an injected crash), at most 30 s.
+    pub fn wait_exit(mut self) -> Result<std::process::ExitStatus> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = self.child.try_wait()? {
+                return Ok(s);
+            }
+            if Instant::now() > deadline {
+                bail!("the coordinator is still running");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

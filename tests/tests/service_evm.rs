@@ -1,0 +1,430 @@
+//! The coordinator service as a process, end to end on an EVM devnet (anvil): a
+//! request is created over the API, cleared by risk, built by the pipeline, approved
+//! by two approvers' signatures over its digest, exported as QR frames (PNG from the
+//! API, read from their pixels by a MockHsm station), signed, imported as frames,
+//! finalised, broadcast and confirmed.
+//!
+//! Crash-resume: the coordinator is killed (aborted by fault injection) right after the
+//! final transaction is stored and before it is broadcast; after a restart the worker
+//! broadcasts it, and the transfer happens exactly once.
+
+use std::path::PathBuf;
+
+use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, SignRequest};
+use airgap_protocol::qr::GrayFrame;
+use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
+use airgap_protocol::summary::TokenList;
+use alloy_primitives::{Address, U256};
+use anyhow::{bail, Result};
+use coordinator::evm::vault_address;
+use serde_json::{json, Value};
+use signer_station::ceremony::export_descriptor;
+use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
+use signer_station::tui::rehearsal::{self, seed_key};
+use strongroom_e2e::anvil::{Anvil, FUNDER};
+use strongroom_e2e::requests::now;
+use strongroom_e2e::service::{add_token, Service};
+
+const RECIPIENT: Address = Address::new([0x52; 20]);
+const ETHER: u128 = 1_000_000_000_000_000_000;
+
+fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
+}
+
+fn station_policy() -> signer_station::station::Policy {
+    let mut p = rehearsal::policy().unwrap();
+    let net = "evm:1".to_string();
+    p.networks = vec![net.clone()];
+    p.limits = vec![AssetLimit {
+        network: net.clone(),
+        asset: "native".into(),
+        per_transaction: (5 * ETHER).to_string(),
+        per_24h: (20 * ETHER).to_string(),
+    }];
+    p.allow_list = vec![Destination {
+        network: net.clone(),
+        address: RECIPIENT.to_checksum(None),
+    }];
+    p.fees = vec![FeeLimit {
+        network: net,
+        max: (ETHER / 100).to_string(),
+        max_per_mille: 1000,
+    }];
+    p
+}
+
+/// Reads PNG frames until the scanner completes the stream.
+fn read_pngs(pngs: impl Iterator<Item = Vec<u8>>) -> Result<Envelope> {
+    let mut scanner = Scanner::default();
+    for png in pngs {
+        let img = image::load_from_memory(&png)?.to_luma8();
+        let frame = GrayFrame {
+            width: img.width() as usize,
+            height: img.height() as usize,
+            data: img.as_raw(),
+        };
+        for ev in scanner.push_frame(frame) {
+            match ev {
+                ScanEvent::Complete(Payload::Ur { ur_type, message }) => {
+                    return Ok(decode_envelope(&ur_type, &message)?)
+                }
+                ScanEvent::Rejected(e) => bail!("frame refused: {e}"),
+                _ => {}
+            }
+        }
+    }
+    bail!("the frames did not complete the stream")
+}
+
+fn ur_frames(env: &Envelope) -> Vec<String> {
+    let (ur_type, message) = encode_envelope(env);
+    let frag =
+        airgap_protocol::qr::max_fragment_len_for_version(ur_type, 15, message.len()).unwrap();
+    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag).unwrap();
+    (0..enc.fragment_count() + 2)
+        .map(|_| enc.next_part())
+        .collect()
+}
+
+struct Tokens {
+    admin: String,
+    treasury: String,
+    risk: String,
+    ana: String,
+    ben: String,
+    auditor: String,
+}
+
+#[test]
+fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result<()> {
+    let anvil = Anvil::start(1)?;
+    let dir = std::env::temp_dir().join(format!("strongroom-service-evm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+
+    // The station (MockHsm) and its vault, funded on the devnet.
+    let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
+    let policy = station_policy();
+    let mut station = rehearsal::station_with(
+        &r.hsm,
+        &r.keys,
+        &dir.join("station"),
+        now(),
+        policy.clone(),
+        TokenList(vec![]),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let vault = vault_address(&r.keys.evm.public_key).unwrap();
+    anvil.send_from(FUNDER, Some(vault), U256::from(10 * ETHER), &[])?;
+    let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &policy, now())?;
+
+    // The coordinator's files: its request key (the one the station's policy trusts)
+    // and the chain.
+    let key_path = dir.join("coordinator.key");
+    std::fs::write(
+        &key_path,
+        hex::encode(seed_key("rehearsal coordinator").to_bytes()),
+    )?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let chains = dir.join("chains.toml");
+    std::fs::write(
+        &chains,
+        format!(
+            "[[evm]]\nname = \"anvil\"\nchain_id = 1\nendpoints = [\"{}\"]\nconfirmations = 2\n\
+             max_fee_per_gas_cap = 200000000000\nmax_priority_fee_cap = 5000000000\nmin_priority_fee = 1000000000\n",
+            anvil.url
+        ),
+    )?;
+    let db = dir.join("coordinator.db");
+    let t = Tokens {
+        admin: add_token(&exe(), &db, "admin", "admin")?,
+        treasury: add_token(&exe(), &db, "treasury-desk", "treasury")?,
+        risk: add_token(&exe(), &db, "risk-desk", "risk")?,
+        ana: add_token(&exe(), &db, "ana", "approver")?,
+        ben: add_token(&exe(), &db, "ben", "approver")?,
+        auditor: add_token(&exe(), &db, "auditor", "auditor")?,
+    };
+    let args = |crash: bool| {
+        let mut a: Vec<String> = [
+            "--chains",
+            chains.to_str().unwrap(),
+            "--key",
+            key_path.to_str().unwrap(),
+            "--approvals",
+            "2",
+            "--allow-mock-hsm",
+            "--poll-ms",
+            "100",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if crash {
+            a.extend(["--fault-crash-after".to_string(), "finalised".to_string()]);
+        }
+        a
+    };
+    let svc = Service::start(&exe(), &db, &args(true))?;
+
+    // Installation: the station (from the frames its ceremony screen shows) and the
+    // approvers' keys.
+    let frames = ur_frames(&Envelope::Descriptor(descriptor));
+    let a = svc.call(
+        "POST",
+        "/v1/stations",
+        Some(&t.treasury),
+        Some(&json!({"frames": frames})),
+    )?;
+    assert_eq!(a.status, 403, "only admin registers stations");
+    let a = svc.call(
+        "POST",
+        "/v1/stations",
+        Some(&t.admin),
+        Some(&json!({"frames": frames})),
+    )?;
+    assert_eq!(a.status, 201, "{}", a.json);
+    let a = svc.call("GET", "/v1/stations", Some(&t.auditor), None)?;
+    assert_eq!(
+        a.json["stations"][0]["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["chain"] == "evm")
+            .unwrap()["address"],
+        vault.to_checksum(None)
+    );
+    for who in ["ana", "ben"] {
+        let pk = hex::encode(
+            seed_key(&format!("{who}-approver"))
+                .verifying_key()
+                .to_bytes(),
+        );
+        let a = svc.call(
+            "POST",
+            "/v1/approvers",
+            Some(&t.admin),
+            Some(&json!({"principal": who, "public_key": pk})),
+        )?;
+        assert_eq!(a.status, 201, "{}", a.json);
+    }
+
+    // The request: 0.25 ETH to the allow-listed recipient.
+    let amount = ETHER / 4;
+    let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
+        "amount": amount.to_string(), "purpose": "withdrawal", "memo": "exchange withdrawal 4711"});
+    let a = svc.call_with(
+        "POST",
+        "/v1/requests",
+        Some(&t.treasury),
+        Some(&body),
+        &[("Idempotency-Key", "w-4711")],
+    )?;
+    assert_eq!(a.status, 201, "{}", a.json);
+    let id = a.json["request"]["id"].as_str().unwrap().to_string();
+    if a.json["request"]["state"] == "manual-review" {
+        let a = svc.call(
+            "POST",
+            &format!("/v1/requests/{id}/review"),
+            Some(&t.risk),
+            Some(&json!({"decision": "clear", "reason": "known customer, first payout"})),
+        )?;
+        assert_eq!(a.status, 200, "{}", a.json);
+    }
+
+    // The worker builds it; approvers read the digest and sign it.
+    let mut view = Value::Null;
+    for _ in 0..200 {
+        let a = svc.call(
+            "GET",
+            &format!("/v1/requests/{id}/envelope"),
+            Some(&t.ana),
+            None,
+        )?;
+        if a.status == 200 {
+            view = a.json;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(view["transaction"]["nonce"], 0, "{view}");
+    let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
+        .try_into()
+        .unwrap();
+    let sign = |who: &str| {
+        use ed25519_dalek::Signer;
+        hex::encode(
+            seed_key(&format!("{who}-approver"))
+                .sign(&SignRequest::approval_message(&digest))
+                .to_bytes(),
+        )
+    };
+    // Export before the approvals: refused.
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/export"),
+        Some(&t.treasury),
+        None,
+    )?;
+    assert_eq!(a.status, 409, "{}", a.json);
+    // A wrong signature (ben's over ana's name) is refused and changes nothing.
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/approvals"),
+        Some(&t.ana),
+        Some(&json!({"signature": sign("ben")})),
+    )?;
+    assert_eq!(a.status, 422, "{}", a.json);
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/approvals"),
+        Some(&t.treasury),
+        Some(&json!({"signature": sign("ana")})),
+    )?;
+    assert_eq!(a.status, 403);
+    for who in ["ana", "ben"] {
+        let tok = if who == "ana" { &t.ana } else { &t.ben };
+        let a = svc.call(
+            "POST",
+            &format!("/v1/requests/{id}/approvals"),
+            Some(tok),
+            Some(&json!({"signature": sign(who)})),
+        )?;
+        assert_eq!(a.status, 200, "{}", a.json);
+    }
+    let a = svc.call("GET", &format!("/v1/requests/{id}"), Some(&t.ana), None)?;
+    assert_eq!(a.json["request"]["state"], "approved");
+
+    // Export: frames as PNG from the API, read from their pixels by the station.
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/export"),
+        Some(&t.treasury),
+        None,
+    )?;
+    assert_eq!(a.status, 200, "{}", a.json);
+    let shown = a.json["frames"].as_array().unwrap().len();
+    let pngs = (0..shown).map(|n| {
+        let a = svc
+            .call(
+                "GET",
+                &format!("/v1/requests/{id}/export/frames/{n}"),
+                Some(&t.treasury),
+                None,
+            )
+            .unwrap();
+        assert_eq!(a.status, 200);
+        a.bytes
+    });
+    let Envelope::Request(req) = read_pngs(pngs)? else {
+        bail!("not a request")
+    };
+    let review = station
+        .review(&req, now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    review
+        .verdict
+        .clone()
+        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
+    let resp = station
+        .sign(&review, &r.hsm, now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    // Import: the coordinator aborts right after storing the final transaction.
+    let frames = ur_frames(&Envelope::Response(resp));
+    let imported = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/import"),
+        Some(&t.treasury),
+        Some(&json!({"frames": frames})),
+    );
+    assert!(
+        imported.is_err(),
+        "the injected crash cut the answer: {imported:?}"
+    );
+    let status = svc.wait_exit()?;
+    assert!(!status.success());
+    {
+        use coordinator::store::Store;
+        let store = coordinator::store::Sqlite::open(&db)?;
+        assert_eq!(
+            store.get(&id)?.unwrap().state,
+            coordinator::lifecycle::State::Finalised
+        );
+    }
+    let node = coordinator::evm::EvmRpc::new(coordinator::rpc::RpcClient::new(
+        std::slice::from_ref(&anvil.url),
+        std::time::Duration::from_secs(5),
+        coordinator::rpc::Breaker::default(),
+    ));
+    assert_eq!(
+        node.nonce(vault, "latest")?,
+        0,
+        "nothing was broadcast before the crash"
+    );
+    let before = node.balance(RECIPIENT)?;
+
+    // Restart: the worker broadcasts and follows it to two confirmations.
+    let svc = Service::start(&exe(), &db, &args(false))?;
+    svc.wait_state(&id, &t.auditor, "confirmed", || {
+        let _ = anvil.mine(1);
+    })?;
+    assert_eq!(
+        node.nonce(vault, "latest")?,
+        1,
+        "exactly one transaction from the vault"
+    );
+    assert_eq!(node.balance(RECIPIENT)? - before, U256::from(amount));
+    // Importing the same response again changes nothing.
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/import"),
+        Some(&t.treasury),
+        Some(&json!({"frames": frames})),
+    )?;
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(a.json["request"]["state"], "confirmed");
+    let a = svc.call(
+        "GET",
+        &format!("/v1/requests/{id}/chain"),
+        Some(&t.auditor),
+        None,
+    )?;
+    assert_eq!(a.json["state"], "confirmed");
+
+    // The audit chain: intact, one broadcast, the station's ledger beside its response.
+    let a = svc.call("GET", "/v1/audit/verify", Some(&t.auditor), None)?;
+    assert_eq!(a.json["ok"], true, "{}", a.json);
+    let rows = svc.call("GET", "/v1/audit", Some(&t.auditor), None)?.json["rows"].clone();
+    let rows = rows.as_array().unwrap();
+    let of = |action: &str| {
+        rows.iter()
+            .filter(|r| r["subject"] == id.as_str() && r["action"] == action)
+            .count()
+    };
+    let broadcasts = rows
+        .iter()
+        .filter(|r| {
+            r["subject"] == id.as_str()
+                && r["action"] == "request.state"
+                && r["detail"]["to"] == "broadcast"
+        })
+        .count();
+    assert_eq!(broadcasts, 1, "{rows:#?}");
+    assert_eq!(of("artifact.approval"), 2);
+    assert_eq!(of("artifact.export"), 1);
+    let resp_row = rows
+        .iter()
+        .find(|r| r["subject"] == id.as_str() && r["action"] == "artifact.response")
+        .unwrap();
+    assert!(!resp_row["detail"]["station_ledger"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
