@@ -538,7 +538,16 @@ async fn signing_routes_refuse_bad_input() {
         .await;
     let id = v["request"]["id"].as_str().unwrap().to_string();
     let big = json!({"frames": ["x".repeat(5 * 1024 * 1024)]}).to_string();
-    let cases: Vec<(&str, String, &str, Option<String>, StatusCode, &str)> = vec![
+    /// Method, path, token, body, expected status, what the message says.
+    type Case<'a> = (
+        &'a str,
+        String,
+        &'a str,
+        Option<String>,
+        StatusCode,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         ("POST", "/v1/stations".into(), "t-admin", Some(json!({"cbor_hex": "zz"}).to_string()), StatusCode::BAD_REQUEST, "not hex"),
         ("POST", "/v1/stations".into(), "t-admin", Some(json!({"cbor_hex": "a1"}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "station descriptor"),
         ("POST", "/v1/stations".into(), "t-admin", Some(json!({}).to_string()), StatusCode::BAD_REQUEST, "either frames or cbor_hex"),
