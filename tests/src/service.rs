@@ -52,6 +52,16 @@ impl Service {
     /// Starts `exe coordinator serve --db db --listen 127.0.0.1:<free> <extra…>` and
     /// waits for `/health`.
     pub fn start(exe: &Path, db: &Path, extra: &[String]) -> Result<Self> {
+        Self::start_with_env(exe, db, extra, &[])
+    }
+
+    /// As [`Service::start`] with environment variables for the process.
+    pub fn start_with_env(
+        exe: &Path,
+        db: &Path,
+        extra: &[String],
+        env: &[(&str, &str)],
+    ) -> Result<Self> {
         let port = crate::anvil::free_port()?;
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(exe)
@@ -59,6 +69,7 @@ impl Service {
             .arg(db)
             .args(["--listen", &listen])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -145,6 +156,31 @@ impl Service {
         })
     }
 
+    /// A POST of raw bytes with a content type.
+    pub fn post_bytes(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<Answer> {
+        let resp = self
+            .agent
+            .post(format!("{}{path}", self.url))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", content_type)
+            .send(bytes)
+            .map_err(|e| anyhow!("POST {path}: {e}"))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().read_to_vec()?;
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok(Answer {
+            status,
+            json,
+            bytes,
+        })
+    }
+
     /// Polls `GET /v1/requests/{id}` until its state is `state`, calling `between`
     /// each round (to mine a block, say).
     pub fn wait_state(
@@ -165,6 +201,26 @@ impl Service {
             }
             between();
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Polls `GET /v1/requests/{id}/envelope` until the worker has built it.
+    pub fn wait_envelope(&self, id: &str, token: &str) -> Result<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let a = self.call(
+                "GET",
+                &format!("/v1/requests/{id}/envelope"),
+                Some(token),
+                None,
+            )?;
+            if a.status == 200 {
+                return Ok(a.json);
+            }
+            if Instant::now() > deadline {
+                bail!("request {id} was not prepared: {}", a.json);
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

@@ -10,14 +10,16 @@
 
 use std::path::PathBuf;
 
-use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, SignRequest};
+use airgap_protocol::envelope::{
+    decode_envelope, encode_envelope, Envelope, SignRequest, REQUEST_UR_TYPE,
+};
 use airgap_protocol::qr::GrayFrame;
 use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
 use airgap_protocol::summary::TokenList;
 use alloy_primitives::{Address, U256};
 use anyhow::{bail, Result};
 use coordinator::evm::vault_address;
-use serde_json::{json, Value};
+use serde_json::json;
 use signer_station::ceremony::export_descriptor;
 use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::tui::rehearsal::{self, seed_key};
@@ -140,6 +142,15 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
             anvil.url
         ),
     )?;
+    // USB bundle keys on both sides (passphrase-encrypted key files).
+    let pass = "vault room passphrase";
+    let secret = |p: &str| age::secrecy::SecretString::from(p.to_string());
+    std::fs::create_dir_all(dir.join("coord-usb"))?;
+    std::fs::create_dir_all(dir.join("station-usb"))?;
+    let coord_pub = usb_transfer::keyfile::generate(&dir.join("coord-usb"), secret(pass), Some(2))?;
+    let station_pub =
+        usb_transfer::keyfile::generate(&dir.join("station-usb"), secret(pass), Some(2))?;
+    let station_usb = usb_transfer::keyfile::load(&dir.join("station-usb"), secret(pass))?;
     let db = dir.join("coordinator.db");
     let t = Tokens {
         admin: add_token(&exe(), &db, "admin", "admin")?,
@@ -160,6 +171,8 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
             "--allow-mock-hsm",
             "--poll-ms",
             "100",
+            "--usb-keys",
+            dir.join("coord-usb").to_str().unwrap(),
         ]
         .iter()
         .map(|s| s.to_string())
@@ -169,7 +182,8 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         }
         a
     };
-    let svc = Service::start(&exe(), &db, &args(true))?;
+    let env = [("STRONGROOM_USB_PASSPHRASE", pass)];
+    let svc = Service::start_with_env(&exe(), &db, &args(true), &env)?;
 
     // Installation: the station (from the frames its ceremony screen shows) and the
     // approvers' keys.
@@ -185,7 +199,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         "POST",
         "/v1/stations",
         Some(&t.admin),
-        Some(&json!({"frames": frames})),
+        Some(&json!({"frames": frames, "usb_keys": station_pub.to_text()})),
     )?;
     assert_eq!(a.status, 201, "{}", a.json);
     let a = svc.call("GET", "/v1/stations", Some(&t.auditor), None)?;
@@ -237,20 +251,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     }
 
     // The worker builds it; approvers read the digest and sign it.
-    let mut view = Value::Null;
-    for _ in 0..200 {
-        let a = svc.call(
-            "GET",
-            &format!("/v1/requests/{id}/envelope"),
-            Some(&t.ana),
-            None,
-        )?;
-        if a.status == 200 {
-            view = a.json;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let view = svc.wait_envelope(&id, &t.ana)?;
     assert_eq!(view["transaction"]["nonce"], 0, "{view}");
     let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
         .try_into()
@@ -369,7 +370,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let before = node.balance(RECIPIENT)?;
 
     // Restart: the worker broadcasts and follows it to two confirmations.
-    let svc = Service::start(&exe(), &db, &args(false))?;
+    let svc = Service::start_with_env(&exe(), &db, &args(false), &env)?;
     svc.wait_state(&id, &t.auditor, "confirmed", || {
         let _ = anvil.mine(1);
     })?;
@@ -425,6 +426,140 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         .as_array()
         .unwrap()
         .is_empty());
+
+    // A second request, carried both ways as USB bundles.
+    let amount2 = ETHER / 2;
+    let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
+        "amount": amount2.to_string(), "purpose": "withdrawal"});
+    let a = svc.call_with(
+        "POST",
+        "/v1/requests",
+        Some(&t.treasury),
+        Some(&body),
+        &[("Idempotency-Key", "w-4712")],
+    )?;
+    assert_eq!(a.status, 201, "{}", a.json);
+    let id2 = a.json["request"]["id"].as_str().unwrap().to_string();
+    if a.json["request"]["state"] == "manual-review" {
+        svc.call(
+            "POST",
+            &format!("/v1/requests/{id2}/review"),
+            Some(&t.risk),
+            Some(&json!({"decision": "clear", "reason": "second payout"})),
+        )?;
+    }
+    let view = svc.wait_envelope(&id2, &t.ben)?;
+    assert_eq!(view["transaction"]["nonce"], 1, "the next nonce: {view}");
+    let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
+        .try_into()
+        .unwrap();
+    for (who, tok) in [("ana", &t.ana), ("ben", &t.ben)] {
+        use ed25519_dalek::Signer;
+        let sig = hex::encode(
+            seed_key(&format!("{who}-approver"))
+                .sign(&SignRequest::approval_message(&digest))
+                .to_bytes(),
+        );
+        let a = svc.call(
+            "POST",
+            &format!("/v1/requests/{id2}/approvals"),
+            Some(tok),
+            Some(&json!({"signature": sig})),
+        )?;
+        assert_eq!(a.status, 200, "{}", a.json);
+    }
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id2}/export"),
+        Some(&t.treasury),
+        None,
+    )?;
+    assert_eq!(a.status, 200, "{}", a.json);
+    let a = svc.call(
+        "GET",
+        &format!("/v1/requests/{id2}/export/bundle?station=vault-a"),
+        Some(&t.treasury),
+        None,
+    )?;
+    assert_eq!(a.status, 200);
+    let opened = usb_transfer::open_bundle(&a.bytes, &station_usb.identity, &[coord_pub.ed25519])?;
+    let Envelope::Request(req) = decode_envelope(REQUEST_UR_TYPE, &opened.envelope)? else {
+        bail!("not a request")
+    };
+    let review = station
+        .review(&req, now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    review
+        .verdict
+        .clone()
+        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
+    let resp = station
+        .sign(&review, &r.hsm, now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (_, message) = encode_envelope(&Envelope::Response(resp));
+    let sealed = usb_transfer::seal_bundle(
+        usb_transfer::BundleKind::Response,
+        &message,
+        &coord_pub.x25519,
+        &station_usb.signing,
+        now(),
+    )?;
+    // A bit flipped on the stick, or a bundle signed by someone else: refused, nothing changes.
+    let audit_len = || -> Result<usize> {
+        Ok(
+            svc.call("GET", "/v1/audit", Some(&t.auditor), None)?.json["rows"]
+                .as_array()
+                .map_or(0, Vec::len),
+        )
+    };
+    let audit_before = audit_len()?;
+    let mut flipped = sealed.clone();
+    let at = flipped.len() - 10;
+    flipped[at] ^= 1;
+    let a = svc.post_bytes(
+        &format!("/v1/requests/{id2}/import"),
+        &t.treasury,
+        "application/octet-stream",
+        &flipped,
+    )?;
+    assert_eq!(a.status, 400, "{}", a.json);
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let forged = usb_transfer::seal_bundle(
+        usb_transfer::BundleKind::Response,
+        &message,
+        &coord_pub.x25519,
+        &stranger,
+        now(),
+    )?;
+    let a = svc.post_bytes(
+        &format!("/v1/requests/{id2}/import"),
+        &t.treasury,
+        "application/octet-stream",
+        &forged,
+    )?;
+    assert_eq!(a.status, 400, "{}", a.json);
+    // The response for request 2 offered to request 1: refused.
+    let a = svc.post_bytes(
+        &format!("/v1/requests/{id}/import"),
+        &t.treasury,
+        "application/octet-stream",
+        &sealed,
+    )?;
+    assert_eq!(a.status, 422, "{}", a.json);
+    assert_eq!(audit_before, audit_len()?, "refused imports record nothing");
+    let a = svc.post_bytes(
+        &format!("/v1/requests/{id2}/import"),
+        &t.treasury,
+        "application/octet-stream",
+        &sealed,
+    )?;
+    assert_eq!(a.status, 200, "{}", a.json);
+    let before2 = node.balance(RECIPIENT)?;
+    svc.wait_state(&id2, &t.auditor, "confirmed", || {
+        let _ = anvil.mine(1);
+    })?;
+    assert_eq!(node.nonce(vault, "latest")?, 2);
+    assert_eq!(node.balance(RECIPIENT)? - before2, U256::from(amount2));
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
