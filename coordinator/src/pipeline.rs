@@ -62,6 +62,9 @@ pub enum PipelineError {
     /// This installation is not configured for it.
     #[error("not configured: {0}")]
     Unconfigured(String),
+    /// Stored data contradicts what was approved (a 409; recorded in the audit chain).
+    #[error("{0}")]
+    Tampered(String),
     /// Something stored cannot be read back (never expected: storage was edited).
     #[error("stored data unreadable: {0}")]
     Corrupt(String),
@@ -601,6 +604,11 @@ impl Pipeline {
                 .transition(id, Event::Expired, "coordinator", json!({}), now)?;
             return Err(refused("the envelope expired before export"));
         }
+        // Each approval again, over the envelope as stored now: an envelope or
+        // transaction edited in the database after the approvals is caught here (and,
+        // should this coordinator itself be compromised, by the station).
+        let message = SignRequest::approval_message(&req.digest());
+        let mut tampered = Vec::new();
         for (principal, sig) in self.store.artifacts(id, "approval")? {
             let pk: [u8; 32] = self
                 .store
@@ -610,10 +618,41 @@ impl Pipeline {
                 .transpose()?
                 .ok_or_else(|| corrupt(format!("approver {principal} has no key")))?;
             let vk = VerifyingKey::from_bytes(&pk).map_err(corrupt)?;
+            let signature: [u8; 64] = parse_hex(&sig, "stored approval")?;
+            if vk
+                .verify_strict(&message, &Signature::from_bytes(&signature))
+                .is_err()
+            {
+                tampered.push(principal.clone());
+            }
             req.approvals.push(Approval {
                 approver: KeyId::of(&vk),
-                signature: parse_hex(&sig, "stored approval")?,
+                signature,
             });
+        }
+        let built_matches = match self.store.artifact(id, "unsigned", "evm")? {
+            Some(u) => {
+                let tx: UnsignedEvmTx = serde_json::from_str(&u).map_err(corrupt)?;
+                req.payloads == vec![tx.payload()]
+            }
+            None => true,
+        };
+        if !tampered.is_empty() || !built_matches {
+            self.store.audit(
+                "coordinator",
+                "tamper.detected",
+                id,
+                json!({
+                    "step": "export",
+                    "approvals_not_matching": tampered,
+                    "transaction_matches_envelope": built_matches,
+                    "digest": hex::encode(req.digest()),
+                }),
+                now,
+            )?;
+            return Err(PipelineError::Tampered(
+                "the stored envelope no longer matches what was approved: storage was edited; nothing exported".into(),
+            ));
         }
         req.sign_with(key);
         self.store.put_artifact(

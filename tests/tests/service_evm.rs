@@ -560,6 +560,205 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     })?;
     assert_eq!(node.nonce(vault, "latest")?, 2);
     assert_eq!(node.balance(RECIPIENT)? - before2, U256::from(amount2));
+
+    // A compromised database: request 3 is approved, then its stored transaction and
+    // envelope are rewritten to pay someone else. The coordinator's export re-checks
+    // the approvals, refuses and records it; a coordinator whose code and key are also
+    // in the attacker's hands gets past that, and the station refuses every variant
+    // (destination, amount, chain id, nonce, fee), because the approvers signed another
+    // digest.
+    let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
+        "amount": (ETHER / 10).to_string(), "purpose": "withdrawal"});
+    let a = svc.call_with(
+        "POST",
+        "/v1/requests",
+        Some(&t.treasury),
+        Some(&body),
+        &[("Idempotency-Key", "w-4713")],
+    )?;
+    let id3 = a.json["request"]["id"].as_str().unwrap().to_string();
+    if a.json["request"]["state"] == "manual-review" {
+        svc.call(
+            "POST",
+            &format!("/v1/requests/{id3}/review"),
+            Some(&t.risk),
+            Some(&json!({"decision": "clear", "reason": "third payout"})),
+        )?;
+    }
+    let view = svc.wait_envelope(&id3, &t.ben)?;
+    let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
+        .try_into()
+        .unwrap();
+    let approvals: Vec<airgap_protocol::envelope::Approval> = ["ana", "ben"]
+        .iter()
+        .map(|who| {
+            use ed25519_dalek::Signer;
+            let key = seed_key(&format!("{who}-approver"));
+            airgap_protocol::envelope::Approval {
+                approver: airgap_protocol::envelope::KeyId::of(&key.verifying_key()),
+                signature: key.sign(&SignRequest::approval_message(&digest)).to_bytes(),
+            }
+        })
+        .collect();
+    for (who, tok) in [("ana", &t.ana), ("ben", &t.ben)] {
+        let sig = hex::encode(approvals[if who == "ana" { 0 } else { 1 }].signature);
+        let a = svc.call(
+            "POST",
+            &format!("/v1/requests/{id3}/approvals"),
+            Some(tok),
+            Some(&json!({"signature": sig})),
+        )?;
+        assert_eq!(a.status, 200, "{}", a.json);
+    }
+    let conn = rusqlite::Connection::open(&db)?;
+    let stored = |kind: &str| -> Result<String> {
+        Ok(conn.query_row(
+            "SELECT value FROM artifacts WHERE subject = ?1 AND kind = ?2",
+            rusqlite::params![id3, kind],
+            |r| r.get(0),
+        )?)
+    };
+    let tx: coordinator::evm::UnsignedEvmTx = serde_json::from_str(&stored("unsigned")?)?;
+    let original = SignRequest::from_cbor(&hex::decode(stored("envelope")?)?)?;
+    assert_eq!(original.digest(), digest);
+    let config = |chain_id| coordinator::evm::ChainConfig {
+        name: "anvil".into(),
+        chain_id,
+        endpoints: vec![anvil.url.clone()],
+        tokens: vec![],
+        confirmations: 2,
+        legacy: false,
+        max_fee_per_gas_cap: u128::MAX,
+        max_priority_fee_cap: u128::MAX,
+        min_priority_fee: 0,
+        gas_margin_percent: 20,
+    };
+    let attacker = Address::new([0x66; 20]);
+    let transfer = |to, amount: u128| coordinator::evm::Transfer {
+        from: vault,
+        to,
+        asset: coordinator::evm::Asset::Native,
+        amount: U256::from(amount),
+    };
+    let build = |chain_id, t: coordinator::evm::Transfer, nonce, fees| {
+        let c = config(chain_id);
+        coordinator::evm::Builder {
+            config: &c,
+            node: &node,
+        }
+        .build_with(&t, nonce, fees)
+    };
+    let coordinator::evm::Fees::Eip1559 {
+        max_fee_per_gas,
+        max_priority_fee_per_gas,
+    } = tx.fees
+    else {
+        bail!("type 2 expected")
+    };
+    let variants = [
+        (
+            "destination",
+            build(1, transfer(attacker, ETHER / 10), tx.nonce, tx.fees)?,
+        ),
+        (
+            "amount",
+            build(1, transfer(RECIPIENT, 4 * ETHER), tx.nonce, tx.fees)?,
+        ),
+        (
+            "chain id",
+            build(56, transfer(RECIPIENT, ETHER / 10), tx.nonce, tx.fees)?,
+        ),
+        (
+            "nonce",
+            build(1, transfer(RECIPIENT, ETHER / 10), tx.nonce + 7, tx.fees)?,
+        ),
+        (
+            "fee",
+            build(
+                1,
+                transfer(RECIPIENT, ETHER / 10),
+                tx.nonce,
+                coordinator::evm::Fees::Eip1559 {
+                    max_fee_per_gas: max_fee_per_gas * 40,
+                    max_priority_fee_per_gas: max_priority_fee_per_gas * 40,
+                },
+            )?,
+        ),
+    ];
+    // The database edit: transaction and envelope rewritten consistently.
+    let mut edited = original.clone();
+    edited.payloads = vec![variants[0].1.payload()];
+    conn.execute(
+        "UPDATE artifacts SET value = ?1 WHERE subject = ?2 AND kind = 'unsigned'",
+        rusqlite::params![serde_json::to_string(&variants[0].1)?, id3],
+    )?;
+    conn.execute(
+        "UPDATE artifacts SET value = ?1 WHERE subject = ?2 AND kind = 'envelope'",
+        rusqlite::params![hex::encode(edited.to_cbor()), id3],
+    )?;
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id3}/export"),
+        Some(&t.treasury),
+        None,
+    )?;
+    assert_eq!(a.status, 409, "{}", a.json);
+    assert!(
+        a.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("storage was edited"),
+        "{}",
+        a.json
+    );
+    let rows = svc.call("GET", "/v1/audit", Some(&t.auditor), None)?.json["rows"].clone();
+    let detected = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["subject"] == id3.as_str() && r["action"] == "tamper.detected")
+        .expect("the tampering is in the audit chain");
+    assert_eq!(
+        detected["detail"]["approvals_not_matching"],
+        json!(["ana", "ben"])
+    );
+    let a = svc.call(
+        "GET",
+        &format!("/v1/requests/{id3}"),
+        Some(&t.auditor),
+        None,
+    )?;
+    assert_eq!(a.json["request"]["state"], "approved", "nothing exported");
+
+    let ledger_before = station.ledger().len();
+    for (field, variant) in &variants {
+        let mut req = original.clone();
+        req.payloads = vec![variant.payload()];
+        req.approvals = approvals.clone();
+        req.sign_with(&seed_key("rehearsal coordinator"));
+        // The station sees it through QR like any other request.
+        let Envelope::Request(seen) = strongroom_e2e::qr::through_qr(&Envelope::Request(req))?.0
+        else {
+            bail!("not a request")
+        };
+        match station.review(&seen, now()) {
+            Err(signer_station::station::Refusal::Envelope(e)) => {
+                assert!(e.to_string().contains("does not verify"), "{field}: {e}")
+            }
+            Err(other) => panic!("{field}: refused for another reason: {other}"),
+            Ok(r) => panic!(
+                "{field}: the station accepted a tampered request: {:?}",
+                r.verdict
+            ),
+        }
+    }
+    // Review refusals write nothing to the station's ledger: nothing was signed.
+    assert_eq!(station.ledger().len(), ledger_before);
+    assert_eq!(
+        node.nonce(vault, "latest")?,
+        2,
+        "nothing more left the vault"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -31,7 +31,9 @@ impl From<PipelineError> for ApiError {
         match e {
             PipelineError::Store(s) => s.into(),
             PipelineError::Refused(m) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, m),
-            PipelineError::WrongState(m) => ApiError(StatusCode::CONFLICT, m),
+            PipelineError::WrongState(m) | PipelineError::Tampered(m) => {
+                ApiError(StatusCode::CONFLICT, m)
+            }
             PipelineError::Busy => ApiError(
                 StatusCode::CONFLICT,
                 "another coordinator is running this step; retry".into(),
