@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Installs the external tools the tests use when they
 # are missing: from Debian zbarimg (an independent QR reader), tmux (drives the station
-# TUI) and PostgreSQL (the storage conformance suite starts its own cluster); anvil (a
-# real EVM node) from npm into .tools/; solders (LiteSVM, the real Solana runtime) from
-# PyPI.
+# TUI), PostgreSQL (the storage conformance suite starts its own cluster) and chromium
+# (the web console, driven headless); anvil (a real EVM node) and playwright-core from
+# npm into .tools/; solders (LiteSVM, the real Solana runtime) from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ need_apt=()
 command -v zbarimg >/dev/null 2>&1 || need_apt+=(zbar-tools)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -19,16 +20,18 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 anvil=.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
-if [ -z "${STRONGROOM_ANVIL:-}" ] && [ ! -x "$anvil" ]; then
+if [ ! -x "$anvil" ] || [ ! -d .tools/node_modules/playwright-core ]; then
   if ! command -v npm >/dev/null 2>&1; then
     echo "installing: npm"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null
     apt-get install -y -q npm >/dev/null
   fi
-  echo "installing: anvil (npm @foundry-rs/anvil-linux-amd64)"
+  echo "installing: anvil (npm @foundry-rs/anvil-linux-amd64), playwright-core"
   mkdir -p .tools
-  npm install --prefix .tools --no-save --silent @foundry-rs/anvil-linux-amd64@1.7.1 >/dev/null
+  # One command for both: npm prunes what a later --no-save install does not name.
+  npm install --prefix .tools --no-save --silent \
+    @foundry-rs/anvil-linux-amd64@1.7.1 playwright-core@1.65.1 >/dev/null
   chmod +x "$anvil"
 fi
 

@@ -449,6 +449,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         )?;
     }
     let view = svc.wait_envelope(&id2, &t.ben)?;
+    let view2_digest = view["digest"].as_str().unwrap().to_string();
     assert_eq!(view["transaction"]["nonce"], 1, "the next nonce: {view}");
     let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
         .try_into()
@@ -759,6 +760,65 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         2,
         "nothing more left the vault"
     );
+
+    // The operator console in headless Chromium: queue, detail, QR player (its frame
+    // read back by zbarimg from the screenshot), audit view.
+    console_checks(&svc, &t.auditor, &id2, view2_digest.as_str())?;
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Runs `tests/console/console.cjs` against the service and checks what it saw.
+fn console_checks(svc: &Service, token: &str, id: &str, digest: &str) -> Result<()> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let playwright = root.join(".tools/node_modules/playwright-core");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !playwright.exists() || !std::path::Path::new(&chromium).exists() {
+        bail!(
+            "the console test needs Debian chromium and playwright-core in .tools/ \
+             (bash scripts/test.sh installs both)"
+        );
+    }
+    let out = root.join("target/console-screenshots");
+    std::fs::create_dir_all(&out)?;
+    let run = std::process::Command::new("node")
+        .arg(root.join("tests/console/console.cjs"))
+        .args([svc.url.as_str(), token, id])
+        .arg(&out)
+        .env("PLAYWRIGHT_CORE", &playwright)
+        .env("CHROMIUM", &chromium)
+        .output()?;
+    if !run.status.success() {
+        bail!(
+            "console run failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    let seen: serde_json::Value = serde_json::from_slice(&run.stdout)?;
+    assert_eq!(seen["refused"], "unauthorized", "{seen}");
+    assert!(seen["rows"].as_u64().unwrap() >= 3, "{seen}");
+    assert_eq!(seen["state"], "confirmed");
+    assert_eq!(seen["digest"], digest);
+    assert!(
+        seen["approvals"].as_str().unwrap().starts_with("2 of 2"),
+        "{seen}"
+    );
+    assert_ne!(seen["first"], seen["later"], "the player advances: {seen}");
+    assert!(
+        seen["verify"].as_str().unwrap().starts_with("chain intact"),
+        "{seen}"
+    );
+    assert!(seen["auditRows"].as_u64().unwrap() > 20, "{seen}");
+    assert_eq!(seen["errors"], serde_json::json!([]), "no script errors");
+    // An independent reader decodes the QR frame on the player's screenshot.
+    let z = std::process::Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(out.join("player.png"))
+        .output()?;
+    let text = String::from_utf8_lossy(&z.stdout).to_lowercase();
+    assert!(
+        text.starts_with("ur:strongroom-request/"),
+        "zbarimg read {text:?} from the player"
+    );
     Ok(())
 }

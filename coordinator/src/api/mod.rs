@@ -179,6 +179,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .route("/console", get(console))
         .route("/v1/requests", post(create_request).get(list_requests))
         .route("/v1/requests/{id}", get(get_request))
         .route("/v1/requests/{id}/cancel", post(cancel_request))
@@ -557,6 +558,23 @@ async fn audit_verify(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -
     count(&st, r)
 }
 
+/// The operator web console: one static page; everything it shows comes from the API
+/// with the operator's token, which stays in the browser tab.
+async fn console() -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src blob:; connect-src 'self'; frame-ancestors 'none'",
+            ),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        include_str!("console.html"),
+    )
+        .into_response()
+}
+
 async fn openapi() -> Json<Value> {
     Json(openapi_document())
 }
@@ -589,6 +607,7 @@ pub fn openapi_document() -> Value {
         "paths": {
             "/health": {"get": {"summary": "Liveness and storage", "responses": {"200": {"description": "ok"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
+            "/console": {"get": {"summary": "The operator web console (HTML; data through this API with the operator's token)", "responses": {"200": {"description": "text/html"}}}},
             "/v1/requests": {
                 "post": {"summary": "Create a transfer request (roles: treasury, warm-tier)", "security": auth,
                     "parameters": [{"name": "Idempotency-Key", "in": "header", "required": true, "schema": {"type": "string", "maxLength": 200}}],
