@@ -886,6 +886,14 @@ impl Pipeline {
                 }
             };
             for row in rows {
+                // Requests of networks the pipeline does not build wait for an operator
+                // (said once by `prepare` when asked), not retried every round.
+                let wired = row.body["network"]
+                    .as_str()
+                    .is_some_and(|n| self.evm.iter().any(|c| c.config.network() == n));
+                if state == State::AwaitingApprovals && !wired {
+                    continue;
+                }
                 let r = match state {
                     State::AwaitingApprovals => self.prepare(&row.id, now).map(|_| ()),
                     State::Approved => match self.store.artifact(&row.id, "export", "request") {
