@@ -1,4 +1,5 @@
-//! Create-request load on loopback: the API on SQLite (WAL, fsync on commit) in-process,
+//! Create-request load on loopback: the API on SQLite (WAL, group commit: no answer before
+//! its commit is fsynced) in-process,
 //! clients on threads with keep-alive connections. An open-loop run at a fixed rate
 //! measures latency from each request's scheduled start (no coordinated omission); a
 //! closed-loop run measures the most it takes.
