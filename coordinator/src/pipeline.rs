@@ -10,12 +10,13 @@
 //! transaction to broadcast). A step that finds its artifact already stored only moves
 //! the state on; one that finds another value refuses.
 //!
-//! Wired: EVM networks. Bitcoin and Solana requests are accepted by the API and risk,
-//! but preparing them here answers "not wired" (their builders are libraries:
-//! [`crate::bitcoin`], [`crate::solana`]).
+//! Wired: EVM networks and Bitcoin vaults (single key or m-of-n across stations; each
+//! station's partial signatures are combined until the threshold is met). Solana requests
+//! are accepted by the API and risk, but preparing them here answers "not wired" (the
+//! builder is a library: [`crate::solana`]).
 
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use airgap_protocol::envelope::{
     verify_response, Approval, Chain, KeyId, Outcome, PayloadSignature, Purpose as EnvPurpose,
@@ -39,6 +40,82 @@ pub struct EvmChain {
     pub config: ChainConfig,
     /// Node client.
     pub node: EvmRpc,
+}
+
+/// One Bitcoin vault as configured (`[[bitcoin]]` in the chains file).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BtcConfig {
+    /// Vault name.
+    pub name: String,
+    /// Request network: `bitcoin`, `testnet`, `signet` or `regtest`.
+    pub network: String,
+    /// Esplora API bases, tried in order.
+    #[serde(default)]
+    pub esplora: Vec<String>,
+    /// Bitcoin Core JSON-RPC endpoints (without authentication), when no Esplora.
+    #[serde(default)]
+    pub core: Vec<String>,
+    /// Signatures needed.
+    pub threshold: usize,
+    /// Registered stations whose Bitcoin keys make the vault, in any order
+    /// (`wsh(sortedmulti)`; one station with threshold 1 is `wpkh`).
+    pub stations: Vec<String>,
+    /// Confirmations before a transaction counts as final.
+    pub confirmations: u32,
+    /// Confirmation target for the fee estimate, blocks.
+    #[serde(default = "default_target")]
+    pub fee_target: u16,
+    /// Refuse to build above this fee rate, sat/vB.
+    pub max_fee_rate: u64,
+}
+
+fn default_target() -> u16 {
+    6
+}
+
+/// One Bitcoin vault the pipeline builds for: its chain source and its watch-only
+/// wallet, kept in memory and synced before every build.
+pub struct BtcChain {
+    /// Configuration.
+    pub config: BtcConfig,
+    /// Chain source.
+    pub source: Box<dyn crate::bitcoin::chain::ChainSource + Send + Sync>,
+    vault: Mutex<Option<crate::bitcoin::Vault>>,
+}
+
+impl std::fmt::Debug for BtcChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BtcChain")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BtcChain {
+    /// A vault over `source`.
+    pub fn new(
+        config: BtcConfig,
+        source: Box<dyn crate::bitcoin::chain::ChainSource + Send + Sync>,
+    ) -> Self {
+        Self {
+            config,
+            source,
+            vault: Mutex::new(None),
+        }
+    }
+
+    fn network(&self) -> Result<bitcoin::Network, PipelineError> {
+        match self.config.network.as_str() {
+            "bitcoin" => Ok(bitcoin::Network::Bitcoin),
+            "testnet" => Ok(bitcoin::Network::Testnet),
+            "signet" => Ok(bitcoin::Network::Signet),
+            "regtest" => Ok(bitcoin::Network::Regtest),
+            n => Err(PipelineError::Unconfigured(format!(
+                "unknown Bitcoin network {n}"
+            ))),
+        }
+    }
 }
 
 /// Why a step did not happen.
@@ -101,6 +178,8 @@ pub struct Pipeline {
     pub usb: Option<usb_transfer::keyfile::KeyPair>,
     /// EVM networks.
     pub evm: Vec<EvmChain>,
+    /// Bitcoin vaults.
+    pub bitcoin: Vec<BtcChain>,
     /// Distinct approvers a request needs before export.
     pub approvals_required: usize,
     /// How long an envelope stays valid, seconds.
@@ -174,6 +253,7 @@ impl Pipeline {
             key: None,
             usb: None,
             evm: Vec::new(),
+            bitcoin: Vec::new(),
             approvals_required: 1,
             validity_secs: 24 * 3600,
             owner: "coordinator".into(),
@@ -371,6 +451,8 @@ impl Pipeline {
         let payload = if body.network.starts_with("evm:") {
             let tx = self.build_evm(id, &body, now)?;
             tx.payload()
+        } else if self.btc_chain(&body.network).is_ok() {
+            btc_payload(&body.network, &self.build_btc(id, &body, now)?)
         } else {
             return Err(PipelineError::Unconfigured(format!(
                 "{} requests are not wired to the signing pipeline yet",
@@ -484,6 +566,150 @@ impl Pipeline {
         }
     }
 
+    fn btc_chain(&self, network: &str) -> Result<&BtcChain, PipelineError> {
+        self.bitcoin
+            .iter()
+            .find(|c| c.config.network == network)
+            .ok_or_else(|| {
+                PipelineError::Unconfigured(format!("no Bitcoin vault configured for {network}"))
+            })
+    }
+
+    /// Runs `f` on the chain's vault, building it from the registered stations' keys the
+    /// first time and syncing it with the chain source every time.
+    fn with_vault<T>(
+        &self,
+        chain: &BtcChain,
+        f: impl FnOnce(&mut crate::bitcoin::Vault) -> Result<T, PipelineError>,
+    ) -> Result<T, PipelineError> {
+        let mut guard = chain.vault.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let stations = self.stations()?;
+            let mut keys = Vec::new();
+            for name in &chain.config.stations {
+                let (_, s) = stations.iter().find(|(n, _)| n == name).ok_or_else(|| {
+                    PipelineError::Unconfigured(format!("station {name} is not registered"))
+                })?;
+                let k = s
+                    .descriptor
+                    .keys
+                    .iter()
+                    .find(|k| k.chain == Chain::Bitcoin)
+                    .ok_or_else(|| {
+                        PipelineError::Unconfigured(format!("station {name} has no Bitcoin key"))
+                    })?;
+                keys.push(bitcoin::PublicKey::from_slice(&k.public_key).map_err(corrupt)?);
+            }
+            let network = chain.network()?;
+            let vault = if keys.len() == 1 && chain.config.threshold == 1 {
+                crate::bitcoin::Vault::single(&chain.config.name, &keys[0], network)
+            } else {
+                crate::bitcoin::Vault::multisig(
+                    &chain.config.name,
+                    chain.config.threshold,
+                    &keys,
+                    network,
+                )
+            }
+            .map_err(|e| PipelineError::Unconfigured(e.to_string()))?;
+            *guard = Some(vault);
+        }
+        let vault = guard.as_mut().ok_or_else(|| corrupt("vault vanished"))?;
+        crate::bitcoin::chain::sync(vault, chain.source.as_ref()).map_err(chain_err)?;
+        f(vault)
+    }
+
+    /// The vault's receiving address and spendable balance, synced now.
+    pub fn btc_vault_status(&self, network: &str) -> Result<(String, u64), PipelineError> {
+        let chain = self.btc_chain(network)?;
+        self.with_vault(chain, |v| {
+            Ok((v.address().to_string(), v.balance().to_sat()))
+        })
+    }
+
+    /// Coins spent by other requests that may still reach the chain.
+    fn outpoints_in_use(
+        &self,
+        network: &str,
+        except: &str,
+    ) -> Result<Vec<bitcoin::OutPoint>, PipelineError> {
+        let mut used = Vec::new();
+        for row in self.store.list(None, None, 100_000)? {
+            if row.id == except || row.body["network"].as_str() != Some(network) {
+                continue;
+            }
+            let Some(u) = self.store.artifact(&row.id, "unsigned", "bitcoin")? else {
+                continue;
+            };
+            let dead = matches!(
+                row.state,
+                State::Cancelled | State::Expired | State::Rejected | State::Failed
+            ) && self.store.artifact(&row.id, "export", "request")?.is_none();
+            if !dead {
+                let psbt = decode_psbt(&u)?;
+                used.extend(psbt.unsigned_tx.input.iter().map(|i| i.previous_output));
+            }
+        }
+        Ok(used)
+    }
+
+    fn build_btc(&self, id: &str, body: &Body, now: u64) -> Result<bitcoin::Psbt, PipelineError> {
+        if let Some(u) = self.store.artifact(id, "unsigned", "bitcoin")? {
+            return decode_psbt(&u);
+        }
+        let chain = self.btc_chain(&body.network)?;
+        if body.asset != "native" {
+            return Err(refused("Bitcoin requests move the native asset only"));
+        }
+        let to = bitcoin::Address::from_str(&body.destination)
+            .map_err(|_| refused("destination is not a Bitcoin address"))?;
+        let amount = bitcoin::Amount::from_sat(
+            body.amount
+                .parse()
+                .map_err(|_| refused("amount must fit 64 bits of satoshis"))?,
+        );
+        // One replica at a time picks a vault's coins.
+        let lease = format!("coins:{}:{}", body.network, chain.config.name);
+        if !self.store.claim(&lease, "prepare", &self.owner, now, 10)? {
+            return Err(PipelineError::Busy);
+        }
+        let rate = chain
+            .source
+            .fee_rate(chain.config.fee_target)
+            .map_err(chain_err)?;
+        let sat_vb = rate.to_sat_per_kwu().div_ceil(250);
+        if sat_vb > chain.config.max_fee_rate {
+            return Err(PipelineError::Chain(format!(
+                "the fee rate is {sat_vb} sat/vB, above the cap of {}",
+                chain.config.max_fee_rate
+            )));
+        }
+        let excluded = self.outpoints_in_use(&body.network, id)?;
+        let psbt = self.with_vault(chain, |v| {
+            v.payment_excluding(&[(to, amount)], rate, &excluded)
+                .map_err(|e| refused(format!("cannot build: {e}")))
+        })?;
+        let fee = crate::bitcoin::fee_of(&psbt).map(|f| f.to_sat());
+        self.store.put_artifact(
+            id,
+            "unsigned",
+            "bitcoin",
+            &hex::encode(psbt.serialize()),
+            "coordinator",
+            json!({
+                "vault": chain.config.name,
+                "inputs": psbt.unsigned_tx.input.len(),
+                "fee_sat": fee,
+                "txid": psbt.unsigned_tx.compute_txid().to_string(),
+            }),
+            now,
+        )?;
+        match self.store.artifact(id, "unsigned", "bitcoin")? {
+            Some(u) => decode_psbt(&u),
+            None => Err(corrupt("transaction vanished")),
+        }
+    }
+
     /// The envelope approvers sign, with what it carries.
     pub fn envelope(&self, id: &str) -> Result<EnvelopeView, PipelineError> {
         let h = self
@@ -495,9 +721,21 @@ impl Pipeline {
                 )
             })?;
         let req = decode_request(&h)?;
-        let transaction = match self.store.artifact(id, "unsigned", "evm")? {
-            Some(u) => serde_json::from_str(&u).map_err(corrupt)?,
-            None => Value::Null,
+        let transaction = match (
+            self.store.artifact(id, "unsigned", "evm")?,
+            self.store.artifact(id, "unsigned", "bitcoin")?,
+        ) {
+            (Some(u), _) => serde_json::from_str(&u).map_err(corrupt)?,
+            (None, Some(p)) => {
+                let psbt = decode_psbt(&p)?;
+                json!({
+                    "txid": psbt.unsigned_tx.compute_txid().to_string(),
+                    "inputs": psbt.unsigned_tx.input.iter().map(|i| i.previous_output.to_string()).collect::<Vec<_>>(),
+                    "outputs": psbt.unsigned_tx.output.iter().map(|o| json!({"script_pubkey": o.script_pubkey.to_hex_string(), "sat": o.value.to_sat()})).collect::<Vec<_>>(),
+                    "fee_sat": crate::bitcoin::fee_of(&psbt).map(|f| f.to_sat()),
+                })
+            }
+            (None, None) => Value::Null,
         };
         Ok(EnvelopeView {
             digest: hex::encode(req.digest()),
@@ -630,12 +868,23 @@ impl Pipeline {
                 signature,
             });
         }
-        let built_matches = match self.store.artifact(id, "unsigned", "evm")? {
-            Some(u) => {
+        let built_matches = match (
+            self.store.artifact(id, "unsigned", "evm")?,
+            self.store.artifact(id, "unsigned", "bitcoin")?,
+        ) {
+            (Some(u), _) => {
                 let tx: UnsignedEvmTx = serde_json::from_str(&u).map_err(corrupt)?;
                 req.payloads == vec![tx.payload()]
             }
-            None => true,
+            (None, Some(p)) => {
+                let psbt = decode_psbt(&p)?;
+                let network = self.row(id)?.body["network"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                req.payloads == vec![btc_payload(&network, &psbt)]
+            }
+            (None, None) => false,
         };
         if !tampered.is_empty() || !built_matches {
             self.store.audit(
@@ -743,11 +992,14 @@ impl Pipeline {
         ) {
             return Ok(row);
         }
+        if self.store.artifact(id, "unsigned", "bitcoin")?.is_some() {
+            return self.finalise_btc(id, &row, now);
+        }
         let tx: UnsignedEvmTx = match self.store.artifact(id, "unsigned", "evm")? {
             Some(u) => serde_json::from_str(&u).map_err(corrupt)?,
             None => {
                 return Err(PipelineError::Unconfigured(
-                    "only EVM is finalised here".into(),
+                    "only EVM and Bitcoin are finalised here".into(),
                 ))
             }
         };
@@ -788,6 +1040,97 @@ impl Pipeline {
         Ok(row)
     }
 
+    fn finalise_btc(
+        &self,
+        id: &str,
+        row: &RequestRow,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError> {
+        let network = row.body["network"].as_str().unwrap_or_default().to_string();
+        let chain = self.btc_chain(&network)?;
+        let base = match self.store.artifact(id, "unsigned", "bitcoin")? {
+            Some(u) => decode_psbt(&u)?,
+            None => return Err(corrupt("no transaction")),
+        };
+        let mut parts = Vec::new();
+        for (_, h) in self.store.artifacts(id, "response")? {
+            let resp =
+                SignResponse::from_cbor(&hex::decode(&h).map_err(corrupt)?).map_err(corrupt)?;
+            if let Outcome::Signed(sigs) = resp.outcome {
+                if let [PayloadSignature::Psbt(b)] = sigs.as_slice() {
+                    parts.push(bitcoin::Psbt::deserialize(b).map_err(|e| {
+                        refused(format!("a station returned an unreadable PSBT: {e}"))
+                    })?);
+                }
+            }
+        }
+        let mut combined = crate::bitcoin::combine(&base, &parts)
+            .map_err(|e| refused(format!("a station's signatures cannot be used: {e}")))?;
+        if parts.len() < chain.config.threshold {
+            if row.state == State::Exported && !parts.is_empty() {
+                return Ok(self.store.transition(
+                    id,
+                    Event::PartiallySigned,
+                    "coordinator",
+                    json!({"signed_by": parts.len(), "threshold": chain.config.threshold}),
+                    now,
+                )?);
+            }
+            return Ok(row.clone());
+        }
+        let tx = self.with_vault(chain, |v| {
+            v.finalize(&mut combined)
+                .map_err(|e| refused(format!("cannot finalise: {e}")))
+        })?;
+        let prevouts: std::collections::HashMap<bitcoin::OutPoint, bitcoin::TxOut> = combined
+            .unsigned_tx
+            .input
+            .iter()
+            .zip(&combined.inputs)
+            .filter_map(|(i, p)| p.witness_utxo.clone().map(|o| (i.previous_output, o)))
+            .collect();
+        crate::bitcoin::verify_with_core(&tx, |o| prevouts.get(o).cloned())
+            .map_err(|e| refused(format!("Bitcoin Core's interpreter refuses it: {e}")))?;
+        let txid = tx.compute_txid();
+        self.store.put_artifact(
+            id,
+            "final",
+            "bitcoin",
+            &json!({"raw": bitcoin::consensus::encode::serialize_hex(&tx), "txid": txid.to_string()})
+                .to_string(),
+            "coordinator",
+            json!({"txid": txid.to_string(), "weight": tx.weight().to_wu()}),
+            now,
+        )?;
+        self.store
+            .transition(id, Event::FullySigned, "coordinator", json!({}), now)?;
+        let row = self.store.transition(
+            id,
+            Event::Finalised,
+            "coordinator",
+            json!({"txid": txid.to_string()}),
+            now,
+        )?;
+        self.crash_point("finalised");
+        Ok(row)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn final_btc(
+        &self,
+        id: &str,
+    ) -> Result<Option<(bitcoin::Transaction, &BtcChain)>, PipelineError> {
+        let Some(f) = self.store.artifact(id, "final", "bitcoin")? else {
+            return Ok(None);
+        };
+        let row = self.row(id)?;
+        let v: Value = serde_json::from_str(&f).map_err(corrupt)?;
+        let raw = hex::decode(v["raw"].as_str().unwrap_or_default()).map_err(corrupt)?;
+        let tx: bitcoin::Transaction = bitcoin::consensus::deserialize(&raw).map_err(corrupt)?;
+        let chain = self.btc_chain(row.body["network"].as_str().unwrap_or_default())?;
+        Ok(Some((tx, chain)))
+    }
+
     fn final_evm(&self, id: &str) -> Result<(SignedEvmTx, &EvmChain), PipelineError> {
         let row = self.row(id)?;
         let network = row.body["network"].as_str().unwrap_or_default().to_string();
@@ -810,6 +1153,23 @@ impl Pipeline {
         }
         if !self.store.claim(id, "broadcast", &self.owner, now, 60)? {
             return Err(PipelineError::Busy);
+        }
+        if let Some((tx, chain)) = self.final_btc(id)? {
+            let txid = tx.compute_txid();
+            if let Err(e) = chain.source.broadcast(&tx) {
+                if chain.source.status(&txid).ok().flatten().is_none() {
+                    return Err(chain_err(e));
+                }
+            }
+            let row = self.store.transition(
+                id,
+                Event::Broadcast,
+                "coordinator",
+                json!({"txid": txid.to_string()}),
+                now,
+            )?;
+            self.crash_point("broadcast");
+            return Ok(row);
         }
         let (signed, chain) = self.final_evm(id)?;
         if let Err(e) = chain.node.send_raw(&signed.raw) {
@@ -835,6 +1195,28 @@ impl Pipeline {
         let row = self.row(id)?;
         if row.state != State::Broadcast {
             return Ok(row);
+        }
+        if let Some((tx, chain)) = self.final_btc(id)? {
+            use crate::bitcoin::chain::Confirmation;
+            let mut t = crate::bitcoin::chain::ConfirmationTracker::new(tx.compute_txid());
+            return match t.poll(chain.source.as_ref()).map_err(chain_err)? {
+                Confirmation::Confirmed {
+                    height,
+                    confirmations,
+                } if confirmations >= chain.config.confirmations => Ok(self.store.transition(
+                    id,
+                    Event::Confirmed,
+                    "coordinator",
+                    json!({"height": height, "confirmations": confirmations}),
+                    now,
+                )?),
+                Confirmation::Unknown => {
+                    // The same bytes again: one transaction can only confirm once.
+                    chain.source.broadcast(&tx).map_err(chain_err)?;
+                    Ok(row)
+                }
+                _ => Ok(row),
+            };
         }
         let (signed, chain) = self.final_evm(id)?;
         let mut tracker = Tracker::new(&signed, chain.config.confirmations);
@@ -873,6 +1255,7 @@ impl Pipeline {
             State::AwaitingApprovals,
             State::Approved,
             State::Exported,
+            State::PartiallySigned,
             State::Signed,
             State::Finalised,
             State::Broadcast,
@@ -888,9 +1271,10 @@ impl Pipeline {
             for row in rows {
                 // Requests of networks the pipeline does not build wait for an operator
                 // (said once by `prepare` when asked), not retried every round.
-                let wired = row.body["network"]
-                    .as_str()
-                    .is_some_and(|n| self.evm.iter().any(|c| c.config.network() == n));
+                let wired = row.body["network"].as_str().is_some_and(|n| {
+                    self.evm.iter().any(|c| c.config.network() == n)
+                        || self.bitcoin.iter().any(|c| c.config.network == n)
+                });
                 if state == State::AwaitingApprovals && !wired {
                     continue;
                 }
@@ -901,7 +1285,9 @@ impl Pipeline {
                         Ok(None) => Ok(()),
                         Err(e) => Err(e.into()),
                     },
-                    State::Exported | State::Signed => self.finalise(&row.id, now).map(|_| ()),
+                    State::Exported | State::PartiallySigned | State::Signed => {
+                        self.finalise(&row.id, now).map(|_| ())
+                    }
                     State::Finalised => self.broadcast(&row.id, now).map(|_| ()),
                     _ => self.track(&row.id, now).map(|_| ()),
                 };
@@ -916,4 +1302,21 @@ impl Pipeline {
 
 fn decode_request(h: &str) -> Result<SignRequest, PipelineError> {
     SignRequest::from_cbor(&hex::decode(h).map_err(corrupt)?).map_err(corrupt)
+}
+
+fn decode_psbt(h: &str) -> Result<bitcoin::Psbt, PipelineError> {
+    bitcoin::Psbt::deserialize(&hex::decode(h).map_err(corrupt)?).map_err(corrupt)
+}
+
+/// The payload a PSBT travels in (version 0: what stations review).
+fn btc_payload(network: &str, psbt: &bitcoin::Psbt) -> airgap_protocol::envelope::Payload {
+    airgap_protocol::envelope::Payload {
+        network: network.into(),
+        signer: "vault".into(),
+        body: airgap_protocol::envelope::PayloadBody::Psbt {
+            version: 0,
+            bytes: psbt.serialize(),
+        },
+        hints: airgap_protocol::envelope::DisplayHints::default(),
+    }
 }

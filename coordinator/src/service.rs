@@ -62,6 +62,9 @@ pub struct ChainsFile {
     /// EVM networks.
     #[serde(default)]
     pub evm: Vec<crate::evm::ChainConfig>,
+    /// Bitcoin vaults.
+    #[serde(default)]
+    pub bitcoin: Vec<crate::pipeline::BtcConfig>,
 }
 
 /// Reads the coordinator request key: 32 bytes of hex (the Ed25519 seed), in a file
@@ -119,9 +122,14 @@ pub fn serve(args: &[String]) -> Result<()> {
         .split(',')
         .map(String::from)
         .collect();
-    for c in &chains.evm {
-        if !networks.contains(&c.network()) {
-            networks.push(c.network());
+    for n in chains
+        .evm
+        .iter()
+        .map(|c| c.network())
+        .chain(chains.bitcoin.iter().map(|c| c.network.clone()))
+    {
+        if !networks.contains(&n) {
+            networks.push(n);
         }
     }
     // `--db postgres:host=… port=… user=… dbname=…` for several replicas; a file path
@@ -153,6 +161,33 @@ pub fn serve(args: &[String]) -> Result<()> {
             crate::pipeline::EvmChain { config, node }
         })
         .collect();
+    pipeline.bitcoin = chains
+        .bitcoin
+        .into_iter()
+        .map(|config| {
+            let timeout = std::time::Duration::from_secs(10);
+            let source: Box<dyn crate::bitcoin::chain::ChainSource + Send + Sync> =
+                match (config.esplora.is_empty(), config.core.is_empty()) {
+                    (false, _) => Box::new(crate::bitcoin::chain::Esplora::new(
+                        &config.esplora,
+                        timeout,
+                        crate::rpc::Breaker::default(),
+                    )),
+                    (true, false) => Box::new(crate::bitcoin::chain::CoreRpc {
+                        rpc: crate::rpc::RpcClient::new(
+                            &config.core,
+                            timeout,
+                            crate::rpc::Breaker::default(),
+                        ),
+                    }),
+                    (true, true) => bail!(
+                        "bitcoin vault {}: give esplora or core endpoints",
+                        config.name
+                    ),
+                };
+            Ok(crate::pipeline::BtcChain::new(config, source))
+        })
+        .collect::<Result<_>>()?;
     pipeline.approvals_required = opt(args, "--approvals")
         .unwrap_or("2")
         .parse()

@@ -194,6 +194,7 @@ async fn auth_and_roles_on_every_route() {
             vec!["t-admin"],
         ),
         ("GET", "/v1/stations".into(), None, readers.clone()),
+        ("GET", "/v1/vaults".into(), None, readers.clone()),
         (
             "POST",
             "/v1/approvers".into(),

@@ -189,6 +189,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(signing::register_station).get(signing::list_stations),
         )
         .route("/v1/approvers", post(signing::register_approver))
+        .route("/v1/vaults", get(signing::vaults))
         .route("/v1/requests/{id}/envelope", get(signing::envelope))
         .route("/v1/requests/{id}/approvals", post(signing::approve))
         .route("/v1/requests/{id}/export", post(signing::export))
@@ -624,6 +625,7 @@ pub fn openapi_document() -> Value {
                 "post": {"summary": "Register a station from its descriptor: {frames: [UR texts]} or {cbor_hex}, optional usb_keys (keys.pub text) (role: admin)", "security": auth, "responses": {"201": {"description": "registered"}, "400": err, "401": err, "403": err, "409": err, "422": err}},
                 "get": {"summary": "Registered stations, their keys and vault addresses", "security": auth, "responses": {"200": {"description": "stations"}, "401": err, "403": err}}
             },
+            "/v1/vaults": {"get": {"summary": "Configured vaults: address and balance from the chain (sat or wei)", "security": auth, "responses": {"200": {"description": "vaults"}, "401": err, "403": err}}},
             "/v1/approvers": {"post": {"summary": "Register an approver's Ed25519 public key {principal, public_key} (role: admin)", "security": auth, "responses": {"201": {"description": "registered"}, "401": err, "403": err, "409": err, "422": err}}},
             "/v1/requests/{id}/envelope": {"get": {"summary": "The built transaction and the digest approvers sign (Ed25519 over 'strongroom/approval/v1' || digest)", "security": auth, "responses": {"200": {"description": "envelope"}, "401": err, "403": err, "404": err, "422": err}}},
             "/v1/requests/{id}/approvals": {"post": {"summary": "Submit an approval {signature} (role: approver; not the requester)", "security": auth, "responses": {"200": {"description": "recorded"}, "401": err, "403": err, "404": err, "409": err, "422": err}}},

@@ -437,17 +437,67 @@ pub(super) async fn chain_status(
             .store
             .get(&id)?
             .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
-        let fin: Option<serde_json::Value> = st
+        let evm: Option<serde_json::Value> = st
             .store
             .artifact(&id, "final", "evm")?
             .and_then(|f| serde_json::from_str(&f).ok());
-        Ok(Json(json!({
-            "state": row.state,
-            "hash": fin.as_ref().map(|f| f["hash"].clone()),
-            "nonce": fin.as_ref().map(|f| f["nonce"].clone()),
-            "raw": fin.as_ref().map(|f| f["raw"].clone()),
-        }))
+        let btc: Option<serde_json::Value> = st
+            .store
+            .artifact(&id, "final", "bitcoin")?
+            .and_then(|f| serde_json::from_str(&f).ok());
+        let raw = |v: &serde_json::Value| match &v["raw"] {
+            serde_json::Value::Array(bytes) => json!(hex::encode(
+                bytes
+                    .iter()
+                    .filter_map(|b| b.as_u64().map(|b| b as u8))
+                    .collect::<Vec<_>>()
+            )),
+            other => other.clone(),
+        };
+        Ok(Json(match (evm, btc) {
+            (Some(f), _) => json!({"state": row.state, "chain": "evm", "hash": f["hash"], "nonce": f["nonce"], "raw": raw(&f)}),
+            (None, Some(f)) => json!({"state": row.state, "chain": "bitcoin", "hash": f["txid"], "raw": f["raw"]}),
+            (None, None) => json!({"state": row.state, "hash": null}),
+        })
         .into_response())
+    });
+    count(&st, r)
+}
+
+pub(super) async fn vaults(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let r = blocking(|| {
+        authenticate(&st, &headers, READERS)?;
+        let mut out = Vec::new();
+        for c in &st.pipeline.bitcoin {
+            let (address, balance) = match st.pipeline.btc_vault_status(&c.config.network) {
+                Ok((a, b)) => (json!(a), json!(b.to_string())),
+                Err(e) => (json!(null), json!({"error": e.to_string()})),
+            };
+            out.push(json!({
+                "network": c.config.network, "name": c.config.name,
+                "threshold": c.config.threshold, "stations": c.config.stations,
+                "address": address, "balance": balance, "unit": "sat",
+            }));
+        }
+        for c in &st.pipeline.evm {
+            let vault = st.pipeline.stations()?.into_iter().find_map(|(_, s)| {
+                s.descriptor
+                    .keys
+                    .iter()
+                    .find(|k| k.chain == airgap_protocol::envelope::Chain::Evm)
+                    .and_then(|k| crate::evm::vault_address(&k.public_key))
+            });
+            let balance = match vault.map(|a| c.node.balance(a)) {
+                Some(Ok(b)) => json!(b.to_string()),
+                Some(Err(e)) => json!({"error": e.to_string()}),
+                None => json!(null),
+            };
+            out.push(json!({
+                "network": c.config.network(), "name": c.config.name,
+                "address": vault.map(|a| a.to_checksum(None)), "balance": balance, "unit": "wei",
+            }));
+        }
+        Ok(Json(json!({"vaults": out})).into_response())
     });
     count(&st, r)
 }

@@ -184,6 +184,30 @@ impl Vault {
         b.finish().map_err(|e| BuildError::Create(e.to_string()))
     }
 
+    /// As [`Vault::payment`], never spending `exclude` (coins other live requests
+    /// already spend).
+    pub fn payment_excluding(
+        &mut self,
+        recipients: &[(
+            Address<bdk_wallet::bitcoin::address::NetworkUnchecked>,
+            Amount,
+        )],
+        fee_rate: FeeRate,
+        exclude: &[OutPoint],
+    ) -> Result<Psbt, BuildError> {
+        let checked = recipients
+            .iter()
+            .map(|(a, v)| Ok((self.checked(a)?.script_pubkey(), *v)))
+            .collect::<Result<Vec<_>, BuildError>>()?;
+        let mut b = self.wallet.build_tx();
+        b.set_recipients(checked)
+            .unspendable(exclude.to_vec())
+            .fee_rate(fee_rate)
+            .nlocktime(absolute::LockTime::ZERO)
+            .include_output_redeem_witness_script();
+        b.finish().map_err(|e| BuildError::Create(e.to_string()))
+    }
+
     /// Every coin of the vault into one output back to the vault.
     pub fn consolidate(&mut self, fee_rate: FeeRate) -> Result<Psbt, BuildError> {
         let own = self.address().script_pubkey();

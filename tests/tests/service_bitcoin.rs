@@ -1,0 +1,302 @@
+//! The coordinator service as a process, end to end on Bitcoin: a 2-of-2 vault across two
+//! MockHsm stations, chain data from an Esplora endpoint (the local server that speaks
+//! the real format and verifies every broadcast with Bitcoin Core's interpreter). The
+//! request is built by the service's worker from the synced vault, approved, exported as
+//! UR frames, signed by each station in turn (partially signed after the first), combined,
+//! finalised, broadcast and confirmed. A second request built meanwhile never spends the
+//! first one's coins.
+
+mod btc_common;
+
+use std::path::PathBuf;
+
+use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, SignRequest};
+use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
+use anyhow::{bail, Result};
+use bitcoin::{Amount, Network, TxOut};
+use btc_common::{now, policy, recipient};
+use serde_json::json;
+use signer_station::ceremony::export_descriptor;
+use signer_station::tui::rehearsal::{self, seed_key};
+use strongroom_e2e::btcserver::BtcServer;
+use strongroom_e2e::service::{add_token, Service};
+
+fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
+}
+
+fn envelope_of(frames: &[serde_json::Value]) -> Result<Envelope> {
+    let mut scanner = Scanner::default();
+    for f in frames {
+        if let ScanEvent::Complete(Payload::Ur { ur_type, message }) =
+            scanner.push_text(f.as_str().unwrap_or_default())
+        {
+            return Ok(decode_envelope(&ur_type, &message)?);
+        }
+    }
+    bail!("the frames did not complete the stream")
+}
+
+fn ur_frames(env: &Envelope) -> Vec<String> {
+    let (ur_type, message) = encode_envelope(env);
+    let frag =
+        airgap_protocol::qr::max_fragment_len_for_version(ur_type, 15, message.len()).unwrap();
+    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag).unwrap();
+    (0..enc.fragment_count() + 2)
+        .map(|_| enc.next_part())
+        .collect()
+}
+
+struct Vault {
+    station: signer_station::station::Station,
+    hsm: signer_station::hsm::YubiHsm,
+    key: bitcoin::PublicKey,
+    descriptor: airgap_protocol::envelope::StationDescriptor,
+}
+
+fn station(dir: &std::path::Path, name: &str) -> Result<Vault> {
+    let r =
+        rehearsal::station(&dir.join(name).join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
+    let p = policy(2);
+    let station = rehearsal::station_with(
+        &r.hsm,
+        &r.keys,
+        &dir.join(name).join("station"),
+        now(),
+        p.clone(),
+        Default::default(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let descriptor = export_descriptor(&r.hsm, &r.keys, name, &p, now())?;
+    Ok(Vault {
+        station,
+        key: bitcoin::PublicKey::from_slice(&r.keys.bitcoin.public_key)?,
+        hsm: r.hsm,
+        descriptor,
+    })
+}
+
+#[test]
+fn bitcoin_multisig_request_through_the_service() -> Result<()> {
+    let server = BtcServer::start()?;
+    let dir = std::env::temp_dir().join(format!("strongroom-service-btc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let mut a = station(&dir, "vault-a")?;
+    let mut b = station(&dir, "vault-b")?;
+    assert_ne!(a.key, b.key);
+
+    // Fund the 2-of-2 vault: three coins of 400,000 sat, two blocks deep.
+    let vault =
+        coordinator::bitcoin::Vault::multisig("cold", 2, &[a.key, b.key], Network::Regtest)?;
+    let spk = vault.address().script_pubkey();
+    server.with(|s| {
+        let tx = s.chain.funding(
+            (0..3)
+                .map(|_| TxOut {
+                    value: Amount::from_sat(400_000),
+                    script_pubkey: spk.clone(),
+                })
+                .collect(),
+        );
+        s.mine(vec![tx]);
+        s.mine(vec![]);
+    });
+
+    let key_path = dir.join("coordinator.key");
+    std::fs::write(
+        &key_path,
+        hex::encode(seed_key("rehearsal coordinator").to_bytes()),
+    )?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let chains = dir.join("chains.toml");
+    std::fs::write(
+        &chains,
+        format!(
+            "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 2\n\
+             stations = [\"vault-a\", \"vault-b\"]\nconfirmations = 2\nmax_fee_rate = 50\n",
+            server.esplora()
+        ),
+    )?;
+    let db = dir.join("coordinator.db");
+    let admin = add_token(&exe(), &db, "admin", "admin")?;
+    let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
+    let risk = add_token(&exe(), &db, "risk-desk", "risk")?;
+    let ana = add_token(&exe(), &db, "ana", "approver")?;
+    let ben = add_token(&exe(), &db, "ben", "approver")?;
+    let args: Vec<String> = [
+        "--chains",
+        chains.to_str().unwrap(),
+        "--key",
+        key_path.to_str().unwrap(),
+        "--approvals",
+        "2",
+        "--allow-mock-hsm",
+        "--poll-ms",
+        "100",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let svc = Service::start(&exe(), &db, &args)?;
+    for v in [&a, &b] {
+        let r = svc.call(
+            "POST",
+            "/v1/stations",
+            Some(&admin),
+            Some(&json!({"cbor_hex": hex::encode(v.descriptor.to_cbor())})),
+        )?;
+        assert_eq!(r.status, 201, "{}", r.json);
+    }
+    for who in ["ana", "ben"] {
+        let pk = hex::encode(
+            seed_key(&format!("{who}-approver"))
+                .verifying_key()
+                .to_bytes(),
+        );
+        let r = svc.call(
+            "POST",
+            "/v1/approvers",
+            Some(&admin),
+            Some(&json!({"principal": who, "public_key": pk})),
+        )?;
+        assert_eq!(r.status, 201, "{}", r.json);
+    }
+    let r = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
+    assert_eq!(r.json["vaults"][0]["address"], vault.address().to_string());
+    assert_eq!(r.json["vaults"][0]["balance"], "1200000");
+
+    let create = |amount: u64, key: &str| -> Result<String> {
+        let body = json!({"network": "regtest", "asset": "native", "destination": recipient(0).to_string(),
+            "amount": amount.to_string(), "purpose": "withdrawal"});
+        let r = svc.call_with(
+            "POST",
+            "/v1/requests",
+            Some(&treasury),
+            Some(&body),
+            &[("Idempotency-Key", key)],
+        )?;
+        assert_eq!(r.status, 201, "{}", r.json);
+        let id = r.json["request"]["id"].as_str().unwrap().to_string();
+        if r.json["request"]["state"] == "manual-review" {
+            let r = svc.call(
+                "POST",
+                &format!("/v1/requests/{id}/review"),
+                Some(&risk),
+                Some(&json!({"decision": "clear", "reason": "treasury payout"})),
+            )?;
+            assert_eq!(r.status, 200, "{}", r.json);
+        }
+        Ok(id)
+    };
+    let id = create(700_000, "btc-1")?;
+    let view = svc.wait_envelope(&id, &ana)?;
+    // A second request while the first is live: other coins only.
+    let id2 = create(300_000, "btc-2")?;
+    let view2 = svc.wait_envelope(&id2, &ana)?;
+    let inputs = |v: &serde_json::Value| -> Vec<String> {
+        v["transaction"]["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(inputs(&view).len(), 2, "{view}");
+    assert!(
+        inputs(&view2).iter().all(|i| !inputs(&view).contains(i)),
+        "{view} {view2}"
+    );
+    assert!(view["transaction"]["fee_sat"].as_u64().unwrap() > 0);
+
+    let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
+        .try_into()
+        .unwrap();
+    for (who, tok) in [("ana", &ana), ("ben", &ben)] {
+        use ed25519_dalek::Signer;
+        let sig = hex::encode(
+            seed_key(&format!("{who}-approver"))
+                .sign(&SignRequest::approval_message(&digest))
+                .to_bytes(),
+        );
+        let r = svc.call(
+            "POST",
+            &format!("/v1/requests/{id}/approvals"),
+            Some(tok),
+            Some(&json!({"signature": sig})),
+        )?;
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+    let r = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/export"),
+        Some(&treasury),
+        None,
+    )?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let Envelope::Request(req) = envelope_of(r.json["frames"].as_array().unwrap())? else {
+        bail!("not a request")
+    };
+
+    // Each station reviews and signs; the first answer leaves it partially signed.
+    for (n, v) in [&mut a, &mut b].into_iter().enumerate() {
+        let review = v
+            .station
+            .review(&req, now())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        review
+            .verdict
+            .clone()
+            .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
+        let resp = v
+            .station
+            .sign(&review, &v.hsm, now())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let r = svc.call(
+            "POST",
+            &format!("/v1/requests/{id}/import"),
+            Some(&treasury),
+            Some(&json!({"frames": ur_frames(&Envelope::Response(resp))})),
+        )?;
+        assert_eq!(r.status, 200, "{}", r.json);
+        if n == 0 {
+            assert_eq!(r.json["request"]["state"], "partially-signed");
+        } else {
+            assert_eq!(r.json["request"]["state"], "finalised");
+        }
+    }
+    // The worker broadcasts (the server verifies it with Core's interpreter) and
+    // follows it to two confirmations.
+    svc.wait_state(&id, &ana, "confirmed", || {
+        server.with(|s| {
+            s.mine(vec![]);
+        })
+    })?;
+    let r = svc.call("GET", &format!("/v1/requests/{id}/chain"), Some(&ana), None)?;
+    assert_eq!(r.json["chain"], "bitcoin");
+    let txid: bitcoin::Txid = r.json["hash"].as_str().unwrap().parse()?;
+    let paid = server.with(|s| {
+        s.chain
+            .outputs
+            .iter()
+            .filter(|(o, out)| o.txid == txid && out.script_pubkey == recipient(0).script_pubkey())
+            .map(|(_, out)| out.value)
+            .sum::<Amount>()
+    });
+    assert_eq!(paid, Amount::from_sat(700_000));
+    let fee = view["transaction"]["fee_sat"].as_u64().unwrap();
+    let r = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
+    assert_eq!(
+        r.json["vaults"][0]["balance"],
+        (1_200_000 - 700_000 - fee).to_string(),
+        "change came back to the vault"
+    );
+    let a = svc.call("GET", "/v1/audit/verify", Some(&admin), None)?;
+    assert_eq!(a.json["ok"], true);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
