@@ -118,6 +118,55 @@ impl BtcChain {
     }
 }
 
+/// An SPL token a Solana vault may move.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolToken {
+    /// Mint address.
+    pub mint: String,
+    /// Decimals (checked against the mint account when building).
+    pub decimals: u8,
+}
+
+/// One Solana network as configured (`[[solana]]` in the chains file).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolConfig {
+    /// Display name.
+    pub name: String,
+    /// Request network (`solana:devnet`, `solana:mainnet-beta`, …).
+    pub network: String,
+    /// JSON-RPC endpoints.
+    pub endpoints: Vec<String>,
+    /// Durable nonce accounts under the vault's authority: one per request in flight.
+    pub nonce_accounts: Vec<String>,
+    /// Tokens.
+    #[serde(default)]
+    pub tokens: Vec<SolToken>,
+    /// `confirmed` or `finalized`.
+    #[serde(default = "default_commitment")]
+    pub commitment: String,
+    /// Compute unit limit.
+    #[serde(default)]
+    pub compute_unit_limit: Option<u32>,
+    /// Priority fee, micro-lamports per compute unit.
+    #[serde(default)]
+    pub compute_unit_price: Option<u64>,
+}
+
+fn default_commitment() -> String {
+    "confirmed".into()
+}
+
+/// One Solana network the pipeline builds for.
+#[derive(Debug)]
+pub struct SolChain {
+    /// Configuration.
+    pub config: SolConfig,
+    /// Node client.
+    pub node: crate::solana::SolRpc,
+}
+
 /// Why a step did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -180,6 +229,8 @@ pub struct Pipeline {
     pub evm: Vec<EvmChain>,
     /// Bitcoin vaults.
     pub bitcoin: Vec<BtcChain>,
+    /// Solana networks.
+    pub solana: Vec<SolChain>,
     /// Distinct approvers a request needs before export.
     pub approvals_required: usize,
     /// How long an envelope stays valid, seconds.
@@ -254,6 +305,7 @@ impl Pipeline {
             usb: None,
             evm: Vec::new(),
             bitcoin: Vec::new(),
+            solana: Vec::new(),
             approvals_required: 1,
             validity_secs: 24 * 3600,
             owner: "coordinator".into(),
@@ -453,6 +505,9 @@ impl Pipeline {
             tx.payload()
         } else if self.btc_chain(&body.network).is_ok() {
             btc_payload(&body.network, &self.build_btc(id, &body, now)?)
+        } else if self.sol_chain(&body.network).is_ok() {
+            let (tx, vault) = self.build_sol(id, &body, now)?;
+            tx.payload(&body.network, &vault)
         } else {
             return Err(PipelineError::Unconfigured(format!(
                 "{} requests are not wired to the signing pipeline yet",
@@ -710,6 +765,128 @@ impl Pipeline {
         }
     }
 
+    fn sol_chain(&self, network: &str) -> Result<&SolChain, PipelineError> {
+        self.solana
+            .iter()
+            .find(|c| c.config.network == network)
+            .ok_or_else(|| {
+                PipelineError::Unconfigured(format!("no Solana node configured for {network}"))
+            })
+    }
+
+    fn sol_vault(&self) -> Result<solana_address::Address, PipelineError> {
+        let (_, pk) = self.station_for(Chain::Solana)?;
+        let k: [u8; 32] = pk
+            .as_slice()
+            .try_into()
+            .map_err(|_| corrupt("station Solana key"))?;
+        Ok(solana_address::Address::new_from_array(k))
+    }
+
+    /// Durable nonce accounts held by other requests that may still reach the chain.
+    fn sol_nonces_in_use(&self, network: &str, except: &str) -> Result<Vec<String>, PipelineError> {
+        let mut used = Vec::new();
+        for row in self.store.list(None, None, 100_000)? {
+            if row.id == except || row.body["network"].as_str() != Some(network) {
+                continue;
+            }
+            let Some(u) = self.store.artifact(&row.id, "unsigned", "solana")? else {
+                continue;
+            };
+            // Landed or failed on chain: the nonce has advanced; it is free again.
+            let done = matches!(row.state, State::Confirmed | State::Failed);
+            let dead = matches!(
+                row.state,
+                State::Cancelled | State::Expired | State::Rejected
+            ) && self.store.artifact(&row.id, "export", "request")?.is_none();
+            if !done && !dead {
+                let v: Value = serde_json::from_str(&u).map_err(corrupt)?;
+                if let Some(n) = v["nonce_account"].as_str() {
+                    used.push(n.to_string());
+                }
+            }
+        }
+        Ok(used)
+    }
+
+    fn build_sol(
+        &self,
+        id: &str,
+        body: &Body,
+        now: u64,
+    ) -> Result<(crate::solana::UnsignedSolTx, solana_address::Address), PipelineError> {
+        let vault = self.sol_vault()?;
+        if let Some(u) = self.store.artifact(id, "unsigned", "solana")? {
+            return Ok((sol_from_json(&u)?, vault));
+        }
+        let chain = self.sol_chain(&body.network)?;
+        let to = solana_address::Address::from_str(&body.destination)
+            .map_err(|_| refused("destination is not a Solana address"))?;
+        let amount: u64 = body
+            .amount
+            .parse()
+            .map_err(|_| refused("amount must fit 64 bits"))?;
+        let lease = format!("nonce:{}:{}", body.network, chain.config.name);
+        if !self.store.claim(&lease, "prepare", &self.owner, now, 10)? {
+            return Err(PipelineError::Busy);
+        }
+        let used = self.sol_nonces_in_use(&body.network, id)?;
+        let nonce = chain
+            .config
+            .nonce_accounts
+            .iter()
+            .find(|n| !used.contains(n))
+            .ok_or_else(|| {
+                PipelineError::Chain(format!(
+                    "all {} durable nonce accounts are held by requests in flight",
+                    chain.config.nonce_accounts.len()
+                ))
+            })?;
+        let nonce = solana_address::Address::from_str(nonce)
+            .map_err(|_| PipelineError::Unconfigured(format!("nonce account {nonce}")))?;
+        let b = crate::solana::SolBuilder { node: &chain.node };
+        let info = b.nonce(&nonce).map_err(chain_err)?;
+        if info.authority != vault {
+            return Err(PipelineError::Unconfigured(format!(
+                "nonce account {nonce} is under {}, not the vault",
+                info.authority
+            )));
+        }
+        let opts = crate::solana::TxOptions {
+            compute_unit_limit: chain.config.compute_unit_limit,
+            compute_unit_price: chain.config.compute_unit_price,
+            version: crate::solana::MessageVersion::Legacy,
+        };
+        let bh = crate::solana::Blockhash::Nonce(info);
+        let tx = if body.asset == "native" {
+            b.sol_transfer(&vault, &to, amount, &bh, opts)
+        } else {
+            let t = chain
+                .config
+                .tokens
+                .iter()
+                .find(|t| t.mint == body.asset)
+                .ok_or_else(|| refused(format!("token {} is not configured", body.asset)))?;
+            let mint = solana_address::Address::from_str(&t.mint)
+                .map_err(|_| PipelineError::Unconfigured(format!("mint {}", t.mint)))?;
+            b.spl_transfer(&vault, &mint, t.decimals, &to, amount, &bh, opts)
+        }
+        .map_err(|e| refused(format!("cannot build: {e}")))?;
+        self.store.put_artifact(
+            id,
+            "unsigned",
+            "solana",
+            &sol_to_json(&tx).to_string(),
+            "coordinator",
+            json!({"vault": vault.to_string(), "nonce_account": nonce.to_string()}),
+            now,
+        )?;
+        match self.store.artifact(id, "unsigned", "solana")? {
+            Some(u) => Ok((sol_from_json(&u)?, vault)),
+            None => Err(corrupt("transaction vanished")),
+        }
+    }
+
     /// The envelope approvers sign, with what it carries.
     pub fn envelope(&self, id: &str) -> Result<EnvelopeView, PipelineError> {
         let h = self
@@ -735,7 +912,10 @@ impl Pipeline {
                     "fee_sat": crate::bitcoin::fee_of(&psbt).map(|f| f.to_sat()),
                 })
             }
-            (None, None) => Value::Null,
+            (None, None) => match self.store.artifact(id, "unsigned", "solana")? {
+                Some(u) => serde_json::from_str(&u).map_err(corrupt)?,
+                None => Value::Null,
+            },
         };
         Ok(EnvelopeView {
             digest: hex::encode(req.digest()),
@@ -884,7 +1064,17 @@ impl Pipeline {
                     .to_string();
                 req.payloads == vec![btc_payload(&network, &psbt)]
             }
-            (None, None) => false,
+            (None, None) => match self.store.artifact(id, "unsigned", "solana")? {
+                Some(u) => {
+                    let tx = sol_from_json(&u)?;
+                    let network = self.row(id)?.body["network"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    req.payloads == vec![tx.payload(&network, &self.sol_vault()?)]
+                }
+                None => false,
+            },
         };
         if !tampered.is_empty() || !built_matches {
             self.store.audit(
@@ -994,6 +1184,9 @@ impl Pipeline {
         }
         if self.store.artifact(id, "unsigned", "bitcoin")?.is_some() {
             return self.finalise_btc(id, &row, now);
+        }
+        if let Some(u) = self.store.artifact(id, "unsigned", "solana")? {
+            return self.finalise_sol(id, &row, &sol_from_json(&u)?, now);
         }
         let tx: UnsignedEvmTx = match self.store.artifact(id, "unsigned", "evm")? {
             Some(u) => serde_json::from_str(&u).map_err(corrupt)?,
@@ -1115,6 +1308,72 @@ impl Pipeline {
         Ok(row)
     }
 
+    fn finalise_sol(
+        &self,
+        id: &str,
+        row: &RequestRow,
+        tx: &crate::solana::UnsignedSolTx,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError> {
+        let mut sigs = Vec::new();
+        for (_, h) in self.store.artifacts(id, "response")? {
+            let resp =
+                SignResponse::from_cbor(&hex::decode(&h).map_err(corrupt)?).map_err(corrupt)?;
+            if let Outcome::Signed(s) = resp.outcome {
+                if let [PayloadSignature::Solana(s)] = s.as_slice() {
+                    sigs.extend(s.iter().copied());
+                }
+            }
+        }
+        if sigs.is_empty() {
+            return Ok(row.clone());
+        }
+        let wire = crate::solana::assemble(tx, &sigs)
+            .map_err(|e| refused(format!("the station's signatures cannot be used: {e}")))?;
+        let signature = bs58::encode(wire.get(1..65).unwrap_or_default()).into_string();
+        self.store.put_artifact(
+            id,
+            "final",
+            "solana",
+            &json!({"wire": hex::encode(&wire), "signature": signature}).to_string(),
+            "coordinator",
+            json!({"signature": signature}),
+            now,
+        )?;
+        self.store
+            .transition(id, Event::FullySigned, "coordinator", json!({}), now)?;
+        let row = self.store.transition(
+            id,
+            Event::Finalised,
+            "coordinator",
+            json!({"signature": signature}),
+            now,
+        )?;
+        self.crash_point("finalised");
+        Ok(row)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn final_sol(
+        &self,
+        id: &str,
+    ) -> Result<Option<(crate::solana::UnsignedSolTx, Vec<u8>, String, &SolChain)>, PipelineError>
+    {
+        let Some(f) = self.store.artifact(id, "final", "solana")? else {
+            return Ok(None);
+        };
+        let u = self
+            .store
+            .artifact(id, "unsigned", "solana")?
+            .ok_or_else(|| corrupt("no transaction"))?;
+        let v: Value = serde_json::from_str(&f).map_err(corrupt)?;
+        let wire = hex::decode(v["wire"].as_str().unwrap_or_default()).map_err(corrupt)?;
+        let sig = v["signature"].as_str().unwrap_or_default().to_string();
+        let row = self.row(id)?;
+        let chain = self.sol_chain(row.body["network"].as_str().unwrap_or_default())?;
+        Ok(Some((sol_from_json(&u)?, wire, sig, chain)))
+    }
+
     #[allow(clippy::type_complexity)]
     fn final_btc(
         &self,
@@ -1153,6 +1412,28 @@ impl Pipeline {
         }
         if !self.store.claim(id, "broadcast", &self.owner, now, 60)? {
             return Err(PipelineError::Busy);
+        }
+        if let Some((_, wire, sig, chain)) = self.final_sol(id)? {
+            if let Err(e) = chain.node.send(&wire) {
+                let known = chain
+                    .node
+                    .statuses(std::slice::from_ref(&sig))
+                    .ok()
+                    .and_then(|s| s.into_iter().next().flatten())
+                    .is_some();
+                if !known {
+                    return Err(chain_err(e));
+                }
+            }
+            let row = self.store.transition(
+                id,
+                Event::Broadcast,
+                "coordinator",
+                json!({"signature": sig}),
+                now,
+            )?;
+            self.crash_point("broadcast");
+            return Ok(row);
         }
         if let Some((tx, chain)) = self.final_btc(id)? {
             let txid = tx.compute_txid();
@@ -1195,6 +1476,28 @@ impl Pipeline {
         let row = self.row(id)?;
         if row.state != State::Broadcast {
             return Ok(row);
+        }
+        if let Some((tx, wire, _, chain)) = self.final_sol(id)? {
+            use crate::solana::SolState;
+            let t = crate::solana::SolTracker::new(&tx, &wire, &chain.config.commitment);
+            let event = match t.poll(&chain.node).map_err(chain_err)? {
+                SolState::Landed { slot } => Some((Event::Confirmed, json!({"slot": slot}))),
+                SolState::Failed { err } => Some((Event::Failed, json!({"runtime_error": err}))),
+                SolState::NonceAdvanced => Some((
+                    Event::Failed,
+                    json!({"nonce_advanced": "another transaction used the durable nonce"}),
+                )),
+                SolState::NotFound => {
+                    // The same bytes again: its nonce is still valid, it lands once.
+                    chain.node.send(&wire).map_err(chain_err)?;
+                    None
+                }
+                SolState::Processing { .. } => None,
+            };
+            return match event {
+                Some((e, d)) => Ok(self.store.transition(id, e, "coordinator", d, now)?),
+                None => Ok(row),
+            };
         }
         if let Some((tx, chain)) = self.final_btc(id)? {
             use crate::bitcoin::chain::Confirmation;
@@ -1274,6 +1577,7 @@ impl Pipeline {
                 let wired = row.body["network"].as_str().is_some_and(|n| {
                     self.evm.iter().any(|c| c.config.network() == n)
                         || self.bitcoin.iter().any(|c| c.config.network == n)
+                        || self.solana.iter().any(|c| c.config.network == n)
                 });
                 if state == State::AwaitingApprovals && !wired {
                     continue;
@@ -1319,4 +1623,41 @@ fn btc_payload(network: &str, psbt: &bitcoin::Psbt) -> airgap_protocol::envelope
         },
         hints: airgap_protocol::envelope::DisplayHints::default(),
     }
+}
+
+fn sol_to_json(tx: &crate::solana::UnsignedSolTx) -> Value {
+    json!({
+        "message": hex::encode(&tx.message),
+        "signers": tx.signers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "nonce_account": tx.nonce_account.map(|a| a.to_string()),
+        "blockhash": tx.blockhash.to_string(),
+        "last_valid_block_height": tx.last_valid_block_height,
+    })
+}
+
+fn sol_from_json(s: &str) -> Result<crate::solana::UnsignedSolTx, PipelineError> {
+    let v: Value = serde_json::from_str(s).map_err(corrupt)?;
+    let addr = |x: &Value| {
+        x.as_str()
+            .and_then(|a| solana_address::Address::from_str(a).ok())
+            .ok_or_else(|| corrupt("Solana address"))
+    };
+    Ok(crate::solana::UnsignedSolTx {
+        message: hex::decode(v["message"].as_str().unwrap_or_default()).map_err(corrupt)?,
+        signers: v["signers"]
+            .as_array()
+            .ok_or_else(|| corrupt("signers"))?
+            .iter()
+            .map(addr)
+            .collect::<Result<_, _>>()?,
+        nonce_account: match &v["nonce_account"] {
+            Value::Null => None,
+            a => Some(addr(a)?),
+        },
+        blockhash: v["blockhash"]
+            .as_str()
+            .and_then(|h| solana_hash::Hash::from_str(h).ok())
+            .ok_or_else(|| corrupt("blockhash"))?,
+        last_valid_block_height: v["last_valid_block_height"].as_u64(),
+    })
 }

@@ -65,6 +65,9 @@ pub struct ChainsFile {
     /// Bitcoin vaults.
     #[serde(default)]
     pub bitcoin: Vec<crate::pipeline::BtcConfig>,
+    /// Solana networks.
+    #[serde(default)]
+    pub solana: Vec<crate::pipeline::SolConfig>,
 }
 
 /// Reads the coordinator request key: 32 bytes of hex (the Ed25519 seed), in a file
@@ -127,6 +130,7 @@ pub fn serve(args: &[String]) -> Result<()> {
         .iter()
         .map(|c| c.network())
         .chain(chains.bitcoin.iter().map(|c| c.network.clone()))
+        .chain(chains.solana.iter().map(|c| c.network.clone()))
     {
         if !networks.contains(&n) {
             networks.push(n);
@@ -188,6 +192,18 @@ pub fn serve(args: &[String]) -> Result<()> {
             Ok(crate::pipeline::BtcChain::new(config, source))
         })
         .collect::<Result<_>>()?;
+    pipeline.solana = chains
+        .solana
+        .into_iter()
+        .map(|config| {
+            let node = crate::solana::SolRpc::new(crate::rpc::RpcClient::new(
+                &config.endpoints,
+                std::time::Duration::from_secs(10),
+                crate::rpc::Breaker::default(),
+            ));
+            crate::pipeline::SolChain { config, node }
+        })
+        .collect();
     pipeline.approvals_required = opt(args, "--approvals")
         .unwrap_or("2")
         .parse()

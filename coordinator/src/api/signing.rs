@@ -454,6 +454,13 @@ pub(super) async fn chain_status(
             )),
             other => other.clone(),
         };
+        let sol: Option<serde_json::Value> = st
+            .store
+            .artifact(&id, "final", "solana")?
+            .and_then(|f| serde_json::from_str(&f).ok());
+        if let Some(f) = sol {
+            return Ok(Json(json!({"state": row.state, "chain": "solana", "hash": f["signature"], "raw": f["wire"]})).into_response());
+        }
         Ok(Json(match (evm, btc) {
             (Some(f), _) => json!({"state": row.state, "chain": "evm", "hash": f["hash"], "nonce": f["nonce"], "raw": raw(&f)}),
             (None, Some(f)) => json!({"state": row.state, "chain": "bitcoin", "hash": f["txid"], "raw": f["raw"]}),
@@ -495,6 +502,26 @@ pub(super) async fn vaults(AxState(st): AxState<Arc<AppState>>, headers: HeaderM
             out.push(json!({
                 "network": c.config.network(), "name": c.config.name,
                 "address": vault.map(|a| a.to_checksum(None)), "balance": balance, "unit": "wei",
+            }));
+        }
+        for c in &st.pipeline.solana {
+            let vault = st.pipeline.stations()?.into_iter().find_map(|(_, s)| {
+                s.descriptor
+                    .keys
+                    .iter()
+                    .find(|k| k.chain == airgap_protocol::envelope::Chain::Solana)
+                    .and_then(|k| <[u8; 32]>::try_from(k.public_key.as_slice()).ok())
+                    .map(solana_address::Address::new_from_array)
+            });
+            let balance = match vault.map(|a| c.node.balance(&a)) {
+                Some(Ok(b)) => json!(b.to_string()),
+                Some(Err(e)) => json!({"error": e.to_string()}),
+                None => json!(null),
+            };
+            out.push(json!({
+                "network": c.config.network, "name": c.config.name,
+                "address": vault.map(|a| a.to_string()), "balance": balance, "unit": "lamport",
+                "nonce_accounts": c.config.nonce_accounts,
             }));
         }
         Ok(Json(json!({"vaults": out})).into_response())

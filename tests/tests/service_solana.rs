@@ -1,0 +1,304 @@
+//! The coordinator service as a process, end to end on Solana (the real runtime through
+//! LiteSVM): the worker builds a SOL transfer on the vault's durable nonce account, two
+//! approvers sign its digest, the station signs from the exported frames, the response is
+//! imported, the transaction is assembled, sent and confirmed. A second request waits for
+//! the nonce account and then uses its advanced value.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use airgap_protocol::envelope::{
+    decode_envelope, encode_envelope, Envelope, PayloadSignature, Purpose, SignRequest,
+};
+use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
+use anyhow::{bail, Result};
+use coordinator::solana::{SolBuilder, SolRpc, SolState, SolTracker, TxOptions};
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::json;
+use signer_station::ceremony::export_descriptor;
+use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
+use signer_station::tui::rehearsal::{self, seed_key};
+use solana_address::Address;
+use strongroom_e2e::litesvm::LiteSvm;
+use strongroom_e2e::requests::{now, round_trip, signed_request, Channel};
+use strongroom_e2e::service::{add_token, Service};
+
+const SOL: u64 = 1_000_000_000;
+const NET: &str = "solana:devnet";
+
+fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
+}
+
+fn addr(k: &SigningKey) -> Address {
+    Address::new_from_array(k.verifying_key().to_bytes())
+}
+
+fn envelope_of(frames: &[serde_json::Value]) -> Result<Envelope> {
+    let mut scanner = Scanner::default();
+    for f in frames {
+        if let ScanEvent::Complete(Payload::Ur { ur_type, message }) =
+            scanner.push_text(f.as_str().unwrap_or_default())
+        {
+            return Ok(decode_envelope(&ur_type, &message)?);
+        }
+    }
+    bail!("the frames did not complete the stream")
+}
+
+fn ur_frames(env: &Envelope) -> Vec<String> {
+    let (ur_type, message) = encode_envelope(env);
+    let frag =
+        airgap_protocol::qr::max_fragment_len_for_version(ur_type, 15, message.len()).unwrap();
+    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag).unwrap();
+    (0..enc.fragment_count() + 2)
+        .map(|_| enc.next_part())
+        .collect()
+}
+
+#[test]
+fn solana_request_through_the_service() -> Result<()> {
+    let svm = LiteSvm::start()?;
+    let node = SolRpc::new(svm.rpc());
+    let dir = std::env::temp_dir().join(format!("strongroom-service-sol-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
+    let vault = Address::new_from_array(r.keys.solana.public_key.clone().try_into().unwrap());
+    let nonce_key = seed_key("service nonce account");
+    let recipient = addr(&seed_key("exchange hot wallet"));
+    let mut p = rehearsal::policy()?;
+    p.networks = vec![NET.into()];
+    p.limits = vec![AssetLimit {
+        network: NET.into(),
+        asset: "native".into(),
+        per_transaction: (5 * SOL).to_string(),
+        per_24h: (20 * SOL).to_string(),
+    }];
+    p.allow_list = [recipient, addr(&nonce_key)]
+        .iter()
+        .map(|a| Destination {
+            network: NET.into(),
+            address: a.to_string(),
+        })
+        .collect();
+    p.fees = vec![FeeLimit {
+        network: NET.into(),
+        max: "1000000".into(),
+        max_per_mille: 1000,
+    }];
+    let mut station = rehearsal::station_with(
+        &r.hsm,
+        &r.keys,
+        &dir.join("station"),
+        now(),
+        p.clone(),
+        Default::default(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    svm.rpc()
+        .call_raw("test_airdrop", json!([vault.to_string(), 10 * SOL]))?;
+
+    // Provisioning (a ceremony step before the service runs requests): the vault's
+    // durable nonce account, created by the station and the throwaway nonce key.
+    let b = SolBuilder { node: &node };
+    let tx = b.create_nonce_account(&vault, &addr(&nonce_key), TxOptions::default())?;
+    let payload = tx.payload(NET, &vault);
+    let req = signed_request(payload, Purpose::KeyRegistration, "provision nonce");
+    let identity = r.keys.identity.public_key.clone();
+    let sigs = round_trip(&mut station, &r.hsm, &identity, &req, Channel::Qr)?
+        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
+    let [PayloadSignature::Solana(sigs)] = sigs.as_slice() else {
+        bail!("{sigs:?}")
+    };
+    let mut sigs = sigs.clone();
+    sigs.push((
+        addr(&nonce_key).to_bytes(),
+        nonce_key.sign(&tx.message).to_bytes(),
+    ));
+    let wire = coordinator::solana::assemble(&tx, &sigs)?;
+    node.send(&wire)?;
+    let tracker = SolTracker::new(&tx, &wire, "confirmed");
+    let mut landed = false;
+    for _ in 0..100 {
+        if matches!(tracker.poll(&node)?, SolState::Landed { .. }) {
+            landed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(landed, "nonce account provisioned");
+
+    let key_path = dir.join("coordinator.key");
+    std::fs::write(
+        &key_path,
+        hex::encode(seed_key("rehearsal coordinator").to_bytes()),
+    )?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let chains = dir.join("chains.toml");
+    std::fs::write(
+        &chains,
+        format!(
+            "[[solana]]\nname = \"devnet\"\nnetwork = \"{NET}\"\nendpoints = [\"{}\"]\n\
+             nonce_accounts = [\"{}\"]\ncompute_unit_limit = 10000\ncompute_unit_price = 50000\n",
+            svm.url,
+            addr(&nonce_key)
+        ),
+    )?;
+    let db = dir.join("coordinator.db");
+    let admin = add_token(&exe(), &db, "admin", "admin")?;
+    let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
+    let risk = add_token(&exe(), &db, "risk-desk", "risk")?;
+    let ana = add_token(&exe(), &db, "ana", "approver")?;
+    let ben = add_token(&exe(), &db, "ben", "approver")?;
+    let args: Vec<String> = [
+        "--chains",
+        chains.to_str().unwrap(),
+        "--key",
+        key_path.to_str().unwrap(),
+        "--approvals",
+        "2",
+        "--allow-mock-hsm",
+        "--poll-ms",
+        "100",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let svc = Service::start(&exe(), &db, &args)?;
+    let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
+    let a = svc.call(
+        "POST",
+        "/v1/stations",
+        Some(&admin),
+        Some(&json!({"cbor_hex": hex::encode(descriptor.to_cbor())})),
+    )?;
+    assert_eq!(a.status, 201, "{}", a.json);
+    for who in ["ana", "ben"] {
+        let pk = hex::encode(
+            seed_key(&format!("{who}-approver"))
+                .verifying_key()
+                .to_bytes(),
+        );
+        let a = svc.call(
+            "POST",
+            "/v1/approvers",
+            Some(&admin),
+            Some(&json!({"principal": who, "public_key": pk})),
+        )?;
+        assert_eq!(a.status, 201, "{}", a.json);
+    }
+
+    let create = |amount: u64, key: &str| -> Result<String> {
+        let body = json!({"network": NET, "asset": "native", "destination": recipient.to_string(),
+            "amount": amount.to_string(), "purpose": "withdrawal"});
+        let a = svc.call_with(
+            "POST",
+            "/v1/requests",
+            Some(&treasury),
+            Some(&body),
+            &[("Idempotency-Key", key)],
+        )?;
+        assert_eq!(a.status, 201, "{}", a.json);
+        let id = a.json["request"]["id"].as_str().unwrap().to_string();
+        if a.json["request"]["state"] == "manual-review" {
+            svc.call(
+                "POST",
+                &format!("/v1/requests/{id}/review"),
+                Some(&risk),
+                Some(&json!({"decision": "clear", "reason": "hot wallet refill"})),
+            )?;
+        }
+        Ok(id)
+    };
+    let mut station_sign = |id: &str| -> Result<serde_json::Value> {
+        let view = svc.wait_envelope(id, &ana)?;
+        let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
+            .try_into()
+            .unwrap();
+        for (who, tok) in [("ana", &ana), ("ben", &ben)] {
+            let sig = hex::encode(
+                seed_key(&format!("{who}-approver"))
+                    .sign(&SignRequest::approval_message(&digest))
+                    .to_bytes(),
+            );
+            let a = svc.call(
+                "POST",
+                &format!("/v1/requests/{id}/approvals"),
+                Some(tok),
+                Some(&json!({"signature": sig})),
+            )?;
+            assert_eq!(a.status, 200, "{}", a.json);
+        }
+        let a = svc.call(
+            "POST",
+            &format!("/v1/requests/{id}/export"),
+            Some(&treasury),
+            None,
+        )?;
+        assert_eq!(a.status, 200, "{}", a.json);
+        let Envelope::Request(req) = envelope_of(a.json["frames"].as_array().unwrap())? else {
+            bail!("not a request")
+        };
+        let review = station
+            .review(&req, now())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        review
+            .verdict
+            .clone()
+            .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
+        let resp = station
+            .sign(&review, &r.hsm, now())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let a = svc.call(
+            "POST",
+            &format!("/v1/requests/{id}/import"),
+            Some(&treasury),
+            Some(&json!({"frames": ur_frames(&Envelope::Response(resp))})),
+        )?;
+        assert_eq!(a.status, 200, "{}", a.json);
+        Ok(view)
+    };
+
+    let before = node.balance(&recipient)?;
+    let id = create(3 * SOL / 2, "sol-1")?;
+    let view = station_sign(&id)?;
+    assert_eq!(
+        view["transaction"]["nonce_account"],
+        addr(&nonce_key).to_string()
+    );
+    // A second request while the only nonce account is held: it waits, unbuilt.
+    let id2 = create(SOL / 2, "sol-2")?;
+    std::thread::sleep(Duration::from_millis(300));
+    svc.wait_state(&id, &ana, "confirmed", || {})?;
+    assert_eq!(node.balance(&recipient)? - before, 3 * SOL / 2);
+    // Then it is built on the same account's advanced nonce, and lands too.
+    let view2 = station_sign(&id2)?;
+    assert_eq!(
+        view2["transaction"]["nonce_account"],
+        addr(&nonce_key).to_string()
+    );
+    assert_ne!(
+        view2["transaction"]["blockhash"],
+        view["transaction"]["blockhash"]
+    );
+    svc.wait_state(&id2, &ana, "confirmed", || {})?;
+    assert_eq!(node.balance(&recipient)? - before, 2 * SOL);
+    let a = svc.call(
+        "GET",
+        &format!("/v1/requests/{id2}/chain"),
+        Some(&ana),
+        None,
+    )?;
+    assert_eq!(a.json["chain"], "solana");
+    let a = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
+    assert_eq!(a.json["vaults"][0]["address"], vault.to_string());
+    let a = svc.call("GET", "/v1/audit/verify", Some(&admin), None)?;
+    assert_eq!(a.json["ok"], true);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
