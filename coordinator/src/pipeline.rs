@@ -146,6 +146,10 @@ pub struct SolConfig {
     /// `confirmed` or `finalized`.
     #[serde(default = "default_commitment")]
     pub commitment: String,
+    /// The registered station whose Solana key is the vault (needed when more than one
+    /// station holds a Solana key).
+    #[serde(default)]
+    pub station: Option<String>,
     /// Compute unit limit.
     #[serde(default)]
     pub compute_unit_limit: Option<u32>,
@@ -433,11 +437,17 @@ impl Pipeline {
             .ok_or_else(|| PipelineError::Unconfigured(format!("no node configured for {network}")))
     }
 
-    /// The station holding this installation's key for `chain`: exactly one must.
-    fn station_for(&self, chain: Chain) -> Result<(String, Vec<u8>), PipelineError> {
+    /// The station holding the vault key for `chain`: the one named, or else the only
+    /// registered station with a key for it.
+    fn station_for(
+        &self,
+        chain: Chain,
+        named: Option<&str>,
+    ) -> Result<(String, Vec<u8>), PipelineError> {
         let holders: Vec<(String, Vec<u8>)> = self
             .stations()?
             .into_iter()
+            .filter(|(n, _)| named.is_none_or(|want| want == n))
             .filter_map(|(n, s)| {
                 s.descriptor
                     .keys
@@ -452,7 +462,7 @@ impl Pipeline {
                 "no registered station holds a {chain:?} key"
             ))),
             _ => Err(PipelineError::Unconfigured(format!(
-                "{} registered stations hold {chain:?} keys; one vault per chain is supported",
+                "{} registered stations hold {chain:?} keys; name the vault's station in the chains file",
                 holders.len()
             ))),
         }
@@ -554,7 +564,7 @@ impl Pipeline {
             return serde_json::from_str(&u).map_err(corrupt);
         }
         let chain = self.evm_chain(&body.network)?;
-        let (_, pk) = self.station_for(Chain::Evm)?;
+        let (_, pk) = self.station_for(Chain::Evm, chain.config.station.as_deref())?;
         let from = vault_address(&pk).ok_or_else(|| corrupt("station EVM key"))?;
         let to = Address::from_str(&body.destination)
             .map_err(|_| refused("destination is not an EVM address"))?;
@@ -774,8 +784,9 @@ impl Pipeline {
             })
     }
 
-    fn sol_vault(&self) -> Result<solana_address::Address, PipelineError> {
-        let (_, pk) = self.station_for(Chain::Solana)?;
+    fn sol_vault(&self, network: &str) -> Result<solana_address::Address, PipelineError> {
+        let named = self.sol_chain(network)?.config.station.clone();
+        let (_, pk) = self.station_for(Chain::Solana, named.as_deref())?;
         let k: [u8; 32] = pk
             .as_slice()
             .try_into()
@@ -815,7 +826,7 @@ impl Pipeline {
         body: &Body,
         now: u64,
     ) -> Result<(crate::solana::UnsignedSolTx, solana_address::Address), PipelineError> {
-        let vault = self.sol_vault()?;
+        let vault = self.sol_vault(&body.network)?;
         if let Some(u) = self.store.artifact(id, "unsigned", "solana")? {
             return Ok((sol_from_json(&u)?, vault));
         }
@@ -1071,7 +1082,7 @@ impl Pipeline {
                         .as_str()
                         .unwrap_or_default()
                         .to_string();
-                    req.payloads == vec![tx.payload(&network, &self.sol_vault()?)]
+                    req.payloads == vec![tx.payload(&network, &self.sol_vault(&network)?)]
                 }
                 None => false,
             },

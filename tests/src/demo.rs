@@ -1,14 +1,21 @@
-//! The vault round trip on embedded defaults: a station ceremony on MockHsm, then one
-//! request per chain from the coordinator to the station through animated QR frames
-//! (read back with frame loss and camera damage) and a USB bundle, custodian unlock,
-//! review, signing, and the response back through QR frames.
+//! The vault round trip on embedded defaults, through the coordinator service: the
+//! coordinator runs as a process on SQLite and loopback; two stations on MockHsm go
+//! through their ceremony (custodian quorum, HSM init, keys, pinned coordinator and
+//! approver keys, signed policy, descriptor shown as QR frames and registered with the
+//! coordinator from those frames); then one request per chain is created through the API,
+//! cleared by risk, built by the coordinator's worker, approved by two approvers'
+//! signatures, exported as animated QR frames (PNG, read back by the station with frame
+//! loss and camera damage) and as USB bundles, reviewed and signed at the station(s),
+//! imported, finalised, broadcast and confirmed:
 //!
-//! What it does not do yet: broadcast. The Bitcoin transaction is finalised and checked
-//! by Bitcoin Core's script interpreter; the EVM and Solana signatures are verified
-//! against the station's keys; sending them to a devnet arrives with the chain issues.
+//! - Bitcoin: a 2-of-2 vault across both stations on the regtest fixture chain (a local
+//!   server speaking the Esplora API that verifies every transaction with Bitcoin Core's
+//!   interpreter). Always runs.
+//! - EVM: on anvil (chain id 1) when it is installed.
+//! - Solana: on LiteSVM (the real runtime, PyPI `solders`) when it is installed.
 
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use age::secrecy::SecretString;
 use airgap_protocol::envelope::*;
@@ -17,66 +24,90 @@ use airgap_protocol::qr::{self, FrameRenderer, GrayFrame};
 use airgap_protocol::scanner::{Payload as Scanned, ScanEvent, Scanner};
 use airgap_protocol::summary::TokenList;
 use anyhow::{anyhow, bail, Context, Result};
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signer, SigningKey};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use signer_station::ceremony::StationKeys;
 use signer_station::ceremony::{export_descriptor, generate_station_keys, init, OPERATING_KEY_ID};
-use signer_station::hsm::{Connection, SigningBackend, YubiHsm};
+use signer_station::hsm::{Connection, YubiHsm};
 use signer_station::ledger::{Ledger, Record};
 use signer_station::quorum::QuorumFile;
-use signer_station::station::policy;
+use signer_station::station::policy::{self, AssetLimit, Destination, FeeLimit, Policy};
 use signer_station::station::registration::{self, RegisteredApprover, Registration};
 use signer_station::station::Station;
-use usb_transfer::{open_bundle, seal_bundle, write_atomically, write_bundle, BundleKind};
+use usb_transfer::keyfile::{KeyPair, PublicKeys};
+use usb_transfer::{open_bundle, seal_bundle, BundleKind};
 
-use strongroom_e2e::fixtures::{btc_psbt_for, evm_tx_for, solana_message_for, EVM_RECIPIENT};
+use strongroom_e2e::anvil::{Anvil, FUNDER};
+use strongroom_e2e::btcserver::BtcServer;
+use strongroom_e2e::litesvm::LiteSvm;
+use strongroom_e2e::service::{add_token, Service};
 
-const BTC_DEST_SECRET: [u8; 32] = [2; 32];
-const SOL_RECIPIENT: [u8; 32] = [2; 32];
-const SOL_NONCE_ACCOUNT: [u8; 32] = [5; 32];
-const QR_VERSION: u8 = 20;
+const QR_VERSION: u8 = 15;
+const USB_PASSPHRASE: &str = "demo usb passphrase";
+const ETHER: u128 = 1_000_000_000_000_000_000;
+const SOL: u64 = 1_000_000_000;
 
 fn seed_key(label: &str) -> SigningKey {
     SigningKey::from_bytes(&Sha256::digest(label.as_bytes()).into())
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn step(who: &str, what: impl AsRef<str>) {
     println!("[{who:<11}] {}", what.as_ref());
 }
 
-/// Writes an envelope as a stream of QR frames (PNG) and returns how many.
-fn write_frames(env: &Envelope, dir: &Path, count_factor: usize) -> Result<usize> {
+fn btc_recipient() -> bitcoin::Address {
+    let sk = bitcoin::secp256k1::SecretKey::from_slice(&[2; 32]).expect("a valid key");
+    let pk = bitcoin::CompressedPublicKey(sk.public_key(&bitcoin::secp256k1::Secp256k1::new()));
+    bitcoin::Address::p2wpkh(&pk, bitcoin::Network::Regtest)
+}
+const EVM_RECIPIENT: &str = "0x5252525252525252525252525252525252525252";
+fn sol_recipient() -> String {
+    bs58::encode(
+        seed_key("demo exchange hot wallet")
+            .verifying_key()
+            .to_bytes(),
+    )
+    .into_string()
+}
+fn sol_nonce_key() -> SigningKey {
+    seed_key("demo durable nonce account")
+}
+
+/// Writes an envelope as QR frames (PNG) and returns how many.
+fn write_frames(env: &Envelope, dir: &Path) -> Result<usize> {
     std::fs::create_dir_all(dir)?;
     let (ur_type, message) = encode_envelope(env);
     let frag = qr::max_fragment_len_for_version(ur_type, QR_VERSION, message.len())
         .context("fragment length")?;
     let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag)?;
     let r = FrameRenderer::new(QR_VERSION)?;
-    // A single-part message is one frame; a stream shows each fragment several times over.
     let n = if enc.is_single_part() {
         1
     } else {
-        enc.fragment_count() * count_factor + 2
+        enc.fragment_count() * 2 + 2
     };
     for i in 0..n {
         std::fs::write(
             dir.join(format!("{:04}.png", i + 1)),
-            r.to_png(&enc.next_part(), 5)?,
+            r.to_png(&enc.next_part(), 4)?,
         )?;
     }
     Ok(n)
 }
 
-/// Reads frames as a camera would: joins at a random point of the loop, loses 30 %,
-/// and every other frame is JPEG-damaged or blurred.
-fn read_frames(dir: &Path, seed: u64) -> Result<(Envelope, usize, usize)> {
+fn frame_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     files.sort();
+    Ok(files)
+}
+
+/// Reads frames as a camera would: joins at a random point of the loop, loses 30 %,
+/// and every other frame is JPEG-damaged or blurred.
+fn read_frames(dir: &Path, seed: u64) -> Result<(Envelope, usize, usize)> {
+    let files = frame_files(dir)?;
     let mut rng = SplitMix::new(seed);
     let start = (rng.next_u64() % files.len() as u64) as usize;
     let mut scanner = Scanner::default();
@@ -109,113 +140,138 @@ fn read_frames(dir: &Path, seed: u64) -> Result<(Envelope, usize, usize)> {
     bail!("frames in {} never completed", dir.display())
 }
 
-fn bs58_encode(k: &[u8; 32]) -> String {
-    airgap_protocol::summary::solana::b58(k)
+/// The texts of QR frames (PNG files), as the console's camera would scan them.
+fn scan_texts(dir: &Path) -> Result<Vec<String>> {
+    let mut texts = Vec::new();
+    for f in frame_files(dir)? {
+        let img = image::open(&f)?.to_luma8();
+        let g = GrayFrame {
+            width: img.width() as usize,
+            height: img.height() as usize,
+            data: img.as_raw(),
+        };
+        for t in qr::decode_gray(g, qr::DecoderKind::default()) {
+            if !texts.contains(&t) {
+                texts.push(t);
+            }
+        }
+    }
+    Ok(texts)
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let t0 = Instant::now();
-    let base = match args {
-        [] => PathBuf::from("strongroom-demo"),
-        [flag, dir] if flag == "--out" => PathBuf::from(dir),
-        _ => bail!("usage: strongroom demo [--out DIR]"),
+/// The station policy of the demo: the three networks, their recipients and limits.
+fn station_policy() -> Result<Policy> {
+    let mut p = signer_station::tui::rehearsal::policy()?;
+    p.networks = vec!["regtest".into(), "evm:1".into(), "solana:devnet".into()];
+    let limit = |network: &str, per_tx: String, per_day: String| AssetLimit {
+        network: network.into(),
+        asset: "native".into(),
+        per_transaction: per_tx,
+        per_24h: per_day,
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let run = base.join(format!("run-{now}"));
-    std::fs::create_dir_all(run.join("station"))?;
-    println!(
-        "Strongroom vault round trip — HSM: MockHsm, NOT A HARDWARE SECURITY MODULE (demo only)"
-    );
-    println!("output: {}\n", run.display());
+    p.limits = vec![
+        limit("regtest", "50000000".into(), "200000000".into()),
+        limit("evm:1", (2 * ETHER).to_string(), (10 * ETHER).to_string()),
+        limit(
+            "solana:devnet",
+            (5 * SOL).to_string(),
+            (20 * SOL).to_string(),
+        ),
+    ];
+    let dest = |network: &str, address: String| Destination {
+        network: network.into(),
+        address,
+    };
+    p.allow_list = vec![
+        dest("regtest", btc_recipient().to_string()),
+        dest("evm:1", EVM_RECIPIENT.into()),
+        dest("solana:devnet", sol_recipient()),
+        dest(
+            "solana:devnet",
+            bs58::encode(sol_nonce_key().verifying_key().to_bytes()).into_string(),
+        ),
+    ];
+    p.fees = vec![
+        FeeLimit {
+            network: "regtest".into(),
+            max: "200000".into(),
+            max_per_mille: 100,
+        },
+        FeeLimit {
+            network: "evm:1".into(),
+            max: (ETHER / 100).to_string(),
+            max_per_mille: 1000,
+        },
+        FeeLimit {
+            network: "solana:devnet".into(),
+            max: "1000000".into(),
+            max_per_mille: 1000,
+        },
+    ];
+    Ok(p)
+}
 
-    // ---- station ceremony
+/// One station after its ceremony, unlocked by two of its three custodians.
+struct DemoStation {
+    name: String,
+    station: Station,
+    session: YubiHsm,
+    keys: StationKeys,
+    descriptor: StationDescriptor,
+    usb: KeyPair,
+    usb_pub: PublicKeys,
+    dir: PathBuf,
+}
+
+fn ceremony(run: &Path, name: &str, coordinator: &SigningKey, now: u64) -> Result<DemoStation> {
+    let dir = run.join(name);
+    std::fs::create_dir_all(&dir)?;
     let custodians: Vec<(String, SecretString)> = ["ana", "ben", "cy"]
         .iter()
         .map(|n| {
             (
                 n.to_string(),
-                SecretString::from(format!("demo passphrase of {n}")),
+                SecretString::from(format!("{name} passphrase of {n}")),
             )
         })
         .collect();
-    let (quorum, credential) = QuorumFile::create(OPERATING_KEY_ID, 2, &custodians, Some(14))?;
-    write_atomically(
-        &run.join("station"),
+    let (quorum, credential) = QuorumFile::create(OPERATING_KEY_ID, 2, &custodians, Some(12))?;
+    usb_transfer::write_atomically(
+        &dir,
         "quorum.json",
         serde_json::to_string_pretty(&quorum)?.as_bytes(),
     )?;
     let factory = YubiHsm::open_factory(Connection::Mock)?;
     let hsm = init(&factory, &credential)?;
     drop(credential);
-    let mut ledger = Ledger::open(&run.join("station/ledger.jsonl"))?;
+    let mut ledger = Ledger::open(&dir.join("ledger.jsonl"))?;
     ledger.append(
         now,
         Record::Ceremony {
             step: "init".into(),
-            detail: "quorum 2 of 3 (ana, ben, cy); factory key removed; forced audit on".into(),
+            detail: "quorum 2 of 3 (ana, ben, cy); factory key removed".into(),
         },
     )?;
     let keys = generate_station_keys(&hsm)?;
-    let evm_address =
-        signer_station::station::evm::address_of(&keys.evm.public_key).context("evm key")?;
-    let sol_key: [u8; 32] = keys.solana.public_key.as_slice().try_into()?;
-    ledger.append(
-        now,
-        Record::Ceremony {
-            step: "keys generate".into(),
-            detail: format!(
-                "identity, bitcoin, evm {evm_address}, solana {}",
-                bs58_encode(&sol_key)
-            ),
-        },
-    )?;
-    step(
-        "station",
-        format!(
-            "ceremony: {} initialised, custodian quorum 2 of 3, factory key removed",
-            hsm.info()?.model
-        ),
-    );
-    step(
-        "station",
-        format!(
-            "keys: bitcoin {}, evm {}, solana {}",
-            hex(&keys.bitcoin.public_key),
-            evm_address.to_checksum(None),
-            bs58_encode(&sol_key)
-        ),
-    );
-
-    let coordinator = seed_key("demo coordinator request key");
-    let approvers = [("ana-approver", "treasury"), ("ben-approver", "risk")];
     let reg = Registration {
-        coordinator_keys: vec![hex(coordinator.verifying_key().as_bytes())],
-        approvers: approvers
+        coordinator_keys: vec![hex::encode(coordinator.verifying_key().as_bytes())],
+        approvers: [("ana-approver", "treasury"), ("ben-approver", "risk")]
             .iter()
             .map(|(n, role)| RegisteredApprover {
                 name: n.to_string(),
                 role: role.to_string(),
-                key: hex(seed_key(n).verifying_key().as_bytes()),
+                key: hex::encode(seed_key(n).verifying_key().as_bytes()),
             })
             .collect(),
     };
     let identity =
         ed25519_dalek::VerifyingKey::from_bytes(&keys.identity.public_key.as_slice().try_into()?)?;
-    let signed_reg = registration::sign(&hsm, &keys.identity, reg)?;
-    let reg_json = serde_json::to_string_pretty(&signed_reg)?;
-    write_atomically(
-        &run.join("station"),
-        "registration.json",
-        reg_json.as_bytes(),
-    )?;
+    let reg_json = serde_json::to_string_pretty(&registration::sign(&hsm, &keys.identity, reg)?)?;
+    usb_transfer::write_atomically(&dir, "registration.json", reg_json.as_bytes())?;
     let anchors = registration::load(&reg_json, &identity)?;
-    let signed_policy = policy::sign(
-        &hsm,
-        &keys.identity,
-        signer_station::tui::rehearsal::policy()?,
-    )?;
-    let policy_json = serde_json::to_string_pretty(&signed_policy)?;
-    write_atomically(&run.join("station"), "policy.json", policy_json.as_bytes())?;
+    let policy_json =
+        serde_json::to_string_pretty(&policy::sign(&hsm, &keys.identity, station_policy()?)?)?;
+    usb_transfer::write_atomically(&dir, "policy.json", policy_json.as_bytes())?;
     let station_policy = policy::load(&policy_json, &identity)?;
     ledger.append(
         now,
@@ -224,310 +280,721 @@ pub fn run(args: &[String]) -> Result<()> {
             detail: "coordinator key and 2 approvers pinned; policy signed".into(),
         },
     )?;
-    let descriptor = export_descriptor(&hsm, &keys, "vault-demo", &station_policy, now)?;
-    ledger.append(
-        now,
-        Record::Ceremony {
-            step: "export descriptor".into(),
-            detail: hex(&Sha256::digest(descriptor.to_cbor())),
-        },
-    )?;
+    let descriptor = export_descriptor(&hsm, &keys, name, &station_policy, now)?;
     let n = write_frames(
         &Envelope::Descriptor(descriptor.clone()),
-        &run.join("descriptor-frames"),
-        2,
+        &dir.join("descriptor-frames"),
     )?;
-    step(
-        "station",
-        format!(
-            "descriptor exported as {n} QR frames (station id {})",
-            descriptor.station_id()?
-        ),
-    );
-
-    // ---- coordinator: pin the descriptor, build and export a request
-    let (env, shown, lost) = read_frames(&run.join("descriptor-frames"), 1)?;
-    let Envelope::Descriptor(pinned) = env else {
-        bail!("expected a descriptor")
-    };
-    pinned.verify()?;
-    step("coordinator", format!("descriptor read from {shown} frames ({lost} lost); self-signature verified; station {} pinned", pinned.station_id()?));
-    if pinned.mock_hsm {
-        step(
-            "coordinator",
-            "WARNING: this station runs on MockHsm — never fund it",
-        );
-    }
-    let btc_key = &pinned
-        .keys
-        .iter()
-        .find(|k| k.chain == Chain::Bitcoin)
-        .context("bitcoin key")?
-        .public_key;
-    let (psbt, funding) = btc_psbt_for(btc_key, 60_000, 1_000, &BTC_DEST_SECRET);
-    let evm_tx = evm_tx_for(
-        1,
-        0,
-        EVM_RECIPIENT.parse()?,
-        500_000_000_000_000_000,
-        vec![],
-        21_000,
-    );
-    let sol_msg = solana_message_for(
-        sol_key,
-        SOL_NONCE_ACCOUNT,
-        SOL_RECIPIENT,
-        1_500_000_000,
-        [9; 32],
-    );
-    let mut request = SignRequest {
-        request_id: Sha256::digest(format!("demo {now}"))[..16].try_into()?,
-        created: now,
-        expires: now + 3600,
-        coordinator_key: KeyId([0; 8]),
-        purpose: Purpose::Withdrawal,
-        requester: "treasury:demo".into(),
-        memo: "demo: one payment per chain".into(),
-        payloads: vec![
-            Payload {
-                network: "regtest".into(),
-                signer: "station bitcoin key".into(),
-                body: PayloadBody::Psbt {
-                    version: 0,
-                    bytes: psbt.serialize(),
-                },
-                hints: DisplayHints::default(),
-            },
-            Payload {
-                network: "evm:1".into(),
-                signer: evm_address.to_checksum(None),
-                body: PayloadBody::EvmTx {
-                    chain_id: 1,
-                    signer: evm_address.0 .0,
-                    tx: evm_tx.clone(),
-                },
-                hints: DisplayHints::default(),
-            },
-            Payload {
-                network: "solana:devnet".into(),
-                signer: bs58_encode(&sol_key),
-                body: PayloadBody::SolanaMessage {
-                    message: sol_msg.clone(),
-                    signers: vec![sol_key],
-                    nonce_account: Some(SOL_NONCE_ACCOUNT),
-                },
-                hints: DisplayHints::default(),
-            },
-        ],
-        approvals: vec![],
-        coordinator_signature: [0; 64],
-    };
-    for (n, _) in approvers {
-        request.approve_with(&seed_key(n));
-    }
-    request.sign_with(&coordinator);
-    step(
-        "coordinator",
-        format!(
-            "request {}: 3 payloads, approved by ana-approver and ben-approver, signed",
-            format_uuid(&request.request_id)
-        ),
-    );
-    let n = write_frames(
-        &Envelope::Request(request.clone()),
-        &run.join("request-frames"),
-        3,
+    let usb_dir = dir.join("usb-keys");
+    std::fs::create_dir_all(&usb_dir)?;
+    let usb_pub = usb_transfer::keyfile::generate(
+        &usb_dir,
+        SecretString::from(USB_PASSPHRASE.to_string()),
+        Some(10),
     )?;
-    let station_box = age::x25519::Identity::generate();
-    let (_, env_bytes) = encode_envelope(&Envelope::Request(request.clone()));
-    let bundle = seal_bundle(
-        BundleKind::Request,
-        &env_bytes,
-        &station_box.to_public(),
-        &coordinator,
-        now,
-    )?;
-    std::fs::create_dir_all(run.join("usb"))?;
-    let bundle_path = write_bundle(&run.join("usb"), BundleKind::Request, "demo", &bundle)?;
-    step(
-        "coordinator",
-        format!(
-            "exported as {n} QR frames (version {QR_VERSION}) and USB bundle {}",
-            bundle_path.display()
-        ),
-    );
-
-    // ---- station: capture, unlock, review, sign
-    let (env, shown, lost) = read_frames(&run.join("request-frames"), 2)?;
-    let Envelope::Request(captured) = env else {
-        bail!("expected a request")
-    };
-    step(
-        "station",
-        format!("request captured from {shown} frames ({lost} lost, JPEG and blur on the rest)"),
-    );
-    let opened = open_bundle(
-        &std::fs::read(&bundle_path)?,
-        &station_box,
-        &[coordinator.verifying_key()],
-    )?;
-    let Envelope::Request(from_usb) = decode_envelope(REQUEST_UR_TYPE, &opened.envelope)? else {
-        bail!("bundle: expected a request")
-    };
-    if from_usb != captured {
-        bail!("the USB bundle and the QR frames carry different requests");
-    }
-    step(
-        "station",
-        "USB bundle opened, signature and digests verified: same request",
-    );
+    let usb =
+        usb_transfer::keyfile::load(&usb_dir, SecretString::from(USB_PASSPHRASE.to_string()))?;
+    // The vault room opens: two of three custodians unlock the HSM.
     let mut unlock = quorum.unlock();
-    for n in ["ana", "cy"] {
-        unlock.enter(n, SecretString::from(format!("demo passphrase of {n}")))?;
+    for c in ["ana", "cy"] {
+        unlock.enter(c, SecretString::from(format!("{name} passphrase of {c}")))?;
     }
     let credential = unlock.finish()?;
     let session = hsm.reopen(OPERATING_KEY_ID, credential.expose())?;
     drop(credential);
     step(
-        "station",
-        "custodians ana and cy unlocked the HSM (2 of 3); credential kept in memory only",
+        name,
+        format!(
+            "ceremony: HSM initialised (quorum 2 of 3), keys generated, coordinator and approvers pinned, policy signed; descriptor shown as QR ({n} frame{}); unlocked by ana and cy",
+            if n == 1 { "" } else { "s" }
+        ),
     );
-    let mut station = Station::new(
-        keys.clone(),
-        anchors,
-        station_policy,
-        TokenList::default(),
-        ledger,
-    );
-    let review = station
-        .review(&captured, now)
-        .map_err(|e| anyhow!("refused: {e}"))?;
-    for (i, p) in review.payloads.iter().enumerate() {
-        let s = &p.summary;
-        for r in &s.recipients {
-            let change = if p.change_outputs.contains(&r.index) && s.chain == Chain::Bitcoin {
-                " (verified change)"
-            } else {
-                ""
+    Ok(DemoStation {
+        name: name.into(),
+        station: Station::new(
+            keys.clone(),
+            anchors,
+            station_policy,
+            TokenList::default(),
+            ledger,
+        ),
+        session,
+        keys,
+        descriptor,
+        usb,
+        usb_pub,
+        dir,
+    })
+}
+
+/// How a request crosses to a station and back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Qr,
+    Usb,
+}
+
+struct Demo {
+    svc: Service,
+    run: PathBuf,
+    coordinator_usb: PublicKeys,
+    tokens: Tokens,
+    seed: u64,
+}
+
+struct Tokens {
+    treasury: String,
+    risk: String,
+    ana: String,
+    ben: String,
+    auditor: String,
+}
+
+impl Demo {
+    fn ok(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> Result<Value> {
+        let a = self.svc.call(method, path, Some(token), body)?;
+        if a.status >= 300 {
+            bail!("{method} {path}: {} {}", a.status, a.json);
+        }
+        Ok(a.json)
+    }
+
+    /// Creates a request through the API and clears risk's manual review if asked.
+    fn create(&self, network: &str, destination: &str, amount: &str, memo: &str) -> Result<String> {
+        let body = json!({"network": network, "asset": "native", "destination": destination,
+            "amount": amount, "purpose": "withdrawal", "memo": memo});
+        let a = self.svc.call_with(
+            "POST",
+            "/v1/requests",
+            Some(&self.tokens.treasury),
+            Some(&body),
+            &[("Idempotency-Key", memo)],
+        )?;
+        if a.status != 201 {
+            bail!("create: {} {}", a.status, a.json);
+        }
+        let id = a.json["request"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let state = a.json["request"]["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        step(
+            "coordinator",
+            format!("{network}: request {id} created ({state}): {amount} to {destination}"),
+        );
+        if state == "manual-review" {
+            let reasons = a.json["risk"].to_string();
+            self.ok(
+                "POST",
+                &format!("/v1/requests/{id}/review"),
+                &self.tokens.risk,
+                Some(&json!({"decision": "clear", "reason": "demo: known counterparty"})),
+            )?;
+            step("risk", format!("cleared the manual review ({reasons})"));
+        }
+        Ok(id)
+    }
+
+    /// Approvals, export, the station(s), import; returns once the request is finalised
+    /// or further.
+    fn sign(
+        &mut self,
+        label: &str,
+        id: &str,
+        stations: &mut [(&mut DemoStation, Via)],
+    ) -> Result<()> {
+        let view = self.svc.wait_envelope(id, &self.tokens.ana)?;
+        step(
+            "coordinator",
+            format!(
+                "{label}: built by the worker: {}",
+                compact(&view["transaction"])
+            ),
+        );
+        let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap_or_default())?
+            .try_into()
+            .map_err(|_| anyhow!("digest"))?;
+        for (who, tok) in [("ana", &self.tokens.ana), ("ben", &self.tokens.ben)] {
+            let sig =
+                seed_key(&format!("{who}-approver")).sign(&SignRequest::approval_message(&digest));
+            self.ok(
+                "POST",
+                &format!("/v1/requests/{id}/approvals"),
+                tok,
+                Some(&json!({"signature": hex::encode(sig.to_bytes())})),
+            )?;
+        }
+        step(
+            "approvers",
+            format!(
+                "{label}: ana and ben signed digest {}",
+                &hex::encode(digest)[..16]
+            ),
+        );
+        let e = self.ok(
+            "POST",
+            &format!("/v1/requests/{id}/export"),
+            &self.tokens.treasury,
+            None,
+        )?;
+        let count = e["frames"].as_array().map_or(0, Vec::len);
+        let out = self.run.join(label);
+        let frames_dir = out.join("request-frames");
+        std::fs::create_dir_all(&frames_dir)?;
+        for n in 0..count {
+            let a = self.svc.call(
+                "GET",
+                &format!("/v1/requests/{id}/export/frames/{n}"),
+                Some(&self.tokens.treasury),
+                None,
+            )?;
+            std::fs::write(frames_dir.join(format!("{:04}.png", n + 1)), &a.bytes)?;
+        }
+        step(
+            "coordinator",
+            format!(
+                "{label}: exported as {count} QR frames → {}",
+                frames_dir.display()
+            ),
+        );
+        for (s, via) in stations.iter_mut() {
+            let request = match via {
+                Via::Qr => {
+                    self.seed += 1;
+                    let (env, shown, lost) = read_frames(&frames_dir, self.seed)?;
+                    step(&s.name, format!("{label}: request captured from {shown} frames ({lost} lost, JPEG and blur on the rest)"));
+                    env
+                }
+                Via::Usb => {
+                    let a = self.svc.call(
+                        "GET",
+                        &format!("/v1/requests/{id}/export/bundle?station={}", s.name),
+                        Some(&self.tokens.treasury),
+                        None,
+                    )?;
+                    if a.status != 200 {
+                        bail!("bundle: {} {}", a.status, a.json);
+                    }
+                    let usb = out.join(format!("usb-to-{}", s.name));
+                    std::fs::create_dir_all(&usb)?;
+                    let path = usb_transfer::write_bundle(&usb, BundleKind::Request, id, &a.bytes)?;
+                    let b = open_bundle(
+                        &std::fs::read(&path)?,
+                        &s.usb.identity,
+                        &[self.coordinator_usb.ed25519],
+                    )?;
+                    step(&s.name, format!("{label}: USB bundle {} opened (signature, recipient, digests verified)", path.display()));
+                    decode_envelope(REQUEST_UR_TYPE, &b.envelope)?
+                }
             };
+            let Envelope::Request(req) = request else {
+                bail!("not a request")
+            };
+            let now = unix_now();
+            let review = s
+                .station
+                .review(&req, now)
+                .map_err(|e| anyhow!("refused: {e}"))?;
+            for p in &review.payloads {
+                for r in &p.summary.recipients {
+                    let change = if p.change_outputs.contains(&r.index) {
+                        " (verified change)"
+                    } else {
+                        ""
+                    };
+                    step(
+                        &s.name,
+                        format!(
+                            "{label}: review: {} → {}{change}",
+                            r.amount.display(),
+                            r.address
+                        ),
+                    );
+                }
+                if let Some(fee) = &p.summary.fee {
+                    step(&s.name, format!("{label}: review: fee {}", fee.display()));
+                }
+            }
+            review
+                .verdict
+                .clone()
+                .map_err(|e| anyhow!("station refuses: {e}"))?;
+            let resp = s
+                .station
+                .sign(&review, &s.session, now)
+                .map_err(|e| anyhow!("signing: {e}"))?;
             step(
-                "station",
+                &s.name,
                 format!(
-                    "review #{i} {}: {} → {}{change}",
-                    s.network,
-                    r.amount.display(),
-                    r.address
+                    "{label}: signed; ledger {} entries",
+                    s.station.ledger().len()
+                ),
+            );
+            let answer = match via {
+                Via::Qr => {
+                    let dir = out.join(format!("response-frames-{}", s.name));
+                    let n = write_frames(&Envelope::Response(resp), &dir)?;
+                    let texts = scan_texts(&dir)?;
+                    step(
+                        "coordinator",
+                        format!(
+                            "{label}: response scanned from {n} frames → {}",
+                            dir.display()
+                        ),
+                    );
+                    self.svc.call(
+                        "POST",
+                        &format!("/v1/requests/{id}/import"),
+                        Some(&self.tokens.treasury),
+                        Some(&json!({"frames": texts})),
+                    )?
+                }
+                Via::Usb => {
+                    let (_, message) = encode_envelope(&Envelope::Response(resp));
+                    let sealed = seal_bundle(
+                        BundleKind::Response,
+                        &message,
+                        &self.coordinator_usb.x25519,
+                        &s.usb.signing,
+                        unix_now(),
+                    )?;
+                    let usb = out.join(format!("usb-from-{}", s.name));
+                    std::fs::create_dir_all(&usb)?;
+                    let path = usb_transfer::write_bundle(&usb, BundleKind::Response, id, &sealed)?;
+                    step(
+                        "coordinator",
+                        format!("{label}: response bundle {}", path.display()),
+                    );
+                    self.svc.post_bytes(
+                        &format!("/v1/requests/{id}/import"),
+                        &self.tokens.treasury,
+                        "application/octet-stream",
+                        &std::fs::read(&path)?,
+                    )?
+                }
+            };
+            if answer.status != 200 {
+                bail!("import: {} {}", answer.status, answer.json);
+            }
+            step(
+                "coordinator",
+                format!(
+                    "{label}: imported from {} → {}",
+                    s.name,
+                    answer.json["request"]["state"].as_str().unwrap_or("?")
                 ),
             );
         }
-        if let Some(fee) = &s.fee {
-            step(
-                "station",
-                format!("review #{i} fee {} ({})", fee.display(), s.fee_detail),
-            );
-        }
-        for c in &p.passed {
-            step("station", format!("review #{i} ✓ {c}"));
-        }
-        for w in &p.warnings {
-            step("station", format!("review #{i} ! {w}"));
+        Ok(())
+    }
+
+    fn confirmed(&self, label: &str, id: &str, mine: impl FnMut()) -> Result<()> {
+        self.svc
+            .wait_state(id, &self.tokens.auditor, "confirmed", mine)?;
+        let c = self.ok(
+            "GET",
+            &format!("/v1/requests/{id}/chain"),
+            &self.tokens.auditor,
+            None,
+        )?;
+        step(
+            "coordinator",
+            format!(
+                "{label}: broadcast and confirmed: {}",
+                c["hash"].as_str().unwrap_or("?")
+            ),
+        );
+        Ok(())
+    }
+}
+
+fn compact(v: &Value) -> String {
+    let mut s = v.to_string();
+    if s.len() > 160 {
+        s.truncate(157);
+        s.push_str("...");
+    }
+    s
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let t0 = Instant::now();
+    let mut base = PathBuf::from("strongroom-demo");
+    let mut keep = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => base = PathBuf::from(it.next().context("--out DIR")?),
+            "--keep" => keep = true,
+            _ => bail!("usage: strongroom demo [--out DIR] [--keep]"),
         }
     }
+    let now = unix_now();
+    let run = std::fs::canonicalize(std::fs::create_dir_all(&base).map(|()| &base)?)?
+        .join(format!("run-{now}"));
+    std::fs::create_dir_all(&run)?;
+    println!("Strongroom vault round trip — stations on MockHsm, NOT A HARDWARE SECURITY MODULE (demo only)");
+    println!("output: {}\n", run.display());
+
+    // ---- chains
+    let btc = BtcServer::start()?;
+    step(
+        "chains",
+        format!(
+            "bitcoin: regtest fixture chain, Esplora API at {}",
+            btc.esplora()
+        ),
+    );
+    let anvil = match Anvil::start(1) {
+        Ok(a) => {
+            step("chains", format!("evm: anvil (chain id 1) at {}", a.url));
+            Some(a)
+        }
+        Err(e) => {
+            step("chains", format!("evm: SKIPPED — {e}"));
+            None
+        }
+    };
+    let svm = match LiteSvm::start() {
+        Ok(s) => {
+            step(
+                "chains",
+                format!("solana: LiteSVM (the real runtime) at {}", s.url),
+            );
+            Some(s)
+        }
+        Err(e) => {
+            step(
+                "chains",
+                format!(
+                    "solana: SKIPPED — LiteSVM unavailable ({e}); `pip install solders==0.29.0`"
+                ),
+            );
+            None
+        }
+    };
+
+    // ---- stations
+    let coordinator = seed_key("demo coordinator request key");
+    let mut a = ceremony(&run, "vault-a", &coordinator, now)?;
+    let mut b = ceremony(&run, "vault-b", &coordinator, now)?;
+
+    // ---- coordinator service
+    let exe = std::env::current_exe()?;
+    let db = run.join("coordinator.db");
+    let key_path = run.join("coordinator.key");
+    std::fs::write(&key_path, hex::encode(coordinator.to_bytes()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let coord_usb_dir = run.join("coordinator-usb-keys");
+    std::fs::create_dir_all(&coord_usb_dir)?;
+    let coordinator_usb = usb_transfer::keyfile::generate(
+        &coord_usb_dir,
+        SecretString::from(USB_PASSPHRASE.to_string()),
+        Some(10),
+    )?;
+    let mut chains = format!(
+        "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 2\n\
+         stations = [\"vault-a\", \"vault-b\"]\nconfirmations = 2\nmax_fee_rate = 50\n",
+        btc.esplora()
+    );
+    if let Some(an) = &anvil {
+        chains.push_str(&format!(
+            "\n[[evm]]\nname = \"anvil\"\nchain_id = 1\nendpoints = [\"{}\"]\nconfirmations = 2\n\
+             max_fee_per_gas_cap = 200000000000\nmax_priority_fee_cap = 5000000000\n\
+             min_priority_fee = 1000000000\nstation = \"vault-a\"\n",
+            an.url
+        ));
+    }
+    if let Some(s) = &svm {
+        chains.push_str(&format!(
+            "\n[[solana]]\nname = \"devnet\"\nnetwork = \"solana:devnet\"\nendpoints = [\"{}\"]\n\
+             nonce_accounts = [\"{}\"]\nstation = \"vault-a\"\ncompute_unit_limit = 10000\ncompute_unit_price = 50000\n",
+            s.url,
+            bs58::encode(sol_nonce_key().verifying_key().to_bytes()).into_string()
+        ));
+    }
+    std::fs::write(run.join("chains.toml"), &chains)?;
+    let token = |p: &str, r: &str| add_token(&exe, &db, p, r);
+    let admin = token("admin", "admin")?;
+    let tokens = Tokens {
+        treasury: token("treasury-desk", "treasury")?,
+        risk: token("risk-desk", "risk")?,
+        ana: token("ana", "approver")?,
+        ben: token("ben", "approver")?,
+        auditor: token("auditor", "auditor")?,
+    };
+    let svc = Service::start_logged(
+        &exe,
+        &db,
+        &[
+            "--chains".into(),
+            run.join("chains.toml").display().to_string(),
+            "--key".into(),
+            key_path.display().to_string(),
+            "--usb-keys".into(),
+            coord_usb_dir.display().to_string(),
+            "--approvals".into(),
+            "2".into(),
+            "--allow-mock-hsm".into(),
+            "--poll-ms".into(),
+            "200".into(),
+        ],
+        &[("STRONGROOM_USB_PASSPHRASE", USB_PASSPHRASE)],
+        Some(&run.join("coordinator.log")),
+    )?;
+    step(
+        "coordinator",
+        format!(
+            "serving on SQLite {} — web console {}/console (auditor token {})",
+            db.display(),
+            svc.url,
+            tokens.auditor
+        ),
+    );
+    let mut demo = Demo {
+        svc,
+        run: run.clone(),
+        coordinator_usb,
+        tokens,
+        seed: 1,
+    };
+
+    // ---- registration: descriptors from the stations' frames, approver keys
+    for s in [&a, &b] {
+        let (env, shown, lost) = read_frames(&s.dir.join("descriptor-frames"), 7)?;
+        let Envelope::Descriptor(d) = env else {
+            bail!("not a descriptor")
+        };
+        let frames = ur_texts(&Envelope::Descriptor(d))?;
+        let r = demo.ok(
+            "POST",
+            "/v1/stations",
+            &admin,
+            Some(&json!({"frames": frames, "usb_keys": s.usb_pub.to_text()})),
+        )?;
+        step("coordinator", format!("station {} registered from its descriptor frames ({shown} shown, {lost} lost); identity {}", s.name, &r["identity"].as_str().unwrap_or("?")[..16]));
+        if s.descriptor.mock_hsm {
+            step(
+                "coordinator",
+                format!(
+                    "WARNING: {} runs on MockHsm — never fund it outside a demo",
+                    s.name
+                ),
+            );
+        }
+    }
+    for who in ["ana", "ben"] {
+        demo.ok(
+            "POST",
+            "/v1/approvers",
+            &admin,
+            Some(&json!({"principal": who, "public_key": hex::encode(seed_key(&format!("{who}-approver")).verifying_key().to_bytes())})),
+        )?;
+    }
+    step("coordinator", "approver keys of ana and ben registered");
+
+    // ---- Bitcoin: 2-of-2 across both stations; vault-a by QR, vault-b by USB
+    let vault = coordinator::bitcoin::Vault::multisig(
+        "cold",
+        2,
+        &[
+            bitcoin::PublicKey::from_slice(&a.keys.bitcoin.public_key)?,
+            bitcoin::PublicKey::from_slice(&b.keys.bitcoin.public_key)?,
+        ],
+        bitcoin::Network::Regtest,
+    )?;
+    let spk = vault.address().script_pubkey();
+    btc.with(|s| {
+        let tx = s.chain.funding(
+            (0..2)
+                .map(|_| bitcoin::TxOut {
+                    value: bitcoin::Amount::from_sat(1_000_000),
+                    script_pubkey: spk.clone(),
+                })
+                .collect(),
+        );
+        s.mine(vec![tx]);
+    });
+    step(
+        "chains",
+        format!(
+            "bitcoin: vault {} funded with 2 × 1,000,000 sat",
+            vault.address()
+        ),
+    );
+    let id = demo.create(
+        "regtest",
+        &btc_recipient().to_string(),
+        "600000",
+        "demo-btc",
+    )?;
+    demo.sign("bitcoin", &id, &mut [(&mut a, Via::Qr), (&mut b, Via::Usb)])?;
+    demo.confirmed("bitcoin", &id, || {
+        btc.with(|s| {
+            s.mine(vec![]);
+        })
+    })?;
+
+    // ---- EVM on anvil
+    if let Some(an) = &anvil {
+        let vault = coordinator::evm::vault_address(&a.keys.evm.public_key).context("evm key")?;
+        an.send_from(
+            FUNDER,
+            Some(vault),
+            alloy_primitives::U256::from(5 * ETHER),
+            &[],
+        )?;
+        step(
+            "chains",
+            format!("evm: vault {} funded with 5 ETH", vault.to_checksum(None)),
+        );
+        let id = demo.create("evm:1", EVM_RECIPIENT, &(ETHER / 4).to_string(), "demo-evm")?;
+        demo.sign("evm", &id, &mut [(&mut a, Via::Qr)])?;
+        demo.confirmed("evm", &id, || {
+            let _ = an.mine(1);
+        })?;
+    }
+
+    // ---- Solana on LiteSVM: the nonce account is provisioned first (a ceremony step,
+    // signed by the station outside the request queue), then a SOL transfer by USB.
+    if let Some(s) = &svm {
+        let node = coordinator::solana::SolRpc::new(s.rpc());
+        let vault_key: [u8; 32] = a.keys.solana.public_key.as_slice().try_into()?;
+        let vault = solana_address::Address::new_from_array(vault_key);
+        s.rpc()
+            .call_raw("test_airdrop", json!([vault.to_string(), 10 * SOL]))?;
+        provision_nonce(&node, &mut a, &coordinator, vault)?;
+        let id = demo.create(
+            "solana:devnet",
+            &sol_recipient(),
+            &(3 * SOL / 2).to_string(),
+            "demo-sol",
+        )?;
+        demo.sign("solana", &id, &mut [(&mut a, Via::Usb)])?;
+        demo.confirmed("solana", &id, || {})?;
+    }
+
+    // ---- the record
+    let audit = demo.ok("GET", "/v1/audit", &demo.tokens.auditor, None)?;
+    std::fs::write(
+        run.join("audit.json"),
+        serde_json::to_string_pretty(&audit["rows"])?,
+    )?;
+    let v = demo.ok("GET", "/v1/audit/verify", &demo.tokens.auditor, None)?;
+    step(
+        "coordinator",
+        format!(
+            "audit chain: {} rows, intact: {} → {}",
+            v["rows"],
+            v["ok"],
+            run.join("audit.json").display()
+        ),
+    );
+    println!(
+        "\ndone in {:.1} s. Frames and USB bundles: {}/<chain>/, station ledgers: {}/vault-*/ledger.jsonl, coordinator database: {}, log: {}",
+        t0.elapsed().as_secs_f64(),
+        run.display(),
+        run.display(),
+        db.display(),
+        run.join("coordinator.log").display(),
+    );
+    if keep {
+        println!(
+            "coordinator still running at {}/console — press Enter to stop",
+            demo.svc.url
+        );
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
+    Ok(())
+}
+
+/// The UR texts of an envelope (what a camera reading its frames yields).
+fn ur_texts(env: &Envelope) -> Result<Vec<String>> {
+    let (ur_type, message) = encode_envelope(env);
+    let frag = qr::max_fragment_len_for_version(ur_type, QR_VERSION, message.len())
+        .context("fragment length")?;
+    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag)?;
+    Ok((0..enc.fragment_count() + 2)
+        .map(|_| enc.next_part())
+        .collect())
+}
+
+/// Creates the vault's durable nonce account: built by the coordinator library, approved,
+/// signed by the station and by the throwaway nonce key, sent, and waited for.
+fn provision_nonce(
+    node: &coordinator::solana::SolRpc,
+    s: &mut DemoStation,
+    coordinator: &SigningKey,
+    vault: solana_address::Address,
+) -> Result<()> {
+    let nonce_key = sol_nonce_key();
+    let nonce = solana_address::Address::new_from_array(nonce_key.verifying_key().to_bytes());
+    let b = coordinator::solana::SolBuilder { node };
+    let tx = b.create_nonce_account(&vault, &nonce, coordinator::solana::TxOptions::default())?;
+    let now = unix_now();
+    let mut req = SignRequest {
+        request_id: Sha256::digest(format!("provision {now}"))[..16].try_into()?,
+        created: now,
+        expires: now + 600,
+        coordinator_key: KeyId([0; 8]),
+        purpose: Purpose::KeyRegistration,
+        requester: "admin".into(),
+        memo: "durable nonce account for the Solana vault".into(),
+        payloads: vec![tx.payload("solana:devnet", &vault)],
+        approvals: vec![],
+        coordinator_signature: [0; 64],
+    };
+    req.approve_with(&seed_key("ana-approver"));
+    req.approve_with(&seed_key("ben-approver"));
+    req.sign_with(coordinator);
+    let review = s
+        .station
+        .review(&req, now)
+        .map_err(|e| anyhow!("refused: {e}"))?;
     review
         .verdict
         .clone()
         .map_err(|e| anyhow!("station refuses: {e}"))?;
-    let response = station
-        .sign(&review, &session, now)
-        .map_err(|e| anyhow!("signing failed: {e}"))?;
-    step(
-        "station",
-        format!(
-            "signed 3 payloads; ledger now {} entries, head {}",
-            station.ledger().len(),
-            &station.ledger().head()[..16]
-        ),
-    );
-    let n = write_frames(
-        &Envelope::Response(response),
-        &run.join("response-frames"),
-        3,
-    )?;
-    step("station", format!("response shown as {n} QR frames"));
-
-    // ---- coordinator: import and check
-    let (env, shown, lost) = read_frames(&run.join("response-frames"), 3)?;
-    let Envelope::Response(resp) = env else {
-        bail!("expected a response")
+    let resp = s
+        .station
+        .sign(&review, &s.session, now)
+        .map_err(|e| anyhow!("signing: {e}"))?;
+    let Outcome::Signed(sigs) = resp.outcome else {
+        bail!("refused")
     };
-    let id_key = ed25519_dalek::VerifyingKey::from_bytes(&pinned.identity)?;
-    verify_response(&resp, &request, &id_key)?;
-    step("coordinator", format!("response read from {shown} frames ({lost} lost); station signature and request binding verified"));
-    let Outcome::Signed(sigs) = &resp.outcome else {
-        bail!("station refused")
+    let [PayloadSignature::Solana(sigs)] = sigs.as_slice() else {
+        bail!("signatures")
     };
-    let [PayloadSignature::Psbt(signed_psbt), PayloadSignature::Evm(rsv), PayloadSignature::Solana(sol_sigs)] =
-        sigs.as_slice()
-    else {
-        bail!("unexpected signature kinds")
-    };
-    let mut p = bitcoin::psbt::Psbt::deserialize(signed_psbt)?;
-    let (pk, sig) = p.inputs[0]
-        .partial_sigs
-        .iter()
-        .next()
-        .map(|(k, s)| (*k, *s))
-        .context("no partial signature")?;
-    p.inputs[0].final_script_witness = Some(bitcoin::Witness::p2wpkh(&sig, &pk.inner));
-    let tx = p.extract_tx_unchecked_fee_rate();
-    tx.verify(|op| {
-        (op.txid == funding.compute_txid()).then(|| funding.output[op.vout as usize].clone())
-    })
-    .map_err(|e| anyhow!("Bitcoin Core's interpreter rejects the transaction: {e}"))?;
-    let raw = bitcoin::consensus::encode::serialize_hex(&tx);
-    write_atomically(&run, "bitcoin-signed-tx.hex", raw.as_bytes())?;
-    step(
-        "coordinator",
-        format!(
-            "bitcoin: finalised; Bitcoin Core script check passed; txid {}",
-            tx.compute_txid()
-        ),
-    );
-    let digest = alloy_primitives::keccak256(&evm_tx);
-    let recovered = k256::ecdsa::VerifyingKey::recover_from_prehash(
-        digest.as_slice(),
-        &k256::ecdsa::Signature::from_slice(&rsv[..64])?,
-        k256::ecdsa::RecoveryId::from_byte(rsv[64]).context("recovery id")?,
-    )?;
-    let signer =
-        signer_station::station::evm::address_of(&recovered.to_sec1_bytes()).context("address")?;
-    if signer != evm_address {
-        bail!("EVM signature recovers {signer}, not the vault {evm_address}");
+    let mut sigs = sigs.clone();
+    sigs.push((nonce.to_bytes(), nonce_key.sign(&tx.message).to_bytes()));
+    let wire = coordinator::solana::assemble(&tx, &sigs)?;
+    node.send(&wire)?;
+    let t = coordinator::solana::SolTracker::new(&tx, &wire, "confirmed");
+    for _ in 0..200 {
+        if let coordinator::solana::SolState::Landed { .. } = t.poll(node)? {
+            step(
+                &s.name,
+                format!(
+                    "solana: durable nonce account {nonce} provisioned under the vault's authority"
+                ),
+            );
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(25));
     }
-    step(
-        "coordinator",
-        format!(
-            "evm: signature recovers the vault address {}",
-            signer.to_checksum(None)
-        ),
-    );
-    let (pk, s) = sol_sigs.first().context("no solana signature")?;
-    ed25519_dalek::VerifyingKey::from_bytes(pk)?
-        .verify_strict(&sol_msg, &ed25519_dalek::Signature::from_bytes(s))?;
-    step(
-        "coordinator",
-        "solana: signature verifies over the message (durable nonce)",
-    );
-    step(
-        "coordinator",
-        "broadcast: not in this build — Bitcoin/EVM/Solana chain adapters arrive with their issues",
-    );
-    println!(
-        "\ndone in {:.1} s. frames: {}/*-frames, USB bundle: {}, station ledger: {}",
-        t0.elapsed().as_secs_f64(),
-        run.display(),
-        bundle_path.display(),
-        run.join("station/ledger.jsonl").display()
-    );
-    Ok(())
+    bail!("the nonce account transaction did not land")
 }

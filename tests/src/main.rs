@@ -1,4 +1,5 @@
-//! `strongroom demo`: the whole vault round trip on embedded defaults, in one process.
+//! `strongroom demo`: the whole vault round trip on embedded defaults, through the
+//! coordinator service (run as a child process of this binary).
 
 mod demo;
 
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
             )),
         },
         _ => {
-            println!("usage: strongroom demo [--out DIR]\n\nRuns a station ceremony and one request per chain through QR frames and a USB bundle, on MockHsm.");
+            println!("usage: strongroom demo [--out DIR] [--keep]\n\nRuns two station ceremonies on MockHsm, the coordinator service on SQLite, and one request per chain (Bitcoin 2-of-2 on a regtest fixture chain; EVM on anvil and Solana on LiteSVM when installed) through QR frames and USB bundles to broadcast and confirmation. --keep leaves the coordinator and its web console running.");
             return ExitCode::SUCCESS;
         }
     };

@@ -62,6 +62,21 @@ impl Service {
         extra: &[String],
         env: &[(&str, &str)],
     ) -> Result<Self> {
+        Self::start_logged(exe, db, extra, env, None)
+    }
+
+    /// As [`Service::start_with_env`], the process's log to `log` when given.
+    pub fn start_logged(
+        exe: &Path,
+        db: &Path,
+        extra: &[String],
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Result<Self> {
+        let stderr = match log {
+            Some(p) => Stdio::from(std::fs::File::create(p)?),
+            None => Stdio::inherit(),
+        };
         let port = crate::anvil::free_port()?;
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(exe)
@@ -71,7 +86,7 @@ impl Service {
             .args(extra)
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .context("starting the coordinator")?;
         let mut s = Self {

@@ -118,6 +118,7 @@ fn rig(chain_id: u64) -> (Rig, YubiHsm) {
         max_priority_fee_cap: 5_000_000_000,
         min_priority_fee: 1_000_000_000,
         gas_margin_percent: 20,
+        station: None,
     };
     let node = EvmRpc::new(RpcClient::new(
         &config.endpoints,

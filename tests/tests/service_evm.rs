@@ -633,6 +633,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         max_priority_fee_cap: u128::MAX,
         min_priority_fee: 0,
         gas_margin_percent: 20,
+        station: None,
     };
     let attacker = Address::new([0x66; 20]);
     let transfer = |to, amount: u128| coordinator::evm::Transfer {

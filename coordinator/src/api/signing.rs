@@ -487,13 +487,18 @@ pub(super) async fn vaults(AxState(st): AxState<Arc<AppState>>, headers: HeaderM
             }));
         }
         for c in &st.pipeline.evm {
-            let vault = st.pipeline.stations()?.into_iter().find_map(|(_, s)| {
-                s.descriptor
-                    .keys
-                    .iter()
-                    .find(|k| k.chain == airgap_protocol::envelope::Chain::Evm)
-                    .and_then(|k| crate::evm::vault_address(&k.public_key))
-            });
+            let vault = st
+                .pipeline
+                .stations()?
+                .into_iter()
+                .filter(|(n, _)| c.config.station.as_deref().is_none_or(|w| w == n))
+                .find_map(|(_, s)| {
+                    s.descriptor
+                        .keys
+                        .iter()
+                        .find(|k| k.chain == airgap_protocol::envelope::Chain::Evm)
+                        .and_then(|k| crate::evm::vault_address(&k.public_key))
+                });
             let balance = match vault.map(|a| c.node.balance(a)) {
                 Some(Ok(b)) => json!(b.to_string()),
                 Some(Err(e)) => json!({"error": e.to_string()}),
@@ -505,14 +510,19 @@ pub(super) async fn vaults(AxState(st): AxState<Arc<AppState>>, headers: HeaderM
             }));
         }
         for c in &st.pipeline.solana {
-            let vault = st.pipeline.stations()?.into_iter().find_map(|(_, s)| {
-                s.descriptor
-                    .keys
-                    .iter()
-                    .find(|k| k.chain == airgap_protocol::envelope::Chain::Solana)
-                    .and_then(|k| <[u8; 32]>::try_from(k.public_key.as_slice()).ok())
-                    .map(solana_address::Address::new_from_array)
-            });
+            let vault = st
+                .pipeline
+                .stations()?
+                .into_iter()
+                .filter(|(n, _)| c.config.station.as_deref().is_none_or(|w| w == n))
+                .find_map(|(_, s)| {
+                    s.descriptor
+                        .keys
+                        .iter()
+                        .find(|k| k.chain == airgap_protocol::envelope::Chain::Solana)
+                        .and_then(|k| <[u8; 32]>::try_from(k.public_key.as_slice()).ok())
+                        .map(solana_address::Address::new_from_array)
+                });
             let balance = match vault.map(|a| c.node.balance(&a)) {
                 Some(Ok(b)) => json!(b.to_string()),
                 Some(Err(e)) => json!({"error": e.to_string()}),

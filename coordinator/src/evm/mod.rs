@@ -58,6 +58,10 @@ pub struct ChainConfig {
     /// Percent added to `eth_estimateGas` for contract calls.
     #[serde(default = "default_margin")]
     pub gas_margin_percent: u64,
+    /// The registered station whose EVM key is this network's vault (needed when more
+    /// than one station holds an EVM key).
+    #[serde(default)]
+    pub station: Option<String>,
 }
 
 fn default_margin() -> u64 {
