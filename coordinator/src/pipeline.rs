@@ -244,7 +244,10 @@ pub struct Pipeline {
     /// Whether stations on MockHsm may be registered (demo and tests only).
     pub allow_mock_hsm: bool,
     /// Fault injection for the crash-resume tests: the process aborts right after this
-    /// step is stored (`finalised`, `broadcast`). Never set in production.
+    /// step: `prepared`, `approved`, `export-stored` (before the state change),
+    /// `exported`, `response-stored` (before finalising), `finalised`, `sent` (the node
+    /// has the transaction, the state does not say so yet), `broadcast`. Never set in
+    /// production.
     pub crash_after: Option<String>,
 }
 
@@ -552,6 +555,7 @@ impl Pipeline {
             json!({"digest": digest, "expires": req.expires}),
             now,
         )?;
+        self.crash_point("prepared");
         // A replica that lost a race stored nothing; read back the winner's.
         match self.store.artifact(id, "envelope", "request")? {
             Some(h) => decode_request(&h),
@@ -989,13 +993,15 @@ impl Pipeline {
         )?;
         let n = self.store.artifacts(id, "approval")?.len();
         if n >= self.approvals_required && row.state == State::AwaitingApprovals {
-            return Ok(self.store.transition(
+            let row = self.store.transition(
                 id,
                 Event::ApprovalsComplete,
                 "coordinator",
                 json!({"approvals": n}),
                 now,
-            )?);
+            )?;
+            self.crash_point("approved");
+            return Ok(row);
         }
         self.row(id)
     }
@@ -1114,8 +1120,10 @@ impl Pipeline {
             json!({"digest": hex::encode(req.digest()), "approvals": req.approvals.len()}),
             now,
         )?;
+        self.crash_point("export-stored");
         self.store
             .transition(id, Event::Exported, actor, json!({}), now)?;
+        self.crash_point("exported");
         match self.store.artifact(id, "export", "request")? {
             Some(h) => decode_request(&h),
             None => Err(corrupt("export vanished")),
@@ -1172,6 +1180,7 @@ impl Pipeline {
             }),
             now,
         )?;
+        self.crash_point("response-stored");
         match &resp.outcome {
             Outcome::Refused { code, reason } => Ok(self.store.transition(
                 id,
@@ -1436,6 +1445,7 @@ impl Pipeline {
                     return Err(chain_err(e));
                 }
             }
+            self.crash_point("sent");
             let row = self.store.transition(
                 id,
                 Event::Broadcast,
@@ -1453,6 +1463,7 @@ impl Pipeline {
                     return Err(chain_err(e));
                 }
             }
+            self.crash_point("sent");
             let row = self.store.transition(
                 id,
                 Event::Broadcast,
@@ -1471,6 +1482,7 @@ impl Pipeline {
                 return Err(chain_err(e));
             }
         }
+        self.crash_point("sent");
         let row = self.store.transition(
             id,
             Event::Broadcast,

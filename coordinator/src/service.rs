@@ -209,7 +209,17 @@ pub fn serve(args: &[String]) -> Result<()> {
         .parse()
         .context("--approvals takes a number")?;
     pipeline.allow_mock_hsm = args.iter().any(|a| a == "--allow-mock-hsm");
-    pipeline.owner = format!("{}:{}", std::process::id(), listen);
+    // The lease owner names this replica, stably across restarts: a coordinator that
+    // crashed mid-step takes its own leases back at once instead of waiting them out.
+    pipeline.owner = match opt(args, "--replica") {
+        Some(name) => name.to_string(),
+        None => format!(
+            "{}:{listen}",
+            std::fs::read_to_string("/etc/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "localhost".into())
+        ),
+    };
     // Fault injection for the crash-resume tests only.
     pipeline.crash_after = opt(args, "--fault-crash-after").map(String::from);
     let poll = std::time::Duration::from_millis(

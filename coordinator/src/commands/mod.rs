@@ -13,8 +13,11 @@ commands:
   keys generate|show ...           the coordinator's bundle keys (passphrase-encrypted)
   bundle export|import|list ...    USB bundles: export requests, import responses
   serve [--db FILE] [--listen HOST:PORT] [--risk FILE.toml] [--networks a,b,c]
-        run the API on SQLite (default coordinator.db, 127.0.0.1:8420), or on PostgreSQL
-        with --db 'postgres:host=H port=P user=U dbname=D' (also for token and audit)
+        [--chains FILE.toml] [--key FILE] [--usb-keys DIR] [--approvals N]
+        [--poll-ms MS] [--replica NAME] [--allow-mock-hsm]
+        run the API and the signing pipeline on SQLite (default coordinator.db,
+        127.0.0.1:8420), or on PostgreSQL with --db 'postgres:host=H port=P user=U
+        dbname=D' (also for token and audit); see docs/API.md
   token add --principal NAME --roles ROLE[,ROLE] [--db FILE]
         create an API token (printed once; stored hashed). Roles: admin, treasury,
         approver, risk, auditor, warm-tier

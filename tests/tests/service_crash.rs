@@ -1,0 +1,358 @@
+//! The coordinator killed at every step of the lifecycle (fault injection aborts the
+//! process right after the step), restarted, and the request driven on: each time it
+//! completes with exactly one transaction on chain (anvil), the amount paid once, one
+//! broadcast in the audit chain, and the chain verifying.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, SignRequest};
+use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
+use alloy_primitives::{Address, U256};
+use anyhow::{bail, Result};
+use coordinator::evm::vault_address;
+use ed25519_dalek::Signer;
+use serde_json::json;
+use signer_station::ceremony::export_descriptor;
+use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
+use signer_station::tui::rehearsal::{self, seed_key};
+use strongroom_e2e::anvil::{Anvil, FUNDER};
+use strongroom_e2e::requests::now;
+use strongroom_e2e::service::{add_token, Service};
+
+const RECIPIENT: Address = Address::new([0x52; 20]);
+const ETHER: u128 = 1_000_000_000_000_000_000;
+const POINTS: [&str; 8] = [
+    "prepared",
+    "approved",
+    "export-stored",
+    "exported",
+    "response-stored",
+    "finalised",
+    "sent",
+    "broadcast",
+];
+
+fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
+}
+
+fn ur_frames(env: &Envelope) -> Vec<String> {
+    let (ur_type, message) = encode_envelope(env);
+    let frag =
+        airgap_protocol::qr::max_fragment_len_for_version(ur_type, 15, message.len()).unwrap();
+    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag).unwrap();
+    (0..enc.fragment_count() + 2)
+        .map(|_| enc.next_part())
+        .collect()
+}
+
+fn request_of(frames: &[serde_json::Value]) -> Result<SignRequest> {
+    let mut scanner = Scanner::default();
+    for f in frames {
+        if let ScanEvent::Complete(Payload::Ur { ur_type, message }) =
+            scanner.push_text(f.as_str().unwrap_or_default())
+        {
+            if let Envelope::Request(r) = decode_envelope(&ur_type, &message)? {
+                return Ok(r);
+            }
+        }
+    }
+    bail!("no request in the frames")
+}
+
+struct Tokens {
+    admin: String,
+    treasury: String,
+    risk: String,
+    ana: String,
+    ben: String,
+}
+
+#[test]
+fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
+    let anvil = Anvil::start(1)?;
+    let dir = std::env::temp_dir().join(format!("strongroom-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
+    let mut p = rehearsal::policy()?;
+    p.networks = vec!["evm:1".into()];
+    p.limits = vec![AssetLimit {
+        network: "evm:1".into(),
+        asset: "native".into(),
+        per_transaction: ETHER.to_string(),
+        per_24h: (20 * ETHER).to_string(),
+    }];
+    p.allow_list = vec![Destination {
+        network: "evm:1".into(),
+        address: RECIPIENT.to_checksum(None),
+    }];
+    p.fees = vec![FeeLimit {
+        network: "evm:1".into(),
+        max: (ETHER / 100).to_string(),
+        max_per_mille: 1000,
+    }];
+    let mut station = rehearsal::station_with(
+        &r.hsm,
+        &r.keys,
+        &dir.join("station"),
+        now(),
+        p.clone(),
+        Default::default(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
+    let vault = vault_address(&r.keys.evm.public_key).unwrap();
+    anvil.send_from(FUNDER, Some(vault), U256::from(10 * ETHER), &[])?;
+    let node = coordinator::evm::EvmRpc::new(coordinator::rpc::RpcClient::new(
+        std::slice::from_ref(&anvil.url),
+        Duration::from_secs(5),
+        coordinator::rpc::Breaker::default(),
+    ));
+    let key_path = dir.join("coordinator.key");
+    std::fs::write(
+        &key_path,
+        hex::encode(seed_key("rehearsal coordinator").to_bytes()),
+    )?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let chains = dir.join("chains.toml");
+    std::fs::write(
+        &chains,
+        format!(
+            "[[evm]]\nname = \"anvil\"\nchain_id = 1\nendpoints = [\"{}\"]\nconfirmations = 2\n\
+             max_fee_per_gas_cap = 200000000000\nmax_priority_fee_cap = 5000000000\nmin_priority_fee = 1000000000\n",
+            anvil.url
+        ),
+    )?;
+    // Tokens once, in a template database copied for each crash point.
+    let template = dir.join("template.db");
+    let t = Tokens {
+        admin: add_token(&exe(), &template, "admin", "admin")?,
+        treasury: add_token(&exe(), &template, "treasury-desk", "treasury")?,
+        risk: add_token(&exe(), &template, "risk-desk", "risk")?,
+        ana: add_token(&exe(), &template, "ana", "approver")?,
+        ben: add_token(&exe(), &template, "ben", "approver")?,
+    };
+    let start = |db: &std::path::Path, crash: Option<&str>| {
+        let mut a: Vec<String> = [
+            "--chains",
+            chains.to_str().unwrap(),
+            "--key",
+            key_path.to_str().unwrap(),
+            "--approvals",
+            "2",
+            "--allow-mock-hsm",
+            "--poll-ms",
+            "50",
+            // The same replica before and after the crash (its port changes here).
+            "--replica",
+            "replica-1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(c) = crash {
+            a.extend(["--fault-crash-after".to_string(), c.to_string()]);
+        }
+        Service::start_logged(&exe(), db, &a, &[], Some(&db.with_extension("log")))
+    };
+
+    for (k, point) in POINTS.iter().enumerate() {
+        let began = Instant::now();
+        let db = dir.join(format!("{point}.db"));
+        std::fs::copy(&template, &db)?;
+        let nonce_before = node.nonce(vault, "latest")?;
+        let paid_before = node.balance(RECIPIENT)?;
+        let amount = ETHER / 100 + k as u128;
+        let mut svc = Some(start(&db, Some(point))?);
+        let s = svc.as_ref().unwrap();
+        let reg = s.call(
+            "POST",
+            "/v1/stations",
+            Some(&t.admin),
+            Some(&json!({"cbor_hex": hex::encode(descriptor.to_cbor())})),
+        )?;
+        assert_eq!(reg.status, 201, "{}", reg.json);
+        for who in ["ana", "ben"] {
+            let pk = hex::encode(
+                seed_key(&format!("{who}-approver"))
+                    .verifying_key()
+                    .to_bytes(),
+            );
+            s.call(
+                "POST",
+                "/v1/approvers",
+                Some(&t.admin),
+                Some(&json!({"principal": who, "public_key": pk})),
+            )?;
+        }
+        let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
+            "amount": amount.to_string(), "purpose": "withdrawal"});
+        let c = s.call_with(
+            "POST",
+            "/v1/requests",
+            Some(&t.treasury),
+            Some(&body),
+            &[("Idempotency-Key", point)],
+        )?;
+        assert_eq!(c.status, 201, "{point}: {}", c.json);
+        let id = c.json["request"]["id"].as_str().unwrap().to_string();
+
+        // Drive the request on, whatever state it is in; the station answers once
+        // (its response stays on its screen).
+        let mut crashed = false;
+        let mut response: Option<Vec<String>> = None;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if Instant::now() > deadline {
+                bail!("{point}: the request did not complete");
+            }
+            let s = svc.as_ref().unwrap();
+            let state = match s.call("GET", &format!("/v1/requests/{id}"), Some(&t.ana), None) {
+                Ok(a) => a.json["request"]["state"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                Err(_) => String::from("down"),
+            };
+            let step: Result<()> = (|| {
+                match state.as_str() {
+                    "down" => bail!("down"),
+                    "manual-review" => {
+                        s.call(
+                            "POST",
+                            &format!("/v1/requests/{id}/review"),
+                            Some(&t.risk),
+                            Some(&json!({"decision": "clear", "reason": "crash drill"})),
+                        )?;
+                    }
+                    "awaiting-approvals" => {
+                        let v = s.call(
+                            "GET",
+                            &format!("/v1/requests/{id}/envelope"),
+                            Some(&t.ana),
+                            None,
+                        )?;
+                        if v.status == 200 {
+                            let digest: [u8; 32] = hex::decode(v.json["digest"].as_str().unwrap())?
+                                .try_into()
+                                .unwrap();
+                            for (who, tok) in [("ana", &t.ana), ("ben", &t.ben)] {
+                                let sig = hex::encode(
+                                    seed_key(&format!("{who}-approver"))
+                                        .sign(&SignRequest::approval_message(&digest))
+                                        .to_bytes(),
+                                );
+                                s.call(
+                                    "POST",
+                                    &format!("/v1/requests/{id}/approvals"),
+                                    Some(tok),
+                                    Some(&json!({"signature": sig})),
+                                )?;
+                            }
+                        }
+                    }
+                    "approved" => {
+                        s.call(
+                            "POST",
+                            &format!("/v1/requests/{id}/export"),
+                            Some(&t.treasury),
+                            None,
+                        )?;
+                    }
+                    "exported" | "partially-signed" | "signed" => {
+                        if response.is_none() {
+                            let f = s.call(
+                                "GET",
+                                &format!("/v1/requests/{id}/export/frames"),
+                                Some(&t.treasury),
+                                None,
+                            )?;
+                            let req = request_of(f.json["frames"].as_array().unwrap())?;
+                            let review = station
+                                .review(&req, now())
+                                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                            review
+                                .verdict
+                                .clone()
+                                .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
+                            let resp = station
+                                .sign(&review, &r.hsm, now())
+                                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                            response = Some(ur_frames(&Envelope::Response(resp)));
+                        }
+                        s.call(
+                            "POST",
+                            &format!("/v1/requests/{id}/import"),
+                            Some(&t.treasury),
+                            Some(&json!({"frames": response.clone().unwrap()})),
+                        )?;
+                    }
+                    "finalised" | "broadcast" => {
+                        anvil.mine(1)?;
+                    }
+                    other => bail!("unexpected state {other}"),
+                }
+                Ok(())
+            })();
+            if state == "confirmed" {
+                break;
+            }
+            if step.is_err() {
+                // Did the coordinator die? Then restart it without the fault.
+                let alive = s.call("GET", "/health", None, None).is_ok();
+                if !alive {
+                    assert!(!crashed, "{point}: crashed twice");
+                    let status = svc.take().unwrap().wait_exit()?;
+                    assert!(!status.success(), "{point}: the crash is an abort");
+                    crashed = true;
+                    svc = Some(start(&db, None)?);
+                    continue;
+                }
+                if let Err(e) = step {
+                    if !e.to_string().contains("down") {
+                        bail!("{point}: {e}");
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(crashed, "{point}: the crash point was reached");
+        eprintln!(
+            "crash point {point}: completed in {:.1} s",
+            began.elapsed().as_secs_f64()
+        );
+        assert_eq!(
+            node.nonce(vault, "latest")?,
+            nonce_before + 1,
+            "{point}: exactly one transaction"
+        );
+        assert_eq!(
+            node.balance(RECIPIENT)? - paid_before,
+            U256::from(amount),
+            "{point}: paid once"
+        );
+        let s = svc.as_ref().unwrap();
+        let v = s.call("GET", "/v1/audit/verify", Some(&t.admin), None)?;
+        assert_eq!(v.json["ok"], true, "{point}");
+        let rows = s.call("GET", "/v1/audit", Some(&t.admin), None)?.json["rows"].clone();
+        let broadcasts = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r["subject"] == id.as_str()
+                    && r["action"] == "request.state"
+                    && r["detail"]["to"] == "broadcast"
+            })
+            .count();
+        assert_eq!(broadcasts, 1, "{point}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
