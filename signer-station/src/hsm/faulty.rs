@@ -19,6 +19,10 @@ pub struct Faults {
     pub corrupt_signatures: bool,
     /// Fail every signing call after this many succeeded.
     pub fail_after: Option<usize>,
+    /// Crash right after the device returned this many signatures (counting from 1):
+    /// the signature exists only in the caller's memory when the thread unwinds, as
+    /// when the station loses power between the HSM's answer and the ledger write.
+    pub crash_after_signature: Option<usize>,
 }
 
 /// Wraps a backend and injects [`Faults`].
@@ -27,6 +31,7 @@ pub struct FaultyBackend<B> {
     inner: B,
     faults: Faults,
     calls: Cell<usize>,
+    signed: Cell<usize>,
 }
 
 impl<B: SigningBackend> FaultyBackend<B> {
@@ -36,6 +41,15 @@ impl<B: SigningBackend> FaultyBackend<B> {
             inner,
             faults,
             calls: Cell::new(0),
+            signed: Cell::new(0),
+        }
+    }
+
+    fn after_sign(&self) {
+        let n = self.signed.get() + 1;
+        self.signed.set(n);
+        if self.faults.crash_after_signature == Some(n) {
+            std::panic::resume_unwind(Box::new("injected crash after the HSM signed"));
         }
     }
 
@@ -92,6 +106,7 @@ impl<B: SigningBackend> SigningBackend for FaultyBackend<B> {
             sig = Signature::from_scalars(r, *s + k256::Scalar::ONE)
                 .map_err(|_| HsmError::BadSignature(id))?;
         }
+        self.after_sign();
         Ok(sig.to_der().as_bytes().to_vec())
     }
     fn sign_ed25519(&self, id: u16, message: &[u8]) -> Result<[u8; 64], HsmError> {
@@ -100,6 +115,7 @@ impl<B: SigningBackend> SigningBackend for FaultyBackend<B> {
         if self.faults.corrupt_signatures {
             sig[0] ^= 1;
         }
+        self.after_sign();
         Ok(sig)
     }
 }
