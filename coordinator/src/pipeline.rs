@@ -42,6 +42,46 @@ pub struct EvmChain {
     pub node: EvmRpc,
 }
 
+/// A warm or hot wallet whose balance the coordinator watches (`[[watch]]` in the chains
+/// file): under `low`, a refill from the vault up to `high` is drafted.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Watch {
+    /// Network (an EVM or Solana network the pipeline serves).
+    pub network: String,
+    /// The wallet's address.
+    pub address: String,
+    /// Low watermark, base units.
+    pub low: String,
+    /// High watermark, base units: a refill brings the balance back here.
+    pub high: String,
+    /// Seconds between checks.
+    #[serde(default = "default_every")]
+    pub every_secs: u64,
+}
+
+fn default_every() -> u64 {
+    60
+}
+
+impl Watch {
+    /// The watermarks, checked (`low < high`).
+    pub fn marks(&self) -> Result<(u128, u128), String> {
+        let n = |v: &str| {
+            v.parse::<u128>()
+                .map_err(|_| format!("watermark {v:?} is not a whole number"))
+        };
+        let (low, high) = (n(&self.low)?, n(&self.high)?);
+        if low >= high {
+            return Err(format!(
+                "watch {}: low {low} must be under high {high}",
+                self.address
+            ));
+        }
+        Ok((low, high))
+    }
+}
+
 /// One Bitcoin vault as configured (`[[bitcoin]]` in the chains file).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -235,6 +275,9 @@ pub struct Pipeline {
     pub bitcoin: Vec<BtcChain>,
     /// Solana networks.
     pub solana: Vec<SolChain>,
+    /// Watched warm wallets.
+    pub watches: Vec<Watch>,
+    last_watch: Mutex<std::collections::HashMap<String, u64>>,
     /// Distinct approvers a request needs before export.
     pub approvals_required: usize,
     /// How long an envelope stays valid, seconds.
@@ -313,6 +356,8 @@ impl Pipeline {
             evm: Vec::new(),
             bitcoin: Vec::new(),
             solana: Vec::new(),
+            watches: Vec::new(),
+            last_watch: Mutex::default(),
             approvals_required: 1,
             validity_secs: 24 * 3600,
             owner: "coordinator".into(),
@@ -686,6 +731,37 @@ impl Pipeline {
         let vault = guard.as_mut().ok_or_else(|| corrupt("vault vanished"))?;
         crate::bitcoin::chain::sync(vault, chain.source.as_ref()).map_err(chain_err)?;
         f(vault)
+    }
+
+    /// Whether `w` is due for a check at `now` (and marks it checked).
+    pub fn watch_due(&self, w: &Watch, now: u64) -> bool {
+        let mut last = self.last_watch.lock().unwrap_or_else(|p| p.into_inner());
+        let key = format!("{}:{}", w.network, w.address);
+        match last.get(&key) {
+            Some(t) if now < t.saturating_add(w.every_secs) => false,
+            _ => {
+                last.insert(key, now);
+                true
+            }
+        }
+    }
+
+    /// The native balance of an account on an EVM or Solana network, base units.
+    pub fn balance_of(&self, network: &str, address: &str) -> Result<u128, PipelineError> {
+        if let Ok(c) = self.evm_chain(network) {
+            let a = Address::from_str(address)
+                .map_err(|_| refused(format!("{address} is not an EVM address")))?;
+            let b = c.node.balance(a).map_err(chain_err)?;
+            return Ok(u128::try_from(b).unwrap_or(u128::MAX));
+        }
+        if let Ok(c) = self.sol_chain(network) {
+            let a = solana_address::Address::from_str(address)
+                .map_err(|_| refused(format!("{address} is not a Solana address")))?;
+            return Ok(u128::from(c.node.balance(&a).map_err(chain_err)?));
+        }
+        Err(PipelineError::Unconfigured(format!(
+            "balances are watched on EVM and Solana networks the pipeline serves, not {network}"
+        )))
     }
 
     /// The vault's receiving address and spendable balance, synced now.

@@ -68,6 +68,9 @@ pub struct ChainsFile {
     /// Solana networks.
     #[serde(default)]
     pub solana: Vec<crate::pipeline::SolConfig>,
+    /// Warm wallets whose balance is watched.
+    #[serde(default)]
+    pub watch: Vec<crate::pipeline::Watch>,
 }
 
 /// Reads the coordinator request key: 32 bytes of hex (the Ed25519 seed), in a file
@@ -204,6 +207,10 @@ pub fn serve(args: &[String]) -> Result<()> {
             crate::pipeline::SolChain { config, node }
         })
         .collect();
+    for w in &chains.watch {
+        w.marks().map_err(|e| anyhow!("chains file: {e}"))?;
+    }
+    pipeline.watches = chains.watch;
     pipeline.approvals_required = opt(args, "--approvals")
         .unwrap_or("2")
         .parse()
@@ -249,15 +256,24 @@ pub fn serve(args: &[String]) -> Result<()> {
         );
         // The worker: moves every request as far as it goes without a person, and
         // after a restart picks up whatever a crash left half done.
-        let worker = state.pipeline.clone();
+        let worker = state.clone();
         tokio::spawn(async move {
             loop {
                 let w = worker.clone();
-                let errors = tokio::task::spawn_blocking(move || w.advance_all(now()))
-                    .await
-                    .unwrap_or_default();
+                let (errors, alerts) = tokio::task::spawn_blocking(move || {
+                    let t = now();
+                    (
+                        w.pipeline.advance_all(t),
+                        crate::api::treasury::watch(&w, t),
+                    )
+                })
+                .await
+                .unwrap_or_default();
                 for (id, e) in errors {
                     eprintln!("pipeline: {id}: {e}");
+                }
+                for a in alerts {
+                    eprintln!("treasury: {a}");
                 }
                 tokio::time::sleep(poll).await;
             }

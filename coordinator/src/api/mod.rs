@@ -6,6 +6,7 @@
 //! nothing.
 
 mod signing;
+pub mod treasury;
 mod validate;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +78,7 @@ struct Metrics {
     replayed: AtomicU64,
     client_errors: AtomicU64,
     server_errors: AtomicU64,
+    refills: AtomicU64,
 }
 
 /// An error answer: status and a message safe to show.
@@ -256,11 +258,13 @@ async fn metrics(AxState(st): AxState<Arc<AppState>>) -> String {
         "# TYPE strongroom_requests_created_total counter\nstrongroom_requests_created_total {}\n\
          # TYPE strongroom_requests_replayed_total counter\nstrongroom_requests_replayed_total {}\n\
          # TYPE strongroom_http_client_errors_total counter\nstrongroom_http_client_errors_total {}\n\
-         # TYPE strongroom_http_server_errors_total counter\nstrongroom_http_server_errors_total {}\n",
+         # TYPE strongroom_http_server_errors_total counter\nstrongroom_http_server_errors_total {}\n\
+         # TYPE strongroom_refills_drafted_total counter\nstrongroom_refills_drafted_total {}\n",
         m.created.load(Ordering::Relaxed),
         m.replayed.load(Ordering::Relaxed),
         m.client_errors.load(Ordering::Relaxed),
         m.server_errors.load(Ordering::Relaxed),
+        m.refills.load(Ordering::Relaxed),
     )
 }
 
@@ -346,17 +350,43 @@ fn create_inner(
             "the warm tier may ask for refills and withdrawals only".into(),
         ));
     }
+    let (row, created, outcome) = submit(st, &caller.principal, &req, key, amount)?;
+    if !created {
+        st.metrics.replayed.fetch_add(1, Ordering::Relaxed);
+        return Ok((
+            StatusCode::OK,
+            Json(json!({"request": row, "replayed": true})),
+        )
+            .into_response());
+    }
+    st.metrics.created.fetch_add(1, Ordering::Relaxed);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"request": row, "risk": outcome})),
+    )
+        .into_response())
+}
+
+/// Assesses a validated request with the risk engine and stores it with its outcome in
+/// one transaction (the API's create, and requests the coordinator drafts itself).
+pub(crate) fn submit(
+    st: &AppState,
+    principal: &str,
+    req: &CreateRequest,
+    key: &str,
+    amount: u128,
+) -> Result<(crate::store::RequestRow, bool, Outcome), ApiError> {
     let now = (st.clock)();
-    let body = serde_json::to_value(&req).map_err(|_| bad("unserialisable request"))?;
+    let body = serde_json::to_value(req).map_err(|_| bad("unserialisable request"))?;
     // Risk first, on the principal's last 30 days (not rejected or cancelled); then the
     // request and its risk outcome are stored in one transaction.
     let history = st
         .store
-        .history(&caller.principal, now.saturating_sub(30 * 86_400), "")?;
+        .history(principal, now.saturating_sub(30 * 86_400), "")?;
     let outcome = risk::assess(
         &st.config.risk,
         &risk::Proposal {
-            principal: caller.principal.clone(),
+            principal: principal.to_string(),
             purpose: req.purpose,
             network: req.network.clone(),
             asset: req.asset.clone(),
@@ -373,27 +403,14 @@ fn create_inner(
     };
     let (row, created) = st.store.create_assessed(
         Some(key),
-        &caller.principal,
+        principal,
         &body,
         now,
         event,
         "risk-engine",
         serde_json::to_value(&outcome).unwrap_or(Value::Null),
     )?;
-    if !created {
-        st.metrics.replayed.fetch_add(1, Ordering::Relaxed);
-        return Ok((
-            StatusCode::OK,
-            Json(json!({"request": row, "replayed": true})),
-        )
-            .into_response());
-    }
-    st.metrics.created.fetch_add(1, Ordering::Relaxed);
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"request": row, "risk": outcome})),
-    )
-        .into_response())
+    Ok((row, created, outcome))
 }
 
 #[derive(Debug, Deserialize)]

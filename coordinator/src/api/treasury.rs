@@ -1,0 +1,91 @@
+//! Treasury automation for the warm tier: the balance watch. A watched wallet under its
+//! low watermark gets a refill request from the vault up to its high watermark, drafted
+//! by the coordinator as principal `treasury-automation`; it goes through risk (refills
+//! only to registered warm addresses) and approvals like any other request, and an alert
+//! is raised: an audit row `alert.low-balance`, a metric, a log line. One open refill per
+//! wallet at a time.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::json;
+
+use super::{submit, AppState, CreateRequest};
+use crate::risk::Purpose;
+
+/// The principal drafted refills belong to.
+pub const PRINCIPAL: &str = "treasury-automation";
+
+/// Checks every watched wallet that is due; returns what happened, for the log.
+pub fn watch(st: &AppState, now: u64) -> Vec<String> {
+    let mut said = Vec::new();
+    for w in &st.pipeline.watches {
+        if !st.pipeline.watch_due(w, now) {
+            continue;
+        }
+        let (low, high) = match w.marks() {
+            Ok(m) => m,
+            Err(e) => {
+                said.push(e);
+                continue;
+            }
+        };
+        let balance = match st.pipeline.balance_of(&w.network, &w.address) {
+            Ok(b) => b,
+            Err(e) => {
+                said.push(format!("watch {} on {}: {e}", w.address, w.network));
+                continue;
+            }
+        };
+        if balance >= low {
+            continue;
+        }
+        let open = match st.store.list(None, Some(PRINCIPAL), 10_000) {
+            Ok(rows) => rows.iter().any(|r| {
+                !r.state.is_final()
+                    && r.body["purpose"] == "refill"
+                    && r.body["network"] == w.network.as_str()
+                    && r.body["destination"] == w.address.as_str()
+            }),
+            Err(e) => {
+                said.push(format!("watch {}: {e}", w.address));
+                continue;
+            }
+        };
+        if open {
+            continue;
+        }
+        let amount = high - balance;
+        let req = CreateRequest {
+            network: w.network.clone(),
+            asset: "native".into(),
+            destination: w.address.clone(),
+            amount: amount.to_string(),
+            purpose: Purpose::Refill,
+            memo: format!("automatic refill: balance {balance} under {low}; back to {high}"),
+        };
+        // One key per wallet and hour: a refill refused or cancelled is not redrafted
+        // in a loop; the next hour's check drafts again if the balance is still low.
+        let key = format!("refill:{}:{}:{}", w.network, w.address, now / 3600);
+        match submit(st, PRINCIPAL, &req, &key, amount) {
+            Ok((row, true, outcome)) => {
+                st.metrics.refills.fetch_add(1, Ordering::Relaxed);
+                let outcome = serde_json::to_value(&outcome).unwrap_or_default();
+                let _ = st.store.audit(
+                    PRINCIPAL,
+                    "alert.low-balance",
+                    &format!("{}:{}", w.network, w.address),
+                    json!({"balance": balance.to_string(), "low": w.low, "high": w.high,
+                        "refill": row.id, "risk": outcome}),
+                    now,
+                );
+                said.push(format!(
+                    "ALERT low balance: {} on {} holds {balance} (< {low}); refill {} of {amount} drafted ({})",
+                    w.address, w.network, row.id, outcome["outcome"]
+                ));
+            }
+            Ok((_, false, _)) => {}
+            Err(e) => said.push(format!("watch {}: refill not drafted: {}", w.address, e.1)),
+        }
+    }
+    said
+}

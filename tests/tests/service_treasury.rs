@@ -1,0 +1,265 @@
+//! The balance watch: a warm wallet on an EVM devnet (anvil) falls under its low
+//! watermark; the coordinator drafts one refill from the vault up to the high watermark,
+//! raises an alert, never drafts a second while it is open, and the refill goes through
+//! approvals, the station and the chain like any other request.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, SignRequest};
+use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
+use alloy_primitives::{Address, U256};
+use anyhow::{bail, Result};
+use coordinator::evm::vault_address;
+use ed25519_dalek::Signer;
+use serde_json::json;
+use signer_station::ceremony::export_descriptor;
+use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
+use signer_station::tui::rehearsal::{self, seed_key};
+use strongroom_e2e::anvil::{Anvil, FUNDER};
+use strongroom_e2e::requests::now;
+use strongroom_e2e::service::{add_token, Service};
+
+const WARM: Address = Address::new([0x77; 20]);
+const ETHER: u128 = 1_000_000_000_000_000_000;
+
+fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
+}
+
+#[test]
+fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
+    let anvil = Anvil::start(1)?;
+    let dir = std::env::temp_dir().join(format!("strongroom-treasury-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
+    let mut p = rehearsal::policy()?;
+    p.networks = vec!["evm:1".into()];
+    p.limits = vec![AssetLimit {
+        network: "evm:1".into(),
+        asset: "native".into(),
+        per_transaction: (5 * ETHER).to_string(),
+        per_24h: (20 * ETHER).to_string(),
+    }];
+    p.allow_list = vec![Destination {
+        network: "evm:1".into(),
+        address: WARM.to_checksum(None),
+    }];
+    p.fees = vec![FeeLimit {
+        network: "evm:1".into(),
+        max: (ETHER / 100).to_string(),
+        max_per_mille: 1000,
+    }];
+    let mut station = rehearsal::station_with(
+        &r.hsm,
+        &r.keys,
+        &dir.join("station"),
+        now(),
+        p.clone(),
+        Default::default(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
+    let vault = vault_address(&r.keys.evm.public_key).unwrap();
+    anvil.send_from(FUNDER, Some(vault), U256::from(10 * ETHER), &[])?;
+    let node = coordinator::evm::EvmRpc::new(coordinator::rpc::RpcClient::new(
+        std::slice::from_ref(&anvil.url),
+        Duration::from_secs(5),
+        coordinator::rpc::Breaker::default(),
+    ));
+    assert_eq!(node.balance(WARM)?, U256::ZERO);
+
+    let key_path = dir.join("coordinator.key");
+    std::fs::write(
+        &key_path,
+        hex::encode(seed_key("rehearsal coordinator").to_bytes()),
+    )?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let chains = dir.join("chains.toml");
+    std::fs::write(
+        &chains,
+        format!(
+            "[[evm]]\nname = \"anvil\"\nchain_id = 1\nendpoints = [\"{}\"]\nconfirmations = 2\n\
+             max_fee_per_gas_cap = 200000000000\nmax_priority_fee_cap = 5000000000\nmin_priority_fee = 1000000000\n\n\
+             [[watch]]\nnetwork = \"evm:1\"\naddress = \"{}\"\nlow = \"{}\"\nhigh = \"{}\"\nevery_secs = 1\n",
+            anvil.url,
+            WARM.to_checksum(None),
+            ETHER,
+            3 * ETHER
+        ),
+    )?;
+    let risk = dir.join("risk.toml");
+    std::fs::write(
+        &risk,
+        format!(
+            "[[warm_addresses]]\nnetwork = \"evm:1\"\naddress = \"{}\"\n\n[[limits]]\nnetwork = \"evm:1\"\nasset = \"native\"\n\
+             per_transaction = \"{}\"\nper_day = \"{}\"\n",
+            WARM.to_checksum(None),
+            5 * ETHER,
+            20 * ETHER
+        ),
+    )?;
+    let db = dir.join("coordinator.db");
+    let admin = add_token(&exe(), &db, "admin", "admin")?;
+    let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
+    let ana = add_token(&exe(), &db, "ana", "approver")?;
+    let ben = add_token(&exe(), &db, "ben", "approver")?;
+    let args: Vec<String> = [
+        "--chains",
+        chains.to_str().unwrap(),
+        "--risk",
+        risk.to_str().unwrap(),
+        "--key",
+        key_path.to_str().unwrap(),
+        "--approvals",
+        "2",
+        "--allow-mock-hsm",
+        "--poll-ms",
+        "100",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let svc = Service::start_logged(&exe(), &db, &args, &[], Some(&dir.join("coordinator.log")))?;
+    let a = svc.call(
+        "POST",
+        "/v1/stations",
+        Some(&admin),
+        Some(&json!({"cbor_hex": hex::encode(descriptor.to_cbor())})),
+    )?;
+    assert_eq!(a.status, 201, "{}", a.json);
+    for who in ["ana", "ben"] {
+        let pk = hex::encode(
+            seed_key(&format!("{who}-approver"))
+                .verifying_key()
+                .to_bytes(),
+        );
+        svc.call(
+            "POST",
+            "/v1/approvers",
+            Some(&admin),
+            Some(&json!({"principal": who, "public_key": pk})),
+        )?;
+    }
+
+    // The watch drafts a refill of 3 ETH (0 → high) and raises an alert.
+    let drafted = |svc: &Service| -> Result<Vec<serde_json::Value>> {
+        let a = svc.call(
+            "GET",
+            "/v1/requests?principal=treasury-automation",
+            Some(&ana),
+            None,
+        )?;
+        Ok(a.json["requests"].as_array().cloned().unwrap_or_default())
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let refill = loop {
+        if let Some(r) = drafted(&svc)?.into_iter().next() {
+            break r;
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "no refill drafted: {}",
+                std::fs::read_to_string(dir.join("coordinator.log"))?
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(refill["body"]["purpose"], "refill");
+    assert_eq!(refill["body"]["amount"], (3 * ETHER).to_string());
+    assert_eq!(refill["body"]["destination"], WARM.to_checksum(None));
+    assert_eq!(
+        refill["state"], "awaiting-approvals",
+        "a registered warm address passes risk"
+    );
+    let id = refill["id"].as_str().unwrap().to_string();
+    let rows = svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"].clone();
+    assert!(rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["action"] == "alert.low-balance" && r["detail"]["refill"] == id.as_str()));
+    let m = svc.call("GET", "/metrics", None, None)?;
+    assert!(String::from_utf8_lossy(&m.bytes).contains("strongroom_refills_drafted_total 1"));
+    // Several more checks while it is open: no second refill.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(drafted(&svc)?.len(), 1, "one open refill at a time");
+
+    // It goes through approvals, the station and the chain like any other request.
+    let view = svc.wait_envelope(&id, &ana)?;
+    let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
+        .try_into()
+        .unwrap();
+    for (who, tok) in [("ana", &ana), ("ben", &ben)] {
+        let sig = hex::encode(
+            seed_key(&format!("{who}-approver"))
+                .sign(&SignRequest::approval_message(&digest))
+                .to_bytes(),
+        );
+        let a = svc.call(
+            "POST",
+            &format!("/v1/requests/{id}/approvals"),
+            Some(tok),
+            Some(&json!({"signature": sig})),
+        )?;
+        assert_eq!(a.status, 200, "{}", a.json);
+    }
+    let e = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/export"),
+        Some(&treasury),
+        None,
+    )?;
+    assert_eq!(e.status, 200, "{}", e.json);
+    let mut scanner = Scanner::default();
+    let mut req = None;
+    for f in e.json["frames"].as_array().unwrap() {
+        if let ScanEvent::Complete(Payload::Ur { ur_type, message }) =
+            scanner.push_text(f.as_str().unwrap())
+        {
+            if let Envelope::Request(r) = decode_envelope(&ur_type, &message)? {
+                req = Some(r);
+            }
+            break;
+        }
+    }
+    let req = req.expect("a request in the frames");
+    let review = station
+        .review(&req, now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    review
+        .verdict
+        .clone()
+        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
+    let resp = station
+        .sign(&review, &r.hsm, now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (ur_type, message) = encode_envelope(&Envelope::Response(resp));
+    let frag =
+        airgap_protocol::qr::max_fragment_len_for_version(ur_type, 15, message.len()).unwrap();
+    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag)?;
+    let frames: Vec<String> = (0..enc.fragment_count() + 2)
+        .map(|_| enc.next_part())
+        .collect();
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/import"),
+        Some(&treasury),
+        Some(&json!({"frames": frames})),
+    )?;
+    assert_eq!(a.status, 200, "{}", a.json);
+    svc.wait_state(&id, &ana, "confirmed", || {
+        let _ = anvil.mine(1);
+    })?;
+    assert_eq!(node.balance(WARM)?, U256::from(3 * ETHER));
+    // Above the low watermark now: nothing more is drafted.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(drafted(&svc)?.len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
