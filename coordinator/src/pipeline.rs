@@ -82,6 +82,80 @@ impl Watch {
     }
 }
 
+/// A deposit address pool (`[[deposits]]` in the chains file): BIP-84 addresses from an
+/// account xpub for the warm tier, watched for the sweep planner.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepositConfig {
+    /// Bitcoin network (a `[[bitcoin]]` vault on it supplies the chain source).
+    pub network: String,
+    /// Account xpub (tpub on test networks), optionally with key origin.
+    pub xpub: String,
+    /// Sweep addresses holding at least this, satoshis.
+    pub sweep_threshold_sat: u64,
+    /// Largest fee as thousandths of the amount swept (default 50: 5 %).
+    #[serde(default = "default_per_mille")]
+    pub max_fee_per_mille: u64,
+    /// Inputs per sweep transaction.
+    #[serde(default = "default_inputs")]
+    pub max_inputs: usize,
+}
+
+fn default_per_mille() -> u64 {
+    50
+}
+
+fn default_inputs() -> usize {
+    100
+}
+
+/// A deposit pool with its watch-only wallet.
+pub struct Deposits {
+    /// Configuration.
+    pub config: DepositConfig,
+    pool: Mutex<crate::bitcoin::DepositPool>,
+    wallet: Mutex<crate::bitcoin::Vault>,
+}
+
+impl std::fmt::Debug for Deposits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deposits")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deposits {
+    /// The pool of `config`.
+    pub fn new(config: DepositConfig) -> Result<Self, PipelineError> {
+        let network = match config.network.as_str() {
+            "bitcoin" => bitcoin::Network::Bitcoin,
+            "testnet" => bitcoin::Network::Testnet,
+            "signet" => bitcoin::Network::Signet,
+            "regtest" => bitcoin::Network::Regtest,
+            n => {
+                return Err(PipelineError::Unconfigured(format!(
+                    "unknown Bitcoin network {n}"
+                )))
+            }
+        };
+        let bad =
+            |e: crate::bitcoin::BuildError| PipelineError::Unconfigured(format!("deposits: {e}"));
+        let pool = crate::bitcoin::DepositPool::new(&config.xpub, network).map_err(bad)?;
+        let wallet = crate::bitcoin::Vault::from_descriptor(
+            "deposits",
+            &format!("wpkh({}/0/*)", config.xpub),
+            network,
+        )
+        .map_err(bad)?;
+        Ok(Self {
+            config,
+            pool: Mutex::new(pool),
+            wallet: Mutex::new(wallet),
+        })
+    }
+}
+
 /// One Bitcoin vault as configured (`[[bitcoin]]` in the chains file).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -277,6 +351,8 @@ pub struct Pipeline {
     pub solana: Vec<SolChain>,
     /// Watched warm wallets.
     pub watches: Vec<Watch>,
+    /// Deposit address pools.
+    pub deposits: Vec<Deposits>,
     last_watch: Mutex<std::collections::HashMap<String, u64>>,
     /// Distinct approvers a request needs before export.
     pub approvals_required: usize,
@@ -357,6 +433,7 @@ impl Pipeline {
             bitcoin: Vec::new(),
             solana: Vec::new(),
             watches: Vec::new(),
+            deposits: Vec::new(),
             last_watch: Mutex::default(),
             approvals_required: 1,
             validity_secs: 24 * 3600,
@@ -731,6 +808,105 @@ impl Pipeline {
         let vault = guard.as_mut().ok_or_else(|| corrupt("vault vanished"))?;
         crate::bitcoin::chain::sync(vault, chain.source.as_ref()).map_err(chain_err)?;
         f(vault)
+    }
+
+    fn deposit_pool(&self, network: &str) -> Result<&Deposits, PipelineError> {
+        self.deposits
+            .iter()
+            .find(|d| d.config.network == network)
+            .ok_or_else(|| {
+                PipelineError::Unconfigured(format!("no deposit pool configured for {network}"))
+            })
+    }
+
+    /// Hands out the next deposit address of `network`'s pool (recorded, audited; two
+    /// replicas never hand out the same index).
+    pub fn deposit_hand_out(
+        &self,
+        network: &str,
+        actor: &str,
+        now: u64,
+    ) -> Result<(u32, String), PipelineError> {
+        let d = self.deposit_pool(network)?;
+        let subject = format!("deposits:{network}");
+        for _ in 0..8 {
+            let n = self.store.artifacts(&subject, "address")?.len() as u32;
+            let address = d
+                .pool
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .peek(n)
+                .to_string();
+            match self.store.put_artifact(
+                &subject,
+                "address",
+                &format!("{n:010}"),
+                &address,
+                actor,
+                json!({"index": n, "address": address}),
+                now,
+            ) {
+                Ok(_) => return Ok((n, address)),
+                // Another replica took this index meanwhile: the next one.
+                Err(StoreError::Exists(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(PipelineError::Busy)
+    }
+
+    /// The deposit addresses handed out on `network`, in order.
+    pub fn deposit_list(&self, network: &str) -> Result<Vec<(u32, String)>, PipelineError> {
+        self.deposit_pool(network)?;
+        self.store
+            .artifacts(&format!("deposits:{network}"), "address")?
+            .into_iter()
+            .map(|(k, v)| Ok((k.parse().map_err(corrupt)?, v)))
+            .collect()
+    }
+
+    /// The sweep plan for `network`'s deposit addresses, from the chain now.
+    pub fn sweep_plan(&self, network: &str) -> Result<crate::bitcoin::sweep::Plan, PipelineError> {
+        let d = self.deposit_pool(network)?;
+        let chain = self.btc_chain(network)?;
+        let handed = self.deposit_list(network)?;
+        let mut wallet = d.wallet.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((last, _)) = handed.last() {
+            wallet.reveal_to(*last);
+        }
+        crate::bitcoin::chain::sync(&mut wallet, chain.source.as_ref()).map_err(chain_err)?;
+        let btc_network = chain.network()?;
+        let mut by_address: std::collections::BTreeMap<String, Vec<u64>> = handed
+            .iter()
+            .map(|(_, a)| (a.clone(), Vec::new()))
+            .collect();
+        for (_, out) in wallet.utxos() {
+            if let Ok(a) = bitcoin::Address::from_script(&out.script_pubkey, btc_network) {
+                if let Some(v) = by_address.get_mut(&a.to_string()) {
+                    v.push(out.value.to_sat());
+                }
+            }
+        }
+        let rate = chain
+            .source
+            .fee_rate(chain.config.fee_target)
+            .map_err(chain_err)?
+            .to_sat_per_kwu()
+            .div_ceil(250);
+        let candidates: Vec<crate::bitcoin::sweep::Candidate> = by_address
+            .into_iter()
+            .filter(|(_, coins)| !coins.is_empty())
+            .map(|(address, coins)| crate::bitcoin::sweep::Candidate { address, coins })
+            .collect();
+        Ok(crate::bitcoin::sweep::plan(
+            &candidates,
+            rate,
+            crate::bitcoin::sweep::SweepRules {
+                threshold_sat: d.config.sweep_threshold_sat,
+                max_fee_per_mille: d.config.max_fee_per_mille,
+                max_inputs: d.config.max_inputs,
+            },
+        ))
     }
 
     /// Whether `w` is due for a check at `now` (and marks it checked).

@@ -71,6 +71,9 @@ pub struct ChainsFile {
     /// Warm wallets whose balance is watched.
     #[serde(default)]
     pub watch: Vec<crate::pipeline::Watch>,
+    /// Deposit address pools.
+    #[serde(default)]
+    pub deposits: Vec<crate::pipeline::DepositConfig>,
 }
 
 /// Reads the coordinator request key: 32 bytes of hex (the Ed25519 seed), in a file
@@ -211,6 +214,11 @@ pub fn serve(args: &[String]) -> Result<()> {
         w.marks().map_err(|e| anyhow!("chains file: {e}"))?;
     }
     pipeline.watches = chains.watch;
+    pipeline.deposits = chains
+        .deposits
+        .into_iter()
+        .map(|d| crate::pipeline::Deposits::new(d).map_err(|e| anyhow!("chains file: {e}")))
+        .collect::<Result<_>>()?;
     pipeline.approvals_required = opt(args, "--approvals")
         .unwrap_or("2")
         .parse()

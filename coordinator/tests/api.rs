@@ -197,6 +197,24 @@ async fn auth_and_roles_on_every_route() {
         ("GET", "/v1/vaults".into(), None, readers.clone()),
         (
             "POST",
+            "/v1/deposits".into(),
+            Some(json!({"network": "regtest"}).to_string()),
+            vec!["t-treasury", "t-warm", "t-admin"],
+        ),
+        (
+            "GET",
+            "/v1/deposits?network=regtest".into(),
+            None,
+            readers.clone(),
+        ),
+        (
+            "GET",
+            "/v1/sweeps/plan?network=regtest".into(),
+            None,
+            readers.clone(),
+        ),
+        (
+            "POST",
             "/v1/approvers".into(),
             Some(json!({"principal": "ana", "public_key": "00"}).to_string()),
             vec!["t-admin"],
@@ -310,7 +328,8 @@ async fn auth_and_roles_on_every_route() {
         let templ = path
             .replace(&id, "{id}")
             .replace("/frames/0", "/frames/{n}")
-            .replace("?station=a", "");
+            .replace("?station=a", "")
+            .replace("?network=regtest", "");
         assert!(doc["paths"].get(&templ).is_some(), "{templ} documented");
     }
 }

@@ -113,12 +113,18 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
     }
+    // The warm tier's deposit account (BIP-84, account 0 on a test network).
+    let secp = bitcoin::secp256k1::Secp256k1::new();
+    let master = bitcoin::bip32::Xpriv::new_master(bitcoin::NetworkKind::Test, &[9u8; 32])?;
+    let path: bitcoin::bip32::DerivationPath = "m/84'/1'/0'".parse()?;
+    let tpub = bitcoin::bip32::Xpub::from_priv(&secp, &master.derive_priv(&secp, &path)?);
     let chains = dir.join("chains.toml");
     std::fs::write(
         &chains,
         format!(
             "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 2\n\
-             stations = [\"vault-a\", \"vault-b\"]\nconfirmations = 2\nmax_fee_rate = 50\n",
+             stations = [\"vault-a\", \"vault-b\"]\nconfirmations = 2\nmax_fee_rate = 50\n\n\
+             [[deposits]]\nnetwork = \"regtest\"\nxpub = \"{tpub}\"\nsweep_threshold_sat = 10000\n",
             server.esplora()
         ),
     )?;
@@ -128,6 +134,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     let risk = add_token(&exe(), &db, "risk-desk", "risk")?;
     let ana = add_token(&exe(), &db, "ana", "approver")?;
     let ben = add_token(&exe(), &db, "ben", "approver")?;
+    let warm = add_token(&exe(), &db, "warm-tier", "warm-tier")?;
     let args: Vec<String> = [
         "--chains",
         chains.to_str().unwrap(),
@@ -294,6 +301,66 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         r.json["vaults"][0]["balance"],
         (1_200_000 - 700_000 - fee).to_string(),
         "change came back to the vault"
+    );
+
+    // Deposit addresses for the warm tier, and the sweep planner over them.
+    let mut deposits = Vec::new();
+    for n in 0..4 {
+        let r = svc.call(
+            "POST",
+            "/v1/deposits",
+            Some(&warm),
+            Some(&json!({"network": "regtest"})),
+        )?;
+        assert_eq!(r.status, 201, "{}", r.json);
+        assert_eq!(r.json["index"], n);
+        deposits.push(r.json["address"].as_str().unwrap().to_string());
+    }
+    let listed = svc.call("GET", "/v1/deposits?network=regtest", Some(&ana), None)?;
+    assert_eq!(listed.json["addresses"].as_array().unwrap().len(), 4);
+    // The first handed-out address is BIP-84 index 0 of the account.
+    let pool = coordinator::bitcoin::DepositPool::new(&tpub.to_string(), Network::Regtest)?;
+    assert_eq!(deposits[0], pool.peek(0).to_string());
+    let spk = |a: &str| -> bitcoin::ScriptBuf {
+        a.parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
+            .unwrap()
+            .assume_checked()
+            .script_pubkey()
+    };
+    server.with(|s| {
+        let pay = |a: &str, v: u64| TxOut {
+            value: Amount::from_sat(v),
+            script_pubkey: spk(a),
+        };
+        let tx = s.chain.funding(vec![
+            pay(&deposits[0], 200_000),
+            pay(&deposits[0], 150_000),
+            pay(&deposits[1], 5_000),
+            pay(&deposits[2], 60_000),
+            pay(&deposits[3], 12_000),
+        ]);
+        s.mine(vec![tx]);
+    });
+    let plan = svc.call("GET", "/v1/sweeps/plan?network=regtest", Some(&ana), None)?;
+    assert_eq!(plan.status, 200, "{}", plan.json);
+    let p = &plan.json["plan"];
+    assert_eq!(p["batches"].as_array().unwrap().len(), 1, "{p}");
+    let batch = &p["batches"][0];
+    assert_eq!(batch["addresses"], json!([deposits[0], deposits[2]]));
+    assert_eq!(batch["inputs"], 3);
+    assert_eq!(batch["amount_sat"], 410_000);
+    // 12.5 sat/vB from the source, rounded up: (11 + 43 + 3 × 68) vB × 13.
+    assert_eq!(batch["fee_sat"], 258 * 13);
+    let skipped: Vec<&str> = p["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![deposits[1].as_str(), deposits[3].as_str()],
+        "{p}"
     );
     let a = svc.call("GET", "/v1/audit/verify", Some(&admin), None)?;
     assert_eq!(a.json["ok"], true);

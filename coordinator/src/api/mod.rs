@@ -192,6 +192,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/approvers", post(signing::register_approver))
         .route("/v1/vaults", get(signing::vaults))
+        .route(
+            "/v1/deposits",
+            post(signing::hand_out_deposit).get(signing::list_deposits),
+        )
+        .route("/v1/sweeps/plan", get(signing::sweep_plan))
         .route("/v1/requests/{id}/envelope", get(signing::envelope))
         .route("/v1/requests/{id}/approvals", post(signing::approve))
         .route("/v1/requests/{id}/export", post(signing::export))
@@ -643,6 +648,11 @@ pub fn openapi_document() -> Value {
                 "get": {"summary": "Registered stations, their keys and vault addresses", "security": auth, "responses": {"200": {"description": "stations"}, "401": err, "403": err}}
             },
             "/v1/vaults": {"get": {"summary": "Configured vaults: address and balance from the chain (sat or wei)", "security": auth, "responses": {"200": {"description": "vaults"}, "401": err, "403": err}}},
+            "/v1/deposits": {
+                "post": {"summary": "Hand out the next deposit address {network} (roles: warm-tier, treasury)", "security": auth, "responses": {"201": {"description": "address"}, "400": err, "401": err, "403": err, "503": err}},
+                "get": {"summary": "Deposit addresses handed out (?network=)", "security": auth, "responses": {"200": {"description": "addresses"}, "400": err, "401": err, "403": err, "503": err}}
+            },
+            "/v1/sweeps/plan": {"get": {"summary": "Sweep plan for the deposit addresses (?network=): batches over the threshold whose fee is under the configured fraction", "security": auth, "responses": {"200": {"description": "plan"}, "400": err, "401": err, "403": err, "502": err, "503": err}}},
             "/v1/approvers": {"post": {"summary": "Register an approver's Ed25519 public key {principal, public_key} (role: admin)", "security": auth, "responses": {"201": {"description": "registered"}, "401": err, "403": err, "409": err, "422": err}}},
             "/v1/requests/{id}/envelope": {"get": {"summary": "The built transaction and the digest approvers sign (Ed25519 over 'strongroom/approval/v1' || digest)", "security": auth, "responses": {"200": {"description": "envelope"}, "401": err, "403": err, "404": err, "422": err}}},
             "/v1/requests/{id}/approvals": {"post": {"summary": "Submit an approval {signature} (role: approver; not the requester)", "security": auth, "responses": {"200": {"description": "recorded"}, "401": err, "403": err, "404": err, "409": err, "422": err}}},

@@ -538,3 +538,62 @@ pub(super) async fn vaults(AxState(st): AxState<Arc<AppState>>, headers: HeaderM
     });
     count(&st, r)
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NetworkBody {
+    network: String,
+}
+
+pub(super) async fn hand_out_deposit(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Json<NetworkBody>, JsonRejection>,
+) -> Response {
+    let r = blocking(|| {
+        let caller = authenticate(&st, &headers, &["warm-tier", "treasury"])?;
+        let b = json_body(body)?;
+        let (index, address) =
+            st.pipeline
+                .deposit_hand_out(&b.network, &caller.principal, (st.clock)())?;
+        Ok((
+            StatusCode::CREATED,
+            Json(json!({"network": b.network, "index": index, "address": address})),
+        )
+            .into_response())
+    });
+    count(&st, r)
+}
+
+pub(super) async fn list_deposits(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    q: Result<Query<NetworkBody>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let r = blocking(|| {
+        authenticate(&st, &headers, READERS)?;
+        let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
+        let list: Vec<_> = st
+            .pipeline
+            .deposit_list(&q.network)?
+            .into_iter()
+            .map(|(i, a)| json!({"index": i, "address": a}))
+            .collect();
+        Ok(Json(json!({"network": q.network, "addresses": list})).into_response())
+    });
+    count(&st, r)
+}
+
+pub(super) async fn sweep_plan(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    q: Result<Query<NetworkBody>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let r = blocking(|| {
+        authenticate(&st, &headers, READERS)?;
+        let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
+        let plan = st.pipeline.sweep_plan(&q.network)?;
+        Ok(Json(json!({"network": q.network, "plan": plan})).into_response())
+    });
+    count(&st, r)
+}

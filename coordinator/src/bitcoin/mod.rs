@@ -13,6 +13,7 @@
 pub mod chain;
 mod deposit;
 mod psbt_check;
+pub mod sweep;
 pub mod v2;
 mod vault;
 

@@ -100,6 +100,15 @@ impl Vault {
         )
     }
 
+    /// Tracks the receiving addresses of a wildcard descriptor up to `index` (deposit
+    /// pools: every address handed out must be watched).
+    pub fn reveal_to(&mut self, index: u32) {
+        let _ = self
+            .wallet
+            .reveal_addresses_to(KeychainKind::External, index)
+            .count();
+    }
+
     /// The vault's address.
     pub fn address(&self) -> Address {
         self.wallet.peek_address(KeychainKind::External, 0).address
