@@ -251,6 +251,12 @@ async fn auth_and_roles_on_every_route() {
         ),
         (
             "GET",
+            format!("/v1/requests/{id}/export/bbqr"),
+            None,
+            readers.clone(),
+        ),
+        (
+            "GET",
             format!("/v1/requests/{id}/export/bundle?station=a"),
             None,
             vec!["t-treasury", "t-admin"],

@@ -248,6 +248,25 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     let Envelope::Request(req) = envelope_of(r.json["frames"].as_array().unwrap())? else {
         bail!("not a request")
     };
+    // The same PSBT as BBQr for a hardware-wallet cosigner: joins back byte for byte.
+    let q = svc.call(
+        "GET",
+        &format!("/v1/requests/{id}/export/bbqr"),
+        Some(&ana),
+        None,
+    )?;
+    assert_eq!(q.status, 200, "{}", q.json);
+    let parts: Vec<String> = q.json["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    let joined = airgap_protocol::bbqr::join(&parts)?;
+    let airgap_protocol::envelope::PayloadBody::Psbt { bytes, .. } = &req.payloads[0].body else {
+        bail!("not a PSBT")
+    };
+    assert_eq!(&joined.data, bytes);
 
     // Each station reviews and signs; the first answer leaves it partially signed.
     for (n, v) in [&mut a, &mut b].into_iter().enumerate() {

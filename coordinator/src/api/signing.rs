@@ -597,3 +597,41 @@ pub(super) async fn sweep_plan(
     });
     count(&st, r)
 }
+
+/// The PSBT of an exported Bitcoin request as BBQr parts, for a hardware-wallet cosigner
+/// that reads BBQr (Coldcard and others). The station takes the UR envelope instead.
+pub(super) async fn export_bbqr(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let r = blocking(|| {
+        authenticate(&st, &headers, READERS)?;
+        st.store
+            .get(&id)?
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+        let req = st
+            .pipeline
+            .exported(&id)?
+            .ok_or_else(|| ApiError(StatusCode::CONFLICT, "not exported yet".into()))?;
+        let psbt = req
+            .payloads
+            .iter()
+            .find_map(|p| match &p.body {
+                airgap_protocol::envelope::PayloadBody::Psbt { bytes, .. } => Some(bytes.clone()),
+                _ => None,
+            })
+            .ok_or_else(|| bad("BBQr export is for Bitcoin requests (a PSBT)"))?;
+        let split = airgap_protocol::bbqr::split(
+            &psbt,
+            airgap_protocol::bbqr::FileType::Psbt,
+            airgap_protocol::bbqr::SplitOptions::default(),
+        )
+        .map_err(|e| bad(format!("BBQr: {e}")))?;
+        Ok(
+            Json(json!({"file_type": "P", "version": split.version, "parts": split.parts}))
+                .into_response(),
+        )
+    });
+    count(&st, r)
+}
