@@ -132,6 +132,15 @@ fn suite(s: &dyn Store) {
     verify(&rows, Some((8, &rows[7].hash))).unwrap();
     assert_eq!(s.audit_rows(4, 2).unwrap().len(), 2);
 
+    // The risk history reads what was created (the treasury's live requests).
+    let h = s.history("treasury", 0, "").unwrap();
+    assert!(!h.is_empty());
+    assert!(h
+        .iter()
+        .all(|p| p.network == "bitcoin" && p.destination == "bc1q"));
+    assert!(h.iter().any(|p| p.amount == 1000));
+    assert_eq!(s.history("nobody", 0, "").unwrap().len(), 0);
+
     // Artifacts: write-once, a retry with the same value is a no-op, another value is
     // refused and leaves the first; each new one is audited.
     assert!(s

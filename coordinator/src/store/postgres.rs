@@ -63,6 +63,13 @@ const MIGRATIONS: &[&str] = &[
         created BIGINT NOT NULL,
         PRIMARY KEY (subject, kind, key)
      );",
+    // The risk engine's history fields as columns, read from a covering index.
+    "ALTER TABLE requests ADD COLUMN network TEXT, ADD COLUMN asset TEXT,
+        ADD COLUMN destination TEXT, ADD COLUMN amount TEXT;
+     UPDATE requests SET network = body::jsonb->>'network', asset = body::jsonb->>'asset',
+        destination = body::jsonb->>'destination', amount = body::jsonb->>'amount';
+     CREATE INDEX requests_history ON requests(principal, created)
+        INCLUDE (state, network, asset, destination, amount);",
 ];
 
 /// PostgreSQL storage.
@@ -215,9 +222,13 @@ impl Store for Postgres {
             }
         }
         let id = new_request_id()?;
+        let field = |k: &str| body.get(k).and_then(Value::as_str).map(String::from);
         tx.execute(
-            "INSERT INTO requests (id, idempotency_key, principal, body, body_hash, state, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-            &[&id, &idempotency_key, &principal, &body_text, &body_hash, &state_name(State::Draft), &(now as i64)],
+            "INSERT INTO requests (id, idempotency_key, principal, body, body_hash, state, created, updated,
+                network, asset, destination, amount)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11)",
+            &[&id, &idempotency_key, &principal, &body_text, &body_hash, &state_name(State::Draft), &(now as i64),
+                &field("network"), &field("asset"), &field("destination"), &field("amount")],
         )
         .map_err(db)?;
         append_audit(
@@ -289,29 +300,24 @@ impl Store for Postgres {
         let rows = self
             .lock()
             .query(
-                "SELECT body, created FROM requests WHERE principal = $1 AND created >= $2 AND id <> $3 AND state NOT IN ('rejected', 'cancelled')",
+                "SELECT network, asset, destination, amount, created FROM requests
+                 WHERE principal = $1 AND created >= $2 AND id <> $3 AND state NOT IN ('rejected', 'cancelled')",
                 &[&principal, &(since as i64), &exclude],
             )
             .map_err(db)?;
         let mut out = Vec::new();
         for r in rows {
-            let body: String = r.try_get(0).map_err(db)?;
-            let v: Value =
-                serde_json::from_str(&body).map_err(|e| StoreError::Backend(e.to_string()))?;
-            let get = |k: &str| v[k].as_str().map(String::from);
-            if let (Some(network), Some(asset), Some(destination), Some(amount)) = (
-                get("network"),
-                get("asset"),
-                get("destination"),
-                get("amount"),
-            ) {
+            let get = |i: usize| r.try_get::<_, Option<String>>(i).map_err(db);
+            if let (Some(network), Some(asset), Some(destination), Some(amount)) =
+                (get(0)?, get(1)?, get(2)?, get(3)?)
+            {
                 out.push(Past {
                     principal: principal.into(),
                     network,
                     asset,
                     destination,
                     amount: amount.parse().unwrap_or(0),
-                    time: r.try_get::<_, i64>(1).map_err(db)? as u64,
+                    time: r.try_get::<_, i64>(4).map_err(db)? as u64,
                 });
             }
         }
