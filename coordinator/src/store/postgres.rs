@@ -4,7 +4,7 @@
 //! (`SELECT … FOR UPDATE`); step leases are taken with a conditional upsert, so two
 //! replicas never export, finalise or broadcast the same request at once.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Condvar, Mutex};
 
 use postgres::{Client, NoTls, Transaction};
 use serde_json::Value;
@@ -75,6 +75,33 @@ const MIGRATIONS: &[&str] = &[
 /// PostgreSQL storage.
 pub struct Postgres {
     client: Mutex<Client>,
+    creates: Batcher,
+}
+
+/// Group commit of creates: callers queue their create; one of them (the leader) runs
+/// every queued create in one transaction, each under its own savepoint (one refused
+/// create rolls back alone), commits once, and hands each caller its result. The audit
+/// chain's lock and the commit's fsync are then paid once per batch, not once per
+/// request. Nobody's answer comes before the commit that holds it.
+#[derive(Default)]
+struct Batcher {
+    state: Mutex<BatchState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct BatchState {
+    queue: Vec<Arc<Job>>,
+    leading: bool,
+}
+
+struct Job {
+    key: Option<String>,
+    principal: String,
+    body: Value,
+    now: u64,
+    initial: Option<(Event, String, Value)>,
+    result: Mutex<Option<Result<(RequestRow, bool), StoreError>>>,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -179,12 +206,155 @@ impl Postgres {
         tx.commit().map_err(db)?;
         Ok(Self {
             client: Mutex::new(client),
+            creates: Batcher::default(),
         })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Client> {
         self.client.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+impl Postgres {
+    /// Runs queued creates in one transaction (see [`Batcher`]).
+    fn run_batch(&self, batch: &[Arc<Job>]) {
+        let set = |j: &Job, r: Result<(RequestRow, bool), StoreError>| {
+            *j.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        };
+        let mut client = self.lock();
+        let mut tx = match client.transaction() {
+            Ok(t) => t,
+            Err(e) => {
+                let msg = e.to_string();
+                for j in batch {
+                    set(j, Err(StoreError::Backend(msg.clone())));
+                }
+                return;
+            }
+        };
+        let mut done = Vec::new();
+        for j in batch {
+            if let Err(e) = tx.batch_execute("SAVEPOINT one_create") {
+                set(j, Err(db(e)));
+                continue;
+            }
+            let r = create_in(
+                &mut tx,
+                j.key.as_deref(),
+                &j.principal,
+                &j.body,
+                j.now,
+                j.initial
+                    .as_ref()
+                    .map(|(e, a, d)| (*e, a.as_str(), d.clone())),
+            );
+            let end = if r.is_ok() {
+                "RELEASE SAVEPOINT one_create"
+            } else {
+                "ROLLBACK TO SAVEPOINT one_create"
+            };
+            match (r, tx.batch_execute(end)) {
+                (Ok(v), Ok(())) => done.push((j, v)),
+                (Err(e), _) => set(j, Err(e)),
+                (Ok(_), Err(e)) => set(j, Err(db(e))),
+            }
+        }
+        match tx.commit() {
+            Ok(()) => {
+                for (j, v) in done {
+                    set(j, Ok(v));
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for (j, _) in done {
+                    set(j, Err(StoreError::Backend(msg.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// One create inside `tx`.
+fn create_in(
+    tx: &mut Transaction<'_>,
+    idempotency_key: Option<&str>,
+    principal: &str,
+    body: &Value,
+    now: u64,
+    initial: Option<(Event, &str, Value)>,
+) -> Result<(RequestRow, bool), StoreError> {
+    let body_text = body.to_string();
+    let body_hash = hex::encode(Sha256::digest(body_text.as_bytes()));
+    if let Some(key) = idempotency_key {
+        // Serialise creators of the same key.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            &[&format!("{}:{principal}:{key}", principal.len())],
+        )
+        .map_err(db)?;
+        if let Some(r) = tx
+            .query_opt(
+                "SELECT id, idempotency_key, principal, body, state, created, updated, body_hash FROM requests WHERE principal = $1 AND idempotency_key = $2",
+                &[&principal, &key],
+            )
+            .map_err(db)?
+        {
+            let hash: String = r.try_get(7).map_err(db)?;
+            if hash != body_hash {
+                return Err(StoreError::KeyReuse(key.into()));
+            }
+            return Ok((row_of(&r)?, false));
+        }
+    }
+    let id = new_request_id()?;
+    let field = |k: &str| body.get(k).and_then(Value::as_str).map(String::from);
+    tx.execute(
+        "INSERT INTO requests (id, idempotency_key, principal, body, body_hash, state, created, updated,
+            network, asset, destination, amount)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11)",
+        &[&id, &idempotency_key, &principal, &body_text, &body_hash, &state_name(State::Draft), &(now as i64),
+            &field("network"), &field("asset"), &field("destination"), &field("amount")],
+    )
+    .map_err(db)?;
+    append_audit(
+        tx,
+        principal,
+        "request.create",
+        &id,
+        serde_json::json!({"body": body, "idempotency_key": idempotency_key}),
+        now,
+    )?;
+    let mut state = State::Draft;
+    if let Some((event, actor, detail)) = initial {
+        let next = state.apply(event)?;
+        tx.execute(
+            "UPDATE requests SET state = $1 WHERE id = $2",
+            &[&state_name(next), &id],
+        )
+        .map_err(db)?;
+        append_audit(
+            tx,
+            actor,
+            "request.state",
+            &id,
+            serde_json::json!({"from": state, "to": next, "event": event, "detail": detail}),
+            now,
+        )?;
+        state = next;
+    }
+    Ok((
+        RequestRow {
+            id,
+            idempotency_key: idempotency_key.map(String::from),
+            principal: principal.into(),
+            body: body.clone(),
+            state,
+            created: now,
+            updated: now,
+        },
+        true,
+    ))
 }
 
 impl Store for Postgres {
@@ -196,80 +366,33 @@ impl Store for Postgres {
         now: u64,
         initial: Option<(Event, &str, Value)>,
     ) -> Result<(RequestRow, bool), StoreError> {
-        let mut client = self.lock();
-        let mut tx = client.transaction().map_err(db)?;
-        let body_text = body.to_string();
-        let body_hash = hex::encode(Sha256::digest(body_text.as_bytes()));
-        if let Some(key) = idempotency_key {
-            // Serialise creators of the same key.
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(hashtext($1))",
-                &[&format!("{}:{principal}:{key}", principal.len())],
-            )
-            .map_err(db)?;
-            if let Some(r) = tx
-                .query_opt(
-                    "SELECT id, idempotency_key, principal, body, state, created, updated, body_hash FROM requests WHERE principal = $1 AND idempotency_key = $2",
-                    &[&principal, &key],
-                )
-                .map_err(db)?
-            {
-                let hash: String = r.try_get(7).map_err(db)?;
-                if hash != body_hash {
-                    return Err(StoreError::KeyReuse(key.into()));
-                }
-                return Ok((row_of(&r)?, false));
-            }
-        }
-        let id = new_request_id()?;
-        let field = |k: &str| body.get(k).and_then(Value::as_str).map(String::from);
-        tx.execute(
-            "INSERT INTO requests (id, idempotency_key, principal, body, body_hash, state, created, updated,
-                network, asset, destination, amount)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11)",
-            &[&id, &idempotency_key, &principal, &body_text, &body_hash, &state_name(State::Draft), &(now as i64),
-                &field("network"), &field("asset"), &field("destination"), &field("amount")],
-        )
-        .map_err(db)?;
-        append_audit(
-            &mut tx,
-            principal,
-            "request.create",
-            &id,
-            serde_json::json!({"body": body, "idempotency_key": idempotency_key}),
+        let job = Arc::new(Job {
+            key: idempotency_key.map(String::from),
+            principal: principal.into(),
+            body: body.clone(),
             now,
-        )?;
-        let mut state = State::Draft;
-        if let Some((event, actor, detail)) = initial {
-            let next = state.apply(event)?;
-            tx.execute(
-                "UPDATE requests SET state = $1 WHERE id = $2",
-                &[&state_name(next), &id],
-            )
-            .map_err(db)?;
-            append_audit(
-                &mut tx,
-                actor,
-                "request.state",
-                &id,
-                serde_json::json!({"from": state, "to": next, "event": event, "detail": detail}),
-                now,
-            )?;
-            state = next;
+            initial: initial.map(|(e, a, d)| (e, a.to_string(), d)),
+            result: Mutex::new(None),
+        });
+        let b = &self.creates;
+        let mut st = b.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.queue.push(job.clone());
+        loop {
+            if let Some(r) = job.result.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return r;
+            }
+            if st.leading {
+                st = b.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            st.leading = true;
+            let batch = std::mem::take(&mut st.queue);
+            drop(st);
+            self.run_batch(&batch);
+            st = b.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.leading = false;
+            b.cv.notify_all();
         }
-        tx.commit().map_err(db)?;
-        Ok((
-            RequestRow {
-                id,
-                idempotency_key: idempotency_key.map(String::from),
-                principal: principal.into(),
-                body: body.clone(),
-                state,
-                created: now,
-                updated: now,
-            },
-            true,
-        ))
     }
 
     fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError> {
