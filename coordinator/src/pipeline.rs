@@ -354,6 +354,8 @@ pub struct Pipeline {
     /// Deposit address pools.
     pub deposits: Vec<Deposits>,
     last_watch: Mutex<std::collections::HashMap<String, u64>>,
+    /// Why the last build of a request failed (shown until it succeeds).
+    build_errors: Mutex<std::collections::HashMap<String, String>>,
     /// Distinct approvers a request needs before export.
     pub approvals_required: usize,
     /// How long an envelope stays valid, seconds.
@@ -435,6 +437,7 @@ impl Pipeline {
             watches: Vec::new(),
             deposits: Vec::new(),
             last_watch: Mutex::default(),
+            build_errors: Mutex::default(),
             approvals_required: 1,
             validity_secs: 24 * 3600,
             owner: "coordinator".into(),
@@ -1160,9 +1163,16 @@ impl Pipeline {
             .store
             .artifact(id, "envelope", "request")?
             .ok_or_else(|| {
-                refused(
-                    "not prepared yet: the transaction is built once the request awaits approvals",
-                )
+                let why = self
+                    .build_errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(id)
+                    .cloned();
+                refused(match why {
+                    Some(e) => format!("not prepared yet; the last attempt failed: {e}"),
+                    None => "not prepared yet: the transaction is built once the request awaits approvals".into(),
+                })
             })?;
         let req = decode_request(&h)?;
         let transaction = match (
@@ -1858,7 +1868,20 @@ impl Pipeline {
                     continue;
                 }
                 let r = match state {
-                    State::AwaitingApprovals => self.prepare(&row.id, now).map(|_| ()),
+                    State::AwaitingApprovals => {
+                        let r = self.prepare(&row.id, now).map(|_| ());
+                        let mut errs = self.build_errors.lock().unwrap_or_else(|p| p.into_inner());
+                        match &r {
+                            Err(PipelineError::Busy) => {}
+                            Err(e) => {
+                                errs.insert(row.id.clone(), e.to_string());
+                            }
+                            Ok(()) => {
+                                errs.remove(&row.id);
+                            }
+                        }
+                        r
+                    }
                     State::Approved => match self.store.artifact(&row.id, "export", "request") {
                         Ok(Some(_)) => self.export(&row.id, "coordinator", now).map(|_| ()),
                         Ok(None) => Ok(()),

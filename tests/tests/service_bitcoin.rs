@@ -381,8 +381,114 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         vec![deposits[1].as_str(), deposits[3].as_str()],
         "{p}"
     );
-    let a = svc.call("GET", "/v1/audit/verify", Some(&admin), None)?;
-    assert_eq!(a.json["ok"], true);
+
+    // A compromised database: a third request is approved, then its stored PSBT and
+    // envelope are rewritten so that the change goes to an attacker. The coordinator's
+    // export refuses and records it; a fully compromised coordinator that re-signs the
+    // edited envelope with the real approvals is refused by the station.
+    let id3 = create(50_000, "btc-3")?;
+    let view3 = svc.wait_envelope(&id3, &ana)?;
+    let digest3: [u8; 32] = hex::decode(view3["digest"].as_str().unwrap())?
+        .try_into()
+        .unwrap();
+    let approvals: Vec<airgap_protocol::envelope::Approval> = ["ana", "ben"]
+        .iter()
+        .map(|who| {
+            use ed25519_dalek::Signer;
+            let key = seed_key(&format!("{who}-approver"));
+            airgap_protocol::envelope::Approval {
+                approver: airgap_protocol::envelope::KeyId::of(&key.verifying_key()),
+                signature: key
+                    .sign(&SignRequest::approval_message(&digest3))
+                    .to_bytes(),
+            }
+        })
+        .collect();
+    for (k, tok) in [&ana, &ben].into_iter().enumerate() {
+        let r = svc.call(
+            "POST",
+            &format!("/v1/requests/{id3}/approvals"),
+            Some(tok),
+            Some(&json!({"signature": hex::encode(approvals[k].signature)})),
+        )?;
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+    let conn = rusqlite::Connection::open(&db)?;
+    let stored = |kind: &str| -> Result<String> {
+        Ok(conn.query_row(
+            "SELECT value FROM artifacts WHERE subject = ?1 AND kind = ?2",
+            rusqlite::params![id3, kind],
+            |r| r.get(0),
+        )?)
+    };
+    let mut psbt = bitcoin::Psbt::deserialize(&hex::decode(stored("unsigned")?)?)?;
+    let original = SignRequest::from_cbor(&hex::decode(stored("envelope")?)?)?;
+    let change = psbt
+        .unsigned_tx
+        .output
+        .iter()
+        .position(|o| o.script_pubkey != recipient(0).script_pubkey())
+        .unwrap();
+    psbt.unsigned_tx.output[change].script_pubkey = recipient(1).script_pubkey();
+    psbt.outputs[change] = Default::default();
+    let mut edited = original.clone();
+    edited.payloads[0].body = airgap_protocol::envelope::PayloadBody::Psbt {
+        version: 0,
+        bytes: psbt.serialize(),
+    };
+    conn.execute(
+        "UPDATE artifacts SET value = ?1 WHERE subject = ?2 AND kind = 'unsigned'",
+        rusqlite::params![hex::encode(psbt.serialize()), id3],
+    )?;
+    conn.execute(
+        "UPDATE artifacts SET value = ?1 WHERE subject = ?2 AND kind = 'envelope'",
+        rusqlite::params![hex::encode(edited.to_cbor()), id3],
+    )?;
+    let r = svc.call(
+        "POST",
+        &format!("/v1/requests/{id3}/export"),
+        Some(&treasury),
+        None,
+    )?;
+    assert_eq!(r.status, 409, "{}", r.json);
+    let rows = svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"].clone();
+    assert!(rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["subject"] == id3.as_str() && r["action"] == "tamper.detected"));
+    let mut forged = edited;
+    forged.approvals = approvals;
+    forged.sign_with(&seed_key("rehearsal coordinator"));
+    let before = a.station.ledger().len();
+    match a.station.review(&forged, now()) {
+        Err(signer_station::station::Refusal::Envelope(e)) => {
+            assert!(e.to_string().contains("does not verify"), "{e}")
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(r) => panic!("the station accepted a tampered PSBT: {:?}", r.verdict),
+    }
+    assert_eq!(a.station.ledger().len(), before, "nothing signed");
+    // More than the vault holds: not built, and the envelope says why.
+    let id4 = create(900_000, "btc-4")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let said = loop {
+        let r = svc.call(
+            "GET",
+            &format!("/v1/requests/{id4}/envelope"),
+            Some(&ana),
+            None,
+        )?;
+        assert_eq!(r.status, 422);
+        let e = r.json["error"].as_str().unwrap_or_default().to_string();
+        if e.contains("last attempt failed") || std::time::Instant::now() > deadline {
+            break e;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(said.contains("cannot build"), "{said}");
+    let v = svc.call("GET", "/v1/audit/verify", Some(&admin), None)?;
+    assert_eq!(v.json["ok"], true);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
