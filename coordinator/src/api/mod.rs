@@ -248,9 +248,12 @@ impl AppState {
 }
 
 async fn health(AxState(st): AxState<Arc<AppState>>) -> Response {
-    match blocking(|| st.store.audit_rows(1, 1)) {
-        Ok(_) => Json(json!({"status": "ok"})).into_response(),
-        Err(_) => (
+    let ok = tokio::task::spawn_blocking(move || st.store.audit_rows(1, 1).is_ok())
+        .await
+        .unwrap_or(false);
+    match ok {
+        true => Json(json!({"status": "ok"})).into_response(),
+        false => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "storage unavailable"})),
         )
@@ -274,13 +277,30 @@ async fn metrics(AxState(st): AxState<Arc<AppState>>) -> String {
     )
 }
 
-/// Runs storage work off the async workers where the runtime allows it: SQLite's fsync
-/// and the synchronous PostgreSQL client block, and the latter cannot run inside a
-/// runtime's context at all.
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
+/// Runs storage work off the async workers. A backend with one connection (SQLite)
+/// runs it in place (`block_in_place`), which keeps its latency lowest; one with a pool
+/// (PostgreSQL) on the blocking pool, so that many calls are in flight at once and its
+/// creates batch into one commit. A panic there is a 500, never a dropped connection.
+async fn blocking(
+    concurrent: bool,
+    f: impl FnOnce() -> Result<Response, ApiError> + Send + 'static,
+) -> Result<Response, ApiError> {
+    let failed = || {
+        Err(ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error".into(),
+        ))
+    };
+    if concurrent {
+        return tokio::task::spawn_blocking(f)
+            .await
+            .unwrap_or_else(|_| failed());
+    }
+    let run =
+        || std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| failed());
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
+        _ => run(),
     }
 }
 
@@ -318,8 +338,12 @@ async fn create_request(
     headers: HeaderMap,
     body: Result<Json<CreateRequest>, JsonRejection>,
 ) -> Response {
-    let r = blocking(|| create_inner(&st, &headers, body));
-    count(&st, r)
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
+        create_inner(&st, &headers, body)
+    })
+    .await;
+    count(&stc, r)
 }
 
 fn create_inner(
@@ -432,7 +456,8 @@ async fn list_requests(
     headers: HeaderMap,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, READERS)?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let limit = q.limit.unwrap_or(100);
@@ -441,8 +466,9 @@ async fn list_requests(
         }
         let rows = st.store.list(q.state, q.principal.as_deref(), limit)?;
         Ok(Json(json!({"requests": rows})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 async fn get_request(
@@ -450,15 +476,17 @@ async fn get_request(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, READERS)?;
         let row = st
             .store
             .get(&id)?
             .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
         Ok(Json(json!({"request": row})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -473,7 +501,8 @@ async fn cancel_request(
     Path(id): Path<String>,
     body: Result<Json<Reason>, JsonRejection>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         let caller = authenticate(&st, &headers, &["treasury"])?;
         let reason = json_body(body)?.reason;
         if reason.trim().is_empty() || reason.chars().count() > 500 {
@@ -487,8 +516,9 @@ async fn cancel_request(
             (st.clock)(),
         )?;
         Ok(Json(json!({"request": row})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -511,7 +541,8 @@ async fn review_request(
     Path(id): Path<String>,
     body: Result<Json<Review>, JsonRejection>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         let caller = authenticate(&st, &headers, &["risk"])?;
         let review = json_body(body)?;
         if review.reason.trim().is_empty() {
@@ -539,8 +570,9 @@ async fn review_request(
             (st.clock)(),
         )?;
         Ok(Json(json!({"request": row})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -555,7 +587,8 @@ async fn audit_rows(
     headers: HeaderMap,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, &["auditor"])?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let rows = st.store.audit_rows(
@@ -563,12 +596,14 @@ async fn audit_rows(
             q.limit.unwrap_or(1000).clamp(1, 10_000),
         )?;
         Ok(Json(json!({"rows": rows})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 async fn audit_verify(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, &["auditor"])?;
         let rows = st.store.audit_rows(1, usize::MAX)?;
         let result = audit::verify(&rows, None);
@@ -578,8 +613,9 @@ async fn audit_verify(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -
             "break": result.err().map(|e| e.to_string()),
         }))
         .into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 /// The operator web console: one static page; everything it shows comes from the API

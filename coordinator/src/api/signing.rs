@@ -91,7 +91,8 @@ pub(super) async fn register_station(
     headers: HeaderMap,
     body: Result<Json<RegisterStation>, JsonRejection>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         let caller = authenticate(&st, &headers, &[])?;
         let b = json_body(body)?;
         let cbor = match (b.frames.is_empty(), b.cbor_hex) {
@@ -122,15 +123,17 @@ pub(super) async fn register_station(
             Json(json!({"station": d.name, "identity": hex::encode(d.identity), "mock_hsm": d.mock_hsm})),
         )
             .into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 pub(super) async fn list_stations(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, READERS)?;
         let list: Vec<_> = st
             .pipeline
@@ -154,8 +157,9 @@ pub(super) async fn list_stations(
             })
             .collect();
         Ok(Json(json!({"stations": list})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,7 +174,8 @@ pub(super) async fn register_approver(
     headers: HeaderMap,
     body: Result<Json<RegisterApprover>, JsonRejection>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         let caller = authenticate(&st, &headers, &[])?;
         let b = json_body(body)?;
         st.pipeline.register_approver(
@@ -180,8 +185,9 @@ pub(super) async fn register_approver(
             (st.clock)(),
         )?;
         Ok((StatusCode::CREATED, Json(json!({"approver": b.principal}))).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 pub(super) async fn envelope(
@@ -189,14 +195,16 @@ pub(super) async fn envelope(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, READERS)?;
         st.store
             .get(&id)?
             .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
         Ok(Json(st.pipeline.envelope(&id)?).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,15 +219,17 @@ pub(super) async fn approve(
     Path(id): Path<String>,
     body: Result<Json<ApprovalBody>, JsonRejection>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         let caller = authenticate(&st, &headers, &["approver"])?;
         let b = json_body(body)?;
         let row = st
             .pipeline
             .approve(&id, &caller.principal, &b.signature, (st.clock)())?;
         Ok(Json(json!({"request": row})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 fn frames_of(env: &Envelope) -> Result<(String, usize, Vec<String>), ApiError> {
@@ -240,13 +250,15 @@ pub(super) async fn export(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         let caller = authenticate(&st, &headers, &["treasury"])?;
         let req = st.pipeline.export(&id, &caller.principal, (st.clock)())?;
         let (ur_type, fragments, frames) = frames_of(&Envelope::Request(req))?;
         Ok(Json(json!({"ur_type": ur_type, "fragments": fragments, "frames": frames, "version": FRAME_VERSION})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 fn exported_frames(st: &AppState, id: &str) -> Result<(String, usize, Vec<String>), ApiError> {
@@ -265,12 +277,14 @@ pub(super) async fn export_frames(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, READERS)?;
         let (ur_type, fragments, frames) = exported_frames(&st, &id)?;
         Ok(Json(json!({"ur_type": ur_type, "fragments": fragments, "frames": frames, "version": FRAME_VERSION})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 pub(super) async fn export_frame_png(
@@ -278,7 +292,8 @@ pub(super) async fn export_frame_png(
     headers: HeaderMap,
     Path((id, n)): Path<(String, usize)>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, READERS)?;
         let (_, _, frames) = exported_frames(&st, &id)?;
         let text = frames.get(n).ok_or_else(|| {
@@ -291,8 +306,9 @@ pub(super) async fn export_frame_png(
             .and_then(|r| r.to_png(text, 4))
             .map_err(|e| bad(e.to_string()))?;
         Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -307,7 +323,8 @@ pub(super) async fn export_bundle(
     Path(id): Path<String>,
     q: Result<Query<BundleQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, &["treasury"])?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let usb = st.pipeline.usb.as_ref().ok_or_else(|| {
@@ -358,8 +375,9 @@ pub(super) async fn export_bundle(
             sealed,
         )
             .into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -374,7 +392,8 @@ pub(super) async fn import(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         let caller = authenticate(&st, &headers, &["treasury"])?;
         let ctype = headers
             .get(header::CONTENT_TYPE)
@@ -422,8 +441,9 @@ pub(super) async fn import(
             .pipeline
             .import(&id, &resp.to_cbor(), &caller.principal, (st.clock)())?;
         Ok(Json(json!({"request": row})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 pub(super) async fn chain_status(
@@ -431,7 +451,8 @@ pub(super) async fn chain_status(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, READERS)?;
         let row = st
             .store
@@ -467,12 +488,14 @@ pub(super) async fn chain_status(
             (None, None) => json!({"state": row.state, "hash": null}),
         })
         .into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 pub(super) async fn vaults(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, READERS)?;
         let mut out = Vec::new();
         for c in &st.pipeline.bitcoin {
@@ -535,8 +558,9 @@ pub(super) async fn vaults(AxState(st): AxState<Arc<AppState>>, headers: HeaderM
             }));
         }
         Ok(Json(json!({"vaults": out})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -550,7 +574,8 @@ pub(super) async fn hand_out_deposit(
     headers: HeaderMap,
     body: Result<Json<NetworkBody>, JsonRejection>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         let caller = authenticate(&st, &headers, &["warm-tier", "treasury"])?;
         let b = json_body(body)?;
         let (index, address) =
@@ -561,8 +586,9 @@ pub(super) async fn hand_out_deposit(
             Json(json!({"network": b.network, "index": index, "address": address})),
         )
             .into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 pub(super) async fn list_deposits(
@@ -570,7 +596,8 @@ pub(super) async fn list_deposits(
     headers: HeaderMap,
     q: Result<Query<NetworkBody>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, READERS)?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let list: Vec<_> = st
@@ -580,8 +607,9 @@ pub(super) async fn list_deposits(
             .map(|(i, a)| json!({"index": i, "address": a}))
             .collect();
         Ok(Json(json!({"network": q.network, "addresses": list})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 pub(super) async fn sweep_plan(
@@ -589,13 +617,15 @@ pub(super) async fn sweep_plan(
     headers: HeaderMap,
     q: Result<Query<NetworkBody>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, READERS)?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let plan = st.pipeline.sweep_plan(&q.network)?;
         Ok(Json(json!({"network": q.network, "plan": plan})).into_response())
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }
 
 /// The PSBT of an exported Bitcoin request as BBQr parts, for a hardware-wallet cosigner
@@ -605,7 +635,8 @@ pub(super) async fn export_bbqr(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let r = blocking(|| {
+    let stc = st.clone();
+    let r = blocking(stc.store.concurrent(), move || {
         authenticate(&st, &headers, READERS)?;
         st.store
             .get(&id)?
@@ -632,6 +663,7 @@ pub(super) async fn export_bbqr(
             Json(json!({"file_type": "P", "version": split.version, "parts": split.parts}))
                 .into_response(),
         )
-    });
-    count(&st, r)
+    })
+    .await;
+    count(&stc, r)
 }

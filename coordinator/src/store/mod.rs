@@ -224,6 +224,12 @@ pub trait Store: Send + Sync {
     /// The artifacts of `subject` of one kind, as `(key, value)` in key order.
     fn artifacts(&self, subject: &str, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
 
+    /// Whether calls from many threads at once run in parallel (a connection pool), as
+    /// opposed to one at a time on one connection.
+    fn concurrent(&self) -> bool {
+        false
+    }
+
     /// One artifact.
     fn artifact(&self, subject: &str, kind: &str, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self

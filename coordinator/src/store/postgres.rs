@@ -74,9 +74,15 @@ const MIGRATIONS: &[&str] = &[
 
 /// PostgreSQL storage.
 pub struct Postgres {
-    client: Mutex<Client>,
+    /// A small pool: reads (tokens, history, requests) do not wait behind a batch's
+    /// commit.
+    clients: Vec<Mutex<Client>>,
+    next: std::sync::atomic::AtomicUsize,
     creates: Batcher,
 }
+
+/// Connections per coordinator process.
+pub const POOL_SIZE: usize = 8;
 
 /// Group commit of creates: callers queue their create; one of them (the leader) runs
 /// every queued create in one transaction, each under its own savepoint (one refused
@@ -204,14 +210,31 @@ impl Postgres {
             .map_err(db)?;
         }
         tx.commit().map_err(db)?;
+        let mut clients = vec![Mutex::new(client)];
+        for _ in 1..POOL_SIZE {
+            clients.push(Mutex::new(Client::connect(params, NoTls).map_err(db)?));
+        }
         Ok(Self {
-            client: Mutex::new(client),
+            clients,
+            next: std::sync::atomic::AtomicUsize::new(0),
             creates: Batcher::default(),
         })
     }
 
+    /// A free connection of the pool, or else the next one in turn.
     fn lock(&self) -> std::sync::MutexGuard<'_, Client> {
-        self.client.lock().unwrap_or_else(|p| p.into_inner())
+        let n = self.clients.len();
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for k in 0..n {
+            match self.clients[(start + k) % n].try_lock() {
+                Ok(g) => return g,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        self.clients[start % n]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -358,6 +381,10 @@ fn create_in(
 }
 
 impl Store for Postgres {
+    fn concurrent(&self) -> bool {
+        true
+    }
+
     fn create_with(
         &self,
         idempotency_key: Option<&str>,
