@@ -297,6 +297,99 @@ fn solana_request_through_the_service() -> Result<()> {
     assert_eq!(a.json["chain"], "solana");
     let a = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
     assert_eq!(a.json["vaults"][0]["address"], vault.to_string());
+    // A compromised database: a third request is approved, then its message is rewritten
+    // onto another durable nonce account (the attacker's) and its envelope with it. The
+    // coordinator's export refuses and records it; re-signed with the real approvals by
+    // a compromised coordinator, the station refuses it.
+    let id3 = create(SOL / 4, "sol-3")?;
+    let view3 = svc.wait_envelope(&id3, &ana)?;
+    let digest3: [u8; 32] = hex::decode(view3["digest"].as_str().unwrap())?
+        .try_into()
+        .unwrap();
+    let approvals: Vec<airgap_protocol::envelope::Approval> = ["ana", "ben"]
+        .iter()
+        .map(|who| {
+            let key = seed_key(&format!("{who}-approver"));
+            airgap_protocol::envelope::Approval {
+                approver: airgap_protocol::envelope::KeyId::of(&key.verifying_key()),
+                signature: key
+                    .sign(&SignRequest::approval_message(&digest3))
+                    .to_bytes(),
+            }
+        })
+        .collect();
+    for (k, tok) in [&ana, &ben].into_iter().enumerate() {
+        let a = svc.call(
+            "POST",
+            &format!("/v1/requests/{id3}/approvals"),
+            Some(tok),
+            Some(&json!({"signature": hex::encode(approvals[k].signature)})),
+        )?;
+        assert_eq!(a.status, 200, "{}", a.json);
+    }
+    let conn = rusqlite::Connection::open(&db)?;
+    let stored = |kind: &str| -> Result<String> {
+        Ok(conn.query_row(
+            "SELECT value FROM artifacts WHERE subject = ?1 AND kind = ?2",
+            rusqlite::params![id3, kind],
+            |r| r.get(0),
+        )?)
+    };
+    let original = SignRequest::from_cbor(&hex::decode(stored("envelope")?)?)?;
+    let attacker_nonce = addr(&seed_key("attacker nonce account"));
+    let fake = coordinator::solana::NonceInfo {
+        address: attacker_nonce,
+        authority: vault,
+        nonce: solana_hash::Hash::new_from_array([7; 32]),
+    };
+    let forged_tx = b.sol_transfer(
+        &vault,
+        &recipient,
+        SOL / 4,
+        &coordinator::solana::Blockhash::Nonce(fake),
+        TxOptions::default(),
+    )?;
+    let mut unsigned: serde_json::Value = serde_json::from_str(&stored("unsigned")?)?;
+    unsigned["message"] = json!(hex::encode(&forged_tx.message));
+    unsigned["nonce_account"] = json!(attacker_nonce.to_string());
+    let mut edited = original.clone();
+    edited.payloads = vec![forged_tx.payload(NET, &vault)];
+    conn.execute(
+        "UPDATE artifacts SET value = ?1 WHERE subject = ?2 AND kind = 'unsigned'",
+        rusqlite::params![unsigned.to_string(), id3],
+    )?;
+    conn.execute(
+        "UPDATE artifacts SET value = ?1 WHERE subject = ?2 AND kind = 'envelope'",
+        rusqlite::params![hex::encode(edited.to_cbor()), id3],
+    )?;
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id3}/export"),
+        Some(&treasury),
+        None,
+    )?;
+    assert_eq!(a.status, 409, "{}", a.json);
+    let rows = svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"].clone();
+    assert!(rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["subject"] == id3.as_str() && r["action"] == "tamper.detected"));
+    let mut forged = edited;
+    forged.approvals = approvals;
+    forged.sign_with(&seed_key("rehearsal coordinator"));
+    let before = station.ledger().len();
+    match station.review(&forged, now()) {
+        Err(signer_station::station::Refusal::Envelope(e)) => {
+            assert!(e.to_string().contains("does not verify"), "{e}")
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(r) => panic!(
+            "the station accepted a foreign nonce account: {:?}",
+            r.verdict
+        ),
+    }
+    assert_eq!(station.ledger().len(), before, "nothing signed");
     let a = svc.call("GET", "/v1/audit/verify", Some(&admin), None)?;
     assert_eq!(a.json["ok"], true);
     let _ = std::fs::remove_dir_all(&dir);
