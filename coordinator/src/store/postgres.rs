@@ -239,58 +239,44 @@ impl Postgres {
 }
 
 impl Postgres {
-    /// Runs queued creates in one transaction (see [`Batcher`]).
+    /// Runs queued creates in one transaction (see [`Batcher`]): the audit chain's lock
+    /// is taken once and its head read once; each create is then one insert of the
+    /// request (its risk outcome applied) and one insert of its audit rows. A create
+    /// refused on its merits (key reused) fails alone; a database error fails the batch
+    /// and nothing of it is stored.
     fn run_batch(&self, batch: &[Arc<Job>]) {
         let set = |j: &Job, r: Result<(RequestRow, bool), StoreError>| {
             *j.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         };
         let mut client = self.lock();
-        let mut tx = match client.transaction() {
-            Ok(t) => t,
+        let outcome = (|| -> Result<Vec<Result<(RequestRow, bool), StoreError>>, StoreError> {
+            let mut tx = client.transaction().map_err(db)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+                .map_err(db)?;
+            let mut head = tx
+                .query_opt(
+                    "SELECT seq, time, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                    &[],
+                )
+                .map_err(db)?
+                .map(|r| audit_of(&r))
+                .transpose()?;
+            let mut results = Vec::with_capacity(batch.len());
+            for j in batch {
+                results.push(create_fast(&mut tx, j, &mut head)?);
+            }
+            tx.commit().map_err(db)?;
+            Ok(results)
+        })();
+        match outcome {
+            Ok(results) => {
+                for (j, r) in batch.iter().zip(results) {
+                    set(j, r);
+                }
+            }
             Err(e) => {
                 let msg = e.to_string();
                 for j in batch {
-                    set(j, Err(StoreError::Backend(msg.clone())));
-                }
-                return;
-            }
-        };
-        let mut done = Vec::new();
-        for j in batch {
-            if let Err(e) = tx.batch_execute("SAVEPOINT one_create") {
-                set(j, Err(db(e)));
-                continue;
-            }
-            let r = create_in(
-                &mut tx,
-                j.key.as_deref(),
-                &j.principal,
-                &j.body,
-                j.now,
-                j.initial
-                    .as_ref()
-                    .map(|(e, a, d)| (*e, a.as_str(), d.clone())),
-            );
-            let end = if r.is_ok() {
-                "RELEASE SAVEPOINT one_create"
-            } else {
-                "ROLLBACK TO SAVEPOINT one_create"
-            };
-            match (r, tx.batch_execute(end)) {
-                (Ok(v), Ok(())) => done.push((j, v)),
-                (Err(e), _) => set(j, Err(e)),
-                (Ok(_), Err(e)) => set(j, Err(db(e))),
-            }
-        }
-        match tx.commit() {
-            Ok(()) => {
-                for (j, v) in done {
-                    set(j, Ok(v));
-                }
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                for (j, _) in done {
                     set(j, Err(StoreError::Backend(msg.clone())));
                 }
             }
@@ -298,86 +284,117 @@ impl Postgres {
     }
 }
 
-/// One create inside `tx`.
-fn create_in(
+/// One create inside a batch's transaction, the audit head carried along. The outer
+/// error is a database failure (the batch fails); the inner one this create's own.
+#[allow(clippy::type_complexity)]
+fn create_fast(
     tx: &mut Transaction<'_>,
-    idempotency_key: Option<&str>,
-    principal: &str,
-    body: &Value,
-    now: u64,
-    initial: Option<(Event, &str, Value)>,
-) -> Result<(RequestRow, bool), StoreError> {
-    let body_text = body.to_string();
+    j: &Job,
+    head: &mut Option<AuditRecord>,
+) -> Result<Result<(RequestRow, bool), StoreError>, StoreError> {
+    let body_text = j.body.to_string();
     let body_hash = hex::encode(Sha256::digest(body_text.as_bytes()));
-    if let Some(key) = idempotency_key {
-        // Serialise creators of the same key.
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtext($1))",
-            &[&format!("{}:{principal}:{key}", principal.len())],
-        )
-        .map_err(db)?;
-        if let Some(r) = tx
-            .query_opt(
-                "SELECT id, idempotency_key, principal, body, state, created, updated, body_hash FROM requests WHERE principal = $1 AND idempotency_key = $2",
-                &[&principal, &key],
-            )
-            .map_err(db)?
-        {
-            let hash: String = r.try_get(7).map_err(db)?;
-            if hash != body_hash {
-                return Err(StoreError::KeyReuse(key.into()));
-            }
-            return Ok((row_of(&r)?, false));
-        }
-    }
-    let id = new_request_id()?;
-    let field = |k: &str| body.get(k).and_then(Value::as_str).map(String::from);
-    tx.execute(
-        "INSERT INTO requests (id, idempotency_key, principal, body, body_hash, state, created, updated,
-            network, asset, destination, amount)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11)",
-        &[&id, &idempotency_key, &principal, &body_text, &body_hash, &state_name(State::Draft), &(now as i64),
-            &field("network"), &field("asset"), &field("destination"), &field("amount")],
-    )
-    .map_err(db)?;
-    append_audit(
-        tx,
-        principal,
-        "request.create",
-        &id,
-        serde_json::json!({"body": body, "idempotency_key": idempotency_key}),
-        now,
-    )?;
     let mut state = State::Draft;
-    if let Some((event, actor, detail)) = initial {
-        let next = state.apply(event)?;
-        tx.execute(
-            "UPDATE requests SET state = $1 WHERE id = $2",
-            &[&state_name(next), &id],
-        )
-        .map_err(db)?;
-        append_audit(
-            tx,
-            actor,
-            "request.state",
-            &id,
-            serde_json::json!({"from": state, "to": next, "event": event, "detail": detail}),
-            now,
-        )?;
+    let mut transition = None;
+    if let Some((event, actor, detail)) = &j.initial {
+        let next = match state.apply(*event) {
+            Ok(n) => n,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        transition = Some((state, next, *event, actor.clone(), detail.clone()));
         state = next;
     }
-    Ok((
+    let id = new_request_id()?;
+    let field = |k: &str| j.body.get(k).and_then(Value::as_str).map(String::from);
+    // The unique (principal, key) index decides between a new request and a replay.
+    let inserted = tx
+        .query_opt(
+            "INSERT INTO requests (id, idempotency_key, principal, body, body_hash, state, created, updated,
+                network, asset, destination, amount)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $11)
+             ON CONFLICT (principal, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+             RETURNING id",
+            &[&id, &j.key, &j.principal, &body_text, &body_hash, &state_name(state), &(j.now as i64),
+                &field("network"), &field("asset"), &field("destination"), &field("amount")],
+        )
+        .map_err(db)?;
+    if inserted.is_none() {
+        let r = tx
+            .query_one(
+                "SELECT id, idempotency_key, principal, body, state, created, updated, body_hash FROM requests WHERE principal = $1 AND idempotency_key = $2",
+                &[&j.principal, &j.key],
+            )
+            .map_err(db)?;
+        let hash: String = r.try_get(7).map_err(db)?;
+        if hash != body_hash {
+            return Ok(Err(StoreError::KeyReuse(j.key.clone().unwrap_or_default())));
+        }
+        return Ok(Ok((row_of(&r)?, false)));
+    }
+    let mut rows = vec![AuditRecord::next(
+        head.as_ref(),
+        j.now,
+        &j.principal,
+        "request.create",
+        &id,
+        serde_json::json!({"body": j.body, "idempotency_key": j.key}),
+    )];
+    if let Some((from, to, event, actor, detail)) = transition {
+        let next = AuditRecord::next(
+            rows.last(),
+            j.now,
+            &actor,
+            "request.state",
+            &id,
+            serde_json::json!({"from": from, "to": to, "event": event, "detail": detail}),
+        );
+        rows.push(next);
+    }
+    let mut sql = String::from(
+        "INSERT INTO audit (seq, time, actor, action, subject, detail, prev_hash, hash) VALUES ",
+    );
+    let mut params: Vec<Box<dyn postgres::types::ToSql + Sync>> = Vec::new();
+    for (k, r) in rows.iter().enumerate() {
+        if k > 0 {
+            sql.push_str(", ");
+        }
+        let b = k * 8;
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8
+        ));
+        params.push(Box::new(r.seq as i64));
+        params.push(Box::new(r.time as i64));
+        params.push(Box::new(r.actor.clone()));
+        params.push(Box::new(r.action.clone()));
+        params.push(Box::new(r.subject.clone()));
+        params.push(Box::new(r.detail.to_string()));
+        params.push(Box::new(r.prev_hash.clone()));
+        params.push(Box::new(r.hash.clone()));
+    }
+    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+        params.iter().map(|p| p.as_ref()).collect();
+    tx.execute(sql.as_str(), &refs).map_err(db)?;
+    *head = rows.last().cloned();
+    Ok(Ok((
         RequestRow {
             id,
-            idempotency_key: idempotency_key.map(String::from),
-            principal: principal.into(),
-            body: body.clone(),
+            idempotency_key: j.key.clone(),
+            principal: j.principal.clone(),
+            body: j.body.clone(),
             state,
-            created: now,
-            updated: now,
+            created: j.now,
+            updated: j.now,
         },
         true,
-    ))
+    )))
 }
 
 impl Store for Postgres {
