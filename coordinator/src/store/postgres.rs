@@ -101,13 +101,16 @@ struct BatchState {
     leading: bool,
 }
 
+/// A create's answer: the request and whether it is new.
+type CreateResult = Result<(RequestRow, bool), StoreError>;
+
 struct Job {
     key: Option<String>,
     principal: String,
     body: Value,
     now: u64,
     initial: Option<(Event, String, Value)>,
-    result: Mutex<Option<Result<(RequestRow, bool), StoreError>>>,
+    result: Mutex<Option<CreateResult>>,
 }
 
 impl std::fmt::Debug for Postgres {
@@ -249,7 +252,7 @@ impl Postgres {
             *j.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         };
         let mut client = self.lock();
-        let outcome = (|| -> Result<Vec<Result<(RequestRow, bool), StoreError>>, StoreError> {
+        let outcome = (|| -> Result<Vec<CreateResult>, StoreError> {
             let mut tx = client.transaction().map_err(db)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
                 .map_err(db)?;
@@ -286,12 +289,11 @@ impl Postgres {
 
 /// One create inside a batch's transaction, the audit head carried along. The outer
 /// error is a database failure (the batch fails); the inner one this create's own.
-#[allow(clippy::type_complexity)]
 fn create_fast(
     tx: &mut Transaction<'_>,
     j: &Job,
     head: &mut Option<AuditRecord>,
-) -> Result<Result<(RequestRow, bool), StoreError>, StoreError> {
+) -> Result<CreateResult, StoreError> {
     let body_text = j.body.to_string();
     let body_hash = hex::encode(Sha256::digest(body_text.as_bytes()));
     let mut state = State::Draft;
