@@ -128,17 +128,7 @@ impl std::fmt::Debug for Deposits {
 impl Deposits {
     /// The pool of `config`.
     pub fn new(config: DepositConfig) -> Result<Self, PipelineError> {
-        let network = match config.network.as_str() {
-            "bitcoin" => bitcoin::Network::Bitcoin,
-            "testnet" => bitcoin::Network::Testnet,
-            "signet" => bitcoin::Network::Signet,
-            "regtest" => bitcoin::Network::Regtest,
-            n => {
-                return Err(PipelineError::Unconfigured(format!(
-                    "unknown Bitcoin network {n}"
-                )))
-            }
-        };
+        let network = btc_network(&config.network)?;
         let bad =
             |e: crate::bitcoin::BuildError| PipelineError::Unconfigured(format!("deposits: {e}"));
         let pool = crate::bitcoin::DepositPool::new(&config.xpub, network).map_err(bad)?;
@@ -220,15 +210,7 @@ impl BtcChain {
     }
 
     fn network(&self) -> Result<bitcoin::Network, PipelineError> {
-        match self.config.network.as_str() {
-            "bitcoin" => Ok(bitcoin::Network::Bitcoin),
-            "testnet" => Ok(bitcoin::Network::Testnet),
-            "signet" => Ok(bitcoin::Network::Signet),
-            "regtest" => Ok(bitcoin::Network::Regtest),
-            n => Err(PipelineError::Unconfigured(format!(
-                "unknown Bitcoin network {n}"
-            ))),
-        }
+        btc_network(&self.config.network)
     }
 }
 
@@ -598,30 +580,51 @@ impl Pipeline {
 
     /// Nonces of `from` on `network` held by other requests: those exported (the
     /// station may have signed them) or still alive.
-    fn nonces_in_use(
+    /// The `unsigned/<kind>` artifacts of the other requests on `network` that may still
+    /// reach the chain: every request not ended, and ended ones that were exported (a
+    /// station may have signed them). A confirmed request holds nothing any more (its
+    /// nonce is used, its coins spent); with `failed_frees`, neither does a failed one
+    /// (a Solana durable nonce that advanced or was never used).
+    fn held(
         &self,
+        kind: &str,
         network: &str,
-        from: Address,
         except: &str,
-    ) -> Result<Vec<u64>, PipelineError> {
-        let mut used = Vec::new();
-        for row in self.store.list(None, None, 100_000)? {
-            if row.id == except || row.body["network"].as_str() != Some(network) {
+        failed_frees: bool,
+    ) -> Result<Vec<String>, PipelineError> {
+        use State as S;
+        let mut out = Vec::new();
+        for state in [
+            S::AwaitingApprovals,
+            S::Approved,
+            S::Exported,
+            S::PartiallySigned,
+            S::Signed,
+            S::Finalised,
+            S::Broadcast,
+            S::Failed,
+            S::Cancelled,
+            S::Expired,
+            S::Rejected,
+        ] {
+            if failed_frees && state == S::Failed {
                 continue;
             }
-            let Some(u) = self.store.artifact(&row.id, "unsigned", "evm")? else {
-                continue;
-            };
-            let tx: UnsignedEvmTx = serde_json::from_str(&u).map_err(corrupt)?;
-            let dead = matches!(
-                row.state,
-                State::Cancelled | State::Expired | State::Rejected | State::Failed
-            ) && self.store.artifact(&row.id, "export", "request")?.is_none();
-            if tx.from == from && !dead {
-                used.push(tx.nonce);
+            for row in self.store.in_state(state, Some(network))? {
+                if row.id == except {
+                    continue;
+                }
+                let Some(u) = self.store.artifact(&row.id, "unsigned", kind)? else {
+                    continue;
+                };
+                let ended = state.is_final();
+                if ended && self.store.artifact(&row.id, "export", "request")?.is_none() {
+                    continue;
+                }
+                out.push(u);
             }
         }
-        Ok(used)
+        Ok(out)
     }
 
     /// Builds the transaction and the envelope of a request awaiting approvals. Done
@@ -722,7 +725,13 @@ impl Pipeline {
         };
         b.check_chain().map_err(chain_err)?;
         let pending = chain.node.nonce(from, "pending").map_err(chain_err)?;
-        let used = self.nonces_in_use(&body.network, from, id)?;
+        let mut used = Vec::new();
+        for u in self.held("evm", &body.network, id, false)? {
+            let tx: UnsignedEvmTx = serde_json::from_str(&u).map_err(corrupt)?;
+            if tx.from == from {
+                used.push(tx.nonce);
+            }
+        }
         let mut nonce = pending;
         while used.contains(&nonce) {
             nonce += 1;
@@ -925,6 +934,17 @@ impl Pipeline {
         }
     }
 
+    /// The vault's address on an EVM or Solana network: the named (or only) station's key.
+    pub fn account_vault(&self, network: &str) -> Result<String, PipelineError> {
+        if let Ok(c) = self.evm_chain(network) {
+            let (_, pk) = self.station_for(Chain::Evm, c.config.station.as_deref())?;
+            return vault_address(&pk)
+                .map(|a| a.to_checksum(None))
+                .ok_or_else(|| corrupt("station EVM key"));
+        }
+        Ok(self.sol_vault(network)?.to_string())
+    }
+
     /// The native balance of an account on an EVM or Solana network, base units.
     pub fn balance_of(&self, network: &str, address: &str) -> Result<u128, PipelineError> {
         if let Ok(c) = self.evm_chain(network) {
@@ -949,32 +969,6 @@ impl Pipeline {
         self.with_vault(chain, |v| {
             Ok((v.address().to_string(), v.balance().to_sat()))
         })
-    }
-
-    /// Coins spent by other requests that may still reach the chain.
-    fn outpoints_in_use(
-        &self,
-        network: &str,
-        except: &str,
-    ) -> Result<Vec<bitcoin::OutPoint>, PipelineError> {
-        let mut used = Vec::new();
-        for row in self.store.list(None, None, 100_000)? {
-            if row.id == except || row.body["network"].as_str() != Some(network) {
-                continue;
-            }
-            let Some(u) = self.store.artifact(&row.id, "unsigned", "bitcoin")? else {
-                continue;
-            };
-            let dead = matches!(
-                row.state,
-                State::Cancelled | State::Expired | State::Rejected | State::Failed
-            ) && self.store.artifact(&row.id, "export", "request")?.is_none();
-            if !dead {
-                let psbt = decode_psbt(&u)?;
-                used.extend(psbt.unsigned_tx.input.iter().map(|i| i.previous_output));
-            }
-        }
-        Ok(used)
     }
 
     fn build_btc(&self, id: &str, body: &Body, now: u64) -> Result<bitcoin::Psbt, PipelineError> {
@@ -1008,7 +1002,11 @@ impl Pipeline {
                 chain.config.max_fee_rate
             )));
         }
-        let excluded = self.outpoints_in_use(&body.network, id)?;
+        let mut excluded = Vec::new();
+        for u in self.held("bitcoin", &body.network, id, false)? {
+            let psbt = decode_psbt(&u)?;
+            excluded.extend(psbt.unsigned_tx.input.iter().map(|i| i.previous_output));
+        }
         let psbt = self.with_vault(chain, |v| {
             v.payment_excluding(&[(to, amount)], rate, &excluded)
                 .map_err(|e| refused(format!("cannot build: {e}")))
@@ -1053,32 +1051,6 @@ impl Pipeline {
         Ok(solana_address::Address::new_from_array(k))
     }
 
-    /// Durable nonce accounts held by other requests that may still reach the chain.
-    fn sol_nonces_in_use(&self, network: &str, except: &str) -> Result<Vec<String>, PipelineError> {
-        let mut used = Vec::new();
-        for row in self.store.list(None, None, 100_000)? {
-            if row.id == except || row.body["network"].as_str() != Some(network) {
-                continue;
-            }
-            let Some(u) = self.store.artifact(&row.id, "unsigned", "solana")? else {
-                continue;
-            };
-            // Landed or failed on chain: the nonce has advanced; it is free again.
-            let done = matches!(row.state, State::Confirmed | State::Failed);
-            let dead = matches!(
-                row.state,
-                State::Cancelled | State::Expired | State::Rejected
-            ) && self.store.artifact(&row.id, "export", "request")?.is_none();
-            if !done && !dead {
-                let v: Value = serde_json::from_str(&u).map_err(corrupt)?;
-                if let Some(n) = v["nonce_account"].as_str() {
-                    used.push(n.to_string());
-                }
-            }
-        }
-        Ok(used)
-    }
-
     fn build_sol(
         &self,
         id: &str,
@@ -1100,7 +1072,13 @@ impl Pipeline {
         if !self.store.claim(&lease, "prepare", &self.owner, now, 10)? {
             return Err(PipelineError::Busy);
         }
-        let used = self.sol_nonces_in_use(&body.network, id)?;
+        let mut used = Vec::new();
+        for u in self.held("solana", &body.network, id, true)? {
+            let v: Value = serde_json::from_str(&u).map_err(corrupt)?;
+            if let Some(n) = v["nonce_account"].as_str() {
+                used.push(n.to_string());
+            }
+        }
         let nonce = chain
             .config
             .nonce_accounts
@@ -1849,7 +1827,7 @@ impl Pipeline {
             State::Broadcast,
         ];
         for state in states {
-            let rows = match self.store.list(Some(state), None, 1000) {
+            let rows = match self.store.in_state(state, None) {
                 Ok(r) => r,
                 Err(e) => {
                     errors.push((String::new(), e.to_string()));
@@ -1958,4 +1936,17 @@ fn sol_from_json(s: &str) -> Result<crate::solana::UnsignedSolTx, PipelineError>
             .ok_or_else(|| corrupt("blockhash"))?,
         last_valid_block_height: v["last_valid_block_height"].as_u64(),
     })
+}
+
+/// A Bitcoin network by its request name.
+fn btc_network(name: &str) -> Result<bitcoin::Network, PipelineError> {
+    match name {
+        "bitcoin" => Ok(bitcoin::Network::Bitcoin),
+        "testnet" => Ok(bitcoin::Network::Testnet),
+        "signet" => Ok(bitcoin::Network::Signet),
+        "regtest" => Ok(bitcoin::Network::Regtest),
+        n => Err(PipelineError::Unconfigured(format!(
+            "unknown Bitcoin network {n}"
+        ))),
+    }
 }

@@ -304,6 +304,24 @@ async fn blocking(
     }
 }
 
+/// Runs a handler's storage work (see [`blocking`]) and counts its answer.
+async fn handle(
+    st: Arc<AppState>,
+    f: impl FnOnce(&AppState) -> Result<Response, ApiError> + Send + 'static,
+) -> Response {
+    let concurrent = st.store.concurrent();
+    let shared = st.clone();
+    let r = blocking(concurrent, move || f(&shared)).await;
+    count(&st, r)
+}
+
+/// A request by id, or 404.
+fn request_row(st: &AppState, id: &str) -> Result<crate::store::RequestRow, ApiError> {
+    st.store
+        .get(id)?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))
+}
+
 fn count(st: &AppState, r: Result<Response, ApiError>) -> Response {
     let resp = r.unwrap_or_else(IntoResponse::into_response);
     if resp.status().is_client_error() {
@@ -338,12 +356,7 @@ async fn create_request(
     headers: HeaderMap,
     body: Result<Json<CreateRequest>, JsonRejection>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        create_inner(&st, &headers, body)
-    })
-    .await;
-    count(&stc, r)
+    handle(st, move |st| create_inner(st, &headers, body)).await
 }
 
 fn create_inner(
@@ -456,9 +469,8 @@ async fn list_requests(
     headers: HeaderMap,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, READERS)?;
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let limit = q.limit.unwrap_or(100);
         if limit == 0 || limit > 1000 {
@@ -467,8 +479,7 @@ async fn list_requests(
         let rows = st.store.list(q.state, q.principal.as_deref(), limit)?;
         Ok(Json(json!({"requests": rows})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 async fn get_request(
@@ -476,17 +487,12 @@ async fn get_request(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, READERS)?;
-        let row = st
-            .store
-            .get(&id)?
-            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
+        let row = request_row(st, &id)?;
         Ok(Json(json!({"request": row})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -501,9 +507,8 @@ async fn cancel_request(
     Path(id): Path<String>,
     body: Result<Json<Reason>, JsonRejection>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        let caller = authenticate(&st, &headers, &["treasury"])?;
+    handle(st, move |st| {
+        let caller = authenticate(st, &headers, &["treasury"])?;
         let reason = json_body(body)?.reason;
         if reason.trim().is_empty() || reason.chars().count() > 500 {
             return Err(bad("a reason (1 to 500 characters) is required"));
@@ -517,8 +522,7 @@ async fn cancel_request(
         )?;
         Ok(Json(json!({"request": row})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -541,17 +545,13 @@ async fn review_request(
     Path(id): Path<String>,
     body: Result<Json<Review>, JsonRejection>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        let caller = authenticate(&st, &headers, &["risk"])?;
+    handle(st, move |st| {
+        let caller = authenticate(st, &headers, &["risk"])?;
         let review = json_body(body)?;
         if review.reason.trim().is_empty() {
             return Err(bad("a reason is required"));
         }
-        let current = st
-            .store
-            .get(&id)?
-            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+        let current = request_row(st, &id)?;
         if current.state != State::ManualReview {
             return Err(ApiError(
                 StatusCode::CONFLICT,
@@ -571,8 +571,7 @@ async fn review_request(
         )?;
         Ok(Json(json!({"request": row})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -587,9 +586,8 @@ async fn audit_rows(
     headers: HeaderMap,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, &["auditor"])?;
+    handle(st, move |st| {
+        authenticate(st, &headers, &["auditor"])?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let rows = st.store.audit_rows(
             q.from.unwrap_or(1).max(1),
@@ -597,14 +595,12 @@ async fn audit_rows(
         )?;
         Ok(Json(json!({"rows": rows})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 async fn audit_verify(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, &["auditor"])?;
+    handle(st, move |st| {
+        authenticate(st, &headers, &["auditor"])?;
         let rows = st.store.audit_rows(1, usize::MAX)?;
         let result = audit::verify(&rows, None);
         Ok(Json(json!({
@@ -614,8 +610,7 @@ async fn audit_verify(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -
         }))
         .into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 /// The operator web console: one static page; everything it shows comes from the API

@@ -18,7 +18,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{authenticate, bad, blocking, count, json_body, ApiError, AppState, READERS};
+use super::{authenticate, bad, handle, json_body, request_row, ApiError, AppState, READERS};
 use crate::pipeline::PipelineError;
 
 /// QR version the exported frames use (the station's camera reads it at arm's length).
@@ -91,9 +91,8 @@ pub(super) async fn register_station(
     headers: HeaderMap,
     body: Result<Json<RegisterStation>, JsonRejection>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        let caller = authenticate(&st, &headers, &[])?;
+    handle(st, move |st| {
+        let caller = authenticate(st, &headers, &[])?;
         let b = json_body(body)?;
         let cbor = match (b.frames.is_empty(), b.cbor_hex) {
             (false, None) => {
@@ -124,17 +123,15 @@ pub(super) async fn register_station(
         )
             .into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 pub(super) async fn list_stations(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, READERS)?;
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
         let list: Vec<_> = st
             .pipeline
             .stations()?
@@ -158,8 +155,7 @@ pub(super) async fn list_stations(
             .collect();
         Ok(Json(json!({"stations": list})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -174,9 +170,8 @@ pub(super) async fn register_approver(
     headers: HeaderMap,
     body: Result<Json<RegisterApprover>, JsonRejection>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        let caller = authenticate(&st, &headers, &[])?;
+    handle(st, move |st| {
+        let caller = authenticate(st, &headers, &[])?;
         let b = json_body(body)?;
         st.pipeline.register_approver(
             &b.principal,
@@ -186,8 +181,7 @@ pub(super) async fn register_approver(
         )?;
         Ok((StatusCode::CREATED, Json(json!({"approver": b.principal}))).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 pub(super) async fn envelope(
@@ -195,16 +189,12 @@ pub(super) async fn envelope(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, READERS)?;
-        st.store
-            .get(&id)?
-            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
+        request_row(st, &id)?;
         Ok(Json(st.pipeline.envelope(&id)?).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,17 +209,15 @@ pub(super) async fn approve(
     Path(id): Path<String>,
     body: Result<Json<ApprovalBody>, JsonRejection>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        let caller = authenticate(&st, &headers, &["approver"])?;
+    handle(st, move |st| {
+        let caller = authenticate(st, &headers, &["approver"])?;
         let b = json_body(body)?;
         let row = st
             .pipeline
             .approve(&id, &caller.principal, &b.signature, (st.clock)())?;
         Ok(Json(json!({"request": row})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 fn frames_of(env: &Envelope) -> Result<(String, usize, Vec<String>), ApiError> {
@@ -250,21 +238,17 @@ pub(super) async fn export(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        let caller = authenticate(&st, &headers, &["treasury"])?;
+    handle(st, move |st| {
+        let caller = authenticate(st, &headers, &["treasury"])?;
         let req = st.pipeline.export(&id, &caller.principal, (st.clock)())?;
         let (ur_type, fragments, frames) = frames_of(&Envelope::Request(req))?;
         Ok(Json(json!({"ur_type": ur_type, "fragments": fragments, "frames": frames, "version": FRAME_VERSION})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 fn exported_frames(st: &AppState, id: &str) -> Result<(String, usize, Vec<String>), ApiError> {
-    st.store
-        .get(id)?
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+    request_row(st, id)?;
     let req = st
         .pipeline
         .exported(id)?
@@ -277,14 +261,12 @@ pub(super) async fn export_frames(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, READERS)?;
-        let (ur_type, fragments, frames) = exported_frames(&st, &id)?;
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
+        let (ur_type, fragments, frames) = exported_frames(st, &id)?;
         Ok(Json(json!({"ur_type": ur_type, "fragments": fragments, "frames": frames, "version": FRAME_VERSION})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 pub(super) async fn export_frame_png(
@@ -292,10 +274,9 @@ pub(super) async fn export_frame_png(
     headers: HeaderMap,
     Path((id, n)): Path<(String, usize)>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, READERS)?;
-        let (_, _, frames) = exported_frames(&st, &id)?;
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
+        let (_, _, frames) = exported_frames(st, &id)?;
         let text = frames.get(n).ok_or_else(|| {
             ApiError(
                 StatusCode::NOT_FOUND,
@@ -307,8 +288,7 @@ pub(super) async fn export_frame_png(
             .map_err(|e| bad(e.to_string()))?;
         Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -323,9 +303,8 @@ pub(super) async fn export_bundle(
     Path(id): Path<String>,
     q: Result<Query<BundleQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, &["treasury"])?;
+    handle(st, move |st| {
+        authenticate(st, &headers, &["treasury"])?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let usb = st.pipeline.usb.as_ref().ok_or_else(|| {
             ApiError(
@@ -348,9 +327,7 @@ pub(super) async fn export_bundle(
                 usb_transfer::keyfile::PublicKeys::parse(t, "usb_keys")
                     .map_err(|e| bad(e.to_string()))
             })?;
-        st.store
-            .get(&id)?
-            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+        request_row(st, &id)?;
         let req = st
             .pipeline
             .exported(&id)?
@@ -376,8 +353,7 @@ pub(super) async fn export_bundle(
         )
             .into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -392,9 +368,8 @@ pub(super) async fn import(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        let caller = authenticate(&st, &headers, &["treasury"])?;
+    handle(st, move |st| {
+        let caller = authenticate(st, &headers, &["treasury"])?;
         let ctype = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -442,8 +417,7 @@ pub(super) async fn import(
             .import(&id, &resp.to_cbor(), &caller.principal, (st.clock)())?;
         Ok(Json(json!({"request": row})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 pub(super) async fn chain_status(
@@ -451,13 +425,9 @@ pub(super) async fn chain_status(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, READERS)?;
-        let row = st
-            .store
-            .get(&id)?
-            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
+        let row = request_row(st, &id)?;
         let evm: Option<serde_json::Value> = st
             .store
             .artifact(&id, "final", "evm")?
@@ -489,14 +459,12 @@ pub(super) async fn chain_status(
         })
         .into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 pub(super) async fn vaults(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, READERS)?;
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
         let mut out = Vec::new();
         for c in &st.pipeline.bitcoin {
             let (address, balance) = match st.pipeline.btc_vault_status(&c.config.network) {
@@ -509,58 +477,36 @@ pub(super) async fn vaults(AxState(st): AxState<Arc<AppState>>, headers: HeaderM
                 "address": address, "balance": balance, "unit": "sat",
             }));
         }
-        for c in &st.pipeline.evm {
-            let vault = st
-                .pipeline
-                .stations()?
-                .into_iter()
-                .filter(|(n, _)| c.config.station.as_deref().is_none_or(|w| w == n))
-                .find_map(|(_, s)| {
-                    s.descriptor
-                        .keys
-                        .iter()
-                        .find(|k| k.chain == airgap_protocol::envelope::Chain::Evm)
-                        .and_then(|k| crate::evm::vault_address(&k.public_key))
-                });
-            let balance = match vault.map(|a| c.node.balance(a)) {
-                Some(Ok(b)) => json!(b.to_string()),
-                Some(Err(e)) => json!({"error": e.to_string()}),
-                None => json!(null),
-            };
-            out.push(json!({
-                "network": c.config.network(), "name": c.config.name,
-                "address": vault.map(|a| a.to_checksum(None)), "balance": balance, "unit": "wei",
+        let accounts = st
+            .pipeline
+            .evm
+            .iter()
+            .map(|c| (c.config.network(), c.config.name.clone(), "wei", vec![]))
+            .chain(st.pipeline.solana.iter().map(|c| {
+                (
+                    c.config.network.clone(),
+                    c.config.name.clone(),
+                    "lamport",
+                    c.config.nonce_accounts.clone(),
+                )
             }));
-        }
-        for c in &st.pipeline.solana {
-            let vault = st
-                .pipeline
-                .stations()?
-                .into_iter()
-                .filter(|(n, _)| c.config.station.as_deref().is_none_or(|w| w == n))
-                .find_map(|(_, s)| {
-                    s.descriptor
-                        .keys
-                        .iter()
-                        .find(|k| k.chain == airgap_protocol::envelope::Chain::Solana)
-                        .and_then(|k| <[u8; 32]>::try_from(k.public_key.as_slice()).ok())
-                        .map(solana_address::Address::new_from_array)
-                });
-            let balance = match vault.map(|a| c.node.balance(&a)) {
-                Some(Ok(b)) => json!(b.to_string()),
-                Some(Err(e)) => json!({"error": e.to_string()}),
-                None => json!(null),
+        for (network, name, unit, nonce_accounts) in accounts {
+            let address = st.pipeline.account_vault(&network);
+            let balance = match &address {
+                Ok(a) => match st.pipeline.balance_of(&network, a) {
+                    Ok(b) => json!(b.to_string()),
+                    Err(e) => json!({"error": e.to_string()}),
+                },
+                Err(e) => json!({"error": e.to_string()}),
             };
             out.push(json!({
-                "network": c.config.network, "name": c.config.name,
-                "address": vault.map(|a| a.to_string()), "balance": balance, "unit": "lamport",
-                "nonce_accounts": c.config.nonce_accounts,
+                "network": network, "name": name, "address": address.ok(),
+                "balance": balance, "unit": unit, "nonce_accounts": nonce_accounts,
             }));
         }
         Ok(Json(json!({"vaults": out})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -574,9 +520,8 @@ pub(super) async fn hand_out_deposit(
     headers: HeaderMap,
     body: Result<Json<NetworkBody>, JsonRejection>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        let caller = authenticate(&st, &headers, &["warm-tier", "treasury"])?;
+    handle(st, move |st| {
+        let caller = authenticate(st, &headers, &["warm-tier", "treasury"])?;
         let b = json_body(body)?;
         let (index, address) =
             st.pipeline
@@ -587,8 +532,7 @@ pub(super) async fn hand_out_deposit(
         )
             .into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 pub(super) async fn list_deposits(
@@ -596,9 +540,8 @@ pub(super) async fn list_deposits(
     headers: HeaderMap,
     q: Result<Query<NetworkBody>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, READERS)?;
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let list: Vec<_> = st
             .pipeline
@@ -608,8 +551,7 @@ pub(super) async fn list_deposits(
             .collect();
         Ok(Json(json!({"network": q.network, "addresses": list})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 pub(super) async fn sweep_plan(
@@ -617,15 +559,13 @@ pub(super) async fn sweep_plan(
     headers: HeaderMap,
     q: Result<Query<NetworkBody>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, READERS)?;
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let plan = st.pipeline.sweep_plan(&q.network)?;
         Ok(Json(json!({"network": q.network, "plan": plan})).into_response())
     })
-    .await;
-    count(&stc, r)
+    .await
 }
 
 /// The PSBT of an exported Bitcoin request as BBQr parts, for a hardware-wallet cosigner
@@ -635,12 +575,9 @@ pub(super) async fn export_bbqr(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let stc = st.clone();
-    let r = blocking(stc.store.concurrent(), move || {
-        authenticate(&st, &headers, READERS)?;
-        st.store
-            .get(&id)?
-            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "no such request".into()))?;
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
+        request_row(st, &id)?;
         let req = st
             .pipeline
             .exported(&id)?
@@ -664,6 +601,5 @@ pub(super) async fn export_bbqr(
                 .into_response(),
         )
     })
-    .await;
-    count(&stc, r)
+    .await
 }

@@ -39,13 +39,9 @@ pub fn watch(st: &AppState, now: u64) -> Vec<String> {
         if balance >= low {
             continue;
         }
-        let open = match st.store.list(None, Some(PRINCIPAL), 10_000) {
-            Ok(rows) => rows.iter().any(|r| {
-                !r.state.is_final()
-                    && r.body["purpose"] == "refill"
-                    && r.body["network"] == w.network.as_str()
-                    && r.body["destination"] == w.address.as_str()
-            }),
+        let open = open_refill(st, w);
+        let open = match open {
+            Ok(o) => o,
             Err(e) => {
                 said.push(format!("watch {}: {e}", w.address));
                 continue;
@@ -88,4 +84,32 @@ pub fn watch(st: &AppState, now: u64) -> Vec<String> {
         }
     }
     said
+}
+
+/// Whether a refill of `w` drafted here is still open (any state before the end).
+fn open_refill(
+    st: &AppState,
+    w: &crate::pipeline::Watch,
+) -> Result<bool, crate::store::StoreError> {
+    use crate::lifecycle::State as S;
+    for state in [
+        S::Draft,
+        S::ManualReview,
+        S::AwaitingApprovals,
+        S::Approved,
+        S::Exported,
+        S::PartiallySigned,
+        S::Signed,
+        S::Finalised,
+        S::Broadcast,
+    ] {
+        if st.store.in_state(state, Some(&w.network))?.iter().any(|r| {
+            r.principal == PRINCIPAL
+                && r.body["purpose"] == "refill"
+                && r.body["destination"] == w.address.as_str()
+        }) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

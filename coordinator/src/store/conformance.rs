@@ -132,6 +132,19 @@ fn suite(s: &dyn Store) {
     verify(&rows, Some((8, &rows[7].hash))).unwrap();
     assert_eq!(s.audit_rows(4, 2).unwrap().len(), 2);
 
+    // Every request in a state, on a network, uncapped and oldest first.
+    let waiting = s
+        .in_state(State::AwaitingApprovals, Some("bitcoin"))
+        .unwrap();
+    assert!(!waiting.is_empty());
+    assert!(waiting.iter().all(|r| r.state == State::AwaitingApprovals));
+    assert!(waiting.windows(2).all(|w| w[0].created <= w[1].created));
+    assert_eq!(waiting, s.in_state(State::AwaitingApprovals, None).unwrap());
+    assert!(s
+        .in_state(State::AwaitingApprovals, Some("evm:1"))
+        .unwrap()
+        .is_empty());
+
     // The risk history reads what was created (the treasury's live requests).
     let h = s.history("treasury", 0, "").unwrap();
     assert!(!h.is_empty());

@@ -147,6 +147,11 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<RequestRow>, StoreError>;
 
+    /// Every request in `state` (on `network` when given), oldest first, without a cap:
+    /// what the worker must move on and what holds a nonce or a coin. (`list` is for
+    /// people and stops at 10,000.)
+    fn in_state(&self, state: State, network: Option<&str>) -> Result<Vec<RequestRow>, StoreError>;
+
     /// A principal's requests since `since` (not rejected or cancelled, and not
     /// `exclude`), as the risk engine's history.
     fn history(

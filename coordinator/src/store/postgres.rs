@@ -465,6 +465,17 @@ impl Store for Postgres {
         rows.iter().map(row_of).collect()
     }
 
+    fn in_state(&self, state: State, network: Option<&str>) -> Result<Vec<RequestRow>, StoreError> {
+        let rows = self
+            .lock()
+            .query(
+                &format!("{SELECT} WHERE state = $1 AND ($2::TEXT IS NULL OR network = $2) ORDER BY created, id"),
+                &[&state_name(state), &network],
+            )
+            .map_err(db)?;
+        rows.iter().map(row_of).collect()
+    }
+
     fn history(&self, principal: &str, since: u64, exclude: &str) -> Result<Vec<Past>, StoreError> {
         let rows = self
             .lock()

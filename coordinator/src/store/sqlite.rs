@@ -481,6 +481,19 @@ impl Store for Sqlite {
         rows.map(|r| r.map_err(db).and_then(row_of)).collect()
     }
 
+    fn in_state(&self, state: State, network: Option<&str>) -> Result<Vec<RequestRow>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "{SELECT} WHERE state = ?1 AND (?2 IS NULL OR network = ?2) ORDER BY created, id"
+            ))
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![state_name(state), network], read_row)
+            .map_err(db)?;
+        rows.map(|r| r.map_err(db).and_then(row_of)).collect()
+    }
+
     fn history(
         &self,
         principal: &str,
