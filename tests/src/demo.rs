@@ -41,7 +41,7 @@ use usb_transfer::{open_bundle, seal_bundle, BundleKind};
 use strongroom_e2e::anvil::{Anvil, FUNDER};
 use strongroom_e2e::btcserver::BtcServer;
 use strongroom_e2e::litesvm::LiteSvm;
-use strongroom_e2e::service::{add_token, Service};
+use strongroom_e2e::service::{add_token, ur_texts, write_key, Service};
 
 const QR_VERSION: u8 = 15;
 const USB_PASSPHRASE: &str = "demo usb passphrase";
@@ -692,12 +692,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let exe = std::env::current_exe()?;
     let db = run.join("coordinator.db");
     let key_path = run.join("coordinator.key");
-    std::fs::write(&key_path, hex::encode(coordinator.to_bytes()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    write_key(&key_path, &coordinator)?;
     let coord_usb_dir = run.join("coordinator-usb-keys");
     std::fs::create_dir_all(&coord_usb_dir)?;
     let coordinator_usb = usb_transfer::keyfile::generate(
@@ -778,7 +773,7 @@ pub fn run(args: &[String]) -> Result<()> {
         let Envelope::Descriptor(d) = env else {
             bail!("not a descriptor")
         };
-        let frames = ur_texts(&Envelope::Descriptor(d))?;
+        let frames = ur_texts(&Envelope::Descriptor(d));
         let r = demo.ok(
             "POST",
             "/v1/stations",
@@ -920,17 +915,6 @@ pub fn run(args: &[String]) -> Result<()> {
         let _ = std::io::stdin().read_line(&mut line);
     }
     Ok(())
-}
-
-/// The UR texts of an envelope (what a camera reading its frames yields).
-fn ur_texts(env: &Envelope) -> Result<Vec<String>> {
-    let (ur_type, message) = encode_envelope(env);
-    let frag = qr::max_fragment_len_for_version(ur_type, QR_VERSION, message.len())
-        .context("fragment length")?;
-    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag)?;
-    Ok((0..enc.fragment_count() + 2)
-        .map(|_| enc.next_part())
-        .collect())
 }
 
 /// Creates the vault's durable nonce account: built by the coordinator library, approved,

@@ -260,3 +260,106 @@ impl Drop for Service {
         let _ = self.child.wait();
     }
 }
+
+/// The UR texts of an envelope at QR version 15 (every fragment, then two mixed parts):
+/// what a camera reading the frames yields.
+pub fn ur_texts(env: &airgap_protocol::envelope::Envelope) -> Vec<String> {
+    let (ur_type, message) = airgap_protocol::envelope::encode_envelope(env);
+    let Some(frag) = airgap_protocol::qr::max_fragment_len_for_version(ur_type, 15, message.len())
+    else {
+        return Vec::new();
+    };
+    let Ok(mut enc) = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag) else {
+        return Vec::new();
+    };
+    (0..enc.fragment_count() + 2)
+        .map(|_| enc.next_part())
+        .collect()
+}
+
+/// The envelope that scanned texts (as the API lists them) complete.
+pub fn envelope_of(frames: &[Value]) -> Result<airgap_protocol::envelope::Envelope> {
+    use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
+    let mut scanner = Scanner::default();
+    for f in frames {
+        if let ScanEvent::Complete(Payload::Ur { ur_type, message }) =
+            scanner.push_text(f.as_str().unwrap_or_default())
+        {
+            return Ok(airgap_protocol::envelope::decode_envelope(
+                &ur_type, &message,
+            )?);
+        }
+    }
+    bail!("the frames did not complete the stream")
+}
+
+/// Writes a coordinator request key file: the seed in hex, readable by its owner only.
+pub fn write_key(path: &Path, key: &ed25519_dalek::SigningKey) -> Result<()> {
+    std::fs::write(path, hex::encode(key.to_bytes()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// A rehearsal approver's key (`<who>-approver`, the keys rehearsal stations pin).
+pub fn approver_key(who: &str) -> ed25519_dalek::SigningKey {
+    signer_station::tui::rehearsal::seed_key(&format!("{who}-approver"))
+}
+
+/// A rehearsal approver's approval of `digest`.
+pub fn approval(who: &str, digest: &[u8; 32]) -> airgap_protocol::envelope::Approval {
+    use ed25519_dalek::Signer;
+    let key = approver_key(who);
+    airgap_protocol::envelope::Approval {
+        approver: airgap_protocol::envelope::KeyId::of(&key.verifying_key()),
+        signature: key
+            .sign(&airgap_protocol::envelope::SignRequest::approval_message(
+                digest,
+            ))
+            .to_bytes(),
+    }
+}
+
+impl Service {
+    /// Registers the rehearsal approvers' keys (as admin).
+    pub fn register_approvers(&self, admin: &str, who: &[&str]) -> Result<()> {
+        for w in who {
+            let pk = hex::encode(approver_key(w).verifying_key().to_bytes());
+            let a = self.call(
+                "POST",
+                "/v1/approvers",
+                Some(admin),
+                Some(&serde_json::json!({"principal": w, "public_key": pk})),
+            )?;
+            if a.status != 201 {
+                bail!("registering approver {w}: {} {}", a.status, a.json);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for a request's envelope, then each (approver, token) signs its digest;
+    /// returns the envelope view.
+    pub fn approve(&self, id: &str, approvers: &[(&str, &str)]) -> Result<Value> {
+        let view = self.wait_envelope(id, approvers.first().map_or("", |a| a.1))?;
+        let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap_or_default())?
+            .try_into()
+            .map_err(|_| anyhow!("digest length"))?;
+        for (who, token) in approvers {
+            let sig = hex::encode(approval(who, &digest).signature);
+            let a = self.call(
+                "POST",
+                &format!("/v1/requests/{id}/approvals"),
+                Some(token),
+                Some(&serde_json::json!({"signature": sig})),
+            )?;
+            if a.status != 200 {
+                bail!("approval by {who}: {} {}", a.status, a.json);
+            }
+        }
+        Ok(view)
+    }
+}

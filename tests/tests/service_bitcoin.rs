@@ -10,8 +10,7 @@ mod btc_common;
 
 use std::path::PathBuf;
 
-use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, SignRequest};
-use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
+use airgap_protocol::envelope::{Envelope, SignRequest};
 use anyhow::{bail, Result};
 use bitcoin::{Amount, Network, TxOut};
 use btc_common::{now, policy, recipient};
@@ -19,32 +18,10 @@ use serde_json::json;
 use signer_station::ceremony::export_descriptor;
 use signer_station::tui::rehearsal::{self, seed_key};
 use strongroom_e2e::btcserver::BtcServer;
-use strongroom_e2e::service::{add_token, Service};
+use strongroom_e2e::service::{add_token, approval, envelope_of, ur_texts, write_key, Service};
 
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
-}
-
-fn envelope_of(frames: &[serde_json::Value]) -> Result<Envelope> {
-    let mut scanner = Scanner::default();
-    for f in frames {
-        if let ScanEvent::Complete(Payload::Ur { ur_type, message }) =
-            scanner.push_text(f.as_str().unwrap_or_default())
-        {
-            return Ok(decode_envelope(&ur_type, &message)?);
-        }
-    }
-    bail!("the frames did not complete the stream")
-}
-
-fn ur_frames(env: &Envelope) -> Vec<String> {
-    let (ur_type, message) = encode_envelope(env);
-    let frag =
-        airgap_protocol::qr::max_fragment_len_for_version(ur_type, 15, message.len()).unwrap();
-    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag).unwrap();
-    (0..enc.fragment_count() + 2)
-        .map(|_| enc.next_part())
-        .collect()
 }
 
 struct Vault {
@@ -104,15 +81,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     });
 
     let key_path = dir.join("coordinator.key");
-    std::fs::write(
-        &key_path,
-        hex::encode(seed_key("rehearsal coordinator").to_bytes()),
-    )?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
     // The warm tier's deposit account (BIP-84, account 0 on a test network).
     let secp = bitcoin::secp256k1::Secp256k1::new();
     let master = bitcoin::bip32::Xpriv::new_master(bitcoin::NetworkKind::Test, &[9u8; 32])?;
@@ -159,20 +128,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         )?;
         assert_eq!(r.status, 201, "{}", r.json);
     }
-    for who in ["ana", "ben"] {
-        let pk = hex::encode(
-            seed_key(&format!("{who}-approver"))
-                .verifying_key()
-                .to_bytes(),
-        );
-        let r = svc.call(
-            "POST",
-            "/v1/approvers",
-            Some(&admin),
-            Some(&json!({"principal": who, "public_key": pk})),
-        )?;
-        assert_eq!(r.status, 201, "{}", r.json);
-    }
+    svc.register_approvers(&admin, &["ana", "ben"])?;
     let r = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
     assert_eq!(r.json["vaults"][0]["address"], vault.address().to_string());
     assert_eq!(r.json["vaults"][0]["balance"], "1200000");
@@ -220,24 +176,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     );
     assert!(view["transaction"]["fee_sat"].as_u64().unwrap() > 0);
 
-    let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
-        .try_into()
-        .unwrap();
-    for (who, tok) in [("ana", &ana), ("ben", &ben)] {
-        use ed25519_dalek::Signer;
-        let sig = hex::encode(
-            seed_key(&format!("{who}-approver"))
-                .sign(&SignRequest::approval_message(&digest))
-                .to_bytes(),
-        );
-        let r = svc.call(
-            "POST",
-            &format!("/v1/requests/{id}/approvals"),
-            Some(tok),
-            Some(&json!({"signature": sig})),
-        )?;
-        assert_eq!(r.status, 200, "{}", r.json);
-    }
+    svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
     let r = svc.call(
         "POST",
         &format!("/v1/requests/{id}/export"),
@@ -286,7 +225,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
             "POST",
             &format!("/v1/requests/{id}/import"),
             Some(&treasury),
-            Some(&json!({"frames": ur_frames(&Envelope::Response(resp))})),
+            Some(&json!({"frames": ur_texts(&Envelope::Response(resp))})),
         )?;
         assert_eq!(r.status, 200, "{}", r.json);
         if n == 0 {
@@ -393,16 +332,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         .unwrap();
     let approvals: Vec<airgap_protocol::envelope::Approval> = ["ana", "ben"]
         .iter()
-        .map(|who| {
-            use ed25519_dalek::Signer;
-            let key = seed_key(&format!("{who}-approver"));
-            airgap_protocol::envelope::Approval {
-                approver: airgap_protocol::envelope::KeyId::of(&key.verifying_key()),
-                signature: key
-                    .sign(&SignRequest::approval_message(&digest3))
-                    .to_bytes(),
-            }
-        })
+        .map(|w| approval(w, &digest3))
         .collect();
     for (k, tok) in [&ana, &ben].into_iter().enumerate() {
         let r = svc.call(

@@ -6,19 +6,17 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, SignRequest};
-use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
+use airgap_protocol::envelope::{Envelope, SignRequest};
 use alloy_primitives::{Address, U256};
 use anyhow::{bail, Result};
 use coordinator::evm::vault_address;
-use ed25519_dalek::Signer;
 use serde_json::json;
 use signer_station::ceremony::export_descriptor;
 use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::tui::rehearsal::{self, seed_key};
 use strongroom_e2e::anvil::{Anvil, FUNDER};
 use strongroom_e2e::requests::now;
-use strongroom_e2e::service::{add_token, Service};
+use strongroom_e2e::service::{add_token, approval, envelope_of, ur_texts, write_key, Service};
 
 const RECIPIENT: Address = Address::new([0x52; 20]);
 const ETHER: u128 = 1_000_000_000_000_000_000;
@@ -37,28 +35,11 @@ fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
 }
 
-fn ur_frames(env: &Envelope) -> Vec<String> {
-    let (ur_type, message) = encode_envelope(env);
-    let frag =
-        airgap_protocol::qr::max_fragment_len_for_version(ur_type, 15, message.len()).unwrap();
-    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag).unwrap();
-    (0..enc.fragment_count() + 2)
-        .map(|_| enc.next_part())
-        .collect()
-}
-
-fn request_of(frames: &[serde_json::Value]) -> Result<SignRequest> {
-    let mut scanner = Scanner::default();
-    for f in frames {
-        if let ScanEvent::Complete(Payload::Ur { ur_type, message }) =
-            scanner.push_text(f.as_str().unwrap_or_default())
-        {
-            if let Envelope::Request(r) = decode_envelope(&ur_type, &message)? {
-                return Ok(r);
-            }
-        }
+fn request_from(frames: &[serde_json::Value]) -> Result<SignRequest> {
+    match envelope_of(frames)? {
+        Envelope::Request(r) => Ok(r),
+        _ => bail!("no request in the frames"),
     }
-    bail!("no request in the frames")
 }
 
 struct Tokens {
@@ -111,15 +92,7 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
         coordinator::rpc::Breaker::default(),
     ));
     let key_path = dir.join("coordinator.key");
-    std::fs::write(
-        &key_path,
-        hex::encode(seed_key("rehearsal coordinator").to_bytes()),
-    )?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
     let chains = dir.join("chains.toml");
     std::fs::write(
         &chains,
@@ -178,19 +151,7 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
             Some(&json!({"cbor_hex": hex::encode(descriptor.to_cbor())})),
         )?;
         assert_eq!(reg.status, 201, "{}", reg.json);
-        for who in ["ana", "ben"] {
-            let pk = hex::encode(
-                seed_key(&format!("{who}-approver"))
-                    .verifying_key()
-                    .to_bytes(),
-            );
-            s.call(
-                "POST",
-                "/v1/approvers",
-                Some(&t.admin),
-                Some(&json!({"principal": who, "public_key": pk})),
-            )?;
-        }
+        s.register_approvers(&t.admin, &["ana", "ben"])?;
         let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
             "amount": amount.to_string(), "purpose": "withdrawal"});
         let c = s.call_with(
@@ -243,11 +204,7 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
                                 .try_into()
                                 .unwrap();
                             for (who, tok) in [("ana", &t.ana), ("ben", &t.ben)] {
-                                let sig = hex::encode(
-                                    seed_key(&format!("{who}-approver"))
-                                        .sign(&SignRequest::approval_message(&digest))
-                                        .to_bytes(),
-                                );
+                                let sig = hex::encode(approval(who, &digest).signature);
                                 s.call(
                                     "POST",
                                     &format!("/v1/requests/{id}/approvals"),
@@ -273,7 +230,7 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
                                 Some(&t.treasury),
                                 None,
                             )?;
-                            let req = request_of(f.json["frames"].as_array().unwrap())?;
+                            let req = request_from(f.json["frames"].as_array().unwrap())?;
                             let review = station
                                 .review(&req, now())
                                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -284,7 +241,7 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
                             let resp = station
                                 .sign(&review, &r.hsm, now())
                                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-                            response = Some(ur_frames(&Envelope::Response(resp)));
+                            response = Some(ur_texts(&Envelope::Response(resp)));
                         }
                         s.call(
                             "POST",

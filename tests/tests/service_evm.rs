@@ -25,7 +25,7 @@ use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::tui::rehearsal::{self, seed_key};
 use strongroom_e2e::anvil::{Anvil, FUNDER};
 use strongroom_e2e::requests::now;
-use strongroom_e2e::service::{add_token, Service};
+use strongroom_e2e::service::{add_token, approval, ur_texts, write_key, Service};
 
 const RECIPIENT: Address = Address::new([0x52; 20]);
 const ETHER: u128 = 1_000_000_000_000_000_000;
@@ -79,16 +79,6 @@ fn read_pngs(pngs: impl Iterator<Item = Vec<u8>>) -> Result<Envelope> {
     bail!("the frames did not complete the stream")
 }
 
-fn ur_frames(env: &Envelope) -> Vec<String> {
-    let (ur_type, message) = encode_envelope(env);
-    let frag =
-        airgap_protocol::qr::max_fragment_len_for_version(ur_type, 15, message.len()).unwrap();
-    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag).unwrap();
-    (0..enc.fragment_count() + 2)
-        .map(|_| enc.next_part())
-        .collect()
-}
-
 struct Tokens {
     admin: String,
     treasury: String,
@@ -124,15 +114,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     // The coordinator's files: its request key (the one the station's policy trusts)
     // and the chain.
     let key_path = dir.join("coordinator.key");
-    std::fs::write(
-        &key_path,
-        hex::encode(seed_key("rehearsal coordinator").to_bytes()),
-    )?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
     let chains = dir.join("chains.toml");
     std::fs::write(
         &chains,
@@ -187,7 +169,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
 
     // Installation: the station (from the frames its ceremony screen shows) and the
     // approvers' keys.
-    let frames = ur_frames(&Envelope::Descriptor(descriptor));
+    let frames = ur_texts(&Envelope::Descriptor(descriptor));
     let a = svc.call(
         "POST",
         "/v1/stations",
@@ -212,20 +194,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
             .unwrap()["address"],
         vault.to_checksum(None)
     );
-    for who in ["ana", "ben"] {
-        let pk = hex::encode(
-            seed_key(&format!("{who}-approver"))
-                .verifying_key()
-                .to_bytes(),
-        );
-        let a = svc.call(
-            "POST",
-            "/v1/approvers",
-            Some(&t.admin),
-            Some(&json!({"principal": who, "public_key": pk})),
-        )?;
-        assert_eq!(a.status, 201, "{}", a.json);
-    }
+    svc.register_approvers(&t.admin, &["ana", "ben"])?;
 
     // The request: 0.25 ETH to the allow-listed recipient.
     let amount = ETHER / 4;
@@ -256,14 +225,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
         .try_into()
         .unwrap();
-    let sign = |who: &str| {
-        use ed25519_dalek::Signer;
-        hex::encode(
-            seed_key(&format!("{who}-approver"))
-                .sign(&SignRequest::approval_message(&digest))
-                .to_bytes(),
-        )
-    };
+    let sign = |who: &str| hex::encode(approval(who, &digest).signature);
     // Export before the approvals: refused.
     let a = svc.call(
         "POST",
@@ -336,7 +298,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
     // Import: the coordinator aborts right after storing the final transaction.
-    let frames = ur_frames(&Envelope::Response(resp));
+    let frames = ur_texts(&Envelope::Response(resp));
     let imported = svc.call(
         "POST",
         &format!("/v1/requests/{id}/import"),
@@ -451,24 +413,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let view = svc.wait_envelope(&id2, &t.ben)?;
     let view2_digest = view["digest"].as_str().unwrap().to_string();
     assert_eq!(view["transaction"]["nonce"], 1, "the next nonce: {view}");
-    let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
-        .try_into()
-        .unwrap();
-    for (who, tok) in [("ana", &t.ana), ("ben", &t.ben)] {
-        use ed25519_dalek::Signer;
-        let sig = hex::encode(
-            seed_key(&format!("{who}-approver"))
-                .sign(&SignRequest::approval_message(&digest))
-                .to_bytes(),
-        );
-        let a = svc.call(
-            "POST",
-            &format!("/v1/requests/{id2}/approvals"),
-            Some(tok),
-            Some(&json!({"signature": sig})),
-        )?;
-        assert_eq!(a.status, 200, "{}", a.json);
-    }
+    svc.approve(&id2, &[("ana", &t.ana), ("ben", &t.ben)])?;
     let a = svc.call(
         "POST",
         &format!("/v1/requests/{id2}/export"),
@@ -592,14 +537,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         .unwrap();
     let approvals: Vec<airgap_protocol::envelope::Approval> = ["ana", "ben"]
         .iter()
-        .map(|who| {
-            use ed25519_dalek::Signer;
-            let key = seed_key(&format!("{who}-approver"));
-            airgap_protocol::envelope::Approval {
-                approver: airgap_protocol::envelope::KeyId::of(&key.verifying_key()),
-                signature: key.sign(&SignRequest::approval_message(&digest)).to_bytes(),
-            }
-        })
+        .map(|w| approval(w, &digest))
         .collect();
     for (who, tok) in [("ana", &t.ana), ("ben", &t.ben)] {
         let sig = hex::encode(approvals[if who == "ana" { 0 } else { 1 }].signature);

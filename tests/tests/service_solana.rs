@@ -7,10 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use airgap_protocol::envelope::{
-    decode_envelope, encode_envelope, Envelope, PayloadSignature, Purpose, SignRequest,
-};
-use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
+use airgap_protocol::envelope::{Envelope, PayloadSignature, Purpose, SignRequest};
 use anyhow::{bail, Result};
 use coordinator::solana::{SolBuilder, SolRpc, SolState, SolTracker, TxOptions};
 use ed25519_dalek::{Signer, SigningKey};
@@ -21,7 +18,7 @@ use signer_station::tui::rehearsal::{self, seed_key};
 use solana_address::Address;
 use strongroom_e2e::litesvm::LiteSvm;
 use strongroom_e2e::requests::{now, round_trip, signed_request, Channel};
-use strongroom_e2e::service::{add_token, Service};
+use strongroom_e2e::service::{add_token, approval, envelope_of, ur_texts, write_key, Service};
 
 const SOL: u64 = 1_000_000_000;
 const NET: &str = "solana:devnet";
@@ -32,28 +29,6 @@ fn exe() -> PathBuf {
 
 fn addr(k: &SigningKey) -> Address {
     Address::new_from_array(k.verifying_key().to_bytes())
-}
-
-fn envelope_of(frames: &[serde_json::Value]) -> Result<Envelope> {
-    let mut scanner = Scanner::default();
-    for f in frames {
-        if let ScanEvent::Complete(Payload::Ur { ur_type, message }) =
-            scanner.push_text(f.as_str().unwrap_or_default())
-        {
-            return Ok(decode_envelope(&ur_type, &message)?);
-        }
-    }
-    bail!("the frames did not complete the stream")
-}
-
-fn ur_frames(env: &Envelope) -> Vec<String> {
-    let (ur_type, message) = encode_envelope(env);
-    let frag =
-        airgap_protocol::qr::max_fragment_len_for_version(ur_type, 15, message.len()).unwrap();
-    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag).unwrap();
-    (0..enc.fragment_count() + 2)
-        .map(|_| enc.next_part())
-        .collect()
 }
 
 #[test]
@@ -130,15 +105,7 @@ fn solana_request_through_the_service() -> Result<()> {
     assert!(landed, "nonce account provisioned");
 
     let key_path = dir.join("coordinator.key");
-    std::fs::write(
-        &key_path,
-        hex::encode(seed_key("rehearsal coordinator").to_bytes()),
-    )?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
     let chains = dir.join("chains.toml");
     std::fs::write(
         &chains,
@@ -178,20 +145,7 @@ fn solana_request_through_the_service() -> Result<()> {
         Some(&json!({"cbor_hex": hex::encode(descriptor.to_cbor())})),
     )?;
     assert_eq!(a.status, 201, "{}", a.json);
-    for who in ["ana", "ben"] {
-        let pk = hex::encode(
-            seed_key(&format!("{who}-approver"))
-                .verifying_key()
-                .to_bytes(),
-        );
-        let a = svc.call(
-            "POST",
-            "/v1/approvers",
-            Some(&admin),
-            Some(&json!({"principal": who, "public_key": pk})),
-        )?;
-        assert_eq!(a.status, 201, "{}", a.json);
-    }
+    svc.register_approvers(&admin, &["ana", "ben"])?;
 
     let create = |amount: u64, key: &str| -> Result<String> {
         let body = json!({"network": NET, "asset": "native", "destination": recipient.to_string(),
@@ -216,24 +170,7 @@ fn solana_request_through_the_service() -> Result<()> {
         Ok(id)
     };
     let mut station_sign = |id: &str| -> Result<serde_json::Value> {
-        let view = svc.wait_envelope(id, &ana)?;
-        let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
-            .try_into()
-            .unwrap();
-        for (who, tok) in [("ana", &ana), ("ben", &ben)] {
-            let sig = hex::encode(
-                seed_key(&format!("{who}-approver"))
-                    .sign(&SignRequest::approval_message(&digest))
-                    .to_bytes(),
-            );
-            let a = svc.call(
-                "POST",
-                &format!("/v1/requests/{id}/approvals"),
-                Some(tok),
-                Some(&json!({"signature": sig})),
-            )?;
-            assert_eq!(a.status, 200, "{}", a.json);
-        }
+        let view = svc.approve(id, &[("ana", &ana), ("ben", &ben)])?;
         let a = svc.call(
             "POST",
             &format!("/v1/requests/{id}/export"),
@@ -258,7 +195,7 @@ fn solana_request_through_the_service() -> Result<()> {
             "POST",
             &format!("/v1/requests/{id}/import"),
             Some(&treasury),
-            Some(&json!({"frames": ur_frames(&Envelope::Response(resp))})),
+            Some(&json!({"frames": ur_texts(&Envelope::Response(resp))})),
         )?;
         assert_eq!(a.status, 200, "{}", a.json);
         Ok(view)
@@ -308,15 +245,7 @@ fn solana_request_through_the_service() -> Result<()> {
         .unwrap();
     let approvals: Vec<airgap_protocol::envelope::Approval> = ["ana", "ben"]
         .iter()
-        .map(|who| {
-            let key = seed_key(&format!("{who}-approver"));
-            airgap_protocol::envelope::Approval {
-                approver: airgap_protocol::envelope::KeyId::of(&key.verifying_key()),
-                signature: key
-                    .sign(&SignRequest::approval_message(&digest3))
-                    .to_bytes(),
-            }
-        })
+        .map(|w| approval(w, &digest3))
         .collect();
     for (k, tok) in [&ana, &ben].into_iter().enumerate() {
         let a = svc.call(

@@ -6,19 +6,17 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, SignRequest};
-use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
+use airgap_protocol::envelope::Envelope;
 use alloy_primitives::{Address, U256};
 use anyhow::{bail, Result};
 use coordinator::evm::vault_address;
-use ed25519_dalek::Signer;
 use serde_json::json;
 use signer_station::ceremony::export_descriptor;
 use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::tui::rehearsal::{self, seed_key};
 use strongroom_e2e::anvil::{Anvil, FUNDER};
 use strongroom_e2e::requests::now;
-use strongroom_e2e::service::{add_token, Service};
+use strongroom_e2e::service::{add_token, envelope_of, ur_texts, write_key, Service};
 
 const WARM: Address = Address::new([0x77; 20]);
 const ETHER: u128 = 1_000_000_000_000_000_000;
@@ -71,15 +69,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     assert_eq!(node.balance(WARM)?, U256::ZERO);
 
     let key_path = dir.join("coordinator.key");
-    std::fs::write(
-        &key_path,
-        hex::encode(seed_key("rehearsal coordinator").to_bytes()),
-    )?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
     let chains = dir.join("chains.toml");
     std::fs::write(
         &chains,
@@ -133,19 +123,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         Some(&json!({"cbor_hex": hex::encode(descriptor.to_cbor())})),
     )?;
     assert_eq!(a.status, 201, "{}", a.json);
-    for who in ["ana", "ben"] {
-        let pk = hex::encode(
-            seed_key(&format!("{who}-approver"))
-                .verifying_key()
-                .to_bytes(),
-        );
-        svc.call(
-            "POST",
-            "/v1/approvers",
-            Some(&admin),
-            Some(&json!({"principal": who, "public_key": pk})),
-        )?;
-    }
+    svc.register_approvers(&admin, &["ana", "ben"])?;
 
     // The watch drafts a refill of 3 ETH (0 → high) and raises an alert.
     let drafted = |svc: &Service| -> Result<Vec<serde_json::Value>> {
@@ -191,24 +169,8 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     assert_eq!(drafted(&svc)?.len(), 1, "one open refill at a time");
 
     // It goes through approvals, the station and the chain like any other request.
-    let view = svc.wait_envelope(&id, &ana)?;
-    let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
-        .try_into()
-        .unwrap();
-    for (who, tok) in [("ana", &ana), ("ben", &ben)] {
-        let sig = hex::encode(
-            seed_key(&format!("{who}-approver"))
-                .sign(&SignRequest::approval_message(&digest))
-                .to_bytes(),
-        );
-        let a = svc.call(
-            "POST",
-            &format!("/v1/requests/{id}/approvals"),
-            Some(tok),
-            Some(&json!({"signature": sig})),
-        )?;
-        assert_eq!(a.status, 200, "{}", a.json);
-    }
+    let _view = svc.wait_envelope(&id, &ana)?;
+    svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
     let e = svc.call(
         "POST",
         &format!("/v1/requests/{id}/export"),
@@ -216,19 +178,9 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         None,
     )?;
     assert_eq!(e.status, 200, "{}", e.json);
-    let mut scanner = Scanner::default();
-    let mut req = None;
-    for f in e.json["frames"].as_array().unwrap() {
-        if let ScanEvent::Complete(Payload::Ur { ur_type, message }) =
-            scanner.push_text(f.as_str().unwrap())
-        {
-            if let Envelope::Request(r) = decode_envelope(&ur_type, &message)? {
-                req = Some(r);
-            }
-            break;
-        }
-    }
-    let req = req.expect("a request in the frames");
+    let Envelope::Request(req) = envelope_of(e.json["frames"].as_array().unwrap())? else {
+        bail!("not a request")
+    };
     let review = station
         .review(&req, now())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -239,13 +191,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     let resp = station
         .sign(&review, &r.hsm, now())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (ur_type, message) = encode_envelope(&Envelope::Response(resp));
-    let frag =
-        airgap_protocol::qr::max_fragment_len_for_version(ur_type, 15, message.len()).unwrap();
-    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag)?;
-    let frames: Vec<String> = (0..enc.fragment_count() + 2)
-        .map(|_| enc.next_part())
-        .collect();
+    let frames = ur_texts(&Envelope::Response(resp));
     let a = svc.call(
         "POST",
         &format!("/v1/requests/{id}/import"),
