@@ -1865,8 +1865,14 @@ impl Pipeline {
                         Ok(None) => Ok(()),
                         Err(e) => Err(e.into()),
                     },
+                    // Only what a response came back for (after a crash between
+                    // storing it and finalising); the rest waits for the vault room.
                     State::Exported | State::PartiallySigned | State::Signed => {
-                        self.finalise(&row.id, now).map(|_| ())
+                        match self.store.artifacts(&row.id, "response") {
+                            Ok(r) if r.is_empty() => Ok(()),
+                            Ok(_) => self.finalise(&row.id, now).map(|_| ()),
+                            Err(e) => Err(e.into()),
+                        }
                     }
                     State::Finalised => self.broadcast(&row.id, now).map(|_| ()),
                     _ => self.track(&row.id, now).map(|_| ()),

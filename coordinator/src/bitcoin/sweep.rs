@@ -73,10 +73,10 @@ fn fits(fee: u64, amount: u64, per_mille: u64) -> bool {
 /// Plans the sweep at `fee_rate` sat/vB.
 pub fn plan(candidates: &[Candidate], fee_rate: u64, rules: SweepRules) -> Plan {
     let mut out = Plan::default();
-    let per_input = INPUT_VBYTES * fee_rate;
+    let per_input = INPUT_VBYTES.saturating_mul(fee_rate);
     let mut eligible: Vec<(String, Vec<u64>, u64)> = Vec::new();
     for c in candidates {
-        let total: u64 = c.coins.iter().sum();
+        let total = c.coins.iter().fold(0u64, |a, v| a.saturating_add(*v));
         if total < rules.threshold_sat {
             out.skipped.push((
                 c.address.clone(),
@@ -91,7 +91,7 @@ pub fn plan(candidates: &[Candidate], fee_rate: u64, rules: SweepRules) -> Plan 
             .copied()
             .filter(|v| fits(per_input, *v, rules.max_fee_per_mille))
             .collect();
-        let kept: u64 = coins.iter().sum();
+        let kept = coins.iter().fold(0u64, |a, v| a.saturating_add(*v));
         if coins.is_empty() || kept < rules.threshold_sat {
             out.skipped.push((
                 c.address.clone(),
@@ -112,8 +112,11 @@ pub fn plan(candidates: &[Candidate], fee_rate: u64, rules: SweepRules) -> Plan 
         amount_sat: 0,
         fee_sat: 0,
     };
-    let fee_of =
-        |inputs: usize| (OVERHEAD_VBYTES + OUTPUT_VBYTES + INPUT_VBYTES * inputs as u64) * fee_rate;
+    let fee_of = |inputs: usize| {
+        (OVERHEAD_VBYTES + OUTPUT_VBYTES)
+            .saturating_add(INPUT_VBYTES.saturating_mul(inputs as u64))
+            .saturating_mul(fee_rate)
+    };
     let close = |b: &mut Batch, out: &mut Plan| {
         if b.inputs == 0 {
             return;
@@ -156,7 +159,7 @@ pub fn plan(candidates: &[Candidate], fee_rate: u64, rules: SweepRules) -> Plan 
         }
         current.addresses.push(address);
         current.inputs += coins.len();
-        current.amount_sat += kept;
+        current.amount_sat = current.amount_sat.saturating_add(kept);
     }
     close(&mut current, &mut out);
     out
