@@ -161,3 +161,59 @@ fn default_decoder_reads_mildly_degraded_frames() {
         }
     }
 }
+
+/// An encoded camera frame or photo (PNG or JPEG) is read; what is not an image, or
+/// claims dimensions beyond the limit, is a clear error before any pixel is decoded.
+#[test]
+fn decode_image_reads_png_and_jpeg_and_refuses_the_rest() {
+    use airgap_protocol::qr::{decode_image, ImageError};
+    let text = "ur:strongroom-response/1-3/lpadaxcfaxhdcxdmdrfdgmzm";
+    let code = FrameRenderer::new(10).unwrap().to_gray(text, 4).unwrap();
+    let frame = place_on_canvas(&code, 640);
+    let mut png = Vec::new();
+    frame
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 70)
+        .encode_image(&frame)
+        .unwrap();
+    for (name, bytes) in [("png", &png), ("jpeg", &jpeg)] {
+        let found = decode_image(bytes, DecoderKind::default()).unwrap();
+        assert_eq!(found, vec![text.to_string()], "{name}");
+    }
+    // A blank frame: read, nothing found.
+    let blank = image::GrayImage::from_pixel(320, 240, image::Luma([200]));
+    let mut blank_png = Vec::new();
+    blank
+        .write_to(
+            &mut std::io::Cursor::new(&mut blank_png),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    assert!(decode_image(&blank_png, DecoderKind::default())
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        decode_image(b"GIF89a not ours", DecoderKind::default()),
+        Err(ImageError::Format)
+    ));
+    assert!(matches!(
+        decode_image(&png[..png.len() / 2], DecoderKind::default()),
+        Err(ImageError::Damaged(_))
+    ));
+    // A PNG header claiming 100,000 x 100,000 pixels: refused from the header alone.
+    let mut huge = png.clone();
+    huge[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    huge[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let ihdr_crc = crc32fast::hash(&huge[12..29]);
+    huge[29..33].copy_from_slice(&ihdr_crc.to_be_bytes());
+    assert!(matches!(
+        decode_image(&huge, DecoderKind::default()),
+        Err(ImageError::Dimensions | ImageError::Damaged(_))
+    ));
+    assert!(matches!(
+        decode_image(&vec![0u8; 9 * 1024 * 1024], DecoderKind::default()),
+        Err(ImageError::TooLarge)
+    ));
+}

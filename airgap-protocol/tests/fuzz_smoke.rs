@@ -59,3 +59,40 @@ proptest! {
         }
     }
 }
+
+fn small_images() -> Vec<Vec<u8>> {
+    let code = airgap_protocol::qr::FrameRenderer::new(2)
+        .unwrap()
+        .to_gray("UR:BYTES/HDCXLKAHSSQZWF", 3)
+        .unwrap();
+    let mut png = Vec::new();
+    code.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 60)
+        .encode_image(&code)
+        .unwrap();
+    vec![png, jpeg]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// A camera frame or uploaded photo, damaged anywhere: an error or a list of
+    /// texts, never a panic.
+    #[test]
+    fn mutated_images_never_panic(
+        which in 0usize..2,
+        edits in proptest::collection::vec((0usize..4000, any::<u8>()), 1..12),
+        cut in 0usize..4000,
+    ) {
+        let mut img = small_images().swap_remove(which);
+        for (at, byte) in edits {
+            let n = img.len();
+            img[at % n] = byte;
+        }
+        let keep = img.len() - cut % (img.len() / 2);
+        img.truncate(keep);
+        let _ = airgap_protocol::qr::decode_image(&img, airgap_protocol::qr::DecoderKind::default());
+    }
+}

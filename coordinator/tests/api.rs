@@ -268,6 +268,12 @@ async fn auth_and_roles_on_every_route() {
             vec!["t-treasury", "t-admin"],
         ),
         ("GET", format!("/v1/requests/{id}/chain"), None, readers),
+        (
+            "POST",
+            "/v1/scan".into(),
+            Some("x".into()),
+            vec!["t-treasury", "t-admin"],
+        ),
     ]);
     let all = [
         "t-admin",
@@ -591,7 +597,9 @@ async fn signing_routes_refuse_bad_input() {
         ("POST", format!("/v1/requests/{id}/import"), "t-treasury", Some(json!({"frames": []}).to_string()), StatusCode::BAD_REQUEST, "1 to 10,000"),
         ("POST", format!("/v1/requests/{id}/import"), "t-treasury", Some(json!({"frames": ["hello"]}).to_string()), StatusCode::BAD_REQUEST, "not a UR stream"),
         ("POST", format!("/v1/requests/{id}/import"), "t-treasury", Some("{not json".into()), StatusCode::BAD_REQUEST, "invalid request body"),
-        ("POST", format!("/v1/requests/{id}/import"), "t-treasury", Some(big), StatusCode::PAYLOAD_TOO_LARGE, ""),
+        ("POST", format!("/v1/requests/{id}/import"), "t-treasury", Some(big.clone()), StatusCode::PAYLOAD_TOO_LARGE, ""),
+        ("POST", "/v1/scan".into(), "t-treasury", Some("{not an image".into()), StatusCode::BAD_REQUEST, "not a PNG or JPEG"),
+        ("POST", "/v1/scan".into(), "t-treasury", Some(big), StatusCode::PAYLOAD_TOO_LARGE, ""),
     ];
     for (method, path, tok, body, want, says) in cases {
         let before = a.audit_len();
@@ -614,4 +622,71 @@ async fn signing_routes_refuse_bad_input() {
         .unwrap();
     let resp = a.app.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+/// The console's camera route reads the QR codes in one frame and says what they are;
+/// it records nothing.
+#[tokio::test]
+async fn scan_reads_a_camera_frame_and_changes_nothing() {
+    let a = api();
+    let text = "ur:strongroom-response/2-5/lpaoahcfadcyjnfhztdshdcxhysfzofdtilr";
+    let code = airgap_protocol::qr::FrameRenderer::new(10)
+        .unwrap()
+        .to_gray(text, 4)
+        .unwrap();
+    let frame = airgap_protocol::qr::corpus::place_on_canvas(&code, 640);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80)
+        .encode_image(&frame)
+        .unwrap();
+    let blank = image::GrayImage::from_pixel(64, 48, image::Luma([90]));
+    let mut png = Vec::new();
+    blank
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    let before = a.audit_len();
+    let cut = jpeg[..24].to_vec();
+    for (bytes, want) in [
+        (cut, json!({"error": "frame: image unreadable: "})),
+        (
+            jpeg,
+            json!({"found": [{"text": text, "format": "ur", "ur_type": "strongroom-response"}]}),
+        ),
+        (png, json!({"found": []})),
+    ] {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/v1/scan")
+            .header("authorization", "Bearer t-treasury")
+            .header("content-type", "image/jpeg")
+            .body(Body::from(bytes))
+            .unwrap();
+        let resp = a.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let ok = want.get("error").is_none();
+        if ok {
+            assert_eq!(v, want);
+        } else {
+            assert!(
+                v["error"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(want["error"].as_str().unwrap()),
+                "{v}"
+            );
+        }
+        assert_eq!(
+            status,
+            if ok {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            }
+        );
+    }
+    assert_eq!(a.audit_len(), before);
 }

@@ -1,14 +1,22 @@
 // Drives the operator console in headless Chromium (playwright-core, Debian chromium):
-// wrong token, queue, request detail, QR player, audit view. Screenshots go to OUT.
-// Usage: node console.cjs URL TOKEN REQUEST_ID OUT  (env PLAYWRIGHT_CORE, CHROMIUM)
+// wrong token, queue, request detail, QR player, audit view; then, as treasury, the
+// station's response imported by the camera, which Chromium's fake capture device feeds
+// from a Y4M video of the station's QR frames. Screenshots go to OUT.
+// Usage: node console.cjs URL TOKEN REQUEST_ID OUT TREASURY_TOKEN CAMERA_REQUEST_ID VIDEO.y4m
+// (env PLAYWRIGHT_CORE, CHROMIUM)
 "use strict";
 const { chromium } = require(process.env.PLAYWRIGHT_CORE);
-const [url, token, id, out] = process.argv.slice(2);
+const [url, token, id, out, treasury, cameraId, video] = process.argv.slice(2);
 
 (async () => {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox"],
+    args: [
+      "--no-sandbox",
+      "--use-fake-ui-for-media-stream",
+      "--use-fake-device-for-media-stream",
+      `--use-file-for-fake-video-capture=${video}`,
+    ],
   });
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
@@ -42,7 +50,25 @@ const [url, token, id, out] = process.argv.slice(2);
   const verify = await page.textContent("#verify");
   const auditRows = await page.locator("#audit tbody tr").count();
   await page.screenshot({ path: out + "/audit.png", fullPage: true });
-  console.log(JSON.stringify({ refused, rows, state, digest, approvals, first, later, verify, auditRows, errors }));
+  // The station's answer through the camera.
+  await page.fill("#token", treasury);
+  await page.click("#save-token");
+  await page.waitForSelector(`#queue tr[data-id="${cameraId}"]`);
+  await page.click(`#queue tr[data-id="${cameraId}"] a.open`);
+  await page.waitForSelector("#scan");
+  const before = await page.textContent("#state");
+  await page.click("#scan");
+  await page.waitForSelector("#camera", { state: "visible" });
+  // The video's stream spans many fragments, so progress shows before completion.
+  await page.waitForFunction(() => /frames read:/.test(document.getElementById("scan-status").textContent), null, { timeout: 20000 });
+  const progress = await page.textContent("#scan-status");
+  await page.screenshot({ path: out + "/camera.png", fullPage: true });
+  await page.waitForFunction(() => document.getElementById("result").textContent !== "", null, { timeout: 60000 });
+  const imported = await page.textContent("#result");
+  const cameraHidden = await page.locator("#camera").isHidden();
+  const stateAfter = await page.textContent("#state");
+  await page.screenshot({ path: out + "/imported.png", fullPage: true });
+  console.log(JSON.stringify({ refused, rows, state, digest, approvals, first, later, verify, auditRows, before, progress, imported, cameraHidden, stateAfter, errors }));
   await browser.close();
 })().catch((e) => {
   console.error(e);

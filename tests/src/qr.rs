@@ -51,3 +51,42 @@ pub fn ur_through_qr(ur_type: &str, message: &[u8]) -> Result<(String, Vec<u8>, 
     }
     bail!("{total} frames did not complete the stream")
 }
+
+/// Writes `env` as an animated QR stream into a YUV4MPEG2 video (640x480, 10 fps, each
+/// frame held for two video frames), the file format Chromium plays as a fake camera
+/// (`--use-file-for-fake-video-capture`). Rendered at `version`, so a small envelope
+/// still spans several frames. Returns how many QR frames the video shows.
+pub fn y4m_video(env: &Envelope, version: u8, path: &std::path::Path) -> Result<usize> {
+    use std::io::Write;
+    const W: u32 = 640;
+    const H: u32 = 480;
+    let (ur_type, message) = encode_envelope(env);
+    let frag = qr::max_fragment_len_for_version(ur_type, version, message.len())
+        .context("fragment length")?;
+    let mut enc = airgap_protocol::ur::UrEncoder::new(ur_type, &message, frag)?;
+    let renderer = FrameRenderer::new(version)?;
+    let shown = enc.fragment_count() * 2;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "YUV4MPEG2 W{W} H{H} F10:1 Ip A1:1 C420jpeg")?;
+    let chroma = vec![128u8; (W * H / 2) as usize];
+    for _ in 0..shown {
+        let text = enc.next_part();
+        let probe = renderer.to_gray(&text, 1)?;
+        let scale = (H - 40) / probe.width();
+        let code = renderer.to_gray(&text, scale)?;
+        let mut luma = image::GrayImage::from_pixel(W, H, image::Luma([235]));
+        image::imageops::overlay(
+            &mut luma,
+            &code,
+            i64::from((W - code.width()) / 2),
+            i64::from((H - code.height()) / 2),
+        );
+        for _ in 0..2 {
+            out.write_all(b"FRAME\n")?;
+            out.write_all(luma.as_raw())?;
+            out.write_all(&chroma)?;
+        }
+    }
+    out.flush()?;
+    Ok(shown)
+}

@@ -700,15 +700,104 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         "nothing more left the vault"
     );
 
+    // Request 3 is withdrawn; request 4 takes its nonce, and the station's answer comes
+    // back through the console and the computer's camera.
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id3}/cancel"),
+        Some(&t.treasury),
+        Some(&json!({"reason": "edited in storage"})),
+    )?;
+    assert_eq!(a.status, 200, "{}", a.json);
+    let amount4 = ETHER / 20;
+    let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
+        "amount": amount4.to_string(), "purpose": "withdrawal"});
+    let a = svc.call_with(
+        "POST",
+        "/v1/requests",
+        Some(&t.treasury),
+        Some(&body),
+        &[("Idempotency-Key", "w-4714")],
+    )?;
+    assert_eq!(a.status, 201, "{}", a.json);
+    let id4 = a.json["request"]["id"].as_str().unwrap().to_string();
+    if a.json["request"]["state"] == "manual-review" {
+        svc.call(
+            "POST",
+            &format!("/v1/requests/{id4}/review"),
+            Some(&t.risk),
+            Some(&json!({"decision": "clear", "reason": "fourth payout"})),
+        )?;
+    }
+    let view = svc.wait_envelope(&id4, &t.ben)?;
+    assert_eq!(
+        view["transaction"]["nonce"], 2,
+        "request 3's nonce, freed: {view}"
+    );
+    svc.approve(&id4, &[("ana", &t.ana), ("ben", &t.ben)])?;
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id4}/export"),
+        Some(&t.treasury),
+        None,
+    )?;
+    assert_eq!(a.status, 200, "{}", a.json);
+    let shown = a.json["frames"].as_array().unwrap().len();
+    let pngs = (0..shown).map(|n| {
+        svc.call(
+            "GET",
+            &format!("/v1/requests/{id4}/export/frames/{n}"),
+            Some(&t.treasury),
+            None,
+        )
+        .map(|a| a.bytes)
+        .unwrap_or_default()
+    });
+    let Envelope::Request(req) = read_pngs(pngs)? else {
+        bail!("not a request")
+    };
+    let review = station
+        .review(&req, now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    review
+        .verdict
+        .clone()
+        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
+    let resp = station
+        .sign(&review, &r.hsm, now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Small frames, so that the camera has to collect several.
+    let video = dir.join("station-screen.y4m");
+    let qr_frames = strongroom_e2e::qr::y4m_video(&Envelope::Response(resp), 5, &video)?;
+    assert!(qr_frames >= 4, "{qr_frames} frames");
+
     // The operator console in headless Chromium: queue, detail, QR player (its frame
-    // read back by zbarimg from the screenshot), audit view.
-    console_checks(&svc, &t.auditor, &id2, view2_digest.as_str())?;
+    // read back by zbarimg from the screenshot), audit view, camera import.
+    let before4 = node.balance(RECIPIENT)?;
+    console_checks(
+        &svc,
+        &t.auditor,
+        &id2,
+        view2_digest.as_str(),
+        (&t.treasury, &id4, &video),
+    )?;
+    svc.wait_state(&id4, &t.auditor, "confirmed", || {
+        let _ = anvil.mine(1);
+    })?;
+    assert_eq!(node.nonce(vault, "latest")?, 3);
+    assert_eq!(node.balance(RECIPIENT)? - before4, U256::from(amount4));
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
 
 /// Runs `tests/console/console.cjs` against the service and checks what it saw.
-fn console_checks(svc: &Service, token: &str, id: &str, digest: &str) -> Result<()> {
+fn console_checks(
+    svc: &Service,
+    token: &str,
+    id: &str,
+    digest: &str,
+    (treasury, camera_id, video): (&str, &str, &std::path::Path),
+) -> Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let playwright = root.join(".tools/node_modules/playwright-core");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -724,6 +813,8 @@ fn console_checks(svc: &Service, token: &str, id: &str, digest: &str) -> Result<
         .arg(root.join("tests/console/console.cjs"))
         .args([svc.url.as_str(), token, id])
         .arg(&out)
+        .args([treasury, camera_id])
+        .arg(video)
         .env("PLAYWRIGHT_CORE", &playwright)
         .env("CHROMIUM", &chromium)
         .output()?;
@@ -749,6 +840,30 @@ fn console_checks(svc: &Service, token: &str, id: &str, digest: &str) -> Result<
     );
     assert!(seen["auditRows"].as_u64().unwrap() > 20, "{seen}");
     assert_eq!(seen["errors"], serde_json::json!([]), "no script errors");
+    // The camera import: the station's frames read from the fake camera's video, the
+    // response imported, the camera switched off.
+    assert_eq!(seen["before"], "exported", "{seen}");
+    let imported = seen["imported"].as_str().unwrap();
+    assert!(imported.starts_with("imported from the camera"), "{seen}");
+    assert!(
+        imported.contains("state finalised")
+            || imported.contains("state signed")
+            || imported.contains("state broadcast"),
+        "{seen}"
+    );
+    assert!(
+        seen["progress"]
+            .as_str()
+            .unwrap()
+            .starts_with("frames read: "),
+        "progress shown while scanning: {seen}"
+    );
+    assert_eq!(seen["cameraHidden"], true, "{seen}");
+    assert_eq!(
+        seen["stateAfter"].as_str(),
+        imported.rsplit("state ").next(),
+        "the page shows the new state: {seen}"
+    );
     // An independent reader decodes the QR frame on the player's screenshot.
     let z = std::process::Command::new("zbarimg")
         .args(["--raw", "-q"])

@@ -6,7 +6,9 @@ pub mod corpus;
 mod read;
 mod render;
 
-pub use read::{decode_gray, DecoderKind, GrayFrame};
+pub use read::{
+    decode_gray, decode_image, DecoderKind, GrayFrame, ImageError, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE,
+};
 pub use render::{FrameRenderer, RenderError};
 
 use crate::bbqr::ALNUM_CAPACITY_L;

@@ -134,3 +134,70 @@ fn with_rxing(frame: GrayFrame<'_>) -> Vec<String> {
     // Only a frame that failed pays for the contrast pass.
     stretch_contrast(raw).map(read).unwrap_or_default()
 }
+
+/// Why an encoded image could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// Larger than [`MAX_IMAGE_BYTES`].
+    #[error("image larger than {MAX_IMAGE_BYTES} bytes")]
+    TooLarge,
+    /// Neither PNG nor JPEG.
+    #[error("not a PNG or JPEG image")]
+    Format,
+    /// Over [`MAX_IMAGE_SIDE`] pixels on a side, or more pixels than a 4K frame.
+    #[error("image larger than {MAX_IMAGE_SIDE} pixels on a side or 3840x2160 in all")]
+    Dimensions,
+    /// The file is damaged.
+    #[error("image unreadable: {0}")]
+    Damaged(String),
+}
+
+/// Largest encoded image [`decode_image`] reads.
+pub const MAX_IMAGE_BYTES: usize = 8 * 1024 * 1024;
+/// Largest side, in pixels, of an image [`decode_image`] reads.
+pub const MAX_IMAGE_SIDE: u32 = 4096;
+
+/// Decodes every QR code in an encoded PNG or JPEG image (a photo, a camera frame a
+/// browser captured, a screenshot). The size is checked from the header before any
+/// pixel is decoded, and the decoder's allocations are capped: a hostile file is an
+/// error, never a panic or an exhausted memory.
+pub fn decode_image(bytes: &[u8], kind: DecoderKind) -> Result<Vec<String>, ImageError> {
+    use image::{ImageFormat, ImageReader, Limits};
+    if bytes.len() > MAX_IMAGE_BYTES {
+        return Err(ImageError::TooLarge);
+    }
+    let format = match image::guess_format(bytes) {
+        Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
+        _ => return Err(ImageError::Format),
+    };
+    let open = || {
+        let mut reader = ImageReader::with_format(std::io::Cursor::new(bytes), format);
+        let mut limits = Limits::default();
+        limits.max_image_width = Some(MAX_IMAGE_SIDE);
+        limits.max_image_height = Some(MAX_IMAGE_SIDE);
+        limits.max_alloc = Some(256 * 1024 * 1024);
+        reader.limits(limits);
+        reader
+    };
+    let (w, h) = open()
+        .into_dimensions()
+        .map_err(|e| ImageError::Damaged(e.to_string()))?;
+    if w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE || (w as usize) * (h as usize) > MAX_PIXELS {
+        return Err(ImageError::Dimensions);
+    }
+    let reader = open();
+    // The codecs are not ours: contain a panic in them as a damaged file.
+    let img = catch_unwind(AssertUnwindSafe(|| reader.decode()))
+        .map_err(|_| ImageError::Damaged("decoder failure".into()))?
+        .map_err(|e| ImageError::Damaged(e.to_string()))?
+        .to_luma8();
+    let (width, height) = img.dimensions();
+    Ok(decode_gray(
+        GrayFrame {
+            width: width as usize,
+            height: height as usize,
+            data: img.as_raw(),
+        },
+        kind,
+    ))
+}

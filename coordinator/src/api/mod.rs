@@ -218,6 +218,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(signing::import).layer(DefaultBodyLimit::max(signing::MAX_IMPORT)),
         )
         .route("/v1/requests/{id}/chain", get(signing::chain_status))
+        .route(
+            "/v1/scan",
+            post(signing::scan).layer(DefaultBodyLimit::max(signing::MAX_SCAN)),
+        )
         .route("/v1/audit", get(audit_rows))
         .route("/v1/audit/verify", get(audit_verify))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -692,6 +696,7 @@ pub fn openapi_document() -> Value {
             "/v1/requests/{id}/export/frames": {"get": {"summary": "The exported UR frames again (JSON)", "security": auth, "responses": {"200": {"description": "frames"}, "401": err, "403": err, "404": err, "409": err}}},
             "/v1/requests/{id}/export/frames/{n}": {"get": {"summary": "Frame n as a PNG QR code", "security": auth, "responses": {"200": {"description": "image/png"}, "401": err, "403": err, "404": err, "409": err}}},
             "/v1/requests/{id}/export/bundle": {"get": {"summary": "The exported request as a USB bundle sealed to ?station= (role: treasury)", "security": auth, "responses": {"200": {"description": "application/octet-stream"}, "400": err, "401": err, "403": err, "409": err, "503": err}}},
+            "/v1/scan": {"post": {"summary": "Read the QR codes in one camera frame (PNG or JPEG body) captured from the station's screen; changes nothing (role: treasury)", "security": auth, "responses": {"200": {"description": "{found: [{text, format: ur|bbqr|plain, ur_type}]}"}, "400": err, "401": err, "403": err, "413": err}}},
             "/v1/requests/{id}/export/bbqr": {"get": {"summary": "The exported Bitcoin request's PSBT as BBQr parts (hardware-wallet cosigners)", "security": auth, "responses": {"200": {"description": "parts"}, "400": err, "401": err, "403": err, "404": err, "409": err}}},
             "/v1/requests/{id}/import": {"post": {"summary": "Import the station's response: {frames: [UR texts]} as JSON, or a bundle as application/octet-stream (role: treasury)", "security": auth, "responses": {"200": {"description": "imported"}, "400": err, "401": err, "403": err, "409": err, "413": err, "415": err, "422": err}}},
             "/v1/requests/{id}/chain": {"get": {"summary": "Broadcast status: state, transaction hash, nonce", "security": auth, "responses": {"200": {"description": "status"}, "401": err, "403": err, "404": err}}},

@@ -603,3 +603,41 @@ pub(super) async fn export_bbqr(
     })
     .await
 }
+
+/// Largest camera frame the scan route takes.
+pub const MAX_SCAN: usize = 2 * 1024 * 1024;
+
+/// Reads the QR codes in one camera frame (PNG or JPEG) the console captured from the
+/// station's screen, and says what they are. Changes nothing: the console collects the
+/// texts and imports them through the import route once the stream is complete.
+pub(super) async fn scan(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    handle(st, move |st| {
+        authenticate(st, &headers, &["treasury"])?;
+        let texts = airgap_protocol::qr::decode_image(&body, Default::default())
+            .map_err(|e| bad(format!("frame: {e}")))?;
+        let found: Vec<_> = texts
+            .into_iter()
+            .map(|text| {
+                use airgap_protocol::scanner::{detect_format, Format};
+                let (format, ur_type) = match detect_format(&text) {
+                    Format::UrSingle | Format::UrMulti => (
+                        "ur",
+                        text.trim()[3..]
+                            .split('/')
+                            .next()
+                            .map(str::to_ascii_lowercase),
+                    ),
+                    Format::Bbqr => ("bbqr", None),
+                    Format::Plain => ("plain", None),
+                };
+                json!({"text": text, "format": format, "ur_type": ur_type})
+            })
+            .collect();
+        Ok(Json(json!({"found": found})).into_response())
+    })
+    .await
+}
