@@ -47,10 +47,15 @@ pub struct EvmChain {
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Watch {
-    /// Network (an EVM or Solana network the pipeline serves).
+    /// Network (an EVM, Solana or Bitcoin network the pipeline serves).
     pub network: String,
-    /// The wallet's address.
+    /// The wallet's address: where refills are paid (on Bitcoin, one of the
+    /// descriptor's receiving addresses).
     pub address: String,
+    /// Bitcoin only, and required there: the warm wallet's public descriptor (e.g.
+    /// `wpkh([fp/84'/0'/0']xpub…/0/*)`), whose every address counts towards the balance.
+    #[serde(default)]
+    pub descriptor: Option<String>,
     /// Low watermark, base units.
     pub low: String,
     /// High watermark, base units: a refill brings the balance back here.
@@ -65,6 +70,32 @@ fn default_every() -> u64 {
 }
 
 impl Watch {
+    /// The watch-only wallet of a Bitcoin watch, from its descriptor; the refill address
+    /// must be on `network` and one of the descriptor's, or refills would never raise the
+    /// balance watched.
+    pub fn bitcoin_wallet(
+        &self,
+        network: bitcoin::Network,
+    ) -> Result<crate::bitcoin::Vault, String> {
+        let what = format!("watch {} on {}", self.address, self.network);
+        let descriptor = self
+            .descriptor
+            .as_deref()
+            .ok_or_else(|| format!("{what}: a Bitcoin watch needs the warm wallet's descriptor"))?;
+        let address = bitcoin::Address::from_str(&self.address)
+            .map_err(|e| format!("{what}: {e}"))?
+            .require_network(network)
+            .map_err(|_| format!("{what}: not an address on {network}"))?;
+        let wallet = crate::bitcoin::Vault::from_descriptor(&what, descriptor, network)
+            .map_err(|e| format!("{what}: {e}"))?;
+        if !wallet.owns(&address.script_pubkey()) {
+            return Err(format!(
+                "{what}: the address is not one of the descriptor's first addresses"
+            ));
+        }
+        Ok(wallet)
+    }
+
     /// The watermarks, checked (`low < high`).
     pub fn marks(&self) -> Result<(u128, u128), String> {
         let n = |v: &str| {
@@ -209,7 +240,8 @@ impl BtcChain {
         }
     }
 
-    fn network(&self) -> Result<bitcoin::Network, PipelineError> {
+    /// The vault's Bitcoin network.
+    pub fn network(&self) -> Result<bitcoin::Network, PipelineError> {
         btc_network(&self.config.network)
     }
 }
@@ -336,6 +368,8 @@ pub struct Pipeline {
     /// Deposit address pools.
     pub deposits: Vec<Deposits>,
     last_watch: Mutex<std::collections::HashMap<String, u64>>,
+    /// Watch-only wallets of Bitcoin watches, synced at each check.
+    watched_btc: Mutex<std::collections::HashMap<String, crate::bitcoin::Vault>>,
     /// Why the last build of a request failed (shown until it succeeds).
     build_errors: Mutex<std::collections::HashMap<String, String>>,
     /// Distinct approvers a request needs before export.
@@ -419,6 +453,7 @@ impl Pipeline {
             watches: Vec::new(),
             deposits: Vec::new(),
             last_watch: Mutex::default(),
+            watched_btc: Mutex::default(),
             build_errors: Mutex::default(),
             approvals_required: 1,
             validity_secs: 24 * 3600,
@@ -961,6 +996,24 @@ impl Pipeline {
         Err(PipelineError::Unconfigured(format!(
             "balances are watched on EVM and Solana networks the pipeline serves, not {network}"
         )))
+    }
+
+    /// The balance a watch sees, base units: on EVM and Solana the address's native
+    /// balance; on Bitcoin the spendable balance of the warm wallet's descriptor, synced
+    /// block by block from the vault's chain source.
+    pub fn watched_balance(&self, w: &Watch) -> Result<u128, PipelineError> {
+        let Ok(chain) = self.btc_chain(&w.network) else {
+            return self.balance_of(&w.network, &w.address);
+        };
+        let mut wallets = self.watched_btc.lock().unwrap_or_else(|p| p.into_inner());
+        let wallet = match wallets.entry(format!("{}:{}", w.network, w.address)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(w.bitcoin_wallet(chain.network()?).map_err(refused)?)
+            }
+        };
+        crate::bitcoin::chain::sync(wallet, chain.source.as_ref()).map_err(chain_err)?;
+        Ok(u128::from(wallet.balance().to_sat()))
     }
 
     /// The vault's receiving address and spendable balance, synced now.
@@ -1954,5 +2007,70 @@ fn btc_network(name: &str) -> Result<bitcoin::Network, PipelineError> {
         n => Err(PipelineError::Unconfigured(format!(
             "unknown Bitcoin network {n}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tpub(seed: u8) -> bitcoin::bip32::Xpub {
+        let secp = bitcoin::secp256k1::Secp256k1::new();
+        let master = bitcoin::bip32::Xpriv::new_master(bitcoin::NetworkKind::Test, &[seed; 32])
+            .expect("seed");
+        bitcoin::bip32::Xpub::from_priv(&secp, &master)
+    }
+
+    /// A Bitcoin watch is a descriptor and a refill address that belongs to it, on the
+    /// vault's network; anything else is refused with the reason.
+    #[test]
+    fn bitcoin_watch_needs_its_descriptor_and_one_of_its_addresses() {
+        let desc = format!("wpkh({}/0/*)", tpub(1));
+        let own = crate::bitcoin::Vault::from_descriptor("w", &desc, bitcoin::Network::Regtest)
+            .unwrap()
+            .address()
+            .to_string();
+        let other = crate::bitcoin::Vault::from_descriptor(
+            "o",
+            &format!("wpkh({}/0/*)", tpub(2)),
+            bitcoin::Network::Regtest,
+        )
+        .unwrap()
+        .address()
+        .to_string();
+        let mainnet = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
+        let watch = |address: &str, descriptor: Option<&str>| Watch {
+            network: "regtest".into(),
+            address: address.into(),
+            descriptor: descriptor.map(Into::into),
+            low: "1".into(),
+            high: "2".into(),
+            every_secs: 60,
+        };
+        let cases: [(Watch, Option<&str>); 5] = [
+            (watch(&own, Some(&desc)), None),
+            (
+                watch(&own, None),
+                Some("needs the warm wallet's descriptor"),
+            ),
+            (
+                watch(&other, Some(&desc)),
+                Some("not one of the descriptor's"),
+            ),
+            (
+                watch(mainnet, Some(&desc)),
+                Some("not an address on regtest"),
+            ),
+            (watch(&own, Some("wpkh(nonsense)")), Some("watch ")),
+        ];
+        for (w, refusal) in cases {
+            let got = w.bitcoin_wallet(bitcoin::Network::Regtest);
+            match (got, refusal) {
+                (Ok(_), None) => {}
+                (Err(e), Some(says)) => assert!(e.contains(says), "{e} should say {says}"),
+                (Ok(_), Some(says)) => panic!("{} accepted; should say {says}", w.address),
+                (Err(e), None) => panic!("{} refused: {e}", w.address),
+            }
+        }
     }
 }

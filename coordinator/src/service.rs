@@ -212,6 +212,21 @@ pub fn serve(args: &[String]) -> Result<()> {
         .collect();
     for w in &chains.watch {
         w.marks().map_err(|e| anyhow!("chains file: {e}"))?;
+        if let Some(c) = pipeline
+            .bitcoin
+            .iter()
+            .find(|c| c.config.network == w.network)
+        {
+            let network = c.network().map_err(|e| anyhow!("chains file: {e}"))?;
+            w.bitcoin_wallet(network)
+                .map_err(|e| anyhow!("chains file: {e}"))?;
+        } else if w.descriptor.is_some() {
+            bail!(
+                "chains file: watch {} on {}: a descriptor is for Bitcoin watches",
+                w.address,
+                w.network
+            );
+        }
     }
     pipeline.watches = chains.watch;
     pipeline.deposits = chains

@@ -209,3 +209,217 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// The same on Bitcoin: the warm wallet is a descriptor (its coins on any of its
+/// addresses count), watched block by block through the vault's Esplora source; under
+/// the low watermark one refill to its address is drafted, signed by the station, and
+/// once it is confirmed the watch sees the wallet back at the high watermark.
+#[test]
+fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
+    use bitcoin::{Amount, Network, TxOut};
+    let server = strongroom_e2e::btcserver::BtcServer::start()?;
+    let dir = std::env::temp_dir().join(format!("strongroom-treasury-btc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    // The warm wallet: BIP-84 account of another seed; its refill address is index 0.
+    let secp = bitcoin::secp256k1::Secp256k1::new();
+    let master = bitcoin::bip32::Xpriv::new_master(bitcoin::NetworkKind::Test, &[5u8; 32])?;
+    let path: bitcoin::bip32::DerivationPath = "m/84'/1'/0'".parse()?;
+    let tpub = bitcoin::bip32::Xpub::from_priv(&secp, &master.derive_priv(&secp, &path)?);
+    let descriptor = format!("wpkh({tpub}/0/*)");
+    let pool = coordinator::bitcoin::DepositPool::new(&tpub.to_string(), Network::Regtest)?;
+    let warm = pool.peek(0);
+
+    let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
+    let mut p = rehearsal::policy()?;
+    p.networks = vec!["regtest".into()];
+    p.limits = vec![AssetLimit {
+        network: "regtest".into(),
+        asset: "native".into(),
+        per_transaction: "5000000".into(),
+        per_24h: "50000000".into(),
+    }];
+    p.allow_list = vec![Destination {
+        network: "regtest".into(),
+        address: warm.to_string(),
+    }];
+    p.fees = vec![FeeLimit {
+        network: "regtest".into(),
+        max: "200000".into(),
+        max_per_mille: 1000,
+    }];
+    let mut station = rehearsal::station_with(
+        &r.hsm,
+        &r.keys,
+        &dir.join("station"),
+        now(),
+        p.clone(),
+        Default::default(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let station_descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
+    let key = bitcoin::PublicKey::from_slice(&r.keys.bitcoin.public_key)?;
+    let vault = coordinator::bitcoin::Vault::single("cold", &key, Network::Regtest)?;
+    // The vault holds 0.01 BTC; the warm wallet 30,000 sat on its address 3 (not the
+    // refill address: the whole descriptor is watched).
+    server.with(|s| {
+        let tx = s.chain.funding(vec![
+            TxOut {
+                value: Amount::from_sat(1_000_000),
+                script_pubkey: vault.address().script_pubkey(),
+            },
+            TxOut {
+                value: Amount::from_sat(30_000),
+                script_pubkey: pool.peek(3).script_pubkey(),
+            },
+        ]);
+        s.mine(vec![tx]);
+        s.mine(vec![]);
+    });
+
+    let key_path = dir.join("coordinator.key");
+    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
+    let chains = dir.join("chains.toml");
+    std::fs::write(
+        &chains,
+        format!(
+            "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 1\n\
+             stations = [\"vault-a\"]\nconfirmations = 2\nmax_fee_rate = 50\n\n\
+             [[watch]]\nnetwork = \"regtest\"\naddress = \"{warm}\"\ndescriptor = \"{descriptor}\"\n\
+             low = \"100000\"\nhigh = \"400000\"\nevery_secs = 1\n",
+            server.esplora()
+        ),
+    )?;
+    let risk = dir.join("risk.toml");
+    std::fs::write(
+        &risk,
+        format!(
+            "[[warm_addresses]]\nnetwork = \"regtest\"\naddress = \"{warm}\"\n\n[[limits]]\nnetwork = \"regtest\"\n\
+             asset = \"native\"\nper_transaction = \"5000000\"\nper_day = \"50000000\"\n"
+        ),
+    )?;
+    let db = dir.join("coordinator.db");
+    let admin = add_token(&exe(), &db, "admin", "admin")?;
+    let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
+    let ana = add_token(&exe(), &db, "ana", "approver")?;
+    let ben = add_token(&exe(), &db, "ben", "approver")?;
+    let args: Vec<String> = [
+        "--chains",
+        chains.to_str().unwrap(),
+        "--risk",
+        risk.to_str().unwrap(),
+        "--key",
+        key_path.to_str().unwrap(),
+        "--approvals",
+        "2",
+        "--allow-mock-hsm",
+        "--poll-ms",
+        "100",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let log = dir.join("coordinator.log");
+    let svc = Service::start_logged(&exe(), &db, &args, &[], Some(&log))?;
+    let a = svc.call(
+        "POST",
+        "/v1/stations",
+        Some(&admin),
+        Some(&json!({"cbor_hex": hex::encode(station_descriptor.to_cbor())})),
+    )?;
+    assert_eq!(a.status, 201, "{}", a.json);
+    svc.register_approvers(&admin, &["ana", "ben"])?;
+
+    let drafted = |svc: &Service| -> Result<Vec<serde_json::Value>> {
+        let a = svc.call(
+            "GET",
+            "/v1/requests?principal=treasury-automation",
+            Some(&ana),
+            None,
+        )?;
+        Ok(a.json["requests"].as_array().cloned().unwrap_or_default())
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let refill = loop {
+        if let Some(r) = drafted(&svc)?.into_iter().next() {
+            break r;
+        }
+        if Instant::now() > deadline {
+            bail!("no refill drafted: {}", std::fs::read_to_string(&log)?);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(refill["body"]["purpose"], "refill");
+    assert_eq!(
+        refill["body"]["amount"], "370000",
+        "400,000 less the 30,000 on address 3"
+    );
+    assert_eq!(refill["body"]["destination"], warm.to_string());
+    assert_eq!(refill["state"], "awaiting-approvals", "{refill}");
+    let id = refill["id"].as_str().unwrap().to_string();
+    let rows = svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"].clone();
+    let alert = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "alert.low-balance")
+        .expect("an alert in the audit chain");
+    assert_eq!(alert["detail"]["balance"], "30000");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(drafted(&svc)?.len(), 1, "one open refill at a time");
+
+    let _view = svc.wait_envelope(&id, &ana)?;
+    svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
+    let e = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/export"),
+        Some(&treasury),
+        None,
+    )?;
+    assert_eq!(e.status, 200, "{}", e.json);
+    let Envelope::Request(req) = envelope_of(e.json["frames"].as_array().unwrap())? else {
+        bail!("not a request")
+    };
+    let review = station
+        .review(&req, now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    review
+        .verdict
+        .clone()
+        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
+    let resp = station
+        .sign(&review, &r.hsm, now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/import"),
+        Some(&treasury),
+        Some(&json!({"frames": ur_texts(&Envelope::Response(resp))})),
+    )?;
+    assert_eq!(a.status, 200, "{}", a.json);
+    // The server verifies the broadcast with Bitcoin Core's interpreter.
+    svc.wait_state(&id, &ana, "confirmed", || {
+        server.with(|s| {
+            s.mine(vec![]);
+        })
+    })?;
+    let landed = server.with(|s| {
+        s.chain
+            .outputs
+            .values()
+            .filter(|out| out.script_pubkey == warm.script_pubkey())
+            .map(|out| out.value.to_sat())
+            .sum::<u64>()
+    });
+    assert_eq!(landed, 370_000);
+    // Back at the high watermark: the next checks draft nothing.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(drafted(&svc)?.len(), 1);
+    let said = std::fs::read_to_string(&log)?;
+    assert!(
+        !said.contains(&format!("watch {warm} on regtest:")),
+        "every check read the balance: {said}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

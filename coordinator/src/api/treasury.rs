@@ -29,7 +29,7 @@ pub fn watch(st: &AppState, now: u64) -> Vec<String> {
                 continue;
             }
         };
-        let balance = match st.pipeline.balance_of(&w.network, &w.address) {
+        let balance = match st.pipeline.watched_balance(w) {
             Ok(b) => b,
             Err(e) => {
                 said.push(format!("watch {} on {}: {e}", w.address, w.network));

@@ -152,6 +152,11 @@ impl Vault {
         self.wallet.balance().trusted_spendable()
     }
 
+    /// Whether `script` is one of the wallet's (revealed or within the lookahead).
+    pub fn owns(&self, script: &bdk_wallet::bitcoin::Script) -> bool {
+        self.wallet.is_mine(script.to_owned())
+    }
+
     /// Unspent outputs.
     pub fn utxos(&self) -> Vec<(OutPoint, TxOut)> {
         self.wallet
