@@ -74,7 +74,7 @@ fn main() {
         store.clone(),
         Config {
             networks: vec!["regtest".into()],
-            risk: RiskConfig::from_toml(RISK).unwrap(),
+            risk: RiskConfig::from_toml(RISK).unwrap().into(),
         },
         Box::new(|| {
             std::time::SystemTime::now()

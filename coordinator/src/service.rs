@@ -259,7 +259,15 @@ pub fn serve(args: &[String]) -> Result<()> {
             .context("--poll-ms takes a number")?,
     );
     let state = Arc::new(
-        AppState::new(store, Config { networks, risk }, Box::new(now)).with_pipeline(pipeline),
+        AppState::new(
+            store,
+            Config {
+                networks,
+                risk: risk.into(),
+            },
+            Box::new(now),
+        )
+        .with_pipeline(pipeline),
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

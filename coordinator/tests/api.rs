@@ -56,7 +56,7 @@ fn api() -> Api {
         store.clone(),
         Config {
             networks: vec!["regtest".into(), "evm:1".into(), "solana:devnet".into()],
-            risk: RiskConfig::from_toml(RISK).unwrap(),
+            risk: RiskConfig::from_toml(RISK).unwrap().into(),
         },
         Box::new(|| 1_800_000_000),
     );

@@ -48,7 +48,7 @@ pub struct Config {
     /// Networks requests may name.
     pub networks: Vec<String>,
     /// Risk rules.
-    pub risk: RiskConfig,
+    pub risk: Arc<RiskConfig>,
 }
 
 /// Shared state.
@@ -415,49 +415,52 @@ fn create_inner(
 }
 
 /// Assesses a validated request with the risk engine and stores it with its outcome in
-/// one transaction (the API's create, and requests the coordinator drafts itself).
+/// one transaction (the API's create, and requests the coordinator drafts itself). The
+/// outcome is `None` for a replay.
 pub(crate) fn submit(
     st: &AppState,
     principal: &str,
     req: &CreateRequest,
     key: &str,
     amount: u128,
-) -> Result<(crate::store::RequestRow, bool, Outcome), ApiError> {
+) -> Result<(crate::store::RequestRow, bool, Option<Outcome>), ApiError> {
     let now = (st.clock)();
     let body = serde_json::to_value(req).map_err(|_| bad("unserialisable request"))?;
-    // Risk first, on the principal's last 30 days (not rejected or cancelled); then the
-    // request and its risk outcome are stored in one transaction.
-    let history = st
-        .store
-        .history(principal, now.saturating_sub(30 * 86_400), "")?;
-    let outcome = risk::assess(
-        &st.config.risk,
-        &risk::Proposal {
-            principal: principal.to_string(),
-            purpose: req.purpose,
-            network: req.network.clone(),
-            asset: req.asset.clone(),
-            destination: req.destination.clone(),
-            amount,
-            now,
-        },
-        &history,
-    );
-    let event = match &outcome {
-        Outcome::Approve => Event::RiskApproved,
-        Outcome::ManualReview(_) => Event::RiskReview,
-        Outcome::Reject(_) => Event::RiskRejected,
+    // The risk engine decides on the principal's last 30 days (not rejected or
+    // cancelled), read inside the transaction that stores the request and its outcome:
+    // concurrent creates by one principal see each other's amounts.
+    let proposal = risk::Proposal {
+        principal: principal.to_string(),
+        purpose: req.purpose,
+        network: req.network.clone(),
+        asset: req.asset.clone(),
+        destination: req.destination.clone(),
+        amount,
+        now,
     };
+    let decided = Arc::new(std::sync::Mutex::new(None));
+    let (rules, out) = (st.config.risk.clone(), decided.clone());
+    let assess: crate::store::Assessor = Arc::new(move |history| {
+        let outcome = risk::assess(&rules, &proposal, history);
+        let event = match &outcome {
+            Outcome::Approve => Event::RiskApproved,
+            Outcome::ManualReview(_) => Event::RiskReview,
+            Outcome::Reject(_) => Event::RiskRejected,
+        };
+        let detail = serde_json::to_value(&outcome).unwrap_or(Value::Null);
+        *out.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+        (event, "risk-engine".to_string(), detail)
+    });
     let (row, created) = st.store.create_assessed(
         Some(key),
         principal,
         &body,
         now,
-        event,
-        "risk-engine",
-        serde_json::to_value(&outcome).unwrap_or(Value::Null),
+        now.saturating_sub(30 * 86_400),
+        assess,
     )?;
-    Ok((row, created, outcome))
+    let outcome = decided.lock().unwrap_or_else(|p| p.into_inner()).take();
+    Ok((row, created, outcome.filter(|_| created)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -71,28 +71,24 @@ fn suite(s: &dyn Store) {
 
     // Created and assessed in one commit.
     let (d, created) = s
-        .create_assessed(
+        .create_with(
             Some("k9"),
             "ops",
             &other,
             105,
-            Event::RiskReview,
-            "risk-engine",
-            json!({"why": "new"}),
+            Some((Event::RiskReview, "risk-engine", json!({"why": "new"}))),
         )
         .unwrap();
     assert!(created);
     assert_eq!(d.state, State::ManualReview);
     assert_eq!(s.get(&d.id).unwrap().unwrap().state, State::ManualReview);
     let (again, created) = s
-        .create_assessed(
+        .create_with(
             Some("k9"),
             "ops",
             &other,
             106,
-            Event::RiskApproved,
-            "risk-engine",
-            json!({}),
+            Some((Event::RiskApproved, "risk-engine", json!({}))),
         )
         .unwrap();
     assert!(!created);
@@ -198,9 +194,87 @@ fn suite(s: &dyn Store) {
     verify(&rows, None).unwrap();
 }
 
+/// The risk engine's view under concurrency: 40 creates of 10 by one principal against
+/// a budget of 100, from 8 threads spread over `stores` (replicas of one database):
+/// the history each assessment reads includes every earlier create, so exactly ten
+/// are approved. A replay is not assessed again.
+fn budget_holds_under_concurrent_creates(stores: &[&dyn Store]) {
+    let assess: super::Assessor = std::sync::Arc::new(|history: &[crate::risk::Past]| {
+        let spent: u128 = history
+            .iter()
+            .filter(|p| p.principal == "desk")
+            .map(|p| p.amount)
+            .sum();
+        if spent + 10 <= 100 {
+            (
+                Event::RiskApproved,
+                "risk-engine".into(),
+                json!({"spent": spent.to_string()}),
+            )
+        } else {
+            (
+                Event::RiskRejected,
+                "risk-engine".into(),
+                json!({"spent": spent.to_string()}),
+            )
+        }
+    });
+    let body = |n: usize| json!({"network": "regtest", "asset": "native", "amount": "10", "destination": format!("d{n}")});
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let s = stores[t % stores.len()];
+            let assess = assess.clone();
+            scope.spawn(move || {
+                for i in 0..5 {
+                    let n = t * 5 + i;
+                    s.create_assessed(
+                        Some(&format!("b{n}")),
+                        "desk",
+                        &body(n),
+                        500,
+                        0,
+                        assess.clone(),
+                    )
+                    .unwrap();
+                }
+            });
+        }
+    });
+    let s = stores[0];
+    let approved = s
+        .list(Some(State::AwaitingApprovals), Some("desk"), 1000)
+        .unwrap();
+    let rejected = s.list(Some(State::Rejected), Some("desk"), 1000).unwrap();
+    assert_eq!(approved.len(), 10, "the budget admits exactly ten");
+    assert_eq!(rejected.len(), 30);
+    // A replay of an approved create returns it as it is, without a new assessment.
+    let first = &approved[0];
+    let n: usize = first.idempotency_key.as_deref().unwrap()[1..]
+        .parse()
+        .unwrap();
+    let (again, created) = s
+        .create_assessed(
+            first.idempotency_key.as_deref(),
+            "desk",
+            &body(n),
+            501,
+            0,
+            assess,
+        )
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again.state, State::AwaitingApprovals);
+    verify(&s.audit_rows(1, 100_000).unwrap(), None).unwrap();
+}
+
 #[test]
 fn sqlite_in_memory() {
     suite(&Sqlite::memory().unwrap());
+}
+
+#[test]
+fn sqlite_budget_holds_under_concurrent_creates() {
+    budget_holds_under_concurrent_creates(&[&Sqlite::memory().unwrap()]);
 }
 
 #[test]
@@ -289,6 +363,8 @@ fn postgres_replicas_extend_one_audit_chain_concurrently() {
     let rows = a.audit_rows(1, 10_000).unwrap();
     assert_eq!(rows.len(), 100);
     verify(&rows, None).unwrap();
+    // Risk budgets hold across both replicas.
+    budget_holds_under_concurrent_creates(&[a.as_ref(), b.as_ref()]);
 }
 
 /// Group commit: writers on many threads share fsyncs; every answered write is there

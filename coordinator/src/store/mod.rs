@@ -89,6 +89,25 @@ pub(crate) fn new_request_id() -> Result<String, StoreError> {
     ))
 }
 
+/// The risk engine's decision on a new request from its principal's history: the first
+/// event, its actor and its details.
+pub type Assessor =
+    std::sync::Arc<dyn Fn(&[crate::risk::Past]) -> (Event, String, Value) + Send + Sync>;
+
+/// The history entry a request body makes (the risk engine's view of it), if its fields
+/// are there.
+pub fn past_of(principal: &str, body: &Value, time: u64) -> Option<crate::risk::Past> {
+    let field = |k: &str| body.get(k).and_then(Value::as_str).map(String::from);
+    Some(crate::risk::Past {
+        principal: principal.into(),
+        network: field("network")?,
+        asset: field("asset")?,
+        destination: field("destination")?,
+        amount: field("amount")?.parse().unwrap_or(0),
+        time,
+    })
+}
+
 /// What every backend provides.
 pub trait Store: Send + Sync {
     /// Creates a request, or returns the one created before with the same principal and
@@ -115,26 +134,21 @@ pub trait Store: Send + Sync {
         self.create_with(idempotency_key, principal, body, now, None)
     }
 
-    /// [`Store::create_with`] with the risk engine's event.
-    #[allow(clippy::too_many_arguments)]
+    /// Creates a request whose first event the risk engine decides (`assess`) from its
+    /// principal's history since `since` (as [`Store::history`]), read inside the
+    /// creating transaction after every earlier create has committed: concurrent
+    /// creates by one principal (from any replica) see each other, so two never both
+    /// pass a limit that only one fits. A replay (same principal and key, same body)
+    /// returns the stored request without assessing.
     fn create_assessed(
         &self,
         idempotency_key: Option<&str>,
         principal: &str,
         body: &Value,
         now: u64,
-        event: Event,
-        actor: &str,
-        detail: Value,
-    ) -> Result<(RequestRow, bool), StoreError> {
-        self.create_with(
-            idempotency_key,
-            principal,
-            body,
-            now,
-            Some((event, actor, detail)),
-        )
-    }
+        since: u64,
+        assess: Assessor,
+    ) -> Result<(RequestRow, bool), StoreError>;
 
     /// A request.
     fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError>;

@@ -109,8 +109,18 @@ struct Job {
     principal: String,
     body: Value,
     now: u64,
-    initial: Option<(Event, String, Value)>,
+    initial: Initial,
     result: Mutex<Option<CreateResult>>,
+}
+
+/// How a queued create's first event is decided.
+enum Initial {
+    /// None: the request stays a draft.
+    Draft,
+    /// This event, actor and details.
+    Fixed(Event, String, Value),
+    /// By the risk engine, from the principal's history since this time.
+    Assess(u64, super::Assessor),
 }
 
 impl std::fmt::Debug for Postgres {
@@ -247,6 +257,45 @@ impl Postgres {
     /// request (its risk outcome applied) and one insert of its audit rows. A create
     /// refused on its merits (key reused) fails alone; a database error fails the batch
     /// and nothing of it is stored.
+    /// Queues one create for the next batch (group commit) and waits for its result;
+    /// the first waiter without a leader runs the batch.
+    fn enqueue(
+        &self,
+        idempotency_key: Option<&str>,
+        principal: &str,
+        body: &Value,
+        now: u64,
+        initial: Initial,
+    ) -> Result<(RequestRow, bool), StoreError> {
+        let job = Arc::new(Job {
+            key: idempotency_key.map(String::from),
+            principal: principal.into(),
+            body: body.clone(),
+            now,
+            initial,
+            result: Mutex::new(None),
+        });
+        let b = &self.creates;
+        let mut st = b.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.queue.push(job.clone());
+        loop {
+            if let Some(r) = job.result.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                return r;
+            }
+            if st.leading {
+                st = b.cv.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            st.leading = true;
+            let batch = std::mem::take(&mut st.queue);
+            drop(st);
+            self.run_batch(&batch);
+            st = b.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.leading = false;
+            b.cv.notify_all();
+        }
+    }
+
     fn run_batch(&self, batch: &[Arc<Job>]) {
         let set = |j: &Job, r: Result<(RequestRow, bool), StoreError>| {
             *j.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
@@ -264,9 +313,62 @@ impl Postgres {
                 .map_err(db)?
                 .map(|r| audit_of(&r))
                 .transpose()?;
+            // The history of every principal assessed in this batch, in one query, read
+            // under the lock that every create takes: all earlier creates are committed.
+            let mut assessed: Vec<&str> = batch
+                .iter()
+                .filter(|j| matches!(j.initial, Initial::Assess(..)))
+                .map(|j| j.principal.as_str())
+                .collect();
+            assessed.sort_unstable();
+            assessed.dedup();
+            let since = batch
+                .iter()
+                .filter_map(|j| match j.initial {
+                    Initial::Assess(since, _) => Some(since),
+                    _ => None,
+                })
+                .min()
+                .unwrap_or(0);
+            let mut history: std::collections::HashMap<String, Vec<Past>> = Default::default();
+            if !assessed.is_empty() {
+                let rows = tx
+                    .query(
+                        "SELECT principal, network, asset, destination, amount, created FROM requests
+                         WHERE principal = ANY($1) AND created >= $2 AND state NOT IN ('rejected', 'cancelled')",
+                        &[&assessed, &(since as i64)],
+                    )
+                    .map_err(db)?;
+                for r in rows {
+                    let principal: String = r.try_get(0).map_err(db)?;
+                    if let Some(p) = past_of_row(&r, 1, &principal)? {
+                        history.entry(principal).or_default().push(p);
+                    }
+                }
+            }
             let mut results = Vec::with_capacity(batch.len());
             for j in batch {
-                results.push(create_fast(&mut tx, j, &mut head)?);
+                let initial = match &j.initial {
+                    Initial::Draft => None,
+                    Initial::Fixed(e, a, d) => Some((*e, a.clone(), d.clone())),
+                    Initial::Assess(since, assess) => {
+                        let past: Vec<Past> = history
+                            .get(&j.principal)
+                            .map(|h| h.iter().filter(|p| p.time >= *since).cloned().collect())
+                            .unwrap_or_default();
+                        Some(assess(&past))
+                    }
+                };
+                let r = create_fast(&mut tx, j, initial, &mut head)?;
+                // What this batch created counts for the creates after it.
+                if let Ok((row, true)) = &r {
+                    if row.state != State::Rejected {
+                        if let Some(p) = super::past_of(&row.principal, &row.body, row.created) {
+                            history.entry(row.principal.clone()).or_default().push(p);
+                        }
+                    }
+                }
+                results.push(r);
             }
             tx.commit().map_err(db)?;
             Ok(results)
@@ -292,18 +394,19 @@ impl Postgres {
 fn create_fast(
     tx: &mut Transaction<'_>,
     j: &Job,
+    initial: Option<(Event, String, Value)>,
     head: &mut Option<AuditRecord>,
 ) -> Result<CreateResult, StoreError> {
     let body_text = j.body.to_string();
     let body_hash = hex::encode(Sha256::digest(body_text.as_bytes()));
     let mut state = State::Draft;
     let mut transition = None;
-    if let Some((event, actor, detail)) = &j.initial {
-        let next = match state.apply(*event) {
+    if let Some((event, actor, detail)) = initial {
+        let next = match state.apply(event) {
             Ok(n) => n,
             Err(e) => return Ok(Err(e.into())),
         };
-        transition = Some((state, next, *event, actor.clone(), detail.clone()));
+        transition = Some((state, next, event, actor, detail));
         state = next;
     }
     let id = new_request_id()?;
@@ -412,33 +515,29 @@ impl Store for Postgres {
         now: u64,
         initial: Option<(Event, &str, Value)>,
     ) -> Result<(RequestRow, bool), StoreError> {
-        let job = Arc::new(Job {
-            key: idempotency_key.map(String::from),
-            principal: principal.into(),
-            body: body.clone(),
+        let initial = match initial {
+            Some((e, a, d)) => Initial::Fixed(e, a.to_string(), d),
+            None => Initial::Draft,
+        };
+        self.enqueue(idempotency_key, principal, body, now, initial)
+    }
+
+    fn create_assessed(
+        &self,
+        idempotency_key: Option<&str>,
+        principal: &str,
+        body: &Value,
+        now: u64,
+        since: u64,
+        assess: super::Assessor,
+    ) -> Result<(RequestRow, bool), StoreError> {
+        self.enqueue(
+            idempotency_key,
+            principal,
+            body,
             now,
-            initial: initial.map(|(e, a, d)| (e, a.to_string(), d)),
-            result: Mutex::new(None),
-        });
-        let b = &self.creates;
-        let mut st = b.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.queue.push(job.clone());
-        loop {
-            if let Some(r) = job.result.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                return r;
-            }
-            if st.leading {
-                st = b.cv.wait(st).unwrap_or_else(|p| p.into_inner());
-                continue;
-            }
-            st.leading = true;
-            let batch = std::mem::take(&mut st.queue);
-            drop(st);
-            self.run_batch(&batch);
-            st = b.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.leading = false;
-            b.cv.notify_all();
-        }
+            Initial::Assess(since, assess),
+        )
     }
 
     fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError> {
@@ -487,19 +586,7 @@ impl Store for Postgres {
             .map_err(db)?;
         let mut out = Vec::new();
         for r in rows {
-            let get = |i: usize| r.try_get::<_, Option<String>>(i).map_err(db);
-            if let (Some(network), Some(asset), Some(destination), Some(amount)) =
-                (get(0)?, get(1)?, get(2)?, get(3)?)
-            {
-                out.push(Past {
-                    principal: principal.into(),
-                    network,
-                    asset,
-                    destination,
-                    amount: amount.parse().unwrap_or(0),
-                    time: r.try_get::<_, i64>(4).map_err(db)? as u64,
-                });
-            }
+            out.extend(past_of_row(&r, 0, principal)?);
         }
         Ok(out)
     }
@@ -702,4 +789,23 @@ impl Store for Postgres {
             .map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))
             .collect()
     }
+}
+
+/// A history entry from `network, asset, destination, amount, created` starting at
+/// column `at` (a request without those fields, a pre-column row, is skipped).
+fn past_of_row(r: &postgres::Row, at: usize, principal: &str) -> Result<Option<Past>, StoreError> {
+    let get = |i: usize| r.try_get::<_, Option<String>>(at + i).map_err(db);
+    let (Some(network), Some(asset), Some(destination), Some(amount)) =
+        (get(0)?, get(1)?, get(2)?, get(3)?)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Past {
+        principal: principal.into(),
+        network,
+        asset,
+        destination,
+        amount: amount.parse().unwrap_or(0),
+        time: r.try_get::<_, i64>(at + 4).map_err(db)? as u64,
+    }))
 }

@@ -359,16 +359,18 @@ impl Sqlite {
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
 
-impl Store for Sqlite {
-    fn create_with(
+    /// One create in one immediate transaction; `initial` decides the first event
+    /// (after the replay check, inside the transaction).
+    fn create_in(
         &self,
         idempotency_key: Option<&str>,
         principal: &str,
         body: &Value,
         now: u64,
-        initial: Option<(Event, &str, Value)>,
+        initial: impl FnOnce(
+            &rusqlite::Transaction<'_>,
+        ) -> Result<Option<(Event, String, Value)>, StoreError>,
     ) -> Result<(RequestRow, bool), StoreError> {
         let mut conn = self.lock();
         let tx = conn
@@ -397,6 +399,7 @@ impl Store for Sqlite {
                 return Ok((row_of(row)?, false));
             }
         }
+        let initial = initial(&tx)?;
         let id = new_request_id()?;
         let field = |k: &str| body.get(k).and_then(Value::as_str);
         tx.execute(
@@ -425,7 +428,7 @@ impl Store for Sqlite {
             .map_err(db)?;
             append_audit(
                 &tx,
-                actor,
+                &actor,
                 "request.state",
                 &id,
                 serde_json::json!({"from": state, "to": next, "event": event, "detail": detail}),
@@ -449,6 +452,35 @@ impl Store for Sqlite {
             },
             true,
         ))
+    }
+}
+
+impl Store for Sqlite {
+    fn create_with(
+        &self,
+        idempotency_key: Option<&str>,
+        principal: &str,
+        body: &Value,
+        now: u64,
+        initial: Option<(Event, &str, Value)>,
+    ) -> Result<(RequestRow, bool), StoreError> {
+        let initial = initial.map(|(e, a, d)| (e, a.to_string(), d));
+        self.create_in(idempotency_key, principal, body, now, |_| Ok(initial))
+    }
+
+    fn create_assessed(
+        &self,
+        idempotency_key: Option<&str>,
+        principal: &str,
+        body: &Value,
+        now: u64,
+        since: u64,
+        assess: super::Assessor,
+    ) -> Result<(RequestRow, bool), StoreError> {
+        // The write lock is taken before the history is read (BEGIN IMMEDIATE).
+        self.create_in(idempotency_key, principal, body, now, |tx| {
+            Ok(Some(assess(&history_on(tx, principal, since, "")?)))
+        })
     }
 
     fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError> {
@@ -500,40 +532,7 @@ impl Store for Sqlite {
         since: u64,
         exclude: &str,
     ) -> Result<Vec<crate::risk::Past>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT network, asset, destination, amount, created
-                 FROM requests WHERE principal = ?1 AND created >= ?2 AND id != ?3
-                   AND state NOT IN ('rejected', 'cancelled')",
-            )
-            .map_err(db)?;
-        let rows = stmt
-            .query_map(params![principal, since as i64, exclude], |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, i64>(4)?,
-                ))
-            })
-            .map_err(db)?;
-        let mut out = Vec::new();
-        for r in rows {
-            let (n, a, d, amt, t) = r.map_err(db)?;
-            if let (Some(network), Some(asset), Some(destination), Some(amount)) = (n, a, d, amt) {
-                out.push(crate::risk::Past {
-                    principal: principal.into(),
-                    network,
-                    asset,
-                    destination,
-                    amount: amount.parse().unwrap_or(0),
-                    time: t as u64,
-                });
-            }
-        }
-        Ok(out)
+        history_on(&self.lock(), principal, since, exclude)
     }
 
     fn transition(
@@ -755,4 +754,46 @@ impl Store for Sqlite {
             .map_err(db)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(db)
     }
+}
+
+/// A principal's requests since `since`, for the risk engine (see [`Store::history`]).
+fn history_on(
+    conn: &Connection,
+    principal: &str,
+    since: u64,
+    exclude: &str,
+) -> Result<Vec<crate::risk::Past>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT network, asset, destination, amount, created
+             FROM requests WHERE principal = ?1 AND created >= ?2 AND id != ?3
+               AND state NOT IN ('rejected', 'cancelled')",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(params![principal, since as i64, exclude], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (n, a, d, amt, t) = r.map_err(db)?;
+        if let (Some(network), Some(asset), Some(destination), Some(amount)) = (n, a, d, amt) {
+            out.push(crate::risk::Past {
+                principal: principal.into(),
+                network,
+                asset,
+                destination,
+                amount: amount.parse().unwrap_or(0),
+                time: t as u64,
+            });
+        }
+    }
+    Ok(out)
 }
