@@ -183,11 +183,101 @@ fn listed(list: &[Destination], p: &Proposal) -> bool {
         .any(|d| d.network == p.network && same_address(&p.network, &d.address, &p.destination))
 }
 
+/// What the rules ask of a principal's history for one proposal. A backend answers it
+/// with its own query; [`Summary::of`] is the reference answer over rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// Whose requests.
+    pub principal: String,
+    /// The proposal's network.
+    pub network: String,
+    /// The proposal's asset (compared without case).
+    pub asset: String,
+    /// The proposal's destination (compared without case on EVM networks).
+    pub destination: String,
+    /// Now, Unix seconds.
+    pub now: u64,
+    /// Requests created before this do not count.
+    pub since: u64,
+    /// The velocity rules' windows, seconds, in the configuration's order.
+    pub windows: Vec<u64>,
+}
+
+impl HistoryQuery {
+    /// The query for `p` under `c`, over requests since `since`.
+    pub fn new(c: &RiskConfig, p: &Proposal, since: u64) -> Self {
+        Self {
+            principal: p.principal.clone(),
+            network: p.network.clone(),
+            asset: p.asset.clone(),
+            destination: p.destination.clone(),
+            now: p.now,
+            since,
+            windows: c.velocity.iter().map(|v| v.window_secs).collect(),
+        }
+    }
+}
+
+/// A principal's history as the rules see it for one proposal (requests in any state
+/// but rejected or cancelled, since the query's `since`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Amounts of the same network and asset in the last 24 hours (saturating).
+    pub day_total: u128,
+    /// Requests within each of the query's windows.
+    pub in_window: Vec<u64>,
+    /// The largest amount of the same network and asset.
+    pub largest: Option<u128>,
+    /// Whether the destination was paid on this network before.
+    pub paid_before: bool,
+}
+
+impl Summary {
+    /// The summary of `history` (other principals' rows and rows before `since` are
+    /// ignored).
+    pub fn of(q: &HistoryQuery, history: &[Past]) -> Self {
+        let mut s = Self {
+            in_window: vec![0; q.windows.len()],
+            ..Self::default()
+        };
+        for x in history {
+            s.add(q, x);
+        }
+        s
+    }
+
+    /// Counts one more earlier request.
+    pub fn add(&mut self, q: &HistoryQuery, x: &Past) {
+        if x.principal != q.principal || x.time < q.since {
+            return;
+        }
+        if self.in_window.len() != q.windows.len() {
+            self.in_window.resize(q.windows.len(), 0);
+        }
+        let age = q.now.saturating_sub(x.time);
+        let same_asset = x.network == q.network && x.asset.eq_ignore_ascii_case(&q.asset);
+        if same_asset {
+            if age < 86_400 {
+                self.day_total = self.day_total.saturating_add(x.amount);
+            }
+            self.largest = Some(self.largest.map_or(x.amount, |m| m.max(x.amount)));
+        }
+        for (w, n) in q.windows.iter().zip(self.in_window.iter_mut()) {
+            if age < *w {
+                *n += 1;
+            }
+        }
+        if x.network == q.network && same_address(&q.network, &x.destination, &q.destination) {
+            self.paid_before = true;
+        }
+    }
+}
+
 /// A rule.
-pub type Rule = fn(&RiskConfig, &Proposal, &[Past]) -> Finding;
+pub type Rule = fn(&RiskConfig, &Proposal, &Summary) -> Finding;
 
 /// Blacklisted destinations are rejected.
-pub fn blacklist(c: &RiskConfig, p: &Proposal, _: &[Past]) -> Finding {
+pub fn blacklist(c: &RiskConfig, p: &Proposal, _: &Summary) -> Finding {
     if listed(&c.blacklist, p) {
         Finding::Reject(format!("destination {} is blacklisted", p.destination))
     } else {
@@ -196,7 +286,7 @@ pub fn blacklist(c: &RiskConfig, p: &Proposal, _: &[Past]) -> Finding {
 }
 
 /// A refill goes only to a registered warm address.
-pub fn refill_destination(c: &RiskConfig, p: &Proposal, _: &[Past]) -> Finding {
+pub fn refill_destination(c: &RiskConfig, p: &Proposal, _: &Summary) -> Finding {
     if p.purpose == Purpose::Refill && !listed(&c.warm_addresses, p) {
         Finding::Reject(format!(
             "refill to {}, which is not a registered warm address",
@@ -222,7 +312,7 @@ fn limit_for<'a>(c: &'a RiskConfig, p: &Proposal) -> Option<&'a Limit> {
 }
 
 /// Per-transaction and per-day limits (per principal where configured).
-pub fn limits(c: &RiskConfig, p: &Proposal, h: &[Past]) -> Finding {
+pub fn limits(c: &RiskConfig, p: &Proposal, h: &Summary) -> Finding {
     let Some(l) = limit_for(c, p) else {
         return Finding::Reject(format!(
             "no limit configured for {} on {}",
@@ -237,16 +327,7 @@ pub fn limits(c: &RiskConfig, p: &Proposal, h: &[Past]) -> Finding {
             p.amount
         ));
     }
-    let day: u128 = h
-        .iter()
-        .filter(|x| {
-            x.principal == p.principal
-                && x.network == p.network
-                && x.asset.eq_ignore_ascii_case(&p.asset)
-                && p.now.saturating_sub(x.time) < 86_400
-        })
-        .map(|x| x.amount)
-        .fold(p.amount, u128::saturating_add);
+    let day = h.day_total.saturating_add(p.amount);
     if day > per_day {
         return Finding::Reject(format!(
             "{day} in 24 h with this one, over the daily limit {per_day}"
@@ -256,18 +337,13 @@ pub fn limits(c: &RiskConfig, p: &Proposal, h: &[Past]) -> Finding {
 }
 
 /// Too many requests in a window: held for review.
-pub fn velocity(c: &RiskConfig, p: &Proposal, h: &[Past]) -> Finding {
-    for v in c
-        .velocity
-        .iter()
-        .filter(|v| v.principal.as_deref().is_none_or(|x| x == p.principal))
-    {
-        let n = h
-            .iter()
-            .filter(|x| x.principal == p.principal && p.now.saturating_sub(x.time) < v.window_secs)
-            .count()
-            + 1;
-        if n > v.max_count as usize {
+pub fn velocity(c: &RiskConfig, p: &Proposal, h: &Summary) -> Finding {
+    for (k, v) in c.velocity.iter().enumerate() {
+        if v.principal.as_deref().is_some_and(|x| x != p.principal) {
+            continue;
+        }
+        let n = h.in_window.get(k).copied().unwrap_or(0) + 1;
+        if n > u64::from(v.max_count) {
             return Finding::Review(format!(
                 "{n} requests by {} within {} s (at most {})",
                 p.principal, v.window_secs, v.max_count
@@ -278,13 +354,11 @@ pub fn velocity(c: &RiskConfig, p: &Proposal, h: &[Past]) -> Finding {
 }
 
 /// A destination never paid before (and not allow-listed or a warm address): review.
-pub fn first_time_destination(c: &RiskConfig, p: &Proposal, h: &[Past]) -> Finding {
+pub fn first_time_destination(c: &RiskConfig, p: &Proposal, h: &Summary) -> Finding {
     if matches!(p.purpose, Purpose::Consolidation | Purpose::Sweep)
         || listed(&c.allow_list, p)
         || listed(&c.warm_addresses, p)
-        || h.iter().any(|x| {
-            x.network == p.network && same_address(&p.network, &x.destination, &p.destination)
-        })
+        || h.paid_before
     {
         Finding::Pass
     } else {
@@ -293,20 +367,11 @@ pub fn first_time_destination(c: &RiskConfig, p: &Proposal, h: &[Past]) -> Findi
 }
 
 /// Far above the principal's largest earlier transfer of the asset: review.
-pub fn unusual_amount(c: &RiskConfig, p: &Proposal, h: &[Past]) -> Finding {
+pub fn unusual_amount(c: &RiskConfig, p: &Proposal, h: &Summary) -> Finding {
     if c.history_multiple == 0 {
         return Finding::Pass;
     }
-    let largest = h
-        .iter()
-        .filter(|x| {
-            x.principal == p.principal
-                && x.network == p.network
-                && x.asset.eq_ignore_ascii_case(&p.asset)
-        })
-        .map(|x| x.amount)
-        .max();
-    match largest {
+    match h.largest {
         Some(m) if p.amount > m.saturating_mul(u128::from(c.history_multiple)) => {
             Finding::Review(format!(
                 "{} is more than {}x {}'s largest earlier transfer ({m})",
@@ -328,7 +393,7 @@ pub const RULES: [Rule; 6] = [
 ];
 
 /// Runs every rule.
-pub fn assess(c: &RiskConfig, p: &Proposal, history: &[Past]) -> Outcome {
+pub fn assess(c: &RiskConfig, p: &Proposal, history: &Summary) -> Outcome {
     let (mut rejects, mut reviews) = (Vec::new(), Vec::new());
     for rule in RULES {
         match rule(c, p, history) {
@@ -559,7 +624,8 @@ window_secs = 3600
             ),
         ];
         for (name, proposal, history, want) in cases {
-            let got = assess(&c, &proposal, &history);
+            let q = HistoryQuery::new(&c, &proposal, 0);
+            let got = assess(&c, &proposal, &Summary::of(&q, &history));
             let kind = match &got {
                 Outcome::Approve => "approve",
                 Outcome::ManualReview(r) => {

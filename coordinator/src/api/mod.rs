@@ -438,6 +438,8 @@ pub(crate) fn submit(
         amount,
         now,
     };
+    let query =
+        risk::HistoryQuery::new(&st.config.risk, &proposal, now.saturating_sub(30 * 86_400));
     let decided = Arc::new(std::sync::Mutex::new(None));
     let (rules, out) = (st.config.risk.clone(), decided.clone());
     let assess: crate::store::Assessor = Arc::new(move |history| {
@@ -451,14 +453,7 @@ pub(crate) fn submit(
         *out.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
         (event, "risk-engine".to_string(), detail)
     });
-    let (row, created) = st.store.create_assessed(
-        Some(key),
-        principal,
-        &body,
-        now,
-        now.saturating_sub(30 * 86_400),
-        assess,
-    )?;
+    let (row, created) = st.store.create_assessed(Some(key), &body, &query, assess)?;
     let outcome = decided.lock().unwrap_or_else(|p| p.into_inner()).take();
     Ok((row, created, outcome.filter(|_| created)))
 }

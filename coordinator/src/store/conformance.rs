@@ -199,43 +199,41 @@ fn suite(s: &dyn Store) {
 /// the history each assessment reads includes every earlier create, so exactly ten
 /// are approved. A replay is not assessed again.
 fn budget_holds_under_concurrent_creates(stores: &[&dyn Store]) {
-    let assess: super::Assessor = std::sync::Arc::new(|history: &[crate::risk::Past]| {
-        let spent: u128 = history
-            .iter()
-            .filter(|p| p.principal == "desk")
-            .map(|p| p.amount)
-            .sum();
-        if spent + 10 <= 100 {
+    let assess: super::Assessor = std::sync::Arc::new(|h: &crate::risk::Summary| {
+        let spent = h.day_total.to_string();
+        if h.day_total + 10 <= 100 {
             (
                 Event::RiskApproved,
                 "risk-engine".into(),
-                json!({"spent": spent.to_string()}),
+                json!({ "spent": spent }),
             )
         } else {
             (
                 Event::RiskRejected,
                 "risk-engine".into(),
-                json!({"spent": spent.to_string()}),
+                json!({ "spent": spent }),
             )
         }
     });
+    let query = crate::risk::HistoryQuery {
+        principal: "desk".into(),
+        network: "regtest".into(),
+        asset: "native".into(),
+        destination: "d0".into(),
+        now: 500,
+        since: 0,
+        windows: vec![60],
+    };
     let body = |n: usize| json!({"network": "regtest", "asset": "native", "amount": "10", "destination": format!("d{n}")});
     std::thread::scope(|scope| {
         for t in 0..8 {
             let s = stores[t % stores.len()];
-            let assess = assess.clone();
+            let (assess, query) = (assess.clone(), &query);
             scope.spawn(move || {
                 for i in 0..5 {
                     let n = t * 5 + i;
-                    s.create_assessed(
-                        Some(&format!("b{n}")),
-                        "desk",
-                        &body(n),
-                        500,
-                        0,
-                        assess.clone(),
-                    )
-                    .unwrap();
+                    s.create_assessed(Some(&format!("b{n}")), &body(n), query, assess.clone())
+                        .unwrap();
                 }
             });
         }
@@ -253,18 +251,87 @@ fn budget_holds_under_concurrent_creates(stores: &[&dyn Store]) {
         .parse()
         .unwrap();
     let (again, created) = s
-        .create_assessed(
-            first.idempotency_key.as_deref(),
-            "desk",
-            &body(n),
-            501,
-            0,
-            assess,
-        )
+        .create_assessed(first.idempotency_key.as_deref(), &body(n), &query, assess)
         .unwrap();
     assert!(!created);
     assert_eq!(again.state, State::AwaitingApprovals);
     verify(&s.audit_rows(1, 100_000).unwrap(), None).unwrap();
+    summaries_match_the_reference(s);
+}
+
+/// The risk engine's summary over a backend's history rows: per network and asset (any
+/// case), EVM addresses without case, others with, windows, starting times, cancelled
+/// requests left out, sums saturating.
+fn summaries_match_the_reference(s: &dyn Store) {
+    let rows = [
+        ("evm:1", "native", "0xAbCd", "700", 1_000),
+        ("evm:1", "NATIVE", "0xabcd", "300", 50_000),
+        ("evm:1", "0xToken", "0xEeEe", "5", 90_000),
+        (
+            "regtest",
+            "native",
+            "bcrt1qx",
+            "340282366920938463463374607431768211455",
+            99_000,
+        ),
+        ("regtest", "native", "bcrt1qx", "1", 99_500),
+        ("solana:devnet", "native", "So1", "9", 99_990),
+    ];
+    for (n, (network, asset, destination, amount, created)) in rows.iter().enumerate() {
+        let body = json!({"network": network, "asset": asset, "destination": destination, "amount": amount});
+        s.create_request(Some(&format!("sum{n}")), "summer", &body, *created)
+            .unwrap();
+    }
+    // Cancelled requests do not count.
+    let (gone, _) = s
+        .create_request(
+            Some("sum-gone"),
+            "summer",
+            &json!({"network": "evm:1", "asset": "native", "destination": "0xabcd", "amount": "100000"}),
+            99_999,
+        )
+        .unwrap();
+    s.transition(&gone.id, Event::Cancel, "treasury", json!({}), 99_999)
+        .unwrap();
+    let q = |network: &str, asset: &str, destination: &str, since: u64, windows: Vec<u64>| {
+        crate::risk::HistoryQuery {
+            principal: "summer".into(),
+            network: network.into(),
+            asset: asset.into(),
+            destination: destination.into(),
+            now: 100_000,
+            since,
+            windows,
+        }
+    };
+    let queries = [
+        q("evm:1", "native", "0xABCD", 0, vec![]),
+        q("evm:1", "Native", "0xnew", 0, vec![60, 600, 100_000]),
+        q("evm:1", "0xtoken", "0xeeee", 60_000, vec![20_000]),
+        q("regtest", "native", "bcrt1qx", 0, vec![1_000]),
+        q("regtest", "native", "BCRT1QX", 99_200, vec![1]),
+        q("solana:devnet", "native", "So1", 0, vec![11]),
+        q("nowhere", "native", "x", 0, vec![5]),
+    ];
+    let summary = |k: usize| {
+        let query: &crate::risk::HistoryQuery = &queries[k];
+        crate::risk::Summary::of(query, &s.history("summer", query.since, "").unwrap())
+    };
+    let want = |day_total: u128, in_window: Vec<u64>, largest: Option<u128>, paid_before| {
+        crate::risk::Summary {
+            day_total,
+            in_window,
+            largest,
+            paid_before,
+        }
+    };
+    assert_eq!(summary(0), want(300, vec![], Some(700), true));
+    assert_eq!(summary(1), want(300, vec![1, 2, 6], Some(700), false));
+    assert_eq!(summary(2), want(5, vec![4], Some(5), true));
+    assert_eq!(summary(3), want(u128::MAX, vec![2], Some(u128::MAX), true));
+    assert_eq!(summary(4), want(1, vec![0], Some(1), false));
+    assert_eq!(summary(5), want(9, vec![1], Some(9), true));
+    assert_eq!(summary(6), want(0, vec![0], None, false));
 }
 
 #[test]

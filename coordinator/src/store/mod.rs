@@ -92,7 +92,7 @@ pub(crate) fn new_request_id() -> Result<String, StoreError> {
 /// The risk engine's decision on a new request from its principal's history: the first
 /// event, its actor and its details.
 pub type Assessor =
-    std::sync::Arc<dyn Fn(&[crate::risk::Past]) -> (Event, String, Value) + Send + Sync>;
+    std::sync::Arc<dyn Fn(&crate::risk::Summary) -> (Event, String, Value) + Send + Sync>;
 
 /// The history entry a request body makes (the risk engine's view of it), if its fields
 /// are there.
@@ -134,19 +134,17 @@ pub trait Store: Send + Sync {
         self.create_with(idempotency_key, principal, body, now, None)
     }
 
-    /// Creates a request whose first event the risk engine decides (`assess`) from its
-    /// principal's history since `since` (as [`Store::history`]), read inside the
-    /// creating transaction after every earlier create has committed: concurrent
-    /// creates by one principal (from any replica) see each other, so two never both
-    /// pass a limit that only one fits. A replay (same principal and key, same body)
-    /// returns the stored request without assessing.
+    /// Creates a request whose first event the risk engine decides (`assess`) from the
+    /// summary of its principal's history (`query`), read inside the creating
+    /// transaction after every earlier create has committed: concurrent creates by one
+    /// principal (from any replica) see each other, so two never both pass a limit that
+    /// only one fits. A replay (same principal and key, same body) returns the stored
+    /// request without assessing.
     fn create_assessed(
         &self,
         idempotency_key: Option<&str>,
-        principal: &str,
         body: &Value,
-        now: u64,
-        since: u64,
+        query: &crate::risk::HistoryQuery,
         assess: Assessor,
     ) -> Result<(RequestRow, bool), StoreError>;
 

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::{new_request_id, state_name, state_of, RequestRow, Store, StoreError};
 use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State};
-use crate::risk::Past;
+use crate::risk::{HistoryQuery, Past, Summary};
 
 const AUDIT_LOCK: i64 = 0x5354_524f_4e47; // "STRONG"
 
@@ -119,8 +119,8 @@ enum Initial {
     Draft,
     /// This event, actor and details.
     Fixed(Event, String, Value),
-    /// By the risk engine, from the principal's history since this time.
-    Assess(u64, super::Assessor),
+    /// By the risk engine, from the summary of the principal's history.
+    Assess(HistoryQuery, super::Assessor),
 }
 
 impl std::fmt::Debug for Postgres {
@@ -313,30 +313,26 @@ impl Postgres {
                 .map_err(db)?
                 .map(|r| audit_of(&r))
                 .transpose()?;
-            // The history of every principal assessed in this batch, in one query, read
-            // under the lock that every create takes: all earlier creates are committed.
-            let mut assessed: Vec<&str> = batch
-                .iter()
-                .filter(|j| matches!(j.initial, Initial::Assess(..)))
-                .map(|j| j.principal.as_str())
-                .collect();
-            assessed.sort_unstable();
-            assessed.dedup();
-            let since = batch
-                .iter()
-                .filter_map(|j| match j.initial {
-                    Initial::Assess(since, _) => Some(since),
-                    _ => None,
-                })
-                .min()
-                .unwrap_or(0);
+            // The history of every principal assessed in this batch, in one query,
+            // read under the lock that every create takes: all earlier creates are
+            // committed. The batch's own earlier creates are added as it goes.
+            let mut principals: Vec<&str> = Vec::new();
+            let mut since = u64::MAX;
+            for j in batch {
+                if let Initial::Assess(q, _) = &j.initial {
+                    principals.push(&q.principal);
+                    since = since.min(q.since);
+                }
+            }
+            principals.sort_unstable();
+            principals.dedup();
             let mut history: std::collections::HashMap<String, Vec<Past>> = Default::default();
-            if !assessed.is_empty() {
+            if !principals.is_empty() {
                 let rows = tx
                     .query(
                         "SELECT principal, network, asset, destination, amount, created FROM requests
                          WHERE principal = ANY($1) AND created >= $2 AND state NOT IN ('rejected', 'cancelled')",
-                        &[&assessed, &(since as i64)],
+                        &[&principals, &i64::try_from(since).unwrap_or(i64::MAX)],
                     )
                     .map_err(db)?;
                 for r in rows {
@@ -346,26 +342,28 @@ impl Postgres {
                     }
                 }
             }
+            let mut local: Vec<Past> = Vec::new();
             let mut results = Vec::with_capacity(batch.len());
             for j in batch {
                 let initial = match &j.initial {
                     Initial::Draft => None,
                     Initial::Fixed(e, a, d) => Some((*e, a.clone(), d.clone())),
-                    Initial::Assess(since, assess) => {
-                        let past: Vec<Past> = history
-                            .get(&j.principal)
-                            .map(|h| h.iter().filter(|p| p.time >= *since).cloned().collect())
-                            .unwrap_or_default();
-                        Some(assess(&past))
+                    Initial::Assess(q, assess) => {
+                        let mut summary = Summary::of(
+                            q,
+                            history.get(&q.principal).map_or(&[][..], Vec::as_slice),
+                        );
+                        for x in &local {
+                            summary.add(q, x);
+                        }
+                        Some(assess(&summary))
                     }
                 };
                 let r = create_fast(&mut tx, j, initial, &mut head)?;
                 // What this batch created counts for the creates after it.
                 if let Ok((row, true)) = &r {
                     if row.state != State::Rejected {
-                        if let Some(p) = super::past_of(&row.principal, &row.body, row.created) {
-                            history.entry(row.principal.clone()).or_default().push(p);
-                        }
+                        local.extend(super::past_of(&row.principal, &row.body, row.created));
                     }
                 }
                 results.push(r);
@@ -525,18 +523,16 @@ impl Store for Postgres {
     fn create_assessed(
         &self,
         idempotency_key: Option<&str>,
-        principal: &str,
         body: &Value,
-        now: u64,
-        since: u64,
+        q: &HistoryQuery,
         assess: super::Assessor,
     ) -> Result<(RequestRow, bool), StoreError> {
         self.enqueue(
             idempotency_key,
-            principal,
+            &q.principal,
             body,
-            now,
-            Initial::Assess(since, assess),
+            q.now,
+            Initial::Assess(q.clone(), assess),
         )
     }
 

@@ -471,15 +471,14 @@ impl Store for Sqlite {
     fn create_assessed(
         &self,
         idempotency_key: Option<&str>,
-        principal: &str,
         body: &Value,
-        now: u64,
-        since: u64,
+        q: &crate::risk::HistoryQuery,
         assess: super::Assessor,
     ) -> Result<(RequestRow, bool), StoreError> {
         // The write lock is taken before the history is read (BEGIN IMMEDIATE).
-        self.create_in(idempotency_key, principal, body, now, |tx| {
-            Ok(Some(assess(&history_on(tx, principal, since, "")?)))
+        self.create_in(idempotency_key, &q.principal, body, q.now, |tx| {
+            let history = history_on(tx, &q.principal, q.since, "")?;
+            Ok(Some(assess(&crate::risk::Summary::of(q, &history))))
         })
     }
 
