@@ -251,10 +251,28 @@ fn budget_holds_under_concurrent_creates(stores: &[&dyn Store]) {
         .parse()
         .unwrap();
     let (again, created) = s
-        .create_assessed(first.idempotency_key.as_deref(), &body(n), &query, assess)
+        .create_assessed(
+            first.idempotency_key.as_deref(),
+            &body(n),
+            &query,
+            assess.clone(),
+        )
         .unwrap();
     assert!(!created);
     assert_eq!(again.state, State::AwaitingApprovals);
+    // A cancel (through another replica, where there are two) frees its amount: exactly
+    // one more fits.
+    stores[stores.len() - 1]
+        .transition(&approved[1].id, Event::Cancel, "treasury", json!({}), 502)
+        .unwrap();
+    let (fits, _) = s
+        .create_assessed(Some("after-1"), &body(100), &query, assess.clone())
+        .unwrap();
+    let (over, _) = s
+        .create_assessed(Some("after-2"), &body(101), &query, assess)
+        .unwrap();
+    assert_eq!(fits.state, State::AwaitingApprovals);
+    assert_eq!(over.state, State::Rejected);
     verify(&s.audit_rows(1, 100_000).unwrap(), None).unwrap();
     summaries_match_the_reference(s);
 }

@@ -4,6 +4,7 @@
 
 #[cfg(test)]
 mod conformance;
+mod history_cache;
 #[cfg(test)]
 mod pgtest;
 mod postgres;

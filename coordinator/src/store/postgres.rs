@@ -79,6 +79,8 @@ pub struct Postgres {
     clients: Vec<Mutex<Client>>,
     next: std::sync::atomic::AtomicUsize,
     creates: Batcher,
+    /// The batch leader's copy of recent history (only the leader touches it).
+    history: Mutex<super::history_cache::HistoryCache>,
 }
 
 /// Connections per coordinator process.
@@ -231,6 +233,7 @@ impl Postgres {
             clients,
             next: std::sync::atomic::AtomicUsize::new(0),
             creates: Batcher::default(),
+            history: Mutex::default(),
         })
     }
 
@@ -252,11 +255,6 @@ impl Postgres {
 }
 
 impl Postgres {
-    /// Runs queued creates in one transaction (see [`Batcher`]): the audit chain's lock
-    /// is taken once and its head read once; each create is then one insert of the
-    /// request (its risk outcome applied) and one insert of its audit rows. A create
-    /// refused on its merits (key reused) fails alone; a database error fails the batch
-    /// and nothing of it is stored.
     /// Queues one create for the next batch (group commit) and waits for its result;
     /// the first waiter without a leader runs the batch.
     fn enqueue(
@@ -296,11 +294,19 @@ impl Postgres {
         }
     }
 
+    /// Runs queued creates in one transaction (see [`Batcher`]): the audit chain's lock
+    /// is taken once and its head read once; the risk engine's history comes from the
+    /// leader's copy, brought up to date from the audit chain; each create is then one
+    /// insert of the request (its risk outcome applied) and one insert of its audit
+    /// rows. A create refused on its merits (key reused) fails alone; a database error
+    /// fails the batch, nothing of it is stored, and the copy is dropped.
     fn run_batch(&self, batch: &[Arc<Job>]) {
         let set = |j: &Job, r: Result<(RequestRow, bool), StoreError>| {
             *j.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         };
         let mut client = self.lock();
+        let mut guard = self.history.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = &mut *guard;
         let outcome = (|| -> Result<Vec<CreateResult>, StoreError> {
             let mut tx = client.transaction().map_err(db)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
@@ -313,47 +319,57 @@ impl Postgres {
                 .map_err(db)?
                 .map(|r| audit_of(&r))
                 .transpose()?;
-            // The history of every principal assessed in this batch, in one query,
-            // read under the lock that every create takes: all earlier creates are
-            // committed. The batch's own earlier creates are added as it goes.
-            let mut principals: Vec<&str> = Vec::new();
+            // The history of the principals assessed in this batch: the leader's copy,
+            // brought to the audit head (every earlier create and state change, from any
+            // replica, is committed: we hold the lock they take), and whoever it does not
+            // hold read whole, in one query.
+            let head_seq = head.as_ref().map_or(0, |h| h.seq);
+            catch_up(&mut tx, cache, head_seq)?;
+            let mut missing: Vec<&str> = Vec::new();
             let mut since = u64::MAX;
             for j in batch {
                 if let Initial::Assess(q, _) = &j.initial {
-                    principals.push(&q.principal);
-                    since = since.min(q.since);
-                }
-            }
-            principals.sort_unstable();
-            principals.dedup();
-            let mut history: std::collections::HashMap<String, Vec<Past>> = Default::default();
-            if !principals.is_empty() {
-                let rows = tx
-                    .query(
-                        "SELECT principal, network, asset, destination, amount, created FROM requests
-                         WHERE principal = ANY($1) AND created >= $2 AND state NOT IN ('rejected', 'cancelled')",
-                        &[&principals, &i64::try_from(since).unwrap_or(i64::MAX)],
-                    )
-                    .map_err(db)?;
-                for r in rows {
-                    let principal: String = r.try_get(0).map_err(db)?;
-                    if let Some(p) = past_of_row(&r, 1, &principal)? {
-                        history.entry(principal).or_default().push(p);
+                    cache.prune(&q.principal, q.since);
+                    if !cache.covers(&q.principal, q.since) {
+                        missing.push(&q.principal);
+                        since = since.min(q.since);
                     }
                 }
             }
-            let mut local: Vec<Past> = Vec::new();
+            missing.sort_unstable();
+            missing.dedup();
+            if !missing.is_empty() {
+                let rows = tx
+                    .query(
+                        "SELECT principal, network, asset, destination, amount, created, id FROM requests
+                         WHERE principal = ANY($1) AND created >= $2 AND state NOT IN ('rejected', 'cancelled')",
+                        &[&missing, &i64::try_from(since).unwrap_or(i64::MAX)],
+                    )
+                    .map_err(db)?;
+                let mut read: std::collections::HashMap<&str, Vec<(String, Past)>> =
+                    missing.iter().map(|p| (*p, Vec::new())).collect();
+                for r in rows {
+                    let principal: String = r.try_get(0).map_err(db)?;
+                    if let (Some(p), Some(v)) = (
+                        past_of_row(&r, 1, &principal)?,
+                        read.get_mut(principal.as_str()),
+                    ) {
+                        v.push((r.try_get(6).map_err(db)?, p));
+                    }
+                }
+                for (principal, rows) in read {
+                    cache.load(principal, since, rows);
+                }
+            }
+            let mut local: Vec<(String, Past)> = Vec::new();
             let mut results = Vec::with_capacity(batch.len());
             for j in batch {
                 let initial = match &j.initial {
                     Initial::Draft => None,
                     Initial::Fixed(e, a, d) => Some((*e, a.clone(), d.clone())),
                     Initial::Assess(q, assess) => {
-                        let mut summary = Summary::of(
-                            q,
-                            history.get(&q.principal).map_or(&[][..], Vec::as_slice),
-                        );
-                        for x in &local {
+                        let mut summary = Summary::of(q, &[]);
+                        for x in cache.rows(&q.principal).chain(local.iter().map(|(_, x)| x)) {
                             summary.add(q, x);
                         }
                         Some(assess(&summary))
@@ -363,14 +379,24 @@ impl Postgres {
                 // What this batch created counts for the creates after it.
                 if let Ok((row, true)) = &r {
                     if row.state != State::Rejected {
-                        local.extend(super::past_of(&row.principal, &row.body, row.created));
+                        if let Some(p) = super::past_of(&row.principal, &row.body, row.created) {
+                            local.push((row.id.clone(), p));
+                        }
                     }
                 }
                 results.push(r);
             }
             tx.commit().map_err(db)?;
+            // Committed: the batch's creates count from now on.
+            for (id, p) in local {
+                cache.created(&id, p);
+            }
+            cache.at(head.as_ref().map_or(0, |h| h.seq));
             Ok(results)
         })();
+        if outcome.is_err() {
+            cache.reset(0);
+        }
         match outcome {
             Ok(results) => {
                 for (j, r) in batch.iter().zip(results) {
@@ -804,4 +830,46 @@ fn past_of_row(r: &postgres::Row, at: usize, principal: &str) -> Result<Option<P
         amount: amount.parse().unwrap_or(0),
         time: r.try_get::<_, i64>(at + 4).map_err(db)? as u64,
     }))
+}
+
+/// Brings the history copy to audit position `head` by replaying the audit rows after
+/// its own (or drops it when they are too many, or the chain is behind the copy).
+fn catch_up(
+    tx: &mut Transaction<'_>,
+    cache: &mut super::history_cache::HistoryCache,
+    head: u64,
+) -> Result<(), StoreError> {
+    let at = cache.seq();
+    if at == head {
+        return Ok(());
+    }
+    if at == 0 || at > head || head - at > super::history_cache::MAX_REPLAY {
+        cache.reset(head);
+        return Ok(());
+    }
+    let rows = tx
+        .query(
+            "SELECT seq, time, actor, action, subject, detail FROM audit
+             WHERE seq > $1 AND seq <= $2 AND action IN ('request.create', 'request.state')
+             ORDER BY seq",
+            &[&(at as i64), &(head as i64)],
+        )
+        .map_err(db)?;
+    for r in rows {
+        let detail: String = r.try_get(5).map_err(db)?;
+        // An unreadable row (the audit verification reports it): read history afresh.
+        let Ok(detail) = serde_json::from_str::<Value>(&detail) else {
+            cache.reset(head);
+            return Ok(());
+        };
+        cache.replay(
+            &r.try_get::<_, String>(2).map_err(db)?,
+            &r.try_get::<_, String>(3).map_err(db)?,
+            &r.try_get::<_, String>(4).map_err(db)?,
+            &detail,
+            r.try_get::<_, i64>(1).map_err(db)?.max(0) as u64,
+        );
+    }
+    cache.at(head);
+    Ok(())
 }
