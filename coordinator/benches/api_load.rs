@@ -121,7 +121,7 @@ fn main() {
             )
         })
         .collect();
-    let results: Vec<(Vec<f64>, usize)> = std::thread::scope(|s| {
+    let results: Vec<(Vec<(f64, f64)>, usize)> = std::thread::scope(|s| {
         let hs: Vec<_> = agents
             .iter()
             .map(|(t, agent)| {
@@ -139,7 +139,10 @@ fn main() {
                         if !send(agent, k) {
                             errors += 1;
                         }
-                        lat.push((Instant::now() - due).as_secs_f64() * 1e3);
+                        lat.push((
+                            (Instant::now() - due).as_secs_f64() * 1e3,
+                            (due - t0).as_secs_f64(),
+                        ));
                         k += threads;
                     }
                     (lat, errors)
@@ -149,7 +152,11 @@ fn main() {
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let elapsed = (Instant::now() - t0).as_secs_f64();
-    let mut lat: Vec<f64> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
+    let mut timed: Vec<(f64, f64)> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
+    timed.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap());
+    // Where the slowest 1 % were scheduled: a stall shows as one cluster in time.
+    let slow: Vec<f64> = timed.iter().take(timed.len() / 100).map(|t| t.1).collect();
+    let mut lat: Vec<f64> = timed.iter().map(|t| t.0).collect();
     let errors: usize = results.iter().map(|r| r.1).sum();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
     println!(
@@ -160,6 +167,13 @@ fn main() {
         percentile(&lat, 0.99),
         lat.last().copied().unwrap_or(0.0)
     );
+
+    if let (Some(first), Some(last)) = (
+        slow.iter().copied().reduce(f64::min),
+        slow.iter().copied().reduce(f64::max),
+    ) {
+        println!("slowest 1 % scheduled between {first:.2} s and {last:.2} s of the run");
+    }
 
     // Closed loop: 8 clients as fast as they can for 3 s.
     let start = Instant::now();

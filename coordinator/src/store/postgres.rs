@@ -79,11 +79,12 @@ pub struct Postgres {
     clients: Vec<Mutex<Client>>,
     next: std::sync::atomic::AtomicUsize,
     creates: Batcher,
-    /// The batch leader's copy of recent history (only the leader touches it).
-    history: Mutex<super::history_cache::HistoryCache>,
+    /// The batch leader's own connection and its copy of recent history (only the
+    /// leader touches them): a batch never waits for a pool connection behind reads.
+    leader: Mutex<(Client, super::history_cache::HistoryCache)>,
 }
 
-/// Connections per coordinator process.
+/// Pooled connections per coordinator process (the batch leader has one more).
 pub const POOL_SIZE: usize = 8;
 
 /// Group commit of creates: callers queue their create; one of them (the leader) runs
@@ -225,15 +226,15 @@ impl Postgres {
             .map_err(db)?;
         }
         tx.commit().map_err(db)?;
-        let mut clients = vec![Mutex::new(client)];
-        for _ in 1..POOL_SIZE {
+        let mut clients = Vec::new();
+        for _ in 0..POOL_SIZE {
             clients.push(Mutex::new(Client::connect(params, NoTls).map_err(db)?));
         }
         Ok(Self {
             clients,
             next: std::sync::atomic::AtomicUsize::new(0),
             creates: Batcher::default(),
-            history: Mutex::default(),
+            leader: Mutex::new((client, Default::default())),
         })
     }
 
@@ -304,9 +305,8 @@ impl Postgres {
         let set = |j: &Job, r: Result<(RequestRow, bool), StoreError>| {
             *j.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         };
-        let mut client = self.lock();
-        let mut guard = self.history.lock().unwrap_or_else(|p| p.into_inner());
-        let cache = &mut *guard;
+        let mut guard = self.leader.lock().unwrap_or_else(|p| p.into_inner());
+        let (client, cache) = &mut *guard;
         let outcome = (|| -> Result<Vec<CreateResult>, StoreError> {
             let mut tx = client.transaction().map_err(db)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
