@@ -77,6 +77,9 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Debug)]
 pub struct Sqlite {
     conn: Mutex<Connection>,
+    /// A copy of recent history per principal for the risk engine, brought up to date
+    /// from the audit chain inside each assessed create (taken after `conn`).
+    history: Mutex<super::history_cache::HistoryCache>,
     sync: GroupSync,
     checkpointer: Option<Checkpointer>,
 }
@@ -353,6 +356,7 @@ impl Sqlite {
             conn: Mutex::new(conn),
             sync,
             checkpointer: None,
+            history: Mutex::default(),
         })
     }
 
@@ -475,10 +479,23 @@ impl Store for Sqlite {
         q: &crate::risk::HistoryQuery,
         assess: super::Assessor,
     ) -> Result<(RequestRow, bool), StoreError> {
-        // The write lock is taken before the history is read (BEGIN IMMEDIATE).
+        // The write lock is taken before the history is read (BEGIN IMMEDIATE). The
+        // copy is brought to the committed audit head; this create's own rows reach it
+        // by the next catch-up, so nothing uncommitted ever enters it.
         self.create_in(idempotency_key, &q.principal, body, q.now, |tx| {
-            let history = history_on(tx, &q.principal, q.since, "")?;
-            Ok(Some(assess(&crate::risk::Summary::of(q, &history))))
+            let mut cache = self.history.lock().unwrap_or_else(|p| p.into_inner());
+            let head = last_audit(tx)?.map_or(0, |r| r.seq);
+            catch_up(tx, &mut cache, head)?;
+            cache.prune(&q.principal, q.since);
+            if !cache.covers(&q.principal, q.since) {
+                let rows = history_with_ids(tx, &q.principal, q.since)?;
+                cache.load(&q.principal, q.since, rows);
+            }
+            let mut summary = crate::risk::Summary::of(q, &[]);
+            for x in cache.rows(&q.principal) {
+                summary.add(q, x);
+            }
+            Ok(Some(assess(&summary)))
         })
     }
 
@@ -795,4 +812,93 @@ fn history_on(
         }
     }
     Ok(out)
+}
+
+/// A principal's history rows with their request ids (see [`history_on`]).
+fn history_with_ids(
+    conn: &Connection,
+    principal: &str,
+    since: u64,
+) -> Result<Vec<(String, crate::risk::Past)>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT network, asset, destination, amount, created, id
+             FROM requests WHERE principal = ?1 AND created >= ?2
+               AND state NOT IN ('rejected', 'cancelled')",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(params![principal, since as i64], |r| {
+            Ok((
+                r.get::<_, Option<String>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })
+        .map_err(db)?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (n, a, d, amt, t, id) = r.map_err(db)?;
+        if let (Some(network), Some(asset), Some(destination), Some(amount)) = (n, a, d, amt) {
+            let past = crate::risk::Past {
+                principal: principal.into(),
+                network,
+                asset,
+                destination,
+                amount: amount.parse().unwrap_or(0),
+                time: t.max(0) as u64,
+            };
+            out.push((id, past));
+        }
+    }
+    Ok(out)
+}
+
+/// Brings the history copy to audit position `head` by replaying the audit rows after
+/// its own (or starts afresh when they are too many or the chain is behind the copy).
+fn catch_up(
+    conn: &Connection,
+    cache: &mut super::history_cache::HistoryCache,
+    head: u64,
+) -> Result<(), StoreError> {
+    let at = cache.seq();
+    if at == head {
+        return Ok(());
+    }
+    if at == 0 || at > head || head - at > super::history_cache::MAX_REPLAY {
+        cache.reset(head);
+        return Ok(());
+    }
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT time, actor, action, subject, detail FROM audit
+             WHERE seq > ?1 AND seq <= ?2 AND action IN ('request.create', 'request.state')
+             ORDER BY seq",
+        )
+        .map_err(db)?;
+    let rows = stmt
+        .query_map(params![at as i64, head as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })
+        .map_err(db)?;
+    for r in rows {
+        let (time, actor, action, subject, detail) = r.map_err(db)?;
+        // An unreadable row (the audit verification reports it): read history afresh.
+        let Ok(detail) = serde_json::from_str::<Value>(&detail) else {
+            cache.reset(head);
+            return Ok(());
+        };
+        cache.replay(&actor, &action, &subject, &detail, time.max(0) as u64);
+    }
+    cache.at(head);
+    Ok(())
 }
