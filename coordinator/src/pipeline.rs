@@ -203,6 +203,50 @@ pub struct BtcConfig {
     pub fee_target: u16,
     /// Refuse to build above this fee rate, sat/vB.
     pub max_fee_rate: u64,
+    /// Hardware-wallet cosigners whose keys are in the vault beside the stations'
+    /// (`wsh(sortedmulti)` over all of them). Each signs the exported PSBT (BBQr or
+    /// `crypto-psbt`) on its own screen, and the signed PSBT is imported back.
+    #[serde(default)]
+    pub cosigners: Vec<Cosigner>,
+}
+
+/// A hardware wallet that cosigns a Bitcoin vault.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cosigner {
+    /// Name, as the audit chain shows it.
+    pub name: String,
+    /// Its key as a descriptor key with origin, `[fingerprint/path]02…`, so that the
+    /// device finds its key in the PSBT's derivation paths.
+    pub key: String,
+}
+
+impl Cosigner {
+    /// The public key (the origin checked for shape: `[8 hex digits/path]`).
+    pub fn public_key(&self) -> Result<bitcoin::PublicKey, String> {
+        let what = format!("cosigner {}", self.name);
+        let bare = match self.key.strip_prefix('[') {
+            Some(rest) => {
+                let (origin, key) = rest
+                    .split_once(']')
+                    .ok_or_else(|| format!("{what}: key origin not closed"))?;
+                let fingerprint = origin.split('/').next().unwrap_or_default();
+                if fingerprint.len() != 8 || !fingerprint.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "{what}: key origin must start with an 8-digit fingerprint"
+                    ));
+                }
+                key
+            }
+            None => self.key.as_str(),
+        };
+        let key = bitcoin::PublicKey::from_str(bare)
+            .map_err(|e| format!("{what}: not a public key: {e}"))?;
+        if !key.compressed {
+            return Err(format!("{what}: segwit needs a compressed key"));
+        }
+        Ok(key)
+    }
 }
 
 fn default_target() -> u16 {
@@ -839,7 +883,26 @@ impl Pipeline {
                 keys.push(bitcoin::PublicKey::from_slice(&k.public_key).map_err(corrupt)?);
             }
             let network = chain.network()?;
-            let vault = if keys.len() == 1 && chain.config.threshold == 1 {
+            let cosigners = &chain.config.cosigners;
+            for c in cosigners {
+                c.public_key().map_err(PipelineError::Unconfigured)?;
+            }
+            let vault = if !cosigners.is_empty() {
+                let exprs: Vec<String> = keys
+                    .iter()
+                    .map(ToString::to_string)
+                    .chain(cosigners.iter().map(|c| c.key.clone()))
+                    .collect();
+                crate::bitcoin::Vault::from_descriptor(
+                    &chain.config.name,
+                    &format!(
+                        "wsh(sortedmulti({},{}))",
+                        chain.config.threshold,
+                        exprs.join(",")
+                    ),
+                    network,
+                )
+            } else if keys.len() == 1 && chain.config.threshold == 1 {
                 crate::bitcoin::Vault::single(&chain.config.name, &keys[0], network)
             } else {
                 crate::bitcoin::Vault::multisig(
@@ -1486,6 +1549,102 @@ impl Pipeline {
         }
     }
 
+    /// Takes a PSBT signed by a hardware-wallet cosigner of a Bitcoin vault (v0 or v2):
+    /// for the exported transaction, every signature valid and from a key the inputs
+    /// name, every input signed by the cosigner. Only the cosigners' signatures are kept
+    /// (a station's count only with its own response and ledger); each cosigner's are
+    /// stored once, write-once, then the transaction is finalised when enough signers
+    /// have answered.
+    pub fn import_cosigner(
+        &self,
+        id: &str,
+        psbt: &[u8],
+        actor: &str,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError> {
+        let row = self.row(id)?;
+        let base = match self.store.artifact(id, "unsigned", "bitcoin")? {
+            Some(u) => decode_psbt(&u)?,
+            None => return Err(refused("a cosigner's PSBT is for a Bitcoin request")),
+        };
+        if self.exported(id)?.is_none() {
+            return Err(PipelineError::WrongState(
+                "this request was not exported".into(),
+            ));
+        }
+        if !matches!(row.state, State::Exported | State::PartiallySigned) {
+            return Ok(row);
+        }
+        let network = row.body["network"].as_str().unwrap_or_default().to_string();
+        let chain = self.btc_chain(&network)?;
+        let signed = crate::bitcoin::v2::deserialize_any(psbt)
+            .map_err(|e| refused(format!("not a PSBT: {e}")))?;
+        crate::bitcoin::combine(&base, std::slice::from_ref(&signed))
+            .map_err(|e| refused(format!("the PSBT cannot be used: {e}")))?;
+        let mut found = 0;
+        for c in &chain.config.cosigners {
+            let key = c.public_key().map_err(PipelineError::Unconfigured)?;
+            let signs = signed
+                .inputs
+                .iter()
+                .filter(|i| i.partial_sigs.contains_key(&key))
+                .count();
+            if signs == 0 {
+                continue;
+            }
+            if signs != signed.inputs.len() {
+                return Err(refused(format!(
+                    "cosigner {} signed {signs} of {} inputs",
+                    c.name,
+                    signed.inputs.len()
+                )));
+            }
+            found += 1;
+            let mut only = base.clone();
+            for (mine, theirs) in only.inputs.iter_mut().zip(&signed.inputs) {
+                if let Some(sig) = theirs.partial_sigs.get(&key) {
+                    mine.partial_sigs.insert(key, *sig);
+                }
+            }
+            match self.store.put_artifact(
+                id,
+                "cosigner",
+                &c.name,
+                &only.serialize_hex(),
+                actor,
+                json!({"cosigner": c.name, "inputs": signs}),
+                now,
+            ) {
+                Ok(_) => {}
+                Err(StoreError::Exists(_)) => {
+                    return Err(refused(format!(
+                        "cosigner {} already signed this request differently",
+                        c.name
+                    )))
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if found == 0 {
+            let names: Vec<&str> = chain
+                .config
+                .cosigners
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
+            return Err(refused(format!(
+                "the PSBT carries no signature by a cosigner of this vault ({})",
+                if names.is_empty() {
+                    "it has none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+        self.crash_point("response-stored");
+        self.finalise(id, now)
+    }
+
     /// Builds the final transaction from the stored responses (idempotent).
     pub fn finalise(&self, id: &str, now: u64) -> Result<RequestRow, PipelineError> {
         let row = self.row(id)?;
@@ -1569,6 +1728,9 @@ impl Pipeline {
                     })?);
                 }
             }
+        }
+        for (_, h) in self.store.artifacts(id, "cosigner")? {
+            parts.push(decode_psbt(&h)?);
         }
         let mut combined = crate::bitcoin::combine(&base, &parts)
             .map_err(|e| refused(format!("a station's signatures cannot be used: {e}")))?;
@@ -2013,6 +2175,39 @@ fn btc_network(name: &str) -> Result<bitcoin::Network, PipelineError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cosigner's key: a compressed public key, optionally with an origin that starts
+    /// with an 8-digit fingerprint; anything else says what is wrong.
+    #[test]
+    fn cosigner_keys() {
+        let key = "02d8e4f6a1d0b7b1b5e9b3c1a6e1e9a8d2f36c4c2a0f6b3f1b4a0d3e5f6a7b8c9d";
+        let pk = bitcoin::PublicKey::from_str(
+            "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
+        )
+        .unwrap();
+        let c = |key: &str| Cosigner {
+            name: "coldcard".into(),
+            key: key.into(),
+        };
+        assert_eq!(c(&pk.to_string()).public_key().unwrap(), pk);
+        assert_eq!(
+            c(&format!("[d34db33f/48'/0'/0'/2']{pk}"))
+                .public_key()
+                .unwrap(),
+            pk
+        );
+        let uncompressed = bitcoin::PublicKey::new_uncompressed(pk.inner).to_string();
+        for (bad, says) in [
+            (format!("[d34db33f/48'/0'/0'/2'{pk}"), "not closed"),
+            (format!("[d34d/48']{pk}"), "8-digit fingerprint"),
+            (format!("[zzzzzzzz/48']{pk}"), "8-digit fingerprint"),
+            (key[..20].to_string(), "not a public key"),
+            (uncompressed, "compressed"),
+        ] {
+            let e = c(&bad).public_key().unwrap_err();
+            assert!(e.contains(says) && e.contains("coldcard"), "{bad}: {e}");
+        }
+    }
 
     fn tpub(seed: u8) -> bitcoin::bip32::Xpub {
         let secp = bitcoin::secp256k1::Secp256k1::new();

@@ -195,6 +195,10 @@ pub fn serve(args: &[String]) -> Result<()> {
                         config.name
                     ),
                 };
+            for c in &config.cosigners {
+                c.public_key()
+                    .map_err(|e| anyhow!("chains file: bitcoin vault {}: {e}", config.name))?;
+            }
             Ok(crate::pipeline::BtcChain::new(config, source))
         })
         .collect::<Result<_>>()?;

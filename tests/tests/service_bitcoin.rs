@@ -422,3 +422,269 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// A 2-of-2 vault of one station and a hardware wallet: the station signs from the
+/// exported frames (partially signed), the hardware wallet takes the same PSBT as BBQr,
+/// finds its key by the configured origin, signs, and answers with a `crypto-psbt` UR;
+/// the coordinator combines, finalises (Core's interpreter) and broadcasts. A PSBT from a
+/// key outside the vault, or one carrying only the station's signature, is refused and
+/// changes nothing.
+#[test]
+fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
+    use bitcoin::secp256k1::{Secp256k1, SecretKey};
+    let server = BtcServer::start()?;
+    let dir = std::env::temp_dir().join(format!("strongroom-service-hw-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let mut a = station(&dir, "vault-a")?;
+    let secp = Secp256k1::new();
+    let hw_secret = bitcoin::PrivateKey::new(SecretKey::from_slice(&[33; 32])?, Network::Regtest);
+    let hw = hw_secret.public_key(&secp);
+    let origin = "d34db33f/48'/1'/0'/2'";
+    let hw_key = format!("[{origin}]{hw}");
+    let vault = coordinator::bitcoin::Vault::from_descriptor(
+        "cold",
+        &format!("wsh(sortedmulti(2,{},{hw_key}))", a.key),
+        Network::Regtest,
+    )?;
+    server.with(|s| {
+        let tx = s.chain.funding(vec![TxOut {
+            value: Amount::from_sat(1_000_000),
+            script_pubkey: vault.address().script_pubkey(),
+        }]);
+        s.mine(vec![tx]);
+        s.mine(vec![]);
+    });
+    let key_path = dir.join("coordinator.key");
+    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
+    let chains = dir.join("chains.toml");
+    std::fs::write(
+        &chains,
+        format!(
+            "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 2\n\
+             stations = [\"vault-a\"]\nconfirmations = 1\nmax_fee_rate = 50\n\
+             cosigners = [{{ name = \"coldcard\", key = \"{hw_key}\" }}]\n",
+            server.esplora()
+        ),
+    )?;
+    let db = dir.join("coordinator.db");
+    let admin = add_token(&exe(), &db, "admin", "admin")?;
+    let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
+    let risk = add_token(&exe(), &db, "risk-desk", "risk")?;
+    let ana = add_token(&exe(), &db, "ana", "approver")?;
+    let ben = add_token(&exe(), &db, "ben", "approver")?;
+    let args: Vec<String> = [
+        "--chains",
+        chains.to_str().unwrap(),
+        "--key",
+        key_path.to_str().unwrap(),
+        "--approvals",
+        "2",
+        "--allow-mock-hsm",
+        "--poll-ms",
+        "100",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let svc = Service::start(&exe(), &db, &args)?;
+    let r = svc.call(
+        "POST",
+        "/v1/stations",
+        Some(&admin),
+        Some(&json!({"cbor_hex": hex::encode(a.descriptor.to_cbor())})),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.json);
+    svc.register_approvers(&admin, &["ana", "ben"])?;
+    let r = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
+    assert_eq!(r.json["vaults"][0]["address"], vault.address().to_string());
+
+    let body = json!({"network": "regtest", "asset": "native", "destination": recipient(0).to_string(),
+        "amount": "300000", "purpose": "withdrawal"});
+    let r = svc.call_with(
+        "POST",
+        "/v1/requests",
+        Some(&treasury),
+        Some(&body),
+        &[("Idempotency-Key", "hw-1")],
+    )?;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["request"]["id"].as_str().unwrap().to_string();
+    if r.json["request"]["state"] == "manual-review" {
+        svc.call(
+            "POST",
+            &format!("/v1/requests/{id}/review"),
+            Some(&risk),
+            Some(&json!({"decision": "clear", "reason": "payout"})),
+        )?;
+    }
+    svc.wait_envelope(&id, &ana)?;
+    svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
+    let r = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/export"),
+        Some(&treasury),
+        None,
+    )?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let Envelope::Request(req) = envelope_of(r.json["frames"].as_array().unwrap())? else {
+        bail!("not a request")
+    };
+    // The station signs first.
+    let review = a
+        .station
+        .review(&req, now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    review
+        .verdict
+        .clone()
+        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
+    let resp = a
+        .station
+        .sign(&review, &a.hsm, now())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let airgap_protocol::envelope::Outcome::Signed(sigs) = &resp.outcome else {
+        bail!("the station refused")
+    };
+    let [airgap_protocol::envelope::PayloadSignature::Psbt(station_psbt)] = sigs.as_slice() else {
+        bail!("not a PSBT answer")
+    };
+    let station_psbt = station_psbt.clone();
+    let r = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/import"),
+        Some(&treasury),
+        Some(&json!({"frames": ur_texts(&Envelope::Response(resp))})),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["request"]["state"], "partially-signed");
+
+    // The hardware wallet reads the PSBT as BBQr and finds its key by its origin.
+    let q = svc.call(
+        "GET",
+        &format!("/v1/requests/{id}/export/bbqr"),
+        Some(&ana),
+        None,
+    )?;
+    assert_eq!(q.status, 200, "{}", q.json);
+    let parts: Vec<String> = q.json["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    let mut at_hw = bitcoin::Psbt::deserialize(&airgap_protocol::bbqr::join(&parts)?.data)?;
+    for input in &at_hw.inputs {
+        let (fingerprint, path) = input
+            .bip32_derivation
+            .get(&hw.inner)
+            .expect("the cosigner's key origin is in the PSBT");
+        assert_eq!(fingerprint.to_string(), "d34db33f");
+        assert_eq!(
+            path,
+            &"m/48'/1'/0'/2'".parse::<bitcoin::bip32::DerivationPath>()?
+        );
+    }
+    let audit_len = || -> Result<usize> {
+        Ok(
+            svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"]
+                .as_array()
+                .map_or(0, Vec::len),
+        )
+    };
+    let before = audit_len()?;
+    // Refused: signed by a key outside the vault; carrying only the station's signature.
+    let stranger_secret =
+        bitcoin::PrivateKey::new(SecretKey::from_slice(&[44; 32])?, Network::Regtest);
+    let mut by_stranger = at_hw.clone();
+    let sighash = {
+        let mut cache = bitcoin::sighash::SighashCache::new(&by_stranger.unsigned_tx);
+        let (msg, _) = by_stranger.sighash_ecdsa(0, &mut cache)?;
+        msg
+    };
+    by_stranger.inputs[0].partial_sigs.insert(
+        stranger_secret.public_key(&secp),
+        bitcoin::ecdsa::Signature::sighash_all(secp.sign_ecdsa(&sighash, &stranger_secret.inner)),
+    );
+    let b64 = |p: &bitcoin::Psbt| {
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, p.serialize())
+    };
+    let r = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/import"),
+        Some(&treasury),
+        Some(&json!({"psbt": b64(&by_stranger)})),
+    )?;
+    assert_eq!(r.status, 422, "{}", r.json);
+    let r = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/import"),
+        Some(&treasury),
+        Some(&json!({"psbt": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &station_psbt)})),
+    )?;
+    assert_eq!(r.status, 422, "{}", r.json);
+    assert!(
+        r.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("no signature by a cosigner"),
+        "{}",
+        r.json
+    );
+    assert_eq!(audit_len()?, before, "refused imports record nothing");
+    let r = svc.call("GET", &format!("/v1/requests/{id}"), Some(&ana), None)?;
+    assert_eq!(r.json["request"]["state"], "partially-signed");
+
+    // The hardware wallet signs and answers with a crypto-psbt UR.
+    let mut keys = std::collections::BTreeMap::new();
+    keys.insert(hw, hw_secret);
+    at_hw
+        .sign(&keys, &secp)
+        .map_err(|e| anyhow::anyhow!("hardware wallet signing: {e:?}"))?;
+    let cbor = airgap_protocol::registry::encode_psbt(&at_hw.serialize());
+    let mut enc = airgap_protocol::ur::UrEncoder::new("crypto-psbt", &cbor, 120)?;
+    let frames: Vec<String> = (0..enc.fragment_count() + 2)
+        .map(|_| enc.next_part())
+        .collect();
+    let r = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/import"),
+        Some(&treasury),
+        Some(&json!({"frames": frames})),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["request"]["state"], "finalised");
+    svc.wait_state(&id, &ana, "confirmed", || {
+        server.with(|s| {
+            s.mine(vec![]);
+        })
+    })?;
+    let r = svc.call("GET", &format!("/v1/requests/{id}/chain"), Some(&ana), None)?;
+    let txid: bitcoin::Txid = r.json["hash"].as_str().unwrap().parse()?;
+    let paid = server.with(|s| {
+        s.chain
+            .outputs
+            .iter()
+            .filter(|(o, out)| o.txid == txid && out.script_pubkey == recipient(0).script_pubkey())
+            .map(|(_, out)| out.value)
+            .sum::<Amount>()
+    });
+    assert_eq!(paid, Amount::from_sat(300_000));
+    // The same answer again changes nothing.
+    let r = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/import"),
+        Some(&treasury),
+        Some(&json!({"frames": frames})),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["request"]["state"], "confirmed");
+    let rows = svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"].clone();
+    assert!(rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["action"] == "artifact.cosigner" && r["detail"]["cosigner"] == "coldcard"));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

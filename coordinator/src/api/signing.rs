@@ -50,6 +50,14 @@ impl From<PipelineError> for ApiError {
 
 /// Frames of one UR stream, with the payload decoded.
 fn assemble(frames: &[String]) -> Result<(String, Vec<u8>), ApiError> {
+    match scan_frames(frames)? {
+        Payload::Ur { ur_type, message } => Ok((ur_type, message)),
+        _ => Err(bad("frames: not a UR stream")),
+    }
+}
+
+/// Frames of one UR or BBQr stream, assembled.
+fn scan_frames(frames: &[String]) -> Result<Payload, ApiError> {
     if frames.is_empty() || frames.len() > 10_000 {
         return Err(bad("frames: 1 to 10,000 scanned texts"));
     }
@@ -59,8 +67,8 @@ fn assemble(frames: &[String]) -> Result<(String, Vec<u8>), ApiError> {
     );
     for f in frames {
         match s.push_text(f) {
-            ScanEvent::Complete(Payload::Ur { ur_type, message }) => return Ok((ur_type, message)),
-            ScanEvent::Complete(_) => return Err(bad("frames: not a UR stream")),
+            ScanEvent::Complete(p @ (Payload::Ur { .. } | Payload::Bbqr { .. })) => return Ok(p),
+            ScanEvent::Complete(_) => return Err(bad("frames: not a UR or BBQr stream")),
             ScanEvent::Rejected(e) => return Err(bad(format!("frames: {e}"))),
             ScanEvent::Nothing | ScanEvent::Progress(_) => {}
         }
@@ -359,7 +367,13 @@ pub(super) async fn export_bundle(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ImportFrames {
+    /// The station's response frames, or a hardware-wallet cosigner's signed PSBT as
+    /// `crypto-psbt` UR or BBQr frames.
+    #[serde(default)]
     frames: Vec<String>,
+    /// Or the cosigner's signed PSBT in base64.
+    #[serde(default)]
+    psbt: Option<String>,
 }
 
 pub(super) async fn import(
@@ -377,13 +391,55 @@ pub(super) async fn import(
         let response = if ctype.starts_with("application/json") {
             let f: ImportFrames = serde_json::from_slice(&body)
                 .map_err(|e| bad(format!("invalid request body: {e}")))?;
-            let (ur_type, message) = assemble(&f.frames)?;
-            if ur_type != RESPONSE_UR_TYPE {
-                return Err(bad(format!(
-                    "frames carry {ur_type}, not a station response"
-                )));
-            }
-            decode_envelope(&ur_type, &message).map_err(|e| bad(format!("response: {e}")))?
+            // A hardware-wallet cosigner's PSBT: base64, `crypto-psbt` UR or BBQr.
+            let psbt = match (&f.psbt, f.frames.is_empty()) {
+                (Some(_), false) => return Err(bad("send frames or a psbt, not both")),
+                (Some(b64), true) => Some(
+                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.trim())
+                        .map_err(|_| bad("psbt: not base64"))?,
+                ),
+                (None, _) => match scan_frames(&f.frames)? {
+                    Payload::Ur { ur_type, message } if ur_type == RESPONSE_UR_TYPE => {
+                        let env = decode_envelope(&ur_type, &message)
+                            .map_err(|e| bad(format!("response: {e}")))?;
+                        let Envelope::Response(resp) = env else {
+                            return Err(bad("that is not a station response"));
+                        };
+                        let row = st.pipeline.import(
+                            &id,
+                            &resp.to_cbor(),
+                            &caller.principal,
+                            (st.clock)(),
+                        )?;
+                        return Ok(Json(json!({"request": row})).into_response());
+                    }
+                    Payload::Ur { ur_type, message }
+                        if ur_type == "crypto-psbt" || ur_type == "psbt" =>
+                    {
+                        Some(
+                            airgap_protocol::registry::decode_psbt(&message)
+                                .map_err(|e| bad(format!("{ur_type}: {e}")))?,
+                        )
+                    }
+                    Payload::Bbqr {
+                        file_type: airgap_protocol::bbqr::FileType::Psbt,
+                        data,
+                    } => Some(data),
+                    Payload::Ur { ur_type, .. } => {
+                        return Err(bad(format!(
+                            "frames carry {ur_type}, not a station response or a PSBT"
+                        )))
+                    }
+                    _ => return Err(bad("frames: a BBQr file that is not a PSBT")),
+                },
+            };
+            let Some(psbt) = psbt else {
+                return Err(bad("nothing to import"));
+            };
+            let row = st
+                .pipeline
+                .import_cosigner(&id, &psbt, &caller.principal, (st.clock)())?;
+            return Ok(Json(json!({"request": row})).into_response());
         } else if ctype.starts_with("application/octet-stream") {
             let usb = st.pipeline.usb.as_ref().ok_or_else(|| {
                 ApiError(
