@@ -293,6 +293,10 @@ pub fn serve(args: &[String]) -> Result<()> {
         // after a restart picks up whatever a crash left half done.
         let worker = state.clone();
         tokio::spawn(async move {
+            // What was last said about each request: a condition that persists (a lease
+            // another replica holds, a vault short of funds) is logged once, not every
+            // round, and again when it changes.
+            let mut said: std::collections::HashMap<String, String> = Default::default();
             loop {
                 let w = worker.clone();
                 let (errors, alerts) = tokio::task::spawn_blocking(move || {
@@ -304,9 +308,14 @@ pub fn serve(args: &[String]) -> Result<()> {
                 })
                 .await
                 .unwrap_or_default();
+                let mut now_said = std::collections::HashMap::new();
                 for (id, e) in errors {
-                    eprintln!("pipeline: {id}: {e}");
+                    if said.get(&id) != Some(&e) {
+                        eprintln!("pipeline: {id}: {e}");
+                    }
+                    now_said.insert(id, e);
                 }
+                said = now_said;
                 for a in alerts {
                     eprintln!("treasury: {a}");
                 }
