@@ -96,14 +96,20 @@ impl HistoryCache {
             .partition(|(_, x)| x.time >= since);
         p.rows = keep;
         p.since = since;
-        self.rows -= gone.len();
+        self.rows = self.rows.saturating_sub(gone.len());
         for (id, _) in gone {
             self.owner.remove(&id);
         }
     }
 
     /// A request was created (and not rejected): it counts, if its principal is held.
+    /// Over [`MAX_ROWS`] the copy is dropped (principals are read again when needed).
     pub fn created(&mut self, id: &str, past: Past) {
+        if self.rows >= MAX_ROWS {
+            let seq = self.seq;
+            self.reset(seq);
+            return;
+        }
         let Some(p) = self.principals.get_mut(&past.principal) else {
             return;
         };
@@ -123,7 +129,7 @@ impl HistoryCache {
         if let Some(p) = self.principals.get_mut(&principal) {
             let before = p.rows.len();
             p.rows.retain(|(x, _)| x != id);
-            self.rows -= before - p.rows.len();
+            self.rows = self.rows.saturating_sub(before - p.rows.len());
         }
     }
 
@@ -145,7 +151,7 @@ impl HistoryCache {
 
     fn forget(&mut self, principal: &str) {
         if let Some(p) = self.principals.remove(principal) {
-            self.rows -= p.rows.len();
+            self.rows = self.rows.saturating_sub(p.rows.len());
             for (id, _) in p.rows {
                 self.owner.remove(&id);
             }
