@@ -376,6 +376,76 @@ struct ImportFrames {
     psbt: Option<String>,
 }
 
+/// What came back through the air gap for a request.
+enum Answer {
+    /// A station's response envelope.
+    Station(Envelope),
+    /// A hardware-wallet cosigner's signed PSBT.
+    Cosigner(Vec<u8>),
+}
+
+/// The answer in an import body: JSON (station frames, a cosigner's `crypto-psbt` or
+/// BBQr frames, or `{"psbt": base64}`) or a USB bundle (octet-stream).
+fn answer_of(st: &AppState, ctype: &str, body: &[u8]) -> Result<Answer, ApiError> {
+    if ctype.starts_with("application/octet-stream") {
+        let usb = st.pipeline.usb.as_ref().ok_or_else(|| {
+            ApiError(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no USB keys configured (--usb-keys)".into(),
+            )
+        })?;
+        let trusted: Vec<_> = st
+            .pipeline
+            .stations()?
+            .into_iter()
+            .filter_map(|(_, s)| s.usb_keys)
+            .filter_map(|t| usb_transfer::keyfile::PublicKeys::parse(&t, "usb_keys").ok())
+            .map(|k| k.ed25519)
+            .collect();
+        let b = usb_transfer::open_bundle(body, &usb.identity, &trusted)
+            .map_err(|e| bad(format!("bundle: {e}")))?;
+        return decode_envelope(RESPONSE_UR_TYPE, &b.envelope)
+            .map(Answer::Station)
+            .map_err(|e| bad(format!("bundle content: {e}")));
+    }
+    if !ctype.starts_with("application/json") {
+        return Err(ApiError(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send frames as application/json or a bundle as application/octet-stream".into(),
+        ));
+    }
+    let f: ImportFrames =
+        serde_json::from_slice(body).map_err(|e| bad(format!("invalid request body: {e}")))?;
+    match (f.psbt, f.frames.is_empty()) {
+        (Some(_), false) => Err(bad("send frames or a psbt, not both")),
+        (Some(b64), true) => {
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.trim())
+                .map(Answer::Cosigner)
+                .map_err(|_| bad("psbt: not base64"))
+        }
+        (None, _) => match scan_frames(&f.frames)? {
+            Payload::Ur { ur_type, message } if ur_type == RESPONSE_UR_TYPE => {
+                decode_envelope(&ur_type, &message)
+                    .map(Answer::Station)
+                    .map_err(|e| bad(format!("response: {e}")))
+            }
+            Payload::Ur { ur_type, message } if ur_type == "crypto-psbt" || ur_type == "psbt" => {
+                airgap_protocol::registry::decode_psbt(&message)
+                    .map(Answer::Cosigner)
+                    .map_err(|e| bad(format!("{ur_type}: {e}")))
+            }
+            Payload::Ur { ur_type, .. } => Err(bad(format!(
+                "frames carry {ur_type}, not a station response or a PSBT"
+            ))),
+            Payload::Bbqr {
+                file_type: airgap_protocol::bbqr::FileType::Psbt,
+                data,
+            } => Ok(Answer::Cosigner(data)),
+            _ => Err(bad("frames: a BBQr file that is not a PSBT")),
+        },
+    }
+}
+
 pub(super) async fn import(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -388,89 +458,18 @@ pub(super) async fn import(
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let response = if ctype.starts_with("application/json") {
-            let f: ImportFrames = serde_json::from_slice(&body)
-                .map_err(|e| bad(format!("invalid request body: {e}")))?;
-            // A hardware-wallet cosigner's PSBT: base64, `crypto-psbt` UR or BBQr.
-            let psbt = match (&f.psbt, f.frames.is_empty()) {
-                (Some(_), false) => return Err(bad("send frames or a psbt, not both")),
-                (Some(b64), true) => Some(
-                    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.trim())
-                        .map_err(|_| bad("psbt: not base64"))?,
-                ),
-                (None, _) => match scan_frames(&f.frames)? {
-                    Payload::Ur { ur_type, message } if ur_type == RESPONSE_UR_TYPE => {
-                        let env = decode_envelope(&ur_type, &message)
-                            .map_err(|e| bad(format!("response: {e}")))?;
-                        let Envelope::Response(resp) = env else {
-                            return Err(bad("that is not a station response"));
-                        };
-                        let row = st.pipeline.import(
-                            &id,
-                            &resp.to_cbor(),
-                            &caller.principal,
-                            (st.clock)(),
-                        )?;
-                        return Ok(Json(json!({"request": row})).into_response());
-                    }
-                    Payload::Ur { ur_type, message }
-                        if ur_type == "crypto-psbt" || ur_type == "psbt" =>
-                    {
-                        Some(
-                            airgap_protocol::registry::decode_psbt(&message)
-                                .map_err(|e| bad(format!("{ur_type}: {e}")))?,
-                        )
-                    }
-                    Payload::Bbqr {
-                        file_type: airgap_protocol::bbqr::FileType::Psbt,
-                        data,
-                    } => Some(data),
-                    Payload::Ur { ur_type, .. } => {
-                        return Err(bad(format!(
-                            "frames carry {ur_type}, not a station response or a PSBT"
-                        )))
-                    }
-                    _ => return Err(bad("frames: a BBQr file that is not a PSBT")),
-                },
-            };
-            let Some(psbt) = psbt else {
-                return Err(bad("nothing to import"));
-            };
-            let row = st
-                .pipeline
-                .import_cosigner(&id, &psbt, &caller.principal, (st.clock)())?;
-            return Ok(Json(json!({"request": row})).into_response());
-        } else if ctype.starts_with("application/octet-stream") {
-            let usb = st.pipeline.usb.as_ref().ok_or_else(|| {
-                ApiError(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "no USB keys configured (--usb-keys)".into(),
-                )
-            })?;
-            let trusted: Vec<_> = st
-                .pipeline
-                .stations()?
-                .into_iter()
-                .filter_map(|(_, s)| s.usb_keys)
-                .filter_map(|t| usb_transfer::keyfile::PublicKeys::parse(&t, "usb_keys").ok())
-                .map(|k| k.ed25519)
-                .collect();
-            let b = usb_transfer::open_bundle(&body, &usb.identity, &trusted)
-                .map_err(|e| bad(format!("bundle: {e}")))?;
-            decode_envelope(RESPONSE_UR_TYPE, &b.envelope)
-                .map_err(|e| bad(format!("bundle content: {e}")))?
-        } else {
-            return Err(ApiError(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "send frames as application/json or a bundle as application/octet-stream".into(),
-            ));
+        let now = (st.clock)();
+        let row = match answer_of(st, ctype, &body)? {
+            Answer::Station(Envelope::Response(resp)) => {
+                st.pipeline
+                    .import(&id, &resp.to_cbor(), &caller.principal, now)?
+            }
+            Answer::Station(_) => return Err(bad("that is not a station response")),
+            Answer::Cosigner(psbt) => {
+                st.pipeline
+                    .import_cosigner(&id, &psbt, &caller.principal, now)?
+            }
         };
-        let Envelope::Response(resp) = response else {
-            return Err(bad("that is not a station response"));
-        };
-        let row = st
-            .pipeline
-            .import(&id, &resp.to_cbor(), &caller.principal, (st.clock)())?;
         Ok(Json(json!({"request": row})).into_response())
     })
     .await

@@ -16,6 +16,27 @@ pub const MAX_REPLAY: u64 = 10_000;
 /// History rows kept at most, over all principals.
 pub const MAX_ROWS: usize = 200_000;
 
+/// The audit rows a catch-up replays: after `$1`, up to `$2`, in order (PostgreSQL and
+/// SQLite both bind `$1`, `$2` by position).
+pub const REPLAY_SQL: &str = "SELECT time, actor, action, subject, detail FROM audit
+     WHERE seq > $1 AND seq <= $2 AND action IN ('request.create', 'request.state')
+     ORDER BY seq";
+
+/// One audit row as a catch-up reads it.
+#[derive(Debug)]
+pub struct AuditRow {
+    /// Unix seconds.
+    pub time: u64,
+    /// Who.
+    pub actor: String,
+    /// What (`request.create`, `request.state`).
+    pub action: String,
+    /// The request id.
+    pub subject: String,
+    /// Details, JSON text.
+    pub detail: String,
+}
+
 /// One principal's rows since `since` (requests not rejected or cancelled).
 #[derive(Debug, Default)]
 struct Principal {
@@ -35,11 +56,6 @@ pub struct HistoryCache {
 }
 
 impl HistoryCache {
-    /// The audit position the copy reflects.
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-
     /// Drops everything and starts at audit position `seq`.
     pub fn reset(&mut self, seq: u64) {
         *self = Self {
@@ -133,9 +149,38 @@ impl HistoryCache {
         }
     }
 
+    /// Where replay must start to reach audit position `head`: `None` when the copy is
+    /// there already, or starts afresh there (it had no position, the chain is behind
+    /// it, or the gap is over [`MAX_REPLAY`]); otherwise the seq after which the audit
+    /// rows up to `head` ([`REPLAY_SQL`]) go to [`Self::replay`].
+    pub fn replay_from(&mut self, head: u64) -> Option<u64> {
+        let at = self.seq;
+        if at == head {
+            return None;
+        }
+        if at == 0 || at > head || head - at > MAX_REPLAY {
+            self.reset(head);
+            return None;
+        }
+        Some(at)
+    }
+
+    /// Replays audit rows in order and moves to `head`. An unreadable detail (the audit
+    /// verification reports it) starts the copy afresh at `head`.
+    pub fn replay(&mut self, head: u64, rows: impl IntoIterator<Item = AuditRow>) {
+        for r in rows {
+            let Ok(detail) = serde_json::from_str::<Value>(&r.detail) else {
+                self.reset(head);
+                return;
+            };
+            self.apply(&r.actor, &r.action, &r.subject, &detail, r.time);
+        }
+        self.seq = head;
+    }
+
     /// Applies one audit row: a create adds its request (the request's body is in the
     /// row, its principal is the actor), a move to `rejected` or `cancelled` removes it.
-    pub fn replay(&mut self, actor: &str, action: &str, subject: &str, detail: &Value, time: u64) {
+    pub fn apply(&mut self, actor: &str, action: &str, subject: &str, detail: &Value, time: u64) {
         match action {
             "request.create" => {
                 if let Some(p) = super::past_of(actor, &detail["body"], time) {
@@ -191,22 +236,22 @@ mod tests {
             json!({"network": "regtest", "asset": "native", "destination": "d", "amount": "5"});
         // Another replica's create, then its risk rejection of a third one; a create by a
         // principal not held is ignored (it is read whole when needed).
-        c.replay("desk", "request.create", "b", &json!({"body": body}), 160);
-        c.replay("desk", "request.create", "c", &json!({"body": body}), 161);
-        c.replay(
+        c.apply("desk", "request.create", "b", &json!({"body": body}), 160);
+        c.apply("desk", "request.create", "c", &json!({"body": body}), 161);
+        c.apply(
             "risk-engine",
             "request.state",
             "c",
             &json!({"to": "rejected"}),
             161,
         );
-        c.replay("ops", "request.create", "z", &json!({"body": body}), 162);
+        c.apply("ops", "request.create", "z", &json!({"body": body}), 162);
         assert_eq!(amounts(&c, "desk"), vec![1, 5]);
         assert_eq!(amounts(&c, "ops"), Vec::<u128>::new());
         // Other moves do not change what counts; a cancel does.
-        c.replay("ana", "request.state", "a", &json!({"to": "approved"}), 170);
+        c.apply("ana", "request.state", "a", &json!({"to": "approved"}), 170);
         assert_eq!(amounts(&c, "desk"), vec![1, 5]);
-        c.replay(
+        c.apply(
             "treasury",
             "request.state",
             "a",
@@ -218,7 +263,7 @@ mod tests {
         c.created("b", past("desk", 5, 160));
         assert_eq!(amounts(&c, "desk"), vec![5]);
         // A body without the fields (not a transfer) is not history.
-        c.replay(
+        c.apply(
             "desk",
             "request.create",
             "d",
@@ -248,6 +293,39 @@ mod tests {
         c.excluded("o1");
         assert_eq!(c.rows, 2, "a pruned id is not held");
         c.reset(9);
-        assert_eq!((c.seq(), c.rows, amounts(&c, "desk").len()), (9, 0, 0));
+        assert_eq!((c.seq, c.rows, amounts(&c, "desk").len()), (9, 0, 0));
+    }
+
+    #[test]
+    fn catching_up_replays_the_gap_or_starts_afresh() {
+        let row = |subject: &str, detail: &str| AuditRow {
+            time: 160,
+            actor: "desk".into(),
+            action: "request.create".into(),
+            subject: subject.into(),
+            detail: detail.into(),
+        };
+        let body = r#"{"body": {"network": "regtest", "asset": "native", "destination": "d", "amount": "5"}}"#;
+        let mut c = HistoryCache::default();
+        // No position yet: start at the head, nothing to read.
+        assert_eq!(c.replay_from(40), None);
+        assert_eq!(c.seq, 40);
+        assert_eq!(c.replay_from(40), None, "already there");
+        c.load("desk", 0, vec![]);
+        assert_eq!(c.replay_from(42), Some(40));
+        c.replay(42, [row("a", body), row("b", body)]);
+        assert_eq!((c.seq, amounts(&c, "desk")), (42, vec![5, 5]));
+        // An unreadable row: afresh at the head.
+        assert_eq!(c.replay_from(43), Some(42));
+        c.replay(43, [row("c", "{not json")]);
+        assert_eq!((c.seq, c.rows), (43, 0));
+        assert!(!c.covers("desk", 0));
+        // A gap too large, or a chain behind the copy: afresh.
+        c.load("desk", 0, vec![("a".into(), past("desk", 1, 1))]);
+        assert_eq!(c.replay_from(43 + MAX_REPLAY + 1), None);
+        assert_eq!((c.seq, c.rows), (43 + MAX_REPLAY + 1, 0));
+        c.load("desk", 0, vec![("a".into(), past("desk", 1, 1))]);
+        assert_eq!(c.replay_from(7), None);
+        assert_eq!((c.seq, c.rows), (7, 0));
     }
 }

@@ -99,12 +99,32 @@ pub type Assessor =
 /// are there.
 pub fn past_of(principal: &str, body: &Value, time: u64) -> Option<crate::risk::Past> {
     let field = |k: &str| body.get(k).and_then(Value::as_str).map(String::from);
+    past_from(
+        principal,
+        [
+            field("network"),
+            field("asset"),
+            field("destination"),
+            field("amount"),
+        ],
+        time,
+    )
+}
+
+/// The history entry of a request's `[network, asset, destination, amount]` (columns or
+/// body fields); `None` when one is missing (not a transfer). An amount that does not
+/// parse counts as 0.
+pub fn past_from(
+    principal: &str,
+    [network, asset, destination, amount]: [Option<String>; 4],
+    time: u64,
+) -> Option<crate::risk::Past> {
     Some(crate::risk::Past {
         principal: principal.into(),
-        network: field("network")?,
-        asset: field("asset")?,
-        destination: field("destination")?,
-        amount: field("amount")?.parse().unwrap_or(0),
+        network: network?,
+        asset: asset?,
+        destination: destination?,
+        amount: amount?.parse().unwrap_or(0),
         time,
     })
 }

@@ -817,59 +817,40 @@ impl Store for Postgres {
 /// column `at` (a request without those fields, a pre-column row, is skipped).
 fn past_of_row(r: &postgres::Row, at: usize, principal: &str) -> Result<Option<Past>, StoreError> {
     let get = |i: usize| r.try_get::<_, Option<String>>(at + i).map_err(db);
-    let (Some(network), Some(asset), Some(destination), Some(amount)) =
-        (get(0)?, get(1)?, get(2)?, get(3)?)
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Past {
-        principal: principal.into(),
-        network,
-        asset,
-        destination,
-        amount: amount.parse().unwrap_or(0),
-        time: r.try_get::<_, i64>(at + 4).map_err(db)? as u64,
-    }))
+    let time = r.try_get::<_, i64>(at + 4).map_err(db)?.max(0) as u64;
+    Ok(super::past_from(
+        principal,
+        [get(0)?, get(1)?, get(2)?, get(3)?],
+        time,
+    ))
 }
 
-/// Brings the history copy to audit position `head` by replaying the audit rows after
-/// its own (or drops it when they are too many, or the chain is behind the copy).
+/// Brings the history copy to audit position `head` (see
+/// [`super::history_cache::HistoryCache::replay_from`]).
 fn catch_up(
     tx: &mut Transaction<'_>,
     cache: &mut super::history_cache::HistoryCache,
     head: u64,
 ) -> Result<(), StoreError> {
-    let at = cache.seq();
-    if at == head {
+    let Some(from) = cache.replay_from(head) else {
         return Ok(());
-    }
-    if at == 0 || at > head || head - at > super::history_cache::MAX_REPLAY {
-        cache.reset(head);
-        return Ok(());
-    }
-    let rows = tx
+    };
+    let mut rows = Vec::new();
+    for r in tx
         .query(
-            "SELECT seq, time, actor, action, subject, detail FROM audit
-             WHERE seq > $1 AND seq <= $2 AND action IN ('request.create', 'request.state')
-             ORDER BY seq",
-            &[&(at as i64), &(head as i64)],
+            super::history_cache::REPLAY_SQL,
+            &[&(from as i64), &(head as i64)],
         )
-        .map_err(db)?;
-    for r in rows {
-        let detail: String = r.try_get(5).map_err(db)?;
-        // An unreadable row (the audit verification reports it): read history afresh.
-        let Ok(detail) = serde_json::from_str::<Value>(&detail) else {
-            cache.reset(head);
-            return Ok(());
-        };
-        cache.replay(
-            &r.try_get::<_, String>(2).map_err(db)?,
-            &r.try_get::<_, String>(3).map_err(db)?,
-            &r.try_get::<_, String>(4).map_err(db)?,
-            &detail,
-            r.try_get::<_, i64>(1).map_err(db)?.max(0) as u64,
-        );
+        .map_err(db)?
+    {
+        rows.push(super::history_cache::AuditRow {
+            time: r.try_get::<_, i64>(0).map_err(db)?.max(0) as u64,
+            actor: r.try_get(1).map_err(db)?,
+            action: r.try_get(2).map_err(db)?,
+            subject: r.try_get(3).map_err(db)?,
+            detail: r.try_get(4).map_err(db)?,
+        });
     }
-    cache.at(head);
+    cache.replay(head, rows);
     Ok(())
 }

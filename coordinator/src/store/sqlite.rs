@@ -488,7 +488,7 @@ impl Store for Sqlite {
             catch_up(tx, &mut cache, head)?;
             cache.prune(&q.principal, q.since);
             if !cache.covers(&q.principal, q.since) {
-                let rows = history_with_ids(tx, &q.principal, q.since)?;
+                let rows = history_on(tx, &q.principal, q.since, "")?;
                 cache.load(&q.principal, q.since, rows);
             }
             let mut summary = crate::risk::Summary::of(q, &[]);
@@ -548,7 +548,10 @@ impl Store for Sqlite {
         since: u64,
         exclude: &str,
     ) -> Result<Vec<crate::risk::Past>, StoreError> {
-        history_on(&self.lock(), principal, since, exclude)
+        Ok(history_on(&self.lock(), principal, since, exclude)?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect())
     }
 
     fn transition(
@@ -772,133 +775,62 @@ impl Store for Sqlite {
     }
 }
 
-/// A principal's requests since `since`, for the risk engine (see [`Store::history`]).
+/// A principal's requests since `since` (not rejected or cancelled, and not `exclude`),
+/// with their ids, for the risk engine (see [`Store::history`]).
 fn history_on(
     conn: &Connection,
     principal: &str,
     since: u64,
     exclude: &str,
-) -> Result<Vec<crate::risk::Past>, StoreError> {
+) -> Result<Vec<(String, crate::risk::Past)>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT network, asset, destination, amount, created
+            "SELECT network, asset, destination, amount, created, id
              FROM requests WHERE principal = ?1 AND created >= ?2 AND id != ?3
                AND state NOT IN ('rejected', 'cancelled')",
         )
         .map_err(db)?;
     let rows = stmt
         .query_map(params![principal, since as i64, exclude], |r| {
-            Ok((
-                r.get::<_, Option<String>>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
+            let columns = [r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?];
+            let time = r.get::<_, i64>(4)?.max(0) as u64;
+            Ok((r.get::<_, String>(5)?, columns, time))
         })
         .map_err(db)?;
     let mut out = Vec::new();
     for r in rows {
-        let (n, a, d, amt, t) = r.map_err(db)?;
-        if let (Some(network), Some(asset), Some(destination), Some(amount)) = (n, a, d, amt) {
-            out.push(crate::risk::Past {
-                principal: principal.into(),
-                network,
-                asset,
-                destination,
-                amount: amount.parse().unwrap_or(0),
-                time: t as u64,
-            });
-        }
+        let (id, columns, time) = r.map_err(db)?;
+        out.extend(super::past_from(principal, columns, time).map(|p| (id, p)));
     }
     Ok(out)
 }
 
-/// A principal's history rows with their request ids (see [`history_on`]).
-fn history_with_ids(
-    conn: &Connection,
-    principal: &str,
-    since: u64,
-) -> Result<Vec<(String, crate::risk::Past)>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT network, asset, destination, amount, created, id
-             FROM requests WHERE principal = ?1 AND created >= ?2
-               AND state NOT IN ('rejected', 'cancelled')",
-        )
-        .map_err(db)?;
-    let rows = stmt
-        .query_map(params![principal, since as i64], |r| {
-            Ok((
-                r.get::<_, Option<String>>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, String>(5)?,
-            ))
-        })
-        .map_err(db)?;
-    let mut out = Vec::new();
-    for r in rows {
-        let (n, a, d, amt, t, id) = r.map_err(db)?;
-        if let (Some(network), Some(asset), Some(destination), Some(amount)) = (n, a, d, amt) {
-            let past = crate::risk::Past {
-                principal: principal.into(),
-                network,
-                asset,
-                destination,
-                amount: amount.parse().unwrap_or(0),
-                time: t.max(0) as u64,
-            };
-            out.push((id, past));
-        }
-    }
-    Ok(out)
-}
-
-/// Brings the history copy to audit position `head` by replaying the audit rows after
-/// its own (or starts afresh when they are too many or the chain is behind the copy).
+/// Brings the history copy to audit position `head` (see
+/// [`super::history_cache::HistoryCache::replay_from`]).
 fn catch_up(
     conn: &Connection,
     cache: &mut super::history_cache::HistoryCache,
     head: u64,
 ) -> Result<(), StoreError> {
-    let at = cache.seq();
-    if at == head {
+    let Some(from) = cache.replay_from(head) else {
         return Ok(());
-    }
-    if at == 0 || at > head || head - at > super::history_cache::MAX_REPLAY {
-        cache.reset(head);
-        return Ok(());
-    }
+    };
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT time, actor, action, subject, detail FROM audit
-             WHERE seq > ?1 AND seq <= ?2 AND action IN ('request.create', 'request.state')
-             ORDER BY seq",
-        )
+        .prepare_cached(super::history_cache::REPLAY_SQL)
         .map_err(db)?;
     let rows = stmt
-        .query_map(params![at as i64, head as i64], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
+        .query_map(params![from as i64, head as i64], |r| {
+            Ok(super::history_cache::AuditRow {
+                time: r.get::<_, i64>(0)?.max(0) as u64,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                subject: r.get(3)?,
+                detail: r.get(4)?,
+            })
         })
+        .map_err(db)?
+        .collect::<Result<Vec<_>, _>>()
         .map_err(db)?;
-    for r in rows {
-        let (time, actor, action, subject, detail) = r.map_err(db)?;
-        // An unreadable row (the audit verification reports it): read history afresh.
-        let Ok(detail) = serde_json::from_str::<Value>(&detail) else {
-            cache.reset(head);
-            return Ok(());
-        };
-        cache.replay(&actor, &action, &subject, &detail, time.max(0) as u64);
-    }
-    cache.at(head);
+    cache.replay(head, rows);
     Ok(())
 }
