@@ -362,4 +362,66 @@ impl Service {
         }
         Ok(view)
     }
+
+    /// Creates a request (as `treasury`, with `key` as its idempotency key) and, when the
+    /// risk engine holds it for review, clears it (as `risk`, with `reason`); returns its id.
+    pub fn create(
+        &self,
+        treasury: &str,
+        risk: &str,
+        key: &str,
+        body: &Value,
+        reason: &str,
+    ) -> Result<String> {
+        let a = self.call_with(
+            "POST",
+            "/v1/requests",
+            Some(treasury),
+            Some(body),
+            &[("Idempotency-Key", key)],
+        )?;
+        if a.status != 201 {
+            bail!("creating {key}: {} {}", a.status, a.json);
+        }
+        let id = a.json["request"]["id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no id in {}", a.json))?
+            .to_string();
+        if a.json["request"]["state"] == "manual-review" {
+            let a = self.call(
+                "POST",
+                &format!("/v1/requests/{id}/review"),
+                Some(risk),
+                Some(&serde_json::json!({"decision": "clear", "reason": reason})),
+            )?;
+            if a.status != 200 {
+                bail!("clearing {key}: {} {}", a.status, a.json);
+            }
+        }
+        Ok(id)
+    }
+}
+
+/// The station reviews `req` and signs it, as custodians do when the review shows nothing
+/// wrong; a refusal at either step is an error.
+pub fn station_signs(
+    station: &mut signer_station::station::Station,
+    hsm: &dyn signer_station::hsm::SigningBackend,
+    req: &airgap_protocol::envelope::SignRequest,
+) -> Result<airgap_protocol::envelope::SignResponse> {
+    let review = station
+        .review(req, crate::requests::now())
+        .map_err(|e| anyhow!("{e}"))?;
+    review
+        .verdict
+        .clone()
+        .map_err(|e| anyhow!("station refused: {e}"))?;
+    station
+        .sign(&review, hsm, crate::requests::now())
+        .map_err(|e| anyhow!("{e}"))
+}
+
+/// Owned strings of `list` (command-line arguments).
+pub fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
 }

@@ -18,7 +18,9 @@ use serde_json::json;
 use signer_station::ceremony::export_descriptor;
 use signer_station::tui::rehearsal::{self, seed_key};
 use strongroom_e2e::btcserver::BtcServer;
-use strongroom_e2e::service::{add_token, approval, envelope_of, ur_texts, write_key, Service};
+use strongroom_e2e::service::{
+    add_token, approval, args, envelope_of, station_signs, ur_texts, write_key, Service,
+};
 
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
@@ -104,7 +106,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     let ana = add_token(&exe(), &db, "ana", "approver")?;
     let ben = add_token(&exe(), &db, "ben", "approver")?;
     let warm = add_token(&exe(), &db, "warm-tier", "warm-tier")?;
-    let args: Vec<String> = [
+    let args = args(&[
         "--chains",
         chains.to_str().unwrap(),
         "--key",
@@ -114,10 +116,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         "--allow-mock-hsm",
         "--poll-ms",
         "100",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let svc = Service::start(&exe(), &db, &args)?;
     for v in [&a, &b] {
         let r = svc.call(
@@ -136,24 +135,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     let create = |amount: u64, key: &str| -> Result<String> {
         let body = json!({"network": "regtest", "asset": "native", "destination": recipient(0).to_string(),
             "amount": amount.to_string(), "purpose": "withdrawal"});
-        let r = svc.call_with(
-            "POST",
-            "/v1/requests",
-            Some(&treasury),
-            Some(&body),
-            &[("Idempotency-Key", key)],
-        )?;
-        assert_eq!(r.status, 201, "{}", r.json);
-        let id = r.json["request"]["id"].as_str().unwrap().to_string();
-        if r.json["request"]["state"] == "manual-review" {
-            let r = svc.call(
-                "POST",
-                &format!("/v1/requests/{id}/review"),
-                Some(&risk),
-                Some(&json!({"decision": "clear", "reason": "treasury payout"})),
-            )?;
-            assert_eq!(r.status, 200, "{}", r.json);
-        }
+        let id = svc.create(&treasury, &risk, key, &body, "treasury payout")?;
         Ok(id)
     };
     let id = create(700_000, "btc-1")?;
@@ -209,18 +191,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
 
     // Each station reviews and signs; the first answer leaves it partially signed.
     for (n, v) in [&mut a, &mut b].into_iter().enumerate() {
-        let review = v
-            .station
-            .review(&req, now())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        review
-            .verdict
-            .clone()
-            .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
-        let resp = v
-            .station
-            .sign(&review, &v.hsm, now())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let resp = station_signs(&mut v.station, &v.hsm, &req)?;
         let r = svc.call(
             "POST",
             &format!("/v1/requests/{id}/import"),
@@ -473,7 +444,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     let risk = add_token(&exe(), &db, "risk-desk", "risk")?;
     let ana = add_token(&exe(), &db, "ana", "approver")?;
     let ben = add_token(&exe(), &db, "ben", "approver")?;
-    let args: Vec<String> = [
+    let args = args(&[
         "--chains",
         chains.to_str().unwrap(),
         "--key",
@@ -483,10 +454,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
         "--allow-mock-hsm",
         "--poll-ms",
         "100",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let svc = Service::start(&exe(), &db, &args)?;
     let r = svc.call(
         "POST",
@@ -501,23 +469,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
 
     let body = json!({"network": "regtest", "asset": "native", "destination": recipient(0).to_string(),
         "amount": "300000", "purpose": "withdrawal"});
-    let r = svc.call_with(
-        "POST",
-        "/v1/requests",
-        Some(&treasury),
-        Some(&body),
-        &[("Idempotency-Key", "hw-1")],
-    )?;
-    assert_eq!(r.status, 201, "{}", r.json);
-    let id = r.json["request"]["id"].as_str().unwrap().to_string();
-    if r.json["request"]["state"] == "manual-review" {
-        svc.call(
-            "POST",
-            &format!("/v1/requests/{id}/review"),
-            Some(&risk),
-            Some(&json!({"decision": "clear", "reason": "payout"})),
-        )?;
-    }
+    let id = svc.create(&treasury, &risk, "hw-1", &body, "payout")?;
     svc.wait_envelope(&id, &ana)?;
     svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
     let r = svc.call(
@@ -531,18 +483,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
         bail!("not a request")
     };
     // The station signs first.
-    let review = a
-        .station
-        .review(&req, now())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    review
-        .verdict
-        .clone()
-        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
-    let resp = a
-        .station
-        .sign(&review, &a.hsm, now())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let resp = station_signs(&mut a.station, &a.hsm, &req)?;
     let airgap_protocol::envelope::Outcome::Signed(sigs) = &resp.outcome else {
         bail!("the station refused")
     };

@@ -16,7 +16,9 @@ use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::tui::rehearsal::{self, seed_key};
 use strongroom_e2e::anvil::{Anvil, FUNDER};
 use strongroom_e2e::requests::now;
-use strongroom_e2e::service::{add_token, approval, envelope_of, ur_texts, write_key, Service};
+use strongroom_e2e::service::{
+    add_token, approval, args, envelope_of, station_signs, ur_texts, write_key, Service,
+};
 
 const RECIPIENT: Address = Address::new([0x52; 20]);
 const ETHER: u128 = 1_000_000_000_000_000_000;
@@ -112,7 +114,7 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
         ben: add_token(&exe(), &template, "ben", "approver")?,
     };
     let start = |db: &std::path::Path, crash: Option<&str>| {
-        let mut a: Vec<String> = [
+        let mut a = args(&[
             "--chains",
             chains.to_str().unwrap(),
             "--key",
@@ -125,10 +127,7 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
             // The same replica before and after the crash (its port changes here).
             "--replica",
             "replica-1",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ]);
         if let Some(c) = crash {
             a.extend(["--fault-crash-after".to_string(), c.to_string()]);
         }
@@ -231,16 +230,7 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
                                 None,
                             )?;
                             let req = request_from(f.json["frames"].as_array().unwrap())?;
-                            let review = station
-                                .review(&req, now())
-                                .map_err(|e| anyhow::anyhow!("{e}"))?;
-                            review
-                                .verdict
-                                .clone()
-                                .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
-                            let resp = station
-                                .sign(&review, &r.hsm, now())
-                                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                            let resp = station_signs(&mut station, &r.hsm, &req)?;
                             response = Some(ur_texts(&Envelope::Response(resp)));
                         }
                         s.call(

@@ -25,7 +25,9 @@ use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::tui::rehearsal::{self, seed_key};
 use strongroom_e2e::anvil::{Anvil, FUNDER};
 use strongroom_e2e::requests::now;
-use strongroom_e2e::service::{add_token, approval, ur_texts, write_key, Service};
+use strongroom_e2e::service::{
+    add_token, approval, args, station_signs, ur_texts, write_key, Service,
+};
 
 const RECIPIENT: Address = Address::new([0x52; 20]);
 const ETHER: u128 = 1_000_000_000_000_000_000;
@@ -143,7 +145,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         auditor: add_token(&exe(), &db, "auditor", "auditor")?,
     };
     let args = |crash: bool| {
-        let mut a: Vec<String> = [
+        let mut a = args(&[
             "--chains",
             chains.to_str().unwrap(),
             "--key",
@@ -155,10 +157,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
             "100",
             "--usb-keys",
             dir.join("coord-usb").to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ]);
         if crash {
             a.extend(["--fault-crash-after".to_string(), "finalised".to_string()]);
         }
@@ -200,24 +199,13 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let amount = ETHER / 4;
     let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
         "amount": amount.to_string(), "purpose": "withdrawal", "memo": "exchange withdrawal 4711"});
-    let a = svc.call_with(
-        "POST",
-        "/v1/requests",
-        Some(&t.treasury),
-        Some(&body),
-        &[("Idempotency-Key", "w-4711")],
+    let id = svc.create(
+        &t.treasury,
+        &t.risk,
+        "w-4711",
+        &body,
+        "known customer, first payout",
     )?;
-    assert_eq!(a.status, 201, "{}", a.json);
-    let id = a.json["request"]["id"].as_str().unwrap().to_string();
-    if a.json["request"]["state"] == "manual-review" {
-        let a = svc.call(
-            "POST",
-            &format!("/v1/requests/{id}/review"),
-            Some(&t.risk),
-            Some(&json!({"decision": "clear", "reason": "known customer, first payout"})),
-        )?;
-        assert_eq!(a.status, 200, "{}", a.json);
-    }
 
     // The worker builds it; approvers read the digest and sign it.
     let view = svc.wait_envelope(&id, &t.ana)?;
@@ -286,16 +274,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let Envelope::Request(req) = read_pngs(pngs)? else {
         bail!("not a request")
     };
-    let review = station
-        .review(&req, now())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    review
-        .verdict
-        .clone()
-        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
-    let resp = station
-        .sign(&review, &r.hsm, now())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let resp = station_signs(&mut station, &r.hsm, &req)?;
 
     // Import: the coordinator aborts right after storing the final transaction.
     let frames = ur_texts(&Envelope::Response(resp));
@@ -393,23 +372,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let amount2 = ETHER / 2;
     let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
         "amount": amount2.to_string(), "purpose": "withdrawal"});
-    let a = svc.call_with(
-        "POST",
-        "/v1/requests",
-        Some(&t.treasury),
-        Some(&body),
-        &[("Idempotency-Key", "w-4712")],
-    )?;
-    assert_eq!(a.status, 201, "{}", a.json);
-    let id2 = a.json["request"]["id"].as_str().unwrap().to_string();
-    if a.json["request"]["state"] == "manual-review" {
-        svc.call(
-            "POST",
-            &format!("/v1/requests/{id2}/review"),
-            Some(&t.risk),
-            Some(&json!({"decision": "clear", "reason": "second payout"})),
-        )?;
-    }
+    let id2 = svc.create(&t.treasury, &t.risk, "w-4712", &body, "second payout")?;
     let view = svc.wait_envelope(&id2, &t.ben)?;
     let view2_digest = view["digest"].as_str().unwrap().to_string();
     assert_eq!(view["transaction"]["nonce"], 1, "the next nonce: {view}");
@@ -432,16 +395,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let Envelope::Request(req) = decode_envelope(REQUEST_UR_TYPE, &opened.envelope)? else {
         bail!("not a request")
     };
-    let review = station
-        .review(&req, now())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    review
-        .verdict
-        .clone()
-        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
-    let resp = station
-        .sign(&review, &r.hsm, now())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let resp = station_signs(&mut station, &r.hsm, &req)?;
     let (_, message) = encode_envelope(&Envelope::Response(resp));
     let sealed = usb_transfer::seal_bundle(
         usb_transfer::BundleKind::Response,
@@ -515,22 +469,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     // digest.
     let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
         "amount": (ETHER / 10).to_string(), "purpose": "withdrawal"});
-    let a = svc.call_with(
-        "POST",
-        "/v1/requests",
-        Some(&t.treasury),
-        Some(&body),
-        &[("Idempotency-Key", "w-4713")],
-    )?;
-    let id3 = a.json["request"]["id"].as_str().unwrap().to_string();
-    if a.json["request"]["state"] == "manual-review" {
-        svc.call(
-            "POST",
-            &format!("/v1/requests/{id3}/review"),
-            Some(&t.risk),
-            Some(&json!({"decision": "clear", "reason": "third payout"})),
-        )?;
-    }
+    let id3 = svc.create(&t.treasury, &t.risk, "w-4713", &body, "third payout")?;
     let view = svc.wait_envelope(&id3, &t.ben)?;
     let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
         .try_into()
@@ -712,23 +651,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let amount4 = ETHER / 20;
     let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
         "amount": amount4.to_string(), "purpose": "withdrawal"});
-    let a = svc.call_with(
-        "POST",
-        "/v1/requests",
-        Some(&t.treasury),
-        Some(&body),
-        &[("Idempotency-Key", "w-4714")],
-    )?;
-    assert_eq!(a.status, 201, "{}", a.json);
-    let id4 = a.json["request"]["id"].as_str().unwrap().to_string();
-    if a.json["request"]["state"] == "manual-review" {
-        svc.call(
-            "POST",
-            &format!("/v1/requests/{id4}/review"),
-            Some(&t.risk),
-            Some(&json!({"decision": "clear", "reason": "fourth payout"})),
-        )?;
-    }
+    let id4 = svc.create(&t.treasury, &t.risk, "w-4714", &body, "fourth payout")?;
     let view = svc.wait_envelope(&id4, &t.ben)?;
     assert_eq!(
         view["transaction"]["nonce"], 2,
@@ -756,16 +679,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let Envelope::Request(req) = read_pngs(pngs)? else {
         bail!("not a request")
     };
-    let review = station
-        .review(&req, now())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    review
-        .verdict
-        .clone()
-        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
-    let resp = station
-        .sign(&review, &r.hsm, now())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let resp = station_signs(&mut station, &r.hsm, &req)?;
     // Small frames, so that the camera has to collect several.
     let video = dir.join("station-screen.y4m");
     let qr_frames = strongroom_e2e::qr::y4m_video(&Envelope::Response(resp), 5, &video)?;

@@ -18,7 +18,9 @@ use signer_station::tui::rehearsal::{self, seed_key};
 use solana_address::Address;
 use strongroom_e2e::litesvm::LiteSvm;
 use strongroom_e2e::requests::{now, round_trip, signed_request, Channel};
-use strongroom_e2e::service::{add_token, approval, envelope_of, ur_texts, write_key, Service};
+use strongroom_e2e::service::{
+    add_token, approval, args, envelope_of, station_signs, ur_texts, write_key, Service,
+};
 
 const SOL: u64 = 1_000_000_000;
 const NET: &str = "solana:devnet";
@@ -122,7 +124,7 @@ fn solana_request_through_the_service() -> Result<()> {
     let risk = add_token(&exe(), &db, "risk-desk", "risk")?;
     let ana = add_token(&exe(), &db, "ana", "approver")?;
     let ben = add_token(&exe(), &db, "ben", "approver")?;
-    let args: Vec<String> = [
+    let args = args(&[
         "--chains",
         chains.to_str().unwrap(),
         "--key",
@@ -132,10 +134,7 @@ fn solana_request_through_the_service() -> Result<()> {
         "--allow-mock-hsm",
         "--poll-ms",
         "100",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let svc = Service::start(&exe(), &db, &args)?;
     let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
     let a = svc.call(
@@ -150,23 +149,7 @@ fn solana_request_through_the_service() -> Result<()> {
     let create = |amount: u64, key: &str| -> Result<String> {
         let body = json!({"network": NET, "asset": "native", "destination": recipient.to_string(),
             "amount": amount.to_string(), "purpose": "withdrawal"});
-        let a = svc.call_with(
-            "POST",
-            "/v1/requests",
-            Some(&treasury),
-            Some(&body),
-            &[("Idempotency-Key", key)],
-        )?;
-        assert_eq!(a.status, 201, "{}", a.json);
-        let id = a.json["request"]["id"].as_str().unwrap().to_string();
-        if a.json["request"]["state"] == "manual-review" {
-            svc.call(
-                "POST",
-                &format!("/v1/requests/{id}/review"),
-                Some(&risk),
-                Some(&json!({"decision": "clear", "reason": "hot wallet refill"})),
-            )?;
-        }
+        let id = svc.create(&treasury, &risk, key, &body, "hot wallet refill")?;
         Ok(id)
     };
     let mut station_sign = |id: &str| -> Result<serde_json::Value> {
@@ -181,16 +164,7 @@ fn solana_request_through_the_service() -> Result<()> {
         let Envelope::Request(req) = envelope_of(a.json["frames"].as_array().unwrap())? else {
             bail!("not a request")
         };
-        let review = station
-            .review(&req, now())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        review
-            .verdict
-            .clone()
-            .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
-        let resp = station
-            .sign(&review, &r.hsm, now())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let resp = station_signs(&mut station, &r.hsm, &req)?;
         let a = svc.call(
             "POST",
             &format!("/v1/requests/{id}/import"),

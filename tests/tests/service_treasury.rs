@@ -16,13 +16,40 @@ use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::tui::rehearsal::{self, seed_key};
 use strongroom_e2e::anvil::{Anvil, FUNDER};
 use strongroom_e2e::requests::now;
-use strongroom_e2e::service::{add_token, envelope_of, ur_texts, write_key, Service};
+use strongroom_e2e::service::{
+    add_token, args, envelope_of, station_signs, ur_texts, write_key, Service,
+};
 
 const WARM: Address = Address::new([0x77; 20]);
 const ETHER: u128 = 1_000_000_000_000_000_000;
 
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
+}
+
+/// The requests the balance watch drafted.
+fn drafted(svc: &Service, token: &str) -> Result<Vec<serde_json::Value>> {
+    let a = svc.call(
+        "GET",
+        "/v1/requests?principal=treasury-automation",
+        Some(token),
+        None,
+    )?;
+    Ok(a.json["requests"].as_array().cloned().unwrap_or_default())
+}
+
+/// Waits (20 s at most) for the watch's first refill; the coordinator's log otherwise.
+fn first_refill(svc: &Service, token: &str, log: &std::path::Path) -> Result<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(r) = drafted(svc, token)?.into_iter().next() {
+            return Ok(r);
+        }
+        if Instant::now() > deadline {
+            bail!("no refill drafted: {}", std::fs::read_to_string(log)?);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]
@@ -99,7 +126,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
     let ana = add_token(&exe(), &db, "ana", "approver")?;
     let ben = add_token(&exe(), &db, "ben", "approver")?;
-    let args: Vec<String> = [
+    let args = args(&[
         "--chains",
         chains.to_str().unwrap(),
         "--risk",
@@ -111,10 +138,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         "--allow-mock-hsm",
         "--poll-ms",
         "100",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let svc = Service::start_logged(&exe(), &db, &args, &[], Some(&dir.join("coordinator.log")))?;
     let a = svc.call(
         "POST",
@@ -126,28 +150,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     svc.register_approvers(&admin, &["ana", "ben"])?;
 
     // The watch drafts a refill of 3 ETH (0 → high) and raises an alert.
-    let drafted = |svc: &Service| -> Result<Vec<serde_json::Value>> {
-        let a = svc.call(
-            "GET",
-            "/v1/requests?principal=treasury-automation",
-            Some(&ana),
-            None,
-        )?;
-        Ok(a.json["requests"].as_array().cloned().unwrap_or_default())
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let refill = loop {
-        if let Some(r) = drafted(&svc)?.into_iter().next() {
-            break r;
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "no refill drafted: {}",
-                std::fs::read_to_string(dir.join("coordinator.log"))?
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let refill = first_refill(&svc, &ana, &dir.join("coordinator.log"))?;
     assert_eq!(refill["body"]["purpose"], "refill");
     assert_eq!(refill["body"]["amount"], (3 * ETHER).to_string());
     assert_eq!(refill["body"]["destination"], WARM.to_checksum(None));
@@ -166,7 +169,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     assert!(String::from_utf8_lossy(&m.bytes).contains("strongroom_refills_drafted_total 1"));
     // Several more checks while it is open: no second refill.
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(drafted(&svc)?.len(), 1, "one open refill at a time");
+    assert_eq!(drafted(&svc, &ana)?.len(), 1, "one open refill at a time");
 
     // It goes through approvals, the station and the chain like any other request.
     let _view = svc.wait_envelope(&id, &ana)?;
@@ -181,16 +184,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     let Envelope::Request(req) = envelope_of(e.json["frames"].as_array().unwrap())? else {
         bail!("not a request")
     };
-    let review = station
-        .review(&req, now())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    review
-        .verdict
-        .clone()
-        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
-    let resp = station
-        .sign(&review, &r.hsm, now())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let resp = station_signs(&mut station, &r.hsm, &req)?;
     let frames = ur_texts(&Envelope::Response(resp));
     let a = svc.call(
         "POST",
@@ -205,7 +199,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     assert_eq!(node.balance(WARM)?, U256::from(3 * ETHER));
     // Above the low watermark now: nothing more is drafted.
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(drafted(&svc)?.len(), 1);
+    assert_eq!(drafted(&svc, &ana)?.len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -303,7 +297,7 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
     let ana = add_token(&exe(), &db, "ana", "approver")?;
     let ben = add_token(&exe(), &db, "ben", "approver")?;
-    let args: Vec<String> = [
+    let args = args(&[
         "--chains",
         chains.to_str().unwrap(),
         "--risk",
@@ -315,10 +309,7 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         "--allow-mock-hsm",
         "--poll-ms",
         "100",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ]);
     let log = dir.join("coordinator.log");
     let svc = Service::start_logged(&exe(), &db, &args, &[], Some(&log))?;
     let a = svc.call(
@@ -330,25 +321,7 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     assert_eq!(a.status, 201, "{}", a.json);
     svc.register_approvers(&admin, &["ana", "ben"])?;
 
-    let drafted = |svc: &Service| -> Result<Vec<serde_json::Value>> {
-        let a = svc.call(
-            "GET",
-            "/v1/requests?principal=treasury-automation",
-            Some(&ana),
-            None,
-        )?;
-        Ok(a.json["requests"].as_array().cloned().unwrap_or_default())
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let refill = loop {
-        if let Some(r) = drafted(&svc)?.into_iter().next() {
-            break r;
-        }
-        if Instant::now() > deadline {
-            bail!("no refill drafted: {}", std::fs::read_to_string(&log)?);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let refill = first_refill(&svc, &ana, &log)?;
     assert_eq!(refill["body"]["purpose"], "refill");
     assert_eq!(
         refill["body"]["amount"], "370000",
@@ -366,7 +339,7 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         .expect("an alert in the audit chain");
     assert_eq!(alert["detail"]["balance"], "30000");
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(drafted(&svc)?.len(), 1, "one open refill at a time");
+    assert_eq!(drafted(&svc, &ana)?.len(), 1, "one open refill at a time");
 
     let _view = svc.wait_envelope(&id, &ana)?;
     svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
@@ -380,16 +353,7 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     let Envelope::Request(req) = envelope_of(e.json["frames"].as_array().unwrap())? else {
         bail!("not a request")
     };
-    let review = station
-        .review(&req, now())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    review
-        .verdict
-        .clone()
-        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
-    let resp = station
-        .sign(&review, &r.hsm, now())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let resp = station_signs(&mut station, &r.hsm, &req)?;
     let a = svc.call(
         "POST",
         &format!("/v1/requests/{id}/import"),
@@ -414,7 +378,7 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     assert_eq!(landed, 370_000);
     // Back at the high watermark: the next checks draft nothing.
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(drafted(&svc)?.len(), 1);
+    assert_eq!(drafted(&svc, &ana)?.len(), 1);
     let said = std::fs::read_to_string(&log)?;
     assert!(
         !said.contains(&format!("watch {warm} on regtest:")),
