@@ -13,6 +13,7 @@
 //! - [`scanner`]: chains it all: frames in, payload out.
 //! - [`envelope`]: signed requests and responses, approvals, verification.
 //! - [`summary`]: what a payload does, decoded from its bytes, for review.
+//! - [`network`]: networks as typed values with one canonical name each.
 #![warn(missing_docs)]
 #![cfg_attr(
     not(test),
@@ -21,6 +22,7 @@
 
 pub mod bbqr;
 pub mod envelope;
+pub mod network;
 pub mod qr;
 pub mod registry;
 pub mod scanner;

@@ -19,7 +19,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use airgap_protocol::envelope::{
-    verify_response, Approval, Chain, KeyId, Outcome, PayloadSignature, Purpose as EnvPurpose,
+    verify_response, Approval, KeyId, Outcome, PayloadSignature, Purpose as EnvPurpose,
     SignRequest, SignResponse, StationDescriptor,
 };
 use alloy_primitives::{Address, U256};
@@ -601,7 +601,13 @@ impl Pipeline {
         now: u64,
     ) -> Result<(), PipelineError> {
         let pk: [u8; 32] = parse_hex(public_key_hex, "public_key")?;
-        VerifyingKey::from_bytes(&pk).map_err(|_| refused("public_key is not an Ed25519 key"))?;
+        let key = VerifyingKey::from_bytes(&pk)
+            .map_err(|_| refused("public_key is not an Ed25519 key"))?;
+        if key.is_weak() {
+            return Err(refused(
+                "public_key is a weak (small-order) Ed25519 key: it would accept forged signatures",
+            ));
+        }
         if principal.is_empty() || principal.len() > 128 {
             return Err(refused("principal must be 1 to 128 characters"));
         }
@@ -626,32 +632,29 @@ impl Pipeline {
             .ok_or_else(|| PipelineError::Unconfigured(format!("no node configured for {network}")))
     }
 
-    /// The station holding the vault key for `chain`: the one named, or else the only
-    /// registered station with a key for it.
+    /// The station holding the vault key for `network`: the one named, or else the only
+    /// registered station with a key for it. Stations hold one Bitcoin and one Solana key
+    /// per network (one EVM key for every chain id): the key is the one for `network`.
     fn station_for(
         &self,
-        chain: Chain,
+        network: &str,
         named: Option<&str>,
     ) -> Result<(String, Vec<u8>), PipelineError> {
+        let net = airgap_protocol::network::Network::parse(network)
+            .map_err(|e| PipelineError::Unconfigured(e.to_string()))?;
         let holders: Vec<(String, Vec<u8>)> = self
             .stations()?
             .into_iter()
             .filter(|(n, _)| named.is_none_or(|want| want == n))
-            .filter_map(|(n, s)| {
-                s.descriptor
-                    .keys
-                    .iter()
-                    .find(|k| k.chain == chain)
-                    .map(|k| (n, k.public_key.clone()))
-            })
+            .filter_map(|(n, s)| s.descriptor.key_for(net).map(|k| (n, k.public_key.clone())))
             .collect();
         match holders.as_slice() {
             [one] => Ok(one.clone()),
             [] => Err(PipelineError::Unconfigured(format!(
-                "no registered station holds a {chain:?} key"
+                "no registered station holds a key for {net}"
             ))),
             _ => Err(PipelineError::Unconfigured(format!(
-                "{} registered stations hold {chain:?} keys; name the vault's station in the chains file",
+                "{} registered stations hold keys for {net}; name the vault's station in the chains file",
                 holders.len()
             ))),
         }
@@ -775,7 +778,7 @@ impl Pipeline {
             return serde_json::from_str(&u).map_err(corrupt);
         }
         let chain = self.evm_chain(&body.network)?;
-        let (_, pk) = self.station_for(Chain::Evm, chain.config.station.as_deref())?;
+        let (_, pk) = self.station_for(&body.network, chain.config.station.as_deref())?;
         let from = vault_address(&pk).ok_or_else(|| corrupt("station EVM key"))?;
         let to = Address::from_str(&body.destination)
             .map_err(|_| refused("destination is not an EVM address"))?;
@@ -867,19 +870,16 @@ impl Pipeline {
         let mut guard = chain.vault.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             let stations = self.stations()?;
+            let net = airgap_protocol::network::Network::parse(&chain.config.network)
+                .map_err(|e| PipelineError::Unconfigured(e.to_string()))?;
             let mut keys = Vec::new();
             for name in &chain.config.stations {
                 let (_, s) = stations.iter().find(|(n, _)| n == name).ok_or_else(|| {
                     PipelineError::Unconfigured(format!("station {name} is not registered"))
                 })?;
-                let k = s
-                    .descriptor
-                    .keys
-                    .iter()
-                    .find(|k| k.chain == Chain::Bitcoin)
-                    .ok_or_else(|| {
-                        PipelineError::Unconfigured(format!("station {name} has no Bitcoin key"))
-                    })?;
+                let k = s.descriptor.key_for(net).ok_or_else(|| {
+                    PipelineError::Unconfigured(format!("station {name} has no key for {net}"))
+                })?;
                 keys.push(bitcoin::PublicKey::from_slice(&k.public_key).map_err(corrupt)?);
             }
             let network = chain.network()?;
@@ -1033,7 +1033,7 @@ impl Pipeline {
     /// The vault's address on an EVM or Solana network: the named (or only) station's key.
     pub fn account_vault(&self, network: &str) -> Result<String, PipelineError> {
         if let Ok(c) = self.evm_chain(network) {
-            let (_, pk) = self.station_for(Chain::Evm, c.config.station.as_deref())?;
+            let (_, pk) = self.station_for(network, c.config.station.as_deref())?;
             return vault_address(&pk)
                 .map(|a| a.to_checksum(None))
                 .ok_or_else(|| corrupt("station EVM key"));
@@ -1157,7 +1157,7 @@ impl Pipeline {
 
     fn sol_vault(&self, network: &str) -> Result<solana_address::Address, PipelineError> {
         let named = self.sol_chain(network)?.config.station.clone();
-        let (_, pk) = self.station_for(Chain::Solana, named.as_deref())?;
+        let (_, pk) = self.station_for(network, named.as_deref())?;
         let k: [u8; 32] = pk
             .as_slice()
             .try_into()

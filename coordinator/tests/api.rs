@@ -586,6 +586,7 @@ async fn signing_routes_refuse_bad_input() {
         ("POST", "/v1/stations".into(), "t-admin", Some(json!({"frames": ["ur:strongroom-descriptor/1-3/lpadaxcsencylobemohsgmoyadhdeynteelblrcygldwvarf"]}).to_string()), StatusCode::BAD_REQUEST, "frames"),
         ("POST", "/v1/stations".into(), "t-admin", Some(json!({"cbor_hex": "00", "colour": 1}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "unknown field"),
         ("POST", "/v1/approvers".into(), "t-admin", Some(json!({"principal": "ana", "public_key": "abcd"}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "32 bytes"),
+        ("POST", "/v1/approvers".into(), "t-admin", Some(json!({"principal": "ana", "public_key": "00".repeat(32)}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "weak"),
         ("POST", format!("/v1/requests/{id}/approvals"), "t-approver", Some(json!({"signature": "00"}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "no approval key"),
         ("GET", format!("/v1/requests/{id}/envelope"), "t-auditor", None, StatusCode::UNPROCESSABLE_ENTITY, "not prepared"),
         ("GET", "/v1/requests/nope/envelope".into(), "t-auditor", None, StatusCode::NOT_FOUND, "no such request"),

@@ -55,6 +55,9 @@ fn policy(dest_btc: String) -> Policy {
         allow_unknown_calldata: false,
         allow_unknown_programs: false,
         standard_requests: false,
+        vaults: vec![],
+        internal: vec![],
+        change_index_limit: 1_000,
     }
 }
 
@@ -206,7 +209,7 @@ fn main() {
             st.1.list_keys()
                 .unwrap()
                 .into_iter()
-                .find(|k| k.label == "bitcoin")
+                .find(|k| k.label == "bitcoin:regtest")
                 .unwrap()
                 .public_key;
         let p = Payload {

@@ -6,9 +6,10 @@
 //! SHA-256 over the previous hash and the entry's canonical JSON. `verify` finds an
 //! edited, deleted, inserted or reordered entry and says where. A crash during an append
 //! leaves at most one incomplete last line: opening reports it, and `repair` cuts it off
-//! and records that it did. (Cutting whole entries off the end cannot be seen from the
-//! file alone; the responses carry each signing's entries to the coordinator, and the
-//! head hash is shown on the home screen for that reason.)
+//! and records that it did. Cutting whole entries off the end, or rewriting entries and
+//! recomputing every hash, cannot be seen from the file alone: after each signing or
+//! refusal the station stores an [`Anchor`] (sequence number and hash) in the HSM, which
+//! disk access cannot reach, and checks the ledger against it before it signs.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -195,6 +196,37 @@ impl ReplayIndex {
     }
 }
 
+/// A ledger position remembered outside the ledger (in the HSM): the entry at `seq` must
+/// have `hash`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Anchor {
+    /// Sequence number.
+    pub seq: u64,
+    /// The entry's hash.
+    pub hash: [u8; 32],
+}
+
+impl Anchor {
+    /// 40 bytes: sequence number (big-endian) and hash.
+    pub fn to_bytes(&self) -> [u8; 40] {
+        let mut b = [0u8; 40];
+        b[..8].copy_from_slice(&self.seq.to_be_bytes());
+        b[8..].copy_from_slice(&self.hash);
+        b
+    }
+
+    /// Reads 40 bytes.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        if b.len() != 40 {
+            return None;
+        }
+        Some(Self {
+            seq: u64::from_be_bytes(b[..8].try_into().ok()?),
+            hash: b[8..].try_into().ok()?,
+        })
+    }
+}
+
 /// An open ledger.
 #[derive(Debug)]
 pub struct Ledger {
@@ -203,6 +235,15 @@ pub struct Ledger {
     next_seq: u64,
     head: String,
     index: ReplayIndex,
+    hashes: Vec<[u8; 32]>,
+    last: Option<Entry>,
+}
+
+fn hash_bytes(h: &str) -> [u8; 32] {
+    hex::decode(h)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or([0; 32])
 }
 
 /// Reads and checks every entry; returns them or where the file is wrong.
@@ -285,6 +326,8 @@ impl Ledger {
                 .last()
                 .map_or(GENESIS.to_string(), |e| e.hash.clone()),
             index,
+            hashes: entries.iter().map(|e| hash_bytes(&e.hash)).collect(),
+            last: entries.last().cloned(),
         })
     }
 
@@ -336,8 +379,43 @@ impl Ledger {
         self.file.sync_data().map_err(io)?;
         self.next_seq += 1;
         self.head = e.hash.clone();
+        self.hashes.push(hash_bytes(&e.hash));
         self.index.add(e.time, &e.record);
+        self.last = Some(e.clone());
         Ok(e)
+    }
+
+    /// The last entry.
+    pub fn last(&self) -> Option<&Entry> {
+        self.last.as_ref()
+    }
+
+    /// The position of the last entry, to remember outside the ledger.
+    pub fn anchor(&self) -> Option<Anchor> {
+        let seq = self.next_seq.checked_sub(1)?;
+        Some(Anchor {
+            seq,
+            hash: *self.hashes.last()?,
+        })
+    }
+
+    /// Checks that the ledger still holds the anchored entry: not cut below it, and the
+    /// entries up to it not rewritten (their hashes chain into it).
+    pub fn check_anchor(&self, a: &Anchor) -> Result<(), String> {
+        match self
+            .hashes
+            .get(usize::try_from(a.seq).unwrap_or(usize::MAX))
+        {
+            None => Err(format!(
+                "the HSM remembers entry {}, the ledger ends at {} (entries were cut off)",
+                a.seq, self.next_seq
+            )),
+            Some(h) if *h != a.hash => Err(format!(
+                "entry {} is not the one the HSM remembers (the ledger was rewritten)",
+                a.seq
+            )),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Hash of the last entry.

@@ -124,10 +124,17 @@ fn init_replaces_the_factory_key_with_the_quorum_credential() {
     assert!(session.reopen(OPERATING_KEY_ID, cred.expose()).is_ok());
     let keys = generate_station_keys(&session).unwrap();
     assert_eq!(keys.identity.public_key.len(), 32);
-    assert_eq!(keys.bitcoin.public_key.len(), 33);
+    assert_eq!(keys.bitcoin.len(), 5, "one Bitcoin key per network");
+    assert_eq!(keys.solana.len(), 4, "one Solana key per cluster");
+    assert!(keys.bitcoin.values().all(|k| k.public_key.len() == 33));
+    // Every network's key is its own.
+    let mut all: Vec<&Vec<u8>> = keys.all().into_iter().map(|k| &k.public_key).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 11);
     assert!(
         generate_station_keys(&session).is_err(),
         "never replaces keys"
     );
-    assert_eq!(session.list_keys().unwrap().len(), 4);
+    assert_eq!(session.list_keys().unwrap().len(), 11);
 }

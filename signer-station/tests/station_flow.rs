@@ -24,7 +24,7 @@ fn bitcoin_signature_passes_bitcoin_core_script_verification() {
     let review = h.station.review(&req, NOW).unwrap();
     review.verdict.clone().unwrap();
     assert_eq!(
-        review.payloads[0].change_outputs,
+        review.payloads[0].change_outputs(),
         vec![1],
         "change verified against the station key"
     );
@@ -47,7 +47,7 @@ fn bitcoin_signature_passes_bitcoin_core_script_verification() {
         .next()
         .map(|(k, s)| (*k, *s))
         .unwrap();
-    assert_eq!(pk.to_bytes(), h.keys.bitcoin.public_key);
+    assert_eq!(pk.to_bytes(), btc_key(&h.keys).public_key);
     // Finalise the P2WPKH input and run Bitcoin Core's interpreter over it.
     psbt.inputs[0].final_script_witness = Some(bitcoin::Witness::p2wpkh(&sig, &pk.inner));
     let tx = psbt.extract_tx_unchecked_fee_rate();
@@ -99,7 +99,7 @@ fn hex_n_half() -> [u8; 32] {
 #[test]
 fn solana_signature_verifies_over_the_message() {
     let mut h = station("sol");
-    let ours: [u8; 32] = h.keys.solana.public_key.clone().try_into().unwrap();
+    let ours: [u8; 32] = sol_key(&h.keys);
     let msg = sol_message(&h.keys, ours, 1_000_000_000, 1);
     let req = request(vec![sol_payload(msg.clone(), Some([5; 32]))]);
     let review = h.station.review(&req, NOW).unwrap();
@@ -267,7 +267,7 @@ fn fail_chain_specific_refusals() {
         )],
     );
     assert!(matches!(e, Refusal::ForeignNonce { .. }), "{e}");
-    let ours: [u8; 32] = h.keys.solana.public_key.clone().try_into().unwrap();
+    let ours: [u8; 32] = sol_key(&h.keys);
     let e = refusal(
         &mut h.station,
         vec![sol_payload(sol_message(&h.keys, ours, 1, 3), Some([6; 32]))],
@@ -314,7 +314,7 @@ fn more_than_one_change_output_is_flagged() {
         .review(&request(vec![btc_payload(&case.psbt)]), NOW)
         .unwrap();
     review.verdict.clone().unwrap();
-    assert_eq!(review.payloads[0].change_outputs, vec![1, 2]);
+    assert_eq!(review.payloads[0].change_outputs(), vec![1, 2]);
     assert!(review.payloads[0].warnings[0].contains("2 change outputs"));
 }
 
@@ -330,13 +330,24 @@ fn p2wsh_multisig_share_signed_and_verified_with_a_cosigner() {
     use bitcoin::sighash::{EcdsaSighashType, SighashCache};
     use bitcoin::*;
 
-    let mut h = station("multisig");
     let secp = Secp256k1::new();
     let cosigner = SecretKey::from_slice(&[21; 32]).unwrap();
     let third = SecretKey::from_slice(&[22; 32]).unwrap();
-    let station_pk = PublicKey::from_slice(&h.keys.bitcoin.public_key).unwrap();
     let cosigner_pk = PublicKey::new(cosigner.public_key(&secp));
     let third_pk = PublicKey::new(third.public_key(&secp));
+    // The custodians registered the vault in the station's signed policy.
+    let mut h = station_with("multisig", |keys| {
+        let station_pk = PublicKey::from_slice(&btc_key(keys).public_key).unwrap();
+        let mut p = policy();
+        p.vaults
+            .push(signer_station::station::policy::RegisteredVault {
+                name: "cold 2-of-3".into(),
+                network: "regtest".into(),
+                descriptor: format!("wsh(sortedmulti(2,{station_pk},{cosigner_pk},{third_pk}))"),
+            });
+        p
+    });
+    let station_pk = PublicKey::from_slice(&btc_key(&h.keys).public_key).unwrap();
     let mut keys = [station_pk, cosigner_pk, third_pk];
     keys.sort_by_key(|k| k.to_bytes()); // sortedmulti
     let mut b = Builder::new().push_opcode(OP_PUSHNUM_2);
@@ -390,7 +401,7 @@ fn p2wsh_multisig_share_signed_and_verified_with_a_cosigner() {
     let review = h.station.review(&req, NOW).unwrap();
     review.verdict.clone().unwrap();
     assert_eq!(
-        review.payloads[0].change_outputs,
+        review.payloads[0].change_outputs(),
         vec![1],
         "change to the same multisig is change"
     );

@@ -20,11 +20,28 @@ struct Rig {
 }
 
 fn rig(name: &str, edit: impl FnOnce(&mut airgap_protocol::envelope::SignRequest)) -> Rig {
+    rig_with(name, |_| rehearsal::policy().unwrap(), edit)
+}
+
+/// As [`rig`], with a policy made once the station's keys exist.
+fn rig_with(
+    name: &str,
+    policy: impl FnOnce(&signer_station::ceremony::StationKeys) -> signer_station::station::Policy,
+    edit: impl FnOnce(&mut airgap_protocol::envelope::SignRequest),
+) -> Rig {
     let dir = std::env::temp_dir().join(format!("strongroom-tui-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     let backend = SoftwareBackend::default();
     let keys = generate_station_keys(&backend).unwrap();
-    let station = rehearsal::station_on(&backend, &keys, &dir, NOW).unwrap();
+    let station = rehearsal::station_with(
+        &backend,
+        &keys,
+        &dir,
+        NOW,
+        policy(&keys),
+        rehearsal::tokens(),
+    )
+    .unwrap();
     let mut req = rehearsal::request(&keys, NOW).unwrap();
     edit(&mut req);
     rehearsal::write_frames(&req, &dir.join("incoming")).unwrap();
@@ -126,7 +143,10 @@ fn review_pages_then_unlock_sign_and_response() {
     capture(&mut r.app);
     both(&r.app, "review_bitcoin");
     let s = screen(&r.app, 80, 24);
-    assert!(s.contains("CHANGE (verified: station key)"));
+    assert!(
+        s.contains("CHANGE (proven: the station's own regtest key)"),
+        "{s}"
+    );
     // Approve is refused until every payload has been read.
     r.app.key(Key::Char('a'));
     assert!(screen(&r.app, 80, 24).contains("read every payload first"));
@@ -296,12 +316,36 @@ fn review_bitcoin_multisig_withdrawal_with_change() {
     use bitcoin::blockdata::opcodes::all::{OP_CHECKMULTISIG, OP_PUSHNUM_2, OP_PUSHNUM_3};
     use bitcoin::secp256k1::{Secp256k1, SecretKey};
     use bitcoin::*;
-    let mut r = rig("multisig", |req| {
+    let regtest = airgap_protocol::network::BitcoinNetwork::Regtest;
+    let cosigners: Vec<PublicKey> = [21u8, 22]
+        .iter()
+        .map(|n| {
+            let sk = SecretKey::from_slice(&[*n; 32]).unwrap();
+            PublicKey::new(sk.public_key(&Secp256k1::new()))
+        })
+        .collect();
+    // The custodians registered the 2-of-3 vault in the station's signed policy.
+    let register = |k: &signer_station::ceremony::StationKeys| {
+        let mut p = rehearsal::policy().unwrap();
+        let station = PublicKey::from_slice(&k.bitcoin(regtest).unwrap().public_key).unwrap();
+        p.vaults
+            .push(signer_station::station::policy::RegisteredVault {
+                name: "cold 2-of-3".into(),
+                network: "regtest".into(),
+                descriptor: format!(
+                    "wsh(sortedmulti(2,{station},{},{}))",
+                    cosigners[0], cosigners[1]
+                ),
+            });
+        p
+    };
+    let mut r = rig_with("multisig", register, |req| {
         // The station's key is fixed by the deterministic software backend.
         let b = SoftwareBackend::default();
         let k = generate_station_keys(&b).unwrap();
         let secp = Secp256k1::new();
-        let mut keys = vec![PublicKey::from_slice(&k.bitcoin.public_key).unwrap()];
+        let mut keys =
+            vec![PublicKey::from_slice(&k.bitcoin(regtest).unwrap().public_key).unwrap()];
         for n in [21u8, 22] {
             let sk = SecretKey::from_slice(&[n; 32]).unwrap();
             keys.push(PublicKey::new(sk.public_key(&secp)));
@@ -370,7 +414,7 @@ fn review_bitcoin_multisig_withdrawal_with_change() {
     capture(&mut r.app);
     both(&r.app, "review_bitcoin_multisig");
     let s = screen(&r.app, 80, 24);
-    assert!(s.contains("CHANGE (verified"), "{s}");
+    assert!(s.contains("CHANGE (proven"), "{s}");
     let tall = screen(&r.app, 160, 48);
     assert!(tall.contains("0.0008 BTC (80000 base units)"), "{tall}");
     assert!(
@@ -393,7 +437,15 @@ fn review_spl_transfer_with_durable_nonce() {
     let mut r = rig("spl", |req| {
         let b = SoftwareBackend::default();
         let k = generate_station_keys(&b).unwrap();
-        let ours = Address::new_from_array(k.solana.public_key.clone().try_into().unwrap());
+        let devnet = airgap_protocol::network::SolanaCluster::Devnet;
+        let ours = Address::new_from_array(
+            k.solana(devnet)
+                .unwrap()
+                .public_key
+                .clone()
+                .try_into()
+                .unwrap(),
+        );
         let system = Address::new_from_array([0; 32]);
         let recent: Address = "SysvarRecentB1ockHashes11111111111111111111"
             .parse()

@@ -327,6 +327,39 @@ fn ceremony(run: &Path, name: &str, coordinator: &SigningKey, now: u64) -> Resul
     })
 }
 
+fn regtest_key(keys: &StationKeys) -> Result<&signer_station::hsm::KeyInfo> {
+    keys.bitcoin(airgap_protocol::network::BitcoinNetwork::Regtest)
+        .context("no regtest key")
+}
+
+/// Custodians register a Bitcoin vault: the policy, with the vault, signed again under
+/// their quorum and written beside the old one; recorded in the ledger.
+fn register_vault(s: &mut DemoStation, name: &str, descriptor: &str, now: u64) -> Result<()> {
+    let mut p = s.station.policy().clone();
+    p.vaults
+        .push(signer_station::station::policy::RegisteredVault {
+            name: name.into(),
+            network: "regtest".into(),
+            descriptor: descriptor.into(),
+        });
+    let signed = policy::sign(&s.session, &s.keys.identity, p)?;
+    usb_transfer::write_atomically(
+        &s.dir,
+        "policy.json",
+        serde_json::to_string_pretty(&signed)?.as_bytes(),
+    )?;
+    let identity = ed25519_dalek::VerifyingKey::from_bytes(
+        &s.keys.identity.public_key.as_slice().try_into()?,
+    )?;
+    let loaded = policy::load(&serde_json::to_string(&signed)?, &identity)?;
+    s.station.set_policy(loaded, now)?;
+    if let Some(e) = s.station.vault_error() {
+        bail!("{}: {e}", s.name);
+    }
+    step(&s.name, format!("vault {name} registered: {descriptor}"));
+    Ok(())
+}
+
 /// How a request crosses to a station and back.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Via {
@@ -498,25 +531,34 @@ impl Demo {
                 .station
                 .review(&req, now)
                 .map_err(|e| anyhow!("refused: {e}"))?;
-            for p in &review.payloads {
-                for r in &p.summary.recipients {
-                    let change = if p.change_outputs.contains(&r.index) {
-                        " (verified change)"
-                    } else {
-                        ""
+            for f in review.payloads.iter().filter_map(|p| p.facts.as_ref()) {
+                for t in &f.transfers {
+                    let class = match &t.class {
+                        signer_station::station::Class::Own { proof } => {
+                            format!(" (change, proven: {proof})")
+                        }
+                        signer_station::station::Class::Internal => " (internal)".into(),
+                        signer_station::station::Class::External => String::new(),
+                    };
+                    let amount = airgap_protocol::summary::Amount {
+                        base_units: t.amount,
+                        decimals: t.decimals,
+                        symbol: t.symbol.clone(),
                     };
                     step(
                         &s.name,
                         format!(
-                            "{label}: review: {} → {}{change}",
-                            r.amount.display(),
-                            r.address
+                            "{label}: review on {}: {} → {}{class}",
+                            f.network,
+                            amount.display(),
+                            t.to
                         ),
                     );
                 }
-                if let Some(fee) = &p.summary.fee {
-                    step(&s.name, format!("{label}: review: fee {}", fee.display()));
-                }
+                step(
+                    &s.name,
+                    format!("{label}: review: fee {} base units", f.fee),
+                );
             }
             review
                 .verdict
@@ -806,11 +848,16 @@ pub fn run(args: &[String]) -> Result<()> {
         "cold",
         2,
         &[
-            bitcoin::PublicKey::from_slice(&a.keys.bitcoin.public_key)?,
-            bitcoin::PublicKey::from_slice(&b.keys.bitcoin.public_key)?,
+            bitcoin::PublicKey::from_slice(&regtest_key(&a.keys)?.public_key)?,
+            bitcoin::PublicKey::from_slice(&regtest_key(&b.keys)?.public_key)?,
         ],
         bitcoin::Network::Regtest,
     )?;
+    // Each station's custodians compare the vault with their screen and register it in
+    // their signed policy: only then do they sign its coins or recognise its change.
+    for s in [&mut a, &mut b] {
+        register_vault(s, "cold", &vault.descriptor, now)?;
+    }
     let spk = vault.address().script_pubkey();
     btc.with(|s| {
         let tx = s.chain.funding(
@@ -867,7 +914,13 @@ pub fn run(args: &[String]) -> Result<()> {
     // signed by the station outside the request queue), then a SOL transfer by USB.
     if let Some(s) = &svm {
         let node = coordinator::solana::SolRpc::new(s.rpc());
-        let vault_key: [u8; 32] = a.keys.solana.public_key.as_slice().try_into()?;
+        let vault_key: [u8; 32] = a
+            .keys
+            .solana(airgap_protocol::network::SolanaCluster::Devnet)
+            .context("no solana:devnet key")?
+            .public_key
+            .as_slice()
+            .try_into()?;
         let vault = solana_address::Address::new_from_array(vault_key);
         s.rpc()
             .call_raw("test_airdrop", json!([vault.to_string(), 10 * SOL]))?;

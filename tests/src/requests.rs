@@ -112,3 +112,26 @@ pub fn round_trip(
         }
     }
 }
+
+/// Custodians register a Bitcoin vault at a station: its policy, with the vault, put in
+/// force under their quorum (and recorded in its ledger). Only then does the station sign
+/// the vault's coins or recognise its change.
+pub fn register_vault(
+    station: &mut signer_station::station::Station,
+    name: &str,
+    network: &str,
+    descriptor: &str,
+) -> anyhow::Result<()> {
+    let mut p = station.policy().clone();
+    p.vaults
+        .push(signer_station::station::policy::RegisteredVault {
+            name: name.into(),
+            network: network.into(),
+            descriptor: descriptor.into(),
+        });
+    station.set_policy(p, now())?;
+    if let Some(e) = station.vault_error() {
+        anyhow::bail!("the station cannot register the vault: {e}");
+    }
+    Ok(())
+}

@@ -11,6 +11,7 @@ use btc_common::*;
 use coordinator::bitcoin::*;
 use signer_station::station::Refusal;
 use strongroom_e2e::btcchain::Chain;
+use strongroom_e2e::requests::register_vault;
 
 #[test]
 fn multisig_2_of_3_across_two_stations_by_qr_and_usb() {
@@ -27,6 +28,15 @@ fn multisig_2_of_3_across_two_stations_by_qr_and_usb() {
     };
     let mut vault =
         Vault::multisig("treasury 2-of-3", 2, &[a.key, b.key, hw], Network::Regtest).unwrap();
+    for s in [&mut a, &mut b] {
+        register_vault(
+            &mut s.station,
+            "treasury 2-of-3",
+            "regtest",
+            &vault.descriptor,
+        )
+        .unwrap();
+    }
     let mut chain = Chain::default();
     fund(&mut chain, &mut vault, 3, Amount::from_sat(50_000_000));
     assert_eq!(vault.balance(), Amount::from_sat(150_000_000));
@@ -248,6 +258,7 @@ fn psbt_v2_export_and_a_hardware_wallet_cosigner() {
     let hw = hw_secret.public_key(&secp);
     let other = PublicKey::new(SecretKey::from_slice(&[34; 32]).unwrap().public_key(&secp));
     let mut vault = Vault::multisig("with hw", 2, &[a.key, hw, other], Network::Regtest).unwrap();
+    register_vault(&mut a.station, "with hw", "regtest", &vault.descriptor).unwrap();
     let mut chain = Chain::default();
     fund(&mut chain, &mut vault, 2, Amount::from_sat(3_000_000));
     let psbt = vault

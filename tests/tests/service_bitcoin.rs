@@ -49,7 +49,12 @@ fn station(dir: &std::path::Path, name: &str) -> Result<Vault> {
     let descriptor = export_descriptor(&r.hsm, &r.keys, name, &p, now())?;
     Ok(Vault {
         station,
-        key: bitcoin::PublicKey::from_slice(&r.keys.bitcoin.public_key)?,
+        key: bitcoin::PublicKey::from_slice(
+            &r.keys
+                .bitcoin(airgap_protocol::network::BitcoinNetwork::Regtest)
+                .expect("regtest key")
+                .public_key,
+        )?,
         hsm: r.hsm,
         descriptor,
     })
@@ -68,6 +73,14 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     // Fund the 2-of-2 vault: three coins of 400,000 sat, two blocks deep.
     let vault =
         coordinator::bitcoin::Vault::multisig("cold", 2, &[a.key, b.key], Network::Regtest)?;
+    for s in [&mut a, &mut b] {
+        strongroom_e2e::requests::register_vault(
+            &mut s.station,
+            "cold",
+            "regtest",
+            &vault.descriptor,
+        )?;
+    }
     let spk = vault.address().script_pubkey();
     server.with(|s| {
         let tx = s.chain.funding(
@@ -410,6 +423,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
         &format!("wsh(sortedmulti(2,{},{hw_key}))", a.key),
         Network::Regtest,
     )?;
+    strongroom_e2e::requests::register_vault(&mut a.station, "cold", "regtest", &vault.descriptor)?;
     server.with(|s| {
         let tx = s.chain.funding(vec![TxOut {
             value: Amount::from_sat(1_000_000),

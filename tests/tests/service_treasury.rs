@@ -252,7 +252,12 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     )
     .map_err(anyhow::Error::msg)?;
     let station_descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
-    let key = bitcoin::PublicKey::from_slice(&r.keys.bitcoin.public_key)?;
+    let key = bitcoin::PublicKey::from_slice(
+        &r.keys
+            .bitcoin(airgap_protocol::network::BitcoinNetwork::Regtest)
+            .expect("regtest key")
+            .public_key,
+    )?;
     let vault = coordinator::bitcoin::Vault::single("cold", &key, Network::Regtest)?;
     // The vault holds 0.01 BTC; the warm wallet 30,000 sat on its address 3 (not the
     // refill address: the whole descriptor is watched).

@@ -8,6 +8,7 @@ use minicbor::{Decoder, Encoder};
 use sha2::{Digest, Sha256};
 
 use super::{Chain, EnvelopeError, KeyId, FORMAT_VERSION};
+use crate::network::Network;
 
 const DOMAIN: &[u8] = b"strongroom/descriptor/v1";
 
@@ -16,6 +17,9 @@ const DOMAIN: &[u8] = b"strongroom/descriptor/v1";
 pub struct DescriptorKey {
     /// Chain it signs for.
     pub chain: Chain,
+    /// The one network it signs for; `None` for a key of every network of its chain
+    /// (the EVM key: the chain id inside each transaction binds its signature).
+    pub network: Option<Network>,
     /// HSM object id.
     pub id: u16,
     /// Public key: 33-byte compressed secp256k1, or 32-byte Ed25519.
@@ -63,11 +67,14 @@ impl StationDescriptor {
             .and_then(|e| e.array(self.keys.len() as u64));
         for k in &self.keys {
             let _ = e
-                .array(4)
+                .array(if k.network.is_some() { 5 } else { 4 })
                 .and_then(|e| e.u8(chain_code(k.chain)))
                 .and_then(|e| e.u16(k.id))
                 .and_then(|e| e.bytes(&k.public_key))
                 .and_then(|e| e.str(&k.label));
+            if let Some(n) = k.network {
+                let _ = e.str(&n.to_string());
+            }
         }
         let _ = e
             .bytes(&self.policy_digest)
@@ -76,6 +83,21 @@ impl StationDescriptor {
             let _ = e.bytes(&self.signature);
         }
         e.into_writer()
+    }
+
+    /// The key that signs for `network`: the one made for that network, or else a key of
+    /// every network of its chain (an EVM key; or a Bitcoin or Solana key of a
+    /// descriptor exported before keys were made per network).
+    pub fn key_for(&self, network: Network) -> Option<&DescriptorKey> {
+        let chain = network.chain();
+        self.keys
+            .iter()
+            .find(|k| k.chain == chain && k.network == Some(network))
+            .or_else(|| {
+                self.keys
+                    .iter()
+                    .find(|k| k.chain == chain && k.network.is_none())
+            })
     }
 
     /// What the identity key signs.
@@ -147,7 +169,8 @@ impl StationDescriptor {
         }
         let mut keys = Vec::new();
         for _ in 0..n {
-            if d.array().map_err(bad)? != Some(4) {
+            let fields = d.array().map_err(bad)?;
+            if fields != Some(4) && fields != Some(5) {
                 return Err(EnvelopeError::Malformed("descriptor key".into()));
             }
             let chain = match d.u8().map_err(bad)? {
@@ -161,11 +184,27 @@ impl StationDescriptor {
                     })
                 }
             };
+            let id = d.u16().map_err(bad)?;
+            let public_key = fixed(d.bytes().map_err(bad)?, "public key")?;
+            let label = d.str().map_err(bad)?.to_string();
+            let network = if fields == Some(5) {
+                let n = Network::parse(d.str().map_err(bad)?)
+                    .map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
+                if n.chain() != chain {
+                    return Err(EnvelopeError::Malformed(format!(
+                        "descriptor key {id:#06x}: network {n} is not of its chain"
+                    )));
+                }
+                Some(n)
+            } else {
+                None
+            };
             keys.push(DescriptorKey {
                 chain,
-                id: d.u16().map_err(bad)?,
-                public_key: fixed(d.bytes().map_err(bad)?, "public key")?,
-                label: d.str().map_err(bad)?.to_string(),
+                network,
+                id,
+                public_key,
+                label,
             });
         }
         let policy_digest = d

@@ -1,6 +1,6 @@
 //! `export descriptor`: the station's public material, signed by its identity key.
 
-use airgap_protocol::envelope::{Chain, DescriptorKey, StationDescriptor};
+use airgap_protocol::envelope::{DescriptorKey, StationDescriptor};
 use sha2::{Digest, Sha256};
 
 use super::StationKeys;
@@ -27,21 +27,22 @@ pub fn export_descriptor<B: SigningBackend + ?Sized>(
         .as_slice()
         .try_into()
         .map_err(|_| HsmError::BadSignature(keys.identity.id))?;
-    let key = |chain, k: &crate::hsm::KeyInfo| DescriptorKey {
-        chain,
-        id: k.id,
-        public_key: k.public_key.clone(),
-        label: k.label.clone(),
-    };
+    let keys_out = keys
+        .chain_keys()
+        .into_iter()
+        .map(|(chain, network, k)| DescriptorKey {
+            chain,
+            network,
+            id: k.id,
+            public_key: k.public_key.clone(),
+            label: k.label.clone(),
+        })
+        .collect();
     let mut d = StationDescriptor {
         name: name.to_string(),
         identity,
         created: now,
-        keys: vec![
-            key(Chain::Bitcoin, &keys.bitcoin),
-            key(Chain::Evm, &keys.evm),
-            key(Chain::Solana, &keys.solana),
-        ],
+        keys: keys_out,
         policy_digest: policy_digest(policy),
         mock_hsm: hsm.info()?.is_mock,
         signature: [0; 64],

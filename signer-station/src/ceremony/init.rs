@@ -28,7 +28,11 @@ pub fn init(factory: &YubiHsm, credential: &Credential) -> Result<YubiHsm, HsmEr
         | Capability::PUT_AUTHENTICATION_KEY
         | Capability::DELETE_AUTHENTICATION_KEY
         | Capability::GET_LOG_ENTRIES
-        | Capability::PUT_OPTION;
+        | Capability::PUT_OPTION
+        // The ledger anchor is an opaque object, rewritten after each signing.
+        | Capability::GET_OPAQUE
+        | Capability::PUT_OPAQUE
+        | Capability::DELETE_OPAQUE;
     let delegated = Capability::SIGN_ECDSA
         | Capability::SIGN_EDDSA
         | Capability::EXPORTABLE_UNDER_WRAP

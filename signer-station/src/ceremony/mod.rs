@@ -9,5 +9,6 @@ pub use descriptor::{export_descriptor, policy_digest};
 
 pub use init::{init, OPERATING_KEY_ID};
 pub use keys::{
-    generate_station_keys, StationKeys, KEY_BITCOIN, KEY_EVM, KEY_IDENTITY, KEY_SOLANA,
+    bitcoin_key_id, generate_station_keys, solana_key_id, station_key_ids, StationKeys,
+    KEY_BITCOIN, KEY_EVM, KEY_IDENTITY, KEY_SOLANA,
 };

@@ -10,13 +10,11 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use airgap_protocol::envelope::{decode_envelope, Chain, Envelope, DESCRIPTOR_UR_TYPE};
+use airgap_protocol::envelope::{decode_envelope, Envelope, DESCRIPTOR_UR_TYPE};
 use ratatui::backend::TermionBackend;
 use ratatui::Terminal;
-use signer_station::ceremony::{StationKeys, KEY_IDENTITY, OPERATING_KEY_ID};
-use signer_station::hsm::{
-    BackendInfo, Connection, KeyAlgorithm, KeyCapabilities, KeyInfo, SigningBackend, YubiHsm,
-};
+use signer_station::ceremony::{StationKeys, OPERATING_KEY_ID};
+use signer_station::hsm::{BackendInfo, Connection, SigningBackend, YubiHsm};
 use signer_station::ledger::Ledger;
 use signer_station::station::{policy, registration, Station};
 use signer_station::tui::{self, rehearsal, App, Event, Key};
@@ -73,41 +71,7 @@ fn build(a: &Args) -> Result<App, String> {
                 return Err("descriptor.envelope is not a descriptor".into());
             };
             d.verify().map_err(|e| e.to_string())?;
-            let caps = KeyCapabilities {
-                sign: true,
-                exportable_under_wrap: true,
-            };
-            let key = |chain: Chain| -> Result<KeyInfo, String> {
-                let k = d
-                    .keys
-                    .iter()
-                    .find(|k| k.chain == chain)
-                    .ok_or(format!("descriptor lacks a {chain:?} key"))?;
-                let algorithm = if k.public_key.len() == 33 {
-                    KeyAlgorithm::Secp256k1
-                } else {
-                    KeyAlgorithm::Ed25519
-                };
-                Ok(KeyInfo {
-                    id: k.id,
-                    label: k.label.clone(),
-                    algorithm,
-                    capabilities: caps,
-                    public_key: k.public_key.clone(),
-                })
-            };
-            let keys = StationKeys {
-                identity: KeyInfo {
-                    id: KEY_IDENTITY,
-                    label: "station-identity".into(),
-                    algorithm: KeyAlgorithm::Ed25519,
-                    capabilities: caps,
-                    public_key: d.identity.to_vec(),
-                },
-                bitcoin: key(Chain::Bitcoin)?,
-                evm: key(Chain::Evm)?,
-                solana: key(Chain::Solana)?,
-            };
+            let keys = StationKeys::from_descriptor(&d).map_err(|e| e.to_string())?;
             let identity =
                 ed25519_dalek::VerifyingKey::from_bytes(&d.identity).map_err(|e| e.to_string())?;
             let read =

@@ -118,4 +118,10 @@ impl<B: SigningBackend> SigningBackend for FaultyBackend<B> {
         self.after_sign();
         Ok(sig)
     }
+    fn read_opaque(&self, id: u16) -> Result<Option<Vec<u8>>, HsmError> {
+        self.inner.read_opaque(id)
+    }
+    fn write_opaque(&self, id: u16, label: &str, data: &[u8]) -> Result<(), HsmError> {
+        self.inner.write_opaque(id, label, data)
+    }
 }

@@ -111,6 +111,10 @@ pub trait SigningBackend {
     fn sign_ecdsa_prehash(&self, id: u16, digest: &[u8; 32]) -> Result<Vec<u8>, HsmError>;
     /// Ed25519 over a message.
     fn sign_ed25519(&self, id: u16, message: &[u8]) -> Result<[u8; 64], HsmError>;
+    /// The data of an opaque object, `None` when there is none with this id.
+    fn read_opaque(&self, id: u16) -> Result<Option<Vec<u8>>, HsmError>;
+    /// Stores `data` as opaque object `id`, replacing any there.
+    fn write_opaque(&self, id: u16, label: &str, data: &[u8]) -> Result<(), HsmError>;
 }
 
 /// A borrowed backend is a backend (so wrappers such as the fault injector can borrow a
@@ -139,5 +143,11 @@ impl<B: SigningBackend + ?Sized> SigningBackend for &B {
     }
     fn sign_ed25519(&self, id: u16, message: &[u8]) -> Result<[u8; 64], HsmError> {
         (**self).sign_ed25519(id, message)
+    }
+    fn read_opaque(&self, id: u16) -> Result<Option<Vec<u8>>, HsmError> {
+        (**self).read_opaque(id)
+    }
+    fn write_opaque(&self, id: u16, label: &str, data: &[u8]) -> Result<(), HsmError> {
+        (**self).write_opaque(id, label, data)
     }
 }

@@ -2,6 +2,7 @@
 //! benchmark can report the station's overhead beyond the HSM. Tests and benches only.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use k256::ecdsa::signature::hazmat::PrehashSigner;
@@ -17,6 +18,7 @@ enum Secret {
 #[derive(Default)]
 pub struct SoftwareBackend {
     keys: RefCell<Vec<(KeyInfo, Secret)>>,
+    opaque: RefCell<HashMap<u16, Vec<u8>>>,
     spent: Cell<Duration>,
 }
 
@@ -111,5 +113,12 @@ impl SigningBackend for SoftwareBackend {
             Secret::Ed(k) => Ok(k.sign(message).to_bytes()),
             Secret::K256(_) => Err(HsmError::Capability(id)),
         })
+    }
+    fn read_opaque(&self, id: u16) -> Result<Option<Vec<u8>>, HsmError> {
+        Ok(self.opaque.borrow().get(&id).cloned())
+    }
+    fn write_opaque(&self, id: u16, _label: &str, data: &[u8]) -> Result<(), HsmError> {
+        self.opaque.borrow_mut().insert(id, data.to_vec());
+        Ok(())
     }
 }

@@ -212,4 +212,40 @@ impl SigningBackend for YubiHsm {
             .map_err(dev)?;
         Ok(sig.to_bytes())
     }
+
+    fn read_opaque(&self, id: u16) -> Result<Option<Vec<u8>>, HsmError> {
+        if !self.has_object(id, object::Type::Opaque)? {
+            return Ok(None);
+        }
+        self.client.get_opaque(id).map(Some).map_err(dev)
+    }
+
+    fn write_opaque(&self, id: u16, label: &str, data: &[u8]) -> Result<(), HsmError> {
+        if self.has_object(id, object::Type::Opaque)? {
+            self.client
+                .delete_object(id, object::Type::Opaque)
+                .map_err(dev)?;
+        }
+        self.client
+            .put_opaque(
+                id,
+                object::Label::from(label),
+                Domain::DOM1,
+                Capability::empty(),
+                yubihsm::opaque::Algorithm::Data,
+                data.to_vec(),
+            )
+            .map(|_| ())
+            .map_err(dev)
+    }
+}
+
+impl YubiHsm {
+    fn has_object(&self, id: u16, t: object::Type) -> Result<bool, HsmError> {
+        Ok(!self
+            .client
+            .list_objects(&[object::Filter::Type(t), object::Filter::Id(id)])
+            .map_err(dev)?
+            .is_empty())
+    }
 }

@@ -1,12 +1,21 @@
-//! Bitcoin: checks the station makes on a PSBT before signing, and signing every input
-//! its key can sign (P2WPKH, and P2WSH scripts naming the key), SIGHASH_ALL only, low-S.
+//! Bitcoin: the facts of a PSBT, derived from the transaction and the station's vaults,
+//! and signing its vault inputs (P2WPKH and P2WSH), SIGHASH_ALL only, low-S.
+//!
+//! Every input must be a coin of a vault the station knows, proven by deriving the vault's
+//! descriptor; the vault's network is the payload's network. An output is change only when
+//! it is the same network's vault script on the change branch at a bounded index;
+//! everything else is a payment. The PSBT's own scripts, labels and paths only say where
+//! to look.
 
+use airgap_protocol::network::{BitcoinNetwork, Network};
 use bitcoin::hashes::Hash;
 use bitcoin::psbt::Psbt;
 use bitcoin::sighash::{EcdsaSighashType, SighashCache};
-use bitcoin::{CompressedPublicKey, PublicKey, ScriptBuf};
+use bitcoin::{Address, PublicKey, ScriptBuf};
 
+use super::facts::{check_label, AssetId, Class, Facts, Input, Transfer, TransferKind};
 use super::refusal::Refusal;
+use super::Context;
 use crate::hsm::{KeyInfo, SigningBackend};
 use crate::sign::sign_secp256k1;
 
@@ -14,36 +23,39 @@ use crate::sign::sign_secp256k1;
 #[derive(Debug, Clone)]
 pub struct BtcPrepared {
     psbt: Psbt,
-    /// (input index, script code for the sighash, is P2WSH).
-    inputs: Vec<(usize, ScriptBuf, bool)>,
-    /// Outputs paying back to the station's wallet scripts.
-    pub change_outputs: Vec<usize>,
-    /// Outpoints spent, as replay keys.
-    pub spends: Vec<String>,
-    /// Unsigned txid, the payload digest.
-    pub txid: String,
+    /// (input index, script code, is P2WSH, value in satoshi).
+    inputs: Vec<(usize, ScriptBuf, bool, u64)>,
+    network: BitcoinNetwork,
 }
 
-/// Checks a PSBT and finds what the station's key signs in it.
-pub fn prepare(
+impl BtcPrepared {
+    /// The network whose key signs.
+    pub fn network(&self) -> BitcoinNetwork {
+        self.network
+    }
+}
+
+/// Derives the facts of a PSBT.
+pub fn derive(
     index: usize,
     version: u8,
     bytes: &[u8],
-    network: &str,
-    key: &KeyInfo,
-) -> Result<BtcPrepared, Refusal> {
+    label: &str,
+    ctx: &Context<'_>,
+) -> Result<(Facts, BtcPrepared), Refusal> {
     let undecodable = |reason: String| Refusal::Undecodable { index, reason };
     if version != 0 {
         return Err(undecodable("PSBT v2 signing is not supported yet".into()));
     }
     let psbt = Psbt::deserialize(bytes).map_err(|e| undecodable(e.to_string()))?;
-    let pk =
-        CompressedPublicKey::from_slice(&key.public_key).map_err(|e| undecodable(e.to_string()))?;
-    let our_p2wpkh = ScriptBuf::new_p2wpkh(&pk.wpubkey_hash());
-    let our_key = PublicKey::from(pk);
     let tx = &psbt.unsigned_tx;
+    if tx.input.is_empty() {
+        return Err(undecodable("a transaction without inputs".into()));
+    }
+    let mut network: Option<BitcoinNetwork> = None;
     let mut inputs = Vec::new();
-    let mut wallet_scripts = vec![our_p2wpkh.clone()];
+    let mut sign = Vec::new();
+    let mut total_in: u64 = 0;
     for (i, (txin, input)) in tx.input.iter().zip(&psbt.inputs).enumerate() {
         let prev = input
             .non_witness_utxo
@@ -68,77 +80,132 @@ pub fn prepare(
                 });
             }
         }
-        if out.script_pubkey == our_p2wpkh {
-            inputs.push((i, our_p2wpkh.clone(), false));
-        } else if let Some(ws) = &input.witness_script {
-            let names_us = ws.instructions().flatten().any(|ins| {
-                ins.push_bytes()
-                    .is_some_and(|b| b.as_bytes() == our_key.to_bytes())
-            });
-            if names_us && out.script_pubkey == ScriptBuf::new_p2wsh(&ws.wscript_hash()) {
-                inputs.push((i, ws.clone(), true));
-                wallet_scripts.push(out.script_pubkey.clone());
+        let owned = ctx
+            .vaults
+            .owns_input(&out.script_pubkey, input)
+            .ok_or_else(|| Refusal::ForeignInput {
+                index,
+                input: i,
+                why: "its script is not one of a vault this station registered".into(),
+            })?;
+        let vault = ctx
+            .vaults
+            .get(owned.vault)
+            .ok_or_else(|| undecodable("vault index".into()))?;
+        match network {
+            None => network = Some(vault.network),
+            Some(n) if n != vault.network => {
+                return Err(Refusal::NetworkMismatch {
+                    index,
+                    label: label.chars().take(64).collect(),
+                    derived: format!(
+                        "{} and {} at once (coins of both)",
+                        n.name(),
+                        vault.network.name()
+                    ),
+                })
             }
+            Some(_) => {}
         }
+        total_in = total_in
+            .checked_add(out.value.to_sat())
+            .ok_or_else(|| undecodable("input sum overflows".into()))?;
+        inputs.push(Input {
+            outpoint: txin.previous_output.to_string(),
+            value: out.value.to_sat(),
+            proof: vault.describe(owned.at),
+        });
+        sign.push((i, owned.script_code, owned.p2wsh, out.value.to_sat()));
     }
-    if inputs.is_empty() {
+    let net = network.ok_or_else(|| undecodable("no input".into()))?;
+    check_label(index, label, Network::Bitcoin(net))?;
+    if ctx.keys.bitcoin(net).is_none() {
         return Err(Refusal::NotOurs {
             index,
-            why: format!("no input of this PSBT is for the station's {network} key"),
+            why: format!("this station has no {} key", net.name()),
         });
     }
-    let change_outputs = tx
-        .output
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| wallet_scripts.contains(&o.script_pubkey))
-        .map(|(i, _)| i)
-        .collect();
+
+    let mut transfers = Vec::new();
+    let mut total_out: u64 = 0;
+    for (o, (out, meta)) in tx.output.iter().zip(&psbt.outputs).enumerate() {
+        total_out = total_out
+            .checked_add(out.value.to_sat())
+            .ok_or_else(|| undecodable("output sum overflows".into()))?;
+        let to = Address::from_script(&out.script_pubkey, net.to_bitcoin()).map_or_else(
+            |_| format!("script {}", out.script_pubkey.to_hex_string()),
+            |a| a.to_string(),
+        );
+        let class = match ctx.vaults.owns_change(
+            net,
+            &out.script_pubkey,
+            meta,
+            ctx.policy.change_index_limit,
+        ) {
+            Some(owned) => Class::Own {
+                proof: ctx
+                    .vaults
+                    .get(owned.vault)
+                    .map_or_else(String::new, |v| v.describe(owned.at)),
+            },
+            None => ctx.class_of(Network::Bitcoin(net), &to),
+        };
+        transfers.push(Transfer {
+            index: o,
+            kind: TransferKind::Payment,
+            asset: AssetId::Native,
+            amount: u128::from(out.value.to_sat()),
+            to,
+            class,
+            decimals: Some(8),
+            symbol: "BTC".into(),
+        });
+    }
+    let fee = total_in
+        .checked_sub(total_out)
+        .ok_or_else(|| undecodable("outputs exceed inputs".into()))?;
     let spends = tx
         .input
         .iter()
-        .map(|i| format!("btc:{network}:{}", i.previous_output))
+        .map(|i| format!("btc:{}:{}", net.name(), i.previous_output))
         .collect();
-    Ok(BtcPrepared {
-        txid: tx.compute_txid().to_string(),
-        psbt,
+    let facts = Facts {
+        index,
+        network: Network::Bitcoin(net),
         inputs,
-        change_outputs,
+        transfers,
+        fee: u128::from(fee),
+        fee_detail: "inputs minus outputs, from the previous transactions".into(),
+        features: Vec::new(),
         spends,
-    })
+        digest: tx.compute_txid().to_string(),
+    };
+    Ok((
+        facts,
+        BtcPrepared {
+            psbt,
+            inputs: sign,
+            network: net,
+        },
+    ))
 }
 
-/// Signs the prepared inputs, adding partial signatures; returns the serialized PSBT.
+/// Signs the prepared inputs with the network's key, adding partial signatures; returns
+/// the serialized PSBT.
 pub fn sign<B: SigningBackend + ?Sized>(
     p: &BtcPrepared,
     backend: &B,
     key: &KeyInfo,
 ) -> Result<Vec<u8>, Refusal> {
-    let mut psbt = p.psbt.clone();
-    let pk = PublicKey::from_slice(&key.public_key).map_err(|e| Refusal::Undecodable {
+    let bad = |e: String| Refusal::Undecodable {
         index: 0,
-        reason: e.to_string(),
-    })?;
+        reason: e,
+    };
+    let mut psbt = p.psbt.clone();
+    let pk = PublicKey::from_slice(&key.public_key).map_err(|e| bad(e.to_string()))?;
     let mut cache = SighashCache::new(&p.psbt.unsigned_tx);
-    for (i, script, p2wsh) in &p.inputs {
-        let value = psbt.inputs[*i]
-            .witness_utxo
-            .as_ref()
-            .map(|o| o.value)
-            .or_else(|| {
-                let prev = psbt.inputs[*i].non_witness_utxo.as_ref()?;
-                prev.output
-                    .get(psbt.unsigned_tx.input[*i].previous_output.vout as usize)
-                    .map(|o| o.value)
-            })
-            .ok_or(Refusal::MissingPreviousTx {
-                index: 0,
-                input: *i,
-            })?;
-        let bad = |e: String| Refusal::Undecodable {
-            index: 0,
-            reason: e,
-        };
+    for (i, script, p2wsh, value) in &p.inputs {
+        let value = bitcoin::Amount::from_sat(*value);
         let sighash = if *p2wsh {
             cache
                 .p2wsh_signature_hash(*i, script, value, EcdsaSighashType::All)
@@ -152,14 +219,13 @@ pub fn sign<B: SigningBackend + ?Sized>(
         let mut compact = [0u8; 64];
         compact[..32].copy_from_slice(&sig.r);
         compact[32..].copy_from_slice(&sig.s);
-        let signature =
-            bitcoin::secp256k1::ecdsa::Signature::from_compact(&compact).map_err(|e| {
-                Refusal::Undecodable {
-                    index: 0,
-                    reason: e.to_string(),
-                }
-            })?;
-        psbt.inputs[*i].partial_sigs.insert(
+        let signature = bitcoin::secp256k1::ecdsa::Signature::from_compact(&compact)
+            .map_err(|e| bad(e.to_string()))?;
+        let input = psbt
+            .inputs
+            .get_mut(*i)
+            .ok_or_else(|| bad(format!("input {i}")))?;
+        input.partial_sigs.insert(
             pk,
             bitcoin::ecdsa::Signature {
                 signature,

@@ -1,56 +1,88 @@
 //! The station's decision and signing flow, safe even when the coordinator is
-//! compromised: verify the envelope against pinned keys, decode every payload itself,
-//! check replay and policy before the HSM is touched, sign, record the signing in the
-//! ledger (fsynced), and only then release the signatures.
+//! compromised: verify the envelope against pinned keys, derive every payload's facts
+//! itself (network, ownership of inputs and change, amounts, classes of transfer, fee),
+//! decide by a pure function of those facts, the signed policy and the ledger, check
+//! again against the ledger when signing, sign, record the signing in the ledger
+//! (fsynced) and anchor it in the HSM, and only then release the signatures. Every
+//! refusal is recorded.
 
+pub mod anchor;
 pub mod bitcoin;
 pub mod evm;
+pub mod facts;
 pub mod policy;
 pub mod refusal;
 pub mod registration;
 pub mod solana;
 pub mod standard;
-
-use std::collections::HashMap;
+pub mod vaults;
+pub mod verdict;
 
 use airgap_protocol::envelope::{
-    format_uuid, verify_request, Approver, KeyId, Outcome, PayloadBody, PayloadSignature, Purpose,
-    SignRequest, SignResponse, TrustAnchors,
+    format_uuid, verify_request, Approver, KeyId, Outcome, PayloadSignature, Purpose, SignRequest,
+    SignResponse, TrustAnchors,
 };
-use airgap_protocol::summary::{summarize, Asset, Summary, SummaryOptions, TokenList, Warning};
-use sha2::{Digest, Sha256};
+use airgap_protocol::network::Network;
+use airgap_protocol::summary::{summarize, Summary, SummaryOptions, TokenList};
 
 use crate::ceremony::StationKeys;
 use crate::hsm::SigningBackend;
 use crate::ledger::{Entry, Ledger, Record, SignedPayload};
 use crate::sign::sign_ed25519;
 
+pub use facts::{Class, Facts, Prepared};
 pub use policy::Policy;
 pub use refusal::Refusal;
+pub use vaults::{VaultError, Vaults};
+
+/// What the facts derivation may consult: the station's own keys, vaults, signed policy
+/// and token list — nothing the coordinator supplied.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The station's keys (public halves).
+    pub keys: &'a StationKeys,
+    /// Its Bitcoin vaults.
+    pub vaults: &'a Vaults,
+    /// Its signed policy.
+    pub policy: &'a Policy,
+    /// Its token list (display only).
+    pub tokens: &'a TokenList,
+}
+
+impl Context<'_> {
+    /// The class of a transfer to someone other than the station itself.
+    pub fn class_of(&self, network: Network, address: &str) -> Class {
+        if self.policy.is_internal(network, address) {
+            Class::Internal
+        } else {
+            Class::External
+        }
+    }
+}
 
 /// What custodians review for one payload.
 #[derive(Debug, Clone)]
 pub struct PayloadReview {
-    /// The station's own decoding.
-    pub summary: Summary,
-    /// Bitcoin outputs verified as change to the station's wallet.
-    pub change_outputs: Vec<usize>,
+    /// The shared decoder's summary (details and warnings), when the payload decodes.
+    pub summary: Option<Summary>,
+    /// The facts the station derived and decided on; `None` when it could not.
+    pub facts: Option<Facts>,
     /// Policy checks that passed, in words.
     pub passed: Vec<String>,
-    /// Things custodians should look at that policy does not refuse.
+    /// Things custodians should look at (and, for a refused payload, why).
     pub warnings: Vec<String>,
     /// `None` for a payload the station refuses: shown, never signed.
     prepared: Option<Prepared>,
-    digest: String,
-    spends: Vec<String>,
-    amounts: Vec<(String, u128)>,
 }
 
-#[derive(Debug, Clone)]
-enum Prepared {
-    Bitcoin(bitcoin::BtcPrepared),
-    Evm(evm::EvmPrepared),
-    Solana(solana::SolPrepared),
+impl PayloadReview {
+    /// Bitcoin outputs proven to be change.
+    pub fn change_outputs(&self) -> Vec<usize> {
+        self.facts
+            .as_ref()
+            .map(Facts::change_outputs)
+            .unwrap_or_default()
+    }
 }
 
 /// The station's review of a request.
@@ -66,52 +98,49 @@ pub struct Review {
     pub payloads: Vec<PayloadReview>,
     /// `Err` when the station refuses; custodians see why.
     pub verdict: Result<(), Refusal>,
+    /// A standard wallet request (no coordinator, no approvals).
+    standard: bool,
 }
 
-/// A station: keys (public halves), trust anchors, policy, tokens, ledger. The HSM
-/// session is passed to `sign` and `refuse` only: reviewing touches no key, and the
+/// A station: keys (public halves), trust anchors, policy, vaults, tokens, ledger. The
+/// HSM session is passed to `sign` and `refuse` only: reviewing touches no key, and the
 /// session exists only once custodians have unlocked it.
 #[derive(Debug)]
 pub struct Station {
     keys: StationKeys,
     anchors: TrustAnchors,
     policy: Policy,
+    vaults: Vaults,
+    vault_error: Option<VaultError>,
     tokens: TokenList,
     ledger: Ledger,
 }
 
-fn purpose_name(p: Purpose) -> &'static str {
-    match p {
-        Purpose::Withdrawal => "withdrawal",
-        Purpose::Refill => "refill",
-        Purpose::Sweep => "sweep",
-        Purpose::Consolidation => "consolidation",
-        Purpose::KeyRegistration => "key-registration",
-    }
-}
-
-/// Whether spend key `a` conflicts with `b`. Keys are `resource` or `resource#content`:
-/// the same resource with other content (or none) conflicts; identical keys do not
-/// (the same content again, e.g. an EVM fee bump of the same call at the same nonce).
-fn spend_conflict(a: &str, b: &str) -> bool {
-    let resource = |k: &str| k.split_once('#').map_or(k, |(r, _)| r).to_string();
-    a != b && resource(a) == resource(b)
-}
-
-/// Strips the summary's annotation (` (token account …)`) from an address.
-fn bare(address: &str) -> &str {
-    address.split(" (").next().unwrap_or(address)
-}
-
 impl Station {
-    /// A station. Approval thresholds come from the policy, not from `anchors`.
+    /// A station. Approval thresholds come from the policy, not from `anchors`. A
+    /// registered vault this station cannot use stops every Bitcoin signing (shown as the
+    /// refusal's reason) rather than being dropped.
     pub fn new(
         keys: StationKeys,
-        mut anchors: TrustAnchors,
+        anchors: TrustAnchors,
         policy: Policy,
         tokens: TokenList,
         ledger: Ledger,
     ) -> Self {
+        let mut s = Self {
+            vaults: Vaults::default(),
+            vault_error: None,
+            keys,
+            anchors,
+            policy: policy.clone(),
+            tokens,
+            ledger,
+        };
+        s.apply(policy);
+        s
+    }
+
+    fn apply(&mut self, policy: Policy) {
         for p in [
             Purpose::Withdrawal,
             Purpose::Refill,
@@ -119,15 +148,36 @@ impl Station {
             Purpose::Consolidation,
             Purpose::KeyRegistration,
         ] {
-            anchors.set_threshold(p, policy.approvals_for(purpose_name(p)));
+            self.anchors
+                .set_threshold(p, policy.approvals_for(verdict::purpose_name(p)));
         }
-        Self {
-            keys,
-            anchors,
-            policy,
-            tokens,
-            ledger,
-        }
+        let registered: Vec<(String, String, String)> = policy
+            .vaults
+            .iter()
+            .map(|v| (v.name.clone(), v.network.clone(), v.descriptor.clone()))
+            .collect();
+        (self.vaults, self.vault_error) = match Vaults::new(&self.keys, &registered) {
+            Ok(v) => (v, None),
+            Err(e) => (Vaults::new(&self.keys, &[]).unwrap_or_default(), Some(e)),
+        };
+        self.policy = policy;
+    }
+
+    /// Puts a newly signed policy in force (custodians registered a vault, changed a
+    /// limit, …) and records it in the ledger.
+    pub fn set_policy(&mut self, policy: Policy, now: u64) -> Result<(), Refusal> {
+        let digest = crate::ceremony::policy_digest(&policy);
+        self.ledger
+            .append(
+                now,
+                Record::Ceremony {
+                    step: "policy".into(),
+                    detail: format!("policy {} in force", hex::encode(digest)),
+                },
+            )
+            .map_err(|e| Refusal::Ledger(e.to_string()))?;
+        self.apply(policy);
+        Ok(())
     }
 
     /// The ledger.
@@ -150,6 +200,20 @@ impl Station {
         &self.anchors
     }
 
+    /// A registered vault the station cannot use, if any.
+    pub fn vault_error(&self) -> Option<&VaultError> {
+        self.vault_error.as_ref()
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context {
+            keys: &self.keys,
+            vaults: &self.vaults,
+            policy: &self.policy,
+            tokens: &self.tokens,
+        }
+    }
+
     /// The station's key id (identity key).
     pub fn station_id(&self) -> KeyId {
         let pk: [u8; 32] = self
@@ -164,9 +228,38 @@ impl Station {
             .unwrap_or(KeyId([0; 8]))
     }
 
-    /// Verifies, decodes and checks a request. Records that it was seen. Touches no key.
+    /// Records a refusal in the ledger.
+    fn record_refusal(
+        &mut self,
+        request_id: &[u8; 16],
+        digest: &[u8; 32],
+        refusal: &Refusal,
+        now: u64,
+    ) -> Result<Entry, Refusal> {
+        self.ledger
+            .append(
+                now,
+                Record::Refused {
+                    request_id: format_uuid(request_id),
+                    digest: hex::encode(digest),
+                    code: refusal.code(),
+                    reason: refusal.to_string(),
+                },
+            )
+            .map_err(|e| Refusal::Ledger(e.to_string()))
+    }
+
+    /// Verifies, decodes and checks a request. Records that it was seen, and any refusal.
+    /// Touches no key.
     pub fn review(&mut self, request: &SignRequest, now: u64) -> Result<Review, Refusal> {
-        let verified = verify_request(request, &self.anchors, now).map_err(Refusal::Envelope)?;
+        let verified = match verify_request(request, &self.anchors, now) {
+            Ok(v) => v,
+            Err(e) => {
+                let refusal = Refusal::Envelope(e);
+                self.record_refusal(&request.request_id, &request.digest(), &refusal, now)?;
+                return Err(refusal);
+            }
+        };
         self.ledger
             .append(
                 now,
@@ -176,7 +269,6 @@ impl Station {
                 },
             )
             .map_err(|e| Refusal::Ledger(e.to_string()))?;
-        let mut payloads = Vec::new();
         let mut verdict = self.check_validity(request);
         if let Some(previous) = self
             .ledger
@@ -186,38 +278,124 @@ impl Station {
         {
             verdict = verdict.and(Err(Refusal::RequestReplayed(previous.clone())));
         }
-        for (i, p) in request.payloads.iter().enumerate() {
-            match self.review_payload(i, p, verified.approvers.len(), now, &payloads) {
-                Ok(r) => payloads.push(r),
-                Err(e) => {
-                    // Custodians still see what the refused payload would have done.
-                    let opts = SummaryOptions {
-                        tokens: self.tokens.clone(),
-                        ..Default::default()
-                    };
-                    if let Ok(summary) = summarize(p, &opts) {
-                        payloads.push(PayloadReview {
-                            summary,
-                            change_outputs: Vec::new(),
-                            passed: Vec::new(),
-                            warnings: vec![format!("REFUSED: {e}")],
-                            prepared: None,
-                            digest: String::new(),
-                            spends: Vec::new(),
-                            amounts: Vec::new(),
-                        });
-                    }
-                    verdict = verdict.and(Err(e));
-                }
-            }
-        }
-        Ok(Review {
+        let (payloads, checked) =
+            self.review_payloads(request, verified.approvers.len(), now, false);
+        let review = Review {
             request: request.clone(),
             digest: verified.digest,
             approvers: verified.approvers,
             payloads,
-            verdict,
-        })
+            verdict: verdict.and(checked),
+            standard: false,
+        };
+        if let Err(e) = &review.verdict {
+            self.record_refusal(&request.request_id, &review.digest, e, now)?;
+        }
+        Ok(review)
+    }
+
+    /// Derives every payload's facts and checks them (with the approvals their classes
+    /// need unless `standard`, whose only approval is the custodians' review).
+    fn review_payloads(
+        &self,
+        request: &SignRequest,
+        approvals: usize,
+        now: u64,
+        standard: bool,
+    ) -> (Vec<PayloadReview>, Result<(), Refusal>) {
+        let ctx = self.context();
+        let opts = SummaryOptions {
+            tokens: self.tokens.clone(),
+            ..Default::default()
+        };
+        let mut payloads = Vec::new();
+        let mut first_error: Option<Refusal> = None;
+        for (i, p) in request.payloads.iter().enumerate() {
+            let summary = summarize(p, &opts).ok();
+            let derived = match &self.vault_error {
+                Some(e)
+                    if matches!(p.body, airgap_protocol::envelope::PayloadBody::Psbt { .. }) =>
+                {
+                    Err(Refusal::NotOurs {
+                        index: i,
+                        why: format!(
+                            "the signed policy registers a vault this station cannot use: {e}"
+                        ),
+                    })
+                }
+                _ => facts::derive(i, p, &ctx),
+            };
+            payloads.push(match derived {
+                Ok((facts, prepared)) => PayloadReview {
+                    summary,
+                    facts: Some(facts),
+                    passed: Vec::new(),
+                    warnings: Vec::new(),
+                    prepared: Some(prepared),
+                },
+                Err(e) => {
+                    let review = PayloadReview {
+                        summary,
+                        facts: None,
+                        passed: Vec::new(),
+                        warnings: vec![format!("REFUSED: {e}")],
+                        prepared: None,
+                    };
+                    first_error.get_or_insert(e);
+                    review
+                }
+            });
+        }
+        if let Some(e) = first_error {
+            return (payloads, Err(e));
+        }
+        let facts: Vec<&Facts> = payloads.iter().filter_map(|p| p.facts.as_ref()).collect();
+        let checked = if standard {
+            let mut policy = self.policy.clone();
+            policy.off_list_approvals = None;
+            facts
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    verdict::check_payload(f, &policy, 0, self.ledger.index(), &facts[..i], now)
+                })
+                .collect::<Result<Vec<_>, _>>()
+        } else {
+            verdict::check_request(
+                &facts,
+                request.purpose,
+                &self.policy,
+                approvals,
+                self.ledger.index(),
+                now,
+            )
+        };
+        match checked {
+            Ok(passed) => {
+                for (p, passed) in payloads.iter_mut().zip(passed) {
+                    p.passed = passed;
+                    if p.change_outputs().len() > 1 {
+                        p.warnings.push(format!(
+                            "{} change outputs back to the vault (usually one)",
+                            p.change_outputs().len()
+                        ));
+                    }
+                }
+                (payloads, Ok(()))
+            }
+            Err(e) => {
+                let at = match &e {
+                    Refusal::InsufficientApprovals { .. } => None,
+                    other => other.payload_index(),
+                };
+                for (i, p) in payloads.iter_mut().enumerate() {
+                    if at.is_none_or(|a| a == i) {
+                        p.warnings.push(format!("REFUSED: {e}"));
+                    }
+                }
+                (payloads, Err(e))
+            }
+        }
     }
 
     fn check_validity(&self, r: &SignRequest) -> Result<(), Refusal> {
@@ -231,239 +409,49 @@ impl Station {
         Ok(())
     }
 
-    fn review_payload(
-        &self,
-        index: usize,
-        p: &airgap_protocol::envelope::Payload,
-        approvals: usize,
-        now: u64,
-        earlier: &[PayloadReview],
-    ) -> Result<PayloadReview, Refusal> {
-        if !self.policy.networks.contains(&p.network) {
-            return Err(Refusal::NetworkNotAllowed {
-                index,
-                network: p.network.clone(),
-            });
+    /// Checks the ledger against the anchor the HSM holds.
+    pub fn check_anchor<B: SigningBackend + ?Sized>(&self, backend: &B) -> Result<(), Refusal> {
+        match anchor::read(backend).map_err(Refusal::Hsm)? {
+            None => Ok(()),
+            Some(a) => self.ledger.check_anchor(&a).map_err(Refusal::LedgerAnchor),
         }
-        let (prepared, digest, spends, change) = match &p.body {
-            PayloadBody::Psbt { version, bytes } => {
-                let b = bitcoin::prepare(index, *version, bytes, &p.network, &self.keys.bitcoin)?;
-                let (d, s, c) = (b.txid.clone(), b.spends.clone(), b.change_outputs.clone());
-                (Prepared::Bitcoin(b), d, s, c)
-            }
-            PayloadBody::EvmTx {
-                chain_id,
-                signer,
-                tx,
-            } => {
-                let e = evm::prepare(index, *chain_id, signer, tx, &self.keys.evm)?;
-                let (d, s) = (hex::encode(e.signing_hash), e.spends.clone());
-                (Prepared::Evm(e), d, s, Vec::new())
-            }
-            PayloadBody::SolanaMessage {
-                message,
-                nonce_account,
-                ..
-            } => {
-                let s = solana::prepare(
-                    index,
-                    &p.network,
-                    message,
-                    nonce_account.as_ref(),
-                    &self.keys.solana,
-                )?;
-                let (d, sp) = (hex::encode(Sha256::digest(message)), s.spends.clone());
-                (Prepared::Solana(s), d, sp, Vec::new())
-            }
-        };
-        let opts = SummaryOptions {
-            tokens: self.tokens.clone(),
-            ..Default::default()
-        };
-        let summary = summarize(p, &opts).map_err(|e| Refusal::Undecodable {
-            index,
-            reason: e.to_string(),
-        })?;
-        let mut passed = vec![format!("network {} allowed", p.network)];
-        let mut warnings = Vec::new();
-        if change.len() > 1 {
-            warnings.push(format!(
-                "{} change outputs back to the vault (usually one)",
-                change.len()
-            ));
-        }
-
-        // Replay: this payload, or anything it spends, signed before (or earlier in this request).
-        let idx = self.ledger.index();
-        if let Some(previous) = idx.payloads.get(&digest) {
-            return Err(Refusal::PayloadReplayed {
-                index,
-                previous: previous.clone(),
-            });
-        }
-        for s in &spends {
-            let with_content = s.contains('#');
-            let here = earlier.iter().any(|e| {
-                e.digest != digest
-                    && e.spends.iter().any(|k| {
-                        if with_content {
-                            spend_conflict(k, s)
-                        } else {
-                            k == s
-                        }
-                    })
-            });
-            let before = if with_content {
-                // Any other content for this resource conflicts.
-                idx.spends.keys().any(|k| spend_conflict(k, s))
-            } else {
-                idx.spends.get(s).is_some_and(|d| *d != digest)
-            };
-            if before || here {
-                return Err(Refusal::DoubleSpend {
-                    index,
-                    what: s.clone(),
-                });
-            }
-        }
-        passed.push("not signed before; spends nothing already spent".into());
-
-        for w in &summary.warnings {
-            let what = match w {
-                Warning::UnknownCallData { selector } if !self.policy.allow_unknown_calldata => {
-                    Some(format!("unknown contract call (selector {selector})"))
-                }
-                Warning::UnlimitedApproval { spender } => {
-                    Some(format!("an unlimited token approval to {spender}"))
-                }
-                Warning::ContractCreation => Some("a contract creation".into()),
-                Warning::UnknownProgram { program } if !self.policy.allow_unknown_programs => {
-                    Some(format!("an instruction of unknown program {program}"))
-                }
-                _ => None,
-            };
-            if let Some(what) = what {
-                return Err(Refusal::Disallowed { index, what });
-            }
-        }
-
-        // Amounts per asset, destinations, limits, velocity.
-        let mut amounts: HashMap<String, u128> = HashMap::new();
-        for r in summary
-            .recipients
-            .iter()
-            .filter(|r| !change.contains(&r.index) || !matches!(p.body, PayloadBody::Psbt { .. }))
-        {
-            let asset = match &r.asset {
-                Asset::Native => "native".to_string(),
-                Asset::Token { contract, .. } => contract.clone(),
-            };
-            let address = bare(&r.address);
-            if address.starts_with("approve spender ") {
-                let spender = address.trim_start_matches("approve spender ");
-                if !self.policy.allows(&p.network, spender) {
-                    return Err(Refusal::NotAllowListed {
-                        index,
-                        address: spender.to_string(),
-                    });
-                }
-            } else if !self.policy.allows(&p.network, address) {
-                match self.policy.off_list_approvals {
-                    Some(n) if approvals >= n => passed.push(format!(
-                        "{address} off the allow-list, approved by {approvals}"
-                    )),
-                    _ => {
-                        return Err(Refusal::NotAllowListed {
-                            index,
-                            address: address.to_string(),
-                        })
-                    }
-                }
-            }
-            *amounts.entry(asset).or_default() += r.amount.base_units;
-        }
-        for (asset, amount) in &amounts {
-            let (per_tx, per_day) =
-                self.policy
-                    .limit(&p.network, asset)
-                    .ok_or_else(|| Refusal::UnlistedAsset {
-                        index,
-                        network: p.network.clone(),
-                        asset: asset.clone(),
-                    })?;
-            if *amount > per_tx {
-                return Err(Refusal::OverTransactionLimit {
-                    index,
-                    asset: asset.clone(),
-                    amount: *amount,
-                    limit: per_tx,
-                });
-            }
-            let window = now.saturating_sub(86_400);
-            let past: u128 = idx
-                .history
-                .iter()
-                .filter(|(t, s)| *t > window && s.network == p.network)
-                .flat_map(|(_, s)| s.amounts.iter())
-                .filter(|(a, _)| a == asset)
-                .filter_map(|(_, v)| v.parse::<u128>().ok())
-                .sum();
-            let this_request: u128 = earlier
-                .iter()
-                .filter(|e| e.summary.network == summary.network)
-                .flat_map(|e| e.amounts.iter())
-                .filter(|(a, _)| a == asset)
-                .map(|(_, v)| *v)
-                .sum();
-            let total = past + this_request + amount;
-            if total > per_day {
-                return Err(Refusal::OverDailyLimit {
-                    index,
-                    asset: asset.clone(),
-                    amount: *amount,
-                    total,
-                    limit: per_day,
-                });
-            }
-            passed.push(format!("{asset}: {amount} within {per_tx} per transaction and {per_day} per 24 h ({total} with this)"));
-        }
-
-        if let Some(fee) = &summary.fee {
-            if let Some((max, per_mille)) = self.policy.fee_limit(&p.network) {
-                if fee.base_units > max {
-                    return Err(Refusal::FeeTooHigh {
-                        index,
-                        fee: fee.base_units,
-                        limit: format!("at most {max}"),
-                    });
-                }
-                let native = amounts.get("native").copied().unwrap_or(0);
-                if native > 0
-                    && fee.base_units.saturating_mul(1000) / native > u128::from(per_mille)
-                {
-                    return Err(Refusal::FeeTooHigh {
-                        index,
-                        fee: fee.base_units,
-                        limit: format!("at most {per_mille}‰ of the amount"),
-                    });
-                }
-                passed.push(format!("fee {} within policy", fee.base_units));
-            }
-        }
-        Ok(PayloadReview {
-            summary,
-            change_outputs: change,
-            passed,
-            warnings,
-            prepared: Some(prepared),
-            digest,
-            spends,
-            amounts: amounts.into_iter().collect(),
-        })
     }
 
-    /// Signs a request the custodians approved after review. Signatures are made in the
-    /// HSM, recorded in the ledger (fsynced), and only then returned.
+    /// Custodians accept the ledger as it is (after investigating an anchor mismatch):
+    /// records that they did and anchors its head.
+    pub fn reanchor<B: SigningBackend + ?Sized>(
+        &mut self,
+        backend: &B,
+        now: u64,
+        why: &str,
+    ) -> Result<(), Refusal> {
+        let previous = anchor::read(backend).map_err(Refusal::Hsm)?;
+        self.ledger
+            .append(
+                now,
+                Record::Ceremony {
+                    step: "ledger re-anchored".into(),
+                    detail: format!(
+                        "{why}; the HSM remembered entry {}",
+                        previous.map_or("none".into(), |a| a.seq.to_string())
+                    ),
+                },
+            )
+            .map_err(|e| Refusal::Ledger(e.to_string()))?;
+        self.write_anchor(backend)
+    }
+
+    fn write_anchor<B: SigningBackend + ?Sized>(&self, backend: &B) -> Result<(), Refusal> {
+        match self.ledger.anchor() {
+            Some(a) => anchor::write(backend, a).map_err(Refusal::Hsm),
+            None => Ok(()),
+        }
+    }
+
+    /// Signs a request the custodians approved after review. The ledger is checked
+    /// against the HSM's anchor and the reviewed facts against the ledger as it stands
+    /// now; signatures are made in the HSM, recorded in the ledger (fsynced), anchored,
+    /// and only then returned.
     pub fn sign<B: SigningBackend + ?Sized>(
         &mut self,
         review: &Review,
@@ -471,37 +459,38 @@ impl Station {
         now: u64,
     ) -> Result<SignResponse, Refusal> {
         review.verdict.clone()?;
+        let id = review.request.request_id;
+        let recheck = self
+            .check_anchor(backend)
+            .and_then(|()| self.recheck(review, now));
+        if let Err(e) = recheck {
+            self.record_refusal(&id, &review.digest, &e, now)?;
+            return Err(e);
+        }
         let mut sigs = Vec::new();
         for p in &review.payloads {
             let prepared = p
                 .prepared
                 .as_ref()
                 .ok_or_else(|| Refusal::Custodians("a refused payload cannot be signed".into()))?;
-            sigs.push(match prepared {
-                Prepared::Bitcoin(b) => {
-                    PayloadSignature::Psbt(bitcoin::sign(b, backend, &self.keys.bitcoin)?)
-                }
-                Prepared::Evm(e) => PayloadSignature::Evm(evm::sign(e, backend, &self.keys.evm)?),
-                Prepared::Solana(s) => {
-                    PayloadSignature::Solana(vec![solana::sign(s, backend, &self.keys.solana)?])
-                }
-            });
+            sigs.push(self.sign_one(prepared, backend)?);
         }
         let record = Record::Signed {
-            request_id: format_uuid(&review.request.request_id),
+            request_id: format_uuid(&id),
             digest: hex::encode(review.digest),
             payloads: review
                 .payloads
                 .iter()
-                .map(|p| SignedPayload {
-                    digest: p.digest.clone(),
-                    network: p.summary.network.clone(),
-                    amounts: p
-                        .amounts
-                        .iter()
-                        .map(|(a, v)| (a.clone(), v.to_string()))
+                .filter_map(|p| p.facts.as_ref())
+                .map(|f| SignedPayload {
+                    digest: f.digest.clone(),
+                    network: f.network.to_string(),
+                    amounts: f
+                        .outflow()
+                        .into_iter()
+                        .map(|(a, v)| (a.policy_name().to_string(), v.to_string()))
                         .collect(),
-                    spends: p.spends.clone(),
+                    spends: f.spends.clone(),
                 })
                 .collect(),
         };
@@ -510,10 +499,82 @@ impl Station {
             .ledger
             .append(now, record)
             .map_err(|e| Refusal::Ledger(e.to_string()))?;
+        self.write_anchor(backend)?;
         self.respond(review, Outcome::Signed(sigs), entry, backend, now)
     }
 
+    /// The review's facts checked again against the ledger as it stands now: another
+    /// signing since the review may have spent the same nonce or used the day's budget.
+    fn recheck(&self, review: &Review, now: u64) -> Result<(), Refusal> {
+        if let Some(previous) = self
+            .ledger
+            .index()
+            .requests
+            .get(&hex::encode(review.digest))
+        {
+            return Err(Refusal::RequestReplayed(previous.clone()));
+        }
+        let facts = review
+            .payloads
+            .iter()
+            .map(|p| p.facts.as_ref())
+            .collect::<Option<Vec<&Facts>>>()
+            .ok_or_else(|| Refusal::Custodians("a refused payload cannot be signed".into()))?;
+        if facts.len() != review.request.payloads.len() {
+            return Err(Refusal::Custodians(
+                "the review does not cover every payload".into(),
+            ));
+        }
+        if review.standard {
+            // A standard wallet request: the custodians' review is its approval.
+            let mut policy = self.policy.clone();
+            policy.off_list_approvals = None;
+            for (i, f) in facts.iter().enumerate() {
+                verdict::check_payload(f, &policy, 0, self.ledger.index(), &facts[..i], now)?;
+            }
+            return Ok(());
+        }
+        verdict::check_request(
+            &facts,
+            review.request.purpose,
+            &self.policy,
+            review.approvers.len(),
+            self.ledger.index(),
+            now,
+        )
+        .map(|_| ())
+    }
+
+    fn sign_one<B: SigningBackend + ?Sized>(
+        &self,
+        prepared: &Prepared,
+        backend: &B,
+    ) -> Result<PayloadSignature, Refusal> {
+        let missing = |what: String| Refusal::NotOurs {
+            index: 0,
+            why: what,
+        };
+        Ok(match prepared {
+            Prepared::Bitcoin(b) => {
+                let key = self
+                    .keys
+                    .bitcoin(b.network())
+                    .ok_or_else(|| missing(format!("no {} key", b.network().name())))?;
+                PayloadSignature::Psbt(bitcoin::sign(b, backend, key)?)
+            }
+            Prepared::Evm(e) => PayloadSignature::Evm(evm::sign(e, backend, &self.keys.evm)?),
+            Prepared::Solana(s) => {
+                let key = self
+                    .keys
+                    .solana(s.cluster())
+                    .ok_or_else(|| missing(format!("no solana:{} key", s.cluster().name())))?;
+                PayloadSignature::Solana(vec![solana::sign(s, backend, key)?])
+            }
+        })
+    }
+
     /// Refuses a request (policy failure or custodians' decision) with a signed answer.
+    /// A refusal the review already recorded is not recorded twice.
     pub fn refuse<B: SigningBackend + ?Sized>(
         &mut self,
         review: &Review,
@@ -527,10 +588,16 @@ impl Station {
             code: refusal.code(),
             reason: refusal.to_string(),
         };
-        let entry = self
-            .ledger
-            .append(now, record)
-            .map_err(|e| Refusal::Ledger(e.to_string()))?;
+        let entry = match self.ledger.last() {
+            Some(last) if last.record == record => last.clone(),
+            _ => self
+                .ledger
+                .append(now, record)
+                .map_err(|e| Refusal::Ledger(e.to_string()))?,
+        };
+        if self.check_anchor(backend).is_ok() {
+            self.write_anchor(backend)?;
+        }
         self.respond(
             review,
             Outcome::Refused {

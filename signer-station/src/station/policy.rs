@@ -1,6 +1,7 @@
 //! Station policy: what the station signs, whatever the coordinator asks. The policy
 //! file is signed by the station identity key, which only a custodian quorum can use.
 
+use airgap_protocol::network::Network;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -38,6 +39,27 @@ pub struct FeeLimit {
     pub max_per_mille: u64,
 }
 
+/// A Bitcoin vault registered with the station: a descriptor whose inputs it signs and
+/// whose change it recognises (custodians compare it, and its first address, with the
+/// coordinator's before signing the policy).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisteredVault {
+    /// Name shown to custodians.
+    pub name: String,
+    /// Bitcoin network.
+    pub network: String,
+    /// Output descriptor (`wpkh(…)` or `wsh(…)`; ranged vaults as `…/<0;1>/*`).
+    pub descriptor: String,
+}
+
+fn default_change_index_limit() -> u32 {
+    1_000
+}
+
+fn is_default_change_index_limit(n: &u32) -> bool {
+    *n == default_change_index_limit()
+}
+
 /// The station policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
@@ -67,6 +89,20 @@ pub struct Policy {
     /// unless set (and then absent from the signed bytes, so older policies verify).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub standard_requests: bool,
+    /// Bitcoin vaults beyond the station's own single-key ones (multisig across stations
+    /// and hardware wallets). An input is signed only when it is provably a coin of one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vaults: Vec<RegisteredVault>,
+    /// Destinations registered as internal (a warm wallet, another vault): allow-listed,
+    /// and a transfer to one needs the approvals of a refill rather than a withdrawal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub internal: Vec<Destination>,
+    /// Highest change index accepted on a ranged vault's change branch.
+    #[serde(
+        default = "default_change_index_limit",
+        skip_serializing_if = "is_default_change_index_limit"
+    )]
+    pub change_index_limit: u32,
 }
 
 /// A policy with the station identity signature over it.
@@ -111,6 +147,18 @@ pub fn load(json: &str, identity: &ed25519_dalek::VerifyingKey) -> Result<Policy
             &ed25519_dalek::Signature::from_bytes(&sig),
         )
         .map_err(|_| PolicyError::BadSignature)?;
+    let names = sp
+        .policy
+        .networks
+        .iter()
+        .chain(sp.policy.limits.iter().map(|l| &l.network))
+        .chain(sp.policy.allow_list.iter().map(|d| &d.network))
+        .chain(sp.policy.internal.iter().map(|d| &d.network))
+        .chain(sp.policy.fees.iter().map(|f| &f.network))
+        .chain(sp.policy.vaults.iter().map(|v| &v.network));
+    for n in names {
+        Network::parse(n).map_err(|e| PolicyError::Parse(e.to_string()))?;
+    }
     for l in &sp.policy.limits {
         parse_amount(&l.per_transaction)?;
         parse_amount(&l.per_24h)?;
@@ -119,6 +167,31 @@ pub fn load(json: &str, identity: &ed25519_dalek::VerifyingKey) -> Result<Policy
         parse_amount(&f.max)?;
     }
     Ok(sp.policy)
+}
+
+/// Whether a policy's network name names `network`.
+fn is(name: &str, network: Network) -> bool {
+    Network::parse(name) == Ok(network)
+}
+
+/// Whether two addresses are the same: Bitcoin by the script they pay, EVM by the bytes
+/// of the hex (its case is a checksum), Solana exactly (base58 is case-sensitive).
+fn same_address(network: Network, a: &str, b: &str) -> bool {
+    match network {
+        Network::Solana(_) => a == b,
+        Network::Evm(_) => a.eq_ignore_ascii_case(b),
+        Network::Bitcoin(_) => {
+            let script = |s: &str| {
+                s.parse::<bitcoin::Address<bitcoin::address::NetworkUnchecked>>()
+                    .ok()
+                    .map(|a| a.assume_checked().script_pubkey())
+            };
+            match (script(a), script(b)) {
+                (Some(x), Some(y)) => x == y,
+                _ => a == b,
+            }
+        }
+    }
 }
 
 /// Parses a base-unit amount.
@@ -135,28 +208,42 @@ impl Policy {
             .map_or(self.approvals, |(_, n)| *n)
     }
 
+    /// Whether the policy signs for `network` (names compared after normalising).
+    pub fn allows_network(&self, network: Network) -> bool {
+        self.networks.iter().any(|n| is(n, network))
+    }
+
     /// The limit for an asset on a network.
-    pub fn limit(&self, network: &str, asset: &str) -> Option<(u128, u128)> {
+    pub fn limit(&self, network: Network, asset: &str) -> Option<(u128, u128)> {
         let l = self
             .limits
             .iter()
-            .find(|l| l.network == network && l.asset.eq_ignore_ascii_case(asset))?;
+            .find(|l| is(&l.network, network) && same_address(network, &l.asset, asset))?;
         Some((
             parse_amount(&l.per_transaction).ok()?,
             parse_amount(&l.per_24h).ok()?,
         ))
     }
 
-    /// Whether a destination is allow-listed.
-    pub fn allows(&self, network: &str, address: &str) -> bool {
-        self.allow_list
+    /// Whether a destination is allow-listed (internal destinations are).
+    pub fn allows(&self, network: Network, address: &str) -> bool {
+        self.is_internal(network, address)
+            || self
+                .allow_list
+                .iter()
+                .any(|d| is(&d.network, network) && same_address(network, &d.address, address))
+    }
+
+    /// Whether a destination is registered as internal.
+    pub fn is_internal(&self, network: Network, address: &str) -> bool {
+        self.internal
             .iter()
-            .any(|d| d.network == network && d.address.eq_ignore_ascii_case(address))
+            .any(|d| is(&d.network, network) && same_address(network, &d.address, address))
     }
 
     /// The fee limit for a network.
-    pub fn fee_limit(&self, network: &str) -> Option<(u128, u64)> {
-        let f = self.fees.iter().find(|f| f.network == network)?;
+    pub fn fee_limit(&self, network: Network) -> Option<(u128, u64)> {
+        let f = self.fees.iter().find(|f| is(&f.network, network))?;
         Some((parse_amount(&f.max).ok()?, f.max_per_mille))
     }
 }

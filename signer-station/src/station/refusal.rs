@@ -109,6 +109,40 @@ pub enum Refusal {
         /// Policy maximum.
         max: u64,
     },
+    /// The payload's network label disagrees with the network the station derives from
+    /// the transaction (EVM chain id) or from the station key it needs (Bitcoin, Solana).
+    #[error("payload {}: labelled {label} but the transaction is for {derived}", .index + 1)]
+    NetworkMismatch {
+        /// Payload index.
+        index: usize,
+        /// What the coordinator said.
+        label: String,
+        /// What the station derived.
+        derived: String,
+    },
+    /// Fewer approvals than the transfers the station found need (the strictest class
+    /// present decides, whatever purpose the request states).
+    #[error(
+        "{have} approvals, but a {class} needs {need}: the station classifies transfers itself"
+    )]
+    InsufficientApprovals {
+        /// Valid distinct approvals.
+        have: usize,
+        /// Required.
+        need: usize,
+        /// The purpose whose count applied (`withdrawal`, `refill`, …).
+        class: String,
+    },
+    /// A Bitcoin input the station cannot prove to be a coin of one of its vaults.
+    #[error("payload {} input {input}: not a coin of this station's vaults ({why})", .index + 1)]
+    ForeignInput {
+        /// Payload index.
+        index: usize,
+        /// Input.
+        input: usize,
+        /// Why.
+        why: String,
+    },
     /// A Bitcoin input without its previous transaction (segwit v0 fee attack).
     #[error("payload {} input {input}: previous transaction missing", .index + 1)]
     MissingPreviousTx {
@@ -168,9 +202,39 @@ pub enum Refusal {
     /// The ledger could not be written: nothing is released.
     #[error("ledger: {0}")]
     Ledger(String),
+    /// The ledger does not hold the entry the HSM anchored: it was cut or rewritten.
+    /// Nothing is signed until custodians resolve it.
+    #[error(
+        "ledger does not match the HSM's anchor: {0}; signing stops until custodians re-anchor it"
+    )]
+    LedgerAnchor(String),
 }
 
 impl Refusal {
+    /// The payload a refusal is about, when it is about one.
+    pub fn payload_index(&self) -> Option<usize> {
+        match self {
+            Self::PayloadReplayed { index, .. }
+            | Self::DoubleSpend { index, .. }
+            | Self::NetworkNotAllowed { index, .. }
+            | Self::OverTransactionLimit { index, .. }
+            | Self::OverDailyLimit { index, .. }
+            | Self::UnlistedAsset { index, .. }
+            | Self::NotAllowListed { index, .. }
+            | Self::FeeTooHigh { index, .. }
+            | Self::Disallowed { index, .. }
+            | Self::NetworkMismatch { index, .. }
+            | Self::ForeignInput { index, .. }
+            | Self::MissingPreviousTx { index, .. }
+            | Self::PrevoutMismatch { index, .. }
+            | Self::ForeignSighash { index, .. }
+            | Self::NotOurs { index, .. }
+            | Self::ForeignNonce { index, .. }
+            | Self::Undecodable { index, .. } => Some(*index),
+            _ => None,
+        }
+    }
+
     /// Stable code for the response (see docs/PROTOCOL.md).
     pub fn code(&self) -> u16 {
         match self {
@@ -186,15 +250,19 @@ impl Refusal {
             Self::Disallowed { .. } => 35,
             Self::UnlistedAsset { .. } => 36,
             Self::ValidityTooLong { .. } => 37,
+            Self::NetworkMismatch { .. } => 38,
+            Self::InsufficientApprovals { .. } => 39,
             Self::MissingPreviousTx { .. } => 40,
             Self::PrevoutMismatch { .. } => 41,
             Self::ForeignSighash { .. } => 42,
             Self::NotOurs { .. } => 43,
             Self::ForeignNonce { .. } => 44,
+            Self::ForeignInput { .. } => 45,
             Self::Undecodable { .. } => 50,
             Self::Custodians(_) => 60,
             Self::Hsm(_) => 70,
             Self::Ledger(_) => 71,
+            Self::LedgerAnchor(_) => 72,
         }
     }
 }

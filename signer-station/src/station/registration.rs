@@ -51,6 +51,12 @@ pub enum RegistrationError {
     /// A key or role that does not parse.
     #[error("registration entry invalid: {0}")]
     Entry(String),
+    /// The HSM failed.
+    #[error("HSM: {0}")]
+    Hsm(HsmError),
+    /// A weak (small-order) Ed25519 key.
+    #[error("key {0} is a weak (small-order) Ed25519 key and cannot be registered")]
+    WeakKey(String),
 }
 
 fn message(r: &Registration) -> Vec<u8> {
@@ -65,13 +71,15 @@ fn key32(s: &str) -> Option<[u8; 32]> {
     hex::decode(s).ok()?.try_into().ok()
 }
 
-/// Signs a registration with the identity key (the HSM session is the custodians' quorum).
+/// Signs a registration with the identity key (the HSM session is the custodians' quorum),
+/// after checking every key and role in it.
 pub fn sign<B: SigningBackend + ?Sized>(
     hsm: &B,
     identity: &KeyInfo,
     r: Registration,
-) -> Result<SignedRegistration, HsmError> {
-    let sig = sign_ed25519(hsm, identity, &message(&r))?;
+) -> Result<SignedRegistration, RegistrationError> {
+    anchors_of(&r)?;
+    let sig = sign_ed25519(hsm, identity, &message(&r)).map_err(RegistrationError::Hsm)?;
     Ok(SignedRegistration {
         registration: r,
         signature: hex::encode(sig),
@@ -95,16 +103,27 @@ pub fn load(
             &ed25519_dalek::Signature::from_bytes(&sig),
         )
         .map_err(|_| RegistrationError::BadSignature)?;
+    anchors_of(&s.registration)
+}
+
+/// The trust anchors a registration pins, every key and role checked.
+fn anchors_of(r: &Registration) -> Result<TrustAnchors, RegistrationError> {
     let mut a = TrustAnchors::new(usize::MAX);
     let vk = |h: &str| {
-        key32(h)
+        let k = key32(h)
             .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
-            .ok_or_else(|| RegistrationError::Entry(format!("key {h}")))
+            .ok_or_else(|| RegistrationError::Entry(format!("key {h}")))?;
+        // A small-order key (all zeros, the identity, …) "verifies" forged signatures
+        // under lax checks: never pin one.
+        if k.is_weak() {
+            return Err(RegistrationError::WeakKey(h.chars().take(64).collect()));
+        }
+        Ok(k)
     };
-    for c in &s.registration.coordinator_keys {
+    for c in &r.coordinator_keys {
         a.pin_coordinator(vk(c)?);
     }
-    for ap in &s.registration.approvers {
+    for ap in &r.approvers {
         let role = match ap.role.as_str() {
             "treasury" => Role::Treasury,
             "risk" => Role::Risk,

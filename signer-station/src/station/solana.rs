@@ -1,125 +1,412 @@
-//! Solana: the station parses the message itself, checks it signs with the station key,
-//! that a durable nonce is one the station controls, and that no lookup table hides an
-//! account.
+//! Solana: the facts of a message, decoded by the station itself. The cluster is the one
+//! whose station key the message needs; a durable nonce must be one the station controls;
+//! no lookup table may hide an account; every instruction is decoded into a typed transfer
+//! or refused (an unknown program passes only when policy allows it, as a call to its
+//! program id); the fee is computed as the runtime computes it.
 
-use airgap_protocol::summary::solana::{b58, parse, program};
+use airgap_protocol::network::{Network, SolanaCluster};
+use airgap_protocol::summary::solana::{b58, parse, program, Instruction, Message};
 
+use super::facts::{check_label, AssetId, Class, Facts, Feature, Transfer, TransferKind};
 use super::refusal::Refusal;
+use super::Context;
 use crate::hsm::{KeyInfo, SigningBackend};
 use crate::sign::sign_ed25519;
+
+/// Lamports per signature (the base fee).
+pub const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
+/// Compute units the runtime allots an instruction of a builtin program when the
+/// transaction sets no limit (SIMD-0170).
+pub const BUILTIN_INSTRUCTION_CU: u64 = 3_000;
+/// Compute units the runtime allots any other instruction when no limit is set.
+pub const DEFAULT_INSTRUCTION_CU: u64 = 200_000;
+/// The most compute units a transaction may use.
+pub const MAX_CU: u64 = 1_400_000;
+/// Rent-exempt minimum of an SPL Token account (165 bytes): (128 + 165) x 3,480 x 2.
+pub const TOKEN_ACCOUNT_RENT: u64 = 2_039_280;
+
+const ED25519_PRECOMPILE: &str = "Ed25519SigVerify111111111111111111111111111";
+const SECP256K1_PRECOMPILE: &str = "KeccakSecp256k11111111111111111111111111111";
+const SECP256R1_PRECOMPILE: &str = "Secp256r1SigVerify1111111111111111111111111";
 
 /// A message ready to sign.
 #[derive(Debug, Clone)]
 pub struct SolPrepared {
     message: Vec<u8>,
+    cluster: SolanaCluster,
     /// The durable nonce account, when used.
     pub nonce_account: Option<String>,
-    /// Durable nonce (or blockhash) consumed, as a replay key.
-    pub spends: Vec<String>,
 }
 
-/// Checks a Solana payload.
-pub fn prepare(
+impl SolPrepared {
+    /// The cluster whose key signs.
+    pub fn cluster(&self) -> SolanaCluster {
+        self.cluster
+    }
+}
+
+fn le_u64(d: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(d.get(..8)?.try_into().ok()?))
+}
+
+fn le_u32(d: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(d.get(..4)?.try_into().ok()?))
+}
+
+/// The cluster whose station key `m` needs as a signer. A message needing keys of two
+/// clusters, or none, is refused.
+pub fn cluster_of(index: usize, m: &Message, ctx: &Context<'_>) -> Result<SolanaCluster, Refusal> {
+    let signers = m
+        .keys
+        .get(..usize::from(m.num_required_signatures))
+        .unwrap_or(&[]);
+    let ours: Vec<SolanaCluster> = ctx
+        .keys
+        .solana
+        .iter()
+        .filter(|(_, k)| {
+            signers
+                .iter()
+                .any(|s| s.as_slice() == k.public_key.as_slice())
+        })
+        .map(|(c, _)| *c)
+        .collect();
+    match ours.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Refusal::NotOurs {
+            index,
+            why: "the message needs no signature of a station Solana key".into(),
+        }),
+        [a, b, ..] => Err(Refusal::NetworkMismatch {
+            index,
+            label: "one cluster".into(),
+            derived: format!(
+                "solana:{} and solana:{} at once (it needs station keys of both)",
+                a.name(),
+                b.name()
+            ),
+        }),
+    }
+}
+
+/// The compute-budget settings of a message, checked as the runtime checks them.
+struct Budget {
+    limit: Option<u64>,
+    price: u64,
+}
+
+fn disallowed(index: usize, what: String) -> Refusal {
+    Refusal::Disallowed { index, what }
+}
+
+/// Derives the facts of a Solana payload.
+pub fn derive(
     index: usize,
-    network: &str,
     message: &[u8],
     claimed_nonce_account: Option<&[u8; 32]>,
-    key: &KeyInfo,
-) -> Result<SolPrepared, Refusal> {
+    label: &str,
+    ctx: &Context<'_>,
+) -> Result<(Facts, SolPrepared), Refusal> {
     let m = parse(message).map_err(|e| Refusal::Undecodable {
         index,
         reason: e.to_string(),
     })?;
     if m.lookup_tables > 0 {
-        return Err(Refusal::Disallowed {
+        return Err(disallowed(
             index,
-            what: "address lookup tables whose contents are not supplied".into(),
-        });
+            "address lookup tables whose contents are not supplied".into(),
+        ));
     }
-    let ours: [u8; 32] = key
-        .public_key
-        .as_slice()
-        .try_into()
-        .map_err(|_| Refusal::NotOurs {
+    let cluster = cluster_of(index, &m, ctx)?;
+    let network = Network::Solana(cluster);
+    check_label(index, label, network)?;
+    let ours: [u8; 32] = ctx
+        .keys
+        .solana(cluster)
+        .and_then(|k| k.public_key.as_slice().try_into().ok())
+        .ok_or_else(|| Refusal::NotOurs {
             index,
             why: "station Solana key unreadable".into(),
         })?;
-    let signers = &m.keys[..usize::from(m.num_required_signatures)];
-    if !signers.contains(&ours) {
-        return Err(Refusal::NotOurs {
-            index,
-            why: format!(
-                "the message does not need a signature from the station key {}",
-                b58(&ours)
-            ),
-        });
-    }
-    let first = m.instructions.first();
-    let is_advance = first.is_some_and(|ix| {
-        m.keys.get(ix.program).map(b58).as_deref() == Some(program::SYSTEM)
-            && ix.data == 4u32.to_le_bytes()
-    });
-    let (nonce_account, spends) = if let Some(ix) = first.filter(|_| is_advance) {
-        let account =
-            ix.accounts
-                .first()
-                .and_then(|&a| m.keys.get(a))
-                .ok_or(Refusal::Undecodable {
-                    index,
-                    reason: "advance nonce without account".into(),
-                })?;
-        let authority =
-            ix.accounts
-                .get(2)
-                .and_then(|&a| m.keys.get(a))
-                .ok_or(Refusal::Undecodable {
-                    index,
-                    reason: "advance nonce without authority".into(),
-                })?;
-        if *authority != ours {
-            return Err(Refusal::ForeignNonce {
-                index,
-                what: format!("authority {}", b58(authority)),
-            });
-        }
-        if claimed_nonce_account.is_some_and(|c| c != account) {
-            return Err(Refusal::ForeignNonce {
-                index,
-                what: format!("account {} (request names another)", b58(account)),
-            });
-        }
-        let a = b58(account);
-        (
-            Some(a.clone()),
-            vec![format!(
-                "sol:{network}:nonce:{a}:{}",
-                b58(&m.recent_blockhash)
-            )],
-        )
-    } else {
-        if claimed_nonce_account.is_some() {
-            return Err(Refusal::ForeignNonce {
-                index,
-                what: "account named in the request but not advanced by the message".into(),
-            });
-        }
-        (
-            None,
-            vec![format!(
-                "sol:{network}:blockhash:{}:{}",
-                b58(&ours),
-                b58(&m.recent_blockhash)
-            )],
-        )
+    let key = |i: usize| m.keys.get(i).copied();
+    let acct = |ix: &Instruction, n: usize| ix.accounts.get(n).and_then(|&a| key(a));
+    let missing = |what: &str| Refusal::Undecodable {
+        index,
+        reason: format!("{what}: account missing"),
     };
-    Ok(SolPrepared {
-        message: message.to_vec(),
-        nonce_account,
+
+    // Durable nonce: the first instruction advances a nonce account whose authority is
+    // the station key of this cluster.
+    let is_advance = |ix: &Instruction| {
+        key(ix.program).map(|k| b58(&k)).as_deref() == Some(program::SYSTEM)
+            && ix.data == 4u32.to_le_bytes()
+    };
+    let nonce_account = match m.instructions.first().filter(|ix| is_advance(ix)) {
+        Some(ix) => {
+            let account = acct(ix, 0).ok_or_else(|| missing("advance nonce"))?;
+            let authority = acct(ix, 2).ok_or_else(|| missing("advance nonce authority"))?;
+            if authority != ours {
+                return Err(Refusal::ForeignNonce {
+                    index,
+                    what: format!("authority {}", b58(&authority)),
+                });
+            }
+            if claimed_nonce_account.is_some_and(|c| *c != account) {
+                return Err(Refusal::ForeignNonce {
+                    index,
+                    what: format!("account {} (request names another)", b58(&account)),
+                });
+            }
+            Some(account)
+        }
+        None => {
+            if claimed_nonce_account.is_some() {
+                return Err(Refusal::ForeignNonce {
+                    index,
+                    what: "account named in the request but not advanced by the message".into(),
+                });
+            }
+            None
+        }
+    };
+
+    let class = |a: &[u8; 32]| {
+        if *a == ours {
+            Class::Own {
+                proof: "the station's own account".into(),
+            }
+        } else {
+            ctx.class_of(network, &b58(a))
+        }
+    };
+    let sol = |i: usize, kind, amount: u64, to: [u8; 32]| Transfer {
+        index: i,
+        kind,
+        asset: AssetId::Native,
+        amount: u128::from(amount),
+        to: b58(&to),
+        class: class(&to),
+        decimals: Some(9),
+        symbol: "SOL".into(),
+    };
+    let mut transfers = Vec::new();
+    let mut features = Vec::new();
+    let mut budget = Budget {
+        limit: None,
+        price: 0,
+    };
+    let (mut price_set, mut limit_set) = (false, false);
+    let mut default_cu: u64 = 0;
+    let mut precompile_signatures: u64 = 0;
+    for (i, ix) in m.instructions.iter().enumerate() {
+        let prog = key(ix.program).map(|k| b58(&k)).unwrap_or_default();
+        let tag4 = le_u32(&ix.data);
+        match prog.as_str() {
+            program::SYSTEM => {
+                default_cu += BUILTIN_INSTRUCTION_CU;
+                match (tag4, ix.data.len()) {
+                    (Some(2), 12) => {
+                        let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
+                        let to = acct(ix, 1).ok_or_else(|| missing("transfer"))?;
+                        transfers.push(sol(i, TransferKind::Payment, lamports, to));
+                    }
+                    (Some(0), 52) => {
+                        let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
+                        let to = acct(ix, 1).ok_or_else(|| missing("create account"))?;
+                        transfers.push(sol(i, TransferKind::AccountFunding, lamports, to));
+                    }
+                    (Some(4), 4) if i == 0 => {}
+                    (Some(6), 36) => {}
+                    _ => {
+                        return Err(disallowed(
+                            index,
+                            format!(
+                                "system instruction {} (instruction {i})",
+                                tag4.map_or("?".into(), |t| t.to_string())
+                            ),
+                        ))
+                    }
+                }
+            }
+            program::COMPUTE_BUDGET => {
+                default_cu += BUILTIN_INSTRUCTION_CU;
+                let dup = || {
+                    disallowed(
+                        index,
+                        format!("a repeated compute budget instruction at {i}"),
+                    )
+                };
+                match (ix.data.first(), ix.data.len()) {
+                    (Some(2), 5) => {
+                        if limit_set {
+                            return Err(dup());
+                        }
+                        limit_set = true;
+                        budget.limit = le_u32(&ix.data[1..]).map(u64::from);
+                    }
+                    (Some(3), 9) => {
+                        if price_set {
+                            return Err(dup());
+                        }
+                        price_set = true;
+                        budget.price = le_u64(&ix.data[1..]).unwrap_or(0);
+                    }
+                    _ => {
+                        return Err(disallowed(
+                            index,
+                            format!(
+                                "compute budget instruction {} (instruction {i})",
+                                ix.data.first().map_or("?".into(), |t| t.to_string())
+                            ),
+                        ))
+                    }
+                }
+            }
+            program::TOKEN | program::TOKEN_2022 => {
+                default_cu += DEFAULT_INSTRUCTION_CU;
+                match (ix.data.first(), ix.data.len()) {
+                    (Some(12), 10) => {
+                        let amount = le_u64(&ix.data[1..]).unwrap_or(0);
+                        let decimals = ix.data[9];
+                        let mint = b58(&acct(ix, 1).ok_or_else(|| missing("transfer checked"))?);
+                        let dest = acct(ix, 2).ok_or_else(|| missing("transfer checked"))?;
+                        let token = ctx.tokens.find(airgap_protocol::envelope::Chain::Solana, &mint);
+                        transfers.push(Transfer {
+                            index: i,
+                            kind: TransferKind::Payment,
+                            asset: AssetId::Token(mint.clone()),
+                            amount: u128::from(amount),
+                            to: b58(&dest),
+                            // A token account is only ever matched against the policy's
+                            // registered destinations: the station cannot see its owner.
+                            class: ctx.class_of(network, &b58(&dest)),
+                            // Checked on chain against the mint: fit for display.
+                            decimals: Some(decimals),
+                            symbol: token.map_or(mint, |t| t.symbol.clone()),
+                        });
+                    }
+                    (Some(3), 9) => {
+                        return Err(disallowed(
+                            index,
+                            format!("an unchecked token transfer (instruction {i}; it does not name its mint)"),
+                        ))
+                    }
+                    (tag, _) => {
+                        return Err(disallowed(
+                            index,
+                            format!("token instruction {} (instruction {i})", tag.map_or("?".into(), |t| t.to_string())),
+                        ))
+                    }
+                }
+            }
+            program::ATA => {
+                default_cu += DEFAULT_INSTRUCTION_CU;
+                if !matches!(ix.data.first(), None | Some(0) | Some(1)) {
+                    return Err(disallowed(
+                        index,
+                        format!(
+                            "associated token account instruction {} (instruction {i})",
+                            ix.data.first().map_or("?".into(), |t| t.to_string())
+                        ),
+                    ));
+                }
+                let owner = acct(ix, 2).ok_or_else(|| missing("create token account"))?;
+                let token_program = acct(ix, 5).map(|k| b58(&k));
+                if token_program.as_deref() != Some(program::TOKEN) {
+                    return Err(disallowed(
+                        index,
+                        format!(
+                            "a token account created for a token program other than SPL Token \
+                             (instruction {i}; its rent depends on the mint's extensions)"
+                        ),
+                    ));
+                }
+                // The funder pays the account's rent; whoever owns the account can close
+                // it and collect it: a transfer to the owner.
+                transfers.push(sol(i, TransferKind::Rent, TOKEN_ACCOUNT_RENT, owner));
+            }
+            program::MEMO => default_cu += DEFAULT_INSTRUCTION_CU,
+            p @ (ED25519_PRECOMPILE | SECP256K1_PRECOMPILE | SECP256R1_PRECOMPILE) => {
+                default_cu += DEFAULT_INSTRUCTION_CU;
+                precompile_signatures += u64::from(ix.data.first().copied().unwrap_or(0));
+                features.push(Feature::UnknownProgram { program: p.into() });
+                transfers.push(Transfer {
+                    index: i,
+                    kind: TransferKind::Call,
+                    asset: AssetId::Native,
+                    amount: 0,
+                    to: p.into(),
+                    class: ctx.class_of(network, p),
+                    decimals: Some(9),
+                    symbol: "SOL".into(),
+                });
+            }
+            other => {
+                default_cu += DEFAULT_INSTRUCTION_CU;
+                features.push(Feature::UnknownProgram {
+                    program: other.to_string(),
+                });
+                // The program is the destination of the call.
+                transfers.push(Transfer {
+                    index: i,
+                    kind: TransferKind::Call,
+                    asset: AssetId::Native,
+                    amount: 0,
+                    to: other.to_string(),
+                    class: ctx.class_of(network, other),
+                    decimals: Some(9),
+                    symbol: "SOL".into(),
+                });
+            }
+        }
+    }
+    let limit = budget.limit.unwrap_or(default_cu).min(MAX_CU);
+    let priority = (u128::from(limit) * u128::from(budget.price)).div_ceil(1_000_000);
+    let signatures = u64::from(m.num_required_signatures) + precompile_signatures;
+    let base = u128::from(signatures) * u128::from(LAMPORTS_PER_SIGNATURE);
+    let spends = vec![match nonce_account {
+        Some(a) => format!(
+            "sol:{network}:nonce:{}:{}",
+            b58(&a),
+            b58(&m.recent_blockhash)
+        ),
+        None => format!(
+            "sol:{network}:blockhash:{}:{}",
+            b58(&ours),
+            b58(&m.recent_blockhash)
+        ),
+    }];
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(message))
+    };
+    let facts = Facts {
+        index,
+        network,
+        inputs: Vec::new(),
+        transfers,
+        fee: base + priority,
+        fee_detail: format!(
+            "{signatures} signature(s) x {LAMPORTS_PER_SIGNATURE} lamports + priority {priority} lamports \
+             ({limit} compute units{} x {} micro-lamports)",
+            if budget.limit.is_some() { "" } else { " by default" },
+            budget.price
+        ),
+        features,
         spends,
-    })
+        digest,
+    };
+    Ok((
+        facts,
+        SolPrepared {
+            message: message.to_vec(),
+            cluster,
+            nonce_account: nonce_account.map(|a| b58(&a)),
+        },
+    ))
 }
 
-/// Signs the message.
+/// Signs the message with the cluster's key.
 pub fn sign<B: SigningBackend + ?Sized>(
     p: &SolPrepared,
     backend: &B,

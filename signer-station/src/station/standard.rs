@@ -167,47 +167,38 @@ impl Station {
                         "an off-chain message (only transactions are signed)",
                     ));
                 }
-                let ours: [u8; 32] =
-                    self.keys
-                        .solana
-                        .public_key
-                        .as_slice()
-                        .try_into()
-                        .map_err(|_| Refusal::NotOurs {
-                            index: 0,
-                            why: "station Solana key unreadable".into(),
-                        })?;
+                // The message does not name its cluster: the station key it needs does.
+                let m = airgap_protocol::summary::solana::parse(&r.sign_data).map_err(|e| {
+                    Refusal::Undecodable {
+                        index: 0,
+                        reason: e.to_string(),
+                    }
+                })?;
+                let cluster = super::solana::cluster_of(0, &m, &self.context())?;
+                let ours: [u8; 32] = self
+                    .keys
+                    .solana(cluster)
+                    .and_then(|k| k.public_key.as_slice().try_into().ok())
+                    .ok_or(Refusal::NotOurs {
+                        index: 0,
+                        why: "station Solana key unreadable".into(),
+                    })?;
                 if r.address.as_deref().is_some_and(|a| a != ours) {
                     return Err(Refusal::NotOurs {
                         index: 0,
                         why: "the request names another address".into(),
                     });
                 }
-                // The message does not name its cluster: the policy must allow exactly one.
-                let nets: Vec<&String> = self
-                    .policy
-                    .networks
-                    .iter()
-                    .filter(|n| n.starts_with("solana:"))
-                    .collect();
-                let [network] = nets.as_slice() else {
-                    return Err(disallowed(
-                        "a Solana request without a cluster, and the policy allows other than exactly one Solana network",
-                    ));
-                };
                 // A durable nonce, when the message advances one, is found by the decoder.
-                let nonce_account = airgap_protocol::summary::solana::parse(&r.sign_data)
-                    .ok()
-                    .and_then(|m| {
-                        let ix = m.instructions.first()?;
-                        let is_advance = m.keys.get(ix.program) == Some(&[0; 32])
-                            && ix.data == 4u32.to_le_bytes();
-                        is_advance
-                            .then(|| ix.accounts.first().and_then(|&a| m.keys.get(a)).copied())
-                            .flatten()
-                    });
+                let nonce_account = m.instructions.first().and_then(|ix| {
+                    let is_advance =
+                        m.keys.get(ix.program) == Some(&[0; 32]) && ix.data == 4u32.to_le_bytes();
+                    is_advance
+                        .then(|| ix.accounts.first().and_then(|&a| m.keys.get(a)).copied())
+                        .flatten()
+                });
                 Ok(Payload {
-                    network: (*network).clone(),
+                    network: airgap_protocol::network::Network::Solana(cluster).to_string(),
                     signer: airgap_protocol::summary::solana::b58(&ours),
                     body: PayloadBody::SolanaMessage {
                         message: r.sign_data.clone(),
@@ -237,7 +228,13 @@ impl Station {
                 },
             )
             .map_err(|e| Refusal::Ledger(e.to_string()))?;
-        let payload = self.standard_payload(req)?;
+        let payload = match self.standard_payload(req) {
+            Ok(p) => p,
+            Err(e) => {
+                self.record_refusal(&request_id, &digest, &e, now)?;
+                return Err(e);
+            }
+        };
         let request = SignRequest {
             request_id,
             created: now,
@@ -257,15 +254,19 @@ impl Station {
         if let Some(previous) = self.ledger.index().requests.get(&hex::encode(digest)) {
             verdict = Err(Refusal::RequestReplayed(previous.clone()));
         }
-        let reviewed = self.review_payload(0, &request.payloads[0], 0, now, &[]);
-        let payloads = vec![reviewed?];
-        Ok(Review {
+        let (payloads, checked) = self.review_payloads(&request, 0, now, true);
+        let review = Review {
             request,
             digest,
             approvers: vec![],
             payloads,
-            verdict,
-        })
+            verdict: verdict.and(checked),
+            standard: true,
+        };
+        if let Err(e) = &review.verdict {
+            self.record_refusal(&request_id, &digest, e, now)?;
+        }
+        Ok(review)
     }
 
     /// Signs a reviewed standard request; the answer is recorded like any other.

@@ -143,6 +143,9 @@ pub fn policy() -> Result<Policy, HsmError> {
         allow_unknown_calldata: false,
         allow_unknown_programs: false,
         standard_requests: false,
+        vaults: vec![],
+        internal: vec![],
+        change_index_limit: 1_000,
     })
 }
 
@@ -334,8 +337,10 @@ pub fn resign(r: &mut SignRequest) {
 /// signed by the rehearsal coordinator.
 pub fn request(keys: &StationKeys, now: u64) -> Result<SignRequest, String> {
     use bitcoin::*;
-    let pk =
-        CompressedPublicKey::from_slice(&keys.bitcoin.public_key).map_err(|e| e.to_string())?;
+    let btc_key = keys
+        .bitcoin(airgap_protocol::network::BitcoinNetwork::Regtest)
+        .ok_or("no regtest key")?;
+    let pk = CompressedPublicKey::from_slice(&btc_key.public_key).map_err(|e| e.to_string())?;
     let ours = bitcoin::Address::p2wpkh(&pk, Network::Regtest);
     let txin = |o| TxIn {
         previous_output: o,
@@ -375,7 +380,8 @@ pub fn request(keys: &StationKeys, now: u64) -> Result<SignRequest, String> {
     psbt.inputs[0].non_witness_utxo = Some(prev);
     let evm_from = crate::station::evm::address_of(&keys.evm.public_key).ok_or("evm key")?;
     let sol: [u8; 32] = keys
-        .solana
+        .solana(airgap_protocol::network::SolanaCluster::Devnet)
+        .ok_or("no solana:devnet key")?
         .public_key
         .as_slice()
         .try_into()

@@ -250,10 +250,9 @@ fn home(app: &App, f: &mut Frame<'_>, area: Rect) {
             short(s.ledger().head(), 16)
         )),
         Line::from(format!(
-            "keys: bitcoin {}…  evm {}…  solana {}…",
-            short(&hex::encode(&k.bitcoin.public_key), 12),
+            "keys: evm {}…; bitcoin and solana: one per network ({} keys)",
             short(&hex::encode(&k.evm.public_key), 12),
-            short(&hex::encode(&k.solana.public_key), 12)
+            k.bitcoin.len() + k.solana.len()
         )),
         Line::from(""),
         Line::from(format!("requests are read from {}", app.incoming.display())),
@@ -305,49 +304,7 @@ fn review(_app: &App, r: &super::app::ReviewState, f: &mut Frame<'_>, area: Rect
         )),
     ];
     if let Some(p) = r.review.payloads.get(r.page) {
-        let s = &p.summary;
-        lines.push(Line::styled(
-            format!(
-                "— {} on {} —",
-                match s.chain {
-                    Chain::Bitcoin => "Bitcoin",
-                    Chain::Evm => "EVM",
-                    Chain::Solana => "Solana",
-                },
-                s.network
-            ),
-            Style::default().add_modifier(Modifier::BOLD),
-        ));
-        for rc in &s.recipients {
-            let change = s.chain == Chain::Bitcoin && p.change_outputs.contains(&rc.index);
-            let tag = if change {
-                Span::styled("  CHANGE (verified: station key)", good())
-            } else {
-                Span::styled("  SEND TO", warn())
-            };
-            lines.push(Line::from(vec![tag]));
-            lines.push(Line::from(format!("    {}", grouped(&rc.address))));
-            lines.push(Line::from(format!("    {}", rc.amount.display())));
-        }
-        if let Some(fee) = &s.fee {
-            lines.push(Line::from(format!(
-                "  fee {} — {}",
-                fee.display(),
-                s.fee_detail
-            )));
-        }
-        for (k, v) in &s.details {
-            lines.push(Line::styled(format!("  {k}: {v}"), dim()));
-        }
-        for w in &s.warnings {
-            lines.push(Line::styled(format!("  ! {w}"), warn()));
-        }
-        for w in &p.warnings {
-            lines.push(Line::styled(format!("  ! {w}"), warn()));
-        }
-        for c in &p.passed {
-            lines.push(Line::styled(format!("  ✓ {c}"), good()));
-        }
+        payload_lines(p, &mut lines);
     }
     match &r.review.verdict {
         Ok(()) => lines.push(Line::styled("station policy: all checks passed", good())),
@@ -367,6 +324,102 @@ fn review(_app: &App, r: &super::app::ReviewState, f: &mut Frame<'_>, area: Rect
             .block(Block::bordered().title(" review ")),
         area,
     );
+}
+
+/// One payload as the station derived it: the facts policy decided on (network, every
+/// transfer with its class, fee), then the decoder's details and the checks.
+fn payload_lines(p: &crate::station::PayloadReview, lines: &mut Vec<Line<'static>>) {
+    use crate::station::facts::TransferKind;
+    use crate::station::Class;
+    use airgap_protocol::summary::Amount;
+    let amount = |base_units: u128, decimals: Option<u8>, symbol: &str| {
+        Amount {
+            base_units,
+            decimals,
+            symbol: symbol.to_string(),
+        }
+        .display()
+    };
+    match &p.facts {
+        Some(f) => {
+            let chain = match f.chain() {
+                Chain::Bitcoin => "Bitcoin",
+                Chain::Evm => "EVM",
+                Chain::Solana => "Solana",
+            };
+            lines.push(Line::styled(
+                format!("— {chain} on {} (derived by the station) —", f.network),
+                Style::default().add_modifier(Modifier::BOLD),
+            ));
+            for i in &f.inputs {
+                lines.push(Line::styled(
+                    format!(
+                        "  from {} — {} — {}",
+                        i.outpoint,
+                        amount(u128::from(i.value), Some(8), "BTC"),
+                        i.proof
+                    ),
+                    dim(),
+                ));
+            }
+            for t in &f.transfers {
+                let what = match t.kind {
+                    TransferKind::Payment => "",
+                    TransferKind::AccountFunding => " (funds a new account)",
+                    TransferKind::Rent => " (token account rent, collectable by its owner)",
+                    TransferKind::Approval => " (ALLOWANCE: may take up to)",
+                    TransferKind::Call => " (CALL of an undecoded contract or program)",
+                };
+                let tag = match &t.class {
+                    Class::Own { proof } if f.chain() == Chain::Bitcoin => {
+                        Span::styled(format!("  CHANGE (proven: {proof})"), good())
+                    }
+                    Class::Own { proof } => {
+                        Span::styled(format!("  BACK TO THIS STATION ({proof})"), good())
+                    }
+                    Class::Internal => Span::styled(
+                        format!("  INTERNAL (registered in station policy){what}"),
+                        Style::default().fg(Color::Yellow),
+                    ),
+                    Class::External => Span::styled(format!("  SEND TO (external){what}"), warn()),
+                };
+                lines.push(Line::from(vec![tag]));
+                lines.push(Line::from(format!("    {}", grouped(&t.to))));
+                lines.push(Line::from(format!(
+                    "    {}",
+                    amount(t.amount, t.decimals, &t.symbol)
+                )));
+            }
+            let native = match f.chain() {
+                Chain::Bitcoin => (Some(8), "BTC"),
+                Chain::Evm => (Some(18), "native coin"),
+                Chain::Solana => (Some(9), "SOL"),
+            };
+            lines.push(Line::from(format!(
+                "  fee {} — {}",
+                amount(f.fee, native.0, native.1),
+                f.fee_detail
+            )));
+        }
+        None => lines.push(Line::styled(
+            "— the station could not derive what this payload does —",
+            warn(),
+        )),
+    }
+    if let Some(s) = &p.summary {
+        for (k, v) in &s.details {
+            lines.push(Line::styled(format!("  {k}: {v}"), dim()));
+        }
+        for w in &s.warnings {
+            lines.push(Line::styled(format!("  ! {w}"), warn()));
+        }
+    }
+    for w in &p.warnings {
+        lines.push(Line::styled(format!("  ! {w}"), warn()));
+    }
+    for c in &p.passed {
+        lines.push(Line::styled(format!("  ✓ {c}"), good()));
+    }
 }
 
 /// The response as an animated QR, at the largest version that fits the screen (and the

@@ -76,7 +76,26 @@ pub fn policy() -> Policy {
         allow_unknown_calldata: false,
         allow_unknown_programs: false,
         standard_requests: false,
+        vaults: vec![],
+        internal: vec![],
+        change_index_limit: 1_000,
     }
+}
+
+/// The station's regtest Bitcoin key.
+pub fn btc_key(keys: &StationKeys) -> &signer_station::hsm::KeyInfo {
+    keys.bitcoin(airgap_protocol::network::BitcoinNetwork::Regtest)
+        .unwrap()
+}
+
+/// The station's devnet Solana key.
+pub fn sol_key(keys: &StationKeys) -> [u8; 32] {
+    keys.solana(airgap_protocol::network::SolanaCluster::Devnet)
+        .unwrap()
+        .public_key
+        .clone()
+        .try_into()
+        .unwrap()
 }
 
 pub fn btc_addr(n: u8) -> bitcoin::Address {
@@ -96,6 +115,11 @@ pub struct Harness {
 }
 
 pub fn station(name: &str) -> Harness {
+    station_with(name, |_| policy())
+}
+
+/// A station whose policy is made once its keys exist (to register vaults naming them).
+pub fn station_with(name: &str, make_policy: impl FnOnce(&StationKeys) -> Policy) -> Harness {
     let custodians = [("ana", "a"), ("ben", "b"), ("cy", "c")]
         .map(|(n, p)| (n.to_string(), SecretString::from(p.to_string())));
     let (_, cred) = QuorumFile::create(OPERATING_KEY_ID, 2, &custodians, Some(10)).unwrap();
@@ -119,7 +143,7 @@ pub fn station(name: &str) -> Harness {
     let station = Station::new(
         keys.clone(),
         anchors,
-        policy(),
+        make_policy(&keys),
         TokenList::default(),
         ledger,
     );
@@ -170,7 +194,7 @@ pub struct BtcCase {
 /// rest minus `fee` back to the station key.
 pub fn btc_case(keys: &StationKeys, pay: u64, fee: u64, salt: u8) -> BtcCase {
     use bitcoin::*;
-    let pk = CompressedPublicKey::from_slice(&keys.bitcoin.public_key).unwrap();
+    let pk = CompressedPublicKey::from_slice(&btc_key(keys).public_key).unwrap();
     let ours = Address::p2wpkh(&pk, Network::Regtest);
     let txin = |previous_output| TxIn {
         previous_output,
@@ -276,7 +300,7 @@ pub fn sol_message(
 ) -> Vec<u8> {
     use solana_address::Address;
     use solana_instruction::{AccountMeta, Instruction};
-    let ours = Address::new_from_array(keys.solana.public_key.clone().try_into().unwrap());
+    let ours = Address::new_from_array(sol_key(keys));
     let system = Address::new_from_array([0; 32]);
     let recent: Address = "SysvarRecentB1ockHashes11111111111111111111"
         .parse()

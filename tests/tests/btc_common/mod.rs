@@ -70,7 +70,13 @@ pub fn station(name: &str, recipients: usize) -> StationRig {
     .unwrap();
     StationRig {
         station,
-        key: PublicKey::from_slice(&r.keys.bitcoin.public_key).unwrap(),
+        key: PublicKey::from_slice(
+            &r.keys
+                .bitcoin(airgap_protocol::network::BitcoinNetwork::Regtest)
+                .unwrap()
+                .public_key,
+        )
+        .unwrap(),
         identity: ed25519_dalek::VerifyingKey::from_bytes(
             &r.keys.identity.public_key.clone().try_into().unwrap(),
         )

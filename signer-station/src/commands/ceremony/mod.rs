@@ -15,9 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use age::secrecy::SecretString;
-use signer_station::ceremony::{
-    StationKeys, KEY_BITCOIN, KEY_EVM, KEY_IDENTITY, KEY_SOLANA, OPERATING_KEY_ID,
-};
+use signer_station::ceremony::{StationKeys, OPERATING_KEY_ID};
 use signer_station::hsm::{Connection, HsmError, SigningBackend, YubiHsm};
 use signer_station::ledger::{Ledger, Record};
 use signer_station::quorum::QuorumFile;
@@ -106,12 +104,7 @@ pub fn unlock(
 
 /// The station's keys, read back from the HSM.
 pub fn station_keys<B: SigningBackend + ?Sized>(hsm: &B) -> Result<StationKeys, HsmError> {
-    Ok(StationKeys {
-        identity: hsm.key(KEY_IDENTITY)?,
-        bitcoin: hsm.key(KEY_BITCOIN)?,
-        evm: hsm.key(KEY_EVM)?,
-        solana: hsm.key(KEY_SOLANA)?,
-    })
+    StationKeys::from_hsm(&hsm.list_keys()?)
 }
 
 pub fn read_passfile(spec: &str) -> Result<(String, SecretString), String> {

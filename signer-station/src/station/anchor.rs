@@ -1,0 +1,48 @@
+//! The ledger anchor in the HSM: where the ledger stood after the last signing or refusal,
+//! kept where disk access cannot reach it. Two opaque objects take turns, each with a
+//! generation count, so that a crash while one is rewritten leaves the other intact.
+
+use crate::hsm::{HsmError, SigningBackend};
+use crate::ledger::Anchor;
+
+/// Object ids of the two anchor slots.
+pub const SLOTS: [u16; 2] = [0x0700, 0x0701];
+const LABEL: &str = "strongroom-ledger-anchor";
+
+fn read_slot<B: SigningBackend + ?Sized>(
+    hsm: &B,
+    id: u16,
+) -> Result<Option<(u64, Anchor)>, HsmError> {
+    Ok(hsm.read_opaque(id)?.and_then(|b| {
+        let generation = u64::from_be_bytes(b.get(..8)?.try_into().ok()?);
+        Some((generation, Anchor::from_bytes(b.get(8..)?)?))
+    }))
+}
+
+/// The newest anchor (`None` before the first).
+pub fn read<B: SigningBackend + ?Sized>(hsm: &B) -> Result<Option<Anchor>, HsmError> {
+    Ok(newest(hsm)?.map(|(_, _, a)| a))
+}
+
+fn newest<B: SigningBackend + ?Sized>(hsm: &B) -> Result<Option<(usize, u64, Anchor)>, HsmError> {
+    let mut best: Option<(usize, u64, Anchor)> = None;
+    for (i, id) in SLOTS.iter().enumerate() {
+        if let Some((g, a)) = read_slot(hsm, *id)? {
+            if best.is_none_or(|(_, bg, _)| g > bg) {
+                best = Some((i, g, a));
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// Stores `a` as the newest anchor, in the slot that does not hold the current one.
+pub fn write<B: SigningBackend + ?Sized>(hsm: &B, a: Anchor) -> Result<(), HsmError> {
+    let (slot, generation) = match newest(hsm)? {
+        Some((i, g, _)) => (1 - i, g.saturating_add(1)),
+        None => (0, 0),
+    };
+    let mut data = generation.to_be_bytes().to_vec();
+    data.extend_from_slice(&a.to_bytes());
+    hsm.write_opaque(SLOTS[slot], LABEL, &data)
+}

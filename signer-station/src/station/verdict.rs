@@ -1,0 +1,268 @@
+//! The station's verdict: a pure function of the facts it derived, its signed policy and
+//! its ledger's history. Nothing here reads a label, a purpose's name or a display string.
+
+use airgap_protocol::envelope::Purpose;
+use airgap_protocol::network::Network;
+
+use super::facts::{Class, Facts, Feature};
+use super::policy::Policy;
+use super::refusal::Refusal;
+use crate::ledger::ReplayIndex;
+
+/// Seconds in the velocity window.
+pub const DAY: u64 = 86_400;
+
+/// The policy name of a purpose (approvals per purpose).
+pub fn purpose_name(p: Purpose) -> &'static str {
+    match p {
+        Purpose::Withdrawal => "withdrawal",
+        Purpose::Refill => "refill",
+        Purpose::Sweep => "sweep",
+        Purpose::Consolidation => "consolidation",
+        Purpose::KeyRegistration => "key-registration",
+    }
+}
+
+/// The purpose whose approval count a class of transfer needs: back to the station is a
+/// consolidation, to a registered internal destination a refill, anything else a
+/// withdrawal.
+pub fn purpose_of(class: &Class) -> Purpose {
+    match class {
+        Class::Own { .. } => Purpose::Consolidation,
+        Class::Internal => Purpose::Refill,
+        Class::External => Purpose::Withdrawal,
+    }
+}
+
+/// Whether spend key `a` conflicts with `b`. Keys are `resource` or `resource#content`:
+/// the same resource with other content (or none) conflicts; identical keys do not
+/// (the same content again, e.g. an EVM fee bump of the same call at the same nonce).
+fn spend_conflict(a: &str, b: &str) -> bool {
+    let resource = |k: &str| k.split_once('#').map_or(k, |(r, _)| r).to_string();
+    a != b && resource(a) == resource(b)
+}
+
+fn same_asset(network: Network, a: &str, b: &str) -> bool {
+    match network {
+        Network::Evm(_) => a.eq_ignore_ascii_case(b),
+        _ => a == b,
+    }
+}
+
+/// Checks one payload's facts; returns the checks that passed, in words, or why not.
+/// `earlier` are the facts of the payloads before it in the same request.
+pub fn check_payload(
+    f: &Facts,
+    policy: &Policy,
+    approvals: usize,
+    history: &ReplayIndex,
+    earlier: &[&Facts],
+    now: u64,
+) -> Result<Vec<String>, Refusal> {
+    let index = f.index;
+    let network = f.network;
+    if !policy.allows_network(network) {
+        return Err(Refusal::NetworkNotAllowed {
+            index,
+            network: network.to_string(),
+        });
+    }
+    let mut passed = vec![format!(
+        "network {network}, derived from the transaction and the station's keys"
+    )];
+
+    // Replay: this payload, or anything it spends, signed before (or earlier in this request).
+    if let Some(previous) = history.payloads.get(&f.digest) {
+        return Err(Refusal::PayloadReplayed {
+            index,
+            previous: previous.clone(),
+        });
+    }
+    for s in &f.spends {
+        let with_content = s.contains('#');
+        let here = earlier.iter().any(|e| {
+            e.digest != f.digest
+                && e.spends.iter().any(|k| {
+                    if with_content {
+                        spend_conflict(k, s)
+                    } else {
+                        k == s
+                    }
+                })
+        });
+        let before = if with_content {
+            history.spends.keys().any(|k| spend_conflict(k, s))
+        } else {
+            history.spends.get(s).is_some_and(|d| *d != f.digest)
+        };
+        if before || here {
+            return Err(Refusal::DoubleSpend {
+                index,
+                what: s.clone(),
+            });
+        }
+    }
+    passed.push("not signed before; spends nothing already spent".into());
+
+    for feature in &f.features {
+        let what = match feature {
+            Feature::UnknownCall { contract, selector } if !policy.allow_unknown_calldata => Some(
+                format!("an undecoded call of {contract} (selector {selector})"),
+            ),
+            Feature::UnknownProgram { program } if !policy.allow_unknown_programs => {
+                Some(format!("an instruction of unknown program {program}"))
+            }
+            Feature::UnlimitedApproval { spender } => {
+                Some(format!("an unlimited token approval to {spender}"))
+            }
+            Feature::ContractCreation => Some("a contract creation".into()),
+            _ => None,
+        };
+        if let Some(what) = what {
+            return Err(Refusal::Disallowed { index, what });
+        }
+    }
+
+    // Destinations: everything not back to the station is allow-listed (internal
+    // destinations are), or off-list sends are allowed with enough approvals.
+    for t in &f.transfers {
+        match t.class {
+            Class::Own { .. } | Class::Internal => {}
+            Class::External if policy.allows(network, &t.to) => {}
+            Class::External => match policy.off_list_approvals {
+                Some(n) if approvals >= n => passed.push(format!(
+                    "{} off the allow-list, approved by {approvals}",
+                    t.to
+                )),
+                _ => {
+                    return Err(Refusal::NotAllowListed {
+                        index,
+                        address: t.to.clone(),
+                    })
+                }
+            },
+        }
+    }
+
+    // Amounts per asset: per transaction, and the rolling 24 hours of this network.
+    let outflow = f.outflow();
+    for (asset, amount) in &outflow {
+        let asset = asset.policy_name();
+        let (per_tx, per_day) =
+            policy
+                .limit(network, asset)
+                .ok_or_else(|| Refusal::UnlistedAsset {
+                    index,
+                    network: network.to_string(),
+                    asset: asset.to_string(),
+                })?;
+        if *amount > per_tx {
+            return Err(Refusal::OverTransactionLimit {
+                index,
+                asset: asset.to_string(),
+                amount: *amount,
+                limit: per_tx,
+            });
+        }
+        let window = now.saturating_sub(DAY);
+        let past: u128 = history
+            .history
+            .iter()
+            .filter(|(t, s)| *t > window && Network::parse(&s.network) == Ok(network))
+            .flat_map(|(_, s)| s.amounts.iter())
+            .filter(|(a, _)| same_asset(network, a, asset))
+            .filter_map(|(_, v)| v.parse::<u128>().ok())
+            .fold(0u128, u128::saturating_add);
+        let this_request: u128 = earlier
+            .iter()
+            .filter(|e| e.network == network)
+            .flat_map(|e| e.outflow())
+            .filter(|(a, _)| same_asset(network, a.policy_name(), asset))
+            .map(|(_, v)| v)
+            .fold(0u128, u128::saturating_add);
+        let total = past.saturating_add(this_request).saturating_add(*amount);
+        if total > per_day {
+            return Err(Refusal::OverDailyLimit {
+                index,
+                asset: asset.to_string(),
+                amount: *amount,
+                total,
+                limit: per_day,
+            });
+        }
+        passed.push(format!(
+            "{asset}: {amount} within {per_tx} per transaction and {per_day} per 24 h ({total} with this)"
+        ));
+    }
+
+    if let Some((max, per_mille)) = policy.fee_limit(network) {
+        if f.fee > max {
+            return Err(Refusal::FeeTooHigh {
+                index,
+                fee: f.fee,
+                limit: format!("at most {max}"),
+            });
+        }
+        let native = outflow
+            .iter()
+            .find(|(a, _)| a.policy_name() == "native")
+            .map_or(0, |(_, v)| *v);
+        if native > 0 && f.fee.saturating_mul(1000) / native > u128::from(per_mille) {
+            return Err(Refusal::FeeTooHigh {
+                index,
+                fee: f.fee,
+                limit: format!("at most {per_mille}‰ of the amount"),
+            });
+        }
+        passed.push(format!("fee {} within policy", f.fee));
+    }
+    Ok(passed)
+}
+
+/// The approvals a request needs: the most of its stated purpose's and of every class of
+/// transfer it makes (a stated purpose can only make it stricter).
+pub fn required_approvals(facts: &[&Facts], claimed: Purpose, policy: &Policy) -> (usize, Purpose) {
+    let mut need = (policy.approvals_for(purpose_name(claimed)), claimed);
+    for f in facts {
+        for t in &f.transfers {
+            let p = purpose_of(&t.class);
+            let n = policy.approvals_for(purpose_name(p));
+            if n > need.0 {
+                need = (n, p);
+            }
+        }
+    }
+    need
+}
+
+/// Checks every payload of a request and the approvals its transfers need; returns the
+/// checks that passed per payload, or the first refusal.
+pub fn check_request(
+    facts: &[&Facts],
+    claimed: Purpose,
+    policy: &Policy,
+    approvals: usize,
+    history: &ReplayIndex,
+    now: u64,
+) -> Result<Vec<Vec<String>>, Refusal> {
+    let mut out = Vec::new();
+    for (i, f) in facts.iter().enumerate() {
+        out.push(check_payload(
+            f,
+            policy,
+            approvals,
+            history,
+            &facts[..i],
+            now,
+        )?);
+    }
+    let (need, purpose) = required_approvals(facts, claimed, policy);
+    if approvals < need {
+        return Err(Refusal::InsufficientApprovals {
+            have: approvals,
+            need,
+            class: purpose_name(purpose).into(),
+        });
+    }
+    Ok(out)
+}

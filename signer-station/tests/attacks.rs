@@ -1,0 +1,969 @@
+//! The compromised coordinator against the station.
+//!
+//! The attacker holds the coordinator's code, database and request key, and the keys of
+//! approvers it controls (two of the three pinned ones here): every request below carries
+//! a valid coordinator signature and, unless the attack is about approvals, two valid
+//! approvals. Each case is one attack, named for it; each asserts the station refused it
+//! with its stable reason code, released no signature, and recorded the refusal in its
+//! ledger. Control cases at the end must sign. See docs/THREAT-MODEL.md.
+
+mod common;
+
+#[path = "attacks/build.rs"]
+mod build;
+#[path = "attacks/rig.rs"]
+mod rig;
+
+use airgap_protocol::envelope::*;
+use airgap_protocol::network::{BitcoinNetwork, SolanaCluster};
+use alloy_primitives::U256;
+use bitcoin::ScriptBuf;
+use build::*;
+use common::NOW;
+use rig::*;
+use signer_station::station::Refusal;
+
+// Stable reason codes (docs/PROTOCOL.md).
+const ENVELOPE: u16 = 10;
+const REQUEST_REPLAYED: u16 = 20;
+const PAYLOAD_REPLAYED: u16 = 21;
+const DOUBLE_SPEND: u16 = 22;
+const NETWORK_NOT_ALLOWED: u16 = 30;
+const OVER_TX_LIMIT: u16 = 31;
+const OVER_DAY_LIMIT: u16 = 32;
+const NOT_ALLOW_LISTED: u16 = 33;
+const FEE: u16 = 34;
+const DISALLOWED: u16 = 35;
+const UNLISTED_ASSET: u16 = 36;
+const VALIDITY: u16 = 37;
+const NETWORK_MISMATCH: u16 = 38;
+const APPROVALS: u16 = 39;
+const MISSING_PREV_TX: u16 = 40;
+const PREVOUT_MISMATCH: u16 = 41;
+const SIGHASH: u16 = 42;
+const NOT_OURS: u16 = 43;
+const FOREIGN_NONCE: u16 = 44;
+const FOREIGN_INPUT: u16 = 45;
+const UNDECODABLE: u16 = 50;
+const LEDGER_ANCHOR: u16 = 72;
+
+type Attempt = Result<SignResponse, Refusal>;
+
+/// A case's change to the rig's policy, if any.
+macro_rules! tweak {
+    () => {
+        |_: &mut signer_station::station::Policy| {}
+    };
+    ($t:expr) => {
+        $t
+    };
+}
+
+macro_rules! attacks {
+    ($($name:ident => $code:expr $(, policy: $tweak:expr)?; $body:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let mut r = Rig::with(stringify!($name), tweak!($($tweak)?));
+            let attack: fn(&mut Rig) -> Attempt = $body;
+            let result = attack(&mut r);
+            r.assert_refused(result, $code);
+        }
+    )*};
+}
+
+macro_rules! controls {
+    ($($name:ident $(, policy: $tweak:expr)?; $body:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let mut r = Rig::with(stringify!($name), tweak!($($tweak)?));
+            let control: fn(&mut Rig) -> Attempt = $body;
+            let result = control(&mut r);
+            r.assert_signed(result);
+        }
+    )*};
+}
+
+const REGTEST: BitcoinNetwork = BitcoinNetwork::Regtest;
+
+/// A regtest payment from the station's single-key wallet: `pay` to allow-listed #2,
+/// the rest less `fee` back as change.
+fn single_spend(r: &mut Rig, pay_to: ScriptBuf, pay: u64, fee: u64) -> bitcoin::psbt::Psbt {
+    let coin = r.single_coin(100_000);
+    let change = r.single(REGTEST);
+    r.psbt(
+        &[(&coin, None)],
+        &[(pay_to, pay, None), (change, 100_000 - pay - fee, None)],
+    )
+}
+
+fn btc(r: &Rig, psbt: &bitcoin::psbt::Psbt) -> SignRequest {
+    r.request(vec![btc_payload(psbt, "regtest")])
+}
+
+fn evm(r: &Rig, label: &str, tx: &Evm) -> Payload {
+    evm_payload(r.evm_address(), label, tx.chain_id, tx.bytes())
+}
+
+fn devnet(r: &Rig) -> [u8; 32] {
+    r.sol_key(SolanaCluster::Devnet)
+}
+
+/// A devnet payment: advance the station's nonce account [5; 32], then `ixs`.
+fn sol(r: &Rig, ixs: Vec<solana_instruction::Instruction>, nonce_value: u8) -> Payload {
+    let ours = devnet(r);
+    let mut all = vec![advance_nonce([5; 32], ours)];
+    all.extend(ixs);
+    sol_payload(
+        "solana:devnet",
+        message(ours, &all, nonce_value),
+        Some([5; 32]),
+    )
+}
+
+attacks! {
+    // ---------------- Bitcoin: ownership of inputs and change ----------------
+
+    // The attack of record: a vault coin and a bait coin at a 1-of-2 {station, attacker}
+    // multisig; 10,000 to an allow-listed address, 189,000 "back" to the bait script.
+    btc_change_hijack_with_bait_input => FOREIGN_INPUT; |r| {
+        let vault = r.vault_coin(0, 100_000);
+        let (bait, ws) = r.bait();
+        let bait_coin = r.coin(bait.clone(), 100_000);
+        let mut psbt = r.psbt(&[(&vault, Some((0, 0))), (&bait_coin, None)],
+            &[(pay(2), 10_000, None), (bait, 189_000, None)]);
+        psbt.inputs[1].witness_script = Some(ws);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_bait_script_posing_as_change => NOT_ALLOW_LISTED; |r| {
+        let vault = r.vault_coin(1, 100_000);
+        let (bait, _) = r.bait();
+        let psbt = r.psbt(&[(&vault, Some((0, 1)))],
+            &[(pay(2), 10_000, None), (bait, 89_000, None)]);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_bait_input_alone_with_its_witness_script => FOREIGN_INPUT; |r| {
+        let (bait, ws) = r.bait();
+        let coin = r.coin(bait.clone(), 100_000);
+        let mut psbt = r.psbt(&[(&coin, None)], &[(pay(2), 10_000, None), (bait, 89_000, None)]);
+        psbt.inputs[0].witness_script = Some(ws);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_change_on_the_receive_branch => NOT_ALLOW_LISTED; |r| {
+        let vault = r.vault_coin(2, 100_000);
+        let to = r.vault_script(0, 7);
+        let psbt = r.psbt(&[(&vault, Some((0, 2)))],
+            &[(pay(2), 10_000, None), (to, 89_000, Some((0, 7)))]);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_change_beyond_the_index_limit => NOT_ALLOW_LISTED; |r| {
+        let vault = r.vault_coin(3, 100_000);
+        let to = r.vault_script(1, 5_000);
+        let psbt = r.psbt(&[(&vault, Some((0, 3)))],
+            &[(pay(2), 10_000, None), (to, 89_000, Some((1, 5_000)))]);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_change_with_a_lying_derivation_path => NOT_ALLOW_LISTED; |r| {
+        let vault = r.vault_coin(4, 100_000);
+        let psbt = r.psbt(&[(&vault, Some((0, 4)))],
+            &[(pay(2), 10_000, None), (pay(66), 89_000, Some((1, 3)))]);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_change_to_the_station_key_of_another_network => NOT_ALLOW_LISTED; |r| {
+        let to = single_of(&r.h.keys, BitcoinNetwork::Testnet);
+        let psbt = single_spend(r, pay(2), 10_000, 1_000);
+        let mut psbt = psbt;
+        psbt.unsigned_tx.output[1].script_pubkey = to;
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_input_with_a_lying_derivation_path => FOREIGN_INPUT; |r| {
+        let coin = r.coin(pay(66), 100_000);
+        let change = r.vault_script(1, 0);
+        let mut psbt = r.psbt(&[(&coin, None)], &[(pay(2), 10_000, None), (change, 89_000, Some((1, 0)))]);
+        psbt.inputs[0].bip32_derivation = r.derivations(0, 2);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_no_input_of_the_station => FOREIGN_INPUT; |r| {
+        let coin = r.coin(pay(66), 100_000);
+        let psbt = r.psbt(&[(&coin, None)], &[(pay(2), 99_000, None)]);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_inputs_of_two_networks => NETWORK_MISMATCH; |r| {
+        let a = r.single_coin(50_000);
+        let testnet = single_of(&r.h.keys, BitcoinNetwork::Testnet);
+        let b = r.coin(testnet, 50_000);
+        let psbt = r.psbt(&[(&a, None), (&b, None)], &[(pay(2), 99_000, None)]);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_non_standard_output_script => NOT_ALLOW_LISTED; |r| {
+        let psbt = single_spend(r, ScriptBuf::from_bytes(vec![0x51, 0x51]), 10_000, 1_000);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+
+    // ---------------- Bitcoin: networks ----------------
+
+    btc_regtest_psbt_labelled_testnet => NETWORK_MISMATCH; |r| {
+        let psbt = single_spend(r, pay(2), 10_000, 1_000);
+        let req = r.request(vec![btc_payload(&psbt, "testnet")]);
+        r.attempt(&req)
+    };
+    btc_unknown_network_label => NETWORK_MISMATCH; |r| {
+        let psbt = single_spend(r, pay(2), 10_000, 1_000);
+        let req = r.request(vec![btc_payload(&psbt, "litecoin")]);
+        r.attempt(&req)
+    };
+    // Signed under regtest; the same outpoint again under testnet (both allowed).
+    btc_spent_outpoint_relabelled_for_another_network => NETWORK_MISMATCH; |r| {
+        let coin = r.single_coin(100_000);
+        let change = r.single(REGTEST);
+        let first = r.psbt(&[(&coin, None)], &[(pay(2), 10_000, None), (change.clone(), 89_000, None)]);
+        let req = btc(r, &first);
+        r.sign_ok(&req);
+        let again = r.psbt(&[(&coin, None)], &[(pay(2), 20_000, None), (change, 79_000, None)]);
+        let req = r.request(vec![btc_payload(&again, "testnet")]);
+        r.attempt(&req)
+    };
+    btc_spent_outpoint_spent_again => DOUBLE_SPEND; |r| {
+        let coin = r.single_coin(100_000);
+        let change = r.single(REGTEST);
+        let first = r.psbt(&[(&coin, None)], &[(pay(2), 10_000, None), (change.clone(), 89_000, None)]);
+        let req = btc(r, &first);
+        r.sign_ok(&req);
+        let again = r.psbt(&[(&coin, None)], &[(pay(2), 20_000, None), (change, 79_000, None)]);
+        let req = btc(r, &again);
+        r.attempt(&req)
+    };
+    // 90,000 sat labelled `bitcoin`, then 70,000 labelled `mainnet`: one network, one
+    // 150,000 budget.
+    btc_mainnet_alias_splits_the_daily_budget => OVER_DAY_LIMIT; |r| {
+        let main = BitcoinNetwork::Mainnet;
+        let ours = r.single(main);
+        let dest = addr(2, bitcoin::Network::Bitcoin).script_pubkey();
+        let c1 = r.coin(ours.clone(), 100_000);
+        let p1 = r.psbt(&[(&c1, None)], &[(dest.clone(), 90_000, None), (ours.clone(), 9_000, None)]);
+        let req = r.request(vec![btc_payload(&p1, "bitcoin")]);
+        r.sign_ok(&req);
+        let c2 = r.coin(ours.clone(), 100_000);
+        let p2 = r.psbt(&[(&c2, None)], &[(dest, 70_000, None), (ours, 29_000, None)]);
+        let req = r.request(vec![btc_payload(&p2, "mainnet")]);
+        r.attempt(&req)
+    };
+
+    // ---------------- Bitcoin: amounts, fees, signatures ----------------
+
+    btc_missing_previous_transaction => MISSING_PREV_TX; |r| {
+        let mut psbt = single_spend(r, pay(2), 10_000, 1_000);
+        psbt.inputs[0].non_witness_utxo = None;
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_witness_utxo_lies_about_the_amount => PREVOUT_MISMATCH; |r| {
+        let mut psbt = single_spend(r, pay(2), 10_000, 1_000);
+        psbt.inputs[0].witness_utxo.as_mut().unwrap().value = bitcoin::Amount::from_sat(11_000);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_sighash_single_anyone_can_pay => SIGHASH; |r| {
+        let mut psbt = single_spend(r, pay(2), 10_000, 1_000);
+        psbt.inputs[0].sighash_type = Some(bitcoin::EcdsaSighashType::SinglePlusAnyoneCanPay.into());
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_fee_over_the_cap => FEE; |r| {
+        let psbt = single_spend(r, pay(2), 50_000, 30_000);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_fee_share_over_policy => FEE; |r| {
+        let psbt = single_spend(r, pay(2), 1_000, 15_000);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_over_the_transaction_limit => OVER_TX_LIMIT; |r| {
+        let coin = r.single_coin(300_000);
+        let change = r.single(REGTEST);
+        let psbt = r.psbt(&[(&coin, None)], &[(pay(2), 150_000, None), (change, 149_000, None)]);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_destination_off_the_allow_list => NOT_ALLOW_LISTED; |r| {
+        let psbt = single_spend(r, pay(9), 10_000, 1_000);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_over_the_daily_budget => OVER_DAY_LIMIT; |r| {
+        let psbt = single_spend(r, pay(2), 90_000, 1_000);
+        let req = btc(r, &psbt);
+        r.sign_ok(&req);
+        let psbt = single_spend(r, pay(2), 70_000, 1_000);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    btc_unsupported_psbt_version => UNDECODABLE; |r| {
+        let psbt = single_spend(r, pay(2), 10_000, 1_000);
+        let mut p = btc_payload(&psbt, "regtest");
+        if let PayloadBody::Psbt { version, .. } = &mut p.body { *version = 2; }
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    btc_two_payloads_spend_one_coin => DOUBLE_SPEND; |r| {
+        let coin = r.single_coin(100_000);
+        let change = r.single(REGTEST);
+        let a = r.psbt(&[(&coin, None)], &[(pay(2), 10_000, None), (change.clone(), 89_000, None)]);
+        let b = r.psbt(&[(&coin, None)], &[(pay(2), 11_000, None), (change, 88_000, None)]);
+        let req = r.request(vec![btc_payload(&a, "regtest"), btc_payload(&b, "regtest")]);
+        r.attempt(&req)
+    };
+    // Two requests reviewed while neither is signed; the second must not be signed once
+    // the first is.
+    btc_second_review_of_one_coin_signed_later => DOUBLE_SPEND; |r| {
+        let coin = r.single_coin(100_000);
+        let change = r.single(REGTEST);
+        let a = r.psbt(&[(&coin, None)], &[(pay(2), 10_000, None), (change.clone(), 89_000, None)]);
+        let b = r.psbt(&[(&coin, None)], &[(pay(2), 11_000, None), (change, 88_000, None)]);
+        let (ra, rb) = (btc(r, &a), btc(r, &b));
+        let review_a = r.station().review(&ra, NOW).unwrap();
+        let review_b = r.station().review(&rb, NOW).unwrap();
+        review_b.verdict.clone().unwrap();
+        r.h.station.sign(&review_a, &r.h.hsm, NOW).unwrap();
+        r.expect(&rb);
+        r.h.station.sign(&review_b, &r.h.hsm, NOW)
+    };
+
+    // ---------------- Bitcoin: purpose from effects ----------------
+
+    btc_payment_labelled_consolidation_with_one_approval => APPROVALS; |r| {
+        let psbt = single_spend(r, pay(2), 10_000, 1_000);
+        let req = r.request_as(vec![btc_payload(&psbt, "regtest")], Purpose::Consolidation, &[10]);
+        r.attempt(&req)
+    };
+    btc_payment_labelled_refill_with_one_approval => APPROVALS; |r| {
+        let psbt = single_spend(r, pay(2), 10_000, 1_000);
+        let req = r.request_as(vec![btc_payload(&psbt, "regtest")], Purpose::Refill, &[10]);
+        r.attempt(&req)
+    };
+
+    // ---------------- EVM ----------------
+
+    // A chain-56 transaction labelled Ethereum, to get Ethereum's limits.
+    evm_bsc_transaction_labelled_ethereum => NETWORK_MISMATCH; |r| {
+        let tx = Evm::pay(56, 0, EVM_TO, ETH);
+        let p = evm_payload(r.evm_address(), "evm:1", 56, tx.bytes());
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    // 500 ETH on Ethereum labelled Polygon, to get Polygon's limits.
+    evm_ethereum_transaction_labelled_polygon => NETWORK_MISMATCH; |r| {
+        let tx = Evm::pay(1, 0, EVM_TO, 500 * ETH);
+        let p = evm_payload(r.evm_address(), "evm:137", 1, tx.bytes());
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    evm_request_chain_id_disagrees_with_the_transaction => NETWORK_MISMATCH; |r| {
+        let tx = Evm::pay(1, 0, EVM_TO, ETH);
+        let p = evm_payload(r.evm_address(), "evm:137", 137, tx.bytes());
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    // 1.9 ETH as `evm:1`, then 1.9 ETH as `eip155:1`: one network, one 3 ETH budget.
+    evm_alias_label_splits_the_daily_budget => OVER_DAY_LIMIT; |r| {
+        let tx = Evm::pay(1, 0, EVM_TO, 19 * ETH / 10);
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.sign_ok(&req);
+        let tx = Evm::pay(1, 1, EVM_TO, 19 * ETH / 10);
+        let req = r.request(vec![evm(r, "eip155:1", &tx)]);
+        r.attempt(&req)
+    };
+    evm_unknown_network_label => NETWORK_MISMATCH; |r| {
+        let tx = Evm::pay(1, 0, EVM_TO, ETH);
+        let req = r.request(vec![evm(r, "ethereum", &tx)]);
+        r.attempt(&req)
+    };
+    evm_pre_eip155_transaction => DISALLOWED; |r| {
+        let tx = Evm::pay(1, 0, EVM_TO, ETH);
+        let p = evm_payload(r.evm_address(), "evm:1", 1, tx.legacy_without_chain_id());
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    evm_eip2930_transaction => UNDECODABLE; |r| {
+        let tx = Evm::pay(1, 0, EVM_TO, ETH);
+        let p = evm_payload(r.evm_address(), "evm:1", 1, tx.eip2930());
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    evm_signer_is_not_the_station => NOT_OURS; |r| {
+        let tx = Evm::pay(1, 0, EVM_TO, ETH);
+        let p = evm_payload([0x66; 20], "evm:1", 1, tx.bytes());
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    evm_undecoded_call_data => DISALLOWED; |r| {
+        let tx = Evm::call(1, 0, EVM_OK_CONTRACT, vec![0xde, 0xad, 0xbe, 0xef]);
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    // With undecoded calls allowed, the contract called is still a destination.
+    evm_undecoded_call_to_a_contract_off_the_allow_list => NOT_ALLOW_LISTED,
+        policy: |p| p.allow_unknown_calldata = true; |r| {
+        let tx = Evm::call(1, 0, EVM_ATTACKER, vec![0xde, 0xad, 0xbe, 0xef]);
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    evm_undecoded_call_carrying_value_over_the_limit => OVER_TX_LIMIT,
+        policy: |p| p.allow_unknown_calldata = true; |r| {
+        let mut tx = Evm::call(1, 0, EVM_OK_CONTRACT, vec![0xde, 0xad, 0xbe, 0xef]);
+        tx.value = 5 * ETH / 2;
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    evm_unlimited_token_approval => DISALLOWED; |r| {
+        let tx = Evm::call(1, 0, EVM_TOKEN, erc20_approve(EVM_TO, U256::MAX));
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    evm_token_approval_to_a_spender_off_the_allow_list => NOT_ALLOW_LISTED; |r| {
+        let tx = Evm::call(1, 0, EVM_TOKEN, erc20_approve(EVM_ATTACKER, U256::from(1_000u64)));
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    evm_token_approval_over_the_limit => OVER_TX_LIMIT; |r| {
+        let tx = Evm::call(1, 0, EVM_TOKEN, erc20_approve(EVM_TO, U256::from(1_500_000_000u64)));
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    evm_token_transfer_off_the_allow_list => NOT_ALLOW_LISTED; |r| {
+        let tx = Evm::call(1, 0, EVM_TOKEN, erc20_transfer(EVM_ATTACKER, U256::from(1_000u64)));
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    evm_token_the_policy_does_not_name => UNLISTED_ASSET; |r| {
+        let tx = Evm::call(1, 0, EVM_OK_CONTRACT, erc20_transfer(EVM_TO, U256::from(1_000u64)));
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    evm_value_to_a_token_contract_off_the_allow_list => NOT_ALLOW_LISTED; |r| {
+        let mut tx = Evm::call(1, 0, EVM_TOKEN, erc20_transfer(EVM_TO, U256::from(1_000u64)));
+        tx.value = 1;
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    evm_contract_creation => DISALLOWED; |r| {
+        let mut tx = Evm::call(1, 0, EVM_TO, vec![0x60, 0x00]);
+        tx.to = None;
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    evm_fee_over_the_cap => FEE; |r| {
+        let mut tx = Evm::pay(1, 0, EVM_TO, ETH);
+        tx.max_fee = 1_000_000_000_000;
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    evm_over_the_transaction_limit => OVER_TX_LIMIT; |r| {
+        let tx = Evm::pay(1, 0, EVM_TO, 5 * ETH / 2);
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    evm_signed_nonce_reused_for_another_call => DOUBLE_SPEND; |r| {
+        let req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 7, EVM_TO, ETH))]);
+        r.sign_ok(&req);
+        let req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 7, EVM_TO, ETH + 1))]);
+        r.attempt(&req)
+    };
+    evm_second_review_at_one_nonce_signed_later => DOUBLE_SPEND; |r| {
+        let ra = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 3, EVM_TO, ETH))]);
+        let rb = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 3, EVM_TO, ETH / 2))]);
+        let review_a = r.station().review(&ra, NOW).unwrap();
+        let review_b = r.station().review(&rb, NOW).unwrap();
+        review_b.verdict.clone().unwrap();
+        r.h.station.sign(&review_a, &r.h.hsm, NOW).unwrap();
+        r.expect(&rb);
+        r.h.station.sign(&review_b, &r.h.hsm, NOW)
+    };
+    evm_payment_labelled_consolidation_with_one_approval => APPROVALS; |r| {
+        let p = evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH));
+        let req = r.request_as(vec![p], Purpose::Consolidation, &[10]);
+        r.attempt(&req)
+    };
+    evm_request_replayed => REQUEST_REPLAYED; |r| {
+        let req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH))]);
+        r.sign_ok(&req);
+        r.attempt(&req)
+    };
+    evm_payload_replayed_in_a_new_request => PAYLOAD_REPLAYED; |r| {
+        let p = evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH));
+        let req = r.request(vec![p.clone()]);
+        r.sign_ok(&req);
+        let mut again = r.request(vec![p]);
+        again.request_id = [9; 16];
+        rig_resign(&mut again);
+        r.attempt(&again)
+    };
+
+    // ---------------- Solana ----------------
+
+    // A message for the station's mainnet key labelled devnet, to get devnet's limits.
+    sol_mainnet_message_labelled_devnet => NETWORK_MISMATCH; |r| {
+        let ours = r.sol_key(SolanaCluster::MainnetBeta);
+        let m = message(ours, &[transfer(ours, [2; 32], 900 * SOL)], 1);
+        let req = r.request(vec![sol_payload("solana:devnet", m, None)]);
+        r.attempt(&req)
+    };
+    sol_message_needing_keys_of_two_clusters => NETWORK_MISMATCH; |r| {
+        let (dev, main) = (devnet(r), r.sol_key(SolanaCluster::MainnetBeta));
+        let m = message(dev, &[transfer(dev, [2; 32], SOL), transfer(main, [2; 32], SOL)], 1);
+        let req = r.request(vec![sol_payload("solana:devnet", m, None)]);
+        r.attempt(&req)
+    };
+    sol_cluster_the_policy_does_not_allow => NETWORK_NOT_ALLOWED; |r| {
+        let ours = r.sol_key(SolanaCluster::Testnet);
+        let m = message(ours, &[transfer(ours, [2; 32], SOL)], 1);
+        let req = r.request(vec![sol_payload("solana:testnet", m, None)]);
+        r.attempt(&req)
+    };
+    sol_no_station_key_signs => NOT_OURS; |r| {
+        let m = message([66; 32], &[transfer([66; 32], [2; 32], SOL)], 1);
+        let req = r.request(vec![sol_payload("solana:devnet", m, None)]);
+        r.attempt(&req)
+    };
+    // Token account rent paid to an account the attacker owns.
+    sol_token_account_rent_for_an_attacker => NOT_ALLOW_LISTED; |r| {
+        let ours = devnet(r);
+        let p = sol(r, vec![create_ata(ours, [67; 32], [66; 32], SOL_MINT, TOKEN)], 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    // Three token accounts' rent (6,117,840 lamports) over a 5,000,000 limit.
+    sol_token_account_rent_over_the_limit => OVER_TX_LIMIT,
+        policy: |p| p.limits[7].per_transaction = "5000000".into(); |r| {
+        let ours = devnet(r);
+        let ixs = (0..3u8).map(|i| create_ata(ours, [70 + i; 32], [2; 32], [80 + i; 32], TOKEN)).collect();
+        let p = sol(r, ixs, 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    sol_token_2022_account_creation => DISALLOWED; |r| {
+        let ours = devnet(r);
+        let p = sol(r, vec![create_ata(ours, [67; 32], [2; 32], SOL_MINT, TOKEN_2022)], 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    // Five memos and a priority fee without a limit: the runtime allots 200,000 compute
+    // units to each memo, so the fee is 105,900 lamports, over the 100,000 cap.
+    sol_priority_fee_hidden_by_memos => FEE; |r| {
+        let ours = devnet(r);
+        let mut ixs: Vec<_> = (0..5).map(|i| memo(&format!("invoice {i}"))).collect();
+        ixs.push(cu_price(100_000));
+        ixs.push(transfer(ours, [2; 32], SOL));
+        let p = sol(r, ixs, 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    sol_nonce_authority_is_not_the_station => FOREIGN_NONCE; |r| {
+        let ours = devnet(r);
+        let m = message(ours, &[advance_nonce([5; 32], [66; 32]), transfer(ours, [2; 32], SOL)], 1);
+        let req = r.request(vec![sol_payload("solana:devnet", m, Some([5; 32]))]);
+        r.attempt(&req)
+    };
+    sol_nonce_account_swapped => FOREIGN_NONCE; |r| {
+        let ours = devnet(r);
+        let m = message(ours, &[advance_nonce([5; 32], ours), transfer(ours, [2; 32], SOL)], 1);
+        let req = r.request(vec![sol_payload("solana:devnet", m, Some([6; 32]))]);
+        r.attempt(&req)
+    };
+    sol_address_lookup_table => DISALLOWED; |r| {
+        let ours = devnet(r);
+        let m = with_lookup_table(&message(ours, &[transfer(ours, [2; 32], SOL)], 1));
+        let req = r.request(vec![sol_payload("solana:devnet", m, None)]);
+        r.attempt(&req)
+    };
+    sol_unknown_program => DISALLOWED; |r| {
+        let ours = devnet(r);
+        let p = sol(r, vec![unknown_program([66; 32], ours)], 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    // With unknown programs allowed, the program called is still a destination.
+    sol_unknown_program_off_the_allow_list => NOT_ALLOW_LISTED,
+        policy: |p| p.allow_unknown_programs = true; |r| {
+        let ours = devnet(r);
+        let p = sol(r, vec![unknown_program([66; 32], ours)], 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    sol_unchecked_token_transfer => DISALLOWED; |r| {
+        let ours = devnet(r);
+        let p = sol(r, vec![token_unchecked([30; 32], [3; 32], ours, 1_000)], 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    sol_token_delegate_approval => DISALLOWED; |r| {
+        let ours = devnet(r);
+        let p = sol(r, vec![token_approve([30; 32], [66; 32], ours, 1_000)], 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    sol_mint_the_policy_does_not_name => UNLISTED_ASSET; |r| {
+        let ours = devnet(r);
+        let p = sol(r, vec![transfer_checked([30; 32], [31; 32], [3; 32], ours, 1_000, 6)], 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    sol_transfer_off_the_allow_list => NOT_ALLOW_LISTED; |r| {
+        let ours = devnet(r);
+        let p = sol(r, vec![transfer(ours, [66; 32], SOL)], 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    sol_account_created_for_an_attacker => NOT_ALLOW_LISTED; |r| {
+        let ours = devnet(r);
+        let p = sol(r, vec![create_account(ours, [66; 32], SOL)], 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    sol_nonce_account_emptied => DISALLOWED; |r| {
+        let ours = devnet(r);
+        let p = sol(r, vec![withdraw_nonce([5; 32], [66; 32], ours, SOL)], 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    sol_over_the_transaction_limit => OVER_TX_LIMIT; |r| {
+        let ours = devnet(r);
+        let p = sol(r, vec![transfer(ours, [2; 32], 6 * SOL)], 1);
+        let req = r.request(vec![p]);
+        r.attempt(&req)
+    };
+    sol_over_the_daily_budget => OVER_DAY_LIMIT; |r| {
+        let ours = devnet(r);
+        let req = r.request(vec![sol(r, vec![transfer(ours, [2; 32], 5 * SOL)], 1)]);
+        r.sign_ok(&req);
+        let req = r.request(vec![sol(r, vec![transfer(ours, [2; 32], 4 * SOL)], 2)]);
+        r.attempt(&req)
+    };
+    sol_durable_nonce_reused => DOUBLE_SPEND; |r| {
+        let ours = devnet(r);
+        let req = r.request(vec![sol(r, vec![transfer(ours, [2; 32], SOL)], 1)]);
+        r.sign_ok(&req);
+        let req = r.request(vec![sol(r, vec![transfer(ours, [2; 32], 2 * SOL)], 1)]);
+        r.attempt(&req)
+    };
+    sol_second_review_at_one_nonce_signed_later => DOUBLE_SPEND; |r| {
+        let ours = devnet(r);
+        let ra = r.request(vec![sol(r, vec![transfer(ours, [2; 32], SOL)], 1)]);
+        let rb = r.request(vec![sol(r, vec![transfer(ours, [2; 32], 2 * SOL)], 1)]);
+        let review_a = r.station().review(&ra, NOW).unwrap();
+        let review_b = r.station().review(&rb, NOW).unwrap();
+        review_b.verdict.clone().unwrap();
+        r.h.station.sign(&review_a, &r.h.hsm, NOW).unwrap();
+        r.expect(&rb);
+        r.h.station.sign(&review_b, &r.h.hsm, NOW)
+    };
+    sol_payment_labelled_consolidation_with_one_approval => APPROVALS; |r| {
+        let ours = devnet(r);
+        let p = sol(r, vec![transfer(ours, [2; 32], SOL)], 1);
+        let req = r.request_as(vec![p], Purpose::Consolidation, &[10]);
+        r.attempt(&req)
+    };
+
+    // ---------------- The envelope ----------------
+
+    env_expired => ENVELOPE; |r| {
+        let mut req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH))]);
+        req.expires = NOW - 1;
+        req.created = NOW - 100;
+        rig_resign(&mut req);
+        r.attempt(&req)
+    };
+    env_unknown_coordinator_key => ENVELOPE; |r| {
+        let mut req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH))]);
+        req.sign_with(&common::key(99));
+        r.attempt(&req)
+    };
+    env_payload_changed_after_approval => ENVELOPE; |r| {
+        let mut req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH))]);
+        req.payloads[0] = evm(r, "evm:1", &Evm::pay(1, 0, EVM_ATTACKER, ETH));
+        req.sign_with(&common::key(1));
+        r.attempt(&req)
+    };
+    env_unknown_approver => ENVELOPE; |r| {
+        let p = evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH));
+        let req = r.request_as(vec![p], Purpose::Withdrawal, &[10, 99]);
+        r.attempt(&req)
+    };
+    env_one_approval_for_a_withdrawal => ENVELOPE; |r| {
+        let p = evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH));
+        let req = r.request_as(vec![p], Purpose::Withdrawal, &[10]);
+        r.attempt(&req)
+    };
+    env_one_approver_twice => ENVELOPE; |r| {
+        let p = evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH));
+        let req = r.request_as(vec![p], Purpose::Withdrawal, &[10, 10]);
+        r.attempt(&req)
+    };
+    env_valid_for_longer_than_policy_allows => VALIDITY; |r| {
+        let mut req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH))]);
+        req.expires = NOW + 30 * 86_400;
+        rig_resign(&mut req);
+        r.attempt(&req)
+    };
+
+    // ---------------- The ledger ----------------
+
+    // The station's disk is writable by the attacker: cut the ledger's tail to reset the
+    // 24 h budget.
+    ledger_tail_cut_to_reset_the_budget => LEDGER_ANCHOR; |r| {
+        let psbt = single_spend(r, pay(2), 90_000, 1_000);
+        let req = btc(r, &psbt);
+        r.sign_ok(&req);
+        cut_before_signing(r);
+        reopen(r);
+        let psbt = single_spend(r, pay(2), 70_000, 1_000);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+    // Rewrite the ledger with every hash recomputed: the signing replaced by another entry.
+    ledger_rewritten_with_recomputed_hashes => LEDGER_ANCHOR; |r| {
+        let psbt = single_spend(r, pay(2), 90_000, 1_000);
+        let req = btc(r, &psbt);
+        r.sign_ok(&req);
+        cut_before_signing(r);
+        {
+            // The attacker appends an innocuous entry with a valid hash where the signing was.
+            let mut l = signer_station::ledger::Ledger::open(&r.h.ledger_path).unwrap();
+            l.append(NOW, signer_station::ledger::Record::Ceremony { step: "nothing".into(), detail: String::new() }).unwrap();
+        }
+        reopen(r);
+        let psbt = single_spend(r, pay(2), 70_000, 1_000);
+        let req = btc(r, &psbt);
+        r.attempt(&req)
+    };
+}
+
+/// Re-signs a request after a change, as the compromised coordinator (with the approver
+/// keys it holds) would.
+fn rig_resign(req: &mut SignRequest) {
+    req.approvals.clear();
+    req.approve_with(&common::key(10));
+    req.approve_with(&common::key(11));
+    req.sign_with(&common::key(1));
+}
+
+/// Cuts the ledger file just before its first signing, as someone with the disk would.
+fn cut_before_signing(r: &Rig) {
+    let text = std::fs::read_to_string(&r.h.ledger_path).unwrap();
+    let signed_at = text
+        .lines()
+        .position(|l| l.contains("\"kind\":\"signed\""))
+        .unwrap();
+    let head: String = text
+        .lines()
+        .take(signed_at)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&r.h.ledger_path, head).unwrap();
+}
+
+/// Restarts the station on its (edited) ledger, same HSM, same policy.
+fn reopen(r: &mut Rig) {
+    let ledger = signer_station::ledger::Ledger::open(&r.h.ledger_path).unwrap();
+    let policy = r.h.station.policy().clone();
+    let anchors = r.h.station.anchors().clone();
+    r.h.station = signer_station::station::Station::new(
+        r.h.keys.clone(),
+        anchors,
+        policy,
+        Default::default(),
+        ledger,
+    );
+}
+
+controls! {
+    control_btc_single_key_payment_with_change; |r| {
+        let psbt = single_spend(r, pay(2), 10_000, 1_000);
+        let req = btc(r, &psbt);
+        let review = r.station().review(&req, NOW).unwrap();
+        assert_eq!(review.payloads[0].change_outputs(), vec![1]);
+        r.attempt(&req)
+    };
+    control_btc_vault_payment_with_proven_change; |r| {
+        let coin = r.vault_coin(4, 100_000);
+        let change = r.vault_script(1, 3);
+        let psbt = r.psbt(&[(&coin, Some((0, 4)))], &[(pay(2), 10_000, None), (change, 89_000, Some((1, 3)))]);
+        let req = btc(r, &psbt);
+        let review = r.station().review(&req, NOW).unwrap();
+        assert_eq!(review.payloads[0].change_outputs(), vec![1]);
+        let resp = r.attempt(&req);
+        if let Ok(resp) = &resp {
+            verify_vault_spend(r, resp, &coin, 4);
+        }
+        resp
+    };
+    control_btc_consolidation_with_one_approval; |r| {
+        let a = r.vault_coin(1, 50_000);
+        let b = r.vault_coin(2, 50_000);
+        let change = r.vault_script(1, 9);
+        let psbt = r.psbt(&[(&a, Some((0, 1))), (&b, Some((0, 2)))], &[(change, 99_000, Some((1, 9)))]);
+        let req = r.request_as(vec![btc_payload(&psbt, "regtest")], Purpose::Consolidation, &[10]);
+        r.attempt(&req)
+    };
+    control_btc_refill_of_an_internal_wallet_with_one_approval; |r| {
+        let psbt = single_spend(r, pay(4), 10_000, 1_000);
+        let req = r.request_as(vec![btc_payload(&psbt, "regtest")], Purpose::Refill, &[10]);
+        r.attempt(&req)
+    };
+    control_evm_payment; |r| {
+        let req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH))]);
+        r.attempt(&req)
+    };
+    control_evm_token_transfer; |r| {
+        let tx = Evm::call(1, 0, EVM_TOKEN, erc20_transfer(EVM_TO, U256::from(1_000u64)));
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    control_evm_fee_bump_of_the_same_call; |r| {
+        let req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 4, EVM_TO, ETH))]);
+        r.sign_ok(&req);
+        let mut bump = Evm::pay(1, 4, EVM_TO, ETH);
+        bump.max_fee = 40_000_000_000;
+        let req = r.request(vec![evm(r, "evm:1", &bump)]);
+        r.attempt(&req)
+    };
+    control_evm_undecoded_call_to_an_allow_listed_contract,
+        policy: |p| p.allow_unknown_calldata = true; |r| {
+        let tx = Evm::call(1, 0, EVM_OK_CONTRACT, vec![0xde, 0xad, 0xbe, 0xef]);
+        let req = r.request(vec![evm(r, "evm:1", &tx)]);
+        r.attempt(&req)
+    };
+    control_sol_payment; |r| {
+        let ours = devnet(r);
+        let req = r.request(vec![sol(r, vec![transfer(ours, [2; 32], SOL)], 1)]);
+        r.attempt(&req)
+    };
+    control_sol_token_payment_with_an_account_for_an_allow_listed_owner; |r| {
+        let ours = devnet(r);
+        let ixs = vec![
+            create_ata(ours, [3; 32], [2; 32], SOL_MINT, TOKEN),
+            transfer_checked([30; 32], SOL_MINT, [3; 32], ours, 1_000_000, 6),
+        ];
+        let req = r.request(vec![sol(r, ixs, 1)]);
+        r.attempt(&req)
+    };
+    control_sol_priority_fee_within_the_cap; |r| {
+        let ours = devnet(r);
+        let ixs = vec![memo("invoice 7"), cu_limit(50_000), cu_price(100_000), transfer(ours, [2; 32], SOL)];
+        let req = r.request(vec![sol(r, ixs, 1)]);
+        let review = r.station().review(&req, NOW).unwrap();
+        // 2 signatures? no: one signer; 5,000 + 50,000 x 0.1 = 10,000 lamports.
+        assert_eq!(review.payloads[0].facts.as_ref().unwrap().fee, 10_000);
+        r.attempt(&req)
+    };
+}
+
+/// Finalises a vault spend with one cosigner's signature beside the station's, and runs
+/// Bitcoin Core's interpreter over it.
+fn verify_vault_spend(r: &Rig, resp: &SignResponse, coin: &bitcoin::Transaction, index: u32) {
+    use bitcoin::hashes::Hash;
+    use bitcoin::secp256k1::{Message, Secp256k1};
+    use bitcoin::sighash::{EcdsaSighashType, SighashCache};
+    let Outcome::Signed(sigs) = &resp.outcome else {
+        panic!()
+    };
+    let PayloadSignature::Psbt(bytes) = &sigs[0] else {
+        panic!()
+    };
+    let mut psbt = bitcoin::psbt::Psbt::deserialize(bytes).unwrap();
+    let ws = r.vault_witness_script(0, index);
+    let station = r.btc_key(REGTEST);
+    let station_sig = *psbt.inputs[0].partial_sigs.get(&station).unwrap();
+    let sighash = SighashCache::new(&psbt.unsigned_tx)
+        .p2wsh_signature_hash(0, &ws, coin.output[0].value, EcdsaSighashType::All)
+        .unwrap();
+    let (pk, sk) = r.cosigners[0].child(0, index);
+    let cosig = bitcoin::ecdsa::Signature {
+        signature: Secp256k1::new().sign_ecdsa(&Message::from_digest(sighash.to_byte_array()), &sk),
+        sighash_type: EcdsaSighashType::All,
+    };
+    let mut parts = vec![(station, station_sig), (bitcoin::PublicKey::new(pk), cosig)];
+    parts.sort_by_key(|(k, _)| k.to_bytes());
+    let mut w = bitcoin::Witness::new();
+    w.push(Vec::<u8>::new());
+    for (_, s) in &parts {
+        w.push(s.to_vec());
+    }
+    w.push(ws.as_bytes());
+    psbt.inputs[0].final_script_witness = Some(w);
+    let tx = psbt.extract_tx_unchecked_fee_rate();
+    let prev = coin.clone();
+    tx.verify(|op| (op.txid == prev.compute_txid()).then(|| prev.output[op.vout as usize].clone()))
+        .expect("Bitcoin Core's interpreter accepts the vault spend");
+}
+
+/// Weak approver and coordinator keys are refused when custodians register them.
+#[test]
+fn registration_refuses_weak_keys() {
+    use signer_station::station::registration::{
+        self, RegisteredApprover, Registration, RegistrationError,
+    };
+    let h = common::station("weak-keys");
+    for weak in [[0u8; 32], {
+        let mut id = [0u8; 32];
+        id[0] = 1; // the identity point
+        id
+    }] {
+        let approver = Registration {
+            coordinator_keys: vec![hex::encode(common::key(1).verifying_key().to_bytes())],
+            approvers: vec![RegisteredApprover {
+                name: "mallory".into(),
+                role: "treasury".into(),
+                key: hex::encode(weak),
+            }],
+        };
+        let e = registration::sign(&h.hsm, &h.keys.identity, approver).unwrap_err();
+        assert!(matches!(e, RegistrationError::WeakKey(_)), "{e}");
+        let coordinator = Registration {
+            coordinator_keys: vec![hex::encode(weak)],
+            approvers: vec![],
+        };
+        let e = registration::sign(&h.hsm, &h.keys.identity, coordinator).unwrap_err();
+        assert!(matches!(e, RegistrationError::WeakKey(_)), "{e}");
+    }
+}
+
+/// After an anchor mismatch, custodians who accept the ledger as it is re-anchor it, and
+/// the station signs again; the re-anchoring is in the ledger.
+#[test]
+fn ledger_reanchored_by_custodians_signs_again() {
+    let mut r = Rig::new("reanchor");
+    let psbt = single_spend(&mut r, pay(2), 10_000, 1_000);
+    let req = btc(&r, &psbt);
+    r.sign_ok(&req);
+    cut_before_signing(&r);
+    reopen(&mut r);
+    let psbt = single_spend(&mut r, pay(2), 10_000, 1_000);
+    let req = btc(&r, &psbt);
+    let refused = r.attempt(&req);
+    r.assert_refused(refused, LEDGER_ANCHOR);
+    r.h.station
+        .reanchor(
+            &r.h.hsm,
+            NOW,
+            "custodians restored the ledger from the coordinator's copy",
+        )
+        .unwrap();
+    let psbt = single_spend(&mut r, pay(2), 10_000, 1_000);
+    let req = btc(&r, &psbt);
+    let signed = r.attempt(&req);
+    r.assert_signed(signed);
+    assert!(r.entries().iter().any(|e| matches!(&e.record,
+        signer_station::ledger::Record::Ceremony { step, .. } if step == "ledger re-anchored")));
+}
