@@ -343,6 +343,8 @@ fn register_vault(s: &mut DemoStation, name: &str, descriptor: &str, now: u64) -
             descriptor: descriptor.into(),
         });
     let signed = policy::sign(&s.session, &s.keys.identity, p)?;
+    // The newly signed policy replaces the old one (as `ceremony register` does).
+    std::fs::remove_file(s.dir.join("policy.json"))?;
     usb_transfer::write_atomically(
         &s.dir,
         "policy.json",

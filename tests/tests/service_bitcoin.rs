@@ -366,7 +366,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     let mut forged = edited;
     forged.approvals = approvals;
     forged.sign_with(&seed_key("rehearsal coordinator"));
-    let before = a.station.ledger().len();
+    let before = a.station.ledger().index().requests.len();
     match a.station.review(&forged, now()) {
         Err(signer_station::station::Refusal::Envelope(e)) => {
             assert!(e.to_string().contains("does not verify"), "{e}")
@@ -374,7 +374,18 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         Err(other) => panic!("refused for another reason: {other}"),
         Ok(r) => panic!("the station accepted a tampered PSBT: {:?}", r.verdict),
     }
-    assert_eq!(a.station.ledger().len(), before, "nothing signed");
+    assert_eq!(
+        a.station.ledger().index().requests.len(),
+        before,
+        "nothing signed"
+    );
+    assert!(
+        matches!(
+            &a.station.ledger().last().unwrap().record,
+            signer_station::ledger::Record::Refused { code: 10, .. }
+        ),
+        "the refusal is recorded"
+    );
     // More than the vault holds: not built, and the envelope says why.
     let id4 = create(900_000, "btc-4")?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

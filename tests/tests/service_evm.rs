@@ -610,6 +610,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     assert_eq!(a.json["request"]["state"], "approved", "nothing exported");
 
     let ledger_before = station.ledger().len();
+    let signed_before = station.ledger().index().requests.len();
     for (field, variant) in &variants {
         let mut req = original.clone();
         req.payloads = vec![variant.payload()];
@@ -631,8 +632,14 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
             ),
         }
     }
-    // Review refusals write nothing to the station's ledger: nothing was signed.
-    assert_eq!(station.ledger().len(), ledger_before);
+    // Nothing was signed, and each refusal is in the station's ledger.
+    assert_eq!(station.ledger().index().requests.len(), signed_before);
+    let refused = std::fs::read_to_string(station.ledger().path())?
+        .lines()
+        .skip(usize::try_from(ledger_before)?)
+        .filter(|l| l.contains("\"kind\":\"refused\"") && l.contains("\"code\":10"))
+        .count();
+    assert_eq!(refused, 5, "one recorded refusal per tampered field");
     assert_eq!(
         node.nonce(vault, "latest")?,
         2,

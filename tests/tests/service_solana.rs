@@ -281,7 +281,7 @@ fn solana_request_through_the_service() -> Result<()> {
     let mut forged = edited;
     forged.approvals = approvals;
     forged.sign_with(&seed_key("rehearsal coordinator"));
-    let before = station.ledger().len();
+    let before = station.ledger().index().requests.len();
     match station.review(&forged, now()) {
         Err(signer_station::station::Refusal::Envelope(e)) => {
             assert!(e.to_string().contains("does not verify"), "{e}")
@@ -292,7 +292,18 @@ fn solana_request_through_the_service() -> Result<()> {
             r.verdict
         ),
     }
-    assert_eq!(station.ledger().len(), before, "nothing signed");
+    assert_eq!(
+        station.ledger().index().requests.len(),
+        before,
+        "nothing signed"
+    );
+    assert!(
+        matches!(
+            &station.ledger().last().unwrap().record,
+            signer_station::ledger::Record::Refused { code: 10, .. }
+        ),
+        "the refusal is recorded"
+    );
     let a = svc.call("GET", "/v1/audit/verify", Some(&admin), None)?;
     assert_eq!(a.json["ok"], true);
     let _ = std::fs::remove_dir_all(&dir);

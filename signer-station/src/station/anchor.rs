@@ -3,7 +3,7 @@
 //! generation count, so that a crash while one is rewritten leaves the other intact.
 
 use crate::hsm::{HsmError, SigningBackend};
-use crate::ledger::Anchor;
+use crate::ledger::{Anchor, Ledger, Record};
 
 /// Object ids of the two anchor slots.
 pub const SLOTS: [u16; 2] = [0x0700, 0x0701];
@@ -45,4 +45,31 @@ pub fn write<B: SigningBackend + ?Sized>(hsm: &B, a: Anchor) -> Result<(), HsmEr
     let mut data = generation.to_be_bytes().to_vec();
     data.extend_from_slice(&a.to_bytes());
     hsm.write_opaque(SLOTS[slot], LABEL, &data)
+}
+
+/// Custodians accept the ledger as it is, after investigating a mismatch with the anchor:
+/// records that they did (with the position the HSM remembered) and anchors the new head.
+pub fn reanchor<B: SigningBackend + ?Sized>(
+    ledger: &mut Ledger,
+    hsm: &B,
+    now: u64,
+    why: &str,
+) -> Result<(), String> {
+    let previous = read(hsm).map_err(|e| e.to_string())?;
+    ledger
+        .append(
+            now,
+            Record::Ceremony {
+                step: "ledger re-anchored".into(),
+                detail: format!(
+                    "{why}; the HSM remembered entry {}",
+                    previous.map_or("none".into(), |a| a.seq.to_string())
+                ),
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    match ledger.anchor() {
+        Some(a) => write(hsm, a).map_err(|e| e.to_string()),
+        None => Ok(()),
+    }
 }

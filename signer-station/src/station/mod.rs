@@ -425,20 +425,7 @@ impl Station {
         now: u64,
         why: &str,
     ) -> Result<(), Refusal> {
-        let previous = anchor::read(backend).map_err(Refusal::Hsm)?;
-        self.ledger
-            .append(
-                now,
-                Record::Ceremony {
-                    step: "ledger re-anchored".into(),
-                    detail: format!(
-                        "{why}; the HSM remembered entry {}",
-                        previous.map_or("none".into(), |a| a.seq.to_string())
-                    ),
-                },
-            )
-            .map_err(|e| Refusal::Ledger(e.to_string()))?;
-        self.write_anchor(backend)
+        anchor::reanchor(&mut self.ledger, backend, now, why).map_err(Refusal::LedgerAnchor)
     }
 
     fn write_anchor<B: SigningBackend + ?Sized>(&self, backend: &B) -> Result<(), Refusal> {

@@ -30,17 +30,19 @@ pub struct Vault {
     pub name: String,
     /// Network.
     pub network: BitcoinNetwork,
+    /// The station's own single-key wallet (not a registered descriptor).
+    own: bool,
     kind: Kind,
 }
 
 #[derive(Debug, Clone)]
 enum Kind {
     /// One script (no wildcard): receive and change are the same address.
-    Definite(Descriptor<Dpk>),
+    Definite(Box<Descriptor<Dpk>>),
     /// Ranged: receive (`<0;…>`) and change (`<…;1>`) descriptors with a wildcard.
     Ranged {
-        receive: Descriptor<Dpk>,
-        change: Descriptor<Dpk>,
+        receive: Box<Descriptor<Dpk>>,
+        change: Box<Descriptor<Dpk>>,
     },
 }
 
@@ -111,7 +113,8 @@ impl Vaults {
             vaults.push(Vault {
                 name: format!("the station's own {} key", n.name()),
                 network: *n,
-                kind: Kind::Definite(d),
+                own: true,
+                kind: Kind::Definite(Box::new(d)),
             });
         }
         for (name, network, descriptor) in registered {
@@ -188,7 +191,7 @@ impl Vaults {
             if d.is_multipath() {
                 return Err(err("multipath keys without a wildcard".into()));
             }
-            Kind::Definite(d)
+            Kind::Definite(Box::new(d))
         } else {
             let branches = d
                 .clone()
@@ -202,11 +205,15 @@ impl Vaults {
                     "a ranged vault names its receive and change branches as <0;1>/*".into(),
                 ));
             }
-            Kind::Ranged { receive, change }
+            Kind::Ranged {
+                receive: Box::new(receive),
+                change: Box::new(change),
+            }
         };
         Ok(Vault {
             name: name.to_string(),
             network,
+            own: false,
             kind,
         })
     }
@@ -214,6 +221,19 @@ impl Vaults {
     /// The vault at an index.
     pub fn get(&self, i: usize) -> Option<&Vault> {
         self.vaults.get(i)
+    }
+
+    /// The first receive address of the `i`-th registered vault (after the station's own
+    /// single-key ones), for custodians to compare with the coordinator's.
+    pub fn first_address(&self, i: usize) -> Option<String> {
+        let v = self.vaults.iter().filter(|v| !v.is_own()).nth(i)?;
+        let d = match &v.kind {
+            Kind::Definite(d) => d.at_derivation_index(0).ok()?,
+            Kind::Ranged { receive, .. } => receive.at_derivation_index(0).ok()?,
+        };
+        d.address(v.network.to_bitcoin())
+            .ok()
+            .map(|a| a.to_string())
     }
 
     /// Proves `script` (an input's previous output) is a coin of a vault, on either
@@ -304,10 +324,14 @@ impl Vault {
         }
     }
 
+    fn is_own(&self) -> bool {
+        self.own
+    }
+
     /// Says where: `vault cold, change address 5`, `vault cold` or the station's own key.
     pub fn describe(&self, at: Option<(u32, u32)>) -> String {
         match at {
-            None if self.name.starts_with("the station's own") => self.name.clone(),
+            None if self.is_own() => self.name.clone(),
             None => format!("vault {}", self.name),
             Some((b, i)) => format!(
                 "vault {}, {} address {i}",

@@ -86,6 +86,9 @@ impl Cosigner {
     }
 }
 
+/// (branch, index) in the vault: receive 0, change 1.
+pub type VaultPath = (u32, u32);
+
 pub struct Rig {
     pub h: Harness,
     pub cosigners: [Cosigner; 2],
@@ -417,8 +420,8 @@ impl Rig {
     /// (script, value, vault path to declare).
     pub fn psbt(
         &self,
-        inputs: &[(&Transaction, Option<(u32, u32)>)],
-        outputs: &[(ScriptBuf, u64, Option<(u32, u32)>)],
+        inputs: &[(&Transaction, Option<VaultPath>)],
+        outputs: &[(ScriptBuf, u64, Option<VaultPath>)],
     ) -> bitcoin::psbt::Psbt {
         let tx = Transaction {
             version: transaction::Version::TWO,

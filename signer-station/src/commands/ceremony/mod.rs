@@ -26,10 +26,13 @@ pub const USAGE: &str = "signer-station ceremony <step> --station DIR [--hsm usb
   init --threshold K --custodian NAME=PASSFILE ...   new quorum; replace the factory key
   keys --custodian NAME=PASSFILE ... (k of them)     generate identity, bitcoin, evm, solana keys
   register --custodian ... --coordinator HEX --approver NAME:ROLE:HEX ... --policy FILE
-                                                    pin the coordinator and approvers, sign the policy,
-                                                    export the descriptor (descriptor.envelope)
+                                                    pin the coordinator and approvers, sign the policy
+                                                    (with its Bitcoin vaults, each shown with its first
+                                                    address to compare), export the descriptor
   backup --custodian ... --threshold K --holder NAME=PASSFILE ... --out FILE
   restore --custodian ... --backup FILE --holder NAME=PASSFILE ... --descriptor FILE
+  reanchor --custodian ... --reason TEXT             accept the ledger as it is after it no longer
+                                                    matches the HSM's anchor (recorded in the ledger)
   rehearse --threshold K --custodian NAME=PASSFILE ... every step in one process (MockHsm)
 A PASSFILE holds one custodian's passphrase; the TUI asks for passphrases interactively.
 --work-factor N sets scrypt's log2(N) for new shares (default: age's, about a second).";
@@ -144,6 +147,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "register" => register::run(&dir, &unlock(&dir, connection, &a.custodians()?)?, &a),
         "backup" => backup::backup(&dir, &unlock(&dir, connection, &a.custodians()?)?, &a),
         "restore" => backup::restore(&dir, &unlock(&dir, connection, &a.custodians()?)?, &a),
+        "reanchor" => {
+            let hsm = unlock(&dir, connection, &a.custodians()?)?;
+            let reason = a.one("reason")?;
+            let mut ledger = dir.ledger()?;
+            signer_station::station::anchor::reanchor(&mut ledger, &hsm, now(), reason)?;
+            println!(
+                "ledger re-anchored at entry {} (head {})",
+                ledger.len().saturating_sub(1),
+                ledger.head()
+            );
+            Ok(())
+        }
         "rehearse" => rehearse::run(&dir, connection, &a),
         _ => Err(USAGE.to_string()),
     }

@@ -6,6 +6,7 @@ use signer_station::ceremony::export_descriptor;
 use signer_station::hsm::YubiHsm;
 use signer_station::station::policy::{self, Policy};
 use signer_station::station::registration::{self, RegisteredApprover, Registration};
+use signer_station::station::Vaults;
 
 use super::{log, now, station_keys, Args, StationDir};
 
@@ -48,6 +49,20 @@ pub fn run(dir: &StationDir, hsm: &YubiHsm, a: &Args) -> Result<(), String> {
         &std::fs::read_to_string(policy_path).map_err(|e| format!("{policy_path}: {e}"))?,
     )
     .map_err(|e| format!("{policy_path}: {e}"))?;
+    // Every registered vault must be one this station can sign for; custodians compare
+    // its first address with the coordinator's before the policy is signed.
+    let registered: Vec<(String, String, String)> = p
+        .vaults
+        .iter()
+        .map(|v| (v.name.clone(), v.network.clone(), v.descriptor.clone()))
+        .collect();
+    let vaults = Vaults::new(&keys, &registered).map_err(|e| e.to_string())?;
+    for (i, v) in p.vaults.iter().enumerate() {
+        let first = vaults
+            .first_address(i)
+            .ok_or_else(|| format!("vault {}: no address", v.name))?;
+        println!("vault {} ({}): first address {first}", v.name, v.network);
+    }
     let signed_policy = policy::sign(hsm, &keys.identity, p.clone()).map_err(|e| e.to_string())?;
     let policy_json = serde_json::to_string_pretty(&signed_policy).map_err(|e| e.to_string())?;
     policy::load(&policy_json, &identity).map_err(|e| e.to_string())?;
