@@ -132,95 +132,91 @@ attacks! {
         let mut psbt = r.psbt(&[(&vault, Some((0, 0))), (&bait_coin, None)],
             &[(pay(2), 10_000, None), (bait, 189_000, None)]);
         psbt.inputs[1].witness_script = Some(ws);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_bait_script_posing_as_change => NOT_ALLOW_LISTED; |r| {
         let vault = r.vault_coin(1, 100_000);
         let (bait, _) = r.bait();
         let psbt = r.psbt(&[(&vault, Some((0, 1)))],
             &[(pay(2), 10_000, None), (bait, 89_000, None)]);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_bait_input_alone_with_its_witness_script => FOREIGN_INPUT; |r| {
         let (bait, ws) = r.bait();
         let coin = r.coin(bait.clone(), 100_000);
         let mut psbt = r.psbt(&[(&coin, None)], &[(pay(2), 10_000, None), (bait, 89_000, None)]);
         psbt.inputs[0].witness_script = Some(ws);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_change_on_the_receive_branch => NOT_ALLOW_LISTED; |r| {
         let vault = r.vault_coin(2, 100_000);
         let to = r.vault_script(0, 7);
         let psbt = r.psbt(&[(&vault, Some((0, 2)))],
             &[(pay(2), 10_000, None), (to, 89_000, Some((0, 7)))]);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
+    };
+    // Change goes back to the vault the coins come from: the 2-of-3 vault's coins "back"
+    // to the station's single-key wallet would leave the multisig's protection unlimited.
+    btc_vault_coins_moved_to_another_vault_as_change => NOT_ALLOW_LISTED; |r| {
+        let vault = r.vault_coin(5, 100_000);
+        let single = r.single(REGTEST);
+        let psbt = r.psbt(&[(&vault, Some((0, 5)))],
+            &[(pay(2), 10_000, None), (single, 89_000, None)]);
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_change_beyond_the_index_limit => NOT_ALLOW_LISTED; |r| {
         let vault = r.vault_coin(3, 100_000);
         let to = r.vault_script(1, 5_000);
         let psbt = r.psbt(&[(&vault, Some((0, 3)))],
             &[(pay(2), 10_000, None), (to, 89_000, Some((1, 5_000)))]);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_change_with_a_lying_derivation_path => NOT_ALLOW_LISTED; |r| {
         let vault = r.vault_coin(4, 100_000);
         let psbt = r.psbt(&[(&vault, Some((0, 4)))],
             &[(pay(2), 10_000, None), (pay(66), 89_000, Some((1, 3)))]);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_change_to_the_station_key_of_another_network => NOT_ALLOW_LISTED; |r| {
         let to = single_of(&r.h.keys, BitcoinNetwork::Testnet);
         let psbt = single_spend(r, pay(2), 10_000, 1_000);
         let mut psbt = psbt;
         psbt.unsigned_tx.output[1].script_pubkey = to;
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_input_with_a_lying_derivation_path => FOREIGN_INPUT; |r| {
         let coin = r.coin(pay(66), 100_000);
         let change = r.vault_script(1, 0);
         let mut psbt = r.psbt(&[(&coin, None)], &[(pay(2), 10_000, None), (change, 89_000, Some((1, 0)))]);
         psbt.inputs[0].bip32_derivation = r.derivations(0, 2);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_no_input_of_the_station => FOREIGN_INPUT; |r| {
         let coin = r.coin(pay(66), 100_000);
         let psbt = r.psbt(&[(&coin, None)], &[(pay(2), 99_000, None)]);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_inputs_of_two_networks => NETWORK_MISMATCH; |r| {
         let a = r.single_coin(50_000);
         let testnet = single_of(&r.h.keys, BitcoinNetwork::Testnet);
         let b = r.coin(testnet, 50_000);
         let psbt = r.psbt(&[(&a, None), (&b, None)], &[(pay(2), 99_000, None)]);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_non_standard_output_script => NOT_ALLOW_LISTED; |r| {
         let psbt = single_spend(r, ScriptBuf::from_bytes(vec![0x51, 0x51]), 10_000, 1_000);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
 
     // ---------------- Bitcoin: networks ----------------
 
     btc_regtest_psbt_labelled_testnet => NETWORK_MISMATCH; |r| {
         let psbt = single_spend(r, pay(2), 10_000, 1_000);
-        let req = r.request(vec![btc_payload(&psbt, "testnet")]);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "testnet")])
     };
     btc_unknown_network_label => NETWORK_MISMATCH; |r| {
         let psbt = single_spend(r, pay(2), 10_000, 1_000);
-        let req = r.request(vec![btc_payload(&psbt, "litecoin")]);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "litecoin")])
     };
     // Signed under regtest; the same outpoint again under testnet (both allowed).
     btc_spent_outpoint_relabelled_for_another_network => NETWORK_MISMATCH; |r| {
@@ -230,8 +226,7 @@ attacks! {
         let req = btc(r, &first);
         r.sign_ok(&req);
         let again = r.psbt(&[(&coin, None)], &[(pay(2), 20_000, None), (change, 79_000, None)]);
-        let req = r.request(vec![btc_payload(&again, "testnet")]);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&again, "testnet")])
     };
     btc_spent_outpoint_spent_again => DOUBLE_SPEND; |r| {
         let coin = r.single_coin(100_000);
@@ -255,8 +250,7 @@ attacks! {
         r.sign_ok(&req);
         let c2 = r.coin(ours.clone(), 100_000);
         let p2 = r.psbt(&[(&c2, None)], &[(dest, 70_000, None), (ours, 29_000, None)]);
-        let req = r.request(vec![btc_payload(&p2, "mainnet")]);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&p2, "mainnet")])
     };
 
     // ---------------- Bitcoin: amounts, fees, signatures ----------------
@@ -264,65 +258,55 @@ attacks! {
     btc_missing_previous_transaction => MISSING_PREV_TX; |r| {
         let mut psbt = single_spend(r, pay(2), 10_000, 1_000);
         psbt.inputs[0].non_witness_utxo = None;
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_witness_utxo_lies_about_the_amount => PREVOUT_MISMATCH; |r| {
         let mut psbt = single_spend(r, pay(2), 10_000, 1_000);
         psbt.inputs[0].witness_utxo.as_mut().unwrap().value = bitcoin::Amount::from_sat(11_000);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_sighash_single_anyone_can_pay => SIGHASH; |r| {
         let mut psbt = single_spend(r, pay(2), 10_000, 1_000);
         psbt.inputs[0].sighash_type = Some(bitcoin::EcdsaSighashType::SinglePlusAnyoneCanPay.into());
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_fee_over_the_cap => FEE; |r| {
         let psbt = single_spend(r, pay(2), 50_000, 30_000);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_fee_share_over_policy => FEE; |r| {
         let psbt = single_spend(r, pay(2), 1_000, 15_000);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_over_the_transaction_limit => OVER_TX_LIMIT; |r| {
         let coin = r.single_coin(300_000);
         let change = r.single(REGTEST);
         let psbt = r.psbt(&[(&coin, None)], &[(pay(2), 150_000, None), (change, 149_000, None)]);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_destination_off_the_allow_list => NOT_ALLOW_LISTED; |r| {
         let psbt = single_spend(r, pay(9), 10_000, 1_000);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_over_the_daily_budget => OVER_DAY_LIMIT; |r| {
         let psbt = single_spend(r, pay(2), 90_000, 1_000);
         let req = btc(r, &psbt);
         r.sign_ok(&req);
         let psbt = single_spend(r, pay(2), 70_000, 1_000);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     btc_unsupported_psbt_version => UNDECODABLE; |r| {
         let psbt = single_spend(r, pay(2), 10_000, 1_000);
         let mut p = btc_payload(&psbt, "regtest");
         if let PayloadBody::Psbt { version, .. } = &mut p.body { *version = 2; }
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     btc_two_payloads_spend_one_coin => DOUBLE_SPEND; |r| {
         let coin = r.single_coin(100_000);
         let change = r.single(REGTEST);
         let a = r.psbt(&[(&coin, None)], &[(pay(2), 10_000, None), (change.clone(), 89_000, None)]);
         let b = r.psbt(&[(&coin, None)], &[(pay(2), 11_000, None), (change, 88_000, None)]);
-        let req = r.request(vec![btc_payload(&a, "regtest"), btc_payload(&b, "regtest")]);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&a, "regtest"), btc_payload(&b, "regtest")])
     };
     // Two requests reviewed while neither is signed; the second must not be signed once
     // the first is.
@@ -332,12 +316,7 @@ attacks! {
         let a = r.psbt(&[(&coin, None)], &[(pay(2), 10_000, None), (change.clone(), 89_000, None)]);
         let b = r.psbt(&[(&coin, None)], &[(pay(2), 11_000, None), (change, 88_000, None)]);
         let (ra, rb) = (btc(r, &a), btc(r, &b));
-        let review_a = r.station().review(&ra, NOW).unwrap();
-        let review_b = r.station().review(&rb, NOW).unwrap();
-        review_b.verdict.clone().unwrap();
-        r.h.station.sign(&review_a, &r.h.hsm, NOW).unwrap();
-        r.expect(&rb);
-        r.h.station.sign(&review_b, &r.h.hsm, NOW)
+        second_review_signed_later(r, &ra, &rb)
     };
 
     // ---------------- Bitcoin: purpose from effects ----------------
@@ -359,21 +338,18 @@ attacks! {
     evm_bsc_transaction_labelled_ethereum => NETWORK_MISMATCH; |r| {
         let tx = Evm::pay(56, 0, EVM_TO, ETH);
         let p = evm_payload(r.evm_address(), "evm:1", 56, tx.bytes());
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     // 500 ETH on Ethereum labelled Polygon, to get Polygon's limits.
     evm_ethereum_transaction_labelled_polygon => NETWORK_MISMATCH; |r| {
         let tx = Evm::pay(1, 0, EVM_TO, 500 * ETH);
         let p = evm_payload(r.evm_address(), "evm:137", 1, tx.bytes());
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     evm_request_chain_id_disagrees_with_the_transaction => NETWORK_MISMATCH; |r| {
         let tx = Evm::pay(1, 0, EVM_TO, ETH);
         let p = evm_payload(r.evm_address(), "evm:137", 137, tx.bytes());
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     // 1.9 ETH as `evm:1`, then 1.9 ETH as `eip155:1`: one network, one 3 ETH budget.
     evm_alias_label_splits_the_daily_budget => OVER_DAY_LIMIT; |r| {
@@ -381,114 +357,91 @@ attacks! {
         let req = r.request(vec![evm(r, "evm:1", &tx)]);
         r.sign_ok(&req);
         let tx = Evm::pay(1, 1, EVM_TO, 19 * ETH / 10);
-        let req = r.request(vec![evm(r, "eip155:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "eip155:1", &tx)])
     };
     evm_unknown_network_label => NETWORK_MISMATCH; |r| {
         let tx = Evm::pay(1, 0, EVM_TO, ETH);
-        let req = r.request(vec![evm(r, "ethereum", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "ethereum", &tx)])
     };
     evm_pre_eip155_transaction => DISALLOWED; |r| {
         let tx = Evm::pay(1, 0, EVM_TO, ETH);
         let p = evm_payload(r.evm_address(), "evm:1", 1, tx.legacy_without_chain_id());
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     evm_eip2930_transaction => UNDECODABLE; |r| {
         let tx = Evm::pay(1, 0, EVM_TO, ETH);
         let p = evm_payload(r.evm_address(), "evm:1", 1, tx.eip2930());
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     evm_signer_is_not_the_station => NOT_OURS; |r| {
         let tx = Evm::pay(1, 0, EVM_TO, ETH);
         let p = evm_payload([0x66; 20], "evm:1", 1, tx.bytes());
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     evm_undecoded_call_data => DISALLOWED; |r| {
         let tx = Evm::call(1, 0, EVM_OK_CONTRACT, vec![0xde, 0xad, 0xbe, 0xef]);
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     // With undecoded calls allowed, the contract called is still a destination.
     evm_undecoded_call_to_a_contract_off_the_allow_list => NOT_ALLOW_LISTED,
         policy: |p| p.allow_unknown_calldata = true; |r| {
         let tx = Evm::call(1, 0, EVM_ATTACKER, vec![0xde, 0xad, 0xbe, 0xef]);
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     evm_undecoded_call_carrying_value_over_the_limit => OVER_TX_LIMIT,
         policy: |p| p.allow_unknown_calldata = true; |r| {
         let mut tx = Evm::call(1, 0, EVM_OK_CONTRACT, vec![0xde, 0xad, 0xbe, 0xef]);
         tx.value = 5 * ETH / 2;
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     evm_unlimited_token_approval => DISALLOWED; |r| {
         let tx = Evm::call(1, 0, EVM_TOKEN, erc20_approve(EVM_TO, U256::MAX));
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     evm_token_approval_to_a_spender_off_the_allow_list => NOT_ALLOW_LISTED; |r| {
         let tx = Evm::call(1, 0, EVM_TOKEN, erc20_approve(EVM_ATTACKER, U256::from(1_000u64)));
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     evm_token_approval_over_the_limit => OVER_TX_LIMIT; |r| {
         let tx = Evm::call(1, 0, EVM_TOKEN, erc20_approve(EVM_TO, U256::from(1_500_000_000u64)));
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     evm_token_transfer_off_the_allow_list => NOT_ALLOW_LISTED; |r| {
         let tx = Evm::call(1, 0, EVM_TOKEN, erc20_transfer(EVM_ATTACKER, U256::from(1_000u64)));
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     evm_token_the_policy_does_not_name => UNLISTED_ASSET; |r| {
         let tx = Evm::call(1, 0, EVM_OK_CONTRACT, erc20_transfer(EVM_TO, U256::from(1_000u64)));
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     evm_value_to_a_token_contract_off_the_allow_list => NOT_ALLOW_LISTED; |r| {
         let mut tx = Evm::call(1, 0, EVM_TOKEN, erc20_transfer(EVM_TO, U256::from(1_000u64)));
         tx.value = 1;
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     evm_contract_creation => DISALLOWED; |r| {
         let mut tx = Evm::call(1, 0, EVM_TO, vec![0x60, 0x00]);
         tx.to = None;
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     evm_fee_over_the_cap => FEE; |r| {
         let mut tx = Evm::pay(1, 0, EVM_TO, ETH);
         tx.max_fee = 1_000_000_000_000;
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     evm_over_the_transaction_limit => OVER_TX_LIMIT; |r| {
         let tx = Evm::pay(1, 0, EVM_TO, 5 * ETH / 2);
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     evm_signed_nonce_reused_for_another_call => DOUBLE_SPEND; |r| {
         let req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 7, EVM_TO, ETH))]);
         r.sign_ok(&req);
-        let req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 7, EVM_TO, ETH + 1))]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &Evm::pay(1, 7, EVM_TO, ETH + 1))])
     };
     evm_second_review_at_one_nonce_signed_later => DOUBLE_SPEND; |r| {
         let ra = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 3, EVM_TO, ETH))]);
         let rb = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 3, EVM_TO, ETH / 2))]);
-        let review_a = r.station().review(&ra, NOW).unwrap();
-        let review_b = r.station().review(&rb, NOW).unwrap();
-        review_b.verdict.clone().unwrap();
-        r.h.station.sign(&review_a, &r.h.hsm, NOW).unwrap();
-        r.expect(&rb);
-        r.h.station.sign(&review_b, &r.h.hsm, NOW)
+        second_review_signed_later(r, &ra, &rb)
     };
     evm_payment_labelled_consolidation_with_one_approval => APPROVALS; |r| {
         let p = evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH));
@@ -516,32 +469,27 @@ attacks! {
     sol_mainnet_message_labelled_devnet => NETWORK_MISMATCH; |r| {
         let ours = r.sol_key(SolanaCluster::MainnetBeta);
         let m = message(ours, &[transfer(ours, [2; 32], 900 * SOL)], 1);
-        let req = r.request(vec![sol_payload("solana:devnet", m, None)]);
-        r.attempt(&req)
+        r.send(vec![sol_payload("solana:devnet", m, None)])
     };
     sol_message_needing_keys_of_two_clusters => NETWORK_MISMATCH; |r| {
         let (dev, main) = (devnet(r), r.sol_key(SolanaCluster::MainnetBeta));
         let m = message(dev, &[transfer(dev, [2; 32], SOL), transfer(main, [2; 32], SOL)], 1);
-        let req = r.request(vec![sol_payload("solana:devnet", m, None)]);
-        r.attempt(&req)
+        r.send(vec![sol_payload("solana:devnet", m, None)])
     };
     sol_cluster_the_policy_does_not_allow => NETWORK_NOT_ALLOWED; |r| {
         let ours = r.sol_key(SolanaCluster::Testnet);
         let m = message(ours, &[transfer(ours, [2; 32], SOL)], 1);
-        let req = r.request(vec![sol_payload("solana:testnet", m, None)]);
-        r.attempt(&req)
+        r.send(vec![sol_payload("solana:testnet", m, None)])
     };
     sol_no_station_key_signs => NOT_OURS; |r| {
         let m = message([66; 32], &[transfer([66; 32], [2; 32], SOL)], 1);
-        let req = r.request(vec![sol_payload("solana:devnet", m, None)]);
-        r.attempt(&req)
+        r.send(vec![sol_payload("solana:devnet", m, None)])
     };
     // Token account rent paid to an account the attacker owns.
     sol_token_account_rent_for_an_attacker => NOT_ALLOW_LISTED; |r| {
         let ours = devnet(r);
         let p = sol(r, vec![create_ata(ours, [67; 32], [66; 32], SOL_MINT, TOKEN)], 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     // Three token accounts' rent (6,117,840 lamports) over a 5,000,000 limit.
     sol_token_account_rent_over_the_limit => OVER_TX_LIMIT,
@@ -549,14 +497,12 @@ attacks! {
         let ours = devnet(r);
         let ixs = (0..3u8).map(|i| create_ata(ours, [70 + i; 32], [2; 32], [80 + i; 32], TOKEN)).collect();
         let p = sol(r, ixs, 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     sol_token_2022_account_creation => DISALLOWED; |r| {
         let ours = devnet(r);
         let p = sol(r, vec![create_ata(ours, [67; 32], [2; 32], SOL_MINT, TOKEN_2022)], 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     // Five memos and a priority fee without a limit: the runtime allots 200,000 compute
     // units to each memo, so the fee is 105,900 lamports, over the 100,000 cap.
@@ -566,107 +512,87 @@ attacks! {
         ixs.push(cu_price(100_000));
         ixs.push(transfer(ours, [2; 32], SOL));
         let p = sol(r, ixs, 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     sol_nonce_authority_is_not_the_station => FOREIGN_NONCE; |r| {
         let ours = devnet(r);
         let m = message(ours, &[advance_nonce([5; 32], [66; 32]), transfer(ours, [2; 32], SOL)], 1);
-        let req = r.request(vec![sol_payload("solana:devnet", m, Some([5; 32]))]);
-        r.attempt(&req)
+        r.send(vec![sol_payload("solana:devnet", m, Some([5; 32]))])
     };
     sol_nonce_account_swapped => FOREIGN_NONCE; |r| {
         let ours = devnet(r);
         let m = message(ours, &[advance_nonce([5; 32], ours), transfer(ours, [2; 32], SOL)], 1);
-        let req = r.request(vec![sol_payload("solana:devnet", m, Some([6; 32]))]);
-        r.attempt(&req)
+        r.send(vec![sol_payload("solana:devnet", m, Some([6; 32]))])
     };
     sol_address_lookup_table => DISALLOWED; |r| {
         let ours = devnet(r);
         let m = with_lookup_table(&message(ours, &[transfer(ours, [2; 32], SOL)], 1));
-        let req = r.request(vec![sol_payload("solana:devnet", m, None)]);
-        r.attempt(&req)
+        r.send(vec![sol_payload("solana:devnet", m, None)])
     };
     sol_unknown_program => DISALLOWED; |r| {
         let ours = devnet(r);
         let p = sol(r, vec![unknown_program([66; 32], ours)], 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     // With unknown programs allowed, the program called is still a destination.
     sol_unknown_program_off_the_allow_list => NOT_ALLOW_LISTED,
         policy: |p| p.allow_unknown_programs = true; |r| {
         let ours = devnet(r);
         let p = sol(r, vec![unknown_program([66; 32], ours)], 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     sol_unchecked_token_transfer => DISALLOWED; |r| {
         let ours = devnet(r);
         let p = sol(r, vec![token_unchecked([30; 32], [3; 32], ours, 1_000)], 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     sol_token_delegate_approval => DISALLOWED; |r| {
         let ours = devnet(r);
         let p = sol(r, vec![token_approve([30; 32], [66; 32], ours, 1_000)], 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     sol_mint_the_policy_does_not_name => UNLISTED_ASSET; |r| {
         let ours = devnet(r);
         let p = sol(r, vec![transfer_checked([30; 32], [31; 32], [3; 32], ours, 1_000, 6)], 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     sol_transfer_off_the_allow_list => NOT_ALLOW_LISTED; |r| {
         let ours = devnet(r);
         let p = sol(r, vec![transfer(ours, [66; 32], SOL)], 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     sol_account_created_for_an_attacker => NOT_ALLOW_LISTED; |r| {
         let ours = devnet(r);
         let p = sol(r, vec![create_account(ours, [66; 32], SOL)], 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     sol_nonce_account_emptied => DISALLOWED; |r| {
         let ours = devnet(r);
         let p = sol(r, vec![withdraw_nonce([5; 32], [66; 32], ours, SOL)], 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     sol_over_the_transaction_limit => OVER_TX_LIMIT; |r| {
         let ours = devnet(r);
         let p = sol(r, vec![transfer(ours, [2; 32], 6 * SOL)], 1);
-        let req = r.request(vec![p]);
-        r.attempt(&req)
+        r.send(vec![p])
     };
     sol_over_the_daily_budget => OVER_DAY_LIMIT; |r| {
         let ours = devnet(r);
         let req = r.request(vec![sol(r, vec![transfer(ours, [2; 32], 5 * SOL)], 1)]);
         r.sign_ok(&req);
-        let req = r.request(vec![sol(r, vec![transfer(ours, [2; 32], 4 * SOL)], 2)]);
-        r.attempt(&req)
+        r.send(vec![sol(r, vec![transfer(ours, [2; 32], 4 * SOL)], 2)])
     };
     sol_durable_nonce_reused => DOUBLE_SPEND; |r| {
         let ours = devnet(r);
         let req = r.request(vec![sol(r, vec![transfer(ours, [2; 32], SOL)], 1)]);
         r.sign_ok(&req);
-        let req = r.request(vec![sol(r, vec![transfer(ours, [2; 32], 2 * SOL)], 1)]);
-        r.attempt(&req)
+        r.send(vec![sol(r, vec![transfer(ours, [2; 32], 2 * SOL)], 1)])
     };
     sol_second_review_at_one_nonce_signed_later => DOUBLE_SPEND; |r| {
         let ours = devnet(r);
         let ra = r.request(vec![sol(r, vec![transfer(ours, [2; 32], SOL)], 1)]);
         let rb = r.request(vec![sol(r, vec![transfer(ours, [2; 32], 2 * SOL)], 1)]);
-        let review_a = r.station().review(&ra, NOW).unwrap();
-        let review_b = r.station().review(&rb, NOW).unwrap();
-        review_b.verdict.clone().unwrap();
-        r.h.station.sign(&review_a, &r.h.hsm, NOW).unwrap();
-        r.expect(&rb);
-        r.h.station.sign(&review_b, &r.h.hsm, NOW)
+        second_review_signed_later(r, &ra, &rb)
     };
     sol_payment_labelled_consolidation_with_one_approval => APPROVALS; |r| {
         let ours = devnet(r);
@@ -728,8 +654,7 @@ attacks! {
         cut_before_signing(r);
         reopen(r);
         let psbt = single_spend(r, pay(2), 70_000, 1_000);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
     // Rewrite the ledger with every hash recomputed: the signing replaced by another entry.
     ledger_rewritten_with_recomputed_hashes => LEDGER_ANCHOR; |r| {
@@ -744,9 +669,18 @@ attacks! {
         }
         reopen(r);
         let psbt = single_spend(r, pay(2), 70_000, 1_000);
-        let req = btc(r, &psbt);
-        r.attempt(&req)
+        r.send(vec![btc_payload(&psbt, "regtest")])
     };
+}
+
+/// Reviews two requests before either is signed, signs the first, then tries the second.
+fn second_review_signed_later(r: &mut Rig, ra: &SignRequest, rb: &SignRequest) -> Attempt {
+    let review_a = r.station().review(ra, NOW).unwrap();
+    let review_b = r.station().review(rb, NOW).unwrap();
+    review_b.verdict.clone().unwrap();
+    r.h.station.sign(&review_a, &r.h.hsm, NOW).unwrap();
+    r.expect(rb);
+    r.h.station.sign(&review_b, &r.h.hsm, NOW)
 }
 
 /// Re-signs a request after a change, as the compromised coordinator (with the approver
@@ -822,32 +756,27 @@ controls! {
         r.attempt(&req)
     };
     control_evm_payment; |r| {
-        let req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH))]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &Evm::pay(1, 0, EVM_TO, ETH))])
     };
     control_evm_token_transfer; |r| {
         let tx = Evm::call(1, 0, EVM_TOKEN, erc20_transfer(EVM_TO, U256::from(1_000u64)));
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     control_evm_fee_bump_of_the_same_call; |r| {
         let req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, 4, EVM_TO, ETH))]);
         r.sign_ok(&req);
         let mut bump = Evm::pay(1, 4, EVM_TO, ETH);
         bump.max_fee = 40_000_000_000;
-        let req = r.request(vec![evm(r, "evm:1", &bump)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &bump)])
     };
     control_evm_undecoded_call_to_an_allow_listed_contract,
         policy: |p| p.allow_unknown_calldata = true; |r| {
         let tx = Evm::call(1, 0, EVM_OK_CONTRACT, vec![0xde, 0xad, 0xbe, 0xef]);
-        let req = r.request(vec![evm(r, "evm:1", &tx)]);
-        r.attempt(&req)
+        r.send(vec![evm(r, "evm:1", &tx)])
     };
     control_sol_payment; |r| {
         let ours = devnet(r);
-        let req = r.request(vec![sol(r, vec![transfer(ours, [2; 32], SOL)], 1)]);
-        r.attempt(&req)
+        r.send(vec![sol(r, vec![transfer(ours, [2; 32], SOL)], 1)])
     };
     control_sol_token_payment_with_an_account_for_an_allow_listed_owner; |r| {
         let ours = devnet(r);
@@ -855,8 +784,7 @@ controls! {
             create_ata(ours, [3; 32], [2; 32], SOL_MINT, TOKEN),
             transfer_checked([30; 32], SOL_MINT, [3; 32], ours, 1_000_000, 6),
         ];
-        let req = r.request(vec![sol(r, ixs, 1)]);
-        r.attempt(&req)
+        r.send(vec![sol(r, ixs, 1)])
     };
     control_sol_priority_fee_within_the_cap; |r| {
         let ours = devnet(r);

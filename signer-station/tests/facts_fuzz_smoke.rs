@@ -150,3 +150,25 @@ fn seeds_derive() {
     }
     assert!(k.bitcoin(BitcoinNetwork::Regtest).is_some());
 }
+
+/// Writes the seeds as inputs of the cargo-fuzz target `facts` (first byte: chain in the
+/// low two bits, label index above them): `cargo test -p signer-station --test
+/// facts_fuzz_smoke -- --ignored write_fuzz_seeds`.
+#[test]
+#[ignore = "writes files; run by hand to refresh the fuzz seeds"]
+fn write_fuzz_seeds() {
+    let k = keys();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/facts");
+    std::fs::create_dir_all(&dir).unwrap();
+    // regtest = label 0, evm:1 = label 3, solana:devnet = label 5.
+    for (i, p) in seeds(&k).iter().enumerate() {
+        let (head, bytes) = match &p.body {
+            PayloadBody::Psbt { bytes, .. } => (0u8, bytes),
+            PayloadBody::EvmTx { tx, .. } => ((3 << 2) | 1, tx),
+            PayloadBody::SolanaMessage { message, .. } => ((5 << 2) | 2, message),
+        };
+        let mut seed = vec![head];
+        seed.extend_from_slice(bytes);
+        std::fs::write(dir.join(format!("seed-{i}")), seed).unwrap();
+    }
+}

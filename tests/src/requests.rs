@@ -135,3 +135,10 @@ pub fn register_vault(
     }
     Ok(())
 }
+
+/// The station's `solana:devnet` key: the vault account on devnet (and LiteSVM).
+pub fn devnet_vault(keys: &signer_station::ceremony::StationKeys) -> [u8; 32] {
+    keys.solana(airgap_protocol::network::SolanaCluster::Devnet)
+        .and_then(|k| k.public_key.as_slice().try_into().ok())
+        .expect("the station holds a 32-byte solana:devnet key")
+}

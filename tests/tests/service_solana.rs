@@ -41,15 +41,7 @@ fn solana_request_through_the_service() -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
-    let vault = Address::new_from_array(
-        r.keys
-            .solana(airgap_protocol::network::SolanaCluster::Devnet)
-            .unwrap()
-            .public_key
-            .clone()
-            .try_into()
-            .unwrap(),
-    );
+    let vault = Address::new_from_array(strongroom_e2e::requests::devnet_vault(&r.keys));
     let nonce_key = seed_key("service nonce account");
     let recipient = addr(&seed_key("exchange hot wallet"));
     let mut p = rehearsal::policy()?;

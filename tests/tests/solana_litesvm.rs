@@ -102,15 +102,7 @@ fn rig(name: &str) -> (Rig, YubiHsm) {
     let dir = std::env::temp_dir().join(format!("strongroom-sol-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let r = rehearsal::station(&dir.join("rehearsal"), now()).unwrap();
-    let vault = Address::new_from_array(
-        r.keys
-            .solana(airgap_protocol::network::SolanaCluster::Devnet)
-            .unwrap()
-            .public_key
-            .clone()
-            .try_into()
-            .unwrap(),
-    );
+    let vault = Address::new_from_array(strongroom_e2e::requests::devnet_vault(&r.keys));
     let nonce_key = seeded(&format!("{name} nonce account"));
     let recipient = addr(&seeded("market maker"));
     let mint = addr(&seeded("test usdc mint"));

@@ -3,8 +3,8 @@
 //!
 //! Every input must be a coin of a vault the station knows, proven by deriving the vault's
 //! descriptor; the vault's network is the payload's network. An output is change only when
-//! it is the same network's vault script on the change branch at a bounded index;
-//! everything else is a payment. The PSBT's own scripts, labels and paths only say where
+//! it goes back to a vault the inputs come from, on its change branch at a bounded index;
+//! everything else (another vault included) is a payment. The PSBT's own scripts, labels and paths only say where
 //! to look.
 
 use airgap_protocol::network::{BitcoinNetwork, Network};
@@ -53,6 +53,7 @@ pub fn derive(
         return Err(undecodable("a transaction without inputs".into()));
     }
     let mut network: Option<BitcoinNetwork> = None;
+    let mut spent_vaults: Vec<usize> = Vec::new();
     let mut inputs = Vec::new();
     let mut sign = Vec::new();
     let mut total_in: u64 = 0;
@@ -107,6 +108,9 @@ pub fn derive(
             }
             Some(_) => {}
         }
+        if !spent_vaults.contains(&owned.vault) {
+            spent_vaults.push(owned.vault);
+        }
         total_in = total_in
             .checked_add(out.value.to_sat())
             .ok_or_else(|| undecodable("input sum overflows".into()))?;
@@ -137,7 +141,7 @@ pub fn derive(
             |a| a.to_string(),
         );
         let class = match ctx.vaults.owns_change(
-            net,
+            &spent_vaults,
             &out.script_pubkey,
             meta,
             ctx.policy.change_index_limit,

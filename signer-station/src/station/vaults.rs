@@ -246,11 +246,12 @@ impl Vaults {
             .find_map(|(i, v)| v.prove(i, script, &at, &[RECEIVE, CHANGE], u32::MAX))
     }
 
-    /// Proves `script` (an output) is change of a vault of `network`: the vault's change
-    /// branch at an index no higher than `limit`, or a definite vault's one script.
+    /// Proves `script` (an output) is change back to one of `spent` (the vaults the
+    /// transaction's inputs come from): that vault's change branch at an index no higher
+    /// than `limit`, or a definite vault's one script.
     pub fn owns_change(
         &self,
-        network: BitcoinNetwork,
+        spent: &[usize],
         script: &Script,
         output: &Output,
         limit: u32,
@@ -259,7 +260,7 @@ impl Vaults {
         self.vaults
             .iter()
             .enumerate()
-            .filter(|(_, v)| v.network == network)
+            .filter(|(i, _)| spent.contains(i))
             .find_map(|(i, v)| v.prove(i, script, &at, &[CHANGE], limit))
     }
 }

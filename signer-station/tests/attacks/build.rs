@@ -208,6 +208,28 @@ pub const ATA: &str = "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL";
 pub const MEMO: &str = "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr";
 pub const COMPUTE_BUDGET: &str = "ComputeBudget111111111111111111111111111111";
 
+/// An SPL Token instruction: tag, accounts (writable, signer), then the amount (and any
+/// trailing bytes).
+fn token_ix(tag: u8, accounts: &[([u8; 32], bool, bool)], amount: u64, tail: &[u8]) -> Instruction {
+    let mut data = vec![tag];
+    data.extend_from_slice(&amount.to_le_bytes());
+    data.extend_from_slice(tail);
+    Instruction {
+        program_id: program(TOKEN),
+        accounts: accounts
+            .iter()
+            .map(|(k, writable, signer)| {
+                if *writable {
+                    AccountMeta::new(sa(*k), *signer)
+                } else {
+                    AccountMeta::new_readonly(sa(*k), *signer)
+                }
+            })
+            .collect(),
+        data,
+    }
+}
+
 pub fn transfer_checked(
     source: [u8; 32],
     mint: [u8; 32],
@@ -216,19 +238,13 @@ pub fn transfer_checked(
     amount: u64,
     decimals: u8,
 ) -> Instruction {
-    let mut data = vec![12];
-    data.extend_from_slice(&amount.to_le_bytes());
-    data.push(decimals);
-    Instruction {
-        program_id: program(TOKEN),
-        accounts: vec![
-            AccountMeta::new(sa(source), false),
-            AccountMeta::new_readonly(sa(mint), false),
-            AccountMeta::new(sa(dest), false),
-            AccountMeta::new_readonly(sa(owner), true),
-        ],
-        data,
-    }
+    let accounts = [
+        (source, true, false),
+        (mint, false, false),
+        (dest, true, false),
+        (owner, false, true),
+    ];
+    token_ix(12, &accounts, amount, &[decimals])
 }
 
 pub fn token_unchecked(
@@ -237,17 +253,16 @@ pub fn token_unchecked(
     owner: [u8; 32],
     amount: u64,
 ) -> Instruction {
-    let mut data = vec![3];
-    data.extend_from_slice(&amount.to_le_bytes());
-    Instruction {
-        program_id: program(TOKEN),
-        accounts: vec![
-            AccountMeta::new(sa(source), false),
-            AccountMeta::new(sa(dest), false),
-            AccountMeta::new_readonly(sa(owner), true),
+    token_ix(
+        3,
+        &[
+            (source, true, false),
+            (dest, true, false),
+            (owner, false, true),
         ],
-        data,
-    }
+        amount,
+        &[],
+    )
 }
 
 pub fn token_approve(
@@ -256,17 +271,16 @@ pub fn token_approve(
     owner: [u8; 32],
     amount: u64,
 ) -> Instruction {
-    let mut data = vec![4];
-    data.extend_from_slice(&amount.to_le_bytes());
-    Instruction {
-        program_id: program(TOKEN),
-        accounts: vec![
-            AccountMeta::new(sa(source), false),
-            AccountMeta::new_readonly(sa(delegate), false),
-            AccountMeta::new_readonly(sa(owner), true),
+    token_ix(
+        4,
+        &[
+            (source, true, false),
+            (delegate, false, false),
+            (owner, false, true),
         ],
-        data,
-    }
+        amount,
+        &[],
+    )
 }
 
 /// An associated-token-account create paid by `funder`, for `owner`, under `token_program`.

@@ -281,6 +281,12 @@ impl Rig {
         self.h.station.sign(&review, &self.h.hsm, NOW)
     }
 
+    /// Sends `payloads` in a request approved twice, as [`Self::attempt`].
+    pub fn send(&mut self, payloads: Vec<Payload>) -> Result<SignResponse, Refusal> {
+        let req = self.request(payloads);
+        self.attempt(&req)
+    }
+
     /// Signs a request that must be signed (the setup before an attack).
     pub fn sign_ok(&mut self, req: &SignRequest) -> SignResponse {
         let r = self.attempt(req);
