@@ -578,7 +578,7 @@ attacks! {
     };
     sol_over_the_daily_budget => OVER_DAY_LIMIT; |r| {
         let ours = devnet(r);
-        let req = r.request(vec![sol(r, vec![transfer(ours, [2; 32], 5 * SOL)], 1)]);
+        let req = r.request(vec![sol(r, vec![transfer(ours, [2; 32], 4 * SOL)], 1)]);
         r.sign_ok(&req);
         r.send(vec![sol(r, vec![transfer(ours, [2; 32], 4 * SOL)], 2)])
     };

@@ -2,9 +2,9 @@
 //! and signing its vault inputs (P2WPKH and P2WSH), SIGHASH_ALL only, low-S.
 //!
 //! Every input must be a coin of a vault the station knows, proven by deriving the vault's
-//! descriptor; the vault's network is the payload's network. An output is change only when
-//! it goes back to a vault the inputs come from, on its change branch at a bounded index;
-//! everything else (another vault included) is a payment. The PSBT's own scripts, labels and paths only say where
+//! descriptor, and all of one vault; the vault's network is the payload's network. An
+//! output is change only when it goes back to that vault, on its change branch at a
+//! bounded index; everything else (another vault included) is a payment. The PSBT's own scripts, labels and paths only say where
 //! to look.
 
 use airgap_protocol::network::{BitcoinNetwork, Network};
@@ -49,8 +49,15 @@ pub fn derive(
     }
     let psbt = Psbt::deserialize(bytes).map_err(|e| undecodable(e.to_string()))?;
     let tx = &psbt.unsigned_tx;
-    if tx.input.is_empty() {
-        return Err(undecodable("a transaction without inputs".into()));
+    if tx.input.is_empty() || tx.output.is_empty() {
+        return Err(undecodable(
+            "a transaction without inputs or without outputs".into(),
+        ));
+    }
+    let mut outpoints: Vec<_> = tx.input.iter().map(|i| i.previous_output).collect();
+    outpoints.sort();
+    if outpoints.windows(2).any(|w| w[0] == w[1]) {
+        return Err(undecodable("a transaction spending one coin twice".into()));
     }
     let mut network: Option<BitcoinNetwork> = None;
     let mut spent_vaults: Vec<usize> = Vec::new();
@@ -108,8 +115,25 @@ pub fn derive(
             }
             Some(_) => {}
         }
-        if !spent_vaults.contains(&owned.vault) {
-            spent_vaults.push(owned.vault);
+        // One vault per transaction: change is proven back to the vault the coins come
+        // from, and with coins of two vaults the value of one could be passed off as the
+        // other's change.
+        match spent_vaults.first() {
+            Some(v) if *v != owned.vault => {
+                let other = ctx
+                    .vaults
+                    .get(*v)
+                    .map_or_else(String::new, |v| v.describe(None));
+                return Err(Refusal::Disallowed {
+                    index,
+                    what: format!(
+                        "coins of two vaults in one transaction ({other} and {})",
+                        vault.describe(None)
+                    ),
+                });
+            }
+            Some(_) => {}
+            None => spent_vaults.push(owned.vault),
         }
         total_in = total_in
             .checked_add(out.value.to_sat())

@@ -168,9 +168,9 @@ impl Facts {
     }
 
     /// Amount leaving the station's control per asset: every transfer but those back to
-    /// the station.
+    /// the station, and the fee (native).
     pub fn outflow(&self) -> Vec<(AssetId, u128)> {
-        let mut out: Vec<(AssetId, u128)> = Vec::new();
+        let mut out: Vec<(AssetId, u128)> = vec![(AssetId::Native, self.fee)];
         for t in self
             .transfers
             .iter()
@@ -181,8 +181,17 @@ impl Facts {
                 None => out.push((t.asset.clone(), t.amount)),
             }
         }
+        out.retain(|(a, v)| *v > 0 || *a != AssetId::Native);
         out.sort();
         out
+    }
+
+    /// Native value paid to others (not back to the station), the fee excluded.
+    pub fn native_paid(&self) -> u128 {
+        self.transfers
+            .iter()
+            .filter(|t| t.asset == AssetId::Native && !matches!(t.class, Class::Own { .. }))
+            .fold(0u128, |a, t| a.saturating_add(t.amount))
     }
 
     /// The strictest class present (`None`: nothing moves).

@@ -144,7 +144,22 @@ pub fn check_payload(
         }
     }
 
-    // Amounts per asset: per transaction, and the rolling 24 hours of this network.
+    // Every token the payload touches is one the policy names, even one "moved back to
+    // the station": a call is only a token transfer if its contract is that token.
+    for t in &f.transfers {
+        if let super::facts::AssetId::Token(token) = &t.asset {
+            if policy.limit(network, token).is_none() {
+                return Err(Refusal::UnlistedAsset {
+                    index,
+                    network: network.to_string(),
+                    asset: token.clone(),
+                });
+            }
+        }
+    }
+
+    // Amounts per asset, fees included: per transaction, and the rolling 24 hours of this
+    // network.
     let outflow = f.outflow();
     for (asset, amount) in &outflow {
         let asset = asset.policy_name();
@@ -195,27 +210,31 @@ pub fn check_payload(
         ));
     }
 
-    if let Some((max, per_mille)) = policy.fee_limit(network) {
-        if f.fee > max {
-            return Err(Refusal::FeeTooHigh {
-                index,
-                fee: f.fee,
-                limit: format!("at most {max}"),
-            });
-        }
-        let native = outflow
-            .iter()
-            .find(|(a, _)| a.policy_name() == "native")
-            .map_or(0, |(_, v)| *v);
-        if native > 0 && f.fee.saturating_mul(1000) / native > u128::from(per_mille) {
-            return Err(Refusal::FeeTooHigh {
-                index,
-                fee: f.fee,
-                limit: format!("at most {per_mille}‰ of the amount"),
-            });
-        }
-        passed.push(format!("fee {} within policy", f.fee));
+    // Fees fail closed: a network without a fee limit signs nothing.
+    let (max, per_mille) = policy
+        .fee_limit(network)
+        .ok_or_else(|| Refusal::FeeTooHigh {
+            index,
+            fee: f.fee,
+            limit: format!("station policy sets no fee limit for {network}"),
+        })?;
+    if f.fee > max {
+        return Err(Refusal::FeeTooHigh {
+            index,
+            fee: f.fee,
+            limit: format!("at most {max}"),
+        });
     }
+    // fee / paid > per_mille / 1000, without rounding.
+    let paid = f.native_paid();
+    if paid > 0 && f.fee.saturating_mul(1000) > paid.saturating_mul(u128::from(per_mille)) {
+        return Err(Refusal::FeeTooHigh {
+            index,
+            fee: f.fee,
+            limit: format!("at most {per_mille}‰ of the amount"),
+        });
+    }
+    passed.push(format!("fee {} within policy", f.fee));
     Ok(passed)
 }
 
