@@ -1,28 +1,50 @@
-//! `coordinator`: Strongroom's online coordinator.
-//!
-//! The API service on SQLite, tokens, audit verification and export, USB bundles, and
-//! the transport demo (see docs/ARCHITECTURE.md).
+//! `coordinator`: Strongroom's online coordinator — the API service and its signing
+//! pipeline, tokens, audit verification and export, USB bundles, and the transport demo
+//! (see docs/ARCHITECTURE.md).
 
 mod commands;
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+/// Strongroom's online coordinator.
+#[derive(Debug, Parser)]
+#[command(name = "coordinator", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API and the signing pipeline (SQLite by default, or PostgreSQL).
+    Serve(Box<coordinator::service::ServeArgs>),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(coordinator::service::TokenCommand),
+    /// The hash-chained audit table: verify, export.
+    #[command(subcommand)]
+    Audit(coordinator::service::AuditCommand),
+    /// The coordinator's USB bundle keys (passphrase-encrypted).
+    #[command(subcommand)]
+    Keys(usb_transfer::cli::KeysCommand),
+    /// USB bundles: export requests, import responses.
+    #[command(subcommand)]
+    Bundle(usb_transfer::cli::BundleCommand),
+    /// The transport demo: QR frames written, damaged and read back.
+    Demo(commands::demo::DemoArgs),
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("demo") => commands::demo::run(&args[1..]),
-        Some("keys" | "bundle") => commands::bundle::run(&args),
-        Some("serve") => coordinator::service::serve(&args[1..]),
-        Some("token") => coordinator::service::token(&args[1..]),
-        Some("audit") => coordinator::service::audit_cmd(&args[1..]),
-        Some("-h" | "--help" | "help") | None => {
-            println!("{}", commands::USAGE);
-            Ok(())
-        }
-        Some(other) => Err(anyhow::anyhow!(
-            "unknown command `{other}`\n\n{}",
-            commands::USAGE
-        )),
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Serve(a) => coordinator::service::serve(a),
+        Command::Token(c) => coordinator::service::token(c),
+        Command::Audit(c) => coordinator::service::audit_cmd(c),
+        Command::Keys(c) => commands::bundle::run(&usb_transfer::cli::Command::Keys(c.clone())),
+        Command::Bundle(c) => commands::bundle::run(&usb_transfer::cli::Command::Bundle(c.clone())),
+        Command::Demo(a) => commands::demo::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,15 +17,207 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// `--name value` pairs.
-fn opt<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.windows(2)
-        .find(|w| w[0] == name)
-        .map(|w| w[1].as_str())
+/// Where the database is. A password never travels on the command line: it comes from a
+/// file or the environment.
+#[derive(Debug, Clone, Default, clap::Args, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DbArgs {
+    /// An SQLite file, or `postgres:host=H port=P user=U dbname=D [sslmode=…]`
+    /// [default: coordinator.db].
+    #[arg(long, value_name = "FILE|postgres:…", env = "STRONGROOM_DB")]
+    pub db: Option<String>,
+    /// A file holding the PostgreSQL password (else STRONGROOM_DB_PASSWORD).
+    #[arg(long, value_name = "FILE", env = "STRONGROOM_DB_PASSWORD_FILE")]
+    pub db_password_file: Option<PathBuf>,
 }
 
-fn db_path(args: &[String]) -> PathBuf {
-    PathBuf::from(opt(args, "--db").unwrap_or("coordinator.db"))
+impl DbArgs {
+    fn target(&self) -> &str {
+        self.db.as_deref().unwrap_or("coordinator.db")
+    }
+
+    /// PostgreSQL connection parameters with the password from its file or the
+    /// environment; `None` for SQLite.
+    fn postgres(&self) -> Result<Option<String>> {
+        let Some(params) = self.target().strip_prefix("postgres:") else {
+            return Ok(None);
+        };
+        if params.split_whitespace().any(|p| p.starts_with("password")) {
+            bail!(
+                "--db must not carry the password (it would show in the process list): \
+                 give --db-password-file or STRONGROOM_DB_PASSWORD"
+            );
+        }
+        let password = match &self.db_password_file {
+            Some(f) => Some(
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("reading {}", f.display()))?
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string(),
+            ),
+            None => std::env::var("STRONGROOM_DB_PASSWORD").ok(),
+        };
+        Ok(Some(match password {
+            Some(p) => format!(
+                "{params} password='{}'",
+                p.replace('\\', "\\\\").replace('\'', "\\'")
+            ),
+            None => params.to_string(),
+        }))
+    }
+
+    /// Opens the store, creating an SQLite file only when `create`.
+    fn open(&self, create: bool) -> Result<Box<dyn Store>> {
+        if let Some(params) = self.postgres()? {
+            return Ok(Box::new(crate::store::Postgres::connect(&params)?));
+        }
+        let path = PathBuf::from(self.target());
+        if !create && !path.exists() {
+            bail!(
+                "no database at {} (give --db; this command never creates one)",
+                path.display()
+            );
+        }
+        Ok(Box::new(Sqlite::open(&path)?))
+    }
+}
+
+/// `coordinator serve`. Every setting also comes from a TOML `--config` file (keys as the
+/// flags, without `--`) or the environment; flags win over the environment, which wins
+/// over the file.
+#[derive(Debug, Clone, Default, clap::Args, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeArgs {
+    /// A TOML file with any of these settings.
+    #[arg(long, value_name = "FILE", env = "STRONGROOM_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Where the database is.
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on [default: 127.0.0.1:8420].
+    #[arg(long, value_name = "HOST:PORT", env = "STRONGROOM_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Risk rules (TOML) [default: small limits for regtest and devnets].
+    #[arg(long, value_name = "FILE", env = "STRONGROOM_RISK")]
+    pub risk: Option<PathBuf>,
+    /// Chains file (TOML): EVM, Bitcoin and Solana nodes, vaults, watches, deposits.
+    #[arg(long, value_name = "FILE", env = "STRONGROOM_CHAINS")]
+    pub chains: Option<PathBuf>,
+    /// Networks requests may name, besides the chains file's [default: regtest,evm:1,solana:devnet].
+    #[arg(long, value_delimiter = ',', value_name = "NETWORK,…")]
+    pub networks: Option<Vec<String>>,
+    /// The coordinator's request-signing key (a 0600 file of 32 bytes hex).
+    #[arg(long, value_name = "FILE", env = "STRONGROOM_KEY_FILE")]
+    pub key: Option<PathBuf>,
+    /// The coordinator's USB bundle keys (passphrase in STRONGROOM_USB_PASSPHRASE).
+    #[arg(long, value_name = "DIR", env = "STRONGROOM_USB_KEYS")]
+    pub usb_keys: Option<PathBuf>,
+    /// Approvals a request needs [default: 2].
+    #[arg(long, value_name = "N")]
+    pub approvals: Option<usize>,
+    /// How often the worker moves requests on, milliseconds [default: 2000].
+    #[arg(long, value_name = "MS")]
+    pub poll_ms: Option<u64>,
+    /// This replica's name, stable across restarts [default: host:listen].
+    #[arg(long, value_name = "NAME", env = "STRONGROOM_REPLICA")]
+    pub replica: Option<String>,
+    /// Accept stations on MockHsm (demos only).
+    #[arg(long)]
+    #[serde(default)]
+    pub allow_mock_hsm: bool,
+    /// Crash after the named pipeline step (crash-resume tests only).
+    #[arg(long, hide = true, value_name = "STEP")]
+    #[serde(skip)]
+    pub fault_crash_after: Option<String>,
+}
+
+impl ServeArgs {
+    /// These settings over those of the `--config` file.
+    fn resolved(&self) -> Result<Self> {
+        let Some(path) = &self.config else {
+            return Ok(self.clone());
+        };
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let file: ServeArgs =
+            toml::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        Ok(Self {
+            config: self.config.clone(),
+            db: DbArgs {
+                db: self.db.db.clone().or(file.db.db),
+                db_password_file: self
+                    .db
+                    .db_password_file
+                    .clone()
+                    .or(file.db.db_password_file),
+            },
+            listen: self.listen.or(file.listen),
+            risk: self.risk.clone().or(file.risk),
+            chains: self.chains.clone().or(file.chains),
+            networks: self.networks.clone().or(file.networks),
+            key: self.key.clone().or(file.key),
+            usb_keys: self.usb_keys.clone().or(file.usb_keys),
+            approvals: self.approvals.or(file.approvals),
+            poll_ms: self.poll_ms.or(file.poll_ms),
+            replica: self.replica.clone().or(file.replica),
+            allow_mock_hsm: self.allow_mock_hsm || file.allow_mock_hsm,
+            fault_crash_after: self.fault_crash_after.clone(),
+        })
+    }
+}
+
+/// `coordinator token …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token (printed once; stored hashed).
+    Add {
+        /// Who the token is for.
+        #[arg(long, value_name = "NAME")]
+        principal: String,
+        /// Roles: admin, treasury, approver, risk, auditor, warm-tier.
+        #[arg(long, value_delimiter = ',', required = true, value_name = "ROLE,…")]
+        roles: Vec<String>,
+        /// Where the database is.
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// `coordinator audit …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash-chained audit table; say where it breaks. Never creates a database.
+    Verify {
+        /// Where the database is.
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Export a period for compliance.
+    Export {
+        /// Where the database is.
+        #[command(flatten)]
+        db: DbArgs,
+        /// From (Unix seconds).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// To (Unix seconds).
+        #[arg(long, default_value_t = u64::MAX)]
+        to: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+    },
+}
+
+/// Audit export formats.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// JSON rows.
+    Json,
+    /// CSV with a header line.
+    Csv,
 }
 
 /// The default risk rules for a fresh install (regtest and devnets only, small limits).
@@ -106,31 +298,27 @@ pub fn read_key(path: &str) -> Result<ed25519_dalek::SigningKey> {
 }
 
 /// `coordinator serve`: the API and the pipeline worker.
-pub fn serve(args: &[String]) -> Result<()> {
-    let db = db_path(args);
-    let listen: SocketAddr = opt(args, "--listen")
-        .unwrap_or("127.0.0.1:8420")
-        .parse()
-        .context("--listen takes host:port")?;
-    let risk = match opt(args, "--risk") {
-        Some(p) => RiskConfig::from_toml(
-            &std::fs::read_to_string(p).with_context(|| format!("reading {p}"))?,
-        )
-        .map_err(|e| anyhow!("{p}: {e}"))?,
+pub fn serve(args: &ServeArgs) -> Result<()> {
+    let args = args.resolved()?;
+    let listen: SocketAddr = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8420)));
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+    };
+    let risk = match &args.risk {
+        Some(p) => RiskConfig::from_toml(&read(p)?).map_err(|e| anyhow!("{}: {e}", p.display()))?,
         None => RiskConfig::from_toml(DEFAULT_RISK).map_err(|e| anyhow!(e))?,
     };
-    let chains: ChainsFile = match opt(args, "--chains") {
-        Some(p) => {
-            toml::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {p}"))?)
-                .map_err(|e| anyhow!("{p}: {e}"))?
-        }
+    let chains: ChainsFile = match &args.chains {
+        Some(p) => toml::from_str(&read(p)?).map_err(|e| anyhow!("{}: {e}", p.display()))?,
         None => ChainsFile::default(),
     };
-    let mut networks: Vec<String> = opt(args, "--networks")
-        .unwrap_or("regtest,evm:1,solana:devnet")
-        .split(',')
-        .map(String::from)
-        .collect();
+    let mut networks: Vec<String> = args.networks.clone().unwrap_or_else(|| {
+        ["regtest", "evm:1", "solana:devnet"]
+            .map(String::from)
+            .to_vec()
+    });
     for n in chains
         .evm
         .iter()
@@ -144,19 +332,20 @@ pub fn serve(args: &[String]) -> Result<()> {
     }
     // `--db postgres:host=… port=… user=… dbname=…` for several replicas; a file path
     // for the embedded SQLite default.
-    let store: Arc<dyn Store> = match db.to_str().and_then(|d| d.strip_prefix("postgres:")) {
-        Some(params) => Arc::new(crate::store::Postgres::connect(params)?),
-        None => Arc::new(Sqlite::open(&db)?),
-    };
+    let store: Arc<dyn Store> = Arc::from(args.db.open(true)?);
     let mut pipeline = crate::pipeline::Pipeline::unconfigured(store.clone());
-    pipeline.key = opt(args, "--key").map(read_key).transpose()?;
-    if let Some(dir) = opt(args, "--usb-keys") {
+    pipeline.key = args
+        .key
+        .as_deref()
+        .map(|p| read_key(&p.to_string_lossy()))
+        .transpose()?;
+    if let Some(dir) = &args.usb_keys {
         let pass = std::env::var("STRONGROOM_USB_PASSPHRASE").map_err(|_| {
             anyhow!("--usb-keys needs STRONGROOM_USB_PASSPHRASE in the environment")
         })?;
         pipeline.usb = Some(
-            usb_transfer::keyfile::load(std::path::Path::new(dir), pass.into())
-                .map_err(|e| anyhow!("{dir}: {e}"))?,
+            usb_transfer::keyfile::load(dir, pass.into())
+                .map_err(|e| anyhow!("{}: {e}", dir.display()))?,
         );
     }
     pipeline.evm = chains
@@ -238,15 +427,12 @@ pub fn serve(args: &[String]) -> Result<()> {
         .into_iter()
         .map(|d| crate::pipeline::Deposits::new(d).map_err(|e| anyhow!("chains file: {e}")))
         .collect::<Result<_>>()?;
-    pipeline.approvals_required = opt(args, "--approvals")
-        .unwrap_or("2")
-        .parse()
-        .context("--approvals takes a number")?;
-    pipeline.allow_mock_hsm = args.iter().any(|a| a == "--allow-mock-hsm");
+    pipeline.approvals_required = args.approvals.unwrap_or(2);
+    pipeline.allow_mock_hsm = args.allow_mock_hsm;
     // The lease owner names this replica, stably across restarts: a coordinator that
     // crashed mid-step takes its own leases back at once instead of waiting them out.
-    pipeline.owner = match opt(args, "--replica") {
-        Some(name) => name.to_string(),
+    pipeline.owner = match &args.replica {
+        Some(name) => name.clone(),
         None => format!(
             "{}:{listen}",
             std::fs::read_to_string("/etc/hostname")
@@ -255,13 +441,8 @@ pub fn serve(args: &[String]) -> Result<()> {
         ),
     };
     // Fault injection for the crash-resume tests only.
-    pipeline.crash_after = opt(args, "--fault-crash-after").map(String::from);
-    let poll = std::time::Duration::from_millis(
-        opt(args, "--poll-ms")
-            .unwrap_or("2000")
-            .parse()
-            .context("--poll-ms takes a number")?,
-    );
+    pipeline.crash_after = args.fault_crash_after.clone();
+    let poll = std::time::Duration::from_millis(args.poll_ms.unwrap_or(2000));
     let state = Arc::new(
         AppState::new(
             store,
@@ -280,10 +461,10 @@ pub fn serve(args: &[String]) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
-        let shown = if db.to_string_lossy().starts_with("postgres:") {
+        let shown = if args.db.target().starts_with("postgres:") {
             "PostgreSQL".to_string()
         } else {
-            db.display().to_string()
+            args.db.target().to_string()
         };
         println!(
             "coordinator listening on http://{} (database {shown})",
@@ -332,62 +513,52 @@ pub fn serve(args: &[String]) -> Result<()> {
 }
 
 /// `coordinator token add`.
-pub fn token(args: &[String]) -> Result<()> {
-    match args.first().map(String::as_str) {
-        Some("add") => {}
-        _ => bail!("usage: coordinator token add --principal NAME --roles ROLE[,ROLE] [--db FILE]"),
-    }
-    let principal = opt(args, "--principal").ok_or_else(|| anyhow!("--principal is required"))?;
-    let roles: Vec<String> = opt(args, "--roles")
-        .ok_or_else(|| anyhow!("--roles is required ({})", ROLES.join(", ")))?
-        .split(',')
-        .map(String::from)
-        .collect();
+pub fn token(command: &TokenCommand) -> Result<()> {
+    let TokenCommand::Add {
+        principal,
+        roles,
+        db,
+    } = command;
     if let Some(r) = roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
         bail!("unknown role {r:?} ({})", ROLES.join(", "));
     }
     let mut raw = [0u8; 32];
     std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut raw)?;
     let token = format!("sr_{}", hex::encode(raw));
-    let store = open_store(args)?;
-    store.add_token(&token_hash(&token), principal, &roles, now())?;
+    let store = db.open(true)?;
+    store.add_token(&token_hash(&token), principal, roles, now())?;
     // Shown once; only its hash is stored.
     println!("{token}");
     Ok(())
 }
 
-fn open_store(args: &[String]) -> Result<Box<dyn Store>> {
-    let db = db_path(args);
-    Ok(
-        match db.to_str().and_then(|d| d.strip_prefix("postgres:")) {
-            Some(params) => Box::new(crate::store::Postgres::connect(params)?),
-            None => Box::new(Sqlite::open(&db)?),
-        },
-    )
-}
-
-/// `coordinator audit verify|export`.
-pub fn audit_cmd(args: &[String]) -> Result<()> {
-    let store = open_store(args)?;
-    let rows = store.audit_rows(1, usize::MAX)?;
-    match args.first().map(String::as_str) {
-        Some("verify") => match audit::verify(&rows, None) {
-            Ok(()) => {
-                println!("audit chain intact: {} rows", rows.len());
-                Ok(())
+/// `coordinator audit verify|export`: read only; never creates a database.
+pub fn audit_cmd(command: &AuditCommand) -> Result<()> {
+    match command {
+        AuditCommand::Verify { db } => {
+            let rows = db.open(false)?.audit_rows(1, usize::MAX)?;
+            match audit::verify(&rows, None) {
+                Ok(()) => {
+                    println!("audit chain intact: {} rows", rows.len());
+                    Ok(())
+                }
+                Err(e) => bail!("audit chain broken: {e}"),
             }
-            Err(e) => bail!("audit chain broken: {e}"),
-        },
-        Some("export") => {
-            let from: u64 = opt(args, "--from").unwrap_or("0").parse()?;
-            let to: u64 = opt(args, "--to").unwrap_or("18446744073709551615").parse()?;
+        }
+        AuditCommand::Export {
+            db,
+            from,
+            to,
+            format,
+        } => {
+            let rows = db.open(false)?.audit_rows(1, usize::MAX)?;
             let period: Vec<_> = rows
                 .iter()
-                .filter(|r| r.time >= from && r.time <= to)
+                .filter(|r| r.time >= *from && r.time <= *to)
                 .collect();
-            match opt(args, "--format").unwrap_or("json") {
-                "json" => println!("{}", serde_json::to_string_pretty(&period)?),
-                "csv" => {
+            match format {
+                ExportFormat::Json => println!("{}", serde_json::to_string_pretty(&period)?),
+                ExportFormat::Csv => {
                     println!("seq,time,actor,action,subject,detail,prev_hash,hash");
                     let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
                     for r in period {
@@ -404,10 +575,8 @@ pub fn audit_cmd(args: &[String]) -> Result<()> {
                         );
                     }
                 }
-                f => bail!("--format {f}: json or csv"),
             }
             Ok(())
         }
-        _ => bail!("usage: coordinator audit verify|export [--from UNIX] [--to UNIX] [--format json|csv] [--db FILE]"),
     }
 }

@@ -1,25 +1,47 @@
-//! `signer-station`: the offline station's command line.
-//!
-//! Today: USB bundle keys and import/export, and ledger verification. The station core
-//! (HSM signing, quorum, ceremonies, policy) is a library (`signer_station`); the review
-//! TUI that drives it for custodians lands with its issue (see docs/ARCHITECTURE.md).
+//! `signer-station`: the offline station's command line — the custodians' screen, the
+//! ceremonies, USB bundles and the ledger. The station core is the library
+//! (`signer_station`).
 
 mod commands;
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+/// Strongroom's offline signer station.
+#[derive(Debug, Parser)]
+#[command(name = "signer-station", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The custodians' screen: capture, review, unlock, sign or refuse.
+    Tui(commands::tui::TuiArgs),
+    /// Station ceremonies: init, keys, register, backup, restore, reanchor, rehearse.
+    #[command(subcommand)]
+    Ceremony(commands::ceremony::Step),
+    /// The station ledger: verify the hash chain, repair a torn tail.
+    #[command(subcommand)]
+    Ledger(commands::ledger::LedgerCommand),
+    /// The station's USB bundle keys (passphrase-encrypted).
+    #[command(subcommand)]
+    Keys(usb_transfer::cli::KeysCommand),
+    /// USB bundles: import requests, export responses.
+    #[command(subcommand)]
+    Bundle(usb_transfer::cli::BundleCommand),
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("keys" | "bundle") => commands::bundle::run(&args),
-        Some("ledger") => commands::ledger::run(&args[1..]),
-        Some("ceremony") => commands::ceremony::run(&args[1..]),
-        Some("tui") => commands::tui::run(&args[1..]),
-        Some("-h" | "--help" | "help") | None => {
-            println!("{}", commands::USAGE);
-            Ok(())
-        }
-        Some(other) => Err(format!("unknown command `{other}`\n\n{}", commands::USAGE)),
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Tui(a) => commands::tui::run(a),
+        Command::Ceremony(step) => commands::ceremony::run(step),
+        Command::Ledger(c) => commands::ledger::run(c),
+        Command::Keys(c) => commands::bundle::run(&usb_transfer::cli::Command::Keys(c.clone())),
+        Command::Bundle(c) => commands::bundle::run(&usb_transfer::cli::Command::Bundle(c.clone())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -670,18 +670,24 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-pub fn run(args: &[String]) -> Result<()> {
+/// `strongroom demo`: two station ceremonies on MockHsm, the coordinator service on
+/// SQLite, and one request per chain (Bitcoin 2-of-2 on a regtest fixture chain; EVM on
+/// anvil and Solana on LiteSVM when installed) through QR frames and USB bundles to
+/// broadcast and confirmation.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where each run writes its frames, bundles, ledgers, database and audit log.
+    #[arg(long, value_name = "DIR", default_value = "strongroom-demo")]
+    out: PathBuf,
+    /// Leave the coordinator and its web console running afterwards.
+    #[arg(long)]
+    keep: bool,
+}
+
+pub fn run(args: &DemoArgs) -> Result<()> {
     let t0 = Instant::now();
-    let mut base = PathBuf::from("strongroom-demo");
-    let mut keep = false;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--out" => base = PathBuf::from(it.next().context("--out DIR")?),
-            "--keep" => keep = true,
-            _ => bail!("usage: strongroom demo [--out DIR] [--keep]"),
-        }
-    }
+    let base = args.out.clone();
+    let keep = args.keep;
     let now = unix_now();
     let run = std::fs::canonicalize(std::fs::create_dir_all(&base).map(|()| &base)?)?
         .join(format!("run-{now}"));

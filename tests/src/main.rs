@@ -1,27 +1,49 @@
-//! `strongroom demo`: the whole vault round trip on embedded defaults, through the
-//! coordinator service (run as a child process of this binary).
+//! `strongroom`: the whole vault round trip on embedded defaults (`demo`), and the
+//! coordinator's service commands, run as this binary's child process by the demo and the
+//! tests.
 
 mod demo;
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+/// Strongroom end to end: the demo, and the coordinator's service commands.
+#[derive(Debug, Parser)]
+#[command(name = "strongroom", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the vault round trip on embedded defaults across all three chains.
+    Demo(demo::DemoArgs),
+    /// The coordinator's service commands (as `coordinator …`).
+    #[command(subcommand)]
+    Coordinator(CoordinatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CoordinatorCommand {
+    /// Run the API and the signing pipeline.
+    Serve(Box<coordinator::service::ServeArgs>),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(coordinator::service::TokenCommand),
+    /// The audit table: verify, export.
+    #[command(subcommand)]
+    Audit(coordinator::service::AuditCommand),
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("demo") => demo::run(&args[1..]),
-        // The coordinator's service commands, so tests can run it as a process.
-        Some("coordinator") => match args.get(1).map(String::as_str) {
-            Some("serve") => coordinator::service::serve(&args[2..]),
-            Some("token") => coordinator::service::token(&args[2..]),
-            Some("audit") => coordinator::service::audit_cmd(&args[2..]),
-            _ => Err(anyhow::anyhow!(
-                "usage: strongroom coordinator serve|token|audit …"
-            )),
-        },
-        _ => {
-            println!("usage: strongroom demo [--out DIR] [--keep]\n\nRuns two station ceremonies on MockHsm, the coordinator service on SQLite, and one request per chain (Bitcoin 2-of-2 on a regtest fixture chain; EVM on anvil and Solana on LiteSVM when installed) through QR frames and USB bundles to broadcast and confirmation. --keep leaves the coordinator and its web console running.");
-            return ExitCode::SUCCESS;
-        }
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Coordinator(CoordinatorCommand::Serve(a)) => coordinator::service::serve(a),
+        Command::Coordinator(CoordinatorCommand::Token(c)) => coordinator::service::token(c),
+        Command::Coordinator(CoordinatorCommand::Audit(c)) => coordinator::service::audit_cmd(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,23 +10,15 @@
 //! ```
 //! The passphrase comes from `--passphrase-file FILE` or `STRONGROOM_PASSPHRASE`.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use age::secrecy::SecretString;
+use clap::{Args, Parser, Subcommand};
 
 use crate::format::{open_bundle, seal_bundle, BundleKind};
 use crate::fs::{scan_dir, write_atomically, write_bundle, BundleState};
 use crate::keyfile::{self, PublicKeys};
-
-/// Usage text.
-pub const USAGE: &str = "keys generate --dir DIR
-keys show --dir DIR
-bundle export --envelope FILE --to PUBFILE --keys DIR --out DIR [--label TEXT]
-bundle import --bundle FILE --keys DIR --trust PUBFILE --out FILE
-bundle list --dir DIR --keys DIR --trust PUBFILE
-(passphrase: --passphrase-file FILE or STRONGROOM_PASSPHRASE)";
 
 /// Which side is running: it exports `exports` and imports the other kind.
 #[derive(Debug, Clone, Copy)]
@@ -35,28 +27,118 @@ pub struct Side {
     pub exports: BundleKind,
 }
 
-fn flags(args: &[String]) -> Result<HashMap<String, String>, String> {
-    let mut m = HashMap::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let name = a
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument `{a}`\n\n{USAGE}"))?;
-        let v = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-        m.insert(name.to_string(), v.clone());
-    }
-    Ok(m)
+/// Where the key file's passphrase comes from: a file, or `STRONGROOM_PASSPHRASE`
+/// (never the command line).
+#[derive(Debug, Clone, Args)]
+pub struct Passphrase {
+    /// A file holding the passphrase (else STRONGROOM_PASSPHRASE).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
 }
 
-fn need<'a>(f: &'a HashMap<String, String>, name: &str) -> Result<&'a str, String> {
-    f.get(name)
-        .map(String::as_str)
-        .ok_or_else(|| format!("missing --{name}\n\n{USAGE}"))
+/// `keys …`: this side's bundle keys.
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysCommand {
+    /// Generate the bundle keys (X25519 for age, Ed25519 for signing), passphrase-encrypted.
+    Generate {
+        /// Directory for keys.age and keys.pub (created; existing keys are never replaced).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// scrypt work factor, log2(N), 10 to 22 (default: age's, about a second).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(10..=22))]
+        work_factor: Option<u8>,
+        /// The key file's passphrase.
+        #[command(flatten)]
+        passphrase: Passphrase,
+    },
+    /// Print the public keys (to give the other side).
+    Show {
+        /// Directory holding keys.pub.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
-fn passphrase(f: &HashMap<String, String>) -> Result<SecretString, String> {
-    if let Some(p) = f.get("passphrase-file") {
-        let s = std::fs::read_to_string(p).map_err(|e| format!("{p}: {e}"))?;
+/// `bundle …`: USB bundles.
+#[derive(Debug, Clone, Subcommand)]
+pub enum BundleCommand {
+    /// Seal an envelope for the other side: encrypted to it, signed by this side.
+    Export {
+        /// The envelope (UR message bytes).
+        #[arg(long, value_name = "FILE")]
+        envelope: PathBuf,
+        /// The recipient's keys.pub.
+        #[arg(long, value_name = "PUBFILE")]
+        to: PathBuf,
+        /// This side's key directory.
+        #[arg(long, value_name = "DIR")]
+        keys: PathBuf,
+        /// Where to write the bundle (the USB stick).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// A label for the file name.
+        #[arg(long, default_value = "envelope")]
+        label: String,
+        /// The key file's passphrase.
+        #[command(flatten)]
+        passphrase: Passphrase,
+    },
+    /// Open a bundle from the other side, verify it, write its envelope.
+    Import {
+        /// The bundle file.
+        #[arg(long, value_name = "FILE")]
+        bundle: PathBuf,
+        /// This side's key directory.
+        #[arg(long, value_name = "DIR")]
+        keys: PathBuf,
+        /// The sender's keys.pub.
+        #[arg(long, value_name = "PUBFILE")]
+        trust: PathBuf,
+        /// Where to write the envelope (never replaces a file).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The key file's passphrase.
+        #[command(flatten)]
+        passphrase: Passphrase,
+    },
+    /// List the bundles of a directory with each one's state.
+    List {
+        /// The directory (the USB stick).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// This side's key directory.
+        #[arg(long, value_name = "DIR")]
+        keys: PathBuf,
+        /// The sender's keys.pub.
+        #[arg(long, value_name = "PUBFILE")]
+        trust: PathBuf,
+        /// The key file's passphrase.
+        #[command(flatten)]
+        passphrase: Passphrase,
+    },
+}
+
+/// `keys …` or `bundle …`, as both binaries embed them.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// This side's bundle keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// USB bundles: export, import, list.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "bundle", no_binary_name = true)]
+struct Standalone {
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn passphrase(p: &Passphrase) -> Result<SecretString, String> {
+    if let Some(path) = &p.passphrase_file {
+        let s = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         return Ok(SecretString::from(
             s.trim_end_matches(['\n', '\r']).to_string(),
         ));
@@ -81,59 +163,67 @@ fn kind_name(k: BundleKind) -> &'static str {
     }
 }
 
-/// Runs `keys …` or `bundle …`; returns what to print.
+/// Runs `keys …` or `bundle …` given as words (as a binary's arguments after its
+/// name); returns what to print.
 pub fn run(side: Side, args: &[String]) -> Result<String, String> {
-    let (group, verb, rest) = match args {
-        [g, v, rest @ ..] => (g.as_str(), v.as_str(), rest),
-        _ => return Err(USAGE.to_string()),
-    };
-    let f = flags(rest)?;
+    let cli = Standalone::try_parse_from(args).map_err(|e| e.to_string())?;
+    execute(side, &cli.command)
+}
+
+/// Runs a parsed `keys …` or `bundle …`; returns what to print.
+pub fn execute(side: Side, command: &Command) -> Result<String, String> {
     let err = |e: &dyn std::fmt::Display| e.to_string();
-    match (group, verb) {
-        ("keys", "generate") => {
-            let dir = PathBuf::from(need(&f, "dir")?);
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-            let work_factor = f
-                .get("work-factor")
-                .map(|w| w.parse::<u8>())
-                .transpose()
-                .map_err(|_| "--work-factor takes 10..=22")?;
+    let show = |p: &Path| p.display().to_string();
+    match command {
+        Command::Keys(KeysCommand::Generate {
+            dir,
+            work_factor,
+            passphrase: p,
+        }) => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", show(dir)))?;
             let public =
-                keyfile::generate(&dir, passphrase(&f)?, work_factor).map_err(|e| err(&e))?;
+                keyfile::generate(dir, passphrase(p)?, *work_factor).map_err(|e| err(&e))?;
             Ok(format!(
                 "keys written to {}\n{}",
-                dir.display(),
+                show(dir),
                 public.to_text()
             ))
         }
-        ("keys", "show") => {
-            let public = PublicKeys::read(&Path::new(need(&f, "dir")?).join("keys.pub"))
-                .map_err(|e| err(&e))?;
+        Command::Keys(KeysCommand::Show { dir }) => {
+            let public = PublicKeys::read(&dir.join("keys.pub")).map_err(|e| err(&e))?;
             Ok(public.to_text())
         }
-        ("bundle", "export") => {
-            let envelope =
-                std::fs::read(need(&f, "envelope")?).map_err(|e| format!("--envelope: {e}"))?;
-            let to = PublicKeys::read(Path::new(need(&f, "to")?)).map_err(|e| err(&e))?;
-            let keys = keyfile::load(Path::new(need(&f, "keys")?), passphrase(&f)?)
-                .map_err(|e| err(&e))?;
+        Command::Bundle(BundleCommand::Export {
+            envelope,
+            to,
+            keys,
+            out,
+            label,
+            passphrase: p,
+        }) => {
+            let envelope = std::fs::read(envelope).map_err(|e| format!("--envelope: {e}"))?;
+            let to = PublicKeys::read(to).map_err(|e| err(&e))?;
+            let keys = keyfile::load(keys, passphrase(p)?).map_err(|e| err(&e))?;
             let bundle = seal_bundle(side.exports, &envelope, &to.x25519, &keys.signing, now())
                 .map_err(|e| err(&e))?;
-            let label = f.get("label").map_or("envelope", String::as_str);
-            let path = write_bundle(Path::new(need(&f, "out")?), side.exports, label, &bundle)
-                .map_err(|e| err(&e))?;
+            let path = write_bundle(out, side.exports, label, &bundle).map_err(|e| err(&e))?;
             Ok(format!(
                 "{} bundle written: {}",
                 kind_name(side.exports),
                 path.display()
             ))
         }
-        ("bundle", "import") => {
-            let path = need(&f, "bundle")?;
-            let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-            let keys = keyfile::load(Path::new(need(&f, "keys")?), passphrase(&f)?)
-                .map_err(|e| err(&e))?;
-            let trust = PublicKeys::read(Path::new(need(&f, "trust")?)).map_err(|e| err(&e))?;
+        Command::Bundle(BundleCommand::Import {
+            bundle,
+            keys,
+            trust,
+            out,
+            passphrase: p,
+        }) => {
+            let path = show(bundle);
+            let bytes = std::fs::read(bundle).map_err(|e| format!("{path}: {e}"))?;
+            let keys = keyfile::load(keys, passphrase(p)?).map_err(|e| err(&e))?;
+            let trust = PublicKeys::read(trust).map_err(|e| err(&e))?;
             let b = open_bundle(&bytes, &keys.identity, &[trust.ed25519])
                 .map_err(|e| format!("{path}: {e}"))?;
             if b.manifest.kind == side.exports {
@@ -143,7 +233,6 @@ pub fn run(side: Side, args: &[String]) -> Result<String, String> {
                     kind_name(other(side.exports))
                 ));
             }
-            let out = PathBuf::from(need(&f, "out")?);
             let (dir, name) = (
                 out.parent()
                     .filter(|p| !p.as_os_str().is_empty())
@@ -161,17 +250,16 @@ pub fn run(side: Side, args: &[String]) -> Result<String, String> {
                 out.display()
             ))
         }
-        ("bundle", "list") => {
-            let keys = keyfile::load(Path::new(need(&f, "keys")?), passphrase(&f)?)
+        Command::Bundle(BundleCommand::List {
+            dir,
+            keys,
+            trust,
+            passphrase: p,
+        }) => {
+            let keys = keyfile::load(keys, passphrase(p)?).map_err(|e| err(&e))?;
+            let trust = PublicKeys::read(trust).map_err(|e| err(&e))?;
+            let list = scan_dir(dir, &keys.identity, &[trust.ed25519], &Default::default())
                 .map_err(|e| err(&e))?;
-            let trust = PublicKeys::read(Path::new(need(&f, "trust")?)).map_err(|e| err(&e))?;
-            let list = scan_dir(
-                Path::new(need(&f, "dir")?),
-                &keys.identity,
-                &[trust.ed25519],
-                &Default::default(),
-            )
-            .map_err(|e| err(&e))?;
             let mut out = String::new();
             for l in list {
                 let state = match l.state {
@@ -187,7 +275,6 @@ pub fn run(side: Side, args: &[String]) -> Result<String, String> {
             }
             Ok(out)
         }
-        _ => Err(USAGE.to_string()),
     }
 }
 

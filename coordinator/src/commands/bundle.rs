@@ -2,15 +2,15 @@
 //! imports responses.
 
 use anyhow::{anyhow, Result};
-use usb_transfer::cli::{run as run_cli, Side};
+use usb_transfer::cli::{execute, Command, Side};
 use usb_transfer::BundleKind;
 
-pub fn run(args: &[String]) -> Result<()> {
-    let out = run_cli(
+pub fn run(command: &Command) -> Result<()> {
+    let out = execute(
         Side {
             exports: BundleKind::Request,
         },
-        args,
+        command,
     )
     .map_err(|e| anyhow!(e))?;
     print!("{out}");

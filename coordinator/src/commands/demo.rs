@@ -13,41 +13,31 @@ use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
 use airgap_protocol::ur::UrEncoder;
 use anyhow::{bail, Context, Result};
 
-struct Options {
+/// `coordinator demo`: encode a payload as an animated UR QR stream and a BBQr stream,
+/// write the frames as PNG files, read them back through frame loss and damage.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where to write the frames.
+    #[arg(long, value_name = "DIR", default_value = "strongroom-demo")]
     out: PathBuf,
+    /// QR version of every frame (5 to 40).
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u8).range(5..=40))]
     version: u8,
+    /// Frames lost on the way, percent (0 to 90).
+    #[arg(long, value_name = "PERCENT", default_value_t = 30.0, value_parser = loss_percent)]
     loss: f64,
+    /// Seed of the stand-in payload and of the damage.
+    #[arg(long, default_value_t = 7)]
     seed: u64,
 }
 
-fn parse(args: &[String]) -> Result<Options> {
-    let mut o = Options {
-        out: PathBuf::from("strongroom-demo"),
-        version: 15,
-        loss: 0.30,
-        seed: 7,
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut val = || it.next().with_context(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--out" => o.out = PathBuf::from(val()?),
-            "--version" => o.version = val()?.parse().context("--version takes 5..=40")?,
-            "--loss" => {
-                let p: f64 = val()?.parse().context("--loss takes a percentage")?;
-                if !(0.0..90.0).contains(&p) {
-                    bail!("--loss must be in 0..90 percent");
-                }
-                o.loss = p / 100.0;
-            }
-            "--seed" => o.seed = val()?.parse().context("--seed takes a number")?,
-            other => bail!("unknown option `{other}`"),
-        }
+fn loss_percent(s: &str) -> Result<f64, String> {
+    let p: f64 = s.parse().map_err(|_| "a percentage".to_string())?;
+    if (0.0..90.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err("in 0..90 percent".into())
     }
-    if !(5..=40).contains(&o.version) {
-        bail!("--version must be in 5..=40");
-    }
-    Ok(o)
 }
 
 /// A deterministic stand-in payload of the size of a 20-input PSBT.
@@ -61,8 +51,8 @@ fn sample_payload(seed: u64) -> Vec<u8> {
     p
 }
 
-pub fn run(args: &[String]) -> Result<()> {
-    let o = parse(args)?;
+pub fn run(o: &DemoArgs) -> Result<()> {
+    let loss = o.loss / 100.0;
     let payload = sample_payload(o.seed);
     let ur_type = "bytes";
     let frag = qr::max_fragment_len_for_version(ur_type, o.version, payload.len())
@@ -103,7 +93,7 @@ pub fn run(args: &[String]) -> Result<()> {
     for step in 0..4 * shown {
         let idx = (start + step) % shown;
         seen += 1;
-        if rng.next_f64() < o.loss {
+        if rng.next_f64() < loss {
             lost += 1;
             continue;
         }
@@ -133,7 +123,7 @@ pub fn run(args: &[String]) -> Result<()> {
         Some(Payload::Ur { message, .. }) if message == payload => println!(
             "read back: complete after {seen} frames shown ({lost} lost, {} unreadable); optimum K/(1-loss) = {:.1}",
             p.frames_without_code,
-            k as f64 / (1.0 - o.loss)
+            k as f64 / (1.0 - loss)
         ),
         Some(_) => bail!("read back a different payload"),
         None => bail!(

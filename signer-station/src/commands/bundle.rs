@@ -1,15 +1,15 @@
 //! `signer-station keys …` and `signer-station bundle …`: the station imports requests
 //! and exports responses.
 
-use usb_transfer::cli::{run as run_cli, Side};
+use usb_transfer::cli::{execute, Command, Side};
 use usb_transfer::BundleKind;
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let out = run_cli(
+pub fn run(command: &Command) -> Result<(), String> {
+    let out = execute(
         Side {
             exports: BundleKind::Response,
         },
-        args,
+        command,
     )?;
     print!("{out}");
     Ok(())

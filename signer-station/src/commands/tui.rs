@@ -22,13 +22,31 @@ use termion::input::TermRead;
 use termion::raw::IntoRawMode;
 use termion::screen::IntoAlternateScreen;
 
-use super::ceremony::{now, Args, StationDir};
+use super::ceremony::{now, StationDir};
 
-fn build(a: &Args) -> Result<App, String> {
-    let hsm = a.opt("hsm").unwrap_or("usb");
-    match hsm {
-        "mock" => {
-            let dir = PathBuf::from(a.one("rehearse")?);
+/// `signer-station tui`.
+#[derive(Debug, clap::Args)]
+pub struct TuiArgs {
+    /// usb: the station's YubiHSM 2; mock: a rehearsal station on MockHsm.
+    #[arg(long, value_enum, default_value = "usb")]
+    pub hsm: super::ceremony::args::Hsm,
+    /// With --hsm mock: where to set up the rehearsal station and its demo request.
+    #[arg(long, value_name = "DIR", required_if_eq("hsm", "mock"))]
+    pub rehearse: Option<PathBuf>,
+    /// With --hsm usb: the station directory a ceremony created.
+    #[arg(long, value_name = "DIR", required_if_eq("hsm", "usb"))]
+    pub station: Option<PathBuf>,
+    /// Where QR frames are read from (default: STATION/incoming).
+    #[arg(long, value_name = "DIR")]
+    pub incoming: Option<PathBuf>,
+}
+
+fn build(a: &TuiArgs) -> Result<App, String> {
+    use super::ceremony::args::Hsm;
+    let missing = |flag: &str| format!("--{flag} is required with --hsm {:?}", a.hsm);
+    match a.hsm {
+        Hsm::Mock => {
+            let dir = a.rehearse.clone().ok_or_else(|| missing("rehearse"))?;
             let r = rehearsal::station(&dir, now())?;
             let req = rehearsal::request_frames(&r.keys, &dir.join("incoming"), now())?;
             let usb = rehearsal::request_bundle(&req, &dir.join("usb"), now())?;
@@ -60,8 +78,8 @@ fn build(a: &Args) -> Result<App, String> {
             .with_usb(usb)
             .with_descriptor(dir.join("descriptor.envelope"), descriptor))
         }
-        "usb" => {
-            let dir = StationDir(PathBuf::from(a.one("station")?));
+        Hsm::Usb => {
+            let dir = StationDir(a.station.clone().ok_or_else(|| missing("station"))?);
             let quorum = dir.read_quorum()?;
             let bytes = std::fs::read(dir.path("descriptor.envelope"))
                 .map_err(|e| format!("descriptor.envelope: {e}"))?;
@@ -91,9 +109,7 @@ fn build(a: &Args) -> Result<App, String> {
                 YubiHsm::open(Connection::Usb, OPERATING_KEY_ID, cred)
                     .map(|s| Box::new(s) as Box<dyn SigningBackend>)
             });
-            let incoming = a
-                .opt("incoming")
-                .map_or(dir.path("incoming"), PathBuf::from);
+            let incoming = a.incoming.clone().unwrap_or_else(|| dir.path("incoming"));
             Ok(App::new(
                 station,
                 quorum,
@@ -105,7 +121,6 @@ fn build(a: &Args) -> Result<App, String> {
             )
             .with_descriptor(dir.path("descriptor.envelope"), bytes))
         }
-        other => Err(format!("--hsm {other}: use usb or mock")),
     }
 }
 
@@ -125,12 +140,15 @@ fn key_of(k: termion::event::Key) -> Option<Key> {
     })
 }
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let a = Args::parse(args)?;
-    let mut app = build(&a)?;
+pub fn run(a: &TuiArgs) -> Result<(), String> {
+    let mut app = build(a)?;
     // A QR decoder's contained panic (rqrr asserts on some images) must not print over
     // the screen: panics go to a log file beside the ledger instead.
-    let log = PathBuf::from(a.opt("rehearse").or(a.opt("station")).unwrap_or("."))
+    let log = a
+        .rehearse
+        .clone()
+        .or(a.station.clone())
+        .unwrap_or_else(|| PathBuf::from("."))
         .join("station-panics.log");
     std::panic::set_hook(Box::new(move |info| {
         if let Ok(mut f) = std::fs::OpenOptions::new()

@@ -4,19 +4,22 @@ use airgap_protocol::envelope::{decode_envelope, Envelope, DESCRIPTOR_UR_TYPE};
 use signer_station::ceremony::backup::{self as b, BackupSet};
 use signer_station::hsm::{SigningBackend, YubiHsm};
 
-use super::{log, Args, StationDir};
+use std::path::Path;
 
-pub fn backup(dir: &StationDir, hsm: &YubiHsm, a: &Args) -> Result<(), String> {
-    let holders = a.passfiles("holder")?;
-    let k = a.number("threshold")?;
+use super::args::read_passfiles;
+use super::{log, StationDir};
+
+pub fn backup(
+    dir: &StationDir,
+    hsm: &YubiHsm,
+    k: usize,
+    holders: &[String],
+    out: &Path,
+    work_factor: Option<u8>,
+) -> Result<(), String> {
+    let holders = read_passfiles(holders)?;
     let keys = hsm.list_keys().map_err(|e| e.to_string())?;
-    let work_factor = a
-        .opt("work-factor")
-        .map(str::parse::<u8>)
-        .transpose()
-        .map_err(|_| "--work-factor takes 10..=22")?;
     let set = b::backup(hsm, &keys, &holders, k, work_factor).map_err(|e| e.to_string())?;
-    let out = std::path::PathBuf::from(a.one("out")?);
     let (d, name) = (
         out.parent()
             .filter(|p| !p.as_os_str().is_empty())
@@ -50,22 +53,28 @@ pub fn backup(dir: &StationDir, hsm: &YubiHsm, a: &Args) -> Result<(), String> {
     Ok(())
 }
 
-pub fn restore(dir: &StationDir, fresh: &YubiHsm, a: &Args) -> Result<(), String> {
-    let path = a.one("backup")?;
+pub fn restore(
+    dir: &StationDir,
+    fresh: &YubiHsm,
+    backup: &Path,
+    holders: &[String],
+    descriptor: &Path,
+) -> Result<(), String> {
+    let path = backup.display();
     let set: BackupSet =
-        serde_json::from_str(&std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?)
+        serde_json::from_str(&std::fs::read_to_string(backup).map_err(|e| format!("{path}: {e}"))?)
             .map_err(|e| format!("{path}: {e}"))?;
-    let dpath = a.one("descriptor")?;
+    let dpath = descriptor.display();
     let Envelope::Descriptor(descriptor) = decode_envelope(
         DESCRIPTOR_UR_TYPE,
-        &std::fs::read(dpath).map_err(|e| format!("{dpath}: {e}"))?,
+        &std::fs::read(descriptor).map_err(|e| format!("{dpath}: {e}"))?,
     )
     .map_err(|e| e.to_string())?
     else {
         return Err(format!("{dpath} is not a station descriptor"));
     };
     descriptor.verify().map_err(|e| e.to_string())?;
-    restore_set(dir, fresh, &set, a.passfiles("holder")?, &descriptor)
+    restore_set(dir, fresh, &set, read_passfiles(holders)?, &descriptor)
 }
 
 /// Restores `set` with the holders' passphrases and checks it against `descriptor`.

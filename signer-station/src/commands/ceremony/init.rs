@@ -4,24 +4,21 @@ use signer_station::ceremony::{init, OPERATING_KEY_ID};
 use signer_station::hsm::YubiHsm;
 use signer_station::quorum::QuorumFile;
 
-use super::{log, Args, StationDir};
+use super::args::InitArgs;
+use super::{log, StationDir};
 
-pub fn run(dir: &StationDir, factory: &YubiHsm, a: &Args) -> Result<YubiHsm, String> {
+pub fn run(dir: &StationDir, factory: &YubiHsm, a: &InitArgs) -> Result<YubiHsm, String> {
     if dir.quorum().exists() {
         return Err(format!(
             "{} exists: this station is initialised already",
             dir.quorum().display()
         ));
     }
-    let custodians = a.custodians()?;
-    let k = a.number("threshold")?;
-    let work_factor = a
-        .opt("work-factor")
-        .map(str::parse::<u8>)
-        .transpose()
-        .map_err(|_| "--work-factor takes 10..=22")?;
-    let (quorum, cred) = QuorumFile::create(OPERATING_KEY_ID, k, &custodians, work_factor)
-        .map_err(|e| e.to_string())?;
+    let custodians = a.custodians.read()?;
+    let k = a.threshold;
+    let (quorum, cred) =
+        QuorumFile::create(OPERATING_KEY_ID, k, &custodians, a.work_factor.work_factor)
+            .map_err(|e| e.to_string())?;
     // The quorum file first: if the HSM step fails, nothing on the device has changed.
     let text = serde_json::to_string_pretty(&quorum).map_err(|e| e.to_string())?;
     dir.write("quorum.json", text.as_bytes())?;

@@ -4,7 +4,7 @@
 //! The steps run against a YubiHSM 2 on USB. MockHsm keeps no state between processes,
 //! so on `--hsm mock` only `rehearse` (every step in one process) is meaningful.
 
-mod args;
+pub mod args;
 mod backup;
 mod init;
 mod keys;
@@ -20,22 +20,8 @@ use signer_station::hsm::{Connection, HsmError, SigningBackend, YubiHsm};
 use signer_station::ledger::{Ledger, Record};
 use signer_station::quorum::QuorumFile;
 
-pub use args::Args;
-
-pub const USAGE: &str = "signer-station ceremony <step> --station DIR [--hsm usb|mock] ...
-  init --threshold K --custodian NAME=PASSFILE ...   new quorum; replace the factory key
-  keys --custodian NAME=PASSFILE ... (k of them)     generate identity, bitcoin, evm, solana keys
-  register --custodian ... --coordinator HEX --approver NAME:ROLE:HEX ... --policy FILE
-                                                    pin the coordinator and approvers, sign the policy
-                                                    (with its Bitcoin vaults, each shown with its first
-                                                    address to compare), export the descriptor
-  backup --custodian ... --threshold K --holder NAME=PASSFILE ... --out FILE
-  restore --custodian ... --backup FILE --holder NAME=PASSFILE ... --descriptor FILE
-  reanchor --custodian ... --reason TEXT             accept the ledger as it is after it no longer
-                                                    matches the HSM's anchor (recorded in the ledger)
-  rehearse --threshold K --custodian NAME=PASSFILE ... every step in one process (MockHsm)
-A PASSFILE holds one custodian's passphrase; the TUI asks for passphrases interactively.
---work-factor N sets scrypt's log2(N) for new shares (default: age's, about a second).";
+pub use args::Step;
+use args::{Custodians, Station};
 
 pub fn now() -> u64 {
     SystemTime::now()
@@ -121,35 +107,80 @@ pub fn read_passfile(spec: &str) -> Result<(String, SecretString), String> {
     ))
 }
 
-pub fn run(args: &[String]) -> Result<(), String> {
-    let (step, rest) = args.split_first().ok_or_else(|| USAGE.to_string())?;
-    let a = Args::parse(rest)?;
-    let dir = StationDir(PathBuf::from(a.one("station")?));
+fn station_dir(station: &Station) -> Result<StationDir, String> {
+    let dir = StationDir(station.station.clone());
     std::fs::create_dir_all(&dir.0).map_err(|e| format!("{}: {e}", dir.0.display()))?;
-    let connection = match a.opt("hsm").unwrap_or("usb") {
-        "usb" => Connection::Usb,
-        "mock" => Connection::Mock,
-        other => return Err(format!("--hsm {other}: use usb or mock")),
-    };
-    if connection == Connection::Mock && step != "rehearse" {
+    Ok(dir)
+}
+
+/// The station directory and a session unlocked by the custodians, on a real device.
+fn session(station: &Station, custodians: &Custodians) -> Result<(StationDir, YubiHsm), String> {
+    if station.hsm == args::Hsm::Mock {
         return Err(
             "MockHsm keeps no state between runs: use `ceremony rehearse --hsm mock`".into(),
         );
     }
-    match step.as_str() {
-        "init" => init::run(
-            &dir,
-            &YubiHsm::open_factory(connection).map_err(|e| e.to_string())?,
-            &a,
-        )
-        .map(|_| ()),
-        "keys" => keys::run(&dir, &unlock(&dir, connection, &a.custodians()?)?),
-        "register" => register::run(&dir, &unlock(&dir, connection, &a.custodians()?)?, &a),
-        "backup" => backup::backup(&dir, &unlock(&dir, connection, &a.custodians()?)?, &a),
-        "restore" => backup::restore(&dir, &unlock(&dir, connection, &a.custodians()?)?, &a),
-        "reanchor" => {
-            let hsm = unlock(&dir, connection, &a.custodians()?)?;
-            let reason = a.one("reason")?;
+    let dir = station_dir(station)?;
+    let hsm = unlock(&dir, station.hsm.connection(), &custodians.read()?)?;
+    Ok((dir, hsm))
+}
+
+pub fn run(step: &Step) -> Result<(), String> {
+    match step {
+        Step::Init { station, init } => {
+            if station.hsm == args::Hsm::Mock {
+                return Err(
+                    "MockHsm keeps no state between runs: use `ceremony rehearse --hsm mock`"
+                        .into(),
+                );
+            }
+            let dir = station_dir(station)?;
+            let factory =
+                YubiHsm::open_factory(station.hsm.connection()).map_err(|e| e.to_string())?;
+            init::run(&dir, &factory, init).map(|_| ())
+        }
+        Step::Keys {
+            station,
+            custodians,
+        } => {
+            let (dir, hsm) = session(station, custodians)?;
+            keys::run(&dir, &hsm)
+        }
+        Step::Register {
+            station,
+            custodians,
+            register,
+        } => {
+            let (dir, hsm) = session(station, custodians)?;
+            register::run(&dir, &hsm, register)
+        }
+        Step::Backup {
+            station,
+            custodians,
+            threshold,
+            holder,
+            out,
+            work_factor,
+        } => {
+            let (dir, hsm) = session(station, custodians)?;
+            backup::backup(&dir, &hsm, *threshold, holder, out, work_factor.work_factor)
+        }
+        Step::Restore {
+            station,
+            custodians,
+            backup: file,
+            holder,
+            descriptor,
+        } => {
+            let (dir, hsm) = session(station, custodians)?;
+            backup::restore(&dir, &hsm, file, holder, descriptor)
+        }
+        Step::Reanchor {
+            station,
+            custodians,
+            reason,
+        } => {
+            let (dir, hsm) = session(station, custodians)?;
             let mut ledger = dir.ledger()?;
             signer_station::station::anchor::reanchor(&mut ledger, &hsm, now(), reason)?;
             println!(
@@ -159,7 +190,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
             );
             Ok(())
         }
-        "rehearse" => rehearse::run(&dir, connection, &a),
-        _ => Err(USAGE.to_string()),
+        Step::Rehearse {
+            station,
+            init,
+            register,
+        } => rehearse::run(
+            &station_dir(station)?,
+            station.hsm.connection(),
+            init,
+            register,
+        ),
     }
 }

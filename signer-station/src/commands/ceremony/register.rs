@@ -8,13 +8,14 @@ use signer_station::station::policy::{self, Policy};
 use signer_station::station::registration::{self, RegisteredApprover, Registration};
 use signer_station::station::Vaults;
 
-use super::{log, now, station_keys, Args, StationDir};
+use super::args::RegisterArgs;
+use super::{log, now, station_keys, StationDir};
 
-pub fn run(dir: &StationDir, hsm: &YubiHsm, a: &Args) -> Result<(), String> {
+pub fn run(dir: &StationDir, hsm: &YubiHsm, a: &RegisterArgs) -> Result<(), String> {
     let keys = station_keys(hsm).map_err(|e| e.to_string())?;
     let approvers = a
-        .all("approver")
-        .into_iter()
+        .approver
+        .iter()
         .map(|s| {
             let mut p = s.splitn(3, ':');
             match (p.next(), p.next(), p.next()) {
@@ -28,7 +29,7 @@ pub fn run(dir: &StationDir, hsm: &YubiHsm, a: &Args) -> Result<(), String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let reg = Registration {
-        coordinator_keys: a.all("coordinator").into_iter().map(String::from).collect(),
+        coordinator_keys: a.coordinator.clone(),
         approvers,
     };
     let signed = registration::sign(hsm, &keys.identity, reg).map_err(|e| e.to_string())?;
@@ -44,9 +45,9 @@ pub fn run(dir: &StationDir, hsm: &YubiHsm, a: &Args) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     registration::load(&json, &identity).map_err(|e| e.to_string())?;
-    let policy_path = a.one("policy")?;
+    let policy_path = a.policy.display();
     let p: Policy = serde_json::from_str(
-        &std::fs::read_to_string(policy_path).map_err(|e| format!("{policy_path}: {e}"))?,
+        &std::fs::read_to_string(&a.policy).map_err(|e| format!("{policy_path}: {e}"))?,
     )
     .map_err(|e| format!("{policy_path}: {e}"))?;
     // Every registered vault must be one this station can sign for; custodians compare
@@ -66,7 +67,7 @@ pub fn run(dir: &StationDir, hsm: &YubiHsm, a: &Args) -> Result<(), String> {
     let signed_policy = policy::sign(hsm, &keys.identity, p.clone()).map_err(|e| e.to_string())?;
     let policy_json = serde_json::to_string_pretty(&signed_policy).map_err(|e| e.to_string())?;
     policy::load(&policy_json, &identity).map_err(|e| e.to_string())?;
-    let name = a.opt("name").unwrap_or("station");
+    let name = a.name.as_str();
     let descriptor = export_descriptor(hsm, &keys, name, &p, now()).map_err(|e| e.to_string())?;
     let (_, message) = encode_envelope(&Envelope::Descriptor(descriptor.clone()));
     // Replace files only after everything has been signed and checked.

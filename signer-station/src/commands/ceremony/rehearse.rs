@@ -6,10 +6,16 @@ use airgap_protocol::envelope::{decode_envelope, Envelope, DESCRIPTOR_UR_TYPE};
 use signer_station::ceremony::backup;
 use signer_station::hsm::{Connection, KeyAlgorithm, SigningBackend, YubiHsm};
 
+use super::args::{InitArgs, RegisterArgs};
 use super::backup::restore_set;
-use super::{init, keys, register, Args, StationDir};
+use super::{init, keys, register, StationDir};
 
-pub fn run(dir: &StationDir, connection: Connection, a: &Args) -> Result<(), String> {
+pub fn run(
+    dir: &StationDir,
+    connection: Connection,
+    a: &InitArgs,
+    reg: &RegisterArgs,
+) -> Result<(), String> {
     if connection != Connection::Mock {
         return Err(
             "rehearse runs on MockHsm only (--hsm mock); a real device takes the steps one by one"
@@ -20,24 +26,19 @@ pub fn run(dir: &StationDir, connection: Connection, a: &Args) -> Result<(), Str
     let factory = YubiHsm::open_factory(Connection::Mock).map_err(|e| e.to_string())?;
     let session = init::run(dir, &factory, a)?;
     keys::run(dir, &session)?;
-    register::run(dir, &session, a)?;
+    register::run(dir, &session, reg)?;
     // MockHsm restores Ed25519 keys as different keys (firmware-notes/BACKUP.md): the
     // drill backs up the secp256k1 keys and says so.
-    let holders = a.custodians()?;
-    let k = a.number("threshold")?;
+    let holders = a.custodians.read()?;
+    let k = a.threshold;
     let secp: Vec<_> = session
         .list_keys()
         .map_err(|e| e.to_string())?
         .into_iter()
         .filter(|k| k.algorithm == KeyAlgorithm::Secp256k1)
         .collect();
-    let work_factor = a
-        .opt("work-factor")
-        .map(str::parse::<u8>)
-        .transpose()
-        .map_err(|_| "--work-factor takes 10..=22")?;
-    let set =
-        backup::backup(&session, &secp, &holders, k, work_factor).map_err(|e| e.to_string())?;
+    let set = backup::backup(&session, &secp, &holders, k, a.work_factor.work_factor)
+        .map_err(|e| e.to_string())?;
     dir.write(
         "backup.json",
         serde_json::to_string_pretty(&set)
