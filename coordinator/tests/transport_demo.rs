@@ -26,6 +26,10 @@ fn transport_demo_reads_back_its_frames() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("--loss must be in 0..90"));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--loss") && err.contains("must be in 0..90"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&out).ok();
 }

@@ -36,7 +36,7 @@ fn loss_percent(s: &str) -> Result<f64, String> {
     if (0.0..90.0).contains(&p) {
         Ok(p)
     } else {
-        Err("in 0..90 percent".into())
+        Err("must be in 0..90 percent".into())
     }
 }
 
