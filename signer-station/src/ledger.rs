@@ -252,11 +252,24 @@ fn read_entries(bytes: &[u8]) -> Result<Vec<Entry>, LedgerError> {
         Some(i) => i + 1,
         None => 0,
     };
+    // Every complete entry is checked first: only a file whose whole chain holds, with an
+    // unfinished entry after it, has a torn tail (a crash mid-append). Anything else is
+    // damage `repair` must not touch.
+    let entries = read_complete(&bytes[..complete])?;
     if complete != bytes.len() {
+        if !bytes[complete..].starts_with(b"{\"seq\":") {
+            return Err(LedgerError::Unreadable {
+                line: entries.len() + 1,
+            });
+        }
         return Err(LedgerError::TornTail {
             offset: complete as u64,
         });
     }
+    Ok(entries)
+}
+
+fn read_complete(bytes: &[u8]) -> Result<Vec<Entry>, LedgerError> {
     let mut entries = Vec::new();
     let mut prev = GENESIS.to_string();
     for (i, line) in bytes
@@ -338,8 +351,10 @@ impl Ledger {
         read_entries(&bytes).map(|e| e.len())
     }
 
-    /// Cuts off an incomplete last line left by a crash and records the repair. Refuses
-    /// if anything else is wrong.
+    /// Cuts off an incomplete last entry left by a crash and records the repair; what it
+    /// cuts is kept beside the ledger (`<ledger>.torn-<time>`). Refuses if anything else is
+    /// wrong — a file that is not a whole chain followed by an unfinished entry is never
+    /// touched.
     pub fn repair(path: &Path, time: u64) -> Result<Self, LedgerError> {
         let io = |e: std::io::Error| LedgerError::Io(format!("{}: {e}", path.display()));
         let bytes = std::fs::read(path).map_err(io)?;
@@ -348,6 +363,17 @@ impl Ledger {
             Ok(_) => return Self::open(path),
             Err(e) => return Err(e),
         };
+        let start = usize::try_from(offset).unwrap_or(bytes.len()).min(bytes.len());
+        let mut kept = path.as_os_str().to_owned();
+        kept.push(format!(".torn-{time}"));
+        let kept = PathBuf::from(kept);
+        let mut copy = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&kept)
+            .map_err(|e| LedgerError::Io(format!("{}: {e}", kept.display())))?;
+        copy.write_all(&bytes[start..]).map_err(io)?;
+        copy.sync_all().map_err(io)?;
         let f = OpenOptions::new().write(true).open(path).map_err(io)?;
         f.set_len(offset).map_err(io)?;
         f.sync_all().map_err(io)?;

@@ -154,6 +154,40 @@ fn torn_tail_is_reported_and_repaired() {
     assert_eq!(l.len(), 5);
     assert_eq!(Ledger::verify(&path), Ok(5));
     assert!(lines(&path).last().unwrap().contains("repaired"));
+    // What was cut is kept beside the ledger.
+    let mut kept = path.as_os_str().to_owned();
+    kept.push(".torn-9");
+    assert_eq!(
+        std::fs::read(std::path::PathBuf::from(kept)).unwrap(),
+        b"{\"seq\":4,\"time\":5,\"pre"
+    );
+}
+
+/// `repair` never cuts a file that is not a ledger with a torn last entry: a random file
+/// ending without a newline, or a ledger whose earlier entries are damaged.
+#[test]
+fn fail_repair_of_what_is_not_a_torn_ledger() {
+    let dir = std::env::temp_dir().join(format!("ledger-notledger-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let random = dir.join("notes.txt");
+    let text = "meeting notes\nline two\nno newline at the end";
+    std::fs::write(&random, text).unwrap();
+    assert!(Ledger::repair(&random, 9).is_err());
+    assert_eq!(std::fs::read_to_string(&random).unwrap(), text, "untouched");
+
+    let path = filled("damaged-then-torn");
+    let mut l = lines(&path);
+    l[1] = l[1].replace("\"time\":", "\"time\":1");
+    write_lines(&path, &l);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"{\"seq\":4,");
+    std::fs::write(&path, &bytes).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    assert!(matches!(
+        Ledger::repair(&path, 9),
+        Err(LedgerError::Edited { .. })
+    ));
+    assert_eq!(std::fs::read(&path).unwrap(), before, "untouched");
 }
 
 #[test]
