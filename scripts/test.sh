@@ -35,6 +35,14 @@ if [ ! -x "$anvil" ] || [ ! -d .tools/node_modules/playwright-core ]; then
   chmod +x "$anvil"
 fi
 
+# Independent validators: the OpenMetrics parser of PyPI `prometheus-client` reads
+# `/metrics`; `openapi-spec-validator` checks the generated OpenAPI document.
+if ! python3 -c "import prometheus_client, openapi_spec_validator" >/dev/null 2>&1; then
+  echo "installing: prometheus-client openapi-spec-validator (PyPI)"
+  python3 -m pip install --quiet prometheus-client==0.23.1 openapi-spec-validator==0.7.2 \
+    || python3 -m pip install --quiet --break-system-packages prometheus-client==0.23.1 openapi-spec-validator==0.7.2
+fi
+
 # The real Solana runtime: LiteSVM from PyPI `solders`.
 if ! python3 -c "import solders.litesvm" >/dev/null 2>&1; then
   echo "installing: solders (PyPI, LiteSVM)"

@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod pipeline;
 pub mod risk;
 pub mod rpc;
+pub mod server;
 pub mod service;
 pub mod solana;
 pub mod store;

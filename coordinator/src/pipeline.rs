@@ -430,6 +430,8 @@ pub struct Pipeline {
     /// has the transaction, the state does not say so yet), `broadcast`. Never set in
     /// production.
     pub crash_after: Option<String>,
+    /// Set on shutdown: the worker stops at the next step boundary.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -504,6 +506,7 @@ impl Pipeline {
             owner: "coordinator".into(),
             allow_mock_hsm: false,
             crash_after: None,
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -2048,6 +2051,11 @@ impl Pipeline {
                 }
             };
             for row in rows {
+                // Each request's step is written whole (artifacts, then state and audit
+                // row); between two of them is where a shutdown stops.
+                if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    return errors;
+                }
                 // Requests of networks the pipeline does not build wait for an operator
                 // (said once by `prepare` when asked), not retried every round.
                 let wired = row.body["network"].as_str().is_some_and(|n| {

@@ -127,6 +127,9 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(default)]
     pub allow_mock_hsm: bool,
+    /// Log format: text or json (level by RUST_LOG, default info).
+    #[arg(long, value_enum, env = "STRONGROOM_LOG_FORMAT")]
+    pub log_format: Option<crate::server::LogFormat>,
     /// Crash after the named pipeline step (crash-resume tests only).
     #[arg(long, hide = true, value_name = "STEP")]
     #[serde(skip)]
@@ -163,6 +166,7 @@ impl ServeArgs {
             poll_ms: self.poll_ms.or(file.poll_ms),
             replica: self.replica.clone().or(file.replica),
             allow_mock_hsm: self.allow_mock_hsm || file.allow_mock_hsm,
+            log_format: self.log_format.or(file.log_format),
             fault_crash_after: self.fault_crash_after.clone(),
         })
     }
@@ -300,6 +304,7 @@ pub fn read_key(path: &str) -> Result<ed25519_dalek::SigningKey> {
 /// `coordinator serve`: the API and the pipeline worker.
 pub fn serve(args: &ServeArgs) -> Result<()> {
     let args = args.resolved()?;
+    crate::server::init_tracing(args.log_format.unwrap_or_default());
     let listen: SocketAddr = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8420)));
@@ -470,46 +475,68 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             "coordinator listening on http://{} (database {shown})",
             listener.local_addr()?
         );
-        // The worker: moves every request as far as it goes without a person, and
-        // after a restart picks up whatever a crash left half done.
-        let worker = state.clone();
-        tokio::spawn(async move {
-            // What was last said about each request: a condition that persists (a lease
-            // another replica holds, a vault short of funds) is logged once, not every
-            // round, and again when it changes.
-            let mut said: std::collections::HashMap<String, String> = Default::default();
-            loop {
-                let w = worker.clone();
-                let (errors, alerts) = tokio::task::spawn_blocking(move || {
-                    let t = now();
-                    (
-                        w.pipeline.advance_all(t),
-                        crate::api::treasury::watch(&w, t),
-                    )
-                })
-                .await
-                .unwrap_or_default();
-                let mut now_said = std::collections::HashMap::new();
-                for (id, e) in errors {
-                    if said.get(&id) != Some(&e) {
-                        eprintln!("pipeline: {id}: {e}");
-                    }
-                    now_said.insert(id, e);
-                }
-                said = now_said;
-                for a in alerts {
-                    eprintln!("treasury: {a}");
-                }
-                tokio::time::sleep(poll).await;
-            }
-        });
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(worker(state.clone(), poll, stopped));
+        crate::server::serve(
+            listener,
+            router(state.clone()),
+            crate::server::Limits::default(),
+            crate::server::shutdown_signal(),
+        )
+        .await?;
+        // The HTTP side has drained; the worker finishes the step it is in and stops.
+        state
+            .pipeline
+            .stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = stop.send(true);
+        let _ = worker.await;
+        tracing::info!("stopped");
+        println!("coordinator stopped");
         Ok(())
     })
+}
+
+/// The worker: moves every request as far as it goes without a person, and after a
+/// restart picks up whatever a crash left half done. A round is never abandoned halfway:
+/// on shutdown the pipeline stops at the next step boundary and the round returns.
+async fn worker(
+    state: Arc<AppState>,
+    poll: std::time::Duration,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    // What was last said about each request: a condition that persists (a lease another
+    // replica holds, a vault short of funds) is logged once, not every round, and again
+    // when it changes.
+    let mut said: std::collections::HashMap<String, String> = Default::default();
+    while !*stopped.borrow() {
+        let w = state.clone();
+        let (errors, alerts) = tokio::task::spawn_blocking(move || {
+            let t = now();
+            (
+                w.pipeline.advance_all(t),
+                crate::api::treasury::watch(&w, t),
+            )
+        })
+        .await
+        .unwrap_or_default();
+        state.metrics.worker_round(now());
+        let mut now_said = std::collections::HashMap::new();
+        for (id, e) in errors {
+            if said.get(&id) != Some(&e) {
+                tracing::warn!(request = %id, error = %e, "pipeline");
+            }
+            now_said.insert(id, e);
+        }
+        said = now_said;
+        for a in alerts {
+            tracing::warn!(alert = %a, "treasury");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(poll) => {}
+            _ = stopped.changed() => {}
+        }
+    }
 }
 
 /// `coordinator token add`.

@@ -694,3 +694,105 @@ async fn scan_reads_a_camera_frame_and_changes_nothing() {
     }
     assert_eq!(a.audit_len(), before);
 }
+
+/// `/metrics` parses as OpenMetrics with an independent parser (the Python
+/// `prometheus_client` package), and carries HELP text, per-route latency histograms and
+/// answers labelled by route, never by raw path.
+#[tokio::test]
+async fn metrics_parse_as_openmetrics() {
+    let a = api();
+    let _ = a
+        .call(
+            "POST",
+            "/v1/requests",
+            Some("t-treasury"),
+            Some(&create_body("1000")),
+            Some("m1"),
+        )
+        .await;
+    let _ = a
+        .call("GET", "/v1/requests/nope", Some("t-treasury"), None, None)
+        .await;
+    let req = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let resp = a.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let text = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("# HELP strongroom_requests_created"),
+        "{text}"
+    );
+    assert!(
+        text.contains("strongroom_http_answer_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(
+        text.contains("route=\"/v1/requests/{id}\""),
+        "ids are not labels: {text}"
+    );
+    assert!(!text.contains("/v1/requests/nope"), "{text}");
+    let script = "import sys\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+        names = [f.name for f in text_string_to_metric_families(sys.stdin.read())]\n\
+        print(len(names)); print(' '.join(names))";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("No module named"),
+        "the OpenMetrics parser is missing: `bash scripts/test.sh` installs PyPI prometheus-client"
+    );
+    assert!(out.status.success(), "not OpenMetrics: {err}\n{text}");
+    let names = String::from_utf8_lossy(&out.stdout);
+    for family in [
+        "strongroom_requests_created",
+        "strongroom_http_answers",
+        "strongroom_http_answer_seconds",
+        "strongroom_requests_in_state",
+        "strongroom_worker_round_age_seconds",
+    ] {
+        assert!(names.contains(family), "{family} missing: {names}");
+    }
+}
+
+/// Unknown routes, wrong methods and oversized bodies answer JSON like every other error.
+#[tokio::test]
+async fn errors_axum_answers_itself_are_json() {
+    let a = api();
+    let (s, v) = a
+        .call("GET", "/v2/nothing", Some("t-admin"), None, None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["error"], "no such route");
+    let (s, v) = a
+        .call("DELETE", "/v1/requests", Some("t-admin"), None, None)
+        .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(v["error"].is_string(), "{v}");
+    let big = "x".repeat(3 * 1024 * 1024);
+    let (s, v) = a
+        .call("POST", "/v1/scan", Some("t-treasury"), Some(&big), None)
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(v["error"].is_string(), "{v}");
+}

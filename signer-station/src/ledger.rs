@@ -363,7 +363,9 @@ impl Ledger {
             Ok(_) => return Self::open(path),
             Err(e) => return Err(e),
         };
-        let start = usize::try_from(offset).unwrap_or(bytes.len()).min(bytes.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(bytes.len())
+            .min(bytes.len());
         let mut kept = path.as_os_str().to_owned();
         kept.push(format!(".torn-{time}"));
         let kept = PathBuf::from(kept);

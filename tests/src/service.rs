@@ -239,6 +239,16 @@ impl Service {
         }
     }
 
+    /// Asks the process to stop, as an init system would (SIGTERM).
+    pub fn terminate(&self) -> Result<()> {
+        let pid = self.child.id().to_string();
+        let st = Command::new("kill").args(["-TERM", &pid]).status()?;
+        if !st.success() {
+            bail!("kill -TERM {pid} failed");
+        }
+        Ok(())
+    }
+
     /// Waits for the process to end (after an injected crash), at most 30 s.
     pub fn wait_exit(mut self) -> Result<std::process::ExitStatus> {
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -5,11 +5,11 @@
 //! wrong-network address or oversized upload is a 4xx with a clear message and changes
 //! nothing.
 
+pub mod metrics;
 mod signing;
 pub mod treasury;
 mod validate;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
@@ -61,7 +61,8 @@ pub struct AppState {
     pub clock: Box<dyn Fn() -> u64 + Send + Sync>,
     /// The signing pipeline (export, import, broadcast).
     pub pipeline: Arc<crate::pipeline::Pipeline>,
-    metrics: Metrics,
+    /// What `/metrics` reports.
+    pub metrics: Metrics,
 }
 
 impl std::fmt::Debug for AppState {
@@ -72,14 +73,7 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-#[derive(Default)]
-struct Metrics {
-    created: AtomicU64,
-    replayed: AtomicU64,
-    client_errors: AtomicU64,
-    server_errors: AtomicU64,
-    refills: AtomicU64,
-}
+use metrics::Metrics;
 
 /// An error answer: status and a message safe to show.
 #[derive(Debug)]
@@ -108,11 +102,14 @@ impl From<StoreError> for ApiError {
                 StatusCode::CONFLICT,
                 format!("{what} is already recorded with another value"),
             ),
-            // Storage detail stays in the server's logs.
-            StoreError::Backend(_) => ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "storage unavailable".into(),
-            ),
+            // Storage detail stays in the server's log.
+            StoreError::Backend(detail) => {
+                tracing::error!(error = %detail, "storage");
+                ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "storage unavailable".into(),
+                )
+            }
         }
     }
 }
@@ -179,7 +176,7 @@ const READERS: &[&str] = &["treasury", "approver", "risk", "auditor", "warm-tier
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi))
         .route("/console", get(console))
         .route("/v1/requests", post(create_request).get(list_requests))
@@ -224,7 +221,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/audit", get(audit_rows))
         .route("/v1/audit/verify", get(audit_verify))
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }
 
@@ -265,20 +268,40 @@ async fn health(AxState(st): AxState<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics(AxState(st): AxState<Arc<AppState>>) -> String {
-    let m = &st.metrics;
-    format!(
-        "# TYPE strongroom_requests_created_total counter\nstrongroom_requests_created_total {}\n\
-         # TYPE strongroom_requests_replayed_total counter\nstrongroom_requests_replayed_total {}\n\
-         # TYPE strongroom_http_client_errors_total counter\nstrongroom_http_client_errors_total {}\n\
-         # TYPE strongroom_http_server_errors_total counter\nstrongroom_http_server_errors_total {}\n\
-         # TYPE strongroom_refills_drafted_total counter\nstrongroom_refills_drafted_total {}\n",
-        m.created.load(Ordering::Relaxed),
-        m.replayed.load(Ordering::Relaxed),
-        m.client_errors.load(Ordering::Relaxed),
-        m.server_errors.load(Ordering::Relaxed),
-        m.refills.load(Ordering::Relaxed),
+async fn metrics_text(AxState(st): AxState<Arc<AppState>>) -> Response {
+    let shared = st.clone();
+    let body = tokio::task::spawn_blocking(move || shared.metrics.render(&shared))
+        .await
+        .unwrap_or_default();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
     )
+        .into_response()
+}
+
+/// Unknown routes answer JSON like every other error.
+async fn not_found() -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, "no such route".into())
+}
+
+/// Errors axum answers itself (405, 413, 415 …) as JSON, like every other error.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let plain = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|t| t.starts_with("text/plain"));
+    let status = resp.status();
+    if (status.is_client_error() || status.is_server_error()) && plain {
+        let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+        return ApiError(status, reason).into_response();
+    }
+    resp
 }
 
 /// Runs storage work off the async workers. A backend with one connection (SQLite)
@@ -290,6 +313,7 @@ async fn blocking(
     f: impl FnOnce() -> Result<Response, ApiError> + Send + 'static,
 ) -> Result<Response, ApiError> {
     let failed = || {
+        tracing::error!("a handler's storage work panicked");
         Err(ApiError(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error".into(),
@@ -329,9 +353,9 @@ fn request_row(st: &AppState, id: &str) -> Result<crate::store::RequestRow, ApiE
 fn count(st: &AppState, r: Result<Response, ApiError>) -> Response {
     let resp = r.unwrap_or_else(IntoResponse::into_response);
     if resp.status().is_client_error() {
-        st.metrics.client_errors.fetch_add(1, Ordering::Relaxed);
+        st.metrics.client_errors.inc();
     } else if resp.status().is_server_error() {
-        st.metrics.server_errors.fetch_add(1, Ordering::Relaxed);
+        st.metrics.server_errors.inc();
     }
     resp
 }
@@ -399,14 +423,14 @@ fn create_inner(
     }
     let (row, created, outcome) = submit(st, &caller.principal, &req, key, amount)?;
     if !created {
-        st.metrics.replayed.fetch_add(1, Ordering::Relaxed);
+        st.metrics.replayed.inc();
         return Ok((
             StatusCode::OK,
             Json(json!({"request": row, "replayed": true})),
         )
             .into_response());
     }
-    st.metrics.created.fetch_add(1, Ordering::Relaxed);
+    st.metrics.created.inc();
     Ok((
         StatusCode::CREATED,
         Json(json!({"request": row, "risk": outcome})),

@@ -40,10 +40,14 @@ impl From<PipelineError> for ApiError {
             ),
             PipelineError::Chain(m) => ApiError(StatusCode::BAD_GATEWAY, m),
             PipelineError::Unconfigured(m) => ApiError(StatusCode::SERVICE_UNAVAILABLE, m),
-            PipelineError::Corrupt(_) => ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "stored data unreadable; see the audit verification".into(),
-            ),
+            PipelineError::Corrupt(detail) => {
+                // The detail stays in the server's log, never in the answer.
+                tracing::error!(error = %detail, "stored data unreadable");
+                ApiError(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "stored data unreadable; see the audit verification".into(),
+                )
+            }
         }
     }
 }

@@ -5,8 +5,6 @@
 //! is raised: an audit row `alert.low-balance`, a metric, a log line. One open refill per
 //! wallet at a time.
 
-use std::sync::atomic::Ordering;
-
 use serde_json::json;
 
 use super::{submit, AppState, CreateRequest};
@@ -64,7 +62,7 @@ pub fn watch(st: &AppState, now: u64) -> Vec<String> {
         let key = format!("refill:{}:{}:{}", w.network, w.address, now / 3600);
         match submit(st, PRINCIPAL, &req, &key, amount) {
             Ok((row, true, outcome)) => {
-                st.metrics.refills.fetch_add(1, Ordering::Relaxed);
+                st.metrics.refills.inc();
                 let outcome = serde_json::to_value(&outcome).unwrap_or_default();
                 let _ = st.store.audit(
                     PRINCIPAL,
