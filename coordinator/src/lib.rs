@@ -4,6 +4,7 @@
 pub mod api;
 pub mod audit;
 pub mod bitcoin;
+pub mod chain;
 pub mod evm;
 pub mod lifecycle;
 pub mod pipeline;
@@ -13,3 +14,4 @@ pub mod server;
 pub mod service;
 pub mod solana;
 pub mod store;
+pub mod treasury;

@@ -260,16 +260,16 @@ pub struct ChainsFile {
     pub evm: Vec<crate::evm::ChainConfig>,
     /// Bitcoin vaults.
     #[serde(default)]
-    pub bitcoin: Vec<crate::pipeline::BtcConfig>,
+    pub bitcoin: Vec<crate::bitcoin::BtcConfig>,
     /// Solana networks.
     #[serde(default)]
-    pub solana: Vec<crate::pipeline::SolConfig>,
+    pub solana: Vec<crate::solana::SolConfig>,
     /// Warm wallets whose balance is watched.
     #[serde(default)]
-    pub watch: Vec<crate::pipeline::Watch>,
+    pub watch: Vec<crate::treasury::Watch>,
     /// Deposit address pools.
     #[serde(default)]
-    pub deposits: Vec<crate::pipeline::DepositConfig>,
+    pub deposits: Vec<crate::treasury::DepositConfig>,
 }
 
 /// Reads the coordinator request key: 32 bytes of hex (the Ed25519 seed), in a file
@@ -353,90 +353,63 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
                 .map_err(|e| anyhow!("{}: {e}", dir.display()))?,
         );
     }
-    pipeline.evm = chains
-        .evm
-        .into_iter()
-        .map(|config| {
-            let node = crate::evm::EvmRpc::new(crate::rpc::RpcClient::new(
-                &config.endpoints,
-                std::time::Duration::from_secs(10),
-                crate::rpc::Breaker::default(),
-            ));
-            crate::pipeline::EvmChain { config, node }
-        })
-        .collect();
-    pipeline.bitcoin = chains
-        .bitcoin
-        .into_iter()
-        .map(|config| {
-            let timeout = std::time::Duration::from_secs(10);
-            let source: Box<dyn crate::bitcoin::chain::ChainSource + Send + Sync> =
-                match (config.esplora.is_empty(), config.core.is_empty()) {
-                    (false, _) => Box::new(crate::bitcoin::chain::Esplora::new(
-                        &config.esplora,
-                        timeout,
-                        crate::rpc::Breaker::default(),
-                    )),
-                    (true, false) => Box::new(crate::bitcoin::chain::CoreRpc {
-                        rpc: crate::rpc::RpcClient::new(
-                            &config.core,
-                            timeout,
-                            crate::rpc::Breaker::default(),
-                        ),
-                    }),
-                    (true, true) => bail!(
-                        "bitcoin vault {}: give esplora or core endpoints",
-                        config.name
-                    ),
-                };
-            for c in &config.cosigners {
-                c.public_key()
-                    .map_err(|e| anyhow!("chains file: bitcoin vault {}: {e}", config.name))?;
-            }
-            Ok(crate::pipeline::BtcChain::new(config, source))
-        })
-        .collect::<Result<_>>()?;
-    pipeline.solana = chains
-        .solana
-        .into_iter()
-        .map(|config| {
-            let node = crate::solana::SolRpc::new(crate::rpc::RpcClient::new(
-                &config.endpoints,
-                std::time::Duration::from_secs(10),
-                crate::rpc::Breaker::default(),
-            ));
-            crate::pipeline::SolChain { config, node }
-        })
-        .collect();
+    // The chain adapters: one per configured network.
+    let rpc = |endpoints: &[String]| {
+        crate::rpc::RpcClient::new(
+            endpoints,
+            std::time::Duration::from_secs(10),
+            crate::rpc::Breaker::default(),
+        )
+    };
+    for config in chains.evm {
+        let node = crate::evm::EvmRpc::new(rpc(&config.endpoints));
+        pipeline.register(Arc::new(crate::evm::EvmChain { config, node }));
+    }
+    for config in chains.bitcoin {
+        let source: Box<dyn crate::bitcoin::chain::ChainSource + Send + Sync> =
+            match (config.esplora.is_empty(), config.core.is_empty()) {
+                (false, _) => Box::new(crate::bitcoin::chain::Esplora::new(
+                    &config.esplora,
+                    std::time::Duration::from_secs(10),
+                    crate::rpc::Breaker::default(),
+                )),
+                (true, false) => Box::new(crate::bitcoin::chain::CoreRpc {
+                    rpc: rpc(&config.core),
+                }),
+                (true, true) => bail!(
+                    "bitcoin vault {}: give esplora or core endpoints",
+                    config.name
+                ),
+            };
+        for c in &config.cosigners {
+            c.public_key()
+                .map_err(|e| anyhow!("chains file: bitcoin vault {}: {e}", config.name))?;
+        }
+        pipeline.register(Arc::new(crate::bitcoin::BtcChain::new(config, source)));
+    }
+    for config in chains.solana {
+        let node = crate::solana::SolRpc::new(rpc(&config.endpoints));
+        pipeline.register(Arc::new(crate::solana::SolChain { config, node }));
+    }
     for w in &chains.watch {
         w.marks().map_err(|e| anyhow!("chains file: {e}"))?;
-        if let Some(c) = pipeline
-            .bitcoin
-            .iter()
-            .find(|c| c.config.network == w.network)
-        {
-            let network = c.network().map_err(|e| anyhow!("chains file: {e}"))?;
-            w.bitcoin_wallet(network)
-                .map_err(|e| anyhow!("chains file: {e}"))?;
-        } else if w.descriptor.is_some() {
-            bail!(
-                "chains file: watch {} on {}: a descriptor is for Bitcoin watches",
-                w.address,
-                w.network
-            );
-        }
+        pipeline
+            .adapter(&w.network)
+            .map_err(|e| anyhow!("chains file: watch {}: {e}", w.address))?
+            .check_watch(w)
+            .map_err(|e| anyhow!("chains file: {e}"))?;
     }
     pipeline.watches = chains.watch;
     pipeline.deposits = chains
         .deposits
         .into_iter()
-        .map(|d| crate::pipeline::Deposits::new(d).map_err(|e| anyhow!("chains file: {e}")))
+        .map(|d| crate::treasury::Deposits::new(d).map_err(|e| anyhow!("chains file: {e}")))
         .collect::<Result<_>>()?;
     pipeline.approvals_required = args.approvals.unwrap_or(2);
     pipeline.allow_mock_hsm = args.allow_mock_hsm;
     // The lease owner names this replica, stably across restarts: a coordinator that
     // crashed mid-step takes its own leases back at once instead of waiting them out.
-    pipeline.owner = match &args.replica {
+    pipeline.ctx.owner = match &args.replica {
         Some(name) => name.clone(),
         None => format!(
             "{}:{listen}",
@@ -446,7 +419,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         ),
     };
     // Fault injection for the crash-resume tests only.
-    pipeline.crash_after = args.fault_crash_after.clone();
+    pipeline.ctx.crash_after = args.fault_crash_after.clone();
     let poll = std::time::Duration::from_millis(args.poll_ms.unwrap_or(2000));
     let state = Arc::new(
         AppState::new(

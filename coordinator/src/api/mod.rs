@@ -5,21 +5,24 @@
 //! wrong-network address or oversized upload is a 4xx with a clear message and changes
 //! nothing.
 
+mod docs;
 pub mod metrics;
+mod requests;
 mod signing;
+mod stations;
 pub mod treasury;
 mod validate;
 
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State as AxState};
+use axum::extract::{DefaultBodyLimit, Query, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::audit;
@@ -27,6 +30,9 @@ use crate::lifecycle::{Event, State};
 use crate::risk::{self, Outcome, Purpose, RiskConfig};
 use crate::store::{Store, StoreError};
 
+pub use docs::openapi_document;
+pub(crate) use requests::submit;
+pub use requests::CreateRequest;
 pub use validate::{validate_amount, validate_destination};
 
 /// Largest request body accepted.
@@ -177,23 +183,26 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
-        .route("/openapi.json", get(openapi))
-        .route("/console", get(console))
-        .route("/v1/requests", post(create_request).get(list_requests))
-        .route("/v1/requests/{id}", get(get_request))
-        .route("/v1/requests/{id}/cancel", post(cancel_request))
-        .route("/v1/requests/{id}/review", post(review_request))
+        .route("/openapi.json", get(docs::openapi))
+        .route("/console", get(docs::console))
+        .route(
+            "/v1/requests",
+            post(requests::create_request).get(requests::list_requests),
+        )
+        .route("/v1/requests/{id}", get(requests::get_request))
+        .route("/v1/requests/{id}/cancel", post(requests::cancel_request))
+        .route("/v1/requests/{id}/review", post(requests::review_request))
         .route(
             "/v1/stations",
-            post(signing::register_station).get(signing::list_stations),
+            post(stations::register_station).get(stations::list_stations),
         )
-        .route("/v1/approvers", post(signing::register_approver))
-        .route("/v1/vaults", get(signing::vaults))
+        .route("/v1/approvers", post(stations::register_approver))
+        .route("/v1/vaults", get(stations::vaults))
         .route(
             "/v1/deposits",
-            post(signing::hand_out_deposit).get(signing::list_deposits),
+            post(stations::hand_out_deposit).get(stations::list_deposits),
         )
-        .route("/v1/sweeps/plan", get(signing::sweep_plan))
+        .route("/v1/sweeps/plan", get(stations::sweep_plan))
         .route("/v1/requests/{id}/envelope", get(signing::envelope))
         .route("/v1/requests/{id}/approvals", post(signing::approve))
         .route("/v1/requests/{id}/export", post(signing::export))
@@ -360,246 +369,6 @@ fn count(st: &AppState, r: Result<Response, ApiError>) -> Response {
     resp
 }
 
-/// The body of `POST /v1/requests`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRequest {
-    /// Network (`bitcoin`, `regtest`, `evm:1`, `solana:mainnet`, …).
-    pub network: String,
-    /// `native`, or a token contract / mint.
-    pub asset: String,
-    /// Destination address.
-    pub destination: String,
-    /// Amount in base units, as a decimal string.
-    pub amount: String,
-    /// `withdrawal`, `refill`, `sweep` or `consolidation`.
-    pub purpose: Purpose,
-    /// Free text for the custodians.
-    #[serde(default)]
-    pub memo: String,
-}
-
-async fn create_request(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Result<Json<CreateRequest>, JsonRejection>,
-) -> Response {
-    handle(st, move |st| create_inner(st, &headers, body)).await
-}
-
-fn create_inner(
-    st: &AppState,
-    headers: &HeaderMap,
-    body: Result<Json<CreateRequest>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    let caller = authenticate(st, headers, &["treasury", "warm-tier"])?;
-    let req = json_body(body)?;
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 200)
-        .ok_or_else(|| bad("an Idempotency-Key header (1 to 200 characters) is required"))?;
-    if !st.config.networks.contains(&req.network) {
-        return Err(bad(format!(
-            "network {:?} is not served here ({})",
-            req.network,
-            st.config.networks.join(", ")
-        )));
-    }
-    let amount = validate_amount(&req.amount).map_err(bad)?;
-    validate_destination(&req.network, &req.destination).map_err(bad)?;
-    validate::validate_asset(&req.network, &req.asset).map_err(bad)?;
-    if req.memo.chars().count() > 500 {
-        return Err(bad("memo over 500 characters"));
-    }
-    if caller.roles.iter().all(|r| r == "warm-tier")
-        && !matches!(req.purpose, Purpose::Refill | Purpose::Withdrawal)
-    {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            "the warm tier may ask for refills and withdrawals only".into(),
-        ));
-    }
-    let (row, created, outcome) = submit(st, &caller.principal, &req, key, amount)?;
-    if !created {
-        st.metrics.replayed.inc();
-        return Ok((
-            StatusCode::OK,
-            Json(json!({"request": row, "replayed": true})),
-        )
-            .into_response());
-    }
-    st.metrics.created.inc();
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"request": row, "risk": outcome})),
-    )
-        .into_response())
-}
-
-/// Assesses a validated request with the risk engine and stores it with its outcome in
-/// one transaction (the API's create, and requests the coordinator drafts itself). The
-/// outcome is `None` for a replay.
-pub(crate) fn submit(
-    st: &AppState,
-    principal: &str,
-    req: &CreateRequest,
-    key: &str,
-    amount: u128,
-) -> Result<(crate::store::RequestRow, bool, Option<Outcome>), ApiError> {
-    let now = (st.clock)();
-    let body = serde_json::to_value(req).map_err(|_| bad("unserialisable request"))?;
-    // The risk engine decides on the principal's last 30 days (not rejected or
-    // cancelled), read inside the transaction that stores the request and its outcome:
-    // concurrent creates by one principal see each other's amounts.
-    let proposal = risk::Proposal {
-        principal: principal.to_string(),
-        purpose: req.purpose,
-        network: req.network.clone(),
-        asset: req.asset.clone(),
-        destination: req.destination.clone(),
-        amount,
-        now,
-    };
-    let query =
-        risk::HistoryQuery::new(&st.config.risk, &proposal, now.saturating_sub(30 * 86_400));
-    let decided = Arc::new(std::sync::Mutex::new(None));
-    let (rules, out) = (st.config.risk.clone(), decided.clone());
-    let assess: crate::store::Assessor = Arc::new(move |history| {
-        let outcome = risk::assess(&rules, &proposal, history);
-        let event = match &outcome {
-            Outcome::Approve => Event::RiskApproved,
-            Outcome::ManualReview(_) => Event::RiskReview,
-            Outcome::Reject(_) => Event::RiskRejected,
-        };
-        let detail = serde_json::to_value(&outcome).unwrap_or(Value::Null);
-        *out.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
-        (event, "risk-engine".to_string(), detail)
-    });
-    let (row, created) = st.store.create_assessed(Some(key), &body, &query, assess)?;
-    let outcome = decided.lock().unwrap_or_else(|p| p.into_inner()).take();
-    Ok((row, created, outcome.filter(|_| created)))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    state: Option<State>,
-    principal: Option<String>,
-    limit: Option<usize>,
-}
-
-async fn list_requests(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
-        let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
-        let limit = q.limit.unwrap_or(100);
-        if limit == 0 || limit > 1000 {
-            return Err(bad("limit must be 1 to 1000"));
-        }
-        let rows = st.store.list(q.state, q.principal.as_deref(), limit)?;
-        Ok(Json(json!({"requests": rows})).into_response())
-    })
-    .await
-}
-
-async fn get_request(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
-        let row = request_row(st, &id)?;
-        Ok(Json(json!({"request": row})).into_response())
-    })
-    .await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Reason {
-    reason: String,
-}
-
-async fn cancel_request(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Result<Json<Reason>, JsonRejection>,
-) -> Response {
-    handle(st, move |st| {
-        let caller = authenticate(st, &headers, &["treasury"])?;
-        let reason = json_body(body)?.reason;
-        if reason.trim().is_empty() || reason.chars().count() > 500 {
-            return Err(bad("a reason (1 to 500 characters) is required"));
-        }
-        let row = st.store.transition(
-            &id,
-            Event::Cancel,
-            &caller.principal,
-            json!({"reason": reason}),
-            (st.clock)(),
-        )?;
-        Ok(Json(json!({"request": row})).into_response())
-    })
-    .await
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-enum Decision {
-    Clear,
-    Reject,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Review {
-    decision: Decision,
-    reason: String,
-}
-
-async fn review_request(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Result<Json<Review>, JsonRejection>,
-) -> Response {
-    handle(st, move |st| {
-        let caller = authenticate(st, &headers, &["risk"])?;
-        let review = json_body(body)?;
-        if review.reason.trim().is_empty() {
-            return Err(bad("a reason is required"));
-        }
-        let current = request_row(st, &id)?;
-        if current.state != State::ManualReview {
-            return Err(ApiError(
-                StatusCode::CONFLICT,
-                format!("request is {:?}, not in manual review", current.state),
-            ));
-        }
-        let event = match review.decision {
-            Decision::Clear => Event::ReviewCleared,
-            Decision::Reject => Event::RiskRejected,
-        };
-        let row = st.store.transition(
-            &id,
-            event,
-            &caller.principal,
-            json!({"reason": review.reason}),
-            (st.clock)(),
-        )?;
-        Ok(Json(json!({"request": row})).into_response())
-    })
-    .await
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
@@ -637,93 +406,4 @@ async fn audit_verify(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -
         .into_response())
     })
     .await
-}
-
-/// The operator web console: one static page; everything it shows comes from the API
-/// with the operator's token, which stays in the browser tab.
-async fn console() -> Response {
-    (
-        [
-            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                axum::http::header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src blob:; connect-src 'self'; frame-ancestors 'none'",
-            ),
-            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        include_str!("console.html"),
-    )
-        .into_response()
-}
-
-async fn openapi() -> Json<Value> {
-    Json(openapi_document())
-}
-
-/// The OpenAPI document served at `/openapi.json`.
-pub fn openapi_document() -> Value {
-    let auth = json!([{"bearer": []}]);
-    let err = json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "Strongroom coordinator", "version": env!("CARGO_PKG_VERSION")},
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
-                "CreateRequest": {
-                    "type": "object", "additionalProperties": false,
-                    "required": ["network", "asset", "destination", "amount", "purpose"],
-                    "properties": {
-                        "network": {"type": "string", "examples": ["bitcoin", "evm:1", "solana:mainnet"]},
-                        "asset": {"type": "string", "description": "native, or a token contract / mint"},
-                        "destination": {"type": "string"},
-                        "amount": {"type": "string", "pattern": "^[1-9][0-9]*$", "description": "base units"},
-                        "purpose": {"enum": ["withdrawal", "refill", "sweep", "consolidation"]},
-                        "memo": {"type": "string", "maxLength": 500}
-                    }
-                }
-            }
-        },
-        "paths": {
-            "/health": {"get": {"summary": "Liveness and storage", "responses": {"200": {"description": "ok"}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
-            "/console": {"get": {"summary": "The operator web console (HTML; data through this API with the operator's token)", "responses": {"200": {"description": "text/html"}}}},
-            "/v1/requests": {
-                "post": {"summary": "Create a transfer request (roles: treasury, warm-tier)", "security": auth,
-                    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": true, "schema": {"type": "string", "maxLength": 200}}],
-                    "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateRequest"}}}},
-                    "responses": {"201": {"description": "created, with the risk outcome"}, "200": {"description": "replay of the same key"}, "400": err, "401": err, "403": err, "413": err, "415": err, "422": err}},
-                "get": {"summary": "List requests", "security": auth,
-                    "parameters": [{"name": "state", "in": "query"}, {"name": "principal", "in": "query"}, {"name": "limit", "in": "query"}],
-                    "responses": {"200": {"description": "requests"}, "400": err, "401": err, "403": err}}
-            },
-            "/v1/requests/{id}": {"get": {"summary": "One request", "security": auth, "responses": {"200": {"description": "request"}, "401": err, "403": err, "404": err}}},
-            "/v1/requests/{id}/cancel": {"post": {"summary": "Cancel (role: treasury)", "security": auth, "responses": {"200": {"description": "cancelled"}, "400": err, "401": err, "403": err, "404": err, "409": err}}},
-            "/v1/requests/{id}/review": {"post": {"summary": "Clear or reject a manual review (role: risk)", "security": auth, "responses": {"200": {"description": "decided"}, "400": err, "401": err, "403": err, "404": err, "409": err}}},
-            "/v1/stations": {
-                "post": {"summary": "Register a station from its descriptor: {frames: [UR texts]} or {cbor_hex}, optional usb_keys (keys.pub text) (role: admin)", "security": auth, "responses": {"201": {"description": "registered"}, "400": err, "401": err, "403": err, "409": err, "422": err}},
-                "get": {"summary": "Registered stations, their keys and vault addresses", "security": auth, "responses": {"200": {"description": "stations"}, "401": err, "403": err}}
-            },
-            "/v1/vaults": {"get": {"summary": "Configured vaults: address and balance from the chain (sat or wei)", "security": auth, "responses": {"200": {"description": "vaults"}, "401": err, "403": err}}},
-            "/v1/deposits": {
-                "post": {"summary": "Hand out the next deposit address {network} (roles: warm-tier, treasury)", "security": auth, "responses": {"201": {"description": "address"}, "400": err, "401": err, "403": err, "503": err}},
-                "get": {"summary": "Deposit addresses handed out (?network=)", "security": auth, "responses": {"200": {"description": "addresses"}, "400": err, "401": err, "403": err, "503": err}}
-            },
-            "/v1/sweeps/plan": {"get": {"summary": "Sweep plan for the deposit addresses (?network=): batches over the threshold whose fee is under the configured fraction", "security": auth, "responses": {"200": {"description": "plan"}, "400": err, "401": err, "403": err, "502": err, "503": err}}},
-            "/v1/approvers": {"post": {"summary": "Register an approver's Ed25519 public key {principal, public_key} (role: admin)", "security": auth, "responses": {"201": {"description": "registered"}, "401": err, "403": err, "409": err, "422": err}}},
-            "/v1/requests/{id}/envelope": {"get": {"summary": "The built transaction and the digest approvers sign (Ed25519 over 'strongroom/approval/v1' || digest)", "security": auth, "responses": {"200": {"description": "envelope"}, "401": err, "403": err, "404": err, "422": err}}},
-            "/v1/requests/{id}/approvals": {"post": {"summary": "Submit an approval {signature} (role: approver; not the requester)", "security": auth, "responses": {"200": {"description": "recorded"}, "401": err, "403": err, "404": err, "409": err, "422": err}}},
-            "/v1/requests/{id}/export": {"post": {"summary": "Export the approved request: UR frames (JSON) for the station (role: treasury)", "security": auth, "responses": {"200": {"description": "frames"}, "401": err, "403": err, "404": err, "409": err, "503": err}}},
-            "/v1/requests/{id}/export/frames": {"get": {"summary": "The exported UR frames again (JSON)", "security": auth, "responses": {"200": {"description": "frames"}, "401": err, "403": err, "404": err, "409": err}}},
-            "/v1/requests/{id}/export/frames/{n}": {"get": {"summary": "Frame n as a PNG QR code", "security": auth, "responses": {"200": {"description": "image/png"}, "401": err, "403": err, "404": err, "409": err}}},
-            "/v1/requests/{id}/export/bundle": {"get": {"summary": "The exported request as a USB bundle sealed to ?station= (role: treasury)", "security": auth, "responses": {"200": {"description": "application/octet-stream"}, "400": err, "401": err, "403": err, "409": err, "503": err}}},
-            "/v1/scan": {"post": {"summary": "Read the QR codes in one camera frame (PNG or JPEG body) captured from the station's screen; changes nothing (role: treasury)", "security": auth, "responses": {"200": {"description": "{found: [{text, format: ur|bbqr|plain, ur_type}]}"}, "400": err, "401": err, "403": err, "413": err}}},
-            "/v1/requests/{id}/export/bbqr": {"get": {"summary": "The exported Bitcoin request's PSBT as BBQr parts (hardware-wallet cosigners)", "security": auth, "responses": {"200": {"description": "parts"}, "400": err, "401": err, "403": err, "404": err, "409": err}}},
-            "/v1/requests/{id}/import": {"post": {"summary": "Import the station's response: {frames: [UR texts]} as JSON, or a bundle as application/octet-stream (role: treasury)", "security": auth, "responses": {"200": {"description": "imported"}, "400": err, "401": err, "403": err, "409": err, "413": err, "415": err, "422": err}}},
-            "/v1/requests/{id}/chain": {"get": {"summary": "Broadcast status: state, transaction hash, nonce", "security": auth, "responses": {"200": {"description": "status"}, "401": err, "403": err, "404": err}}},
-            "/v1/audit": {"get": {"summary": "Audit rows (role: auditor)", "security": auth, "responses": {"200": {"description": "rows"}, "401": err, "403": err}}},
-            "/v1/audit/verify": {"get": {"summary": "Verify the audit chain (role: auditor)", "security": auth, "responses": {"200": {"description": "result, with the first break"}, "401": err, "403": err}}}
-        }
-    })
 }

@@ -87,7 +87,7 @@ pub fn watch(st: &AppState, now: u64) -> Vec<String> {
 /// Whether a refill of `w` drafted here is still open (any state before the end).
 fn open_refill(
     st: &AppState,
-    w: &crate::pipeline::Watch,
+    w: &crate::treasury::Watch,
 ) -> Result<bool, crate::store::StoreError> {
     use crate::lifecycle::State as S;
     for state in [

@@ -10,13 +10,17 @@
 //! script (one address) per key set; deposit addresses for the warm tier come from an
 //! xpub instead.
 
+mod adapter;
 pub mod chain;
+mod config;
 mod deposit;
 mod psbt_check;
 pub mod sweep;
 pub mod v2;
 mod vault;
 
+pub use adapter::{decode_psbt, BtcChain};
+pub use config::{btc_network, BtcConfig, Cosigner};
 pub use deposit::DepositPool;
 pub use psbt_check::{combine, fee_of, standardness, verify_with_core, CombineError};
 pub use vault::{BuildError, Vault};

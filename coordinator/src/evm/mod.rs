@@ -3,11 +3,13 @@
 //! it), native and ERC-20 transfers, nonce management, finishing with the station's
 //! signature, broadcast, and receipt tracking with reorg and drop detection.
 
+mod adapter;
 mod build;
 mod client;
 mod finish;
 mod nonce;
 
+pub use adapter::EvmChain;
 pub use build::{
     erc20_transfer_data, Asset, BuildError, Builder, Fees, Transfer, TxKindChoice, UnsignedEvmTx,
 };

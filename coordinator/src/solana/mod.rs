@@ -4,15 +4,19 @@
 //! finishing with the station's signatures, sending, and status tracking that marks a
 //! transaction whose nonce was advanced by something else as failed, never rebuilt.
 
+mod adapter;
 mod build;
 mod client;
+mod config;
 mod finish;
 
+pub use adapter::SolChain;
 pub use build::{
     associated_token_address, ix, Blockhash, BuildError, MessageVersion, NonceInfo, SolBuilder,
     TxOptions, UnsignedSolTx,
 };
 pub use client::{AccountInfo, SignatureStatus, SolRpc};
+pub use config::{SolConfig, SolToken};
 pub use finish::{assemble, SolFinishError, SolState, SolTracker};
 
 /// Program ids.

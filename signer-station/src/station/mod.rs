@@ -13,22 +13,20 @@ pub mod facts;
 pub mod policy;
 pub mod refusal;
 pub mod registration;
+mod signing;
 pub mod solana;
 pub mod standard;
 pub mod vaults;
 pub mod verdict;
 
 use airgap_protocol::envelope::{
-    format_uuid, verify_request, Approver, KeyId, Outcome, PayloadSignature, Purpose, SignRequest,
-    SignResponse, TrustAnchors,
+    format_uuid, verify_request, Approver, KeyId, Purpose, SignRequest, TrustAnchors,
 };
 use airgap_protocol::network::Network;
 use airgap_protocol::summary::{summarize, Summary, SummaryOptions, TokenList};
 
 use crate::ceremony::StationKeys;
-use crate::hsm::SigningBackend;
-use crate::ledger::{Entry, Ledger, Record, SignedPayload};
-use crate::sign::sign_ed25519;
+use crate::ledger::{Entry, Ledger, Record};
 
 pub use facts::{Class, Facts, Prepared};
 pub use policy::Policy;
@@ -407,217 +405,5 @@ impl Station {
             });
         }
         Ok(())
-    }
-
-    /// Checks the ledger against the anchor the HSM holds.
-    pub fn check_anchor<B: SigningBackend + ?Sized>(&self, backend: &B) -> Result<(), Refusal> {
-        match anchor::read(backend).map_err(Refusal::Hsm)? {
-            None => Ok(()),
-            Some(a) => self.ledger.check_anchor(&a).map_err(Refusal::LedgerAnchor),
-        }
-    }
-
-    /// Custodians accept the ledger as it is (after investigating an anchor mismatch):
-    /// records that they did and anchors its head.
-    pub fn reanchor<B: SigningBackend + ?Sized>(
-        &mut self,
-        backend: &B,
-        now: u64,
-        why: &str,
-    ) -> Result<(), Refusal> {
-        anchor::reanchor(&mut self.ledger, backend, now, why).map_err(Refusal::LedgerAnchor)
-    }
-
-    fn write_anchor<B: SigningBackend + ?Sized>(&self, backend: &B) -> Result<(), Refusal> {
-        match self.ledger.anchor() {
-            Some(a) => anchor::write(backend, a).map_err(Refusal::Hsm),
-            None => Ok(()),
-        }
-    }
-
-    /// Signs a request the custodians approved after review. The ledger is checked
-    /// against the HSM's anchor and the reviewed facts against the ledger as it stands
-    /// now; signatures are made in the HSM, recorded in the ledger (fsynced), anchored,
-    /// and only then returned.
-    pub fn sign<B: SigningBackend + ?Sized>(
-        &mut self,
-        review: &Review,
-        backend: &B,
-        now: u64,
-    ) -> Result<SignResponse, Refusal> {
-        review.verdict.clone()?;
-        let id = review.request.request_id;
-        let recheck = self
-            .check_anchor(backend)
-            .and_then(|()| self.recheck(review, now));
-        if let Err(e) = recheck {
-            self.record_refusal(&id, &review.digest, &e, now)?;
-            return Err(e);
-        }
-        let mut sigs = Vec::new();
-        for p in &review.payloads {
-            let prepared = p
-                .prepared
-                .as_ref()
-                .ok_or_else(|| Refusal::Custodians("a refused payload cannot be signed".into()))?;
-            sigs.push(self.sign_one(prepared, backend)?);
-        }
-        let record = Record::Signed {
-            request_id: format_uuid(&id),
-            digest: hex::encode(review.digest),
-            payloads: review
-                .payloads
-                .iter()
-                .filter_map(|p| p.facts.as_ref())
-                .map(|f| SignedPayload {
-                    digest: f.digest.clone(),
-                    network: f.network.to_string(),
-                    amounts: f
-                        .outflow()
-                        .into_iter()
-                        .map(|(a, v)| (a.policy_name().to_string(), v.to_string()))
-                        .collect(),
-                    spends: f.spends.clone(),
-                })
-                .collect(),
-        };
-        // Guard state before effect: if this fails, no signature leaves.
-        let entry = self
-            .ledger
-            .append(now, record)
-            .map_err(|e| Refusal::Ledger(e.to_string()))?;
-        self.write_anchor(backend)?;
-        self.respond(review, Outcome::Signed(sigs), entry, backend, now)
-    }
-
-    /// The review's facts checked again against the ledger as it stands now: another
-    /// signing since the review may have spent the same nonce or used the day's budget.
-    fn recheck(&self, review: &Review, now: u64) -> Result<(), Refusal> {
-        if let Some(previous) = self
-            .ledger
-            .index()
-            .requests
-            .get(&hex::encode(review.digest))
-        {
-            return Err(Refusal::RequestReplayed(previous.clone()));
-        }
-        let facts = review
-            .payloads
-            .iter()
-            .map(|p| p.facts.as_ref())
-            .collect::<Option<Vec<&Facts>>>()
-            .ok_or_else(|| Refusal::Custodians("a refused payload cannot be signed".into()))?;
-        if facts.len() != review.request.payloads.len() {
-            return Err(Refusal::Custodians(
-                "the review does not cover every payload".into(),
-            ));
-        }
-        if review.standard {
-            // A standard wallet request: the custodians' review is its approval.
-            let mut policy = self.policy.clone();
-            policy.off_list_approvals = None;
-            for (i, f) in facts.iter().enumerate() {
-                verdict::check_payload(f, &policy, 0, self.ledger.index(), &facts[..i], now)?;
-            }
-            return Ok(());
-        }
-        verdict::check_request(
-            &facts,
-            review.request.purpose,
-            &self.policy,
-            review.approvers.len(),
-            self.ledger.index(),
-            now,
-        )
-        .map(|_| ())
-    }
-
-    fn sign_one<B: SigningBackend + ?Sized>(
-        &self,
-        prepared: &Prepared,
-        backend: &B,
-    ) -> Result<PayloadSignature, Refusal> {
-        let missing = |what: String| Refusal::NotOurs {
-            index: 0,
-            why: what,
-        };
-        Ok(match prepared {
-            Prepared::Bitcoin(b) => {
-                let key = self
-                    .keys
-                    .bitcoin(b.network())
-                    .ok_or_else(|| missing(format!("no {} key", b.network().name())))?;
-                PayloadSignature::Psbt(bitcoin::sign(b, backend, key)?)
-            }
-            Prepared::Evm(e) => PayloadSignature::Evm(evm::sign(e, backend, &self.keys.evm)?),
-            Prepared::Solana(s) => {
-                let key = self
-                    .keys
-                    .solana(s.cluster())
-                    .ok_or_else(|| missing(format!("no solana:{} key", s.cluster().name())))?;
-                PayloadSignature::Solana(vec![solana::sign(s, backend, key)?])
-            }
-        })
-    }
-
-    /// Refuses a request (policy failure or custodians' decision) with a signed answer.
-    /// A refusal the review already recorded is not recorded twice.
-    pub fn refuse<B: SigningBackend + ?Sized>(
-        &mut self,
-        review: &Review,
-        refusal: &Refusal,
-        backend: &B,
-        now: u64,
-    ) -> Result<SignResponse, Refusal> {
-        let record = Record::Refused {
-            request_id: format_uuid(&review.request.request_id),
-            digest: hex::encode(review.digest),
-            code: refusal.code(),
-            reason: refusal.to_string(),
-        };
-        let entry = match self.ledger.last() {
-            Some(last) if last.record == record => last.clone(),
-            _ => self
-                .ledger
-                .append(now, record)
-                .map_err(|e| Refusal::Ledger(e.to_string()))?,
-        };
-        if self.check_anchor(backend).is_ok() {
-            self.write_anchor(backend)?;
-        }
-        self.respond(
-            review,
-            Outcome::Refused {
-                code: refusal.code(),
-                reason: refusal.to_string(),
-            },
-            entry,
-            backend,
-            now,
-        )
-    }
-
-    fn respond<B: SigningBackend + ?Sized>(
-        &self,
-        review: &Review,
-        outcome: Outcome,
-        entry: Entry,
-        backend: &B,
-        now: u64,
-    ) -> Result<SignResponse, Refusal> {
-        let mut r = SignResponse {
-            request_digest: review.digest,
-            request_id: review.request.request_id,
-            station: self.station_id(),
-            created: now,
-            outcome,
-            ledger_entries: vec![
-                serde_json::to_vec(&entry).map_err(|e| Refusal::Ledger(e.to_string()))?
-            ],
-            station_signature: [0; 64],
-        };
-        r.station_signature = sign_ed25519(backend, &self.keys.identity, &r.station_message())
-            .map_err(Refusal::Hsm)?;
-        Ok(r)
     }
 }

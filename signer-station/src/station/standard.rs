@@ -17,7 +17,9 @@ use airgap_protocol::registry::{
 use airgap_protocol::summary::evm::decode_unsigned;
 use sha2::{Digest, Sha256};
 
-use super::{evm, Outcome, Refusal, Review, Station};
+use airgap_protocol::envelope::Outcome;
+
+use super::{evm, Refusal, Review, Station};
 use crate::hsm::SigningBackend;
 use crate::ledger::Record;
 

@@ -1,0 +1,254 @@
+//! Transfer requests: create (idempotent, risk-assessed inside the storage transaction),
+//! list, read, cancel, and the risk role's review.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::*;
+
+/// The body of `POST /v1/requests`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// Network (`bitcoin`, `regtest`, `evm:1`, `solana:mainnet`, …).
+    pub network: String,
+    /// `native`, or a token contract / mint.
+    pub asset: String,
+    /// Destination address.
+    pub destination: String,
+    /// Amount in base units, as a decimal string.
+    pub amount: String,
+    /// `withdrawal`, `refill`, `sweep` or `consolidation`.
+    pub purpose: Purpose,
+    /// Free text for the custodians.
+    #[serde(default)]
+    pub memo: String,
+}
+
+pub(super) async fn create_request(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Result<Json<CreateRequest>, JsonRejection>,
+) -> Response {
+    handle(st, move |st| create_inner(st, &headers, body)).await
+}
+
+pub(super) fn create_inner(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Result<Json<CreateRequest>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(st, headers, &["treasury", "warm-tier"])?;
+    let req = json_body(body)?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .ok_or_else(|| bad("an Idempotency-Key header (1 to 200 characters) is required"))?;
+    if !st.config.networks.contains(&req.network) {
+        return Err(bad(format!(
+            "network {:?} is not served here ({})",
+            req.network,
+            st.config.networks.join(", ")
+        )));
+    }
+    let amount = validate_amount(&req.amount).map_err(bad)?;
+    validate_destination(&req.network, &req.destination).map_err(bad)?;
+    validate::validate_asset(&req.network, &req.asset).map_err(bad)?;
+    if req.memo.chars().count() > 500 {
+        return Err(bad("memo over 500 characters"));
+    }
+    if caller.roles.iter().all(|r| r == "warm-tier")
+        && !matches!(req.purpose, Purpose::Refill | Purpose::Withdrawal)
+    {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "the warm tier may ask for refills and withdrawals only".into(),
+        ));
+    }
+    let (row, created, outcome) = submit(st, &caller.principal, &req, key, amount)?;
+    if !created {
+        st.metrics.replayed.inc();
+        return Ok((
+            StatusCode::OK,
+            Json(json!({"request": row, "replayed": true})),
+        )
+            .into_response());
+    }
+    st.metrics.created.inc();
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"request": row, "risk": outcome})),
+    )
+        .into_response())
+}
+
+/// Assesses a validated request with the risk engine and stores it with its outcome in
+/// one transaction (the API's create, and requests the coordinator drafts itself). The
+/// outcome is `None` for a replay.
+pub(crate) fn submit(
+    st: &AppState,
+    principal: &str,
+    req: &CreateRequest,
+    key: &str,
+    amount: u128,
+) -> Result<(crate::store::RequestRow, bool, Option<Outcome>), ApiError> {
+    let now = (st.clock)();
+    let body = serde_json::to_value(req).map_err(|_| bad("unserialisable request"))?;
+    // The risk engine decides on the principal's last 30 days (not rejected or
+    // cancelled), read inside the transaction that stores the request and its outcome:
+    // concurrent creates by one principal see each other's amounts.
+    let proposal = risk::Proposal {
+        principal: principal.to_string(),
+        purpose: req.purpose,
+        network: req.network.clone(),
+        asset: req.asset.clone(),
+        destination: req.destination.clone(),
+        amount,
+        now,
+    };
+    let query =
+        risk::HistoryQuery::new(&st.config.risk, &proposal, now.saturating_sub(30 * 86_400));
+    let decided = Arc::new(std::sync::Mutex::new(None));
+    let (rules, out) = (st.config.risk.clone(), decided.clone());
+    let assess: crate::store::Assessor = Arc::new(move |history| {
+        let outcome = risk::assess(&rules, &proposal, history);
+        let event = match &outcome {
+            Outcome::Approve => Event::RiskApproved,
+            Outcome::ManualReview(_) => Event::RiskReview,
+            Outcome::Reject(_) => Event::RiskRejected,
+        };
+        let detail = serde_json::to_value(&outcome).unwrap_or(Value::Null);
+        *out.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+        (event, "risk-engine".to_string(), detail)
+    });
+    let (row, created) = st.store.create_assessed(Some(key), &body, &query, assess)?;
+    let outcome = decided.lock().unwrap_or_else(|p| p.into_inner()).take();
+    Ok((row, created, outcome.filter(|_| created)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    state: Option<State>,
+    principal: Option<String>,
+    limit: Option<usize>,
+}
+
+pub(super) async fn list_requests(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
+        let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
+        let limit = q.limit.unwrap_or(100);
+        if limit == 0 || limit > 1000 {
+            return Err(bad("limit must be 1 to 1000"));
+        }
+        let rows = st.store.list(q.state, q.principal.as_deref(), limit)?;
+        Ok(Json(json!({"requests": rows})).into_response())
+    })
+    .await
+}
+
+pub(super) async fn get_request(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    handle(st, move |st| {
+        authenticate(st, &headers, READERS)?;
+        let row = request_row(st, &id)?;
+        Ok(Json(json!({"request": row})).into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Reason {
+    reason: String,
+}
+
+pub(super) async fn cancel_request(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<Reason>, JsonRejection>,
+) -> Response {
+    handle(st, move |st| {
+        let caller = authenticate(st, &headers, &["treasury"])?;
+        let reason = json_body(body)?.reason;
+        if reason.trim().is_empty() || reason.chars().count() > 500 {
+            return Err(bad("a reason (1 to 500 characters) is required"));
+        }
+        let row = st.store.transition(
+            &id,
+            Event::Cancel,
+            &caller.principal,
+            json!({"reason": reason}),
+            (st.clock)(),
+        )?;
+        Ok(Json(json!({"request": row})).into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) enum Decision {
+    Clear,
+    Reject,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Review {
+    decision: Decision,
+    reason: String,
+}
+
+pub(super) async fn review_request(
+    AxState(st): AxState<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<Review>, JsonRejection>,
+) -> Response {
+    handle(st, move |st| {
+        let caller = authenticate(st, &headers, &["risk"])?;
+        let review = json_body(body)?;
+        if review.reason.trim().is_empty() {
+            return Err(bad("a reason is required"));
+        }
+        let current = request_row(st, &id)?;
+        if current.state != State::ManualReview {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                format!("request is {:?}, not in manual review", current.state),
+            ));
+        }
+        let event = match review.decision {
+            Decision::Clear => Event::ReviewCleared,
+            Decision::Reject => Event::RiskRejected,
+        };
+        let row = st.store.transition(
+            &id,
+            event,
+            &caller.principal,
+            json!({"reason": review.reason}),
+            (st.clock)(),
+        )?;
+        Ok(Json(json!({"request": row})).into_response())
+    })
+    .await
+}

@@ -1,0 +1,413 @@
+//! What the request lifecycle needs of a chain ([`ChainAdapter`]) and the shared context
+//! an adapter may use ([`Ctx`]): storage, this replica's name for leases, the registered
+//! stations, what other requests hold, and the crash points of the resume tests. An
+//! adapter never imports the pipeline; the pipeline dispatches to adapters by network.
+//!
+//! A fourth chain is one folder of the shape of `evm/`, `bitcoin/` and `solana/`
+//! (`config.rs`, `adapter.rs`, its builder and finisher) and one registration line in
+//! `service.rs` (see docs/ARCHITECTURE.md).
+
+use std::sync::Arc;
+
+use airgap_protocol::envelope::{Payload, PayloadSignature, SignResponse, StationDescriptor};
+use serde_json::{json, Value};
+
+use crate::lifecycle::{Event, State};
+use crate::store::{RequestRow, Store, StoreError};
+use crate::treasury::Watch;
+
+/// Why a step did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Storage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The caller's input or the request's state does not allow it (a 4xx).
+    #[error("{0}")]
+    Refused(String),
+    /// The request's state does not allow it (a 409).
+    #[error("{0}")]
+    WrongState(String),
+    /// Another replica holds the step's lease; try again shortly.
+    #[error("another coordinator is running this step")]
+    Busy,
+    /// The chain's node failed or refused (the step stays where it was).
+    #[error("chain: {0}")]
+    Chain(String),
+    /// This installation is not configured for it.
+    #[error("not configured: {0}")]
+    Unconfigured(String),
+    /// Stored data contradicts what was approved (a 409; recorded in the audit chain).
+    #[error("{0}")]
+    Tampered(String),
+    /// Something stored cannot be read back (never expected: storage was edited).
+    #[error("stored data unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// A refusal of the caller's input.
+pub fn refused(s: impl Into<String>) -> PipelineError {
+    PipelineError::Refused(s.into())
+}
+
+/// Stored data that cannot be read back.
+pub fn corrupt(s: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Corrupt(s.to_string())
+}
+
+/// A chain node's failure.
+pub fn chain_err(s: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Chain(s.to_string())
+}
+
+/// A registered station.
+#[derive(Debug, Clone)]
+pub struct RegisteredStation {
+    /// Its descriptor (verified when registered).
+    pub descriptor: StationDescriptor,
+    /// Its USB bundle public keys (`keys.pub` text), when it takes bundles.
+    pub usb_keys: Option<String>,
+}
+
+/// A request's fields the pipeline reads: the typed form of the stored body.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Body {
+    /// Network.
+    pub network: String,
+    /// `native`, or a token contract / mint.
+    pub asset: String,
+    /// Destination address.
+    pub destination: String,
+    /// Amount in base units (decimal).
+    pub amount: String,
+    /// Stated purpose.
+    pub purpose: crate::risk::Purpose,
+    /// Memo.
+    #[serde(default)]
+    pub memo: String,
+}
+
+impl Body {
+    /// The typed body of a stored request.
+    pub fn of(row: &RequestRow) -> Result<Self, PipelineError> {
+        serde_json::from_value(row.body.clone()).map_err(corrupt)
+    }
+}
+
+/// A vault as `GET /v1/vaults` shows it.
+#[derive(Debug)]
+pub struct VaultView {
+    /// Network.
+    pub network: String,
+    /// Name.
+    pub name: String,
+    /// Base unit of the balance.
+    pub unit: &'static str,
+    /// Receiving address (or why it is unknown).
+    pub address: Result<String, PipelineError>,
+    /// Spendable balance, base units (or why it is unknown).
+    pub balance: Result<u128, PipelineError>,
+    /// Chain-specific facts (threshold and stations, nonce accounts …).
+    pub detail: Value,
+}
+
+/// What adapters share: storage, this replica's name, and the fault-injection point.
+#[derive(Clone)]
+pub struct Ctx {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// This replica's name, for leases.
+    pub owner: String,
+    /// Fault injection for the crash-resume tests (never set in production): the process
+    /// aborts right after this step.
+    pub crash_after: Option<String>,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ctx {
+    /// Aborts the process after `step` when the resume tests ask for it.
+    pub fn crash_point(&self, step: &str) {
+        if self.crash_after.as_deref() == Some(step) {
+            eprintln!("fault injection: aborting after {step}");
+            std::process::abort();
+        }
+    }
+
+    /// A request by id.
+    pub fn row(&self, id: &str) -> Result<RequestRow, PipelineError> {
+        self.store
+            .get(id)?
+            .ok_or_else(|| PipelineError::Store(StoreError::NotFound(id.into())))
+    }
+
+    /// Claims a lease for this replica; `Busy` when another holds it.
+    pub fn lease(&self, key: &str, step: &str, now: u64, secs: u64) -> Result<(), PipelineError> {
+        if self.store.claim(key, step, &self.owner, now, secs)? {
+            Ok(())
+        } else {
+            Err(PipelineError::Busy)
+        }
+    }
+
+    /// Registered stations by name.
+    pub fn stations(&self) -> Result<Vec<(String, RegisteredStation)>, PipelineError> {
+        self.store
+            .artifacts("", "station")?
+            .into_iter()
+            .map(|(name, v)| {
+                let v: Value = serde_json::from_str(&v).map_err(corrupt)?;
+                let cbor = v["descriptor"]
+                    .as_str()
+                    .and_then(|h| hex::decode(h).ok())
+                    .ok_or_else(|| corrupt("station descriptor"))?;
+                let descriptor = StationDescriptor::from_cbor(&cbor).map_err(corrupt)?;
+                descriptor.verify().map_err(corrupt)?;
+                let usb_keys = v["usb_keys"].as_str().map(String::from);
+                Ok((
+                    name,
+                    RegisteredStation {
+                        descriptor,
+                        usb_keys,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// The station holding the vault key for `network`: the one named, or else the only
+    /// registered station with a key for it. Stations hold one Bitcoin and one Solana key
+    /// per network (one EVM key for every chain id): the key is the one for `network`.
+    pub fn station_for(
+        &self,
+        network: &str,
+        named: Option<&str>,
+    ) -> Result<(String, Vec<u8>), PipelineError> {
+        let net = airgap_protocol::network::Network::parse(network)
+            .map_err(|e| PipelineError::Unconfigured(e.to_string()))?;
+        let holders: Vec<(String, Vec<u8>)> = self
+            .stations()?
+            .into_iter()
+            .filter(|(n, _)| named.is_none_or(|want| want == n))
+            .filter_map(|(n, s)| s.descriptor.key_for(net).map(|k| (n, k.public_key.clone())))
+            .collect();
+        match holders.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(PipelineError::Unconfigured(format!(
+                "no registered station holds a key for {net}"
+            ))),
+            _ => Err(PipelineError::Unconfigured(format!(
+                "{} registered stations hold keys for {net}; name the vault's station in the chains file",
+                holders.len()
+            ))),
+        }
+    }
+
+    /// The `unsigned/<kind>` artifacts of the other requests on `network` that may still
+    /// reach the chain: every request not ended, and ended ones that were exported (a
+    /// station may have signed them). A confirmed request holds nothing any more (its
+    /// nonce is used, its coins spent); with `failed_frees`, neither does a failed one
+    /// (a Solana durable nonce that advanced or was never used).
+    pub fn held(
+        &self,
+        kind: &str,
+        network: &str,
+        except: &str,
+        failed_frees: bool,
+    ) -> Result<Vec<String>, PipelineError> {
+        use State as S;
+        let mut out = Vec::new();
+        for state in [
+            S::AwaitingApprovals,
+            S::Approved,
+            S::Exported,
+            S::PartiallySigned,
+            S::Signed,
+            S::Finalised,
+            S::Broadcast,
+            S::Failed,
+            S::Cancelled,
+            S::Expired,
+            S::Rejected,
+        ] {
+            if failed_frees && state == S::Failed {
+                continue;
+            }
+            for row in self.store.in_state(state, Some(network))? {
+                if row.id == except {
+                    continue;
+                }
+                let Some(u) = self.store.artifact(&row.id, "unsigned", kind)? else {
+                    continue;
+                };
+                let ended = state.is_final();
+                if ended && self.store.artifact(&row.id, "export", "request")?.is_none() {
+                    continue;
+                }
+                out.push(u);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores `value` as the request's `unsigned/<kind>` artifact and reads back what is
+    /// stored (a replica that lost a race stored nothing: the winner's comes back).
+    pub fn store_unsigned(
+        &self,
+        id: &str,
+        kind: &str,
+        value: &str,
+        detail: Value,
+        now: u64,
+    ) -> Result<String, PipelineError> {
+        self.store
+            .put_artifact(id, "unsigned", kind, value, "coordinator", detail, now)?;
+        self.store
+            .artifact(id, "unsigned", kind)?
+            .ok_or_else(|| corrupt("transaction vanished"))
+    }
+
+    /// The payload signatures of every station response that signed.
+    pub fn signed_payloads(&self, id: &str) -> Result<Vec<PayloadSignature>, PipelineError> {
+        let mut out = Vec::new();
+        for (_, h) in self.store.artifacts(id, "response")? {
+            let resp =
+                SignResponse::from_cbor(&hex::decode(&h).map_err(corrupt)?).map_err(corrupt)?;
+            if let airgap_protocol::envelope::Outcome::Signed(sigs) = resp.outcome {
+                out.extend(sigs);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records the final transaction (`final/<kind>`) and moves the request through
+    /// fully signed to finalised.
+    pub fn finalised(
+        &self,
+        id: &str,
+        kind: &str,
+        value: &str,
+        detail: Value,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError> {
+        self.store
+            .put_artifact(id, "final", kind, value, "coordinator", detail.clone(), now)?;
+        self.store
+            .transition(id, Event::FullySigned, "coordinator", json!({}), now)?;
+        let row = self
+            .store
+            .transition(id, Event::Finalised, "coordinator", detail, now)?;
+        self.crash_point("finalised");
+        Ok(row)
+    }
+
+    /// The node has the transaction: the request is broadcast.
+    pub fn broadcast_done(
+        &self,
+        id: &str,
+        detail: Value,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError> {
+        self.crash_point("sent");
+        let row = self
+            .store
+            .transition(id, Event::Broadcast, "coordinator", detail, now)?;
+        self.crash_point("broadcast");
+        Ok(row)
+    }
+
+    /// Ends or leaves a tracked request: `Some((event, detail))` moves it on.
+    pub fn tracked(
+        &self,
+        id: &str,
+        row: RequestRow,
+        event: Option<(Event, Value)>,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError> {
+        match event {
+            Some((e, d)) => Ok(self.store.transition(id, e, "coordinator", d, now)?),
+            None => Ok(row),
+        }
+    }
+}
+
+/// One network the pipeline builds for, finalises, broadcasts and tracks.
+pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
+    /// The request network it serves (`evm:1`, `regtest`, `solana:devnet` …).
+    fn network(&self) -> String;
+
+    /// The artifact kind of its transactions (`evm`, `bitcoin`, `solana`).
+    fn kind(&self) -> &'static str;
+
+    /// Builds the request's unsigned transaction once (stored as `unsigned/<kind>`) and
+    /// returns the payload the station signs; later calls return the stored one's.
+    fn build(&self, ctx: &Ctx, id: &str, body: &Body, now: u64) -> Result<Payload, PipelineError>;
+
+    /// The payload of a stored unsigned transaction (what export compares with the
+    /// envelope the approvers signed).
+    fn payload(&self, ctx: &Ctx, unsigned: &str) -> Result<Payload, PipelineError>;
+
+    /// The stored unsigned transaction as approvers see it (JSON).
+    fn describe(&self, unsigned: &str) -> Result<Value, PipelineError>;
+
+    /// Builds the final transaction from the stored responses (idempotent): a request
+    /// with too few signatures stays (or becomes partially signed).
+    fn finalise(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        row: &RequestRow,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError>;
+
+    /// Sends the final transaction. A node that already has it counts as sent.
+    fn broadcast(&self, ctx: &Ctx, id: &str, now: u64) -> Result<RequestRow, PipelineError>;
+
+    /// Follows a broadcast transaction to its confirmations.
+    fn track(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        row: RequestRow,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError>;
+
+    /// The vault's receiving address.
+    fn vault_address(&self, ctx: &Ctx) -> Result<String, PipelineError>;
+
+    /// The vault as `GET /v1/vaults` shows it (address and balance read now).
+    fn vault_view(&self, ctx: &Ctx) -> VaultView;
+
+    /// The balance a watch sees, base units.
+    fn watched_balance(&self, ctx: &Ctx, w: &Watch) -> Result<u128, PipelineError>;
+
+    /// Checks a watch of this network when the service starts.
+    fn check_watch(&self, _w: &Watch) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// A hardware-wallet cosigner's signed transaction, where the chain has cosigners.
+    fn import_cosigner(
+        &self,
+        _ctx: &Ctx,
+        _id: &str,
+        _signed: &[u8],
+        _actor: &str,
+        _now: u64,
+    ) -> Result<(), PipelineError> {
+        Err(refused(
+            "a cosigner's signed transaction is for a Bitcoin vault with cosigners",
+        ))
+    }
+
+    /// The Bitcoin vault, for the Bitcoin-only routes (deposits, sweeps, BBQr export).
+    fn as_bitcoin(&self) -> Option<&crate::bitcoin::BtcChain> {
+        None
+    }
+}

@@ -1,0 +1,250 @@
+//! The EVM adapter: one network (chain id), the vault being the named (or only) station's
+//! EVM key; nonces from the chain and from every live request, one replica at a time;
+//! the station's signature attached and the sender recovered; broadcast and followed to
+//! its confirmations, with reorgs and drops seen.
+
+use std::str::FromStr;
+
+use airgap_protocol::envelope::{Payload, PayloadSignature};
+use alloy_primitives::{Address, U256};
+use serde_json::{json, Value};
+
+use super::{
+    attach_signature, vault_address, Asset, Builder, ChainConfig, EvmRpc, SignedEvmTx, TrackState,
+    Tracker, Transfer, TxKindChoice, UnsignedEvmTx,
+};
+use crate::chain::{
+    chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, VaultView,
+};
+use crate::lifecycle::Event;
+use crate::store::RequestRow;
+use crate::treasury::Watch;
+
+/// One EVM network the pipeline builds for.
+#[derive(Debug)]
+pub struct EvmChain {
+    /// Configuration.
+    pub config: ChainConfig,
+    /// Node client.
+    pub node: EvmRpc,
+}
+
+impl EvmChain {
+    fn vault(&self, ctx: &Ctx) -> Result<Address, PipelineError> {
+        let (_, pk) = ctx.station_for(&self.config.network(), self.config.station.as_deref())?;
+        vault_address(&pk).ok_or_else(|| corrupt("station EVM key"))
+    }
+
+    fn final_tx(&self, ctx: &Ctx, id: &str) -> Result<SignedEvmTx, PipelineError> {
+        let f = ctx
+            .store
+            .artifact(id, "final", "evm")?
+            .ok_or_else(|| refused("no final transaction"))?;
+        serde_json::from_str(&f).map_err(corrupt)
+    }
+
+    fn balance(&self, address: &str) -> Result<u128, PipelineError> {
+        let a = Address::from_str(address)
+            .map_err(|_| refused(format!("{address} is not an EVM address")))?;
+        let b = self.node.balance(a).map_err(chain_err)?;
+        Ok(u128::try_from(b).unwrap_or(u128::MAX))
+    }
+}
+
+impl ChainAdapter for EvmChain {
+    fn network(&self) -> String {
+        self.config.network()
+    }
+
+    fn kind(&self) -> &'static str {
+        "evm"
+    }
+
+    fn build(&self, ctx: &Ctx, id: &str, body: &Body, now: u64) -> Result<Payload, PipelineError> {
+        if let Some(u) = ctx.store.artifact(id, "unsigned", "evm")? {
+            return self.payload(ctx, &u);
+        }
+        let from = self.vault(ctx)?;
+        let to = Address::from_str(&body.destination)
+            .map_err(|_| refused("destination is not an EVM address"))?;
+        let asset = if body.asset == "native" {
+            Asset::Native
+        } else {
+            let contract = Address::from_str(&body.asset)
+                .map_err(|_| refused("asset is not a contract address"))?;
+            let t = self
+                .config
+                .tokens
+                .iter()
+                .find(|t| t.contract == contract)
+                .ok_or_else(|| refused(format!("token {contract} is not configured")))?;
+            Asset::Token(t.symbol.clone())
+        };
+        let amount = U256::from_str(&body.amount).map_err(|_| refused("amount"))?;
+        // One replica at a time picks nonces for a vault.
+        ctx.lease(
+            &format!("nonce:{}:{from}", body.network),
+            "prepare",
+            now,
+            10,
+        )?;
+        let b = Builder {
+            config: &self.config,
+            node: &self.node,
+        };
+        b.check_chain().map_err(chain_err)?;
+        let pending = self.node.nonce(from, "pending").map_err(chain_err)?;
+        let mut used = Vec::new();
+        for u in ctx.held("evm", &body.network, id, false)? {
+            let tx: UnsignedEvmTx = serde_json::from_str(&u).map_err(corrupt)?;
+            if tx.from == from {
+                used.push(tx.nonce);
+            }
+        }
+        let mut nonce = pending;
+        while used.contains(&nonce) {
+            nonce += 1;
+        }
+        let kind = if self.config.legacy {
+            TxKindChoice::Legacy
+        } else {
+            TxKindChoice::Eip1559
+        };
+        let fees = b.fees(kind).map_err(chain_err)?;
+        let tx = b
+            .build_with(
+                &Transfer {
+                    from,
+                    to,
+                    asset,
+                    amount,
+                },
+                nonce,
+                fees,
+            )
+            .map_err(chain_err)?;
+        let stored = ctx.store_unsigned(
+            id,
+            "evm",
+            &serde_json::to_string(&tx).map_err(corrupt)?,
+            json!({"from": from, "nonce": nonce, "max_fee_wei": tx.max_fee_wei().to_string()}),
+            now,
+        )?;
+        self.payload(ctx, &stored)
+    }
+
+    fn payload(&self, _ctx: &Ctx, unsigned: &str) -> Result<Payload, PipelineError> {
+        let tx: UnsignedEvmTx = serde_json::from_str(unsigned).map_err(corrupt)?;
+        Ok(tx.payload())
+    }
+
+    fn describe(&self, unsigned: &str) -> Result<Value, PipelineError> {
+        serde_json::from_str(unsigned).map_err(corrupt)
+    }
+
+    fn finalise(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        row: &RequestRow,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError> {
+        let tx: UnsignedEvmTx = match ctx.store.artifact(id, "unsigned", "evm")? {
+            Some(u) => serde_json::from_str(&u).map_err(corrupt)?,
+            None => return Err(corrupt("no transaction")),
+        };
+        let Some(sig) = ctx.signed_payloads(id)?.into_iter().find_map(|s| match s {
+            PayloadSignature::Evm(s) => Some(s),
+            _ => None,
+        }) else {
+            return Ok(row.clone());
+        };
+        let signed = attach_signature(&tx, &sig)
+            .map_err(|e| refused(format!("the station's signature cannot be used: {e}")))?;
+        ctx.finalised(
+            id,
+            "evm",
+            &serde_json::to_string(&signed).map_err(corrupt)?,
+            json!({"hash": signed.hash, "from": signed.from, "nonce": signed.nonce}),
+            now,
+        )
+    }
+
+    fn broadcast(&self, ctx: &Ctx, id: &str, now: u64) -> Result<RequestRow, PipelineError> {
+        let signed = self.final_tx(ctx, id)?;
+        if let Err(e) = self.node.send_raw(&signed.raw) {
+            let known = self.node.knows(signed.hash).unwrap_or(false)
+                || self.node.receipt(signed.hash).ok().flatten().is_some();
+            if !known {
+                return Err(chain_err(e));
+            }
+        }
+        ctx.broadcast_done(id, json!({"hash": signed.hash}), now)
+    }
+
+    fn track(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        row: RequestRow,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError> {
+        let signed = self.final_tx(ctx, id)?;
+        let mut tracker = Tracker::new(&signed, self.config.confirmations);
+        let event = match tracker.poll(&self.node).map_err(chain_err)? {
+            TrackState::Final {
+                block,
+                success: true,
+            } => Some((Event::Confirmed, json!({"block": block}))),
+            TrackState::Final {
+                block,
+                success: false,
+            } => Some((Event::Failed, json!({"block": block, "reverted": true}))),
+            TrackState::Dropped => Some((
+                Event::Failed,
+                json!({"dropped": "nonce used by another transaction"}),
+            )),
+            TrackState::Missing => {
+                // Same bytes again: safe, it can land only once.
+                self.node.send_raw(&signed.raw).map_err(chain_err)?;
+                None
+            }
+            TrackState::Pending | TrackState::Included { .. } | TrackState::Reorged { .. } => None,
+        };
+        ctx.tracked(id, row, event, now)
+    }
+
+    fn vault_address(&self, ctx: &Ctx) -> Result<String, PipelineError> {
+        Ok(self.vault(ctx)?.to_checksum(None))
+    }
+
+    fn vault_view(&self, ctx: &Ctx) -> VaultView {
+        let address = self.vault_address(ctx);
+        let balance = match &address {
+            Ok(a) => self.balance(a),
+            Err(e) => Err(refused(e.to_string())),
+        };
+        VaultView {
+            network: self.config.network(),
+            name: self.config.name.clone(),
+            unit: "wei",
+            address,
+            balance,
+            detail: json!({"nonce_accounts": []}),
+        }
+    }
+
+    fn watched_balance(&self, _ctx: &Ctx, w: &Watch) -> Result<u128, PipelineError> {
+        self.balance(&w.address)
+    }
+
+    fn check_watch(&self, w: &Watch) -> Result<(), String> {
+        match &w.descriptor {
+            Some(_) => Err(format!(
+                "watch {} on {}: a descriptor is for Bitcoin watches",
+                w.address, w.network
+            )),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! The signing pipeline: a request that passed risk becomes a transaction, collects its
+//! approvals, crosses the air gap, comes back signed, and is finalised, broadcast and
+//! confirmed — each step recorded before the next starts, so a crash at any point
+//! resumes without losing a signature or broadcasting twice.
+//!
+//! Everything a step produces is a write-once artifact of the request (stored with its
+//! audit row in one transaction): `unsigned` (the built transaction), `envelope` (the
+//! request approvers sign), `approval/<principal>`, `export` (the envelope with the
+//! approvals, signed by the coordinator key), `response/<station>`, `final` (the
+//! transaction to broadcast). A step that finds its artifact already stored only moves
+//! the state on; one that finds another value refuses.
+//!
+//! This module is the lifecycle only; what differs per chain is a [`ChainAdapter`]
+//! (`evm/adapter.rs`, `bitcoin/adapter.rs`, `solana/adapter.rs`) registered at start-up
+//! and found by the request's network. `export.rs`, `import.rs` and `worker.rs` hold the
+//! later steps.
+
+mod export;
+mod import;
+mod worker;
+
+use std::sync::{Arc, Mutex};
+
+use airgap_protocol::envelope::{KeyId, Purpose as EnvPurpose, SignRequest, StationDescriptor};
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use serde_json::{json, Value};
+
+use crate::chain::{corrupt, refused, Body, ChainAdapter, Ctx};
+pub use crate::chain::{PipelineError, RegisteredStation, VaultView};
+use crate::lifecycle::{Event, State};
+use crate::store::{RequestRow, Store};
+use crate::treasury::{Deposits, Watch};
+
+/// The pipeline's configuration and connections.
+pub struct Pipeline {
+    /// What adapters share: storage, this replica's name, fault injection.
+    pub ctx: Ctx,
+    /// The coordinator request key (stations trust its public half).
+    pub key: Option<SigningKey>,
+    /// USB bundle keys of the coordinator.
+    pub usb: Option<usb_transfer::keyfile::KeyPair>,
+    adapters: Vec<Arc<dyn ChainAdapter>>,
+    /// Watched warm wallets.
+    pub watches: Vec<Watch>,
+    /// Deposit address pools.
+    pub deposits: Vec<Deposits>,
+    last_watch: Mutex<std::collections::HashMap<String, u64>>,
+    /// Why the last build of a request failed (shown until it succeeds).
+    build_errors: Mutex<std::collections::HashMap<String, String>>,
+    /// Distinct approvers a request needs before export.
+    pub approvals_required: usize,
+    /// How long an envelope stays valid, seconds.
+    pub validity_secs: u64,
+    /// Whether stations on MockHsm may be registered (demo and tests only).
+    pub allow_mock_hsm: bool,
+    /// Set on shutdown: the worker stops at the next step boundary.
+    pub stopping: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("adapters", &self.adapters)
+            .field("approvals_required", &self.approvals_required)
+            .field("owner", &self.ctx.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What approvers see before they sign.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EnvelopeView {
+    /// The digest approvers sign (hex), with the domain `strongroom/approval/v1`.
+    pub digest: String,
+    /// Expiry of the envelope, Unix seconds.
+    pub expires: u64,
+    /// The built transaction.
+    pub transaction: Value,
+    /// Who approved so far.
+    pub approvals: Vec<String>,
+    /// How many are needed.
+    pub approvals_required: usize,
+}
+
+fn uuid_bytes(id: &str) -> Result<[u8; 16], PipelineError> {
+    let hexed: String = id.chars().filter(|c| *c != '-').collect();
+    hex::decode(&hexed)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| corrupt(format!("request id {id:?}")))
+}
+
+fn parse_hex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], PipelineError> {
+    hex::decode(s.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| refused(format!("{what} must be {N} bytes of hex")))
+}
+
+fn decode_request(h: &str) -> Result<SignRequest, PipelineError> {
+    SignRequest::from_cbor(&hex::decode(h).map_err(corrupt)?).map_err(corrupt)
+}
+
+impl Pipeline {
+    /// A pipeline with nothing wired: no key, no chains, one approval.
+    pub fn unconfigured(store: Arc<dyn Store>) -> Self {
+        Self {
+            ctx: Ctx {
+                store,
+                owner: "coordinator".into(),
+                crash_after: None,
+            },
+            key: None,
+            usb: None,
+            adapters: Vec::new(),
+            watches: Vec::new(),
+            deposits: Vec::new(),
+            last_watch: Mutex::default(),
+            build_errors: Mutex::default(),
+            approvals_required: 1,
+            validity_secs: 24 * 3600,
+            allow_mock_hsm: false,
+            stopping: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Registers a chain adapter; requests of its network are built by it.
+    pub fn register(&mut self, adapter: Arc<dyn ChainAdapter>) {
+        self.adapters.push(adapter);
+    }
+
+    /// The adapters, in registration order.
+    pub fn adapters(&self) -> &[Arc<dyn ChainAdapter>] {
+        &self.adapters
+    }
+
+    /// The adapter serving `network`.
+    pub fn adapter(&self, network: &str) -> Result<&dyn ChainAdapter, PipelineError> {
+        self.adapters
+            .iter()
+            .find(|a| a.network() == network)
+            .map(|a| a.as_ref())
+            .ok_or_else(|| {
+                PipelineError::Unconfigured(format!(
+                    "{network} requests are not wired to the signing pipeline"
+                ))
+            })
+    }
+
+    /// Whether a network is served.
+    pub fn serves(&self, network: &str) -> bool {
+        self.adapters.iter().any(|a| a.network() == network)
+    }
+
+    /// The storage.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.ctx.store
+    }
+
+    /// Every vault, read now.
+    pub fn vaults(&self) -> Vec<VaultView> {
+        self.adapters
+            .iter()
+            .map(|a| a.vault_view(&self.ctx))
+            .collect()
+    }
+
+    // ----- installation: stations and approvers -----
+
+    /// Registers a station from its descriptor (CBOR), after checking its signature.
+    /// A name registers once: the same descriptor again is a no-op, another one is
+    /// refused (a station's keys never change silently).
+    pub fn register_station(
+        &self,
+        descriptor: &[u8],
+        usb_keys: Option<&str>,
+        actor: &str,
+        now: u64,
+    ) -> Result<StationDescriptor, PipelineError> {
+        let d = StationDescriptor::from_cbor(descriptor)
+            .map_err(|e| refused(format!("station descriptor: {e}")))?;
+        d.verify()
+            .map_err(|e| refused(format!("station descriptor signature: {e}")))?;
+        if d.mock_hsm && !self.allow_mock_hsm {
+            return Err(refused(
+                "this station runs on MockHsm (keys in memory): refused outside demos",
+            ));
+        }
+        if let Some(text) = usb_keys {
+            usb_transfer::keyfile::PublicKeys::parse(text, "usb_keys")
+                .map_err(|e| refused(format!("usb_keys: {e}")))?;
+        }
+        if d.name.is_empty() || d.name.len() > 64 {
+            return Err(refused("station name must be 1 to 64 characters"));
+        }
+        let value = json!({"descriptor": hex::encode(d.to_cbor()), "usb_keys": usb_keys});
+        let detail = json!({
+            "station": d.name,
+            "identity": hex::encode(d.identity),
+            "keys": d.keys.iter().map(|k| json!({"chain": format!("{:?}", k.chain), "public_key": hex::encode(&k.public_key)})).collect::<Vec<_>>(),
+            "mock_hsm": d.mock_hsm,
+        });
+        self.ctx.store.put_artifact(
+            "",
+            "station",
+            &d.name,
+            &value.to_string(),
+            actor,
+            detail,
+            now,
+        )?;
+        Ok(d)
+    }
+
+    /// Registered stations by name.
+    pub fn stations(&self) -> Result<Vec<(String, RegisteredStation)>, PipelineError> {
+        self.ctx.stations()
+    }
+
+    /// Registers the Ed25519 approval key of a principal (write-once).
+    pub fn register_approver(
+        &self,
+        principal: &str,
+        public_key_hex: &str,
+        actor: &str,
+        now: u64,
+    ) -> Result<(), PipelineError> {
+        let pk: [u8; 32] = parse_hex(public_key_hex, "public_key")?;
+        let key = VerifyingKey::from_bytes(&pk)
+            .map_err(|_| refused("public_key is not an Ed25519 key"))?;
+        if key.is_weak() {
+            return Err(refused(
+                "public_key is a weak (small-order) Ed25519 key: it would accept forged signatures",
+            ));
+        }
+        if principal.is_empty() || principal.len() > 128 {
+            return Err(refused("principal must be 1 to 128 characters"));
+        }
+        self.ctx.store.put_artifact(
+            "",
+            "approver",
+            principal,
+            &hex::encode(pk),
+            actor,
+            json!({"principal": principal, "public_key": hex::encode(pk)}),
+            now,
+        )?;
+        Ok(())
+    }
+
+    // ----- prepare: build the transaction and the envelope -----
+
+    /// Builds the transaction and the envelope of a request awaiting approvals. Done
+    /// once; later calls return the stored envelope.
+    pub fn prepare(&self, id: &str, now: u64) -> Result<SignRequest, PipelineError> {
+        if let Some(h) = self.ctx.store.artifact(id, "envelope", "request")? {
+            return decode_request(&h);
+        }
+        let row = self.ctx.row(id)?;
+        if row.state != State::AwaitingApprovals {
+            return Err(PipelineError::WrongState(format!(
+                "request is {}, not awaiting approvals",
+                crate::store::state_name(row.state)
+            )));
+        }
+        let body = Body::of(&row)?;
+        let payload = self
+            .adapter(&body.network)?
+            .build(&self.ctx, id, &body, now)?;
+        let mut req = SignRequest {
+            request_id: uuid_bytes(id)?,
+            created: now,
+            expires: now + self.validity_secs,
+            coordinator_key: KeyId([0; 8]),
+            purpose: match body.purpose {
+                crate::risk::Purpose::Withdrawal => EnvPurpose::Withdrawal,
+                crate::risk::Purpose::Refill => EnvPurpose::Refill,
+                crate::risk::Purpose::Sweep => EnvPurpose::Sweep,
+                crate::risk::Purpose::Consolidation => EnvPurpose::Consolidation,
+            },
+            requester: row.principal.clone(),
+            memo: body.memo.clone(),
+            payloads: vec![payload],
+            approvals: vec![],
+            coordinator_signature: [0; 64],
+        };
+        req.approvals.clear();
+        let digest = hex::encode(req.digest());
+        self.ctx.store.put_artifact(
+            id,
+            "envelope",
+            "request",
+            &hex::encode(req.to_cbor()),
+            "coordinator",
+            json!({"digest": digest, "expires": req.expires}),
+            now,
+        )?;
+        self.ctx.crash_point("prepared");
+        // A replica that lost a race stored nothing; read back the winner's.
+        match self.ctx.store.artifact(id, "envelope", "request")? {
+            Some(h) => decode_request(&h),
+            None => Err(corrupt("envelope vanished")),
+        }
+    }
+
+    /// The envelope approvers sign, with what it carries.
+    pub fn envelope(&self, id: &str) -> Result<EnvelopeView, PipelineError> {
+        let h = self
+            .ctx.store
+            .artifact(id, "envelope", "request")?
+            .ok_or_else(|| {
+                let why = self
+                    .build_errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(id)
+                    .cloned();
+                refused(match why {
+                    Some(e) => format!("not prepared yet; the last attempt failed: {e}"),
+                    None => "not prepared yet: the transaction is built once the request awaits approvals".into(),
+                })
+            })?;
+        let req = decode_request(&h)?;
+        let adapter = self.adapter(&Body::of(&self.ctx.row(id)?)?.network)?;
+        let transaction = match self.ctx.store.artifact(id, "unsigned", adapter.kind())? {
+            Some(u) => adapter.describe(&u)?,
+            None => Value::Null,
+        };
+        Ok(EnvelopeView {
+            digest: hex::encode(req.digest()),
+            expires: req.expires,
+            transaction,
+            approvals: self
+                .ctx
+                .store
+                .artifacts(id, "approval")?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect(),
+            approvals_required: self.approvals_required,
+        })
+    }
+
+    // ----- approvals -----
+
+    /// Records `principal`'s Ed25519 signature over the request digest (domain
+    /// `strongroom/approval/v1`), checked against the key registered for them. The
+    /// requester cannot approve their own request. Enough distinct approvals move the
+    /// request to `approved`.
+    pub fn approve(
+        &self,
+        id: &str,
+        principal: &str,
+        signature_hex: &str,
+        now: u64,
+    ) -> Result<RequestRow, PipelineError> {
+        let row = self.ctx.row(id)?;
+        if !matches!(row.state, State::AwaitingApprovals | State::Approved) {
+            return Err(PipelineError::WrongState(format!(
+                "request is {}, not awaiting approvals",
+                crate::store::state_name(row.state)
+            )));
+        }
+        if row.principal == principal {
+            return Err(refused("the requester cannot approve their own request"));
+        }
+        let key_hex = self
+            .ctx
+            .store
+            .artifact("", "approver", principal)?
+            .ok_or_else(|| refused(format!("no approval key is registered for {principal}")))?;
+        let req = self.prepare(id, now)?;
+        let pk: [u8; 32] = parse_hex(&key_hex, "stored key").map_err(corrupt)?;
+        let vk = VerifyingKey::from_bytes(&pk).map_err(corrupt)?;
+        let sig: [u8; 64] = parse_hex(signature_hex, "signature")?;
+        vk.verify_strict(
+            &SignRequest::approval_message(&req.digest()),
+            &Signature::from_bytes(&sig),
+        )
+        .map_err(|_| refused("the signature does not verify over this request's digest"))?;
+        self.ctx.store.put_artifact(
+            id,
+            "approval",
+            principal,
+            &hex::encode(sig),
+            principal,
+            json!({"digest": hex::encode(req.digest())}),
+            now,
+        )?;
+        let n = self.ctx.store.artifacts(id, "approval")?.len();
+        if n >= self.approvals_required && row.state == State::AwaitingApprovals {
+            let row = self.ctx.store.transition(
+                id,
+                Event::ApprovalsComplete,
+                "coordinator",
+                json!({"approvals": n}),
+                now,
+            )?;
+            self.ctx.crash_point("approved");
+            return Ok(row);
+        }
+        self.ctx.row(id)
+    }
+
+    // ----- treasury: watches and deposits -----
+
+    /// Whether `w` is due for a check at `now` (and marks it checked).
+    pub fn watch_due(&self, w: &Watch, now: u64) -> bool {
+        let mut last = self.last_watch.lock().unwrap_or_else(|p| p.into_inner());
+        let key = format!("{}:{}", w.network, w.address);
+        match last.get(&key) {
+            Some(t) if now < t.saturating_add(w.every_secs) => false,
+            _ => {
+                last.insert(key, now);
+                true
+            }
+        }
+    }
+
+    /// The balance a watch sees, base units.
+    pub fn watched_balance(&self, w: &Watch) -> Result<u128, PipelineError> {
+        self.adapter(&w.network)?.watched_balance(&self.ctx, w)
+    }
+
+    fn deposit_pool(&self, network: &str) -> Result<&Deposits, PipelineError> {
+        self.deposits
+            .iter()
+            .find(|d| d.config.network == network)
+            .ok_or_else(|| {
+                PipelineError::Unconfigured(format!("no deposit pool configured for {network}"))
+            })
+    }
+
+    /// Hands out the next deposit address of `network`'s pool.
+    pub fn deposit_hand_out(
+        &self,
+        network: &str,
+        actor: &str,
+        now: u64,
+    ) -> Result<(u32, String), PipelineError> {
+        self.deposit_pool(network)?.hand_out(&self.ctx, actor, now)
+    }
+
+    /// The deposit addresses handed out on `network`, in order.
+    pub fn deposit_list(&self, network: &str) -> Result<Vec<(u32, String)>, PipelineError> {
+        self.deposit_pool(network)?.list(&self.ctx)
+    }
+
+    /// The sweep plan for `network`'s deposit addresses, from the chain now.
+    pub fn sweep_plan(&self, network: &str) -> Result<crate::bitcoin::sweep::Plan, PipelineError> {
+        let pool = self.deposit_pool(network)?;
+        let chain = self.adapter(network)?.as_bitcoin().ok_or_else(|| {
+            PipelineError::Unconfigured(format!("no Bitcoin vault for {network}"))
+        })?;
+        pool.sweep_plan(&self.ctx, chain)
+    }
+}

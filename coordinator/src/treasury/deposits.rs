@@ -1,0 +1,169 @@
+//! Deposit address pools (`[[deposits]]` in the chains file): BIP-84 addresses handed
+//! out to the warm tier (each index once, across replicas), watched for the sweep planner.
+
+use std::sync::Mutex;
+
+use serde_json::json;
+
+use crate::bitcoin::BtcChain;
+use crate::chain::{chain_err, corrupt, Ctx, PipelineError};
+use crate::store::StoreError;
+
+/// A deposit address pool (`[[deposits]]` in the chains file): BIP-84 addresses from an
+/// account xpub for the warm tier, watched for the sweep planner.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepositConfig {
+    /// Bitcoin network (a `[[bitcoin]]` vault on it supplies the chain source).
+    pub network: String,
+    /// Account xpub (tpub on test networks), optionally with key origin.
+    pub xpub: String,
+    /// Sweep addresses holding at least this, satoshis.
+    pub sweep_threshold_sat: u64,
+    /// Largest fee as thousandths of the amount swept (default 50: 5 %).
+    #[serde(default = "default_per_mille")]
+    pub max_fee_per_mille: u64,
+    /// Inputs per sweep transaction.
+    #[serde(default = "default_inputs")]
+    pub max_inputs: usize,
+}
+
+fn default_per_mille() -> u64 {
+    50
+}
+
+fn default_inputs() -> usize {
+    100
+}
+
+/// A deposit pool with its watch-only wallet.
+pub struct Deposits {
+    /// Configuration.
+    pub config: DepositConfig,
+    pool: Mutex<crate::bitcoin::DepositPool>,
+    wallet: Mutex<crate::bitcoin::Vault>,
+}
+
+impl std::fmt::Debug for Deposits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deposits")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deposits {
+    /// The pool of `config`.
+    pub fn new(config: DepositConfig) -> Result<Self, PipelineError> {
+        let network = crate::bitcoin::btc_network(&config.network)?;
+        let bad =
+            |e: crate::bitcoin::BuildError| PipelineError::Unconfigured(format!("deposits: {e}"));
+        let pool = crate::bitcoin::DepositPool::new(&config.xpub, network).map_err(bad)?;
+        let wallet = crate::bitcoin::Vault::from_descriptor(
+            "deposits",
+            &format!("wpkh({}/0/*)", config.xpub),
+            network,
+        )
+        .map_err(bad)?;
+        Ok(Self {
+            config,
+            pool: Mutex::new(pool),
+            wallet: Mutex::new(wallet),
+        })
+    }
+}
+
+impl Deposits {
+    /// Hands out the next deposit address of `network`'s pool (recorded, audited; two
+    /// replicas never hand out the same index).
+    pub fn hand_out(
+        &self,
+        ctx: &Ctx,
+        actor: &str,
+        now: u64,
+    ) -> Result<(u32, String), PipelineError> {
+        let (d, network) = (self, &self.config.network);
+        let subject = format!("deposits:{network}");
+        for _ in 0..8 {
+            let n = ctx.store.artifacts(&subject, "address")?.len() as u32;
+            let address = d
+                .pool
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .peek(n)
+                .to_string();
+            match ctx.store.put_artifact(
+                &subject,
+                "address",
+                &format!("{n:010}"),
+                &address,
+                actor,
+                json!({"index": n, "address": address}),
+                now,
+            ) {
+                Ok(_) => return Ok((n, address)),
+                // Another replica took this index meanwhile: the next one.
+                Err(StoreError::Exists(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(PipelineError::Busy)
+    }
+
+    /// The deposit addresses handed out on `network`, in order.
+    pub fn list(&self, ctx: &Ctx) -> Result<Vec<(u32, String)>, PipelineError> {
+        let network = &self.config.network;
+        ctx.store
+            .artifacts(&format!("deposits:{network}"), "address")?
+            .into_iter()
+            .map(|(k, v)| Ok((k.parse().map_err(corrupt)?, v)))
+            .collect()
+    }
+
+    /// The sweep plan for `network`'s deposit addresses, from the chain now.
+    pub fn sweep_plan(
+        &self,
+        ctx: &Ctx,
+        chain: &BtcChain,
+    ) -> Result<crate::bitcoin::sweep::Plan, PipelineError> {
+        let d = self;
+        let handed = self.list(ctx)?;
+        let mut wallet = d.wallet.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((last, _)) = handed.last() {
+            wallet.reveal_to(*last);
+        }
+        crate::bitcoin::chain::sync(&mut wallet, chain.source.as_ref()).map_err(chain_err)?;
+        let btc_network = chain.network()?;
+        let mut by_address: std::collections::BTreeMap<String, Vec<u64>> = handed
+            .iter()
+            .map(|(_, a)| (a.clone(), Vec::new()))
+            .collect();
+        for (_, out) in wallet.utxos() {
+            if let Ok(a) = bitcoin::Address::from_script(&out.script_pubkey, btc_network) {
+                if let Some(v) = by_address.get_mut(&a.to_string()) {
+                    v.push(out.value.to_sat());
+                }
+            }
+        }
+        let rate = chain
+            .source
+            .fee_rate(chain.config.fee_target)
+            .map_err(chain_err)?
+            .to_sat_per_kwu()
+            .div_ceil(250);
+        let candidates: Vec<crate::bitcoin::sweep::Candidate> = by_address
+            .into_iter()
+            .filter(|(_, coins)| !coins.is_empty())
+            .map(|(address, coins)| crate::bitcoin::sweep::Candidate { address, coins })
+            .collect();
+        Ok(crate::bitcoin::sweep::plan(
+            &candidates,
+            rate,
+            crate::bitcoin::sweep::SweepRules {
+                threshold_sat: d.config.sweep_threshold_sat,
+                max_fee_per_mille: d.config.max_fee_per_mille,
+                max_inputs: d.config.max_inputs,
+            },
+        ))
+    }
+}
