@@ -100,7 +100,17 @@ impl Pipeline {
     }
 
     /// Builds the final transaction from the stored responses (idempotent).
+    /// One finaliser at a time per request: the worker and an import, or two replicas,
+    /// may both find a response stored; the second finds the work done (or in hand) and
+    /// answers the request as it stands.
     pub fn finalise(&self, id: &str, now: u64) -> Result<RequestRow, PipelineError> {
+        let Some(_held) = self.hold(id) else {
+            return self.ctx.row(id);
+        };
+        match self.ctx.lease(id, "finalise", now, 60) {
+            Err(PipelineError::Busy) => return self.ctx.row(id),
+            other => other?,
+        }
         let row = self.ctx.row(id)?;
         if !matches!(
             row.state,

@@ -47,6 +47,9 @@ pub struct Pipeline {
     last_watch: Mutex<std::collections::HashMap<String, u64>>,
     /// Why the last build of a request failed (shown until it succeeds).
     build_errors: Mutex<std::collections::HashMap<String, String>>,
+    /// Requests a step of this process is working on (leases exclude other replicas;
+    /// this excludes the worker and a handler of the same process).
+    held: Arc<Mutex<std::collections::HashSet<String>>>,
     /// Distinct approvers a request needs before export.
     pub approvals_required: usize,
     /// How long an envelope stays valid, seconds.
@@ -64,6 +67,21 @@ impl std::fmt::Debug for Pipeline {
             .field("approvals_required", &self.approvals_required)
             .field("owner", &self.ctx.owner)
             .finish_non_exhaustive()
+    }
+}
+
+/// A request held by a step of this process, released when dropped.
+struct Held {
+    set: Arc<Mutex<std::collections::HashSet<String>>>,
+    id: String,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
     }
 }
 
@@ -117,11 +135,21 @@ impl Pipeline {
             deposits: Vec::new(),
             last_watch: Mutex::default(),
             build_errors: Mutex::default(),
+            held: Arc::default(),
             approvals_required: 1,
             validity_secs: 24 * 3600,
             allow_mock_hsm: false,
             stopping: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Holds `id` for a step of this process; `None` when another part of it holds it.
+    fn hold(&self, id: &str) -> Option<Held> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.insert(id.to_string()).then(|| Held {
+            set: self.held.clone(),
+            id: id.to_string(),
+        })
     }
 
     /// Registers a chain adapter; requests of its network are built by it.

@@ -8,6 +8,7 @@ mod history_cache;
 #[cfg(test)]
 mod pgtest;
 mod postgres;
+pub mod schema;
 mod sqlite;
 
 pub use postgres::Postgres;

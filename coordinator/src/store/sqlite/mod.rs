@@ -11,67 +11,10 @@ use super::{new_request_id, state_name, state_of, RequestRow, Store, StoreError}
 use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State};
 
-const MIGRATIONS: &[&str] = &[
-    // 1: requests, audit, leases.
-    "CREATE TABLE requests (
-        id TEXT PRIMARY KEY,
-        idempotency_key TEXT,
-        principal TEXT NOT NULL,
-        body TEXT NOT NULL,
-        body_hash TEXT NOT NULL,
-        state TEXT NOT NULL,
-        created INTEGER NOT NULL,
-        updated INTEGER NOT NULL
-     );
-     CREATE UNIQUE INDEX requests_idem ON requests(principal, idempotency_key)
-        WHERE idempotency_key IS NOT NULL;
-     CREATE INDEX requests_state ON requests(state, created);
-     CREATE TABLE audit (
-        seq INTEGER PRIMARY KEY,
-        time INTEGER NOT NULL,
-        actor TEXT NOT NULL,
-        action TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        detail TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
-     );
-     CREATE TABLE leases (
-        request_id TEXT NOT NULL,
-        step TEXT NOT NULL,
-        owner TEXT NOT NULL,
-        until INTEGER NOT NULL,
-        PRIMARY KEY (request_id, step)
-     );",
-    // 2: API tokens, stored as SHA-256 of the token.
-    "CREATE TABLE tokens (
-        hash TEXT PRIMARY KEY,
-        principal TEXT NOT NULL,
-        roles TEXT NOT NULL,
-        created INTEGER NOT NULL
-     );",
-    // 3: the risk engine's history query.
-    "CREATE INDEX requests_principal ON requests(principal, created);",
-    // 4: write-once artifacts (envelopes, approvals, responses, final transactions).
-    "CREATE TABLE artifacts (
-        subject TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        key TEXT NOT NULL,
-        value TEXT NOT NULL,
-        created INTEGER NOT NULL,
-        PRIMARY KEY (subject, kind, key)
-     );",
-    // 5: the risk engine's history fields as columns (no JSON parsing per row).
-    "ALTER TABLE requests ADD COLUMN network TEXT;
-     ALTER TABLE requests ADD COLUMN asset TEXT;
-     ALTER TABLE requests ADD COLUMN destination TEXT;
-     ALTER TABLE requests ADD COLUMN amount TEXT;
-     UPDATE requests SET network = json_extract(body, '$.network'),
-        asset = json_extract(body, '$.asset'),
-        destination = json_extract(body, '$.destination'),
-        amount = json_extract(body, '$.amount');
-     CREATE INDEX requests_history ON requests(principal, created, state, network, asset, destination, amount);",
-];
+mod create;
+mod sync;
+use create::{catch_up, history_on};
+use sync::{Checkpointer, GroupSync};
 
 /// SQLite storage.
 #[derive(Debug)]
@@ -79,131 +22,9 @@ pub struct Sqlite {
     conn: Mutex<Connection>,
     /// A copy of recent history per principal for the risk engine, brought up to date
     /// from the audit chain inside each assessed create (taken after `conn`).
-    history: Mutex<super::history_cache::HistoryCache>,
+    history: Mutex<crate::store::history_cache::HistoryCache>,
     sync: GroupSync,
     checkpointer: Option<Checkpointer>,
-}
-
-/// Checkpoints the WAL into the database from its own connection and thread, so that
-/// copying pages and fsyncing the database file never happen inside a request's commit
-/// (SQLite's automatic checkpoint is turned off for this connection).
-#[derive(Debug)]
-struct Checkpointer {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Checkpointer {
-    fn start(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(db)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(db)?;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || {
-                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                    // PASSIVE: copies what it can without blocking writers or readers.
-                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                    std::thread::sleep(std::time::Duration::from_millis(250));
-                }
-            })
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok(Self {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Group commit. Transactions commit with `synchronous = NORMAL` (written to the WAL, not
-/// yet fsynced) under the connection lock; then, with the lock released, each caller
-/// waits until one fsync of the WAL file covers its commit. One caller at a time runs
-/// the fsync for every commit made so far, so concurrent writers share it. No write
-/// returns before its commit is on disk — as with `synchronous = FULL`, at a fraction of
-/// the fsyncs.
-#[derive(Debug)]
-struct GroupSync {
-    /// The WAL file; `None` for an in-memory database.
-    wal: Option<PathBuf>,
-    state: Mutex<SyncState>,
-    cv: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct SyncState {
-    committed: u64,
-    synced: u64,
-    syncing: bool,
-    file: Option<std::fs::File>,
-}
-
-impl GroupSync {
-    fn state(&self) -> std::sync::MutexGuard<'_, SyncState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Counts a commit just made (call with the connection lock held).
-    fn mark(&self) -> u64 {
-        let mut st = self.state();
-        st.committed += 1;
-        st.committed
-    }
-
-    /// The last commit counted (to wait for what a replayed answer reports).
-    fn current(&self) -> u64 {
-        self.state().committed
-    }
-
-    /// Returns once commit `seq` is on disk (call without the connection lock).
-    fn durable(&self, seq: u64) -> Result<(), StoreError> {
-        let Some(wal) = &self.wal else {
-            return Ok(());
-        };
-        let mut st = self.state();
-        loop {
-            if st.synced >= seq {
-                return Ok(());
-            }
-            if st.syncing {
-                st = self.cv.wait(st).unwrap_or_else(|p| p.into_inner());
-                continue;
-            }
-            st.syncing = true;
-            let target = st.committed;
-            let file = match st.file.take() {
-                Some(f) => Ok(f),
-                None => std::fs::File::open(wal),
-            };
-            drop(st);
-            let result = file.and_then(|f| f.sync_data().map(|()| f));
-            st = self.state();
-            st.syncing = false;
-            self.cv.notify_all();
-            match result {
-                Ok(f) => {
-                    st.file = Some(f);
-                    st.synced = st.synced.max(target);
-                }
-                Err(e) => {
-                    return Err(StoreError::Backend(format!(
-                        "making the commit durable (fsync {}): {e}",
-                        wal.display()
-                    )))
-                }
-            }
-        }
-    }
 }
 
 fn db(e: rusqlite::Error) -> StoreError {
@@ -328,13 +149,14 @@ impl Sqlite {
                 |r| r.get(0),
             )
             .map_err(db)?;
-        if v as usize > MIGRATIONS.len() {
+        let migrations = crate::store::schema::migrations(crate::store::schema::Dialect::Sqlite);
+        if v as usize > migrations.len() {
             return Err(StoreError::Backend(format!(
                 "database schema {v} is newer than this coordinator ({})",
-                MIGRATIONS.len()
+                migrations.len()
             )));
         }
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+        for (i, m) in migrations.iter().enumerate().skip(v as usize) {
             let tx = conn.unchecked_transaction().map_err(db)?;
             tx.execute_batch(m).map_err(db)?;
             tx.execute(
@@ -344,11 +166,7 @@ impl Sqlite {
             .map_err(db)?;
             tx.commit().map_err(db)?;
         }
-        let sync = GroupSync {
-            wal,
-            state: Mutex::default(),
-            cv: Condvar::new(),
-        };
+        let sync = GroupSync::new(wal);
         // The migrations above committed without an fsync: make them durable now.
         let seq = sync.mark();
         sync.durable(seq)?;
@@ -362,100 +180,6 @@ impl Sqlite {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// One create in one immediate transaction; `initial` decides the first event
-    /// (after the replay check, inside the transaction).
-    fn create_in(
-        &self,
-        idempotency_key: Option<&str>,
-        principal: &str,
-        body: &Value,
-        now: u64,
-        initial: impl FnOnce(
-            &rusqlite::Transaction<'_>,
-        ) -> Result<Option<(Event, String, Value)>, StoreError>,
-    ) -> Result<(RequestRow, bool), StoreError> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let body_text = body.to_string();
-        let body_hash = hex::encode(Sha256::digest(body_text.as_bytes()));
-        if let Some(key) = idempotency_key {
-            let found: Option<(Row, String)> = tx
-                .query_row(
-                    "SELECT id, idempotency_key, principal, body, state, created, updated, body_hash FROM requests WHERE principal = ?1 AND idempotency_key = ?2",
-                    params![principal, key],
-                    |r| Ok((read_row(r)?, r.get(7)?)),
-                )
-                .optional()
-                .map_err(db)?;
-            if let Some((row, hash)) = found {
-                if hash != body_hash {
-                    return Err(StoreError::KeyReuse(key.into()));
-                }
-                // The first answer may still be waiting for its fsync: so does this one.
-                let seq = self.sync.current();
-                drop(tx);
-                drop(conn);
-                self.sync.durable(seq)?;
-                return Ok((row_of(row)?, false));
-            }
-        }
-        let initial = initial(&tx)?;
-        let id = new_request_id()?;
-        let field = |k: &str| body.get(k).and_then(Value::as_str);
-        tx.execute(
-            "INSERT INTO requests (id, idempotency_key, principal, body, body_hash, state, created, updated,
-                network, asset, destination, amount)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11)",
-            params![id, idempotency_key, principal, body_text, body_hash, state_name(State::Draft), now as i64,
-                field("network"), field("asset"), field("destination"), field("amount")],
-        )
-        .map_err(db)?;
-        append_audit(
-            &tx,
-            principal,
-            "request.create",
-            &id,
-            serde_json::json!({"body": body, "idempotency_key": idempotency_key}),
-            now,
-        )?;
-        let mut state = State::Draft;
-        if let Some((event, actor, detail)) = initial {
-            let next = state.apply(event)?;
-            tx.execute(
-                "UPDATE requests SET state = ?1 WHERE id = ?2",
-                params![state_name(next), id],
-            )
-            .map_err(db)?;
-            append_audit(
-                &tx,
-                &actor,
-                "request.state",
-                &id,
-                serde_json::json!({"from": state, "to": next, "event": event, "detail": detail}),
-                now,
-            )?;
-            state = next;
-        }
-        tx.commit().map_err(db)?;
-        let seq = self.sync.mark();
-        drop(conn);
-        self.sync.durable(seq)?;
-        Ok((
-            RequestRow {
-                id,
-                idempotency_key: idempotency_key.map(String::from),
-                principal: principal.into(),
-                body: body.clone(),
-                state,
-                created: now,
-                updated: now,
-            },
-            true,
-        ))
     }
 }
 
@@ -477,7 +201,7 @@ impl Store for Sqlite {
         idempotency_key: Option<&str>,
         body: &Value,
         q: &crate::risk::HistoryQuery,
-        assess: super::Assessor,
+        assess: crate::store::Assessor,
     ) -> Result<(RequestRow, bool), StoreError> {
         // The write lock is taken before the history is read (BEGIN IMMEDIATE). The
         // copy is brought to the committed audit head; this create's own rows reach it
@@ -773,64 +497,4 @@ impl Store for Sqlite {
             .map_err(db)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(db)
     }
-}
-
-/// A principal's requests since `since` (not rejected or cancelled, and not `exclude`),
-/// with their ids, for the risk engine (see [`Store::history`]).
-fn history_on(
-    conn: &Connection,
-    principal: &str,
-    since: u64,
-    exclude: &str,
-) -> Result<Vec<(String, crate::risk::Past)>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT network, asset, destination, amount, created, id
-             FROM requests WHERE principal = ?1 AND created >= ?2 AND id != ?3
-               AND state NOT IN ('rejected', 'cancelled')",
-        )
-        .map_err(db)?;
-    let rows = stmt
-        .query_map(params![principal, since as i64, exclude], |r| {
-            let columns = [r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?];
-            let time = r.get::<_, i64>(4)?.max(0) as u64;
-            Ok((r.get::<_, String>(5)?, columns, time))
-        })
-        .map_err(db)?;
-    let mut out = Vec::new();
-    for r in rows {
-        let (id, columns, time) = r.map_err(db)?;
-        out.extend(super::past_from(principal, columns, time).map(|p| (id, p)));
-    }
-    Ok(out)
-}
-
-/// Brings the history copy to audit position `head` (see
-/// [`super::history_cache::HistoryCache::replay_from`]).
-fn catch_up(
-    conn: &Connection,
-    cache: &mut super::history_cache::HistoryCache,
-    head: u64,
-) -> Result<(), StoreError> {
-    let Some(from) = cache.replay_from(head) else {
-        return Ok(());
-    };
-    let mut stmt = conn
-        .prepare_cached(super::history_cache::REPLAY_SQL)
-        .map_err(db)?;
-    let rows = stmt
-        .query_map(params![from as i64, head as i64], |r| {
-            Ok(super::history_cache::AuditRow {
-                time: r.get::<_, i64>(0)?.max(0) as u64,
-                actor: r.get(1)?,
-                action: r.get(2)?,
-                subject: r.get(3)?,
-                detail: r.get(4)?,
-            })
-        })
-        .map_err(db)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db)?;
-    cache.replay(head, rows);
-    Ok(())
 }
