@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// One audit row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     /// 1, 2, 3 … without gaps.
     pub seq: u64,
@@ -20,6 +20,7 @@ pub struct AuditRecord {
     /// About what (a request id, a vault).
     pub subject: String,
     /// Details (JSON).
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
     /// Hash of the previous row (64 zeros for the first).
     pub prev_hash: String,

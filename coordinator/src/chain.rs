@@ -111,6 +111,17 @@ pub struct VaultView {
     pub detail: Value,
 }
 
+/// A final transaction: its hash as the chain's explorers show it, and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// Transaction hash (EVM), txid (Bitcoin) or first signature (Solana).
+    pub hash: String,
+    /// The sender's nonce, where the chain has one.
+    pub nonce: Option<u64>,
+    /// The signed transaction as sent to the node, hex.
+    pub raw: String,
+}
+
 /// What adapters share: storage, this replica's name, and the fault-injection point.
 #[derive(Clone)]
 pub struct Ctx {
@@ -368,6 +379,9 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
 
     /// Sends the final transaction. A node that already has it counts as sent.
     fn broadcast(&self, ctx: &Ctx, id: &str, now: u64) -> Result<RequestRow, PipelineError>;
+
+    /// The final transaction as `GET /v1/requests/{id}/chain` shows it, once there is one.
+    fn sent(&self, ctx: &Ctx, id: &str) -> Result<Option<Sent>, PipelineError>;
 
     /// Follows a broadcast transaction to its confirmations.
     fn track(

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 /// A request's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
     /// Created, not yet assessed.

@@ -34,6 +34,8 @@ enum Command {
     Bundle(usb_transfer::cli::BundleCommand),
     /// The transport demo: QR frames written, damaged and read back.
     Demo(commands::demo::DemoArgs),
+    /// Print the API's OpenAPI document (JSON), as `GET /openapi.json` serves it.
+    Openapi,
 }
 
 fn main() -> ExitCode {
@@ -45,6 +47,10 @@ fn main() -> ExitCode {
         Command::Keys(c) => commands::bundle::run(&usb_transfer::cli::Command::Keys(c.clone())),
         Command::Bundle(c) => commands::bundle::run(&usb_transfer::cli::Command::Bundle(c.clone())),
         Command::Demo(a) => commands::demo::run(a),
+        Command::Openapi => coordinator::api::openapi_document()
+            .to_pretty_json()
+            .map(|doc| println!("{doc}"))
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,7 @@
 //! wrong-network address or oversized upload is a 4xx with a clear message and changes
 //! nothing.
 
+mod answers;
 mod docs;
 pub mod metrics;
 mod requests;
@@ -19,18 +20,18 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Query, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
 use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::audit;
 use crate::lifecycle::{Event, State};
 use crate::risk::{self, Outcome, Purpose, RiskConfig};
 use crate::store::{Store, StoreError};
 
-pub use docs::openapi_document;
 pub(crate) use requests::submit;
 pub use requests::CreateRequest;
 pub use validate::{validate_amount, validate_destination};
@@ -87,7 +88,7 @@ pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({"error": self.1}))).into_response()
+        (self.0, Json(answers::ErrorBody { error: self.1 })).into_response()
     }
 }
 
@@ -178,58 +179,69 @@ fn authenticate(st: &AppState, headers: &HeaderMap, allowed: &[&str]) -> Result<
 
 const READERS: &[&str] = &["treasury", "approver", "risk", "auditor", "warm-tier"];
 
+/// A request id in a path.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(names("id"), parameter_in = Path)]
+struct Id(
+    /// The request id (a UUID).
+    String,
+);
+
+/// The documented routes: each handler's path, parameters, body and answers come from
+/// its `#[utoipa::path]`, so the OpenAPI document is generated from the routes served.
+fn api_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(docs::ApiDoc::base())
+        .routes(routes!(health))
+        .routes(routes!(metrics_text))
+        .routes(routes!(requests::create_request, requests::list_requests))
+        .routes(routes!(requests::get_request))
+        .routes(routes!(requests::cancel_request))
+        .routes(routes!(requests::review_request))
+        .routes(routes!(stations::register_station, stations::list_stations))
+        .routes(routes!(stations::register_approver))
+        .routes(routes!(stations::vaults))
+        .routes(routes!(stations::hand_out_deposit, stations::list_deposits))
+        .routes(routes!(stations::sweep_plan))
+        .routes(routes!(signing::envelope))
+        .routes(routes!(signing::approve))
+        .routes(routes!(signing::export))
+        .routes(routes!(signing::export_frames))
+        .routes(routes!(signing::export_frame_png))
+        .routes(routes!(signing::export_bundle))
+        .routes(routes!(signing::export_bbqr))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(signing::import))
+                .layer(DefaultBodyLimit::max(signing::MAX_IMPORT)),
+        )
+        .routes(routes!(signing::chain_status))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(signing::scan))
+                .layer(DefaultBodyLimit::max(signing::MAX_SCAN)),
+        )
+        .routes(routes!(audit_rows))
+        .routes(routes!(audit_verify))
+}
+
+/// The OpenAPI document of the routes served.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    docs::finish(api_routes().into_openapi())
+}
+
 /// The router over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics_text))
-        .route("/openapi.json", get(docs::openapi))
+    let (routes, doc) = api_routes().split_for_parts();
+    let doc = Arc::new(docs::finish(doc));
+    routes
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
         .route("/console", get(docs::console))
-        .route(
-            "/v1/requests",
-            post(requests::create_request).get(requests::list_requests),
-        )
-        .route("/v1/requests/{id}", get(requests::get_request))
-        .route("/v1/requests/{id}/cancel", post(requests::cancel_request))
-        .route("/v1/requests/{id}/review", post(requests::review_request))
-        .route(
-            "/v1/stations",
-            post(stations::register_station).get(stations::list_stations),
-        )
-        .route("/v1/approvers", post(stations::register_approver))
-        .route("/v1/vaults", get(stations::vaults))
-        .route(
-            "/v1/deposits",
-            post(stations::hand_out_deposit).get(stations::list_deposits),
-        )
-        .route("/v1/sweeps/plan", get(stations::sweep_plan))
-        .route("/v1/requests/{id}/envelope", get(signing::envelope))
-        .route("/v1/requests/{id}/approvals", post(signing::approve))
-        .route("/v1/requests/{id}/export", post(signing::export))
-        .route(
-            "/v1/requests/{id}/export/frames",
-            get(signing::export_frames),
-        )
-        .route(
-            "/v1/requests/{id}/export/frames/{n}",
-            get(signing::export_frame_png),
-        )
-        .route(
-            "/v1/requests/{id}/export/bundle",
-            get(signing::export_bundle),
-        )
-        .route("/v1/requests/{id}/export/bbqr", get(signing::export_bbqr))
-        .route(
-            "/v1/requests/{id}/import",
-            post(signing::import).layer(DefaultBodyLimit::max(signing::MAX_IMPORT)),
-        )
-        .route("/v1/requests/{id}/chain", get(signing::chain_status))
-        .route(
-            "/v1/scan",
-            post(signing::scan).layer(DefaultBodyLimit::max(signing::MAX_SCAN)),
-        )
-        .route("/v1/audit", get(audit_rows))
-        .route("/v1/audit/verify", get(audit_verify))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(json_errors))
@@ -263,20 +275,34 @@ impl AppState {
     }
 }
 
+/// Liveness, and whether storage answers
+#[utoipa::path(get, path = "/health", tag = "service",
+    responses(
+        (status = 200, description = "up", body = answers::Health),
+        (status = 503, description = "storage unavailable", body = answers::Health),
+    ))]
 async fn health(AxState(st): AxState<Arc<AppState>>) -> Response {
     let ok = tokio::task::spawn_blocking(move || st.store.audit_rows(1, 1).is_ok())
         .await
         .unwrap_or(false);
     match ok {
-        true => Json(json!({"status": "ok"})).into_response(),
+        true => Json(answers::Health {
+            status: "ok".into(),
+        })
+        .into_response(),
         false => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "storage unavailable"})),
+            Json(answers::Health {
+                status: "storage unavailable".into(),
+            }),
         )
             .into_response(),
     }
 }
 
+/// Metrics in the OpenMetrics text format
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String)))]
 async fn metrics_text(AxState(st): AxState<Arc<AppState>>) -> Response {
     let shared = st.clone();
     let body = tokio::task::spawn_blocking(move || shared.metrics.render(&shared))
@@ -369,13 +395,22 @@ fn count(st: &AppState, r: Result<Response, ApiError>) -> Response {
     resp
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// First row (sequence number, default 1).
     from: Option<u64>,
+    /// At most this many rows (1 to 10,000, default 1,000).
     limit: Option<usize>,
 }
 
+/// Audit rows, oldest first (role: auditor)
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery),
+    responses(
+        (status = 200, description = "rows", body = answers::AuditRows),
+        (status = 400, description = "invalid query", body = answers::ErrorBody),
+    ))]
 async fn audit_rows(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -388,21 +423,24 @@ async fn audit_rows(
             q.from.unwrap_or(1).max(1),
             q.limit.unwrap_or(1000).clamp(1, 10_000),
         )?;
-        Ok(Json(json!({"rows": rows})).into_response())
+        Ok(Json(answers::AuditRows { rows }).into_response())
     })
     .await
 }
 
+/// Verify the audit chain (role: auditor)
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
+    responses((status = 200, description = "the verdict, with the first break", body = answers::AuditVerdict)))]
 async fn audit_verify(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -> Response {
     handle(st, move |st| {
         authenticate(st, &headers, &["auditor"])?;
         let rows = st.store.audit_rows(1, usize::MAX)?;
         let result = audit::verify(&rows, None);
-        Ok(Json(json!({
-            "rows": rows.len(),
-            "ok": result.is_ok(),
-            "break": result.err().map(|e| e.to_string()),
-        }))
+        Ok(Json(answers::AuditVerdict {
+            rows: rows.len(),
+            ok: result.is_ok(),
+            first_break: result.err().map(|e| e.to_string()),
+        })
         .into_response())
     })
     .await

@@ -11,27 +11,46 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::answers::{Created, ErrorBody, RequestAnswer, RequestList};
 use super::*;
 
 /// The body of `POST /v1/requests`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
     /// Network (`bitcoin`, `regtest`, `evm:1`, `solana:mainnet`, …).
+    #[schema(examples("bitcoin", "evm:1", "solana:mainnet"))]
     pub network: String,
     /// `native`, or a token contract / mint.
     pub asset: String,
     /// Destination address.
     pub destination: String,
     /// Amount in base units, as a decimal string.
+    #[schema(pattern = "^[1-9][0-9]*$")]
     pub amount: String,
     /// `withdrawal`, `refill`, `sweep` or `consolidation`.
     pub purpose: Purpose,
     /// Free text for the custodians.
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub memo: String,
 }
 
+/// Create a transfer request (roles: treasury, warm-tier)
+///
+/// Validated, then assessed by the risk engine in the transaction that stores it. The
+/// warm tier may ask for refills and withdrawals only.
+#[utoipa::path(post, path = "/v1/requests", tag = "requests",
+    params(("Idempotency-Key" = String, Header, description = "1 to 200 characters; the same key answers with the first request")),
+    request_body = CreateRequest,
+    responses(
+        (status = 201, description = "created, with the risk outcome", body = Created),
+        (status = 200, description = "a replay of the same key: nothing new stored", body = Created),
+        (status = 400, description = "invalid input", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "not JSON", body = ErrorBody),
+        (status = 422, description = "unknown or missing field, or the key reused for another request", body = ErrorBody),
+    ))]
 pub(super) async fn create_request(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -77,18 +96,20 @@ pub(super) fn create_inner(
     let (row, created, outcome) = submit(st, &caller.principal, &req, key, amount)?;
     if !created {
         st.metrics.replayed.inc();
-        return Ok((
-            StatusCode::OK,
-            Json(json!({"request": row, "replayed": true})),
-        )
-            .into_response());
+        let replay = Created {
+            request: row,
+            risk: None,
+            replayed: Some(true),
+        };
+        return Ok((StatusCode::OK, Json(replay)).into_response());
     }
     st.metrics.created.inc();
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"request": row, "risk": outcome})),
-    )
-        .into_response())
+    let created = Created {
+        request: row,
+        risk: outcome,
+        replayed: None,
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 /// Assesses a validated request with the risk engine and stores it with its outcome in
@@ -135,14 +156,24 @@ pub(crate) fn submit(
     Ok((row, created, outcome.filter(|_| created)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
+    /// Only requests in this state.
     state: Option<State>,
+    /// Only requests by this principal.
     principal: Option<String>,
+    /// At most this many (1 to 1000, default 100).
     limit: Option<usize>,
 }
 
+/// List requests, newest first
+#[utoipa::path(get, path = "/v1/requests", tag = "requests", params(ListQuery),
+    responses(
+        (status = 200, description = "requests", body = RequestList),
+        (status = 400, description = "invalid query", body = ErrorBody),
+    ))]
 pub(super) async fn list_requests(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -156,11 +187,17 @@ pub(super) async fn list_requests(
             return Err(bad("limit must be 1 to 1000"));
         }
         let rows = st.store.list(q.state, q.principal.as_deref(), limit)?;
-        Ok(Json(json!({"requests": rows})).into_response())
+        Ok(Json(RequestList { requests: rows }).into_response())
     })
     .await
 }
 
+/// One request
+#[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests", params(Id),
+    responses(
+        (status = 200, description = "the request", body = RequestAnswer),
+        (status = 404, description = "no such request", body = ErrorBody),
+    ))]
 pub(super) async fn get_request(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -169,17 +206,29 @@ pub(super) async fn get_request(
     handle(st, move |st| {
         authenticate(st, &headers, READERS)?;
         let row = request_row(st, &id)?;
-        Ok(Json(json!({"request": row})).into_response())
+        Ok(Json(RequestAnswer { request: row }).into_response())
     })
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// Why a request is cancelled.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Reason {
+    /// 1 to 500 characters, kept in the audit log.
     reason: String,
 }
 
+/// Cancel a request (role: treasury)
+#[utoipa::path(post, path = "/v1/requests/{id}/cancel", tag = "requests", params(Id),
+    request_body = Reason,
+    responses(
+        (status = 200, description = "cancelled", body = RequestAnswer),
+        (status = 400, description = "no reason given", body = ErrorBody),
+        (status = 404, description = "no such request", body = ErrorBody),
+        (status = 409, description = "the request can no longer be cancelled", body = ErrorBody),
+        (status = 422, description = "unknown or missing field", body = ErrorBody),
+    ))]
 pub(super) async fn cancel_request(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -199,25 +248,39 @@ pub(super) async fn cancel_request(
             json!({"reason": reason}),
             (st.clock)(),
         )?;
-        Ok(Json(json!({"request": row})).into_response())
+        Ok(Json(RequestAnswer { request: row }).into_response())
     })
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// The risk role's decision.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) enum Decision {
     Clear,
     Reject,
 }
 
-#[derive(Debug, Deserialize)]
+/// A manual review's decision.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Review {
+    /// Clear (on to approvals) or reject (final).
     decision: Decision,
+    /// Why, kept in the audit log.
     reason: String,
 }
 
+/// Clear or reject a request held for manual review (role: risk)
+#[utoipa::path(post, path = "/v1/requests/{id}/review", tag = "requests", params(Id),
+    request_body = Review,
+    responses(
+        (status = 200, description = "decided", body = RequestAnswer),
+        (status = 400, description = "no reason given", body = ErrorBody),
+        (status = 404, description = "no such request", body = ErrorBody),
+        (status = 409, description = "not in manual review", body = ErrorBody),
+        (status = 422, description = "unknown or missing field", body = ErrorBody),
+    ))]
 pub(super) async fn review_request(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -248,7 +311,7 @@ pub(super) async fn review_request(
             json!({"reason": review.reason}),
             (st.clock)(),
         )?;
-        Ok(Json(json!({"request": row})).into_response())
+        Ok(Json(RequestAnswer { request: row }).into_response())
     })
     .await
 }

@@ -14,9 +14,12 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{authenticate, bad, handle, json_body, request_row, ApiError, AppState, READERS};
+use super::answers::{
+    BbqrParts, ChainStatus, CodeFormat, ErrorBody, Frames, RequestAnswer, Scanned, ScannedCode,
+};
+use super::{authenticate, bad, handle, json_body, request_row, ApiError, AppState, Id, READERS};
+use crate::pipeline::EnvelopeView;
 use crate::pipeline::PipelineError;
 
 /// QR version the exported frames use (the station's camera reads it at arm's length).
@@ -82,10 +85,19 @@ fn scan_frames(frames: &[String]) -> Result<Payload, ApiError> {
     )))
 }
 
+/// The built transaction and the digest approvers sign
+///
+/// Approvers sign Ed25519 over `strongroom/approval/v1` followed by the digest.
+#[utoipa::path(get, path = "/v1/requests/{id}/envelope", tag = "signing", params(Id),
+    responses(
+        (status = 200, description = "the envelope", body = EnvelopeView),
+        (status = 404, description = "no such request", body = ErrorBody),
+        (status = 422, description = "not prepared yet, with why", body = ErrorBody),
+    ))]
 pub(super) async fn envelope(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(Id(id)): Path<Id>,
 ) -> Response {
     handle(st, move |st| {
         authenticate(st, &headers, READERS)?;
@@ -95,16 +107,27 @@ pub(super) async fn envelope(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// An approver's signature.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ApprovalBody {
+    /// Ed25519 over `strongroom/approval/v1` || digest, hex.
     signature: String,
 }
 
+/// Approve a request (role: approver; never the requester)
+#[utoipa::path(post, path = "/v1/requests/{id}/approvals", tag = "signing", params(Id),
+    request_body = ApprovalBody,
+    responses(
+        (status = 200, description = "recorded", body = RequestAnswer),
+        (status = 404, description = "no such request", body = ErrorBody),
+        (status = 409, description = "not awaiting approvals", body = ErrorBody),
+        (status = 422, description = "a bad signature, an unknown approver or the requester", body = ErrorBody),
+    ))]
 pub(super) async fn approve(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(Id(id)): Path<Id>,
     body: Result<Json<ApprovalBody>, JsonRejection>,
 ) -> Response {
     handle(st, move |st| {
@@ -113,7 +136,7 @@ pub(super) async fn approve(
         let row = st
             .pipeline
             .approve(&id, &caller.principal, &b.signature, (st.clock)())?;
-        Ok(Json(json!({"request": row})).into_response())
+        Ok(Json(RequestAnswer { request: row }).into_response())
     })
     .await
 }
@@ -131,18 +154,35 @@ fn frames_of(env: &Envelope) -> Result<(String, usize, Vec<String>), ApiError> {
     Ok((ur_type.to_string(), n, frames))
 }
 
+/// Export an approved request as UR frames for the station (role: treasury)
+#[utoipa::path(post, path = "/v1/requests/{id}/export", tag = "signing", params(Id),
+    responses(
+        (status = 200, description = "the frames", body = Frames),
+        (status = 404, description = "no such request", body = ErrorBody),
+        (status = 409, description = "not approved, or the transaction changed since approval", body = ErrorBody),
+        (status = 503, description = "no station registered for the network", body = ErrorBody),
+    ))]
 pub(super) async fn export(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(Id(id)): Path<Id>,
 ) -> Response {
     handle(st, move |st| {
         let caller = authenticate(st, &headers, &["treasury"])?;
         let req = st.pipeline.export(&id, &caller.principal, (st.clock)())?;
         let (ur_type, fragments, frames) = frames_of(&Envelope::Request(req))?;
-        Ok(Json(json!({"ur_type": ur_type, "fragments": fragments, "frames": frames, "version": FRAME_VERSION})).into_response())
+        Ok(Json(frames_answer(ur_type, fragments, frames)).into_response())
     })
     .await
+}
+
+fn frames_answer(ur_type: String, fragments: usize, frames: Vec<String>) -> Frames {
+    Frames {
+        ur_type,
+        fragments,
+        frames,
+        version: FRAME_VERSION,
+    }
 }
 
 fn exported_frames(st: &AppState, id: &str) -> Result<(String, usize, Vec<String>), ApiError> {
@@ -154,19 +194,34 @@ fn exported_frames(st: &AppState, id: &str) -> Result<(String, usize, Vec<String
     frames_of(&Envelope::Request(req))
 }
 
+/// The exported request's UR frames again
+#[utoipa::path(get, path = "/v1/requests/{id}/export/frames", tag = "signing", params(Id),
+    responses(
+        (status = 200, description = "the frames", body = Frames),
+        (status = 404, description = "no such request", body = ErrorBody),
+        (status = 409, description = "not exported yet", body = ErrorBody),
+    ))]
 pub(super) async fn export_frames(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(Id(id)): Path<Id>,
 ) -> Response {
     handle(st, move |st| {
         authenticate(st, &headers, READERS)?;
         let (ur_type, fragments, frames) = exported_frames(st, &id)?;
-        Ok(Json(json!({"ur_type": ur_type, "fragments": fragments, "frames": frames, "version": FRAME_VERSION})).into_response())
+        Ok(Json(frames_answer(ur_type, fragments, frames)).into_response())
     })
     .await
 }
 
+/// Frame `n` of the exported request as a PNG QR code
+#[utoipa::path(get, path = "/v1/requests/{id}/export/frames/{n}", tag = "signing",
+    params(("id" = String, Path, description = "request id"), ("n" = usize, Path, description = "frame number, from 0")),
+    responses(
+        (status = 200, description = "the QR code", content_type = "image/png", body = Vec<u8>),
+        (status = 404, description = "no such request or frame", body = ErrorBody),
+        (status = 409, description = "not exported yet", body = ErrorBody),
+    ))]
 pub(super) async fn export_frame_png(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -189,16 +244,27 @@ pub(super) async fn export_frame_png(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct BundleQuery {
+    /// The registered station the bundle is sealed to.
     station: String,
 }
 
+/// The exported request as a USB bundle sealed to a station (role: treasury)
+#[utoipa::path(get, path = "/v1/requests/{id}/export/bundle", tag = "signing", params(Id, BundleQuery),
+    responses(
+        (status = 200, description = "the sealed bundle", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 400, description = "unknown station, or it has no USB keys", body = ErrorBody),
+        (status = 404, description = "no such request", body = ErrorBody),
+        (status = 409, description = "not exported yet", body = ErrorBody),
+        (status = 503, description = "no USB keys configured", body = ErrorBody),
+    ))]
 pub(super) async fn export_bundle(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(Id(id)): Path<Id>,
     q: Result<Query<BundleQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     handle(st, move |st| {
@@ -254,9 +320,10 @@ pub(super) async fn export_bundle(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// What came back through the air gap, as JSON.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ImportFrames {
+pub(super) struct ImportFrames {
     /// The station's response frames, or a hardware-wallet cosigner's signed PSBT as
     /// `crypto-psbt` UR or BBQr frames.
     #[serde(default)]
@@ -336,10 +403,28 @@ fn answer_of(st: &AppState, ctype: &str, body: &[u8]) -> Result<Answer, ApiError
     }
 }
 
+/// Import the station's response, or a cosigner's signed PSBT (role: treasury)
+///
+/// JSON (`frames` scanned from the station or a cosigner, or a base64 `psbt`), or a
+/// USB bundle as `application/octet-stream`.
+#[utoipa::path(post, path = "/v1/requests/{id}/import", tag = "signing", params(Id),
+    request_body(content(
+        (ImportFrames = "application/json"),
+        (Vec<u8> = "application/octet-stream"),
+    )),
+    responses(
+        (status = 200, description = "imported", body = RequestAnswer),
+        (status = 400, description = "unreadable frames, PSBT or bundle", body = ErrorBody),
+        (status = 404, description = "no such request", body = ErrorBody),
+        (status = 409, description = "not exported, or tampered", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "neither JSON nor a bundle", body = ErrorBody),
+        (status = 422, description = "the response does not match the request", body = ErrorBody),
+    ))]
 pub(super) async fn import(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(Id(id)): Path<Id>,
     body: Bytes,
 ) -> Response {
     handle(st, move |st| {
@@ -360,47 +445,33 @@ pub(super) async fn import(
                     .import_cosigner(&id, &psbt, &caller.principal, now)?
             }
         };
-        Ok(Json(json!({"request": row})).into_response())
+        Ok(Json(RequestAnswer { request: row }).into_response())
     })
     .await
 }
 
+/// The request's transaction on its chain: hash, nonce, signed bytes
+#[utoipa::path(get, path = "/v1/requests/{id}/chain", tag = "signing", params(Id),
+    responses(
+        (status = 200, description = "status", body = ChainStatus),
+        (status = 404, description = "no such request", body = ErrorBody),
+    ))]
 pub(super) async fn chain_status(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(Id(id)): Path<Id>,
 ) -> Response {
     handle(st, move |st| {
         authenticate(st, &headers, READERS)?;
         let row = request_row(st, &id)?;
-        let evm: Option<serde_json::Value> = st
-            .store
-            .artifact(&id, "final", "evm")?
-            .and_then(|f| serde_json::from_str(&f).ok());
-        let btc: Option<serde_json::Value> = st
-            .store
-            .artifact(&id, "final", "bitcoin")?
-            .and_then(|f| serde_json::from_str(&f).ok());
-        let raw = |v: &serde_json::Value| match &v["raw"] {
-            serde_json::Value::Array(bytes) => json!(hex::encode(
-                bytes
-                    .iter()
-                    .filter_map(|b| b.as_u64().map(|b| b as u8))
-                    .collect::<Vec<_>>()
-            )),
-            other => other.clone(),
-        };
-        let sol: Option<serde_json::Value> = st
-            .store
-            .artifact(&id, "final", "solana")?
-            .and_then(|f| serde_json::from_str(&f).ok());
-        if let Some(f) = sol {
-            return Ok(Json(json!({"state": row.state, "chain": "solana", "hash": f["signature"], "raw": f["wire"]})).into_response());
-        }
-        Ok(Json(match (evm, btc) {
-            (Some(f), _) => json!({"state": row.state, "chain": "evm", "hash": f["hash"], "nonce": f["nonce"], "raw": raw(&f)}),
-            (None, Some(f)) => json!({"state": row.state, "chain": "bitcoin", "hash": f["txid"], "raw": f["raw"]}),
-            (None, None) => json!({"state": row.state, "hash": null}),
+        let sent = st.pipeline.sent(&id)?;
+        let (chain, sent) = sent.map_or((None, None), |(c, s)| (Some(c.to_string()), Some(s)));
+        Ok(Json(ChainStatus {
+            state: row.state,
+            chain,
+            hash: sent.as_ref().map(|s| s.hash.clone()),
+            nonce: sent.as_ref().and_then(|s| s.nonce),
+            raw: sent.map(|s| s.raw),
         })
         .into_response())
     })
@@ -409,10 +480,17 @@ pub(super) async fn chain_status(
 
 /// The PSBT of an exported Bitcoin request as BBQr parts, for a hardware-wallet cosigner
 /// that reads BBQr (Coldcard and others). The station takes the UR envelope instead.
+#[utoipa::path(get, path = "/v1/requests/{id}/export/bbqr", tag = "signing", params(Id),
+    responses(
+        (status = 200, description = "the parts", body = BbqrParts),
+        (status = 400, description = "not a Bitcoin request", body = ErrorBody),
+        (status = 404, description = "no such request", body = ErrorBody),
+        (status = 409, description = "not exported yet", body = ErrorBody),
+    ))]
 pub(super) async fn export_bbqr(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(Id(id)): Path<Id>,
 ) -> Response {
     handle(st, move |st| {
         authenticate(st, &headers, READERS)?;
@@ -435,10 +513,12 @@ pub(super) async fn export_bbqr(
             airgap_protocol::bbqr::SplitOptions::default(),
         )
         .map_err(|e| bad(format!("BBQr: {e}")))?;
-        Ok(
-            Json(json!({"file_type": "P", "version": split.version, "parts": split.parts}))
-                .into_response(),
-        )
+        Ok(Json(BbqrParts {
+            file_type: "P".into(),
+            version: split.version,
+            parts: split.parts,
+        })
+        .into_response())
     })
     .await
 }
@@ -449,6 +529,13 @@ pub const MAX_SCAN: usize = 2 * 1024 * 1024;
 /// Reads the QR codes in one camera frame (PNG or JPEG) the console captured from the
 /// station's screen, and says what they are. Changes nothing: the console collects the
 /// texts and imports them through the import route once the stream is complete.
+#[utoipa::path(post, path = "/v1/scan", tag = "signing",
+    request_body(content = Vec<u8>, content_type = "image/png", description = "one camera frame, PNG or JPEG"),
+    responses(
+        (status = 200, description = "what was read; changes nothing", body = Scanned),
+        (status = 400, description = "not an image", body = ErrorBody),
+        (status = 413, description = "image too large", body = ErrorBody),
+    ))]
 pub(super) async fn scan(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -464,19 +551,23 @@ pub(super) async fn scan(
                 use airgap_protocol::scanner::{detect_format, Format};
                 let (format, ur_type) = match detect_format(&text) {
                     Format::UrSingle | Format::UrMulti => (
-                        "ur",
+                        CodeFormat::Ur,
                         text.trim()[3..]
                             .split('/')
                             .next()
                             .map(str::to_ascii_lowercase),
                     ),
-                    Format::Bbqr => ("bbqr", None),
-                    Format::Plain => ("plain", None),
+                    Format::Bbqr => (CodeFormat::Bbqr, None),
+                    Format::Plain => (CodeFormat::Plain, None),
                 };
-                json!({"text": text, "format": format, "ur_type": ur_type})
+                ScannedCode {
+                    text,
+                    format,
+                    ur_type,
+                }
             })
             .collect();
-        Ok(Json(json!({"found": found})).into_response())
+        Ok(Json(Scanned { found }).into_response())
     })
     .await
 }

@@ -10,12 +10,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
 
+use super::answers::{
+    ApproverRegistered, Balance, DepositAddress, DepositEntry, DepositList, ErrorBody, StationKey,
+    StationList, StationRegistered, StationView, SweepPlan, VaultAnswer, VaultList,
+};
 use super::signing::assemble;
 use super::{authenticate, bad, handle, json_body, AppState, READERS};
 
-#[derive(Debug, Deserialize)]
+/// A station's descriptor, as scanned from its screen.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RegisterStation {
     /// The descriptor's UR frames as scanned from the station's screen.
@@ -29,6 +33,16 @@ pub(super) struct RegisterStation {
     usb_keys: Option<String>,
 }
 
+/// Register a station from its descriptor (role: admin)
+///
+/// Either `frames` or `cbor_hex`; with `usb_keys`, bundles can be sealed to it.
+#[utoipa::path(post, path = "/v1/stations", tag = "installation", request_body = RegisterStation,
+    responses(
+        (status = 201, description = "registered", body = StationRegistered),
+        (status = 400, description = "unreadable descriptor", body = ErrorBody),
+        (status = 409, description = "the name is registered with other keys", body = ErrorBody),
+        (status = 422, description = "a descriptor the coordinator refuses", body = ErrorBody),
+    ))]
 pub(super) async fn register_station(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -60,15 +74,19 @@ pub(super) async fn register_station(
             &caller.principal,
             (st.clock)(),
         )?;
-        Ok((
-            StatusCode::CREATED,
-            Json(json!({"station": d.name, "identity": hex::encode(d.identity), "mock_hsm": d.mock_hsm})),
-        )
-            .into_response())
+        let registered = StationRegistered {
+            station: d.name,
+            identity: hex::encode(d.identity),
+            mock_hsm: d.mock_hsm,
+        };
+        Ok((StatusCode::CREATED, Json(registered)).into_response())
     })
     .await
 }
 
+/// Registered stations and their keys
+#[utoipa::path(get, path = "/v1/stations", tag = "installation",
+    responses((status = 200, description = "stations", body = StationList)))]
 pub(super) async fn list_stations(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -79,35 +97,51 @@ pub(super) async fn list_stations(
             .pipeline
             .stations()?
             .into_iter()
-            .map(|(name, s)| {
-                json!({
-                    "name": name,
-                    "identity": hex::encode(s.descriptor.identity),
-                    "mock_hsm": s.descriptor.mock_hsm,
-                    "usb": s.usb_keys.is_some(),
-                    "keys": s.descriptor.keys.iter().map(|k| json!({
-                        "chain": format!("{:?}", k.chain).to_lowercase(),
-                        "public_key": hex::encode(&k.public_key),
-                        "address": match k.chain {
-                            airgap_protocol::envelope::Chain::Evm => crate::evm::vault_address(&k.public_key).map(|a| a.to_checksum(None)),
+            .map(|(name, s)| StationView {
+                name,
+                identity: hex::encode(s.descriptor.identity),
+                mock_hsm: s.descriptor.mock_hsm,
+                usb: s.usb_keys.is_some(),
+                keys: s
+                    .descriptor
+                    .keys
+                    .iter()
+                    .map(|k| StationKey {
+                        chain: format!("{:?}", k.chain).to_lowercase(),
+                        public_key: hex::encode(&k.public_key),
+                        address: match k.chain {
+                            airgap_protocol::envelope::Chain::Evm => {
+                                crate::evm::vault_address(&k.public_key)
+                                    .map(|a| a.to_checksum(None))
+                            }
                             _ => None,
                         },
-                    })).collect::<Vec<_>>(),
-                })
+                    })
+                    .collect(),
             })
             .collect();
-        Ok(Json(json!({"stations": list})).into_response())
+        Ok(Json(StationList { stations: list }).into_response())
     })
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// An approver's key.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RegisterApprover {
+    /// The approver's principal (holds the approver role).
     principal: String,
+    /// Ed25519 public key, hex.
     public_key: String,
 }
 
+/// Register an approver's Ed25519 public key (role: admin)
+#[utoipa::path(post, path = "/v1/approvers", tag = "installation", request_body = RegisterApprover,
+    responses(
+        (status = 201, description = "registered", body = ApproverRegistered),
+        (status = 409, description = "registered with another key", body = ErrorBody),
+        (status = 422, description = "not a key, or not an approver", body = ErrorBody),
+    ))]
 pub(super) async fn register_approver(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -122,40 +156,65 @@ pub(super) async fn register_approver(
             &caller.principal,
             (st.clock)(),
         )?;
-        Ok((StatusCode::CREATED, Json(json!({"approver": b.principal}))).into_response())
+        Ok((
+            StatusCode::CREATED,
+            Json(ApproverRegistered {
+                approver: b.principal,
+            }),
+        )
+            .into_response())
     })
     .await
 }
 
+/// Configured vaults, with address and balance read from the chain now
+#[utoipa::path(get, path = "/v1/vaults", tag = "treasury",
+    responses((status = 200, description = "vaults", body = VaultList)))]
 pub(super) async fn vaults(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -> Response {
     handle(st, move |st| {
         authenticate(st, &headers, READERS)?;
-        let mut out = Vec::new();
-        for v in st.pipeline.vaults() {
-            let mut view = json!({
-                "network": v.network, "name": v.name, "unit": v.unit,
-                "address": v.address.ok(),
-                "balance": match v.balance {
-                    Ok(b) => json!(b.to_string()),
-                    Err(e) => json!({"error": e.to_string()}),
+        let vaults = st
+            .pipeline
+            .vaults()
+            .into_iter()
+            .map(|v| VaultAnswer {
+                network: v.network,
+                name: v.name,
+                unit: v.unit.to_string(),
+                address: v.address.ok(),
+                balance: match v.balance {
+                    Ok(b) => Balance::Amount(b.to_string()),
+                    Err(e) => Balance::Unknown(ErrorBody {
+                        error: e.to_string(),
+                    }),
                 },
-            });
-            if let (Some(o), Some(d)) = (view.as_object_mut(), v.detail.as_object()) {
-                o.extend(d.clone());
-            }
-            out.push(view);
-        }
-        Ok(Json(json!({"vaults": out})).into_response())
+                detail: match v.detail {
+                    serde_json::Value::Object(m) => m,
+                    _ => Default::default(),
+                },
+            })
+            .collect();
+        Ok(Json(VaultList { vaults }).into_response())
     })
     .await
 }
 
-#[derive(Debug, Deserialize)]
+/// A network.
+#[derive(Debug, Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct NetworkBody {
+    /// Network (`regtest`, `bitcoin` …).
     network: String,
 }
 
+/// Hand out the next deposit address (roles: warm-tier, treasury)
+#[utoipa::path(post, path = "/v1/deposits", tag = "treasury", request_body = NetworkBody,
+    responses(
+        (status = 201, description = "the address", body = DepositAddress),
+        (status = 400, description = "no deposits on that network", body = ErrorBody),
+        (status = 503, description = "no deposit pool configured", body = ErrorBody),
+    ))]
 pub(super) async fn hand_out_deposit(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -169,13 +228,24 @@ pub(super) async fn hand_out_deposit(
                 .deposit_hand_out(&b.network, &caller.principal, (st.clock)())?;
         Ok((
             StatusCode::CREATED,
-            Json(json!({"network": b.network, "index": index, "address": address})),
+            Json(DepositAddress {
+                network: b.network,
+                index,
+                address,
+            }),
         )
             .into_response())
     })
     .await
 }
 
+/// Deposit addresses handed out on a network
+#[utoipa::path(get, path = "/v1/deposits", tag = "treasury", params(NetworkBody),
+    responses(
+        (status = 200, description = "addresses", body = DepositList),
+        (status = 400, description = "invalid query", body = ErrorBody),
+        (status = 503, description = "no deposit pool configured", body = ErrorBody),
+    ))]
 pub(super) async fn list_deposits(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -188,13 +258,27 @@ pub(super) async fn list_deposits(
             .pipeline
             .deposit_list(&q.network)?
             .into_iter()
-            .map(|(i, a)| json!({"index": i, "address": a}))
+            .map(|(index, address)| DepositEntry { index, address })
             .collect();
-        Ok(Json(json!({"network": q.network, "addresses": list})).into_response())
+        let list = DepositList {
+            network: q.network,
+            addresses: list,
+        };
+        Ok(Json(list).into_response())
     })
     .await
 }
 
+/// Sweep plan for the deposit addresses of a network
+///
+/// Batches over the configured threshold whose fee is under the configured fraction.
+#[utoipa::path(get, path = "/v1/sweeps/plan", tag = "treasury", params(NetworkBody),
+    responses(
+        (status = 200, description = "the plan", body = SweepPlan),
+        (status = 400, description = "invalid query", body = ErrorBody),
+        (status = 502, description = "the chain did not answer", body = ErrorBody),
+        (status = 503, description = "no deposit pool configured", body = ErrorBody),
+    ))]
 pub(super) async fn sweep_plan(
     AxState(st): AxState<Arc<AppState>>,
     headers: HeaderMap,
@@ -204,7 +288,11 @@ pub(super) async fn sweep_plan(
         authenticate(st, &headers, READERS)?;
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let plan = st.pipeline.sweep_plan(&q.network)?;
-        Ok(Json(json!({"network": q.network, "plan": plan})).into_response())
+        let plan = SweepPlan {
+            network: q.network,
+            plan,
+        };
+        Ok(Json(plan).into_response())
     })
     .await
 }

@@ -15,7 +15,7 @@ use super::chain::{ChainSource, Confirmation, ConfirmationTracker};
 use super::config::{btc_network, BtcConfig};
 use super::Vault;
 use crate::chain::{
-    chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, VaultView,
+    chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, Sent, VaultView,
 };
 use crate::lifecycle::{Event, State};
 use crate::store::{RequestRow, StoreError};
@@ -297,6 +297,18 @@ impl ChainAdapter for BtcChain {
             }
         }
         ctx.broadcast_done(id, json!({"txid": txid.to_string()}), now)
+    }
+
+    fn sent(&self, ctx: &Ctx, id: &str) -> Result<Option<Sent>, PipelineError> {
+        if ctx.store.artifact(id, "final", "bitcoin")?.is_none() {
+            return Ok(None);
+        }
+        let tx = self.final_tx(ctx, id)?;
+        Ok(Some(Sent {
+            hash: tx.compute_txid().to_string(),
+            nonce: None,
+            raw: bitcoin::consensus::encode::serialize_hex(&tx),
+        }))
     }
 
     fn track(

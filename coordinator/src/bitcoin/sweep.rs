@@ -45,7 +45,7 @@ pub const OUTPUT_VBYTES: u64 = 43;
 pub const OVERHEAD_VBYTES: u64 = 11;
 
 /// One sweep transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Batch {
     /// Addresses swept.
     pub addresses: Vec<String>,
@@ -58,11 +58,12 @@ pub struct Batch {
 }
 
 /// The plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default, utoipa::ToSchema)]
 pub struct Plan {
     /// Transactions to build.
     pub batches: Vec<Batch>,
-    /// Addresses left alone, with the reason.
+    /// Addresses left alone, each as `[address, reason]`.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub skipped: Vec<(String, String)>,
 }
 

@@ -14,7 +14,7 @@ use super::{
     Tracker, Transfer, TxKindChoice, UnsignedEvmTx,
 };
 use crate::chain::{
-    chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, VaultView,
+    chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, Sent, VaultView,
 };
 use crate::lifecycle::Event;
 use crate::store::RequestRow;
@@ -180,6 +180,18 @@ impl ChainAdapter for EvmChain {
             }
         }
         ctx.broadcast_done(id, json!({"hash": signed.hash}), now)
+    }
+
+    fn sent(&self, ctx: &Ctx, id: &str) -> Result<Option<Sent>, PipelineError> {
+        if ctx.store.artifact(id, "final", "evm")?.is_none() {
+            return Ok(None);
+        }
+        let s = self.final_tx(ctx, id)?;
+        Ok(Some(Sent {
+            hash: s.hash.to_string(),
+            nonce: Some(s.nonce),
+            raw: hex::encode(&s.raw),
+        }))
     }
 
     fn track(

@@ -26,7 +26,7 @@ use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use serde_json::{json, Value};
 
 use crate::chain::{corrupt, refused, Body, ChainAdapter, Ctx};
-pub use crate::chain::{PipelineError, RegisteredStation, VaultView};
+pub use crate::chain::{PipelineError, RegisteredStation, Sent, VaultView};
 use crate::lifecycle::{Event, State};
 use crate::store::{RequestRow, Store};
 use crate::treasury::{Deposits, Watch};
@@ -86,13 +86,14 @@ impl Drop for Held {
 }
 
 /// What approvers see before they sign.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct EnvelopeView {
     /// The digest approvers sign (hex), with the domain `strongroom/approval/v1`.
     pub digest: String,
     /// Expiry of the envelope, Unix seconds.
     pub expires: u64,
-    /// The built transaction.
+    /// The built transaction, as its chain describes it.
+    #[schema(value_type = Object)]
     pub transaction: Value,
     /// Who approved so far.
     pub approvals: Vec<String>,
@@ -329,6 +330,15 @@ impl Pipeline {
             Some(h) => decode_request(&h),
             None => Err(corrupt("envelope vanished")),
         }
+    }
+
+    /// The request's final transaction, with the chain it is for, once there is one.
+    pub fn sent(&self, id: &str) -> Result<Option<(&'static str, Sent)>, PipelineError> {
+        // A network with no chain configured has built nothing.
+        let Ok(adapter) = self.adapter(&Body::of(&self.ctx.row(id)?)?.network) else {
+            return Ok(None);
+        };
+        Ok(adapter.sent(&self.ctx, id)?.map(|s| (adapter.kind(), s)))
     }
 
     /// The envelope approvers sign, with what it carries.

@@ -98,7 +98,7 @@ impl RiskConfig {
 }
 
 /// Why money moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Purpose {
     /// To a customer or counterparty.
@@ -159,7 +159,7 @@ pub enum Finding {
 }
 
 /// The engine's outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "outcome", content = "reasons", rename_all = "kebab-case")]
 pub enum Outcome {
     /// Goes on to approvals.

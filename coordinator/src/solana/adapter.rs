@@ -14,7 +14,7 @@ use super::{
     UnsignedSolTx,
 };
 use crate::chain::{
-    chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, VaultView,
+    chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, Sent, VaultView,
 };
 use crate::lifecycle::Event;
 use crate::store::RequestRow;
@@ -244,6 +244,18 @@ impl ChainAdapter for SolChain {
             }
         }
         ctx.broadcast_done(id, json!({"signature": sig}), now)
+    }
+
+    fn sent(&self, ctx: &Ctx, id: &str) -> Result<Option<Sent>, PipelineError> {
+        if ctx.store.artifact(id, "final", "solana")?.is_none() {
+            return Ok(None);
+        }
+        let (wire, signature) = self.final_tx(ctx, id)?;
+        Ok(Some(Sent {
+            hash: signature,
+            nonce: None,
+            raw: hex::encode(wire),
+        }))
     }
 
     fn track(

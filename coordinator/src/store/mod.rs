@@ -21,7 +21,7 @@ use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State, TransitionError};
 
 /// A stored request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequestRow {
     /// Id.
     pub id: String,
@@ -30,6 +30,7 @@ pub struct RequestRow {
     /// Who created it.
     pub principal: String,
     /// What was asked (chain, network, asset, destination, amount …).
+    #[schema(value_type = crate::api::CreateRequest)]
     pub body: Value,
     /// Lifecycle state.
     pub state: State,
