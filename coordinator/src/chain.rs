@@ -4,8 +4,9 @@
 //! adapter never imports the pipeline; the pipeline dispatches to adapters by network.
 //!
 //! A fourth chain is one folder of the shape of `evm/`, `bitcoin/` and `solana/`
-//! (`config.rs`, `adapter.rs`, its builder and finisher) and one registration line in
-//! `service.rs` (see docs/ARCHITECTURE.md).
+//! (`config.rs`, `adapter.rs` with `from_config`, its builder and finisher), its table
+//! in `service.rs`'s `ChainsFile` and its line in the list of adapters there, and its
+//! address check in `requests/validate.rs` (docs/ARCHITECTURE.md lists every file).
 
 use std::sync::Arc;
 

@@ -8,6 +8,7 @@ pub mod chain;
 pub mod evm;
 pub mod lifecycle;
 pub mod pipeline;
+pub mod requests;
 pub mod risk;
 pub mod rpc;
 pub mod server;

@@ -222,6 +222,12 @@ impl RpcClient {
         }
     }
 
+    /// A chain node's client as the service configures it: 10 s per call, the default
+    /// breaker, endpoints tried in order.
+    pub fn for_chain(urls: &[String]) -> Self {
+        Self::new(urls, Duration::from_secs(10), Breaker::default())
+    }
+
     /// Sends `Authorization: Basic …` (Bitcoin Core's RPC user and password).
     pub fn with_basic_auth(mut self, user: &str, password: &str) -> Self {
         use base64::Engine;

@@ -272,6 +272,21 @@ pub struct ChainsFile {
     pub deposits: Vec<crate::treasury::DepositConfig>,
 }
 
+/// The adapters of one chain's configured networks.
+fn adapters<C, A: crate::chain::ChainAdapter + 'static>(
+    configs: Vec<C>,
+    adapter: fn(C) -> Result<A, String>,
+) -> Result<Vec<Arc<dyn crate::chain::ChainAdapter>>> {
+    configs
+        .into_iter()
+        .map(|c| {
+            adapter(c)
+                .map(|a| Arc::new(a) as Arc<dyn crate::chain::ChainAdapter>)
+                .map_err(|e| anyhow!("chains file: {e}"))
+        })
+        .collect()
+}
+
 /// Reads the coordinator request key: 32 bytes of hex (the Ed25519 seed), in a file
 /// only its owner can read.
 pub fn read_key(path: &str) -> Result<ed25519_dalek::SigningKey> {
@@ -319,22 +334,6 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         Some(p) => toml::from_str(&read(p)?).map_err(|e| anyhow!("{}: {e}", p.display()))?,
         None => ChainsFile::default(),
     };
-    let mut networks: Vec<String> = args.networks.clone().unwrap_or_else(|| {
-        ["regtest", "evm:1", "solana:devnet"]
-            .map(String::from)
-            .to_vec()
-    });
-    for n in chains
-        .evm
-        .iter()
-        .map(|c| c.network())
-        .chain(chains.bitcoin.iter().map(|c| c.network.clone()))
-        .chain(chains.solana.iter().map(|c| c.network.clone()))
-    {
-        if !networks.contains(&n) {
-            networks.push(n);
-        }
-    }
     // `--db postgres:host=… port=… user=… dbname=…` for several replicas; a file path
     // for the embedded SQLite default.
     let store: Arc<dyn Store> = Arc::from(args.db.open(true)?);
@@ -354,42 +353,24 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         );
     }
     // The chain adapters: one per configured network.
-    let rpc = |endpoints: &[String]| {
-        crate::rpc::RpcClient::new(
-            endpoints,
-            std::time::Duration::from_secs(10),
-            crate::rpc::Breaker::default(),
-        )
-    };
-    for config in chains.evm {
-        let node = crate::evm::EvmRpc::new(rpc(&config.endpoints));
-        pipeline.register(Arc::new(crate::evm::EvmChain { config, node }));
+    let adapters = [
+        adapters(chains.evm, crate::evm::EvmChain::from_config)?,
+        adapters(chains.bitcoin, crate::bitcoin::BtcChain::from_config)?,
+        adapters(chains.solana, crate::solana::SolChain::from_config)?,
+    ];
+    for adapter in adapters.into_iter().flatten() {
+        pipeline.register(adapter);
     }
-    for config in chains.bitcoin {
-        let source: Box<dyn crate::bitcoin::chain::ChainSource + Send + Sync> =
-            match (config.esplora.is_empty(), config.core.is_empty()) {
-                (false, _) => Box::new(crate::bitcoin::chain::Esplora::new(
-                    &config.esplora,
-                    std::time::Duration::from_secs(10),
-                    crate::rpc::Breaker::default(),
-                )),
-                (true, false) => Box::new(crate::bitcoin::chain::CoreRpc {
-                    rpc: rpc(&config.core),
-                }),
-                (true, true) => bail!(
-                    "bitcoin vault {}: give esplora or core endpoints",
-                    config.name
-                ),
-            };
-        for c in &config.cosigners {
-            c.public_key()
-                .map_err(|e| anyhow!("chains file: bitcoin vault {}: {e}", config.name))?;
+    // Requests may name the networks asked for, and every configured one.
+    let mut networks: Vec<String> = args.networks.clone().unwrap_or_else(|| {
+        ["regtest", "evm:1", "solana:devnet"]
+            .map(String::from)
+            .to_vec()
+    });
+    for n in pipeline.adapters().iter().map(|a| a.network()) {
+        if !networks.contains(&n) {
+            networks.push(n);
         }
-        pipeline.register(Arc::new(crate::bitcoin::BtcChain::new(config, source)));
-    }
-    for config in chains.solana {
-        let node = crate::solana::SolRpc::new(rpc(&config.endpoints));
-        pipeline.register(Arc::new(crate::solana::SolChain { config, node }));
     }
     for w in &chains.watch {
         w.marks().map_err(|e| anyhow!("chains file: {e}"))?;
@@ -488,7 +469,7 @@ async fn worker(
             let t = now();
             (
                 w.pipeline.advance_all(t),
-                crate::api::treasury::watch(&w, t),
+                crate::treasury::refill::watch(w.store.as_ref(), &w.pipeline, &w.config.risk, t),
             )
         })
         .await
@@ -502,7 +483,8 @@ async fn worker(
             now_said.insert(id, e);
         }
         said = now_said;
-        for a in alerts {
+        state.metrics.refills.inc_by(alerts.drafted);
+        for a in alerts.said {
             tracing::warn!(alert = %a, "treasury");
         }
         tokio::select! {

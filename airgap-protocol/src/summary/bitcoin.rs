@@ -8,13 +8,11 @@ use crate::envelope::Chain;
 
 /// The network named by a payload label.
 pub fn network(label: &str) -> Result<Network, SummaryError> {
-    Ok(match label {
-        "bitcoin" | "mainnet" => Network::Bitcoin,
-        "testnet" => Network::Testnet,
-        "signet" => Network::Signet,
-        "regtest" => Network::Regtest,
-        other => return Err(SummaryError::UnknownNetwork(other.to_string())),
-    })
+    crate::network::Network::parse(label)
+        .ok()
+        .and_then(crate::network::Network::bitcoin)
+        .map(|n| n.to_bitcoin())
+        .ok_or_else(|| SummaryError::UnknownNetwork(label.to_string()))
 }
 
 fn btc(sats: u64) -> Amount {

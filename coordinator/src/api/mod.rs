@@ -1,5 +1,5 @@
-//! The coordinator's HTTP API (axum, JSON). Every route but `/health`, `/metrics` and
-//! `/openapi.json` needs a bearer token; tokens are stored hashed and bound to a
+//! The coordinator's HTTP API (axum, JSON). Every route but `/health`, `/metrics`,
+//! `/openapi.json` and `/console` (a static page) needs a bearer token; tokens are stored hashed and bound to a
 //! principal with roles. A missing or unknown token is 401, a wrong role 403, both
 //! without detail. Every malformed body, unknown field, out-of-range amount,
 //! wrong-network address or oversized upload is a 4xx with a clear message and changes
@@ -11,8 +11,6 @@ pub mod metrics;
 mod requests;
 mod signing;
 mod stations;
-pub mod treasury;
-mod validate;
 
 use std::sync::Arc;
 
@@ -29,12 +27,10 @@ use utoipa_axum::routes;
 
 use crate::audit;
 use crate::lifecycle::{Event, State};
-use crate::risk::{self, Outcome, Purpose, RiskConfig};
+use crate::risk::RiskConfig;
 use crate::store::{Store, StoreError};
 
-pub(crate) use requests::submit;
-pub use requests::CreateRequest;
-pub use validate::{validate_amount, validate_destination};
+pub use crate::requests::{validate_amount, validate_destination, CreateRequest};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -135,9 +131,16 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send Content-Type: application/json".into(),
         )),
+        Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body over {MAX_BODY} bytes"),
+            ))
+        }
+        // The body read timed out or the connection failed mid-body.
         Err(JsonRejection::BytesRejection(_)) => Err(ApiError(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body over {MAX_BODY} bytes"),
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body did not arrive in time".into(),
         )),
         Err(_) => Err(bad("unreadable request body")),
     }

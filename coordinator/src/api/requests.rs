@@ -9,32 +9,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::answers::{Created, ErrorBody, RequestAnswer, RequestList};
 use super::*;
-
-/// The body of `POST /v1/requests`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRequest {
-    /// Network (`bitcoin`, `regtest`, `evm:1`, `solana:mainnet`, …).
-    #[schema(examples("bitcoin", "evm:1", "solana:mainnet"))]
-    pub network: String,
-    /// `native`, or a token contract / mint.
-    pub asset: String,
-    /// Destination address.
-    pub destination: String,
-    /// Amount in base units, as a decimal string.
-    #[schema(pattern = "^[1-9][0-9]*$")]
-    pub amount: String,
-    /// `withdrawal`, `refill`, `sweep` or `consolidation`.
-    pub purpose: Purpose,
-    /// Free text for the custodians.
-    #[serde(default)]
-    #[schema(max_length = 500)]
-    pub memo: String,
-}
+use crate::requests::{self, CreateRequest};
 
 /// Create a transfer request (roles: treasury, warm-tier)
 ///
@@ -72,28 +51,20 @@ pub(super) fn create_inner(
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 200)
         .ok_or_else(|| bad("an Idempotency-Key header (1 to 200 characters) is required"))?;
-    if !st.config.networks.contains(&req.network) {
-        return Err(bad(format!(
-            "network {:?} is not served here ({})",
-            req.network,
-            st.config.networks.join(", ")
-        )));
-    }
-    let amount = validate_amount(&req.amount).map_err(bad)?;
-    validate_destination(&req.network, &req.destination).map_err(bad)?;
-    validate::validate_asset(&req.network, &req.asset).map_err(bad)?;
-    if req.memo.chars().count() > 500 {
-        return Err(bad("memo over 500 characters"));
-    }
-    if caller.roles.iter().all(|r| r == "warm-tier")
-        && !matches!(req.purpose, Purpose::Refill | Purpose::Withdrawal)
-    {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            "the warm tier may ask for refills and withdrawals only".into(),
-        ));
-    }
-    let (row, created, outcome) = submit(st, &caller.principal, &req, key, amount)?;
+    let amount =
+        requests::check(&st.config.networks, &caller.roles, &req).map_err(|r| match r {
+            requests::Refusal::Invalid(m) => bad(m),
+            requests::Refusal::Forbidden(m) => ApiError(StatusCode::FORBIDDEN, m),
+        })?;
+    let (row, created, outcome) = requests::submit(
+        st.store.as_ref(),
+        &st.config.risk,
+        &caller.principal,
+        &req,
+        key,
+        amount,
+        (st.clock)(),
+    )?;
     if !created {
         st.metrics.replayed.inc();
         let replay = Created {
@@ -110,50 +81,6 @@ pub(super) fn create_inner(
         replayed: None,
     };
     Ok((StatusCode::CREATED, Json(created)).into_response())
-}
-
-/// Assesses a validated request with the risk engine and stores it with its outcome in
-/// one transaction (the API's create, and requests the coordinator drafts itself). The
-/// outcome is `None` for a replay.
-pub(crate) fn submit(
-    st: &AppState,
-    principal: &str,
-    req: &CreateRequest,
-    key: &str,
-    amount: u128,
-) -> Result<(crate::store::RequestRow, bool, Option<Outcome>), ApiError> {
-    let now = (st.clock)();
-    let body = serde_json::to_value(req).map_err(|_| bad("unserialisable request"))?;
-    // The risk engine decides on the principal's last 30 days (not rejected or
-    // cancelled), read inside the transaction that stores the request and its outcome:
-    // concurrent creates by one principal see each other's amounts.
-    let proposal = risk::Proposal {
-        principal: principal.to_string(),
-        purpose: req.purpose,
-        network: req.network.clone(),
-        asset: req.asset.clone(),
-        destination: req.destination.clone(),
-        amount,
-        now,
-    };
-    let query =
-        risk::HistoryQuery::new(&st.config.risk, &proposal, now.saturating_sub(30 * 86_400));
-    let decided = Arc::new(std::sync::Mutex::new(None));
-    let (rules, out) = (st.config.risk.clone(), decided.clone());
-    let assess: crate::store::Assessor = Arc::new(move |history| {
-        let outcome = risk::assess(&rules, &proposal, history);
-        let event = match &outcome {
-            Outcome::Approve => Event::RiskApproved,
-            Outcome::ManualReview(_) => Event::RiskReview,
-            Outcome::Reject(_) => Event::RiskRejected,
-        };
-        let detail = serde_json::to_value(&outcome).unwrap_or(Value::Null);
-        *out.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
-        (event, "risk-engine".to_string(), detail)
-    });
-    let (row, created) = st.store.create_assessed(Some(key), &body, &query, assess)?;
-    let outcome = decided.lock().unwrap_or_else(|p| p.into_inner()).take();
-    Ok((row, created, outcome.filter(|_| created)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

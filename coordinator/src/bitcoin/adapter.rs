@@ -60,6 +60,33 @@ fn btc_payload(network: &str, psbt: &bitcoin::Psbt) -> Payload {
 }
 
 impl BtcChain {
+    /// The adapter for a configured vault, with its Esplora or Bitcoin Core source; its
+    /// cosigners' keys are checked here.
+    pub fn from_config(config: BtcConfig) -> Result<Self, String> {
+        let source: Box<dyn ChainSource + Send + Sync> =
+            match (config.esplora.is_empty(), config.core.is_empty()) {
+                (false, _) => Box::new(super::chain::Esplora::new(
+                    &config.esplora,
+                    std::time::Duration::from_secs(10),
+                    crate::rpc::Breaker::default(),
+                )),
+                (true, false) => Box::new(super::chain::CoreRpc {
+                    rpc: crate::rpc::RpcClient::for_chain(&config.core),
+                }),
+                (true, true) => {
+                    return Err(format!(
+                        "bitcoin vault {}: give esplora or core endpoints",
+                        config.name
+                    ))
+                }
+            };
+        for c in &config.cosigners {
+            c.public_key()
+                .map_err(|e| format!("bitcoin vault {}: {e}", config.name))?;
+        }
+        Ok(Self::new(config, source))
+    }
+
     /// A vault over `source`.
     pub fn new(config: BtcConfig, source: Box<dyn ChainSource + Send + Sync>) -> Self {
         Self {

@@ -30,6 +30,14 @@ pub struct EvmChain {
 }
 
 impl EvmChain {
+    /// The adapter for a configured network, with its node client.
+    pub fn from_config(config: ChainConfig) -> Result<Self, String> {
+        let node = EvmRpc::new(crate::rpc::RpcClient::for_chain(&config.endpoints));
+        Ok(Self { config, node })
+    }
+}
+
+impl EvmChain {
     fn vault(&self, ctx: &Ctx) -> Result<Address, PipelineError> {
         let (_, pk) = ctx.station_for(&self.config.network(), self.config.station.as_deref())?;
         vault_address(&pk).ok_or_else(|| corrupt("station EVM key"))

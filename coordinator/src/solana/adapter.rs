@@ -29,6 +29,14 @@ pub struct SolChain {
     pub node: SolRpc,
 }
 
+impl SolChain {
+    /// The adapter for a configured network, with its node client.
+    pub fn from_config(config: SolConfig) -> Result<Self, String> {
+        let node = SolRpc::new(crate::rpc::RpcClient::for_chain(&config.endpoints));
+        Ok(Self { config, node })
+    }
+}
+
 /// The stored form of an unsigned message.
 fn to_json(tx: &UnsignedSolTx) -> Value {
     json!({

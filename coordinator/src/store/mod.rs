@@ -30,7 +30,7 @@ pub struct RequestRow {
     /// Who created it.
     pub principal: String,
     /// What was asked (chain, network, asset, destination, amount …).
-    #[schema(value_type = crate::api::CreateRequest)]
+    #[schema(value_type = crate::requests::CreateRequest)]
     pub body: Value,
     /// Lifecycle state.
     pub state: State,

@@ -2,6 +2,7 @@
 //! watermarks that draft refills) and deposit address pools with their sweep planner.
 
 mod deposits;
+pub mod refill;
 mod watch;
 
 pub use deposits::{DepositConfig, Deposits};

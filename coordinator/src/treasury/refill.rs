@@ -5,19 +5,32 @@
 //! is raised: an audit row `alert.low-balance`, a metric, a log line. One open refill per
 //! wallet at a time.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
-use super::{submit, AppState, CreateRequest};
-use crate::risk::Purpose;
+use crate::pipeline::Pipeline;
+use crate::requests::{submit, CreateRequest};
+use crate::risk::{Purpose, RiskConfig};
+use crate::store::{Store, StoreError};
 
 /// The principal drafted refills belong to.
 pub const PRINCIPAL: &str = "treasury-automation";
 
-/// Checks every watched wallet that is due; returns what happened, for the log.
-pub fn watch(st: &AppState, now: u64) -> Vec<String> {
-    let mut said = Vec::new();
-    for w in &st.pipeline.watches {
-        if !st.pipeline.watch_due(w, now) {
+/// What one round of the watch did.
+#[derive(Debug, Default)]
+pub struct Round {
+    /// What happened, for the log.
+    pub said: Vec<String>,
+    /// Refills drafted.
+    pub drafted: u64,
+}
+
+/// Checks every watched wallet that is due.
+pub fn watch(store: &dyn Store, pipeline: &Pipeline, rules: &Arc<RiskConfig>, now: u64) -> Round {
+    let (mut said, mut drafted) = (Vec::new(), 0);
+    for w in &pipeline.watches {
+        if !pipeline.watch_due(w, now) {
             continue;
         }
         let (low, high) = match w.marks() {
@@ -27,7 +40,7 @@ pub fn watch(st: &AppState, now: u64) -> Vec<String> {
                 continue;
             }
         };
-        let balance = match st.pipeline.watched_balance(w) {
+        let balance = match pipeline.watched_balance(w) {
             Ok(b) => b,
             Err(e) => {
                 said.push(format!("watch {} on {}: {e}", w.address, w.network));
@@ -37,7 +50,7 @@ pub fn watch(st: &AppState, now: u64) -> Vec<String> {
         if balance >= low {
             continue;
         }
-        let open = open_refill(st, w);
+        let open = open_refill(store, w);
         let open = match open {
             Ok(o) => o,
             Err(e) => {
@@ -60,11 +73,11 @@ pub fn watch(st: &AppState, now: u64) -> Vec<String> {
         // One key per wallet and hour: a refill refused or cancelled is not redrafted
         // in a loop; the next hour's check drafts again if the balance is still low.
         let key = format!("refill:{}:{}:{}", w.network, w.address, now / 3600);
-        match submit(st, PRINCIPAL, &req, &key, amount) {
+        match submit(store, rules, PRINCIPAL, &req, &key, amount, now) {
             Ok((row, true, outcome)) => {
-                st.metrics.refills.inc();
+                drafted += 1;
                 let outcome = serde_json::to_value(&outcome).unwrap_or_default();
-                let _ = st.store.audit(
+                let _ = store.audit(
                     PRINCIPAL,
                     "alert.low-balance",
                     &format!("{}:{}", w.network, w.address),
@@ -78,17 +91,14 @@ pub fn watch(st: &AppState, now: u64) -> Vec<String> {
                 ));
             }
             Ok((_, false, _)) => {}
-            Err(e) => said.push(format!("watch {}: refill not drafted: {}", w.address, e.1)),
+            Err(e) => said.push(format!("watch {}: refill not drafted: {e}", w.address)),
         }
     }
-    said
+    Round { said, drafted }
 }
 
 /// Whether a refill of `w` drafted here is still open (any state before the end).
-fn open_refill(
-    st: &AppState,
-    w: &crate::treasury::Watch,
-) -> Result<bool, crate::store::StoreError> {
+fn open_refill(store: &dyn Store, w: &super::Watch) -> Result<bool, StoreError> {
     use crate::lifecycle::State as S;
     for state in [
         S::Draft,
@@ -101,7 +111,7 @@ fn open_refill(
         S::Finalised,
         S::Broadcast,
     ] {
-        if st.store.in_state(state, Some(&w.network))?.iter().any(|r| {
+        if store.in_state(state, Some(&w.network))?.iter().any(|r| {
             r.principal == PRINCIPAL
                 && r.body["purpose"] == "refill"
                 && r.body["destination"] == w.address.as_str()

@@ -18,14 +18,12 @@ pub fn validate_amount(s: &str) -> Result<u128, String> {
         .map_err(|_| format!("amount {s:?} is out of range"))
 }
 
+/// The Bitcoin network a request names (the one parser of network names).
 fn bitcoin_network(n: &str) -> Option<bitcoin::Network> {
-    Some(match n {
-        "bitcoin" => bitcoin::Network::Bitcoin,
-        "testnet" => bitcoin::Network::Testnet,
-        "signet" => bitcoin::Network::Signet,
-        "regtest" => bitcoin::Network::Regtest,
-        _ => return None,
-    })
+    airgap_protocol::network::Network::parse(n)
+        .ok()?
+        .bitcoin()
+        .map(|b| b.to_bitcoin())
 }
 
 fn evm_address(a: &str) -> Result<(), String> {
@@ -77,5 +75,25 @@ pub fn validate_asset(network: &str, asset: &str) -> Result<(), String> {
         solana_address(asset).map_err(|e| format!("asset: {e}"))
     } else {
         Err(format!("{network} has no tokens: asset must be \"native\""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every Bitcoin network the station has keys for takes its own addresses, and only
+    /// those: testnet4 shares testnet's address format, mainnet's is refused.
+    #[test]
+    fn bitcoin_networks_take_their_addresses() {
+        let test = "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx";
+        let main = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4";
+        for n in ["testnet", "testnet4", "signet"] {
+            assert_eq!(validate_destination(n, test), Ok(()), "{n}");
+            assert!(validate_destination(n, main).is_err(), "{n}");
+        }
+        assert_eq!(validate_destination("bitcoin", main), Ok(()));
+        assert!(validate_destination("bitcoin", test).is_err());
+        assert!(validate_destination("testnet5", test).is_err());
     }
 }

@@ -1,0 +1,117 @@
+//! Request creation, for the API's `POST /v1/requests` and the requests the coordinator
+//! drafts itself (treasury refills): what a caller may ask ([`check`]), and the risk
+//! engine's assessment stored with the request in one transaction ([`submit`]).
+
+mod validate;
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::lifecycle::Event;
+use crate::risk::{self, Outcome, Purpose, RiskConfig};
+use crate::store::{RequestRow, Store, StoreError};
+
+pub use validate::{validate_amount, validate_asset, validate_destination};
+
+/// The body of `POST /v1/requests`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// Network (`bitcoin`, `regtest`, `evm:1`, `solana:mainnet`, …).
+    #[schema(examples("bitcoin", "evm:1", "solana:mainnet"))]
+    pub network: String,
+    /// `native`, or a token contract / mint.
+    pub asset: String,
+    /// Destination address.
+    pub destination: String,
+    /// Amount in base units, as a decimal string.
+    #[schema(pattern = "^[1-9][0-9]*$")]
+    pub amount: String,
+    /// `withdrawal`, `refill`, `sweep` or `consolidation`.
+    pub purpose: Purpose,
+    /// Free text for the custodians.
+    #[serde(default)]
+    #[schema(max_length = 500)]
+    pub memo: String,
+}
+
+/// Why a request is refused before anything is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// What was asked is malformed or not served here (400).
+    Invalid(String),
+    /// The caller's roles may not ask for it (403).
+    Forbidden(String),
+}
+
+/// Checks what a caller with `roles` asks, on the networks served here; returns the
+/// amount in base units.
+pub fn check(networks: &[String], roles: &[String], req: &CreateRequest) -> Result<u128, Refusal> {
+    if !networks.contains(&req.network) {
+        return Err(Refusal::Invalid(format!(
+            "network {:?} is not served here ({})",
+            req.network,
+            networks.join(", ")
+        )));
+    }
+    let amount = validate_amount(&req.amount).map_err(Refusal::Invalid)?;
+    validate_destination(&req.network, &req.destination).map_err(Refusal::Invalid)?;
+    validate_asset(&req.network, &req.asset).map_err(Refusal::Invalid)?;
+    if req.memo.chars().count() > 500 {
+        return Err(Refusal::Invalid("memo over 500 characters".into()));
+    }
+    if roles.iter().all(|r| r == "warm-tier")
+        && !matches!(req.purpose, Purpose::Refill | Purpose::Withdrawal)
+    {
+        return Err(Refusal::Forbidden(
+            "the warm tier may ask for refills and withdrawals only".into(),
+        ));
+    }
+    Ok(amount)
+}
+
+/// Assesses a validated request with the risk engine and stores it with its outcome in
+/// one transaction (the API's create, and requests the coordinator drafts itself). The
+/// outcome is `None` for a replay.
+pub fn submit(
+    store: &dyn Store,
+    rules: &Arc<RiskConfig>,
+    principal: &str,
+    req: &CreateRequest,
+    key: &str,
+    amount: u128,
+    now: u64,
+) -> Result<(RequestRow, bool, Option<Outcome>), StoreError> {
+    let body = serde_json::to_value(req).map_err(|e| StoreError::Backend(e.to_string()))?;
+    // The risk engine decides on the principal's last 30 days (not rejected or
+    // cancelled), read inside the transaction that stores the request and its outcome:
+    // concurrent creates by one principal see each other's amounts.
+    let proposal = risk::Proposal {
+        principal: principal.to_string(),
+        purpose: req.purpose,
+        network: req.network.clone(),
+        asset: req.asset.clone(),
+        destination: req.destination.clone(),
+        amount,
+        now,
+    };
+    let query = risk::HistoryQuery::new(rules, &proposal, now.saturating_sub(30 * 86_400));
+    let decided = Arc::new(std::sync::Mutex::new(None));
+    let (rules, out) = (rules.clone(), decided.clone());
+    let assess: crate::store::Assessor = Arc::new(move |history| {
+        let outcome = risk::assess(&rules, &proposal, history);
+        let event = match &outcome {
+            Outcome::Approve => Event::RiskApproved,
+            Outcome::ManualReview(_) => Event::RiskReview,
+            Outcome::Reject(_) => Event::RiskRejected,
+        };
+        let detail = serde_json::to_value(&outcome).unwrap_or(Value::Null);
+        *out.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+        (event, "risk-engine".to_string(), detail)
+    });
+    let (row, created) = store.create_assessed(Some(key), &body, &query, assess)?;
+    let outcome = decided.lock().unwrap_or_else(|p| p.into_inner()).take();
+    Ok((row, created, outcome.filter(|_| created)))
+}
