@@ -22,13 +22,18 @@ fn now() -> u64 {
 #[derive(Debug, Clone, Default, clap::Args, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DbArgs {
-    /// An SQLite file, or `postgres:host=H port=P user=U dbname=D [sslmode=…]`
-    /// [default: coordinator.db].
+    /// An SQLite file, or `postgres:host=H port=P user=U dbname=D [sslmode=disable|prefer|require]`
+    /// [default: coordinator.db]. Over TLS the server's certificate and name are always
+    /// verified.
     #[arg(long, value_name = "FILE|postgres:…", env = "STRONGROOM_DB")]
     pub db: Option<String>,
     /// A file holding the PostgreSQL password (else STRONGROOM_DB_PASSWORD).
     #[arg(long, value_name = "FILE", env = "STRONGROOM_DB_PASSWORD_FILE")]
     pub db_password_file: Option<PathBuf>,
+    /// PEM certificates the PostgreSQL server's TLS chain must end in (else the public
+    /// web roots).
+    #[arg(long, value_name = "FILE", env = "STRONGROOM_DB_CA")]
+    pub db_ca: Option<PathBuf>,
 }
 
 impl DbArgs {
@@ -69,7 +74,16 @@ impl DbArgs {
     /// Opens the store, creating an SQLite file only when `create`.
     fn open(&self, create: bool) -> Result<Box<dyn Store>> {
         if let Some(params) = self.postgres()? {
-            return Ok(Box::new(crate::store::Postgres::connect(&params)?));
+            let ca = match &self.db_ca {
+                Some(f) => {
+                    Some(std::fs::read(f).with_context(|| format!("reading {}", f.display()))?)
+                }
+                None => None,
+            };
+            return Ok(Box::new(crate::store::Postgres::connect_with(
+                &params,
+                ca.as_deref(),
+            )?));
         }
         let path = PathBuf::from(self.target());
         if !create && !path.exists() {
@@ -155,6 +169,7 @@ impl ServeArgs {
                     .db_password_file
                     .clone()
                     .or(file.db.db_password_file),
+                db_ca: self.db.db_ca.clone().or(file.db.db_ca),
             },
             listen: self.listen.or(file.listen),
             risk: self.risk.clone().or(file.risk),

@@ -420,6 +420,53 @@ fn postgres() {
     verify(&rows, None).unwrap();
 }
 
+/// Over TLS: the server's certificate is verified against the CA given, refused against
+/// the web roots, and `sslmode=require` refuses a server without TLS.
+#[test]
+fn postgres_over_tls_verifies_the_server() {
+    let cluster = super::pgtest::TempCluster::start_with("tls", true).unwrap();
+    let ca = cluster.ca_pem.clone().unwrap();
+    let params = format!("{} sslmode=require", cluster.params);
+    let s = super::Postgres::connect_with(&params, Some(&ca)).unwrap();
+    suite(&s);
+    let mut c = super::postgres::pool_client(&params, Some(&ca));
+    let ssl: bool = c
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(ssl, "the connection is not encrypted");
+    let refused = super::Postgres::connect_with(&params, None).unwrap_err();
+    assert!(refused.to_string().contains("certificate"), "{refused}");
+    let plain = super::pgtest::TempCluster::start("plain").unwrap();
+    let refused =
+        super::Postgres::connect_with(&format!("{} sslmode=require", plain.params), Some(&ca))
+            .unwrap_err();
+    assert!(refused.to_string().contains("TLS"), "{refused}");
+}
+
+/// A restarted server cuts every pooled connection; the next calls reconnect instead of
+/// failing until the coordinator restarts.
+#[test]
+fn postgres_pool_reconnects_after_a_server_restart() {
+    let cluster = super::pgtest::TempCluster::start("restart").unwrap();
+    let s = super::Postgres::connect(&cluster.params).unwrap();
+    let body = json!({"network": "regtest", "asset": "native", "amount": "1", "destination": "x"});
+    let (row, _) = s.create_request(Some("before"), "warm", &body, 1).unwrap();
+    cluster.restart().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    // More calls than pooled connections: every one of them was cut.
+    for i in 0..20 {
+        assert_eq!(s.get(&row.id).unwrap().unwrap().id, row.id, "read {i}");
+    }
+    s.create_request(Some("after"), "warm", &body, 2).unwrap();
+    s.transition(&row.id, Event::RiskApproved, "risk-engine", json!({}), 3)
+        .unwrap();
+    verify(&s.audit_rows(1, 10_000).unwrap(), None).unwrap();
+}
+
 #[test]
 fn postgres_replicas_extend_one_audit_chain_concurrently() {
     let cluster = super::pgtest::TempCluster::start("replicas").unwrap();

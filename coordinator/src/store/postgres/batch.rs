@@ -92,9 +92,9 @@ impl Postgres {
             *j.result.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
         };
         let mut guard = self.leader.lock().unwrap_or_else(|p| p.into_inner());
-        let (client, cache) = &mut *guard;
+        let (slot, cache) = &mut *guard;
         let outcome = (|| -> Result<Vec<CreateResult>, StoreError> {
-            let mut tx = client.transaction().map_err(db)?;
+            let mut tx = slot.fresh(&self.connector)?.transaction().map_err(db)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
                 .map_err(db)?;
             let mut head = tx

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Condvar, Mutex};
 
-use postgres::{Client, NoTls, Transaction};
+use postgres::Transaction;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -16,7 +16,9 @@ use crate::lifecycle::{Event, State};
 use crate::risk::{HistoryQuery, Past, Summary};
 
 mod batch;
+mod pool;
 use batch::{Batcher, Initial};
+use pool::{Connector, Slot};
 
 const AUDIT_LOCK: i64 = 0x5354_524f_4e47; // "STRONG"
 
@@ -24,12 +26,14 @@ const AUDIT_LOCK: i64 = 0x5354_524f_4e47; // "STRONG"
 pub struct Postgres {
     /// A small pool: reads (tokens, history, requests) do not wait behind a batch's
     /// commit.
-    clients: Vec<Mutex<Client>>,
+    clients: Vec<Mutex<Slot>>,
+    /// Opens (and reopens) connections.
+    connector: Connector,
     next: std::sync::atomic::AtomicUsize,
     creates: Batcher,
     /// The batch leader's own connection and its copy of recent history (only the
     /// leader touches them): a batch never waits for a pool connection behind reads.
-    leader: Mutex<(Client, crate::store::history_cache::HistoryCache)>,
+    leader: Mutex<(Slot, crate::store::history_cache::HistoryCache)>,
 }
 
 /// Pooled connections per coordinator process (the batch leader has one more).
@@ -44,7 +48,16 @@ impl std::fmt::Debug for Postgres {
 fn db(e: postgres::Error) -> StoreError {
     StoreError::Backend(match e.as_db_error() {
         Some(d) => format!("{}: {}", d.code().code(), d.message()),
-        None => e.to_string(),
+        None => {
+            // With its causes: "error performing TLS handshake: invalid peer certificate …".
+            let mut text = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                text.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            text
+        }
     })
 }
 
@@ -107,10 +120,18 @@ fn append_audit(
 }
 
 impl Postgres {
-    /// Connects (`host=… port=… user=… dbname=…`) and migrates.
+    /// Connects (`host=… port=… user=… dbname=… [sslmode=…]`) and migrates; TLS is
+    /// verified against the web roots.
     pub fn connect(params: &str) -> Result<Self, StoreError> {
-        let mut client = Client::connect(params, NoTls).map_err(db)?;
-        let mut tx = client.transaction().map_err(db)?;
+        Self::connect_with(params, None)
+    }
+
+    /// Connects and migrates, verifying the server's TLS certificate against `ca_pem`
+    /// (PEM) when given.
+    pub fn connect_with(params: &str, ca_pem: Option<&[u8]>) -> Result<Self, StoreError> {
+        let connector = Connector::new(params, ca_pem)?;
+        let mut leader = Slot::open(&connector)?;
+        let mut tx = leader.transaction().map_err(db)?;
         // One migrator at a time across replicas.
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&(AUDIT_LOCK + 1)])
             .map_err(db)?;
@@ -138,18 +159,26 @@ impl Postgres {
         tx.commit().map_err(db)?;
         let mut clients = Vec::new();
         for _ in 0..POOL_SIZE {
-            clients.push(Mutex::new(Client::connect(params, NoTls).map_err(db)?));
+            clients.push(Mutex::new(Slot::open(&connector)?));
         }
         Ok(Self {
             clients,
+            connector,
             next: std::sync::atomic::AtomicUsize::new(0),
             creates: Batcher::default(),
-            leader: Mutex::new((client, Default::default())),
+            leader: Mutex::new((leader, Default::default())),
         })
     }
 
-    /// A free connection of the pool, or else the next one in turn.
-    fn lock(&self) -> std::sync::MutexGuard<'_, Client> {
+    /// A free connection of the pool, or else the next one in turn; reconnected first
+    /// if it was lost.
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Slot>, StoreError> {
+        let mut guard = self.slot();
+        guard.fresh(&self.connector)?;
+        Ok(guard)
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
         let n = self.clients.len();
         let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         for k in 0..n {
@@ -202,7 +231,7 @@ impl Store for Postgres {
     }
 
     fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError> {
-        self.lock()
+        self.lock()?
             .query_opt(&format!("{SELECT} WHERE id = $1"), &[&id])
             .map_err(db)?
             .map(|r| row_of(&r))
@@ -216,7 +245,7 @@ impl Store for Postgres {
         limit: usize,
     ) -> Result<Vec<RequestRow>, StoreError> {
         let rows = self
-            .lock()
+            .lock()?
             .query(
                 &format!("{SELECT} WHERE ($1::TEXT IS NULL OR state = $1) AND ($2::TEXT IS NULL OR principal = $2) ORDER BY created DESC, id LIMIT $3"),
                 &[&state.map(state_name), &principal, &(limit.min(10_000) as i64)],
@@ -227,7 +256,7 @@ impl Store for Postgres {
 
     fn in_state(&self, state: State, network: Option<&str>) -> Result<Vec<RequestRow>, StoreError> {
         let rows = self
-            .lock()
+            .lock()?
             .query(
                 &format!("{SELECT} WHERE state = $1 AND ($2::TEXT IS NULL OR network = $2) ORDER BY created, id"),
                 &[&state_name(state), &network],
@@ -238,7 +267,7 @@ impl Store for Postgres {
 
     fn history(&self, principal: &str, since: u64, exclude: &str) -> Result<Vec<Past>, StoreError> {
         let rows = self
-            .lock()
+            .lock()?
             .query(
                 "SELECT network, asset, destination, amount, created FROM requests
                  WHERE principal = $1 AND created >= $2 AND id <> $3 AND state NOT IN ('rejected', 'cancelled')",
@@ -260,7 +289,7 @@ impl Store for Postgres {
         detail: Value,
         now: u64,
     ) -> Result<RequestRow, StoreError> {
-        let mut client = self.lock();
+        let mut client = self.lock()?;
         let mut tx = client.transaction().map_err(db)?;
         let r = tx
             .query_opt(&format!("{SELECT} WHERE id = $1 FOR UPDATE"), &[&id])
@@ -298,7 +327,7 @@ impl Store for Postgres {
         ttl: u64,
     ) -> Result<bool, StoreError> {
         let n = self
-            .lock()
+            .lock()?
             .execute(
                 "INSERT INTO leases (request_id, step, owner, until) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (request_id, step) DO UPDATE SET owner = $3, until = $4
@@ -323,7 +352,7 @@ impl Store for Postgres {
         detail: Value,
         now: u64,
     ) -> Result<AuditRecord, StoreError> {
-        let mut client = self.lock();
+        let mut client = self.lock()?;
         let mut tx = client.transaction().map_err(db)?;
         let r = append_audit(&mut tx, actor, action, subject, detail, now)?;
         tx.commit().map_err(db)?;
@@ -337,7 +366,7 @@ impl Store for Postgres {
         roles: &[String],
         now: u64,
     ) -> Result<(), StoreError> {
-        let mut client = self.lock();
+        let mut client = self.lock()?;
         let mut tx = client.transaction().map_err(db)?;
         tx.execute(
             "INSERT INTO tokens (hash, principal, roles, created) VALUES ($1, $2, $3, $4)",
@@ -357,7 +386,7 @@ impl Store for Postgres {
 
     fn token(&self, hash: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
         let r = self
-            .lock()
+            .lock()?
             .query_opt(
                 "SELECT principal, roles FROM tokens WHERE hash = $1",
                 &[&hash],
@@ -381,7 +410,7 @@ impl Store for Postgres {
 
     fn audit_rows(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = self
-            .lock()
+            .lock()?
             .query(
                 "SELECT seq, time, actor, action, subject, detail, prev_hash, hash FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2",
                 &[&(from_seq as i64), &(limit.min(i64::MAX as usize) as i64)],
@@ -400,7 +429,7 @@ impl Store for Postgres {
         detail: Value,
         now: u64,
     ) -> Result<bool, StoreError> {
-        let mut client = self.lock();
+        let mut client = self.lock()?;
         let mut tx = client.transaction().map_err(db)?;
         // Insert-or-nothing, then read back what is there: one statement decides, so two
         // replicas racing on the same artifact both see the winner's value.
@@ -440,7 +469,7 @@ impl Store for Postgres {
 
     fn artifacts(&self, subject: &str, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
         let rows = self
-            .lock()
+            .lock()?
             .query(
                 "SELECT key, value FROM artifacts WHERE subject = $1 AND kind = $2 ORDER BY key",
                 &[&subject, &kind],
@@ -492,4 +521,10 @@ fn catch_up(
     }
     cache.replay(head, rows);
     Ok(())
+}
+
+/// A plain connection as the pool opens them, for tests that inspect the session.
+#[cfg(test)]
+pub(crate) fn pool_client(params: &str, ca_pem: Option<&[u8]>) -> postgres::Client {
+    Connector::new(params, ca_pem).unwrap().connect().unwrap()
 }
