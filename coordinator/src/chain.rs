@@ -337,13 +337,12 @@ impl Ctx {
     /// Ends or leaves a tracked request: `Some((event, detail))` moves it on.
     pub fn tracked(
         &self,
-        id: &str,
         row: RequestRow,
         event: Option<(Event, Value)>,
         now: u64,
     ) -> Result<RequestRow, PipelineError> {
         match event {
-            Some((e, d)) => Ok(self.store.transition(id, e, "coordinator", d, now)?),
+            Some((e, d)) => Ok(self.store.transition(&row.id, e, "coordinator", d, now)?),
             None => Ok(row),
         }
     }
@@ -365,18 +364,14 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// envelope the approvers signed).
     fn payload(&self, ctx: &Ctx, unsigned: &str) -> Result<Payload, PipelineError>;
 
-    /// The stored unsigned transaction as approvers see it (JSON).
-    fn describe(&self, unsigned: &str) -> Result<Value, PipelineError>;
+    /// The stored unsigned transaction as approvers see it (JSON; by default as stored).
+    fn describe(&self, unsigned: &str) -> Result<Value, PipelineError> {
+        serde_json::from_str(unsigned).map_err(corrupt)
+    }
 
-    /// Builds the final transaction from the stored responses (idempotent): a request
-    /// with too few signatures stays (or becomes partially signed).
-    fn finalise(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        row: &RequestRow,
-        now: u64,
-    ) -> Result<RequestRow, PipelineError>;
+    /// Builds the final transaction of `row` from the stored responses (idempotent): a
+    /// request with too few signatures stays (or becomes partially signed).
+    fn finalise(&self, ctx: &Ctx, row: &RequestRow, now: u64) -> Result<RequestRow, PipelineError>;
 
     /// Sends the final transaction. A node that already has it counts as sent.
     fn broadcast(&self, ctx: &Ctx, id: &str, now: u64) -> Result<RequestRow, PipelineError>;
@@ -384,14 +379,8 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// The final transaction as `GET /v1/requests/{id}/chain` shows it, once there is one.
     fn sent(&self, ctx: &Ctx, id: &str) -> Result<Option<Sent>, PipelineError>;
 
-    /// Follows a broadcast transaction to its confirmations.
-    fn track(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        row: RequestRow,
-        now: u64,
-    ) -> Result<RequestRow, PipelineError>;
+    /// Follows the broadcast transaction of `row` to its confirmations.
+    fn track(&self, ctx: &Ctx, row: RequestRow, now: u64) -> Result<RequestRow, PipelineError>;
 
     /// The vault's receiving address.
     fn vault_address(&self, ctx: &Ctx) -> Result<String, PipelineError>;

@@ -44,6 +44,20 @@ pub enum State {
     Cancelled,
 }
 
+impl State {
+    /// The states a request waits in until it ends.
+    pub const LIVE: [State; 8] = [
+        State::ManualReview,
+        State::AwaitingApprovals,
+        State::Approved,
+        State::Exported,
+        State::PartiallySigned,
+        State::Signed,
+        State::Finalised,
+        State::Broadcast,
+    ];
+}
+
 /// What happens to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

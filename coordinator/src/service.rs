@@ -478,17 +478,26 @@ async fn worker(
     // replica holds, a vault short of funds) is logged once, not every round, and again
     // when it changes.
     let mut said: std::collections::HashMap<String, String> = Default::default();
+    // Vault balances for /metrics: read from the chains every 30 s once all are known,
+    // every round until then (a station registered since, a node back).
+    let mut vaults_read = 0u64;
     while !*stopped.borrow() {
         let w = state.clone();
-        let (errors, alerts) = tokio::task::spawn_blocking(move || {
+        let read_vaults = now().saturating_sub(vaults_read) >= 30;
+        let (errors, alerts, known) = tokio::task::spawn_blocking(move || {
             let t = now();
+            let known = read_vaults && w.metrics.vault_balances(&w.pipeline.vaults());
             (
                 w.pipeline.advance_all(t),
                 crate::treasury::refill::watch(w.store.as_ref(), &w.pipeline, &w.config.risk, t),
+                known,
             )
         })
         .await
         .unwrap_or_default();
+        if known {
+            vaults_read = now();
+        }
         state.metrics.worker_round(now());
         let mut now_said = std::collections::HashMap::new();
         for (id, e) in errors {

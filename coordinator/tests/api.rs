@@ -97,6 +97,20 @@ impl Api {
         (status, v)
     }
 
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call("GET", path, Some(token), None, None).await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: &str) -> (StatusCode, Value) {
+        self.call("POST", path, Some(token), Some(body), None).await
+    }
+
+    /// A new request with an idempotency key.
+    async fn create(&self, token: &str, body: &str, key: &str) -> (StatusCode, Value) {
+        self.call("POST", "/v1/requests", Some(token), Some(body), Some(key))
+            .await
+    }
+
     fn audit_len(&self) -> usize {
         self.store.audit_rows(1, 100_000).unwrap().len()
     }
@@ -109,15 +123,7 @@ fn create_body(amount: &str) -> String {
 #[tokio::test]
 async fn auth_and_roles_on_every_route() {
     let a = api();
-    let (_, v) = a
-        .call(
-            "POST",
-            "/v1/requests",
-            Some("t-treasury"),
-            Some(&create_body("1000")),
-            Some("seed"),
-        )
-        .await;
+    let (_, v) = a.create("t-treasury", &create_body("1000"), "seed").await;
     let id = v["request"]["id"].as_str().unwrap().to_string();
     let routes: Vec<(&str, String, Option<String>, Vec<&str>)> = vec![
         (
@@ -415,142 +421,60 @@ async fn bad_input_is_a_clear_4xx_and_changes_nothing() {
 async fn lifecycle_through_the_api() {
     let a = api();
     // Allow-listed destination within limits: approved by risk, awaiting approvals.
-    let (s, v) = a
-        .call(
-            "POST",
-            "/v1/requests",
-            Some("t-treasury"),
-            Some(&create_body("5000")),
-            Some("a"),
-        )
-        .await;
+    let (s, v) = a.create("t-treasury", &create_body("5000"), "a").await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["risk"]["outcome"], "approve");
     assert_eq!(v["request"]["state"], "awaiting-approvals");
     let id = v["request"]["id"].as_str().unwrap().to_string();
     // Replay: same key, same body → the same request, nothing new.
     let before = a.audit_len();
-    let (s, v2) = a
-        .call(
-            "POST",
-            "/v1/requests",
-            Some("t-treasury"),
-            Some(&create_body("5000")),
-            Some("a"),
-        )
-        .await;
+    let (s, v2) = a.create("t-treasury", &create_body("5000"), "a").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v2["request"]["id"], id.as_str());
     assert_eq!(a.audit_len(), before);
     // Same key, other body → 422.
-    let (s, _) = a
-        .call(
-            "POST",
-            "/v1/requests",
-            Some("t-treasury"),
-            Some(&create_body("6000")),
-            Some("a"),
-        )
-        .await;
+    let (s, _) = a.create("t-treasury", &create_body("6000"), "a").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     // First-time destination → manual review, cleared by risk.
     let body = json!({"network": "evm:1", "asset": "native", "destination": "0x52908400098527886E0F7030069857D2E4169EE7", "amount": "1000", "purpose": "withdrawal"}).to_string();
-    let (_, v) = a
-        .call(
-            "POST",
-            "/v1/requests",
-            Some("t-treasury"),
-            Some(&body),
-            Some("b"),
-        )
-        .await;
+    let (_, v) = a.create("t-treasury", &body, "b").await;
     assert_eq!(v["risk"]["outcome"], "manual-review", "{v}");
     let id2 = v["request"]["id"].as_str().unwrap().to_string();
     let review = json!({"decision": "clear", "reason": "counterparty verified"}).to_string();
     let (s, v) = a
-        .call(
-            "POST",
-            &format!("/v1/requests/{id2}/review"),
-            Some("t-risk"),
-            Some(&review),
-            None,
-        )
+        .post(&format!("/v1/requests/{id2}/review"), "t-risk", &review)
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["request"]["state"], "awaiting-approvals");
     // Reviewing again is a conflict.
     let (s, _) = a
-        .call(
-            "POST",
-            &format!("/v1/requests/{id2}/review"),
-            Some("t-risk"),
-            Some(&review),
-            None,
-        )
+        .post(&format!("/v1/requests/{id2}/review"), "t-risk", &review)
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
     // Over the limit → rejected by risk, with the reason.
-    let (_, v) = a
-        .call(
-            "POST",
-            "/v1/requests",
-            Some("t-treasury"),
-            Some(&create_body("200000000")),
-            Some("c"),
-        )
-        .await;
+    let (_, v) = a.create("t-treasury", &create_body("200000000"), "c").await;
     assert_eq!(v["risk"]["outcome"], "reject");
     assert_eq!(v["request"]["state"], "rejected");
     // The warm tier may not sweep.
     let sweep = json!({"network": "regtest", "asset": "native", "destination": DEST, "amount": "1", "purpose": "sweep"}).to_string();
-    let (s, _) = a
-        .call(
-            "POST",
-            "/v1/requests",
-            Some("t-warm"),
-            Some(&sweep),
-            Some("d"),
-        )
-        .await;
+    let (s, _) = a.create("t-warm", &sweep, "d").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     // Cancel, then cancel again is idempotent; the audit chain verifies.
     let reason = json!({"reason": "duplicate"}).to_string();
     let (s, v) = a
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/cancel"),
-            Some("t-treasury"),
-            Some(&reason),
-            None,
-        )
+        .post(&format!("/v1/requests/{id}/cancel"), "t-treasury", &reason)
         .await;
     assert_eq!(
         (s, v["request"]["state"].clone()),
         (StatusCode::OK, json!("cancelled"))
     );
     let (s, _) = a
-        .call(
-            "POST",
-            &format!("/v1/requests/{id}/cancel"),
-            Some("t-treasury"),
-            Some(&reason),
-            None,
-        )
+        .post(&format!("/v1/requests/{id}/cancel"), "t-treasury", &reason)
         .await;
     assert_eq!(s, StatusCode::OK);
-    let (_, v) = a
-        .call(
-            "GET",
-            "/v1/requests?state=cancelled",
-            Some("t-auditor"),
-            None,
-            None,
-        )
-        .await;
+    let (_, v) = a.get("/v1/requests?state=cancelled", "t-auditor").await;
     assert_eq!(v["requests"].as_array().unwrap().len(), 1);
-    let (_, v) = a
-        .call("GET", "/v1/audit/verify", Some("t-auditor"), None, None)
-        .await;
+    let (_, v) = a.get("/v1/audit/verify", "t-auditor").await;
     assert_eq!(v["ok"], true, "{v}");
 }
 
@@ -559,15 +483,7 @@ async fn lifecycle_through_the_api() {
 #[tokio::test]
 async fn signing_routes_refuse_bad_input() {
     let a = api();
-    let (_, v) = a
-        .call(
-            "POST",
-            "/v1/requests",
-            Some("t-treasury"),
-            Some(&create_body("1000")),
-            Some("seed"),
-        )
-        .await;
+    let (_, v) = a.create("t-treasury", &create_body("1000"), "seed").await;
     let id = v["request"]["id"].as_str().unwrap().to_string();
     let big = json!({"frames": ["x".repeat(5 * 1024 * 1024)]}).to_string();
     /// Method, path, token, body, expected status, what the message says.
@@ -701,18 +617,8 @@ async fn scan_reads_a_camera_frame_and_changes_nothing() {
 #[tokio::test]
 async fn metrics_parse_as_openmetrics() {
     let a = api();
-    let _ = a
-        .call(
-            "POST",
-            "/v1/requests",
-            Some("t-treasury"),
-            Some(&create_body("1000")),
-            Some("m1"),
-        )
-        .await;
-    let _ = a
-        .call("GET", "/v1/requests/nope", Some("t-treasury"), None, None)
-        .await;
+    let _ = a.create("t-treasury", &create_body("1000"), "m1").await;
+    let _ = a.get("/v1/requests/nope", "t-treasury").await;
     let req = Request::builder()
         .uri("/metrics")
         .body(Body::empty())
@@ -770,6 +676,7 @@ async fn metrics_parse_as_openmetrics() {
         "strongroom_http_answer_seconds",
         "strongroom_requests_in_state",
         "strongroom_worker_round_age_seconds",
+        "strongroom_vault_balance",
     ] {
         assert!(names.contains(family), "{family} missing: {names}");
     }
@@ -779,9 +686,7 @@ async fn metrics_parse_as_openmetrics() {
 #[tokio::test]
 async fn errors_axum_answers_itself_are_json() {
     let a = api();
-    let (s, v) = a
-        .call("GET", "/v2/nothing", Some("t-admin"), None, None)
-        .await;
+    let (s, v) = a.get("/v2/nothing", "t-admin").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(v["error"], "no such route");
     let (s, v) = a
@@ -790,9 +695,7 @@ async fn errors_axum_answers_itself_are_json() {
     assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
     assert!(v["error"].is_string(), "{v}");
     let big = "x".repeat(3 * 1024 * 1024);
-    let (s, v) = a
-        .call("POST", "/v1/scan", Some("t-treasury"), Some(&big), None)
-        .await;
+    let (s, v) = a.post("/v1/scan", "t-treasury", &big).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(v["error"].is_string(), "{v}");
 }
@@ -858,55 +761,17 @@ async fn openapi_validates_and_describes_every_answer() {
 
     // What the handlers answer is what the document says, checked by `jsonschema` (the
     // validator's own dependency) against the document's schemas.
-    let (_, created) = a
-        .call(
-            "POST",
-            "/v1/requests",
-            Some("t-treasury"),
-            Some(&create_body("1000")),
-            Some("o1"),
-        )
-        .await;
+    let (_, created) = a.create("t-treasury", &create_body("1000"), "o1").await;
     let id = created["request"]["id"].as_str().unwrap().to_string();
-    let (_, replay) = a
-        .call(
-            "POST",
-            "/v1/requests",
-            Some("t-treasury"),
-            Some(&create_body("1000")),
-            Some("o1"),
-        )
-        .await;
-    let (_, list) = a
-        .call("GET", "/v1/requests", Some("t-treasury"), None, None)
-        .await;
-    let (_, one) = a
-        .call(
-            "GET",
-            &format!("/v1/requests/{id}"),
-            Some("t-treasury"),
-            None,
-            None,
-        )
-        .await;
+    let (_, replay) = a.create("t-treasury", &create_body("1000"), "o1").await;
+    let (_, list) = a.get("/v1/requests", "t-treasury").await;
+    let (_, one) = a.get(&format!("/v1/requests/{id}"), "t-treasury").await;
     let (_, chain) = a
-        .call(
-            "GET",
-            &format!("/v1/requests/{id}/chain"),
-            Some("t-treasury"),
-            None,
-            None,
-        )
+        .get(&format!("/v1/requests/{id}/chain"), "t-treasury")
         .await;
-    let (_, rows) = a
-        .call("GET", "/v1/audit", Some("t-auditor"), None, None)
-        .await;
-    let (_, verdict) = a
-        .call("GET", "/v1/audit/verify", Some("t-auditor"), None, None)
-        .await;
-    let (_, missing) = a
-        .call("GET", "/v1/requests/nope", Some("t-treasury"), None, None)
-        .await;
+    let (_, rows) = a.get("/v1/audit", "t-auditor").await;
+    let (_, verdict) = a.get("/v1/audit/verify", "t-auditor").await;
+    let (_, missing) = a.get("/v1/requests/nope", "t-treasury").await;
     let (_, health) = a.call("GET", "/health", None, None, None).await;
     let cases = serde_json::json!([
         ["Created", created],

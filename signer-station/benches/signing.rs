@@ -64,15 +64,9 @@ fn policy(dest_btc: String) -> Policy {
 fn request(payloads: Vec<Payload>, id: u8) -> SignRequest {
     let mut r = SignRequest {
         request_id: [id; 16],
-        created: NOW - 10,
-        expires: NOW + 3600,
-        coordinator_key: KeyId([0; 8]),
         purpose: Purpose::Consolidation,
         requester: "bench".into(),
-        memo: String::new(),
-        payloads,
-        approvals: vec![],
-        coordinator_signature: [0; 64],
+        ..signer_station::fixtures::request(payloads, NOW)
     };
     r.approve_with(&key(10));
     r.sign_with(&key(1));
@@ -105,50 +99,14 @@ fn station(name: &str, dest: String) -> (Station, SoftwareBackend) {
 fn btc_psbt(pubkey: &[u8], inputs: usize, dest: &bitcoin::Address) -> Vec<u8> {
     use bitcoin::*;
     let pk = CompressedPublicKey::from_slice(pubkey).unwrap();
-    let ours = Address::p2wpkh(&pk, Network::Regtest);
-    let mut txins = Vec::new();
-    let mut prevs = Vec::new();
-    for i in 0..inputs {
-        let prev = Transaction {
-            version: transaction::Version::TWO,
-            lock_time: absolute::LockTime::from_consensus(i as u32),
-            input: vec![TxIn {
-                previous_output: OutPoint::null(),
-                script_sig: ScriptBuf::new(),
-                sequence: Sequence::MAX,
-                witness: Witness::new(),
-            }],
-            output: vec![TxOut {
-                value: Amount::from_sat(10_000),
-                script_pubkey: ours.script_pubkey(),
-            }],
-        };
-        txins.push(TxIn {
-            previous_output: OutPoint {
-                txid: prev.compute_txid(),
-                vout: 0,
-            },
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-            witness: Witness::new(),
-        });
-        prevs.push(prev);
-    }
-    let tx = Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: txins,
-        output: vec![TxOut {
-            value: Amount::from_sat(10_000 * inputs as u64 - 50_000),
-            script_pubkey: dest.script_pubkey(),
-        }],
-    };
-    let mut p = psbt::Psbt::from_unsigned_tx(tx).unwrap();
-    for (i, prev) in prevs.into_iter().enumerate() {
-        p.inputs[i].witness_utxo = Some(prev.output[0].clone());
-        p.inputs[i].non_witness_utxo = Some(prev);
-    }
-    p.serialize()
+    let ours = Address::p2wpkh(&pk, Network::Regtest).script_pubkey();
+    signer_station::fixtures::coins_and_spend(
+        &ours,
+        &vec![10_000; inputs],
+        0,
+        &[(dest.script_pubkey(), 10_000 * inputs as u64 - 50_000)],
+    )
+    .serialize()
 }
 
 fn evm_tx(nonce: u64) -> Vec<u8> {

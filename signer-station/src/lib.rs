@@ -11,7 +11,10 @@
 
 pub mod capture;
 pub mod ceremony;
+#[cfg(feature = "rehearsal")]
+pub mod fixtures;
 pub mod hsm;
+pub mod keys;
 pub mod ledger;
 pub mod quorum;
 pub mod sign;

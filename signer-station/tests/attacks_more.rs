@@ -16,6 +16,9 @@ mod build;
 #[allow(dead_code)]
 #[path = "attacks/rig.rs"]
 mod rig;
+#[macro_use]
+#[path = "attacks/cases.rs"]
+mod cases;
 
 use airgap_protocol::envelope::*;
 use airgap_protocol::network::{BitcoinNetwork, SolanaCluster};
@@ -23,103 +26,11 @@ use alloy_consensus::{SignableTransaction, TxEip1559, TxLegacy};
 use alloy_primitives::{TxKind, U256};
 use bitcoin::ScriptBuf;
 use build::*;
+use cases::*;
 use common::NOW;
 use rig::*;
 use signer_station::station::standard::{StandardAnswer, StandardRequest};
 use signer_station::station::Refusal;
-
-const REQUEST_REPLAYED: u16 = 20;
-const PAYLOAD_REPLAYED: u16 = 21;
-const DOUBLE_SPEND: u16 = 22;
-const NETWORK_NOT_ALLOWED: u16 = 30;
-const OVER_TX_LIMIT: u16 = 31;
-const OVER_DAY_LIMIT: u16 = 32;
-const NOT_ALLOW_LISTED: u16 = 33;
-const FEE: u16 = 34;
-const DISALLOWED: u16 = 35;
-const UNLISTED_ASSET: u16 = 36;
-const NETWORK_MISMATCH: u16 = 38;
-const APPROVALS: u16 = 39;
-const PREVOUT_MISMATCH: u16 = 41;
-const SIGHASH: u16 = 42;
-const NOT_OURS: u16 = 43;
-const FOREIGN_NONCE: u16 = 44;
-const FOREIGN_INPUT: u16 = 45;
-const UNDECODABLE: u16 = 50;
-const LEDGER_ANCHOR: u16 = 72;
-
-type Attempt = Result<SignResponse, Refusal>;
-
-macro_rules! tweak {
-    () => {
-        |_: &mut signer_station::station::Policy| {}
-    };
-    ($t:expr) => {
-        $t
-    };
-}
-
-macro_rules! attacks {
-    ($($name:ident => $code:expr $(, policy: $tweak:expr)?; $body:expr;)*) => {$(
-        #[test]
-        fn $name() {
-            let mut r = Rig::with(stringify!($name), tweak!($($tweak)?));
-            let attack: fn(&mut Rig) -> Attempt = $body;
-            let result = attack(&mut r);
-            r.assert_refused(result, $code);
-        }
-    )*};
-}
-
-macro_rules! controls {
-    ($($name:ident $(, policy: $tweak:expr)?; $body:expr;)*) => {$(
-        #[test]
-        fn $name() {
-            let mut r = Rig::with(stringify!($name), tweak!($($tweak)?));
-            let control: fn(&mut Rig) -> Attempt = $body;
-            let result = control(&mut r);
-            r.assert_signed(result);
-        }
-    )*};
-}
-
-const REGTEST: BitcoinNetwork = BitcoinNetwork::Regtest;
-
-fn single_spend(r: &mut Rig, pay_to: ScriptBuf, pay: u64, fee: u64) -> bitcoin::psbt::Psbt {
-    let coin = r.single_coin(100_000);
-    let change = r.single(REGTEST);
-    r.psbt(
-        &[(&coin, None)],
-        &[(pay_to, pay, None), (change, 100_000 - pay - fee, None)],
-    )
-}
-
-fn btc(r: &Rig, psbt: &bitcoin::psbt::Psbt) -> SignRequest {
-    r.request(vec![btc_payload(psbt, "regtest")])
-}
-
-fn evm(r: &Rig, label: &str, tx: &Evm) -> Payload {
-    evm_payload(r.evm_address(), label, tx.chain_id, tx.bytes())
-}
-
-fn ours_evm(r: &Rig) -> String {
-    alloy_primitives::Address::from(r.evm_address()).to_checksum(None)
-}
-
-fn devnet(r: &Rig) -> [u8; 32] {
-    r.sol_key(SolanaCluster::Devnet)
-}
-
-fn sol(r: &Rig, ixs: Vec<solana_instruction::Instruction>, nonce_value: u8) -> Payload {
-    let ours = devnet(r);
-    let mut all = vec![advance_nonce([5; 32], ours)];
-    all.extend(ixs);
-    sol_payload(
-        "solana:devnet",
-        message(ours, &all, nonce_value),
-        Some([5; 32]),
-    )
-}
 
 fn consolidation(r: &Rig, payloads: Vec<Payload>) -> SignRequest {
     r.request_as(payloads, Purpose::Consolidation, &[10])

@@ -5,10 +5,9 @@ mod common;
 
 use age::secrecy::SecretString;
 use signer_station::ceremony::backup::{backup, restore, BackupError};
-use signer_station::ceremony::{
-    export_descriptor, generate_station_keys, init, KEY_SOLANA, OPERATING_KEY_ID,
-};
+use signer_station::ceremony::{export_descriptor, generate_station_keys, init, OPERATING_KEY_ID};
 use signer_station::hsm::{Connection, KeyAlgorithm, SigningBackend, YubiHsm};
+use signer_station::keys::KEY_SOLANA;
 use signer_station::quorum::QuorumFile;
 
 fn pass(s: &str) -> SecretString {

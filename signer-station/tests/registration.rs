@@ -18,7 +18,7 @@ fn hex(b: &[u8]) -> String {
 
 fn setup() -> (
     YubiHsm,
-    signer_station::ceremony::StationKeys,
+    signer_station::keys::StationKeys,
     ed25519_dalek::VerifyingKey,
 ) {
     let c = [(

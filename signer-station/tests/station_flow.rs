@@ -360,42 +360,16 @@ fn p2wsh_multisig_share_signed_and_verified_with_a_cosigner() {
         .push_opcode(OP_CHECKMULTISIG)
         .into_script();
     let vault_spk = ScriptBuf::new_p2wsh(&witness_script.wscript_hash());
-    let txin = |o| TxIn {
-        previous_output: o,
-        script_sig: ScriptBuf::new(),
-        sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-        witness: Witness::new(),
-    };
-    let prev = Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::from_consensus(77),
-        input: vec![txin(OutPoint::null())],
-        output: vec![TxOut {
-            value: Amount::from_sat(100_000),
-            script_pubkey: vault_spk.clone(),
-        }],
-    };
-    let spend = Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: vec![txin(OutPoint {
-            txid: prev.compute_txid(),
-            vout: 0,
-        })],
-        output: vec![
-            TxOut {
-                value: Amount::from_sat(50_000),
-                script_pubkey: btc_addr(2).script_pubkey(),
-            },
-            TxOut {
-                value: Amount::from_sat(48_000),
-                script_pubkey: vault_spk.clone(),
-            },
+    let mut psbt = signer_station::fixtures::coin_and_spend(
+        &vault_spk,
+        100_000,
+        77,
+        &[
+            (btc_addr(2).script_pubkey(), 50_000),
+            (vault_spk.clone(), 48_000),
         ],
-    };
-    let mut psbt = psbt::Psbt::from_unsigned_tx(spend).unwrap();
-    psbt.inputs[0].witness_utxo = Some(prev.output[0].clone());
-    psbt.inputs[0].non_witness_utxo = Some(prev.clone());
+    );
+    let prev = signer_station::fixtures::coin_of(&psbt).unwrap().clone();
     psbt.inputs[0].witness_script = Some(witness_script.clone());
 
     let req = request(vec![btc_payload(&psbt)]);

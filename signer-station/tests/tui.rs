@@ -15,7 +15,7 @@ const NOW: u64 = 1_795_000_000;
 
 struct Rig {
     app: App,
-    keys: signer_station::ceremony::StationKeys,
+    keys: signer_station::keys::StationKeys,
     dir: std::path::PathBuf,
 }
 
@@ -26,7 +26,7 @@ fn rig(name: &str, edit: impl FnOnce(&mut airgap_protocol::envelope::SignRequest
 /// As [`rig`], with a policy made once the station's keys exist.
 fn rig_with(
     name: &str,
-    policy: impl FnOnce(&signer_station::ceremony::StationKeys) -> signer_station::station::Policy,
+    policy: impl FnOnce(&signer_station::keys::StationKeys) -> signer_station::station::Policy,
     edit: impl FnOnce(&mut airgap_protocol::envelope::SignRequest),
 ) -> Rig {
     let dir = std::env::temp_dir().join(format!("strongroom-tui-{name}"));
@@ -325,7 +325,7 @@ fn review_bitcoin_multisig_withdrawal_with_change() {
         })
         .collect();
     // The custodians registered the 2-of-3 vault in the station's signed policy.
-    let register = |k: &signer_station::ceremony::StationKeys| {
+    let register = |k: &signer_station::keys::StationKeys| {
         let mut p = rehearsal::policy().unwrap();
         let station = PublicKey::from_slice(&k.bitcoin(regtest).unwrap().public_key).unwrap();
         p.vaults
@@ -360,43 +360,13 @@ fn review_bitcoin_multisig_withdrawal_with_change() {
             .push_opcode(OP_CHECKMULTISIG)
             .into_script();
         let vault = ScriptBuf::new_p2wsh(&ws.wscript_hash());
-        let txin = |o| TxIn {
-            previous_output: o,
-            script_sig: ScriptBuf::new(),
-            sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-            witness: Witness::new(),
-        };
-        let prev = Transaction {
-            version: transaction::Version::TWO,
-            lock_time: absolute::LockTime::from_consensus(101),
-            input: vec![txin(OutPoint::null())],
-            output: vec![TxOut {
-                value: Amount::from_sat(250_000),
-                script_pubkey: vault.clone(),
-            }],
-        };
-        let dest = rehearsal::btc_dest().unwrap();
-        let spend = Transaction {
-            version: transaction::Version::TWO,
-            lock_time: absolute::LockTime::ZERO,
-            input: vec![txin(OutPoint {
-                txid: prev.compute_txid(),
-                vout: 0,
-            })],
-            output: vec![
-                TxOut {
-                    value: Amount::from_sat(80_000),
-                    script_pubkey: dest.script_pubkey(),
-                },
-                TxOut {
-                    value: Amount::from_sat(168_500),
-                    script_pubkey: vault,
-                },
-            ],
-        };
-        let mut psbt = psbt::Psbt::from_unsigned_tx(spend).unwrap();
-        psbt.inputs[0].witness_utxo = Some(prev.output[0].clone());
-        psbt.inputs[0].non_witness_utxo = Some(prev);
+        let dest = rehearsal::btc_dest().unwrap().script_pubkey();
+        let mut psbt = signer_station::fixtures::coin_and_spend(
+            &vault,
+            250_000,
+            101,
+            &[(dest, 80_000), (vault.clone(), 168_500)],
+        );
         psbt.inputs[0].witness_script = Some(ws.clone());
         psbt.outputs[1].witness_script = Some(ws);
         req.payloads = vec![airgap_protocol::envelope::Payload {

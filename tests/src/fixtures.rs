@@ -27,10 +27,7 @@ pub fn btc_psbt_for(
     dest_secret: &[u8; 32],
 ) -> (bitcoin::psbt::Psbt, bitcoin::Transaction) {
     use bitcoin::secp256k1::{Secp256k1, SecretKey};
-    use bitcoin::{
-        absolute::LockTime, psbt::Psbt, transaction::Version, Address, Amount, CompressedPublicKey,
-        Network, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
-    };
+    use bitcoin::{Address, CompressedPublicKey, Network};
     let secp = Secp256k1::new();
     let ours = Address::p2wpkh(
         &CompressedPublicKey::from_slice(owner).expect("33-byte key"),
@@ -44,42 +41,16 @@ pub fn btc_psbt_for(
         ),
         Network::Regtest,
     );
-    let txin = |previous_output| TxIn {
-        previous_output,
-        script_sig: ScriptBuf::new(),
-        sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-        witness: Witness::new(),
-    };
-    let prev = Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![txin(OutPoint::null())],
-        output: vec![TxOut {
-            value: Amount::from_sat(100_000),
-            script_pubkey: ours.script_pubkey(),
-        }],
-    };
-    let spend = Transaction {
-        version: Version::TWO,
-        lock_time: LockTime::ZERO,
-        input: vec![txin(OutPoint {
-            txid: prev.compute_txid(),
-            vout: 0,
-        })],
-        output: vec![
-            TxOut {
-                value: Amount::from_sat(pay),
-                script_pubkey: dest.script_pubkey(),
-            },
-            TxOut {
-                value: Amount::from_sat(100_000 - pay - fee),
-                script_pubkey: ours.script_pubkey(),
-            },
+    let p = signer_station::fixtures::coin_and_spend(
+        &ours.script_pubkey(),
+        100_000,
+        0,
+        &[
+            (dest.script_pubkey(), pay),
+            (ours.script_pubkey(), 100_000 - pay - fee),
         ],
-    };
-    let mut p = Psbt::from_unsigned_tx(spend).expect("unsigned");
-    p.inputs[0].witness_utxo = Some(prev.output[0].clone());
-    p.inputs[0].non_witness_utxo = Some(prev.clone());
+    );
+    let prev = signer_station::fixtures::coin_of(&p).expect("coin").clone();
     (p, prev)
 }
 

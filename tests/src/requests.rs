@@ -4,7 +4,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use airgap_protocol::envelope::{KeyId, Payload, Purpose, SignRequest};
+use airgap_protocol::envelope::{Payload, Purpose, SignRequest};
 use sha2::{Digest, Sha256};
 use signer_station::tui::rehearsal;
 
@@ -22,14 +22,9 @@ pub fn signed_request(payload: Payload, purpose: Purpose, id: &str) -> SignReque
     let mut r = SignRequest {
         request_id,
         created: now(),
-        expires: now() + 3600,
-        coordinator_key: KeyId([0; 8]),
         purpose,
-        requester: "treasury".into(),
         memo: id.into(),
-        payloads: vec![payload],
-        approvals: vec![],
-        coordinator_signature: [0; 64],
+        ..signer_station::fixtures::request(vec![payload], now())
     };
     rehearsal::resign(&mut r);
     r
@@ -137,7 +132,7 @@ pub fn register_vault(
 }
 
 /// The station's `solana:devnet` key: the vault account on devnet (and LiteSVM).
-pub fn devnet_vault(keys: &signer_station::ceremony::StationKeys) -> [u8; 32] {
+pub fn devnet_vault(keys: &signer_station::keys::StationKeys) -> [u8; 32] {
     keys.solana(airgap_protocol::network::SolanaCluster::Devnet)
         .and_then(|k| k.public_key.as_slice().try_into().ok())
         .expect("the station holds a 32-byte solana:devnet key")

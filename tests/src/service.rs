@@ -123,6 +123,26 @@ impl Service {
         self.call_with(method, path, token, body, &[])
     }
 
+    /// `POST /v1/requests/{id}/{step}` as `token`, with `body` when given.
+    pub fn step(&self, id: &str, step: &str, token: &str, body: Option<&Value>) -> Result<Answer> {
+        self.call(
+            "POST",
+            &format!("/v1/requests/{id}/{step}"),
+            Some(token),
+            body,
+        )
+    }
+
+    /// `GET /v1/requests/{id}` (`what` empty) or `/v1/requests/{id}/{what}` as `token`.
+    pub fn read(&self, id: &str, what: &str, token: &str) -> Result<Answer> {
+        let path = if what.is_empty() {
+            format!("/v1/requests/{id}")
+        } else {
+            format!("/v1/requests/{id}/{what}")
+        };
+        self.call("GET", &path, Some(token), None)
+    }
+
     /// As [`Service::call`] with extra headers.
     pub fn call_with(
         &self,
@@ -133,42 +153,25 @@ impl Service {
         headers: &[(&str, &str)],
     ) -> Result<Answer> {
         let url = format!("{}{path}", self.url);
-        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut extra: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if let Some(t) = token {
+            extra.push(("Authorization".into(), format!("Bearer {t}")));
+        }
         let resp = match method {
-            "GET" => {
-                let mut r = self.agent.get(&url);
-                if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
-                }
-                for (k, v) in headers {
-                    r = r.header(*k, *v);
-                }
-                r.call()
-            }
+            "GET" => with_headers(self.agent.get(&url), &extra).call(),
             "POST" => {
-                let mut r = self.agent.post(&url);
-                if let Some(a) = &auth {
-                    r = r.header("Authorization", a);
-                }
-                for (k, v) in headers {
-                    r = r.header(*k, *v);
-                }
+                let r = with_headers(self.agent.post(&url), &extra);
                 match body {
                     Some(b) => r.send_json(b),
                     None => r.send_empty(),
                 }
             }
             m => bail!("method {m}"),
-        }
-        .map_err(|e| anyhow!("{method} {path}: {e}"))?;
-        let status = resp.status().as_u16();
-        let bytes = resp.into_body().read_to_vec()?;
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok(Answer {
-            status,
-            json,
-            bytes,
-        })
+        };
+        answer(resp.map_err(|e| anyhow!("{method} {path}: {e}"))?)
     }
 
     /// A POST of raw bytes with a content type.
@@ -186,14 +189,7 @@ impl Service {
             .header("Content-Type", content_type)
             .send(bytes)
             .map_err(|e| anyhow!("POST {path}: {e}"))?;
-        let status = resp.status().as_u16();
-        let bytes = resp.into_body().read_to_vec()?;
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok(Answer {
-            status,
-            json,
-            bytes,
-        })
+        answer(resp)
     }
 
     /// Polls `GET /v1/requests/{id}` until its state is `state`, calling `between`
@@ -431,7 +427,89 @@ pub fn station_signs(
         .map_err(|e| anyhow!("{e}"))
 }
 
+fn with_headers<B>(
+    mut r: ureq::RequestBuilder<B>,
+    headers: &[(String, String)],
+) -> ureq::RequestBuilder<B> {
+    for (k, v) in headers {
+        r = r.header(k.as_str(), v.as_str());
+    }
+    r
+}
+
+/// An HTTP answer: status, the body and, when it is JSON, the body parsed.
+fn answer(resp: ureq::http::Response<ureq::Body>) -> Result<Answer> {
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().read_to_vec()?;
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Ok(Answer {
+        status,
+        json,
+        bytes,
+    })
+}
+
 /// Owned strings of `list` (command-line arguments).
 pub fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
+}
+
+/// A test's own empty folder, `strongroom-<name>-<pid>` under the temporary directory.
+pub fn scratch(name: &str) -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("strongroom-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// The API tokens of the people a service test plays, one principal each.
+#[derive(Debug, Clone)]
+pub struct Desks {
+    /// `admin`: registers stations and approvers.
+    pub admin: String,
+    /// `treasury-desk`: creates, exports and imports.
+    pub treasury: String,
+    /// `risk-desk`: reviews.
+    pub risk: String,
+    /// `ana`, an approver.
+    pub ana: String,
+    /// `ben`, another approver.
+    pub ben: String,
+    /// `auditor`: reads the audit chain.
+    pub auditor: String,
+    /// `warm-tier`: the exchange's warm wallet service.
+    pub warm: String,
+}
+
+impl Desks {
+    /// Adds every desk's token to `db` (created if missing), as `coordinator token add`.
+    pub fn add(exe: &Path, db: &Path) -> Result<Self> {
+        Ok(Self {
+            admin: add_token(exe, db, "admin", "admin")?,
+            treasury: add_token(exe, db, "treasury-desk", "treasury")?,
+            risk: add_token(exe, db, "risk-desk", "risk")?,
+            ana: add_token(exe, db, "ana", "approver")?,
+            ben: add_token(exe, db, "ben", "approver")?,
+            auditor: add_token(exe, db, "auditor", "auditor")?,
+            warm: add_token(exe, db, "warm-tier", "warm-tier")?,
+        })
+    }
+}
+
+/// `coordinator serve` arguments of a service test: `chains`, the request `key`, two
+/// approvals, the test HSM allowed and 100 ms worker rounds (unless `extra` sets
+/// `--poll-ms`), then `extra`.
+pub fn serve_args(chains: &Path, key: &Path, extra: &[&str]) -> Vec<String> {
+    let mut a = args(&[
+        "--chains",
+        &chains.to_string_lossy(),
+        "--key",
+        &key.to_string_lossy(),
+    ]);
+    a.extend(args(&["--approvals", "2", "--allow-mock-hsm"]));
+    if !extra.contains(&"--poll-ms") {
+        a.extend(args(&["--poll-ms", "100"]));
+    }
+    a.extend(args(extra));
+    a
 }

@@ -7,10 +7,11 @@
 //! first one's coins.
 
 mod btc_common;
+mod tamper;
 
 use std::path::PathBuf;
 
-use airgap_protocol::envelope::{Envelope, SignRequest};
+use airgap_protocol::envelope::Envelope;
 use anyhow::{bail, Result};
 use bitcoin::{Amount, Network, TxOut};
 use btc_common::{now, policy, recipient};
@@ -19,8 +20,9 @@ use signer_station::ceremony::export_descriptor;
 use signer_station::tui::rehearsal::{self, seed_key};
 use strongroom_e2e::btcserver::BtcServer;
 use strongroom_e2e::service::{
-    add_token, approval, args, envelope_of, station_signs, ur_texts, write_key, Service,
+    envelope_of, scratch, serve_args, station_signs, ur_texts, write_key, Desks, Service,
 };
+use tamper::Tamper;
 
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
@@ -63,9 +65,7 @@ fn station(dir: &std::path::Path, name: &str) -> Result<Vault> {
 #[test]
 fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     let server = BtcServer::start()?;
-    let dir = std::env::temp_dir().join(format!("strongroom-service-btc-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+    let dir = scratch("service-btc")?;
     let mut a = station(&dir, "vault-a")?;
     let mut b = station(&dir, "vault-b")?;
     assert_ne!(a.key, b.key);
@@ -113,23 +113,16 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let admin = add_token(&exe(), &db, "admin", "admin")?;
-    let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
-    let risk = add_token(&exe(), &db, "risk-desk", "risk")?;
-    let ana = add_token(&exe(), &db, "ana", "approver")?;
-    let ben = add_token(&exe(), &db, "ben", "approver")?;
-    let warm = add_token(&exe(), &db, "warm-tier", "warm-tier")?;
-    let args = args(&[
-        "--chains",
-        chains.to_str().unwrap(),
-        "--key",
-        key_path.to_str().unwrap(),
-        "--approvals",
-        "2",
-        "--allow-mock-hsm",
-        "--poll-ms",
-        "100",
-    ]);
+    let Desks {
+        admin,
+        treasury,
+        risk,
+        ana,
+        ben,
+        warm,
+        ..
+    } = Desks::add(&exe(), &db)?;
+    let args = serve_args(&chains, &key_path, &[]);
     let svc = Service::start(&exe(), &db, &args)?;
     for v in [&a, &b] {
         let r = svc.call(
@@ -172,23 +165,13 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     assert!(view["transaction"]["fee_sat"].as_u64().unwrap() > 0);
 
     svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
-    let r = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/export"),
-        Some(&treasury),
-        None,
-    )?;
+    let r = svc.step(&id, "export", &treasury, None)?;
     assert_eq!(r.status, 200, "{}", r.json);
     let Envelope::Request(req) = envelope_of(r.json["frames"].as_array().unwrap())? else {
         bail!("not a request")
     };
     // The same PSBT as BBQr for a hardware-wallet cosigner: joins back byte for byte.
-    let q = svc.call(
-        "GET",
-        &format!("/v1/requests/{id}/export/bbqr"),
-        Some(&ana),
-        None,
-    )?;
+    let q = svc.read(&id, "export/bbqr", &ana)?;
     assert_eq!(q.status, 200, "{}", q.json);
     let parts: Vec<String> = q.json["parts"]
         .as_array()
@@ -225,7 +208,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
             s.mine(vec![]);
         })
     })?;
-    let r = svc.call("GET", &format!("/v1/requests/{id}/chain"), Some(&ana), None)?;
+    let r = svc.read(&id, "chain", &ana)?;
     assert_eq!(r.json["chain"], "bitcoin");
     let txid: bitcoin::Txid = r.json["hash"].as_str().unwrap().parse()?;
     let paid = server.with(|s| {
@@ -310,25 +293,8 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     // export refuses and records it; a fully compromised coordinator that re-signs the
     // edited envelope with the real approvals is refused by the station.
     let id3 = create(50_000, "btc-3")?;
-    // The approvers submit theirs (Ed25519 is deterministic: the same as these).
-    let view3 = svc.approve(&id3, &[("ana", &ana), ("ben", &ben)])?;
-    let digest3: [u8; 32] = hex::decode(view3["digest"].as_str().unwrap())?
-        .try_into()
-        .unwrap();
-    let approvals: Vec<airgap_protocol::envelope::Approval> = ["ana", "ben"]
-        .iter()
-        .map(|w| approval(w, &digest3))
-        .collect();
-    let conn = rusqlite::Connection::open(&db)?;
-    let stored = |kind: &str| -> Result<String> {
-        Ok(conn.query_row(
-            "SELECT value FROM artifacts WHERE subject = ?1 AND kind = ?2",
-            rusqlite::params![id3, kind],
-            |r| r.get(0),
-        )?)
-    };
-    let mut psbt = bitcoin::Psbt::deserialize(&hex::decode(stored("unsigned")?)?)?;
-    let original = SignRequest::from_cbor(&hex::decode(stored("envelope")?)?)?;
+    let t = Tamper::approved(&svc, &db, &id3, &ana, &ben)?;
+    let mut psbt = bitcoin::Psbt::deserialize(&hex::decode(t.stored("unsigned")?)?)?;
     let change = psbt
         .unsigned_tx
         .output
@@ -337,65 +303,19 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         .unwrap();
     psbt.unsigned_tx.output[change].script_pubkey = recipient(1).script_pubkey();
     psbt.outputs[change] = Default::default();
-    let mut edited = original.clone();
+    let mut edited = t.original.clone();
     edited.payloads[0].body = airgap_protocol::envelope::PayloadBody::Psbt {
         version: 0,
         bytes: psbt.serialize(),
     };
-    conn.execute(
-        "UPDATE artifacts SET value = ?1 WHERE subject = ?2 AND kind = 'unsigned'",
-        rusqlite::params![hex::encode(psbt.serialize()), id3],
-    )?;
-    conn.execute(
-        "UPDATE artifacts SET value = ?1 WHERE subject = ?2 AND kind = 'envelope'",
-        rusqlite::params![hex::encode(edited.to_cbor()), id3],
-    )?;
-    let r = svc.call(
-        "POST",
-        &format!("/v1/requests/{id3}/export"),
-        Some(&treasury),
-        None,
-    )?;
-    assert_eq!(r.status, 409, "{}", r.json);
-    let rows = svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"].clone();
-    assert!(rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["subject"] == id3.as_str() && r["action"] == "tamper.detected"));
-    let mut forged = edited;
-    forged.approvals = approvals;
-    forged.sign_with(&seed_key("rehearsal coordinator"));
-    let before = a.station.ledger().index().requests.len();
-    match a.station.review(&forged, now()) {
-        Err(signer_station::station::Refusal::Envelope(e)) => {
-            assert!(e.to_string().contains("does not verify"), "{e}")
-        }
-        Err(other) => panic!("refused for another reason: {other}"),
-        Ok(r) => panic!("the station accepted a tampered PSBT: {:?}", r.verdict),
-    }
-    assert_eq!(
-        a.station.ledger().index().requests.len(),
-        before,
-        "nothing signed"
-    );
-    assert!(
-        matches!(
-            &a.station.ledger().last().unwrap().record,
-            signer_station::ledger::Record::Refused { code: 10, .. }
-        ),
-        "the refusal is recorded"
-    );
+    t.rewrite(&hex::encode(psbt.serialize()), &edited)?;
+    t.export_refused(&svc, &treasury, &admin)?;
+    tamper::station_refuses(&mut a.station, &t.forged(&edited), "change to an attacker")?;
     // More than the vault holds: not built, and the envelope says why.
     let id4 = create(900_000, "btc-4")?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let said = loop {
-        let r = svc.call(
-            "GET",
-            &format!("/v1/requests/{id4}/envelope"),
-            Some(&ana),
-            None,
-        )?;
+        let r = svc.read(&id4, "envelope", &ana)?;
         assert_eq!(r.status, 422);
         let e = r.json["error"].as_str().unwrap_or_default().to_string();
         if e.contains("last attempt failed") || std::time::Instant::now() > deadline {
@@ -420,9 +340,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
 fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     use bitcoin::secp256k1::{Secp256k1, SecretKey};
     let server = BtcServer::start()?;
-    let dir = std::env::temp_dir().join(format!("strongroom-service-hw-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+    let dir = scratch("service-hw")?;
     let mut a = station(&dir, "vault-a")?;
     let secp = Secp256k1::new();
     let hw_secret = bitcoin::PrivateKey::new(SecretKey::from_slice(&[33; 32])?, Network::Regtest);
@@ -456,22 +374,15 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let admin = add_token(&exe(), &db, "admin", "admin")?;
-    let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
-    let risk = add_token(&exe(), &db, "risk-desk", "risk")?;
-    let ana = add_token(&exe(), &db, "ana", "approver")?;
-    let ben = add_token(&exe(), &db, "ben", "approver")?;
-    let args = args(&[
-        "--chains",
-        chains.to_str().unwrap(),
-        "--key",
-        key_path.to_str().unwrap(),
-        "--approvals",
-        "2",
-        "--allow-mock-hsm",
-        "--poll-ms",
-        "100",
-    ]);
+    let Desks {
+        admin,
+        treasury,
+        risk,
+        ana,
+        ben,
+        ..
+    } = Desks::add(&exe(), &db)?;
+    let args = serve_args(&chains, &key_path, &[]);
     let svc = Service::start(&exe(), &db, &args)?;
     let r = svc.call(
         "POST",
@@ -489,12 +400,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     let id = svc.create(&treasury, &risk, "hw-1", &body, "payout")?;
     svc.wait_envelope(&id, &ana)?;
     svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
-    let r = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/export"),
-        Some(&treasury),
-        None,
-    )?;
+    let r = svc.step(&id, "export", &treasury, None)?;
     assert_eq!(r.status, 200, "{}", r.json);
     let Envelope::Request(req) = envelope_of(r.json["frames"].as_array().unwrap())? else {
         bail!("not a request")
@@ -518,12 +424,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     assert_eq!(r.json["request"]["state"], "partially-signed");
 
     // The hardware wallet reads the PSBT as BBQr and finds its key by its origin.
-    let q = svc.call(
-        "GET",
-        &format!("/v1/requests/{id}/export/bbqr"),
-        Some(&ana),
-        None,
-    )?;
+    let q = svc.read(&id, "export/bbqr", &ana)?;
     assert_eq!(q.status, 200, "{}", q.json);
     let parts: Vec<String> = q.json["parts"]
         .as_array()
@@ -567,19 +468,14 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     let b64 = |p: &bitcoin::Psbt| {
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, p.serialize())
     };
-    let r = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/import"),
-        Some(&treasury),
+    let r = svc.step(
+        &id,
+        "import",
+        &treasury,
         Some(&json!({"psbt": b64(&by_stranger)})),
     )?;
     assert_eq!(r.status, 422, "{}", r.json);
-    let r = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/import"),
-        Some(&treasury),
-        Some(&json!({"psbt": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &station_psbt)})),
-    )?;
+    let r = svc.step(&id, "import", &treasury, Some(&json!({"psbt": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &station_psbt)})))?;
     assert_eq!(r.status, 422, "{}", r.json);
     assert!(
         r.json["error"]
@@ -590,7 +486,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
         r.json
     );
     assert_eq!(audit_len()?, before, "refused imports record nothing");
-    let r = svc.call("GET", &format!("/v1/requests/{id}"), Some(&ana), None)?;
+    let r = svc.read(&id, "", &ana)?;
     assert_eq!(r.json["request"]["state"], "partially-signed");
 
     // The hardware wallet signs and answers with a crypto-psbt UR.
@@ -604,12 +500,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     let frames: Vec<String> = (0..enc.fragment_count() + 2)
         .map(|_| enc.next_part())
         .collect();
-    let r = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/import"),
-        Some(&treasury),
-        Some(&json!({"frames": frames})),
-    )?;
+    let r = svc.step(&id, "import", &treasury, Some(&json!({"frames": frames})))?;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["request"]["state"], "finalised");
     svc.wait_state(&id, &ana, "confirmed", || {
@@ -617,7 +508,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
             s.mine(vec![]);
         })
     })?;
-    let r = svc.call("GET", &format!("/v1/requests/{id}/chain"), Some(&ana), None)?;
+    let r = svc.read(&id, "chain", &ana)?;
     let txid: bitcoin::Txid = r.json["hash"].as_str().unwrap().parse()?;
     let paid = server.with(|s| {
         s.chain
@@ -629,12 +520,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     });
     assert_eq!(paid, Amount::from_sat(300_000));
     // The same answer again changes nothing.
-    let r = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/import"),
-        Some(&treasury),
-        Some(&json!({"frames": frames})),
-    )?;
+    let r = svc.step(&id, "import", &treasury, Some(&json!({"frames": frames})))?;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["request"]["state"], "confirmed");
     let rows = svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"].clone();

@@ -9,19 +9,14 @@ use std::time::{Duration, Instant};
 use airgap_protocol::envelope::{Envelope, SignRequest};
 use alloy_primitives::{Address, U256};
 use anyhow::{bail, Result};
-use coordinator::evm::vault_address;
 use serde_json::json;
-use signer_station::ceremony::export_descriptor;
-use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
-use signer_station::tui::rehearsal::{self, seed_key};
-use strongroom_e2e::anvil::{Anvil, FUNDER};
-use strongroom_e2e::requests::now;
+use strongroom_e2e::anvil::Anvil;
+use strongroom_e2e::evm_vault::{EvmVault, ETHER};
 use strongroom_e2e::service::{
-    add_token, approval, args, envelope_of, station_signs, ur_texts, write_key, Service,
+    approval, envelope_of, scratch, serve_args, station_signs, ur_texts, Desks, Service,
 };
 
 const RECIPIENT: Address = Address::new([0x52; 20]);
-const ETHER: u128 = 1_000_000_000_000_000_000;
 const POINTS: [&str; 8] = [
     "prepared",
     "approved",
@@ -44,90 +39,35 @@ fn request_from(frames: &[serde_json::Value]) -> Result<SignRequest> {
     }
 }
 
-struct Tokens {
-    admin: String,
-    treasury: String,
-    risk: String,
-    ana: String,
-    ben: String,
-}
-
 #[test]
 fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
     let anvil = Anvil::start(1)?;
-    let dir = std::env::temp_dir().join(format!("strongroom-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
-    let mut p = rehearsal::policy()?;
-    p.networks = vec!["evm:1".into()];
-    p.limits = vec![AssetLimit {
-        network: "evm:1".into(),
-        asset: "native".into(),
-        per_transaction: ETHER.to_string(),
-        per_24h: (20 * ETHER).to_string(),
-    }];
-    p.allow_list = vec![Destination {
-        network: "evm:1".into(),
-        address: RECIPIENT.to_checksum(None),
-    }];
-    p.fees = vec![FeeLimit {
-        network: "evm:1".into(),
-        max: (ETHER / 100).to_string(),
-        max_per_mille: 1000,
-    }];
-    let mut station = rehearsal::station_with(
-        &r.hsm,
-        &r.keys,
-        &dir.join("station"),
-        now(),
-        p.clone(),
-        Default::default(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
-    let vault = vault_address(&r.keys.evm.public_key).unwrap();
-    anvil.send_from(FUNDER, Some(vault), U256::from(10 * ETHER), &[])?;
-    let node = coordinator::evm::EvmRpc::new(coordinator::rpc::RpcClient::new(
-        std::slice::from_ref(&anvil.url),
-        Duration::from_secs(5),
-        coordinator::rpc::Breaker::default(),
-    ));
-    let key_path = dir.join("coordinator.key");
-    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
-    let chains = dir.join("chains.toml");
-    std::fs::write(
-        &chains,
-        format!(
-            "[[evm]]\nname = \"anvil\"\nchain_id = 1\nendpoints = [\"{}\"]\nconfirmations = 2\n\
-             max_fee_per_gas_cap = 200000000000\nmax_priority_fee_cap = 5000000000\nmin_priority_fee = 1000000000\n",
-            anvil.url
-        ),
-    )?;
+    let dir = scratch("crash")?;
+    let EvmVault {
+        rehearsal: r,
+        mut station,
+        descriptor,
+        vault,
+        node,
+        key: key_path,
+        chains,
+        ..
+    } = EvmVault::new(&anvil, &dir, RECIPIENT, ETHER)?;
     // Tokens once, in a template database copied for each crash point.
     let template = dir.join("template.db");
-    let t = Tokens {
-        admin: add_token(&exe(), &template, "admin", "admin")?,
-        treasury: add_token(&exe(), &template, "treasury-desk", "treasury")?,
-        risk: add_token(&exe(), &template, "risk-desk", "risk")?,
-        ana: add_token(&exe(), &template, "ana", "approver")?,
-        ben: add_token(&exe(), &template, "ben", "approver")?,
-    };
+    let t = Desks::add(&exe(), &template)?;
     let start = |db: &std::path::Path, crash: Option<&str>| {
-        let mut a = args(&[
-            "--chains",
-            chains.to_str().unwrap(),
-            "--key",
-            key_path.to_str().unwrap(),
-            "--approvals",
-            "2",
-            "--allow-mock-hsm",
-            "--poll-ms",
-            "50",
-            // The same replica before and after the crash (its port changes here).
-            "--replica",
-            "replica-1",
-        ]);
+        let mut a = serve_args(
+            &chains,
+            &key_path,
+            &[
+                "--poll-ms",
+                "50",
+                // The same replica before and after the crash (its port changes here).
+                "--replica",
+                "replica-1",
+            ],
+        );
         if let Some(c) = crash {
             a.extend(["--fault-crash-after".to_string(), c.to_string()]);
         }
@@ -173,7 +113,7 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
                 bail!("{point}: the request did not complete");
             }
             let s = svc.as_ref().unwrap();
-            let state = match s.call("GET", &format!("/v1/requests/{id}"), Some(&t.ana), None) {
+            let state = match s.read(&id, "", &t.ana) {
                 Ok(a) => a.json["request"]["state"]
                     .as_str()
                     .unwrap_or_default()
@@ -184,59 +124,39 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
                 match state.as_str() {
                     "down" => bail!("down"),
                     "manual-review" => {
-                        s.call(
-                            "POST",
-                            &format!("/v1/requests/{id}/review"),
-                            Some(&t.risk),
+                        s.step(
+                            &id,
+                            "review",
+                            &t.risk,
                             Some(&json!({"decision": "clear", "reason": "crash drill"})),
                         )?;
                     }
                     "awaiting-approvals" => {
-                        let v = s.call(
-                            "GET",
-                            &format!("/v1/requests/{id}/envelope"),
-                            Some(&t.ana),
-                            None,
-                        )?;
+                        let v = s.read(&id, "envelope", &t.ana)?;
                         if v.status == 200 {
                             let digest: [u8; 32] = hex::decode(v.json["digest"].as_str().unwrap())?
                                 .try_into()
                                 .unwrap();
                             for (who, tok) in [("ana", &t.ana), ("ben", &t.ben)] {
                                 let sig = hex::encode(approval(who, &digest).signature);
-                                s.call(
-                                    "POST",
-                                    &format!("/v1/requests/{id}/approvals"),
-                                    Some(tok),
-                                    Some(&json!({"signature": sig})),
-                                )?;
+                                s.step(&id, "approvals", tok, Some(&json!({"signature": sig})))?;
                             }
                         }
                     }
                     "approved" => {
-                        s.call(
-                            "POST",
-                            &format!("/v1/requests/{id}/export"),
-                            Some(&t.treasury),
-                            None,
-                        )?;
+                        s.step(&id, "export", &t.treasury, None)?;
                     }
                     "exported" | "partially-signed" | "signed" => {
                         if response.is_none() {
-                            let f = s.call(
-                                "GET",
-                                &format!("/v1/requests/{id}/export/frames"),
-                                Some(&t.treasury),
-                                None,
-                            )?;
+                            let f = s.read(&id, "export/frames", &t.treasury)?;
                             let req = request_from(f.json["frames"].as_array().unwrap())?;
                             let resp = station_signs(&mut station, &r.hsm, &req)?;
                             response = Some(ur_texts(&Envelope::Response(resp)));
                         }
-                        s.call(
-                            "POST",
-                            &format!("/v1/requests/{id}/import"),
-                            Some(&t.treasury),
+                        s.step(
+                            &id,
+                            "import",
+                            &t.treasury,
                             Some(&json!({"frames": response.clone().unwrap()})),
                         )?;
                     }

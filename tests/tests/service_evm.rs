@@ -8,54 +8,28 @@
 //! final transaction is stored and before it is broadcast; after a restart the worker
 //! broadcasts it, and the transfer happens exactly once.
 
+mod tamper;
+
 use std::path::PathBuf;
 
-use airgap_protocol::envelope::{
-    decode_envelope, encode_envelope, Envelope, SignRequest, REQUEST_UR_TYPE,
-};
+use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, REQUEST_UR_TYPE};
 use airgap_protocol::qr::GrayFrame;
 use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
-use airgap_protocol::summary::TokenList;
 use alloy_primitives::{Address, U256};
 use anyhow::{bail, Result};
-use coordinator::evm::vault_address;
 use serde_json::json;
-use signer_station::ceremony::export_descriptor;
-use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
-use signer_station::tui::rehearsal::{self, seed_key};
-use strongroom_e2e::anvil::{Anvil, FUNDER};
+use strongroom_e2e::anvil::Anvil;
+use strongroom_e2e::evm_vault::{EvmVault, ETHER};
 use strongroom_e2e::requests::now;
 use strongroom_e2e::service::{
-    add_token, approval, args, station_signs, ur_texts, write_key, Service,
+    approval, scratch, serve_args, station_signs, ur_texts, Desks, Service,
 };
+use tamper::Tamper;
 
 const RECIPIENT: Address = Address::new([0x52; 20]);
-const ETHER: u128 = 1_000_000_000_000_000_000;
 
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
-}
-
-fn station_policy() -> signer_station::station::Policy {
-    let mut p = rehearsal::policy().unwrap();
-    let net = "evm:1".to_string();
-    p.networks = vec![net.clone()];
-    p.limits = vec![AssetLimit {
-        network: net.clone(),
-        asset: "native".into(),
-        per_transaction: (5 * ETHER).to_string(),
-        per_24h: (20 * ETHER).to_string(),
-    }];
-    p.allow_list = vec![Destination {
-        network: net.clone(),
-        address: RECIPIENT.to_checksum(None),
-    }];
-    p.fees = vec![FeeLimit {
-        network: net,
-        max: (ETHER / 100).to_string(),
-        max_per_mille: 1000,
-    }];
-    p
 }
 
 /// Reads PNG frames until the scanner completes the stream.
@@ -81,51 +55,23 @@ fn read_pngs(pngs: impl Iterator<Item = Vec<u8>>) -> Result<Envelope> {
     bail!("the frames did not complete the stream")
 }
 
-struct Tokens {
-    admin: String,
-    treasury: String,
-    risk: String,
-    ana: String,
-    ben: String,
-    auditor: String,
-}
-
 #[test]
 fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result<()> {
     let anvil = Anvil::start(1)?;
-    let dir = std::env::temp_dir().join(format!("strongroom-service-evm-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+    let dir = scratch("service-evm")?;
 
-    // The station (MockHsm) and its vault, funded on the devnet.
-    let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
-    let policy = station_policy();
-    let mut station = rehearsal::station_with(
-        &r.hsm,
-        &r.keys,
-        &dir.join("station"),
-        now(),
-        policy.clone(),
-        TokenList(vec![]),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let vault = vault_address(&r.keys.evm.public_key).unwrap();
-    anvil.send_from(FUNDER, Some(vault), U256::from(10 * ETHER), &[])?;
-    let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &policy, now())?;
-
-    // The coordinator's files: its request key (the one the station's policy trusts)
-    // and the chain.
-    let key_path = dir.join("coordinator.key");
-    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
-    let chains = dir.join("chains.toml");
-    std::fs::write(
-        &chains,
-        format!(
-            "[[evm]]\nname = \"anvil\"\nchain_id = 1\nendpoints = [\"{}\"]\nconfirmations = 2\n\
-             max_fee_per_gas_cap = 200000000000\nmax_priority_fee_cap = 5000000000\nmin_priority_fee = 1000000000\n",
-            anvil.url
-        ),
-    )?;
+    // The station (MockHsm) and its vault, funded on the devnet; the coordinator's
+    // request key (the one the station's policy trusts) and the chain.
+    let EvmVault {
+        rehearsal: r,
+        mut station,
+        descriptor,
+        vault,
+        node,
+        key: key_path,
+        chains,
+        ..
+    } = EvmVault::new(&anvil, &dir, RECIPIENT, 5 * ETHER)?;
     // USB bundle keys on both sides (passphrase-encrypted key files).
     let pass = "vault room passphrase";
     let secret = |p: &str| age::secrecy::SecretString::from(p.to_string());
@@ -136,28 +82,13 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         usb_transfer::keyfile::generate(&dir.join("station-usb"), secret(pass), Some(2))?;
     let station_usb = usb_transfer::keyfile::load(&dir.join("station-usb"), secret(pass))?;
     let db = dir.join("coordinator.db");
-    let t = Tokens {
-        admin: add_token(&exe(), &db, "admin", "admin")?,
-        treasury: add_token(&exe(), &db, "treasury-desk", "treasury")?,
-        risk: add_token(&exe(), &db, "risk-desk", "risk")?,
-        ana: add_token(&exe(), &db, "ana", "approver")?,
-        ben: add_token(&exe(), &db, "ben", "approver")?,
-        auditor: add_token(&exe(), &db, "auditor", "auditor")?,
-    };
+    let t = Desks::add(&exe(), &db)?;
     let args = |crash: bool| {
-        let mut a = args(&[
-            "--chains",
-            chains.to_str().unwrap(),
-            "--key",
-            key_path.to_str().unwrap(),
-            "--approvals",
-            "2",
-            "--allow-mock-hsm",
-            "--poll-ms",
-            "100",
-            "--usb-keys",
-            dir.join("coord-usb").to_str().unwrap(),
-        ]);
+        let mut a = serve_args(
+            &chains,
+            &key_path,
+            &["--usb-keys", dir.join("coord-usb").to_str().unwrap()],
+        );
         if crash {
             a.extend(["--fault-crash-after".to_string(), "finalised".to_string()]);
         }
@@ -215,48 +146,38 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         .unwrap();
     let sign = |who: &str| hex::encode(approval(who, &digest).signature);
     // Export before the approvals: refused.
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/export"),
-        Some(&t.treasury),
-        None,
-    )?;
+    let a = svc.step(&id, "export", &t.treasury, None)?;
     assert_eq!(a.status, 409, "{}", a.json);
     // A wrong signature (ben's over ana's name) is refused and changes nothing.
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/approvals"),
-        Some(&t.ana),
+    let a = svc.step(
+        &id,
+        "approvals",
+        &t.ana,
         Some(&json!({"signature": sign("ben")})),
     )?;
     assert_eq!(a.status, 422, "{}", a.json);
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/approvals"),
-        Some(&t.treasury),
+    let a = svc.step(
+        &id,
+        "approvals",
+        &t.treasury,
         Some(&json!({"signature": sign("ana")})),
     )?;
     assert_eq!(a.status, 403);
     for who in ["ana", "ben"] {
         let tok = if who == "ana" { &t.ana } else { &t.ben };
-        let a = svc.call(
-            "POST",
-            &format!("/v1/requests/{id}/approvals"),
-            Some(tok),
+        let a = svc.step(
+            &id,
+            "approvals",
+            tok,
             Some(&json!({"signature": sign(who)})),
         )?;
         assert_eq!(a.status, 200, "{}", a.json);
     }
-    let a = svc.call("GET", &format!("/v1/requests/{id}"), Some(&t.ana), None)?;
+    let a = svc.read(&id, "", &t.ana)?;
     assert_eq!(a.json["request"]["state"], "approved");
 
     // Export: frames as PNG from the API, read from their pixels by the station.
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/export"),
-        Some(&t.treasury),
-        None,
-    )?;
+    let a = svc.step(&id, "export", &t.treasury, None)?;
     assert_eq!(a.status, 200, "{}", a.json);
     let shown = a.json["frames"].as_array().unwrap().len();
     let pngs = (0..shown).map(|n| {
@@ -278,12 +199,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
 
     // Import: the coordinator aborts right after storing the final transaction.
     let frames = ur_texts(&Envelope::Response(resp));
-    let imported = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/import"),
-        Some(&t.treasury),
-        Some(&json!({"frames": frames})),
-    );
+    let imported = svc.step(&id, "import", &t.treasury, Some(&json!({"frames": frames})));
     assert!(
         imported.is_err(),
         "the injected crash cut the answer: {imported:?}"
@@ -298,11 +214,6 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
             coordinator::lifecycle::State::Finalised
         );
     }
-    let node = coordinator::evm::EvmRpc::new(coordinator::rpc::RpcClient::new(
-        std::slice::from_ref(&anvil.url),
-        std::time::Duration::from_secs(5),
-        coordinator::rpc::Breaker::default(),
-    ));
     assert_eq!(
         node.nonce(vault, "latest")?,
         0,
@@ -322,20 +233,10 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     );
     assert_eq!(node.balance(RECIPIENT)? - before, U256::from(amount));
     // Importing the same response again changes nothing.
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/import"),
-        Some(&t.treasury),
-        Some(&json!({"frames": frames})),
-    )?;
+    let a = svc.step(&id, "import", &t.treasury, Some(&json!({"frames": frames})))?;
     assert_eq!(a.status, 200, "{}", a.json);
     assert_eq!(a.json["request"]["state"], "confirmed");
-    let a = svc.call(
-        "GET",
-        &format!("/v1/requests/{id}/chain"),
-        Some(&t.auditor),
-        None,
-    )?;
+    let a = svc.read(&id, "chain", &t.auditor)?;
     assert_eq!(a.json["state"], "confirmed");
 
     // The audit chain: intact, one broadcast, the station's ledger beside its response.
@@ -377,19 +278,9 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let view2_digest = view["digest"].as_str().unwrap().to_string();
     assert_eq!(view["transaction"]["nonce"], 1, "the next nonce: {view}");
     svc.approve(&id2, &[("ana", &t.ana), ("ben", &t.ben)])?;
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id2}/export"),
-        Some(&t.treasury),
-        None,
-    )?;
+    let a = svc.step(&id2, "export", &t.treasury, None)?;
     assert_eq!(a.status, 200, "{}", a.json);
-    let a = svc.call(
-        "GET",
-        &format!("/v1/requests/{id2}/export/bundle?station=vault-a"),
-        Some(&t.treasury),
-        None,
-    )?;
+    let a = svc.read(&id2, "export/bundle?station=vault-a", &t.treasury)?;
     assert_eq!(a.status, 200);
     let opened = usb_transfer::open_bundle(&a.bytes, &station_usb.identity, &[coord_pub.ed25519])?;
     let Envelope::Request(req) = decode_envelope(REQUEST_UR_TYPE, &opened.envelope)? else {
@@ -470,35 +361,9 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
         "amount": (ETHER / 10).to_string(), "purpose": "withdrawal"});
     let id3 = svc.create(&t.treasury, &t.risk, "w-4713", &body, "third payout")?;
-    let view = svc.wait_envelope(&id3, &t.ben)?;
-    let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
-        .try_into()
-        .unwrap();
-    let approvals: Vec<airgap_protocol::envelope::Approval> = ["ana", "ben"]
-        .iter()
-        .map(|w| approval(w, &digest))
-        .collect();
-    for (who, tok) in [("ana", &t.ana), ("ben", &t.ben)] {
-        let sig = hex::encode(approvals[if who == "ana" { 0 } else { 1 }].signature);
-        let a = svc.call(
-            "POST",
-            &format!("/v1/requests/{id3}/approvals"),
-            Some(tok),
-            Some(&json!({"signature": sig})),
-        )?;
-        assert_eq!(a.status, 200, "{}", a.json);
-    }
-    let conn = rusqlite::Connection::open(&db)?;
-    let stored = |kind: &str| -> Result<String> {
-        Ok(conn.query_row(
-            "SELECT value FROM artifacts WHERE subject = ?1 AND kind = ?2",
-            rusqlite::params![id3, kind],
-            |r| r.get(0),
-        )?)
-    };
-    let tx: coordinator::evm::UnsignedEvmTx = serde_json::from_str(&stored("unsigned")?)?;
-    let original = SignRequest::from_cbor(&hex::decode(stored("envelope")?)?)?;
-    assert_eq!(original.digest(), digest);
+    let tamper = Tamper::approved(&svc, &db, &id3, &t.ana, &t.ben)?;
+    let tx: coordinator::evm::UnsignedEvmTx = serde_json::from_str(&tamper.stored("unsigned")?)?;
+    let original = tamper.original.clone();
     let config = |chain_id| coordinator::evm::ChainConfig {
         name: "anvil".into(),
         chain_id,
@@ -567,46 +432,13 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     // The database edit: transaction and envelope rewritten consistently.
     let mut edited = original.clone();
     edited.payloads = vec![variants[0].1.payload()];
-    conn.execute(
-        "UPDATE artifacts SET value = ?1 WHERE subject = ?2 AND kind = 'unsigned'",
-        rusqlite::params![serde_json::to_string(&variants[0].1)?, id3],
-    )?;
-    conn.execute(
-        "UPDATE artifacts SET value = ?1 WHERE subject = ?2 AND kind = 'envelope'",
-        rusqlite::params![hex::encode(edited.to_cbor()), id3],
-    )?;
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id3}/export"),
-        Some(&t.treasury),
-        None,
-    )?;
-    assert_eq!(a.status, 409, "{}", a.json);
-    assert!(
-        a.json["error"]
-            .as_str()
-            .unwrap()
-            .contains("storage was edited"),
-        "{}",
-        a.json
-    );
-    let rows = svc.call("GET", "/v1/audit", Some(&t.auditor), None)?.json["rows"].clone();
-    let detected = rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["subject"] == id3.as_str() && r["action"] == "tamper.detected")
-        .expect("the tampering is in the audit chain");
+    tamper.rewrite(&serde_json::to_string(&variants[0].1)?, &edited)?;
+    let detected = tamper.export_refused(&svc, &t.treasury, &t.auditor)?;
     assert_eq!(
         detected["detail"]["approvals_not_matching"],
         json!(["ana", "ben"])
     );
-    let a = svc.call(
-        "GET",
-        &format!("/v1/requests/{id3}"),
-        Some(&t.auditor),
-        None,
-    )?;
+    let a = svc.read(&id3, "", &t.auditor)?;
     assert_eq!(a.json["request"]["state"], "approved", "nothing exported");
 
     let ledger_before = station.ledger().len();
@@ -614,23 +446,13 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     for (field, variant) in &variants {
         let mut req = original.clone();
         req.payloads = vec![variant.payload()];
-        req.approvals = approvals.clone();
-        req.sign_with(&seed_key("rehearsal coordinator"));
         // The station sees it through QR like any other request.
-        let Envelope::Request(seen) = strongroom_e2e::qr::through_qr(&Envelope::Request(req))?.0
+        let Envelope::Request(seen) =
+            strongroom_e2e::qr::through_qr(&Envelope::Request(tamper.forged(&req)))?.0
         else {
             bail!("not a request")
         };
-        match station.review(&seen, now()) {
-            Err(signer_station::station::Refusal::Envelope(e)) => {
-                assert!(e.to_string().contains("does not verify"), "{field}: {e}")
-            }
-            Err(other) => panic!("{field}: refused for another reason: {other}"),
-            Ok(r) => panic!(
-                "{field}: the station accepted a tampered request: {:?}",
-                r.verdict
-            ),
-        }
+        tamper::station_refuses(&mut station, &seen, field)?;
     }
     // Nothing was signed, and each refusal is in the station's ledger.
     assert_eq!(station.ledger().index().requests.len(), signed_before);
@@ -648,10 +470,10 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
 
     // Request 3 is withdrawn; request 4 takes its nonce, and the station's answer comes
     // back through the console and the computer's camera.
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id3}/cancel"),
-        Some(&t.treasury),
+    let a = svc.step(
+        &id3,
+        "cancel",
+        &t.treasury,
         Some(&json!({"reason": "edited in storage"})),
     )?;
     assert_eq!(a.status, 200, "{}", a.json);
@@ -665,12 +487,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         "request 3's nonce, freed: {view}"
     );
     svc.approve(&id4, &[("ana", &t.ana), ("ben", &t.ben)])?;
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id4}/export"),
-        Some(&t.treasury),
-        None,
-    )?;
+    let a = svc.step(&id4, "export", &t.treasury, None)?;
     assert_eq!(a.status, 200, "{}", a.json);
     let shown = a.json["frames"].as_array().unwrap().len();
     let pngs = (0..shown).map(|n| {

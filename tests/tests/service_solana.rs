@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use airgap_protocol::envelope::{Envelope, PayloadSignature, Purpose, SignRequest};
+use airgap_protocol::envelope::{Envelope, PayloadSignature, Purpose};
 use anyhow::{bail, Result};
 use coordinator::solana::{SolBuilder, SolRpc, SolState, SolTracker, TxOptions};
 use ed25519_dalek::{Signer, SigningKey};
@@ -19,8 +19,11 @@ use solana_address::Address;
 use strongroom_e2e::litesvm::LiteSvm;
 use strongroom_e2e::requests::{now, round_trip, signed_request, Channel};
 use strongroom_e2e::service::{
-    add_token, approval, args, envelope_of, station_signs, ur_texts, write_key, Service,
+    envelope_of, scratch, serve_args, station_signs, ur_texts, write_key, Desks, Service,
 };
+use tamper::Tamper;
+
+mod tamper;
 
 const SOL: u64 = 1_000_000_000;
 const NET: &str = "solana:devnet";
@@ -37,9 +40,7 @@ fn addr(k: &SigningKey) -> Address {
 fn solana_request_through_the_service() -> Result<()> {
     let svm = LiteSvm::start()?;
     let node = SolRpc::new(svm.rpc());
-    let dir = std::env::temp_dir().join(format!("strongroom-service-sol-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+    let dir = scratch("service-sol")?;
     let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
     let vault = Address::new_from_array(strongroom_e2e::requests::devnet_vault(&r.keys));
     let nonce_key = seed_key("service nonce account");
@@ -119,22 +120,15 @@ fn solana_request_through_the_service() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let admin = add_token(&exe(), &db, "admin", "admin")?;
-    let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
-    let risk = add_token(&exe(), &db, "risk-desk", "risk")?;
-    let ana = add_token(&exe(), &db, "ana", "approver")?;
-    let ben = add_token(&exe(), &db, "ben", "approver")?;
-    let args = args(&[
-        "--chains",
-        chains.to_str().unwrap(),
-        "--key",
-        key_path.to_str().unwrap(),
-        "--approvals",
-        "2",
-        "--allow-mock-hsm",
-        "--poll-ms",
-        "100",
-    ]);
+    let Desks {
+        admin,
+        treasury,
+        risk,
+        ana,
+        ben,
+        ..
+    } = Desks::add(&exe(), &db)?;
+    let args = serve_args(&chains, &key_path, &[]);
     let svc = Service::start(&exe(), &db, &args)?;
     let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
     let a = svc.call(
@@ -154,12 +148,7 @@ fn solana_request_through_the_service() -> Result<()> {
     };
     let mut station_sign = |id: &str| -> Result<serde_json::Value> {
         let view = svc.approve(id, &[("ana", &ana), ("ben", &ben)])?;
-        let a = svc.call(
-            "POST",
-            &format!("/v1/requests/{id}/export"),
-            Some(&treasury),
-            None,
-        )?;
+        let a = svc.step(&id, "export", &treasury, None)?;
         assert_eq!(a.status, 200, "{}", a.json);
         let Envelope::Request(req) = envelope_of(a.json["frames"].as_array().unwrap())? else {
             bail!("not a request")
@@ -199,12 +188,7 @@ fn solana_request_through_the_service() -> Result<()> {
     );
     svc.wait_state(&id2, &ana, "confirmed", || {})?;
     assert_eq!(node.balance(&recipient)? - before, 2 * SOL);
-    let a = svc.call(
-        "GET",
-        &format!("/v1/requests/{id2}/chain"),
-        Some(&ana),
-        None,
-    )?;
+    let a = svc.read(&id2, "chain", &ana)?;
     assert_eq!(a.json["chain"], "solana");
     let a = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
     assert_eq!(a.json["vaults"][0]["address"], vault.to_string());
@@ -213,24 +197,7 @@ fn solana_request_through_the_service() -> Result<()> {
     // coordinator's export refuses and records it; re-signed with the real approvals by
     // a compromised coordinator, the station refuses it.
     let id3 = create(SOL / 4, "sol-3")?;
-    // The approvers submit theirs (Ed25519 is deterministic: the same as these).
-    let view3 = svc.approve(&id3, &[("ana", &ana), ("ben", &ben)])?;
-    let digest3: [u8; 32] = hex::decode(view3["digest"].as_str().unwrap())?
-        .try_into()
-        .unwrap();
-    let approvals: Vec<airgap_protocol::envelope::Approval> = ["ana", "ben"]
-        .iter()
-        .map(|w| approval(w, &digest3))
-        .collect();
-    let conn = rusqlite::Connection::open(&db)?;
-    let stored = |kind: &str| -> Result<String> {
-        Ok(conn.query_row(
-            "SELECT value FROM artifacts WHERE subject = ?1 AND kind = ?2",
-            rusqlite::params![id3, kind],
-            |r| r.get(0),
-        )?)
-    };
-    let original = SignRequest::from_cbor(&hex::decode(stored("envelope")?)?)?;
+    let t = Tamper::approved(&svc, &db, &id3, &ana, &ben)?;
     let attacker_nonce = addr(&seed_key("attacker nonce account"));
     let fake = coordinator::solana::NonceInfo {
         address: attacker_nonce,
@@ -244,58 +211,14 @@ fn solana_request_through_the_service() -> Result<()> {
         &coordinator::solana::Blockhash::Nonce(fake),
         TxOptions::default(),
     )?;
-    let mut unsigned: serde_json::Value = serde_json::from_str(&stored("unsigned")?)?;
+    let mut unsigned: serde_json::Value = serde_json::from_str(&t.stored("unsigned")?)?;
     unsigned["message"] = json!(hex::encode(&forged_tx.message));
     unsigned["nonce_account"] = json!(attacker_nonce.to_string());
-    let mut edited = original.clone();
+    let mut edited = t.original.clone();
     edited.payloads = vec![forged_tx.payload(NET, &vault)];
-    conn.execute(
-        "UPDATE artifacts SET value = ?1 WHERE subject = ?2 AND kind = 'unsigned'",
-        rusqlite::params![unsigned.to_string(), id3],
-    )?;
-    conn.execute(
-        "UPDATE artifacts SET value = ?1 WHERE subject = ?2 AND kind = 'envelope'",
-        rusqlite::params![hex::encode(edited.to_cbor()), id3],
-    )?;
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id3}/export"),
-        Some(&treasury),
-        None,
-    )?;
-    assert_eq!(a.status, 409, "{}", a.json);
-    let rows = svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"].clone();
-    assert!(rows
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["subject"] == id3.as_str() && r["action"] == "tamper.detected"));
-    let mut forged = edited;
-    forged.approvals = approvals;
-    forged.sign_with(&seed_key("rehearsal coordinator"));
-    let before = station.ledger().index().requests.len();
-    match station.review(&forged, now()) {
-        Err(signer_station::station::Refusal::Envelope(e)) => {
-            assert!(e.to_string().contains("does not verify"), "{e}")
-        }
-        Err(other) => panic!("refused for another reason: {other}"),
-        Ok(r) => panic!(
-            "the station accepted a foreign nonce account: {:?}",
-            r.verdict
-        ),
-    }
-    assert_eq!(
-        station.ledger().index().requests.len(),
-        before,
-        "nothing signed"
-    );
-    assert!(
-        matches!(
-            &station.ledger().last().unwrap().record,
-            signer_station::ledger::Record::Refused { code: 10, .. }
-        ),
-        "the refusal is recorded"
-    );
+    t.rewrite(&unsigned.to_string(), &edited)?;
+    t.export_refused(&svc, &treasury, &admin)?;
+    tamper::station_refuses(&mut station, &t.forged(&edited), "a foreign nonce account")?;
     let a = svc.call("GET", "/v1/audit/verify", Some(&admin), None)?;
     assert_eq!(a.json["ok"], true);
     let _ = std::fs::remove_dir_all(&dir);

@@ -9,19 +9,18 @@ use std::time::{Duration, Instant};
 use airgap_protocol::envelope::Envelope;
 use alloy_primitives::{Address, U256};
 use anyhow::{bail, Result};
-use coordinator::evm::vault_address;
 use serde_json::json;
 use signer_station::ceremony::export_descriptor;
 use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::tui::rehearsal::{self, seed_key};
-use strongroom_e2e::anvil::{Anvil, FUNDER};
+use strongroom_e2e::anvil::Anvil;
+use strongroom_e2e::evm_vault::{EvmVault, ETHER};
 use strongroom_e2e::requests::now;
 use strongroom_e2e::service::{
-    add_token, args, envelope_of, station_signs, ur_texts, write_key, Service,
+    envelope_of, scratch, serve_args, station_signs, ur_texts, write_key, Desks, Service,
 };
 
 const WARM: Address = Address::new([0x77; 20]);
-const ETHER: u128 = 1_000_000_000_000_000_000;
 
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
@@ -55,60 +54,30 @@ fn first_refill(svc: &Service, token: &str, log: &std::path::Path) -> Result<ser
 #[test]
 fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     let anvil = Anvil::start(1)?;
-    let dir = std::env::temp_dir().join(format!("strongroom-treasury-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
-    let mut p = rehearsal::policy()?;
-    p.networks = vec!["evm:1".into()];
-    p.limits = vec![AssetLimit {
-        network: "evm:1".into(),
-        asset: "native".into(),
-        per_transaction: (5 * ETHER).to_string(),
-        per_24h: (20 * ETHER).to_string(),
-    }];
-    p.allow_list = vec![Destination {
-        network: "evm:1".into(),
-        address: WARM.to_checksum(None),
-    }];
-    p.fees = vec![FeeLimit {
-        network: "evm:1".into(),
-        max: (ETHER / 100).to_string(),
-        max_per_mille: 1000,
-    }];
-    let mut station = rehearsal::station_with(
-        &r.hsm,
-        &r.keys,
-        &dir.join("station"),
-        now(),
-        p.clone(),
-        Default::default(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
-    let vault = vault_address(&r.keys.evm.public_key).unwrap();
-    anvil.send_from(FUNDER, Some(vault), U256::from(10 * ETHER), &[])?;
-    let node = coordinator::evm::EvmRpc::new(coordinator::rpc::RpcClient::new(
-        std::slice::from_ref(&anvil.url),
-        Duration::from_secs(5),
-        coordinator::rpc::Breaker::default(),
-    ));
+    let dir = scratch("treasury")?;
+    let EvmVault {
+        rehearsal: r,
+        mut station,
+        descriptor,
+        vault: _,
+        node,
+        key: key_path,
+        chains,
+        ..
+    } = EvmVault::new(&anvil, &dir, WARM, 5 * ETHER)?;
     assert_eq!(node.balance(WARM)?, U256::ZERO);
 
-    let key_path = dir.join("coordinator.key");
-    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
-    let chains = dir.join("chains.toml");
-    std::fs::write(
-        &chains,
+    // The treasury watch on the warm wallet, beside the chain.
+    let mut file = std::fs::OpenOptions::new().append(true).open(&chains)?;
+    std::io::Write::write_all(
+        &mut file,
         format!(
-            "[[evm]]\nname = \"anvil\"\nchain_id = 1\nendpoints = [\"{}\"]\nconfirmations = 2\n\
-             max_fee_per_gas_cap = 200000000000\nmax_priority_fee_cap = 5000000000\nmin_priority_fee = 1000000000\n\n\
-             [[watch]]\nnetwork = \"evm:1\"\naddress = \"{}\"\nlow = \"{}\"\nhigh = \"{}\"\nevery_secs = 1\n",
-            anvil.url,
+            "\n[[watch]]\nnetwork = \"evm:1\"\naddress = \"{}\"\nlow = \"{}\"\nhigh = \"{}\"\nevery_secs = 1\n",
             WARM.to_checksum(None),
             ETHER,
             3 * ETHER
-        ),
+        )
+        .as_bytes(),
     )?;
     let risk = dir.join("risk.toml");
     std::fs::write(
@@ -122,23 +91,14 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let admin = add_token(&exe(), &db, "admin", "admin")?;
-    let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
-    let ana = add_token(&exe(), &db, "ana", "approver")?;
-    let ben = add_token(&exe(), &db, "ben", "approver")?;
-    let args = args(&[
-        "--chains",
-        chains.to_str().unwrap(),
-        "--risk",
-        risk.to_str().unwrap(),
-        "--key",
-        key_path.to_str().unwrap(),
-        "--approvals",
-        "2",
-        "--allow-mock-hsm",
-        "--poll-ms",
-        "100",
-    ]);
+    let Desks {
+        admin,
+        treasury,
+        ana,
+        ben,
+        ..
+    } = Desks::add(&exe(), &db)?;
+    let args = serve_args(&chains, &key_path, &["--risk", risk.to_str().unwrap()]);
     let svc = Service::start_logged(&exe(), &db, &args, &[], Some(&dir.join("coordinator.log")))?;
     let a = svc.call(
         "POST",
@@ -166,7 +126,28 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         .iter()
         .any(|r| r["action"] == "alert.low-balance" && r["detail"]["refill"] == id.as_str()));
     let m = svc.call("GET", "/metrics", None, None)?;
-    assert!(String::from_utf8_lossy(&m.bytes).contains("strongroom_refills_drafted_total 1"));
+    let text = String::from_utf8_lossy(&m.bytes);
+    assert!(text.contains("strongroom_refills_drafted_total 1"));
+    // The vault's balance gauge, as the worker read it from the chain once the station
+    // was registered: 10 ether.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let gauge = loop {
+        let m = svc.call("GET", "/metrics", None, None)?;
+        let text = String::from_utf8_lossy(&m.bytes).into_owned();
+        if let Some(l) = text
+            .lines()
+            .find(|l| l.starts_with("strongroom_vault_balance{") && l.contains("network=\"evm:1\""))
+        {
+            break l.to_string();
+        }
+        if Instant::now() > deadline {
+            bail!("no vault balance gauge in {text}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(gauge.contains("unit=\"wei\""), "{gauge}");
+    let wei: f64 = gauge.rsplit(' ').next().unwrap_or_default().parse()?;
+    assert_eq!(wei, (10 * ETHER) as f64, "{gauge}");
     // Several more checks while it is open: no second refill.
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(drafted(&svc, &ana)?.len(), 1, "one open refill at a time");
@@ -174,24 +155,14 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     // It goes through approvals, the station and the chain like any other request.
     let _view = svc.wait_envelope(&id, &ana)?;
     svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
-    let e = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/export"),
-        Some(&treasury),
-        None,
-    )?;
+    let e = svc.step(&id, "export", &treasury, None)?;
     assert_eq!(e.status, 200, "{}", e.json);
     let Envelope::Request(req) = envelope_of(e.json["frames"].as_array().unwrap())? else {
         bail!("not a request")
     };
     let resp = station_signs(&mut station, &r.hsm, &req)?;
     let frames = ur_texts(&Envelope::Response(resp));
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/import"),
-        Some(&treasury),
-        Some(&json!({"frames": frames})),
-    )?;
+    let a = svc.step(&id, "import", &treasury, Some(&json!({"frames": frames})))?;
     assert_eq!(a.status, 200, "{}", a.json);
     svc.wait_state(&id, &ana, "confirmed", || {
         let _ = anvil.mine(1);
@@ -212,9 +183,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
 fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     use bitcoin::{Amount, Network, TxOut};
     let server = strongroom_e2e::btcserver::BtcServer::start()?;
-    let dir = std::env::temp_dir().join(format!("strongroom-treasury-btc-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+    let dir = scratch("treasury-btc")?;
     // The warm wallet: BIP-84 account of another seed; its refill address is index 0.
     let secp = bitcoin::secp256k1::Secp256k1::new();
     let master = bitcoin::bip32::Xpriv::new_master(bitcoin::NetworkKind::Test, &[5u8; 32])?;
@@ -298,23 +267,14 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let admin = add_token(&exe(), &db, "admin", "admin")?;
-    let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
-    let ana = add_token(&exe(), &db, "ana", "approver")?;
-    let ben = add_token(&exe(), &db, "ben", "approver")?;
-    let args = args(&[
-        "--chains",
-        chains.to_str().unwrap(),
-        "--risk",
-        risk.to_str().unwrap(),
-        "--key",
-        key_path.to_str().unwrap(),
-        "--approvals",
-        "2",
-        "--allow-mock-hsm",
-        "--poll-ms",
-        "100",
-    ]);
+    let Desks {
+        admin,
+        treasury,
+        ana,
+        ben,
+        ..
+    } = Desks::add(&exe(), &db)?;
+    let args = serve_args(&chains, &key_path, &["--risk", risk.to_str().unwrap()]);
     let log = dir.join("coordinator.log");
     let svc = Service::start_logged(&exe(), &db, &args, &[], Some(&log))?;
     let a = svc.call(
@@ -348,12 +308,7 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
 
     let _view = svc.wait_envelope(&id, &ana)?;
     svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
-    let e = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/export"),
-        Some(&treasury),
-        None,
-    )?;
+    let e = svc.step(&id, "export", &treasury, None)?;
     assert_eq!(e.status, 200, "{}", e.json);
     let Envelope::Request(req) = envelope_of(e.json["frames"].as_array().unwrap())? else {
         bail!("not a request")

@@ -1,6 +1,7 @@
 //! `/metrics` in the OpenMetrics text format (prometheus-client): answers per route and
 //! status with latency histograms, requests per live state, how long ago the worker last
-//! finished a round, and the counters the service keeps.
+//! finished a round, each vault's balance as the worker last read it, and the counters
+//! the service keeps.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,17 +37,12 @@ struct InState {
     state: String,
 }
 
-/// The states a request waits in until it ends.
-const LIVE: [State; 8] = [
-    State::ManualReview,
-    State::AwaitingApprovals,
-    State::Approved,
-    State::Exported,
-    State::PartiallySigned,
-    State::Signed,
-    State::Finalised,
-    State::Broadcast,
-];
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Vault {
+    network: String,
+    name: String,
+    unit: String,
+}
 
 /// The service's metrics.
 pub struct Metrics {
@@ -65,6 +61,7 @@ pub struct Metrics {
     latency: Family<Route, Histogram>,
     in_state: Family<InState, Gauge>,
     worker_age: Gauge,
+    vault_balance: Family<Vault, Gauge<f64, AtomicU64>>,
     /// Unix seconds when the worker last finished a round (0: never).
     last_round: AtomicU64,
 }
@@ -77,7 +74,6 @@ impl std::fmt::Debug for Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("strongroom");
         let m = Self {
             created: Counter::default(),
             replayed: Counter::default(),
@@ -91,59 +87,56 @@ impl Default for Metrics {
             }),
             in_state: Family::default(),
             worker_age: Gauge::default(),
+            vault_balance: Family::default(),
             last_round: AtomicU64::new(0),
             registry: Registry::default(),
         };
-        registry.register(
-            "requests_created",
-            "Transfer requests created",
-            m.created.clone(),
-        );
-        registry.register(
-            "requests_replayed",
-            "Creates answered from an earlier create with the same idempotency key",
-            m.replayed.clone(),
-        );
-        registry.register(
-            "http_client_errors",
-            "Answers with a 4xx status",
-            m.client_errors.clone(),
-        );
-        registry.register(
-            "http_server_errors",
-            "Answers with a 5xx status",
-            m.server_errors.clone(),
-        );
-        registry.register(
-            "refills_drafted",
-            "Refills drafted by the balance watch",
-            m.refills.clone(),
-        );
-        registry.register(
-            "http_answers",
-            "HTTP answers by route, method and status",
-            m.answers.clone(),
-        );
-        registry.register(
-            "http_answer_seconds",
-            "Time to answer, by route",
-            m.latency.clone(),
-        );
-        registry.register(
-            "requests_in_state",
-            "Transfer requests waiting in each live state",
-            m.in_state.clone(),
-        );
-        registry.register(
-            "worker_round_age_seconds",
-            "Seconds since the pipeline worker last finished a round (-1: never)",
-            m.worker_age.clone(),
-        );
+        let mut registry = Registry::with_prefix("strongroom");
+        macro_rules! register {
+            ($($name:literal, $help:literal, $metric:ident;)*) => {
+                $(registry.register($name, $help, m.$metric.clone());)*
+            };
+        }
+        register! {
+            "requests_created", "Transfer requests created", created;
+            "requests_replayed", "Creates answered from an earlier create with the same idempotency key", replayed;
+            "http_client_errors", "Answers with a 4xx status", client_errors;
+            "http_server_errors", "Answers with a 5xx status", server_errors;
+            "refills_drafted", "Refills drafted by the balance watch", refills;
+            "http_answers", "HTTP answers by route, method and status", answers;
+            "http_answer_seconds", "Time to answer, by route", latency;
+            "requests_in_state", "Transfer requests waiting in each live state", in_state;
+            "worker_round_age_seconds", "Seconds since the pipeline worker last finished a round (-1: never)", worker_age;
+            "vault_balance", "Each vault's spendable balance in its base unit (sat, wei, lamports) as the worker last read it; absent while unknown", vault_balance;
+        }
         Self { registry, ..m }
     }
 }
 
 impl Metrics {
+    /// Sets each vault's balance gauge from views read now; a vault whose balance could
+    /// not be read loses its gauge rather than keep a stale value. True when every
+    /// balance was read.
+    pub fn vault_balances(&self, views: &[crate::chain::VaultView]) -> bool {
+        for v in views {
+            let labels = Vault {
+                network: v.network.clone(),
+                name: v.name.clone(),
+                unit: v.unit.to_string(),
+            };
+            match &v.balance {
+                // Base units as a float: exact to 2^53, plenty for a dashboard.
+                Ok(b) => {
+                    self.vault_balance.get_or_create(&labels).set(*b as f64);
+                }
+                Err(_) => {
+                    self.vault_balance.remove(&labels);
+                }
+            }
+        }
+        views.iter().all(|v| v.balance.is_ok())
+    }
+
     /// Notes that the worker finished a round at `now`.
     pub fn worker_round(&self, now: u64) {
         self.last_round.store(now, Ordering::Relaxed);
@@ -151,7 +144,7 @@ impl Metrics {
 
     /// The OpenMetrics text, with the gauges read now.
     pub fn render(&self, st: &AppState) -> String {
-        for s in LIVE {
+        for s in State::LIVE {
             if let Ok(rows) = st.store.in_state(s, None) {
                 self.in_state
                     .get_or_create(&InState {

@@ -381,6 +381,49 @@ async fn handle(
     count(&st, r)
 }
 
+/// What every authenticated handler starts from: the state and the caller's headers.
+/// [`Api::run`] checks the caller's token and role, then runs the handler's work on the
+/// blocking pool and counts its answer.
+pub(super) struct Api {
+    st: Arc<AppState>,
+    headers: HeaderMap,
+}
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for Api {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            st: st.clone(),
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+impl Api {
+    /// A header's value as text (empty when absent or not text).
+    fn header(&self, name: axum::http::HeaderName) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Runs `f` for a caller holding one of `roles` (or admin).
+    async fn run(
+        self,
+        roles: &'static [&'static str],
+        f: impl FnOnce(&AppState, Caller) -> Result<Response, ApiError> + Send + 'static,
+    ) -> Response {
+        let Self { st, headers } = self;
+        handle(st, move |st| f(st, authenticate(st, &headers, roles)?)).await
+    }
+}
+
 /// A request by id, or 404.
 fn request_row(st: &AppState, id: &str) -> Result<crate::store::RequestRow, ApiError> {
     st.store
@@ -415,12 +458,10 @@ struct AuditQuery {
         (status = 400, description = "invalid query", body = answers::ErrorBody),
     ))]
 async fn audit_rows(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
+    api: Api,
     q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, &["auditor"])?;
+    api.run(&["auditor"], move |st, _| {
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let rows = st.store.audit_rows(
             q.from.unwrap_or(1).max(1),
@@ -434,9 +475,8 @@ async fn audit_rows(
 /// Verify the audit chain (role: auditor)
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
     responses((status = 200, description = "the verdict, with the first break", body = answers::AuditVerdict)))]
-async fn audit_verify(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, &["auditor"])?;
+async fn audit_verify(api: Api) -> Response {
+    api.run(&["auditor"], move |st, _| {
         let rows = st.store.audit_rows(1, usize::MAX)?;
         let result = audit::verify(&rows, None);
         Ok(Json(answers::AuditVerdict {

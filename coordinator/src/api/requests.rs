@@ -1,11 +1,9 @@
 //! Transfer requests: create (idempotent, risk-assessed inside the storage transaction),
 //! list, read, cancel, and the risk role's review.
 
-use std::sync::Arc;
-
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State as AxState};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -31,24 +29,24 @@ use crate::requests::{self, CreateRequest};
         (status = 422, description = "unknown or missing field, or the key reused for another request", body = ErrorBody),
     ))]
 pub(super) async fn create_request(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
+    api: Api,
     body: Result<Json<CreateRequest>, JsonRejection>,
 ) -> Response {
-    handle(st, move |st| create_inner(st, &headers, body)).await
+    let key = api.header(axum::http::HeaderName::from_static("idempotency-key"));
+    api.run(&["treasury", "warm-tier"], move |st, caller| {
+        create(st, caller, &key, body)
+    })
+    .await
 }
 
-pub(super) fn create_inner(
+fn create(
     st: &AppState,
-    headers: &HeaderMap,
+    caller: Caller,
+    key: &str,
     body: Result<Json<CreateRequest>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(st, headers, &["treasury", "warm-tier"])?;
     let req = json_body(body)?;
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+    let key = Some(key.trim())
         .filter(|k| !k.is_empty() && k.len() <= 200)
         .ok_or_else(|| bad("an Idempotency-Key header (1 to 200 characters) is required"))?;
     let amount =
@@ -102,12 +100,10 @@ pub(super) struct ListQuery {
         (status = 400, description = "invalid query", body = ErrorBody),
     ))]
 pub(super) async fn list_requests(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
+    api: Api,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
+    api.run(READERS, move |st, _| {
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let limit = q.limit.unwrap_or(100);
         if limit == 0 || limit > 1000 {
@@ -125,13 +121,8 @@ pub(super) async fn list_requests(
         (status = 200, description = "the request", body = RequestAnswer),
         (status = 404, description = "no such request", body = ErrorBody),
     ))]
-pub(super) async fn get_request(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
+pub(super) async fn get_request(api: Api, Path(id): Path<String>) -> Response {
+    api.run(READERS, move |st, _| {
         let row = request_row(st, &id)?;
         Ok(Json(RequestAnswer { request: row }).into_response())
     })
@@ -157,13 +148,11 @@ pub(super) struct Reason {
         (status = 422, description = "unknown or missing field", body = ErrorBody),
     ))]
 pub(super) async fn cancel_request(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
+    api: Api,
     Path(id): Path<String>,
     body: Result<Json<Reason>, JsonRejection>,
 ) -> Response {
-    handle(st, move |st| {
-        let caller = authenticate(st, &headers, &["treasury"])?;
+    api.run(&["treasury"], move |st, caller| {
         let reason = json_body(body)?.reason;
         if reason.trim().is_empty() || reason.chars().count() > 500 {
             return Err(bad("a reason (1 to 500 characters) is required"));
@@ -209,13 +198,11 @@ pub(super) struct Review {
         (status = 422, description = "unknown or missing field", body = ErrorBody),
     ))]
 pub(super) async fn review_request(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
+    api: Api,
     Path(id): Path<String>,
     body: Result<Json<Review>, JsonRejection>,
 ) -> Response {
-    handle(st, move |st| {
-        let caller = authenticate(st, &headers, &["risk"])?;
+    api.run(&["risk"], move |st, caller| {
         let review = json_body(body)?;
         if review.reason.trim().is_empty() {
             return Err(bad("a reason is required"));

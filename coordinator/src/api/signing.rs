@@ -1,16 +1,14 @@
 //! Routes of the signing pipeline: envelopes, approvals, export (UR frames as JSON or
 //! PNG, BBQr, USB bundle), import (frames, bundle, camera images), chain status.
 
-use std::sync::Arc;
-
 use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, RESPONSE_UR_TYPE};
 use airgap_protocol::qr::{max_fragment_len_for_version, FrameRenderer};
 use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
 use airgap_protocol::ur::{ReceiverLimits, UrEncoder};
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State as AxState};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -18,7 +16,7 @@ use serde::Deserialize;
 use super::answers::{
     BbqrParts, ChainStatus, CodeFormat, ErrorBody, Frames, RequestAnswer, Scanned, ScannedCode,
 };
-use super::{authenticate, bad, handle, json_body, request_row, ApiError, AppState, Id, READERS};
+use super::{bad, json_body, request_row, Api, ApiError, AppState, Id, READERS};
 use crate::pipeline::EnvelopeView;
 use crate::pipeline::PipelineError;
 
@@ -94,13 +92,8 @@ fn scan_frames(frames: &[String]) -> Result<Payload, ApiError> {
         (status = 404, description = "no such request", body = ErrorBody),
         (status = 422, description = "not prepared yet, with why", body = ErrorBody),
     ))]
-pub(super) async fn envelope(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(Id(id)): Path<Id>,
-) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
+pub(super) async fn envelope(api: Api, Path(Id(id)): Path<Id>) -> Response {
+    api.run(READERS, move |st, _| {
         request_row(st, &id)?;
         Ok(Json(st.pipeline.envelope(&id)?).into_response())
     })
@@ -125,13 +118,11 @@ pub(super) struct ApprovalBody {
         (status = 422, description = "a bad signature, an unknown approver or the requester", body = ErrorBody),
     ))]
 pub(super) async fn approve(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
+    api: Api,
     Path(Id(id)): Path<Id>,
     body: Result<Json<ApprovalBody>, JsonRejection>,
 ) -> Response {
-    handle(st, move |st| {
-        let caller = authenticate(st, &headers, &["approver"])?;
+    api.run(&["approver"], move |st, caller| {
         let b = json_body(body)?;
         let row = st
             .pipeline
@@ -162,13 +153,8 @@ fn frames_of(env: &Envelope) -> Result<(String, usize, Vec<String>), ApiError> {
         (status = 409, description = "not approved, or the transaction changed since approval", body = ErrorBody),
         (status = 503, description = "no station registered for the network", body = ErrorBody),
     ))]
-pub(super) async fn export(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(Id(id)): Path<Id>,
-) -> Response {
-    handle(st, move |st| {
-        let caller = authenticate(st, &headers, &["treasury"])?;
+pub(super) async fn export(api: Api, Path(Id(id)): Path<Id>) -> Response {
+    api.run(&["treasury"], move |st, caller| {
         let req = st.pipeline.export(&id, &caller.principal, (st.clock)())?;
         let (ur_type, fragments, frames) = frames_of(&Envelope::Request(req))?;
         Ok(Json(frames_answer(ur_type, fragments, frames)).into_response())
@@ -201,13 +187,8 @@ fn exported_frames(st: &AppState, id: &str) -> Result<(String, usize, Vec<String
         (status = 404, description = "no such request", body = ErrorBody),
         (status = 409, description = "not exported yet", body = ErrorBody),
     ))]
-pub(super) async fn export_frames(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(Id(id)): Path<Id>,
-) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
+pub(super) async fn export_frames(api: Api, Path(Id(id)): Path<Id>) -> Response {
+    api.run(READERS, move |st, _| {
         let (ur_type, fragments, frames) = exported_frames(st, &id)?;
         Ok(Json(frames_answer(ur_type, fragments, frames)).into_response())
     })
@@ -222,13 +203,8 @@ pub(super) async fn export_frames(
         (status = 404, description = "no such request or frame", body = ErrorBody),
         (status = 409, description = "not exported yet", body = ErrorBody),
     ))]
-pub(super) async fn export_frame_png(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    Path((id, n)): Path<(String, usize)>,
-) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
+pub(super) async fn export_frame_png(api: Api, Path((id, n)): Path<(String, usize)>) -> Response {
+    api.run(READERS, move |st, _| {
         let (_, _, frames) = exported_frames(st, &id)?;
         let text = frames.get(n).ok_or_else(|| {
             ApiError(
@@ -262,13 +238,11 @@ pub(super) struct BundleQuery {
         (status = 503, description = "no USB keys configured", body = ErrorBody),
     ))]
 pub(super) async fn export_bundle(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
+    api: Api,
     Path(Id(id)): Path<Id>,
     q: Result<Query<BundleQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, &["treasury"])?;
+    api.run(&["treasury"], move |st, _| {
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let usb = st.pipeline.usb.as_ref().ok_or_else(|| {
             ApiError(
@@ -421,20 +395,11 @@ fn answer_of(st: &AppState, ctype: &str, body: &[u8]) -> Result<Answer, ApiError
         (status = 415, description = "neither JSON nor a bundle", body = ErrorBody),
         (status = 422, description = "the response does not match the request", body = ErrorBody),
     ))]
-pub(super) async fn import(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(Id(id)): Path<Id>,
-    body: Bytes,
-) -> Response {
-    handle(st, move |st| {
-        let caller = authenticate(st, &headers, &["treasury"])?;
-        let ctype = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+pub(super) async fn import(api: Api, Path(Id(id)): Path<Id>, body: Bytes) -> Response {
+    let ctype = api.header(header::CONTENT_TYPE);
+    api.run(&["treasury"], move |st, caller| {
         let now = (st.clock)();
-        let row = match answer_of(st, ctype, &body)? {
+        let row = match answer_of(st, &ctype, &body)? {
             Answer::Station(Envelope::Response(resp)) => {
                 st.pipeline
                     .import(&id, &resp.to_cbor(), &caller.principal, now)?
@@ -456,13 +421,8 @@ pub(super) async fn import(
         (status = 200, description = "status", body = ChainStatus),
         (status = 404, description = "no such request", body = ErrorBody),
     ))]
-pub(super) async fn chain_status(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(Id(id)): Path<Id>,
-) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
+pub(super) async fn chain_status(api: Api, Path(Id(id)): Path<Id>) -> Response {
+    api.run(READERS, move |st, _| {
         let row = request_row(st, &id)?;
         let sent = st.pipeline.sent(&id)?;
         let (chain, sent) = sent.map_or((None, None), |(c, s)| (Some(c.to_string()), Some(s)));
@@ -487,13 +447,8 @@ pub(super) async fn chain_status(
         (status = 404, description = "no such request", body = ErrorBody),
         (status = 409, description = "not exported yet", body = ErrorBody),
     ))]
-pub(super) async fn export_bbqr(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    Path(Id(id)): Path<Id>,
-) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
+pub(super) async fn export_bbqr(api: Api, Path(Id(id)): Path<Id>) -> Response {
+    api.run(READERS, move |st, _| {
         request_row(st, &id)?;
         let req = st
             .pipeline
@@ -536,13 +491,8 @@ pub const MAX_SCAN: usize = 2 * 1024 * 1024;
         (status = 400, description = "not an image", body = ErrorBody),
         (status = 413, description = "image too large", body = ErrorBody),
     ))]
-pub(super) async fn scan(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, &["treasury"])?;
+pub(super) async fn scan(api: Api, body: Bytes) -> Response {
+    api.run(&["treasury"], move |_, _| {
         let texts = airgap_protocol::qr::decode_image(&body, Default::default())
             .map_err(|e| bad(format!("frame: {e}")))?;
         let found: Vec<_> = texts

@@ -1,12 +1,10 @@
 //! Installation and treasury routes: stations (registered from their descriptor frames),
 //! approver keys, vaults with their balances, deposit addresses and the sweep planner.
 
-use std::sync::Arc;
-
 use airgap_protocol::envelope::{decode_envelope, Envelope, DESCRIPTOR_UR_TYPE};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Query, State as AxState};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Query;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -16,7 +14,7 @@ use super::answers::{
     StationList, StationRegistered, StationView, SweepPlan, VaultAnswer, VaultList,
 };
 use super::signing::assemble;
-use super::{authenticate, bad, handle, json_body, AppState, READERS};
+use super::{bad, json_body, Api, READERS};
 
 /// A station's descriptor, as scanned from its screen.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -44,12 +42,10 @@ pub(super) struct RegisterStation {
         (status = 422, description = "a descriptor the coordinator refuses", body = ErrorBody),
     ))]
 pub(super) async fn register_station(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
+    api: Api,
     body: Result<Json<RegisterStation>, JsonRejection>,
 ) -> Response {
-    handle(st, move |st| {
-        let caller = authenticate(st, &headers, &[])?;
+    api.run(&[], move |st, caller| {
         let b = json_body(body)?;
         let cbor = match (b.frames.is_empty(), b.cbor_hex) {
             (false, None) => {
@@ -87,12 +83,8 @@ pub(super) async fn register_station(
 /// Registered stations and their keys
 #[utoipa::path(get, path = "/v1/stations", tag = "installation",
     responses((status = 200, description = "stations", body = StationList)))]
-pub(super) async fn list_stations(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
-) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
+pub(super) async fn list_stations(api: Api) -> Response {
+    api.run(READERS, move |st, _| {
         let list: Vec<_> = st
             .pipeline
             .stations()?
@@ -143,12 +135,10 @@ pub(super) struct RegisterApprover {
         (status = 422, description = "not a key, or not an approver", body = ErrorBody),
     ))]
 pub(super) async fn register_approver(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
+    api: Api,
     body: Result<Json<RegisterApprover>, JsonRejection>,
 ) -> Response {
-    handle(st, move |st| {
-        let caller = authenticate(st, &headers, &[])?;
+    api.run(&[], move |st, caller| {
         let b = json_body(body)?;
         st.pipeline.register_approver(
             &b.principal,
@@ -170,9 +160,8 @@ pub(super) async fn register_approver(
 /// Configured vaults, with address and balance read from the chain now
 #[utoipa::path(get, path = "/v1/vaults", tag = "treasury",
     responses((status = 200, description = "vaults", body = VaultList)))]
-pub(super) async fn vaults(AxState(st): AxState<Arc<AppState>>, headers: HeaderMap) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
+pub(super) async fn vaults(api: Api) -> Response {
+    api.run(READERS, move |st, _| {
         let vaults = st
             .pipeline
             .vaults()
@@ -216,12 +205,10 @@ pub(super) struct NetworkBody {
         (status = 503, description = "no deposit pool configured", body = ErrorBody),
     ))]
 pub(super) async fn hand_out_deposit(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
+    api: Api,
     body: Result<Json<NetworkBody>, JsonRejection>,
 ) -> Response {
-    handle(st, move |st| {
-        let caller = authenticate(st, &headers, &["warm-tier", "treasury"])?;
+    api.run(&["warm-tier", "treasury"], move |st, caller| {
         let b = json_body(body)?;
         let (index, address) =
             st.pipeline
@@ -247,12 +234,10 @@ pub(super) async fn hand_out_deposit(
         (status = 503, description = "no deposit pool configured", body = ErrorBody),
     ))]
 pub(super) async fn list_deposits(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
+    api: Api,
     q: Result<Query<NetworkBody>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
+    api.run(READERS, move |st, _| {
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let list: Vec<_> = st
             .pipeline
@@ -280,12 +265,10 @@ pub(super) async fn list_deposits(
         (status = 503, description = "no deposit pool configured", body = ErrorBody),
     ))]
 pub(super) async fn sweep_plan(
-    AxState(st): AxState<Arc<AppState>>,
-    headers: HeaderMap,
+    api: Api,
     q: Result<Query<NetworkBody>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    handle(st, move |st| {
-        authenticate(st, &headers, READERS)?;
+    api.run(READERS, move |st, _| {
         let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
         let plan = st.pipeline.sweep_plan(&q.network)?;
         let plan = SweepPlan {

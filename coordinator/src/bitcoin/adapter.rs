@@ -256,13 +256,8 @@ impl ChainAdapter for BtcChain {
         }))
     }
 
-    fn finalise(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        row: &RequestRow,
-        now: u64,
-    ) -> Result<RequestRow, PipelineError> {
+    fn finalise(&self, ctx: &Ctx, row: &RequestRow, now: u64) -> Result<RequestRow, PipelineError> {
+        let id = row.id.as_str();
         let base = self.unsigned(ctx, id)?;
         let mut parts = Vec::new();
         for s in ctx.signed_payloads(id)? {
@@ -338,13 +333,9 @@ impl ChainAdapter for BtcChain {
         }))
     }
 
-    fn track(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        row: RequestRow,
-        now: u64,
-    ) -> Result<RequestRow, PipelineError> {
+    fn track(&self, ctx: &Ctx, row: RequestRow, now: u64) -> Result<RequestRow, PipelineError> {
+        let id = row.id.clone();
+        let id = id.as_str();
         let tx = self.final_tx(ctx, id)?;
         let mut t = ConfirmationTracker::new(tx.compute_txid());
         let event = match t.poll(self.source.as_ref()).map_err(chain_err)? {
@@ -362,7 +353,7 @@ impl ChainAdapter for BtcChain {
             }
             _ => None,
         };
-        ctx.tracked(id, row, event, now)
+        ctx.tracked(row, event, now)
     }
 
     fn vault_address(&self, ctx: &Ctx) -> Result<String, PipelineError> {

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use airgap_protocol::envelope::{Payload, PayloadSignature};
 use alloy_primitives::{Address, U256};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{
     attach_signature, vault_address, Asset, Builder, ChainConfig, EvmRpc, SignedEvmTx, TrackState,
@@ -146,17 +146,8 @@ impl ChainAdapter for EvmChain {
         Ok(tx.payload())
     }
 
-    fn describe(&self, unsigned: &str) -> Result<Value, PipelineError> {
-        serde_json::from_str(unsigned).map_err(corrupt)
-    }
-
-    fn finalise(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        row: &RequestRow,
-        now: u64,
-    ) -> Result<RequestRow, PipelineError> {
+    fn finalise(&self, ctx: &Ctx, row: &RequestRow, now: u64) -> Result<RequestRow, PipelineError> {
+        let id = row.id.as_str();
         let tx: UnsignedEvmTx = match ctx.store.artifact(id, "unsigned", "evm")? {
             Some(u) => serde_json::from_str(&u).map_err(corrupt)?,
             None => return Err(corrupt("no transaction")),
@@ -202,13 +193,9 @@ impl ChainAdapter for EvmChain {
         }))
     }
 
-    fn track(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        row: RequestRow,
-        now: u64,
-    ) -> Result<RequestRow, PipelineError> {
+    fn track(&self, ctx: &Ctx, row: RequestRow, now: u64) -> Result<RequestRow, PipelineError> {
+        let id = row.id.clone();
+        let id = id.as_str();
         let signed = self.final_tx(ctx, id)?;
         let mut tracker = Tracker::new(&signed, self.config.confirmations);
         let event = match tracker.poll(&self.node).map_err(chain_err)? {
@@ -231,7 +218,7 @@ impl ChainAdapter for EvmChain {
             }
             TrackState::Pending | TrackState::Included { .. } | TrackState::Reorged { .. } => None,
         };
-        ctx.tracked(id, row, event, now)
+        ctx.tracked(row, event, now)
     }
 
     fn vault_address(&self, ctx: &Ctx) -> Result<String, PipelineError> {

@@ -100,13 +100,14 @@ impl Pipeline {
     }
 
     /// Builds the final transaction from the stored responses (idempotent).
-    /// One finaliser at a time per request: the worker and an import, or two replicas,
-    /// may both find a response stored; the second finds the work done (or in hand) and
-    /// answers the request as it stands.
+    /// One finaliser at a time per request. Within this process the worker and an
+    /// import may both find a response stored: the second waits for the first, then
+    /// finalises with everything stored by then (an import answers with its own
+    /// response counted). Another replica's live lease is its finaliser at work: this
+    /// one answers the request as it stands and the lease holder's worker picks up
+    /// what it missed on its next pass.
     pub fn finalise(&self, id: &str, now: u64) -> Result<RequestRow, PipelineError> {
-        let Some(_held) = self.hold(id) else {
-            return self.ctx.row(id);
-        };
+        let _held = self.hold(id);
         match self.ctx.lease(id, "finalise", now, 60) {
             Err(PipelineError::Busy) => return self.ctx.row(id),
             other => other?,
@@ -119,6 +120,6 @@ impl Pipeline {
             return Ok(row);
         }
         self.adapter(&Body::of(&row)?.network)?
-            .finalise(&self.ctx, id, &row, now)
+            .finalise(&self.ctx, &row, now)
     }
 }

@@ -49,7 +49,7 @@ pub struct Pipeline {
     build_errors: Mutex<std::collections::HashMap<String, String>>,
     /// Requests a step of this process is working on (leases exclude other replicas;
     /// this excludes the worker and a handler of the same process).
-    held: Arc<Mutex<std::collections::HashSet<String>>>,
+    held: Arc<Holds>,
     /// Distinct approvers a request needs before export.
     pub approvals_required: usize,
     /// How long an envelope stays valid, seconds.
@@ -70,18 +70,27 @@ impl std::fmt::Debug for Pipeline {
     }
 }
 
+/// The requests steps of this process hold, and a signal when one is let go.
+#[derive(Default)]
+struct Holds {
+    ids: Mutex<std::collections::HashSet<String>>,
+    freed: std::sync::Condvar,
+}
+
 /// A request held by a step of this process, released when dropped.
 struct Held {
-    set: Arc<Mutex<std::collections::HashSet<String>>>,
+    holds: Arc<Holds>,
     id: String,
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        self.set
+        self.holds
+            .ids
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.id);
+        self.holds.freed.notify_all();
     }
 }
 
@@ -144,13 +153,19 @@ impl Pipeline {
         }
     }
 
-    /// Holds `id` for a step of this process; `None` when another part of it holds it.
-    fn hold(&self, id: &str) -> Option<Held> {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.insert(id.to_string()).then(|| Held {
-            set: self.held.clone(),
+    /// Holds `id` for a step of this process, waiting while another part of it (the
+    /// worker, another handler) holds it: a caller that has just stored new evidence
+    /// must see its own step run, not an answer from before it.
+    fn hold(&self, id: &str) -> Held {
+        let mut ids = self.held.ids.lock().unwrap_or_else(|p| p.into_inner());
+        while ids.contains(id) {
+            ids = self.held.freed.wait(ids).unwrap_or_else(|p| p.into_inner());
+        }
+        ids.insert(id.to_string());
+        Held {
+            holds: self.held.clone(),
             id: id.to_string(),
-        })
+        }
     }
 
     /// Registers a chain adapter; requests of its network are built by it.
@@ -491,5 +506,40 @@ impl Pipeline {
             PipelineError::Unconfigured(format!("no Bitcoin vault for {network}"))
         })?;
         pool.sweep_plan(&self.ctx, chain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// An import that stored a response while the worker was finalising the same request
+    /// must run its own finalise after the worker's, not answer from before it.
+    #[test]
+    fn a_second_hold_waits_for_the_first_and_others_do_not() {
+        let store = Arc::new(crate::store::Sqlite::memory().expect("store"));
+        let p = Pipeline::unconfigured(store);
+        let worker = p.hold("r1");
+        let (tx, rx) = mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _other = p.hold("r2");
+                tx.send(("r2", Instant::now())).expect("send");
+                let _import = p.hold("r1");
+                tx.send(("r1", Instant::now())).expect("send");
+            });
+            let (id, _) = rx.recv().expect("r2");
+            assert_eq!(id, "r2", "another request is not held up");
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(rx.try_recv().is_err(), "r1 was taken while the worker held it");
+            let released = Instant::now();
+            drop(worker);
+            let (id, at) = rx.recv().expect("r1");
+            assert_eq!(id, "r1");
+            assert!(at >= released);
+        });
     }
 }

@@ -28,7 +28,7 @@ impl Pipeline {
             return Ok(row);
         }
         let adapter = self.adapter(&Body::of(&row)?.network)?;
-        adapter.track(&self.ctx, id, row, now)
+        adapter.track(&self.ctx, row, now)
     }
 
     /// Moves every request as far as it goes without a person: builds envelopes for
@@ -36,16 +36,11 @@ impl Pipeline {
     /// (request id, reason); the next round retries.
     pub fn advance_all(&self, now: u64) -> Vec<(String, String)> {
         let mut errors = Vec::new();
-        let states = [
-            State::AwaitingApprovals,
-            State::Approved,
-            State::Exported,
-            State::PartiallySigned,
-            State::Signed,
-            State::Finalised,
-            State::Broadcast,
-        ];
-        for state in states {
+        // Manual review waits for the risk role.
+        for state in State::LIVE
+            .into_iter()
+            .filter(|s| *s != State::ManualReview)
+        {
             let rows = match self.ctx.store.in_state(state, None) {
                 Ok(r) => r,
                 Err(e) => {

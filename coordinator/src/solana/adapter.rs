@@ -202,17 +202,8 @@ impl ChainAdapter for SolChain {
         Ok(from_json(unsigned)?.payload(&self.config.network, &self.vault(ctx)?))
     }
 
-    fn describe(&self, unsigned: &str) -> Result<Value, PipelineError> {
-        serde_json::from_str(unsigned).map_err(corrupt)
-    }
-
-    fn finalise(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        row: &RequestRow,
-        now: u64,
-    ) -> Result<RequestRow, PipelineError> {
+    fn finalise(&self, ctx: &Ctx, row: &RequestRow, now: u64) -> Result<RequestRow, PipelineError> {
+        let id = row.id.as_str();
         let tx = self.unsigned(ctx, id)?;
         let sigs: Vec<([u8; 32], [u8; 64])> = ctx
             .signed_payloads(id)?
@@ -266,13 +257,9 @@ impl ChainAdapter for SolChain {
         }))
     }
 
-    fn track(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        row: RequestRow,
-        now: u64,
-    ) -> Result<RequestRow, PipelineError> {
+    fn track(&self, ctx: &Ctx, row: RequestRow, now: u64) -> Result<RequestRow, PipelineError> {
+        let id = row.id.clone();
+        let id = id.as_str();
         let tx = self.unsigned(ctx, id)?;
         let (wire, _) = self.final_tx(ctx, id)?;
         let t = SolTracker::new(&tx, &wire, &self.config.commitment);
@@ -290,7 +277,7 @@ impl ChainAdapter for SolChain {
             }
             SolState::Processing { .. } => None,
         };
-        ctx.tracked(id, row, event, now)
+        ctx.tracked(row, event, now)
     }
 
     fn vault_address(&self, ctx: &Ctx) -> Result<String, PipelineError> {

@@ -3,8 +3,8 @@
 use airgap_protocol::envelope::{DescriptorKey, StationDescriptor};
 use sha2::{Digest, Sha256};
 
-use super::StationKeys;
 use crate::hsm::{HsmError, SigningBackend};
+use crate::keys::StationKeys;
 use crate::sign::sign_ed25519;
 use crate::station::Policy;
 

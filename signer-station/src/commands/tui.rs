@@ -13,11 +13,14 @@ use std::time::Duration;
 use airgap_protocol::envelope::{decode_envelope, Envelope, DESCRIPTOR_UR_TYPE};
 use ratatui::backend::TermionBackend;
 use ratatui::Terminal;
-use signer_station::ceremony::{StationKeys, OPERATING_KEY_ID};
+use signer_station::ceremony::OPERATING_KEY_ID;
 use signer_station::hsm::{BackendInfo, Connection, SigningBackend, YubiHsm};
+use signer_station::keys::StationKeys;
 use signer_station::ledger::Ledger;
 use signer_station::station::{policy, registration, Station};
-use signer_station::tui::{self, rehearsal, App, Event, Key};
+#[cfg(feature = "rehearsal")]
+use signer_station::tui::rehearsal;
+use signer_station::tui::{self, App, Event, Key};
 use termion::input::TermRead;
 use termion::raw::IntoRawMode;
 use termion::screen::IntoAlternateScreen;
@@ -31,6 +34,7 @@ pub struct TuiArgs {
     #[arg(long, value_enum, default_value = "usb")]
     pub hsm: super::ceremony::args::Hsm,
     /// With --hsm mock: where to set up the rehearsal station and its demo request.
+    #[cfg(feature = "rehearsal")]
     #[arg(long, value_name = "DIR", required_if_eq("hsm", "mock"))]
     pub rehearse: Option<PathBuf>,
     /// With --hsm usb: the station directory a ceremony created.
@@ -45,6 +49,7 @@ fn build(a: &TuiArgs) -> Result<App, String> {
     use super::ceremony::args::Hsm;
     let missing = |flag: &str| format!("--{flag} is required with --hsm {:?}", a.hsm);
     match a.hsm {
+        #[cfg(feature = "rehearsal")]
         Hsm::Mock => {
             let dir = a.rehearse.clone().ok_or_else(|| missing("rehearse"))?;
             let r = rehearsal::station(&dir, now())?;
@@ -144,10 +149,11 @@ pub fn run(a: &TuiArgs) -> Result<(), String> {
     let mut app = build(a)?;
     // A QR decoder's contained panic (rqrr asserts on some images) must not print over
     // the screen: panics go to a log file beside the ledger instead.
-    let log = a
-        .rehearse
-        .clone()
-        .or(a.station.clone())
+    #[cfg(feature = "rehearsal")]
+    let dir = a.rehearse.clone().or(a.station.clone());
+    #[cfg(not(feature = "rehearsal"))]
+    let dir = a.station.clone();
+    let log = dir
         .unwrap_or_else(|| PathBuf::from("."))
         .join("station-panics.log");
     std::panic::set_hook(Box::new(move |info| {

@@ -12,6 +12,7 @@ pub enum Connection {
     /// A YubiHSM 2 on USB.
     Usb,
     /// The in-process MockHsm (tests and demo only; not a hardware security module).
+    #[cfg(feature = "rehearsal")]
     Mock,
 }
 
@@ -42,6 +43,7 @@ impl YubiHsm {
     ) -> Result<Self, HsmError> {
         let connector = match connection {
             Connection::Usb => Connector::usb(&Default::default()),
+            #[cfg(feature = "rehearsal")]
             Connection::Mock => Connector::mockhsm(),
         };
         let key = authentication::Key::from_slice(auth_key)
@@ -56,6 +58,7 @@ impl YubiHsm {
     pub fn open_factory(connection: Connection) -> Result<Self, HsmError> {
         let connector = match connection {
             Connection::Usb => Connector::usb(&Default::default()),
+            #[cfg(feature = "rehearsal")]
             Connection::Mock => Connector::mockhsm(),
         };
         let client = Client::open(connector, Credentials::default(), true)
@@ -86,7 +89,11 @@ impl YubiHsm {
 
     /// Whether this is the MockHsm.
     pub fn is_mock(&self) -> bool {
-        self.connection == Connection::Mock
+        match self.connection {
+            Connection::Usb => false,
+            #[cfg(feature = "rehearsal")]
+            Connection::Mock => true,
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use airgap_protocol::envelope::{
 use airgap_protocol::network::Network;
 use airgap_protocol::summary::{summarize, Summary, SummaryOptions, TokenList};
 
-use crate::ceremony::StationKeys;
+use crate::keys::StationKeys;
 use crate::ledger::{Entry, Ledger, Record};
 
 pub use facts::{Class, Facts, Prepared};

@@ -13,7 +13,7 @@ use bitcoin::{CompressedPublicKey, PublicKey, Script, ScriptBuf};
 use miniscript::descriptor::{DescriptorPublicKey, SinglePubKey, Wildcard};
 use miniscript::{Descriptor, DescriptorPublicKey as Dpk, ForEachKey};
 
-use crate::ceremony::StationKeys;
+use crate::keys::StationKeys;
 
 /// How many derivation candidates are tried for one input or output: a PSBT naming more
 /// paths than this proves nothing beyond them.

@@ -3,6 +3,7 @@
 //! is the event loop, generic over the ratatui backend so tests drive it on `TestBackend`.
 
 mod app;
+#[cfg(feature = "rehearsal")]
 pub mod rehearsal;
 mod view;
 

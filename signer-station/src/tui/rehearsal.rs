@@ -13,10 +13,9 @@ use alloy_rlp::{Encodable, Header};
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 
-use crate::ceremony::{
-    export_descriptor, generate_station_keys, init, StationKeys, OPERATING_KEY_ID,
-};
+use crate::ceremony::{export_descriptor, generate_station_keys, init, OPERATING_KEY_ID};
 use crate::hsm::{Connection, HsmError, SigningBackend, YubiHsm};
+use crate::keys::StationKeys;
 use crate::ledger::Ledger;
 use crate::quorum::QuorumFile;
 use crate::station::policy::{AssetLimit, Destination, FeeLimit, Policy};
@@ -342,42 +341,13 @@ pub fn request(keys: &StationKeys, now: u64) -> Result<SignRequest, String> {
         .ok_or("no regtest key")?;
     let pk = CompressedPublicKey::from_slice(&btc_key.public_key).map_err(|e| e.to_string())?;
     let ours = bitcoin::Address::p2wpkh(&pk, Network::Regtest);
-    let txin = |o| TxIn {
-        previous_output: o,
-        script_sig: ScriptBuf::new(),
-        sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-        witness: Witness::new(),
-    };
-    let prev = Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: vec![txin(OutPoint::null())],
-        output: vec![TxOut {
-            value: Amount::from_sat(100_000),
-            script_pubkey: ours.script_pubkey(),
-        }],
-    };
-    let spend = Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: vec![txin(OutPoint {
-            txid: prev.compute_txid(),
-            vout: 0,
-        })],
-        output: vec![
-            TxOut {
-                value: Amount::from_sat(60_000),
-                script_pubkey: btc_dest().map_err(|e| e.to_string())?.script_pubkey(),
-            },
-            TxOut {
-                value: Amount::from_sat(39_000),
-                script_pubkey: ours.script_pubkey(),
-            },
-        ],
-    };
-    let mut psbt = psbt::Psbt::from_unsigned_tx(spend).map_err(|e| e.to_string())?;
-    psbt.inputs[0].witness_utxo = Some(prev.output[0].clone());
-    psbt.inputs[0].non_witness_utxo = Some(prev);
+    let dest = btc_dest().map_err(|e| e.to_string())?.script_pubkey();
+    let psbt = crate::fixtures::coin_and_spend(
+        &ours.script_pubkey(),
+        100_000,
+        0,
+        &[(dest, 60_000), (ours.script_pubkey(), 39_000)],
+    );
     let evm_from = crate::station::evm::address_of(&keys.evm.public_key).ok_or("evm key")?;
     let sol: [u8; 32] = keys
         .solana(airgap_protocol::network::SolanaCluster::Devnet)
@@ -387,49 +357,45 @@ pub fn request(keys: &StationKeys, now: u64) -> Result<SignRequest, String> {
         .try_into()
         .map_err(|_| "solana key")?;
     let to: alloy_primitives::Address = EVM_TO.parse().map_err(|_| "evm address")?;
+    let payloads = vec![
+        Payload {
+            network: "regtest".into(),
+            signer: "vault".into(),
+            body: PayloadBody::Psbt {
+                version: 0,
+                bytes: psbt.serialize(),
+            },
+            hints: DisplayHints::default(),
+        },
+        Payload {
+            network: "evm:1".into(),
+            signer: evm_from.to_checksum(None),
+            body: PayloadBody::EvmTx {
+                chain_id: 1,
+                signer: evm_from.0 .0,
+                tx: evm_tx(0, to, 500_000_000_000_000_000),
+            },
+            hints: DisplayHints::default(),
+        },
+        Payload {
+            network: "solana:devnet".into(),
+            signer: bs58::encode(sol).into_string(),
+            body: PayloadBody::SolanaMessage {
+                message: sol_message(sol, [5; 32], [2; 32], 1_500_000_000)?,
+                signers: vec![sol],
+                nonce_account: Some([5; 32]),
+            },
+            hints: DisplayHints::default(),
+        },
+    ];
     let mut r = SignRequest {
         request_id: Sha256::digest(format!("rehearsal {now}"))[..16]
             .try_into()
             .map_err(|_| "id")?,
         created: now,
-        expires: now + 3600,
-        coordinator_key: KeyId([0; 8]),
-        purpose: Purpose::Withdrawal,
         requester: "treasury:rehearsal".into(),
         memo: "rehearsal: one payment per chain".into(),
-        payloads: vec![
-            Payload {
-                network: "regtest".into(),
-                signer: "vault".into(),
-                body: PayloadBody::Psbt {
-                    version: 0,
-                    bytes: psbt.serialize(),
-                },
-                hints: DisplayHints::default(),
-            },
-            Payload {
-                network: "evm:1".into(),
-                signer: evm_from.to_checksum(None),
-                body: PayloadBody::EvmTx {
-                    chain_id: 1,
-                    signer: evm_from.0 .0,
-                    tx: evm_tx(0, to, 500_000_000_000_000_000),
-                },
-                hints: DisplayHints::default(),
-            },
-            Payload {
-                network: "solana:devnet".into(),
-                signer: bs58::encode(sol).into_string(),
-                body: PayloadBody::SolanaMessage {
-                    message: sol_message(sol, [5; 32], [2; 32], 1_500_000_000)?,
-                    signers: vec![sol],
-                    nonce_account: Some([5; 32]),
-                },
-                hints: DisplayHints::default(),
-            },
-        ],
-        approvals: vec![],
-        coordinator_signature: [0; 64],
+        ..crate::fixtures::request(payloads, now)
     };
     resign(&mut r);
     Ok(r)

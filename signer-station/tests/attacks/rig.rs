@@ -508,7 +508,7 @@ pub fn btc_payload(psbt: &bitcoin::psbt::Psbt, label: &str) -> Payload {
 }
 
 /// A P2WPKH address of the station key of another network, as a script.
-pub fn single_of(keys: &signer_station::ceremony::StationKeys, n: BitcoinNetwork) -> ScriptBuf {
+pub fn single_of(keys: &signer_station::keys::StationKeys, n: BitcoinNetwork) -> ScriptBuf {
     let pk = PublicKey::from_slice(&keys.bitcoin(n).unwrap().public_key).unwrap();
     ScriptBuf::new_p2wpkh(&pk.wpubkey_hash().unwrap())
 }

@@ -6,8 +6,9 @@ use age::secrecy::SecretString;
 use airgap_protocol::envelope::*;
 use airgap_protocol::summary::TokenList;
 use ed25519_dalek::SigningKey;
-use signer_station::ceremony::{generate_station_keys, init, StationKeys, OPERATING_KEY_ID};
+use signer_station::ceremony::{generate_station_keys, init, OPERATING_KEY_ID};
 use signer_station::hsm::{Connection, YubiHsm};
+use signer_station::keys::StationKeys;
 use signer_station::ledger::Ledger;
 use signer_station::quorum::QuorumFile;
 use signer_station::station::policy::{AssetLimit, Destination, FeeLimit, Policy};
@@ -156,31 +157,11 @@ pub fn station_with(name: &str, make_policy: impl FnOnce(&StationKeys) -> Policy
 }
 
 pub fn request(payloads: Vec<Payload>) -> SignRequest {
-    let mut r = SignRequest {
-        request_id: rand_id(&payloads),
-        created: NOW - 60,
-        expires: NOW + 3600,
-        coordinator_key: KeyId([0; 8]),
-        purpose: Purpose::Withdrawal,
-        requester: "treasury".into(),
-        memo: String::new(),
-        payloads,
-        approvals: vec![],
-        coordinator_signature: [0; 64],
-    };
+    let mut r = signer_station::fixtures::request(payloads, NOW);
     r.approve_with(&key(10));
     r.approve_with(&key(11));
     r.sign_with(&key(1));
     r
-}
-
-fn rand_id(p: &[Payload]) -> [u8; 16] {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    for x in p {
-        h.update(format!("{x:?}"));
-    }
-    h.finalize()[..16].try_into().unwrap()
 }
 
 // ---- Bitcoin
@@ -196,42 +177,16 @@ pub fn btc_case(keys: &StationKeys, pay: u64, fee: u64, salt: u8) -> BtcCase {
     use bitcoin::*;
     let pk = CompressedPublicKey::from_slice(&btc_key(keys).public_key).unwrap();
     let ours = Address::p2wpkh(&pk, Network::Regtest);
-    let txin = |previous_output| TxIn {
-        previous_output,
-        script_sig: ScriptBuf::new(),
-        sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
-        witness: Witness::new(),
-    };
-    let prev = Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::from_consensus(u32::from(salt)),
-        input: vec![txin(OutPoint::null())],
-        output: vec![TxOut {
-            value: Amount::from_sat(100_000),
-            script_pubkey: ours.script_pubkey(),
-        }],
-    };
-    let spend = Transaction {
-        version: transaction::Version::TWO,
-        lock_time: absolute::LockTime::ZERO,
-        input: vec![txin(OutPoint {
-            txid: prev.compute_txid(),
-            vout: 0,
-        })],
-        output: vec![
-            TxOut {
-                value: Amount::from_sat(pay),
-                script_pubkey: btc_addr(2).script_pubkey(),
-            },
-            TxOut {
-                value: Amount::from_sat(100_000 - pay - fee),
-                script_pubkey: ours.script_pubkey(),
-            },
+    let psbt = signer_station::fixtures::coin_and_spend(
+        &ours.script_pubkey(),
+        100_000,
+        u32::from(salt),
+        &[
+            (btc_addr(2).script_pubkey(), pay),
+            (ours.script_pubkey(), 100_000 - pay - fee),
         ],
-    };
-    let mut psbt = psbt::Psbt::from_unsigned_tx(spend).unwrap();
-    psbt.inputs[0].witness_utxo = Some(prev.output[0].clone());
-    psbt.inputs[0].non_witness_utxo = Some(prev.clone());
+    );
+    let prev = signer_station::fixtures::coin_of(&psbt).unwrap().clone();
     BtcCase { psbt, prev }
 }
 

@@ -241,10 +241,10 @@ impl Demo {
                             dir.display()
                         ),
                     );
-                    self.svc.call(
-                        "POST",
-                        &format!("/v1/requests/{id}/import"),
-                        Some(&self.tokens.treasury),
+                    self.svc.step(
+                        &id,
+                        "import",
+                        &self.tokens.treasury,
                         Some(&json!({"frames": texts})),
                     )?
                 }

@@ -30,18 +30,7 @@ pub(super) fn provision_nonce(
     req.approve_with(&seed_key("ana-approver"));
     req.approve_with(&seed_key("ben-approver"));
     req.sign_with(coordinator);
-    let review = s
-        .station
-        .review(&req, now)
-        .map_err(|e| anyhow!("refused: {e}"))?;
-    review
-        .verdict
-        .clone()
-        .map_err(|e| anyhow!("station refuses: {e}"))?;
-    let resp = s
-        .station
-        .sign(&review, &s.session, now)
-        .map_err(|e| anyhow!("signing: {e}"))?;
+    let resp = strongroom_e2e::service::station_signs(&mut s.station, &s.session, &req)?;
     let Outcome::Signed(sigs) = resp.outcome else {
         bail!("refused")
     };

@@ -13,6 +13,7 @@ pub enum Hsm {
     /// A YubiHSM 2 on USB.
     Usb,
     /// The in-process MockHsm: only `rehearse` (it keeps no state between runs).
+    #[cfg(feature = "rehearsal")]
     Mock,
 }
 
@@ -20,6 +21,7 @@ impl Hsm {
     pub fn connection(self) -> Connection {
         match self {
             Self::Usb => Connection::Usb,
+            #[cfg(feature = "rehearsal")]
             Self::Mock => Connection::Mock,
         }
     }
@@ -163,6 +165,7 @@ pub enum Step {
         reason: String,
     },
     /// Every step in one process on MockHsm, with a restore drill.
+    #[cfg(feature = "rehearsal")]
     Rehearse {
         #[command(flatten)]
         station: Station,

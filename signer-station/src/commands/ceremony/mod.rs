@@ -9,14 +9,16 @@ mod backup;
 mod init;
 mod keys;
 mod register;
+#[cfg(feature = "rehearsal")]
 mod rehearse;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use age::secrecy::SecretString;
-use signer_station::ceremony::{StationKeys, OPERATING_KEY_ID};
+use signer_station::ceremony::OPERATING_KEY_ID;
 use signer_station::hsm::{Connection, HsmError, SigningBackend, YubiHsm};
+use signer_station::keys::StationKeys;
 use signer_station::ledger::{Ledger, Record};
 use signer_station::quorum::QuorumFile;
 
@@ -113,13 +115,20 @@ fn station_dir(station: &Station) -> Result<StationDir, String> {
     Ok(dir)
 }
 
+/// The steps but `rehearse` keep state on the device: MockHsm forgets it between runs.
+fn real_device(station: &Station) -> Result<(), String> {
+    match station.hsm {
+        args::Hsm::Usb => Ok(()),
+        #[cfg(feature = "rehearsal")]
+        args::Hsm::Mock => {
+            Err("MockHsm keeps no state between runs: use `ceremony rehearse --hsm mock`".into())
+        }
+    }
+}
+
 /// The station directory and a session unlocked by the custodians, on a real device.
 fn session(station: &Station, custodians: &Custodians) -> Result<(StationDir, YubiHsm), String> {
-    if station.hsm == args::Hsm::Mock {
-        return Err(
-            "MockHsm keeps no state between runs: use `ceremony rehearse --hsm mock`".into(),
-        );
-    }
+    real_device(station)?;
     let dir = station_dir(station)?;
     let hsm = unlock(&dir, station.hsm.connection(), &custodians.read()?)?;
     Ok((dir, hsm))
@@ -128,12 +137,7 @@ fn session(station: &Station, custodians: &Custodians) -> Result<(StationDir, Yu
 pub fn run(step: &Step) -> Result<(), String> {
     match step {
         Step::Init { station, init } => {
-            if station.hsm == args::Hsm::Mock {
-                return Err(
-                    "MockHsm keeps no state between runs: use `ceremony rehearse --hsm mock`"
-                        .into(),
-                );
-            }
+            real_device(station)?;
             let dir = station_dir(station)?;
             let factory =
                 YubiHsm::open_factory(station.hsm.connection()).map_err(|e| e.to_string())?;
@@ -190,6 +194,7 @@ pub fn run(step: &Step) -> Result<(), String> {
             );
             Ok(())
         }
+        #[cfg(feature = "rehearsal")]
         Step::Rehearse {
             station,
             init,

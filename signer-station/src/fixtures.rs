@@ -1,0 +1,115 @@
+//! Transactions and requests for rehearsal, the demo, tests and benchmarks (feature
+//! `rehearsal`): coins and a PSBT spending them, an unsigned request. Nothing here
+//! decides anything.
+
+use airgap_protocol::envelope::{KeyId, Payload, Purpose, SignRequest};
+use bitcoin::psbt::Psbt;
+use bitcoin::{
+    absolute, transaction, Amount, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
+};
+use sha2::{Digest, Sha256};
+
+/// A coin of `value` sat at `script` (its funding transaction made unique by `salt`, its
+/// lock time) and a version-0 PSBT spending it to `outputs` (script, sat), with the
+/// coin's output and whole transaction on the input.
+pub fn coin_and_spend(
+    script: &ScriptBuf,
+    value: u64,
+    salt: u32,
+    outputs: &[(ScriptBuf, u64)],
+) -> Psbt {
+    coins_and_spend(script, &[value], salt, outputs)
+}
+
+/// As [`coin_and_spend`] with one coin per value (salts `salt`, `salt + 1`, …), spent
+/// in that order.
+pub fn coins_and_spend(
+    script: &ScriptBuf,
+    values: &[u64],
+    salt: u32,
+    outputs: &[(ScriptBuf, u64)],
+) -> Psbt {
+    let txin = |previous_output| TxIn {
+        previous_output,
+        script_sig: ScriptBuf::new(),
+        sequence: Sequence::ENABLE_RBF_NO_LOCKTIME,
+        witness: Witness::new(),
+    };
+    let coins: Vec<Transaction> = (salt..)
+        .zip(values)
+        .map(|(salt, value)| Transaction {
+            version: transaction::Version::TWO,
+            lock_time: absolute::LockTime::from_consensus(salt),
+            input: vec![txin(OutPoint::null())],
+            output: vec![TxOut {
+                value: Amount::from_sat(*value),
+                script_pubkey: script.clone(),
+            }],
+        })
+        .collect();
+    let spend = Transaction {
+        version: transaction::Version::TWO,
+        lock_time: absolute::LockTime::ZERO,
+        input: coins
+            .iter()
+            .map(|c| {
+                txin(OutPoint {
+                    txid: c.compute_txid(),
+                    vout: 0,
+                })
+            })
+            .collect(),
+        output: outputs
+            .iter()
+            .map(|(script_pubkey, sat)| TxOut {
+                value: Amount::from_sat(*sat),
+                script_pubkey: script_pubkey.clone(),
+            })
+            .collect(),
+    };
+    Psbt {
+        unsigned_tx: spend,
+        version: 0,
+        xpub: Default::default(),
+        proprietary: Default::default(),
+        unknown: Default::default(),
+        inputs: coins
+            .into_iter()
+            .map(|c| bitcoin::psbt::Input {
+                witness_utxo: Some(c.output[0].clone()),
+                non_witness_utxo: Some(c),
+                ..Default::default()
+            })
+            .collect(),
+        outputs: vec![Default::default(); outputs.len()],
+    }
+}
+
+/// The funding transaction of the first coin of a PSBT made by [`coin_and_spend`].
+pub fn coin_of(psbt: &Psbt) -> Option<&Transaction> {
+    psbt.inputs.first()?.non_witness_utxo.as_ref()
+}
+
+/// An unsigned request for `payloads`: a withdrawal by `treasury`, created a minute
+/// before `now` and valid for an hour, its id a digest of the payloads. Callers set what
+/// differs, then approve and sign it.
+pub fn request(payloads: Vec<Payload>, now: u64) -> SignRequest {
+    let mut h = Sha256::new();
+    for p in &payloads {
+        h.update(format!("{p:?}"));
+    }
+    let mut request_id = [0; 16];
+    request_id.copy_from_slice(&h.finalize()[..16]);
+    SignRequest {
+        request_id,
+        created: now.saturating_sub(60),
+        expires: now.saturating_add(3600),
+        coordinator_key: KeyId([0; 8]),
+        purpose: Purpose::Withdrawal,
+        requester: "treasury".into(),
+        memo: String::new(),
+        payloads,
+        approvals: vec![],
+        coordinator_signature: [0; 64],
+    }
+}

@@ -1,0 +1,113 @@
+//! What both attack suites share: the stable reason codes, the case macros (`attacks!`
+//! asserts a refusal with its code, nothing released and the refusal in the ledger;
+//! `controls!` must sign) and payload helpers over the rig.
+#![allow(dead_code)]
+
+use airgap_protocol::envelope::*;
+use airgap_protocol::network::{BitcoinNetwork, SolanaCluster};
+use bitcoin::ScriptBuf;
+use signer_station::station::Refusal;
+
+use super::build::*;
+use super::rig::*;
+
+// Stable reason codes (docs/PROTOCOL.md).
+pub const ENVELOPE: u16 = 10;
+pub const REQUEST_REPLAYED: u16 = 20;
+pub const PAYLOAD_REPLAYED: u16 = 21;
+pub const DOUBLE_SPEND: u16 = 22;
+pub const NETWORK_NOT_ALLOWED: u16 = 30;
+pub const OVER_TX_LIMIT: u16 = 31;
+pub const OVER_DAY_LIMIT: u16 = 32;
+pub const NOT_ALLOW_LISTED: u16 = 33;
+pub const FEE: u16 = 34;
+pub const DISALLOWED: u16 = 35;
+pub const UNLISTED_ASSET: u16 = 36;
+pub const VALIDITY: u16 = 37;
+pub const NETWORK_MISMATCH: u16 = 38;
+pub const APPROVALS: u16 = 39;
+pub const MISSING_PREV_TX: u16 = 40;
+pub const PREVOUT_MISMATCH: u16 = 41;
+pub const SIGHASH: u16 = 42;
+pub const NOT_OURS: u16 = 43;
+pub const FOREIGN_NONCE: u16 = 44;
+pub const FOREIGN_INPUT: u16 = 45;
+pub const UNDECODABLE: u16 = 50;
+pub const LEDGER_ANCHOR: u16 = 72;
+
+pub type Attempt = Result<SignResponse, Refusal>;
+
+/// A case's change to the rig's policy, if any.
+macro_rules! tweak {
+    () => {
+        |_: &mut signer_station::station::Policy| {}
+    };
+    ($t:expr) => {
+        $t
+    };
+}
+
+macro_rules! attacks {
+    ($($name:ident => $code:expr $(, policy: $tweak:expr)?; $body:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let mut r = Rig::with(stringify!($name), tweak!($($tweak)?));
+            let attack: fn(&mut Rig) -> Attempt = $body;
+            let result = attack(&mut r);
+            r.assert_refused(result, $code);
+        }
+    )*};
+}
+
+macro_rules! controls {
+    ($($name:ident $(, policy: $tweak:expr)?; $body:expr;)*) => {$(
+        #[test]
+        fn $name() {
+            let mut r = Rig::with(stringify!($name), tweak!($($tweak)?));
+            let control: fn(&mut Rig) -> Attempt = $body;
+            let result = control(&mut r);
+            r.assert_signed(result);
+        }
+    )*};
+}
+
+pub const REGTEST: BitcoinNetwork = BitcoinNetwork::Regtest;
+
+/// A regtest payment from the station's single-key wallet: `pay` to allow-listed #2,
+/// the rest less `fee` back as change.
+pub fn single_spend(r: &mut Rig, pay_to: ScriptBuf, pay: u64, fee: u64) -> bitcoin::psbt::Psbt {
+    let coin = r.single_coin(100_000);
+    let change = r.single(REGTEST);
+    r.psbt(
+        &[(&coin, None)],
+        &[(pay_to, pay, None), (change, 100_000 - pay - fee, None)],
+    )
+}
+
+pub fn btc(r: &Rig, psbt: &bitcoin::psbt::Psbt) -> SignRequest {
+    r.request(vec![btc_payload(psbt, "regtest")])
+}
+
+pub fn evm(r: &Rig, label: &str, tx: &Evm) -> Payload {
+    evm_payload(r.evm_address(), label, tx.chain_id, tx.bytes())
+}
+
+pub fn ours_evm(r: &Rig) -> String {
+    alloy_primitives::Address::from(r.evm_address()).to_checksum(None)
+}
+
+pub fn devnet(r: &Rig) -> [u8; 32] {
+    r.sol_key(SolanaCluster::Devnet)
+}
+
+/// A devnet payment: advance the station's nonce account [5; 32], then `ixs`.
+pub fn sol(r: &Rig, ixs: Vec<solana_instruction::Instruction>, nonce_value: u8) -> Payload {
+    let ours = devnet(r);
+    let mut all = vec![advance_nonce([5; 32], ours)];
+    all.extend(ixs);
+    sol_payload(
+        "solana:devnet",
+        message(ours, &all, nonce_value),
+        Some([5; 32]),
+    )
+}
