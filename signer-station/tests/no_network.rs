@@ -34,7 +34,6 @@ fn station_dependency_tree_has_no_networking_crate() {
             "--all-features",
             "--prefix",
             "none",
-            "--offline",
         ])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
