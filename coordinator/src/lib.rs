@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bitcoin;
 pub mod chain;
 pub mod evm;
+mod installation;
 pub mod lifecycle;
 pub mod pipeline;
 pub mod requests;

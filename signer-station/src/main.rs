@@ -20,7 +20,8 @@ struct Cli {
 enum Command {
     /// The custodians' screen: capture, review, unlock, sign or refuse.
     Tui(commands::tui::TuiArgs),
-    /// Station ceremonies: init, keys, register, backup, restore, reanchor, rehearse.
+    /// Station ceremonies: init, keys, register, backup, restore, reanchor (and rehearse,
+    /// on MockHsm, in a build with the `rehearsal` feature).
     #[command(subcommand)]
     Ceremony(commands::ceremony::Step),
     /// The station ledger: verify the hash chain, repair a torn tail.

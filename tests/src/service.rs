@@ -347,6 +347,54 @@ impl Service {
         Ok(())
     }
 
+    /// Exports request `id` (as `token`) and reads back the request its UR frames carry.
+    pub fn export(&self, id: &str, token: &str) -> Result<airgap_protocol::envelope::SignRequest> {
+        let a = self.step(id, "export", token, None)?;
+        if a.status != 200 {
+            bail!("exporting {id}: {} {}", a.status, a.json);
+        }
+        let frames = a.json["frames"].as_array().cloned().unwrap_or_default();
+        match envelope_of(&frames)? {
+            airgap_protocol::envelope::Envelope::Request(r) => Ok(r),
+            _ => bail!("the export of {id} is not a request"),
+        }
+    }
+
+    /// Imports a station's response to `id` as UR frames (as `token`).
+    pub fn import(
+        &self,
+        id: &str,
+        token: &str,
+        resp: airgap_protocol::envelope::SignResponse,
+    ) -> Result<Answer> {
+        let frames = ur_texts(&airgap_protocol::envelope::Envelope::Response(resp));
+        self.step(
+            id,
+            "import",
+            token,
+            Some(&serde_json::json!({"frames": frames})),
+        )
+    }
+
+    /// Registers a station from its signed descriptor (as admin).
+    pub fn register_station(
+        &self,
+        admin: &str,
+        descriptor: &airgap_protocol::envelope::StationDescriptor,
+    ) -> Result<()> {
+        let body = serde_json::json!({"cbor_hex": hex::encode(descriptor.to_cbor())});
+        let a = self.call("POST", "/v1/stations", Some(admin), Some(&body))?;
+        if a.status != 201 {
+            bail!(
+                "registering station {}: {} {}",
+                descriptor.name,
+                a.status,
+                a.json
+            );
+        }
+        Ok(())
+    }
+
     /// Waits for a request's envelope, then each (approver, token) signs its digest;
     /// returns the envelope view.
     pub fn approve(&self, id: &str, approvers: &[(&str, &str)]) -> Result<Value> {

@@ -11,7 +11,6 @@ mod tamper;
 
 use std::path::PathBuf;
 
-use airgap_protocol::envelope::Envelope;
 use anyhow::{bail, Result};
 use bitcoin::{Amount, Network, TxOut};
 use btc_common::{now, policy, recipient};
@@ -19,9 +18,7 @@ use serde_json::json;
 use signer_station::ceremony::export_descriptor;
 use signer_station::tui::rehearsal::{self, seed_key};
 use strongroom_e2e::btcserver::BtcServer;
-use strongroom_e2e::service::{
-    envelope_of, scratch, serve_args, station_signs, ur_texts, write_key, Desks, Service,
-};
+use strongroom_e2e::service::{scratch, serve_args, station_signs, write_key, Desks, Service};
 use tamper::Tamper;
 
 fn exe() -> PathBuf {
@@ -125,13 +122,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     let args = serve_args(&chains, &key_path, &[]);
     let svc = Service::start(&exe(), &db, &args)?;
     for v in [&a, &b] {
-        let r = svc.call(
-            "POST",
-            "/v1/stations",
-            Some(&admin),
-            Some(&json!({"cbor_hex": hex::encode(v.descriptor.to_cbor())})),
-        )?;
-        assert_eq!(r.status, 201, "{}", r.json);
+        svc.register_station(&admin, &v.descriptor)?;
     }
     svc.register_approvers(&admin, &["ana", "ben"])?;
     let r = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
@@ -165,11 +156,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     assert!(view["transaction"]["fee_sat"].as_u64().unwrap() > 0);
 
     svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
-    let r = svc.step(&id, "export", &treasury, None)?;
-    assert_eq!(r.status, 200, "{}", r.json);
-    let Envelope::Request(req) = envelope_of(r.json["frames"].as_array().unwrap())? else {
-        bail!("not a request")
-    };
+    let req = svc.export(&id, &treasury)?;
     // The same PSBT as BBQr for a hardware-wallet cosigner: joins back byte for byte.
     let q = svc.read(&id, "export/bbqr", &ana)?;
     assert_eq!(q.status, 200, "{}", q.json);
@@ -188,12 +175,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     // Each station reviews and signs; the first answer leaves it partially signed.
     for (n, v) in [&mut a, &mut b].into_iter().enumerate() {
         let resp = station_signs(&mut v.station, &v.hsm, &req)?;
-        let r = svc.call(
-            "POST",
-            &format!("/v1/requests/{id}/import"),
-            Some(&treasury),
-            Some(&json!({"frames": ur_texts(&Envelope::Response(resp))})),
-        )?;
+        let r = svc.import(&id, &treasury, resp)?;
         assert_eq!(r.status, 200, "{}", r.json);
         if n == 0 {
             assert_eq!(r.json["request"]["state"], "partially-signed");
@@ -384,13 +366,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     } = Desks::add(&exe(), &db)?;
     let args = serve_args(&chains, &key_path, &[]);
     let svc = Service::start(&exe(), &db, &args)?;
-    let r = svc.call(
-        "POST",
-        "/v1/stations",
-        Some(&admin),
-        Some(&json!({"cbor_hex": hex::encode(a.descriptor.to_cbor())})),
-    )?;
-    assert_eq!(r.status, 201, "{}", r.json);
+    svc.register_station(&admin, &a.descriptor)?;
     svc.register_approvers(&admin, &["ana", "ben"])?;
     let r = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
     assert_eq!(r.json["vaults"][0]["address"], vault.address().to_string());
@@ -400,11 +376,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     let id = svc.create(&treasury, &risk, "hw-1", &body, "payout")?;
     svc.wait_envelope(&id, &ana)?;
     svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
-    let r = svc.step(&id, "export", &treasury, None)?;
-    assert_eq!(r.status, 200, "{}", r.json);
-    let Envelope::Request(req) = envelope_of(r.json["frames"].as_array().unwrap())? else {
-        bail!("not a request")
-    };
+    let req = svc.export(&id, &treasury)?;
     // The station signs first.
     let resp = station_signs(&mut a.station, &a.hsm, &req)?;
     let airgap_protocol::envelope::Outcome::Signed(sigs) = &resp.outcome else {
@@ -414,12 +386,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
         bail!("not a PSBT answer")
     };
     let station_psbt = station_psbt.clone();
-    let r = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/import"),
-        Some(&treasury),
-        Some(&json!({"frames": ur_texts(&Envelope::Response(resp))})),
-    )?;
+    let r = svc.import(&id, &treasury, resp)?;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["request"]["state"], "partially-signed");
 

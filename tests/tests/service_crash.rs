@@ -83,13 +83,7 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
         let amount = ETHER / 100 + k as u128;
         let mut svc = Some(start(&db, Some(point))?);
         let s = svc.as_ref().unwrap();
-        let reg = s.call(
-            "POST",
-            "/v1/stations",
-            Some(&t.admin),
-            Some(&json!({"cbor_hex": hex::encode(descriptor.to_cbor())})),
-        )?;
-        assert_eq!(reg.status, 201, "{}", reg.json);
+        s.register_station(&t.admin, &descriptor)?;
         s.register_approvers(&t.admin, &["ana", "ben"])?;
         let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
             "amount": amount.to_string(), "purpose": "withdrawal"});

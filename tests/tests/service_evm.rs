@@ -8,6 +8,8 @@
 //! final transaction is stored and before it is broadcast; after a restart the worker
 //! broadcasts it, and the transfer happens exactly once.
 
+#[path = "service_evm/console.rs"]
+mod console;
 mod tamper;
 
 use std::path::PathBuf;
@@ -17,6 +19,7 @@ use airgap_protocol::qr::GrayFrame;
 use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
 use alloy_primitives::{Address, U256};
 use anyhow::{bail, Result};
+use console::console_checks;
 use serde_json::json;
 use strongroom_e2e::anvil::Anvil;
 use strongroom_e2e::evm_vault::{EvmVault, ETHER};
@@ -525,92 +528,5 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     assert_eq!(node.nonce(vault, "latest")?, 3);
     assert_eq!(node.balance(RECIPIENT)? - before4, U256::from(amount4));
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
-}
-
-/// Runs `tests/console/console.cjs` against the service and checks what it saw.
-fn console_checks(
-    svc: &Service,
-    token: &str,
-    id: &str,
-    digest: &str,
-    (treasury, camera_id, video): (&str, &str, &std::path::Path),
-) -> Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let playwright = root.join(".tools/node_modules/playwright-core");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !playwright.exists() || !std::path::Path::new(&chromium).exists() {
-        bail!(
-            "the console test needs Debian chromium and playwright-core in .tools/ \
-             (bash scripts/test.sh installs both)"
-        );
-    }
-    let out = root.join("target/console-screenshots");
-    std::fs::create_dir_all(&out)?;
-    let run = std::process::Command::new("node")
-        .arg(root.join("tests/console/console.cjs"))
-        .args([svc.url.as_str(), token, id])
-        .arg(&out)
-        .args([treasury, camera_id])
-        .arg(video)
-        .env("PLAYWRIGHT_CORE", &playwright)
-        .env("CHROMIUM", &chromium)
-        .output()?;
-    if !run.status.success() {
-        bail!(
-            "console run failed: {}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-    }
-    let seen: serde_json::Value = serde_json::from_slice(&run.stdout)?;
-    assert_eq!(seen["refused"], "unauthorized", "{seen}");
-    assert!(seen["rows"].as_u64().unwrap() >= 3, "{seen}");
-    assert_eq!(seen["state"], "confirmed");
-    assert_eq!(seen["digest"], digest);
-    assert!(
-        seen["approvals"].as_str().unwrap().starts_with("2 of 2"),
-        "{seen}"
-    );
-    assert_ne!(seen["first"], seen["later"], "the player advances: {seen}");
-    assert!(
-        seen["verify"].as_str().unwrap().starts_with("chain intact"),
-        "{seen}"
-    );
-    assert!(seen["auditRows"].as_u64().unwrap() > 20, "{seen}");
-    assert_eq!(seen["errors"], serde_json::json!([]), "no script errors");
-    // The camera import: the station's frames read from the fake camera's video, the
-    // response imported, the camera switched off.
-    assert_eq!(seen["before"], "exported", "{seen}");
-    let imported = seen["imported"].as_str().unwrap();
-    assert!(imported.starts_with("imported from the camera"), "{seen}");
-    assert!(
-        imported.contains("state finalised")
-            || imported.contains("state signed")
-            || imported.contains("state broadcast"),
-        "{seen}"
-    );
-    assert!(
-        seen["progress"]
-            .as_str()
-            .unwrap()
-            .starts_with("frames read: "),
-        "progress shown while scanning: {seen}"
-    );
-    assert_eq!(seen["cameraHidden"], true, "{seen}");
-    assert_eq!(
-        seen["stateAfter"].as_str(),
-        imported.rsplit("state ").next(),
-        "the page shows the new state: {seen}"
-    );
-    // An independent reader decodes the QR frame on the player's screenshot.
-    let z = std::process::Command::new("zbarimg")
-        .args(["--raw", "-q"])
-        .arg(out.join("player.png"))
-        .output()?;
-    let text = String::from_utf8_lossy(&z.stdout).to_lowercase();
-    assert!(
-        text.starts_with("ur:strongroom-request/"),
-        "zbarimg read {text:?} from the player"
-    );
     Ok(())
 }

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use airgap_protocol::envelope::{Envelope, PayloadSignature, Purpose};
+use airgap_protocol::envelope::{PayloadSignature, Purpose};
 use anyhow::{bail, Result};
 use coordinator::solana::{SolBuilder, SolRpc, SolState, SolTracker, TxOptions};
 use ed25519_dalek::{Signer, SigningKey};
@@ -18,9 +18,7 @@ use signer_station::tui::rehearsal::{self, seed_key};
 use solana_address::Address;
 use strongroom_e2e::litesvm::LiteSvm;
 use strongroom_e2e::requests::{now, round_trip, signed_request, Channel};
-use strongroom_e2e::service::{
-    envelope_of, scratch, serve_args, station_signs, ur_texts, write_key, Desks, Service,
-};
+use strongroom_e2e::service::{scratch, serve_args, station_signs, write_key, Desks, Service};
 use tamper::Tamper;
 
 mod tamper;
@@ -131,13 +129,7 @@ fn solana_request_through_the_service() -> Result<()> {
     let args = serve_args(&chains, &key_path, &[]);
     let svc = Service::start(&exe(), &db, &args)?;
     let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
-    let a = svc.call(
-        "POST",
-        "/v1/stations",
-        Some(&admin),
-        Some(&json!({"cbor_hex": hex::encode(descriptor.to_cbor())})),
-    )?;
-    assert_eq!(a.status, 201, "{}", a.json);
+    svc.register_station(&admin, &descriptor)?;
     svc.register_approvers(&admin, &["ana", "ben"])?;
 
     let create = |amount: u64, key: &str| -> Result<String> {
@@ -148,18 +140,9 @@ fn solana_request_through_the_service() -> Result<()> {
     };
     let mut station_sign = |id: &str| -> Result<serde_json::Value> {
         let view = svc.approve(id, &[("ana", &ana), ("ben", &ben)])?;
-        let a = svc.step(&id, "export", &treasury, None)?;
-        assert_eq!(a.status, 200, "{}", a.json);
-        let Envelope::Request(req) = envelope_of(a.json["frames"].as_array().unwrap())? else {
-            bail!("not a request")
-        };
+        let req = svc.export(id, &treasury)?;
         let resp = station_signs(&mut station, &r.hsm, &req)?;
-        let a = svc.call(
-            "POST",
-            &format!("/v1/requests/{id}/import"),
-            Some(&treasury),
-            Some(&json!({"frames": ur_texts(&Envelope::Response(resp))})),
-        )?;
+        let a = svc.import(id, &treasury, resp)?;
         assert_eq!(a.status, 200, "{}", a.json);
         Ok(view)
     };

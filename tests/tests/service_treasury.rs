@@ -17,7 +17,7 @@ use strongroom_e2e::anvil::Anvil;
 use strongroom_e2e::evm_vault::{EvmVault, ETHER};
 use strongroom_e2e::requests::now;
 use strongroom_e2e::service::{
-    envelope_of, scratch, serve_args, station_signs, ur_texts, write_key, Desks, Service,
+    scratch, serve_args, station_signs, ur_texts, write_key, Desks, Service,
 };
 
 const WARM: Address = Address::new([0x77; 20]);
@@ -100,13 +100,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     } = Desks::add(&exe(), &db)?;
     let args = serve_args(&chains, &key_path, &["--risk", risk.to_str().unwrap()]);
     let svc = Service::start_logged(&exe(), &db, &args, &[], Some(&dir.join("coordinator.log")))?;
-    let a = svc.call(
-        "POST",
-        "/v1/stations",
-        Some(&admin),
-        Some(&json!({"cbor_hex": hex::encode(descriptor.to_cbor())})),
-    )?;
-    assert_eq!(a.status, 201, "{}", a.json);
+    svc.register_station(&admin, &descriptor)?;
     svc.register_approvers(&admin, &["ana", "ben"])?;
 
     // The watch drafts a refill of 3 ETH (0 → high) and raises an alert.
@@ -155,11 +149,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     // It goes through approvals, the station and the chain like any other request.
     let _view = svc.wait_envelope(&id, &ana)?;
     svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
-    let e = svc.step(&id, "export", &treasury, None)?;
-    assert_eq!(e.status, 200, "{}", e.json);
-    let Envelope::Request(req) = envelope_of(e.json["frames"].as_array().unwrap())? else {
-        bail!("not a request")
-    };
+    let req = svc.export(&id, &treasury)?;
     let resp = station_signs(&mut station, &r.hsm, &req)?;
     let frames = ur_texts(&Envelope::Response(resp));
     let a = svc.step(&id, "import", &treasury, Some(&json!({"frames": frames})))?;
@@ -277,13 +267,7 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     let args = serve_args(&chains, &key_path, &["--risk", risk.to_str().unwrap()]);
     let log = dir.join("coordinator.log");
     let svc = Service::start_logged(&exe(), &db, &args, &[], Some(&log))?;
-    let a = svc.call(
-        "POST",
-        "/v1/stations",
-        Some(&admin),
-        Some(&json!({"cbor_hex": hex::encode(station_descriptor.to_cbor())})),
-    )?;
-    assert_eq!(a.status, 201, "{}", a.json);
+    svc.register_station(&admin, &station_descriptor)?;
     svc.register_approvers(&admin, &["ana", "ben"])?;
 
     let refill = first_refill(&svc, &ana, &log)?;
@@ -308,18 +292,9 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
 
     let _view = svc.wait_envelope(&id, &ana)?;
     svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
-    let e = svc.step(&id, "export", &treasury, None)?;
-    assert_eq!(e.status, 200, "{}", e.json);
-    let Envelope::Request(req) = envelope_of(e.json["frames"].as_array().unwrap())? else {
-        bail!("not a request")
-    };
+    let req = svc.export(&id, &treasury)?;
     let resp = station_signs(&mut station, &r.hsm, &req)?;
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/import"),
-        Some(&treasury),
-        Some(&json!({"frames": ur_texts(&Envelope::Response(resp))})),
-    )?;
+    let a = svc.import(&id, &treasury, resp)?;
     assert_eq!(a.status, 200, "{}", a.json);
     // The server verifies the broadcast with Bitcoin Core's interpreter.
     svc.wait_state(&id, &ana, "confirmed", || {

@@ -10,7 +10,9 @@
 //! transaction to broadcast). A step that finds its artifact already stored only moves
 //! the state on; one that finds another value refuses.
 //!
-//! This module is the lifecycle only; what differs per chain is a [`ChainAdapter`]
+//! This module is the lifecycle only (the installation's stations and approvers are in
+//! `installation.rs`, watches and deposit pools in `treasury/`); what differs per chain
+//! is a [`ChainAdapter`]
 //! (`evm/adapter.rs`, `bitcoin/adapter.rs`, `solana/adapter.rs`) registered at start-up
 //! and found by the request's network. `export.rs`, `import.rs` and `worker.rs` hold the
 //! later steps.
@@ -21,7 +23,7 @@ mod worker;
 
 use std::sync::{Arc, Mutex};
 
-use airgap_protocol::envelope::{KeyId, Purpose as EnvPurpose, SignRequest, StationDescriptor};
+use airgap_protocol::envelope::{KeyId, Purpose as EnvPurpose, SignRequest};
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use serde_json::{json, Value};
 
@@ -44,7 +46,7 @@ pub struct Pipeline {
     pub watches: Vec<Watch>,
     /// Deposit address pools.
     pub deposits: Vec<Deposits>,
-    last_watch: Mutex<std::collections::HashMap<String, u64>>,
+    pub(crate) last_watch: Mutex<std::collections::HashMap<String, u64>>,
     /// Why the last build of a request failed (shown until it succeeds).
     build_errors: Mutex<std::collections::HashMap<String, String>>,
     /// Requests a step of this process is working on (leases exclude other replicas;
@@ -118,7 +120,7 @@ fn uuid_bytes(id: &str) -> Result<[u8; 16], PipelineError> {
         .ok_or_else(|| corrupt(format!("request id {id:?}")))
 }
 
-fn parse_hex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], PipelineError> {
+pub(crate) fn parse_hex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], PipelineError> {
     hex::decode(s.trim())
         .ok()
         .and_then(|b| b.try_into().ok())
@@ -207,89 +209,6 @@ impl Pipeline {
             .iter()
             .map(|a| a.vault_view(&self.ctx))
             .collect()
-    }
-
-    // ----- installation: stations and approvers -----
-
-    /// Registers a station from its descriptor (CBOR), after checking its signature.
-    /// A name registers once: the same descriptor again is a no-op, another one is
-    /// refused (a station's keys never change silently).
-    pub fn register_station(
-        &self,
-        descriptor: &[u8],
-        usb_keys: Option<&str>,
-        actor: &str,
-        now: u64,
-    ) -> Result<StationDescriptor, PipelineError> {
-        let d = StationDescriptor::from_cbor(descriptor)
-            .map_err(|e| refused(format!("station descriptor: {e}")))?;
-        d.verify()
-            .map_err(|e| refused(format!("station descriptor signature: {e}")))?;
-        if d.mock_hsm && !self.allow_mock_hsm {
-            return Err(refused(
-                "this station runs on MockHsm (keys in memory): refused outside demos",
-            ));
-        }
-        if let Some(text) = usb_keys {
-            usb_transfer::keyfile::PublicKeys::parse(text, "usb_keys")
-                .map_err(|e| refused(format!("usb_keys: {e}")))?;
-        }
-        if d.name.is_empty() || d.name.len() > 64 {
-            return Err(refused("station name must be 1 to 64 characters"));
-        }
-        let value = json!({"descriptor": hex::encode(d.to_cbor()), "usb_keys": usb_keys});
-        let detail = json!({
-            "station": d.name,
-            "identity": hex::encode(d.identity),
-            "keys": d.keys.iter().map(|k| json!({"chain": format!("{:?}", k.chain), "public_key": hex::encode(&k.public_key)})).collect::<Vec<_>>(),
-            "mock_hsm": d.mock_hsm,
-        });
-        self.ctx.store.put_artifact(
-            "",
-            "station",
-            &d.name,
-            &value.to_string(),
-            actor,
-            detail,
-            now,
-        )?;
-        Ok(d)
-    }
-
-    /// Registered stations by name.
-    pub fn stations(&self) -> Result<Vec<(String, RegisteredStation)>, PipelineError> {
-        self.ctx.stations()
-    }
-
-    /// Registers the Ed25519 approval key of a principal (write-once).
-    pub fn register_approver(
-        &self,
-        principal: &str,
-        public_key_hex: &str,
-        actor: &str,
-        now: u64,
-    ) -> Result<(), PipelineError> {
-        let pk: [u8; 32] = parse_hex(public_key_hex, "public_key")?;
-        let key = VerifyingKey::from_bytes(&pk)
-            .map_err(|_| refused("public_key is not an Ed25519 key"))?;
-        if key.is_weak() {
-            return Err(refused(
-                "public_key is a weak (small-order) Ed25519 key: it would accept forged signatures",
-            ));
-        }
-        if principal.is_empty() || principal.len() > 128 {
-            return Err(refused("principal must be 1 to 128 characters"));
-        }
-        self.ctx.store.put_artifact(
-            "",
-            "approver",
-            principal,
-            &hex::encode(pk),
-            actor,
-            json!({"principal": principal, "public_key": hex::encode(pk)}),
-            now,
-        )?;
-        Ok(())
     }
 
     // ----- prepare: build the transaction and the envelope -----
@@ -454,59 +373,6 @@ impl Pipeline {
         }
         self.ctx.row(id)
     }
-
-    // ----- treasury: watches and deposits -----
-
-    /// Whether `w` is due for a check at `now` (and marks it checked).
-    pub fn watch_due(&self, w: &Watch, now: u64) -> bool {
-        let mut last = self.last_watch.lock().unwrap_or_else(|p| p.into_inner());
-        let key = format!("{}:{}", w.network, w.address);
-        match last.get(&key) {
-            Some(t) if now < t.saturating_add(w.every_secs) => false,
-            _ => {
-                last.insert(key, now);
-                true
-            }
-        }
-    }
-
-    /// The balance a watch sees, base units.
-    pub fn watched_balance(&self, w: &Watch) -> Result<u128, PipelineError> {
-        self.adapter(&w.network)?.watched_balance(&self.ctx, w)
-    }
-
-    fn deposit_pool(&self, network: &str) -> Result<&Deposits, PipelineError> {
-        self.deposits
-            .iter()
-            .find(|d| d.config.network == network)
-            .ok_or_else(|| {
-                PipelineError::Unconfigured(format!("no deposit pool configured for {network}"))
-            })
-    }
-
-    /// Hands out the next deposit address of `network`'s pool.
-    pub fn deposit_hand_out(
-        &self,
-        network: &str,
-        actor: &str,
-        now: u64,
-    ) -> Result<(u32, String), PipelineError> {
-        self.deposit_pool(network)?.hand_out(&self.ctx, actor, now)
-    }
-
-    /// The deposit addresses handed out on `network`, in order.
-    pub fn deposit_list(&self, network: &str) -> Result<Vec<(u32, String)>, PipelineError> {
-        self.deposit_pool(network)?.list(&self.ctx)
-    }
-
-    /// The sweep plan for `network`'s deposit addresses, from the chain now.
-    pub fn sweep_plan(&self, network: &str) -> Result<crate::bitcoin::sweep::Plan, PipelineError> {
-        let pool = self.deposit_pool(network)?;
-        let chain = self.adapter(network)?.as_bitcoin().ok_or_else(|| {
-            PipelineError::Unconfigured(format!("no Bitcoin vault for {network}"))
-        })?;
-        pool.sweep_plan(&self.ctx, chain)
-    }
 }
 
 #[cfg(test)]
@@ -534,7 +400,10 @@ mod tests {
             let (id, _) = rx.recv().expect("r2");
             assert_eq!(id, "r2", "another request is not held up");
             std::thread::sleep(Duration::from_millis(200));
-            assert!(rx.try_recv().is_err(), "r1 was taken while the worker held it");
+            assert!(
+                rx.try_recv().is_err(),
+                "r1 was taken while the worker held it"
+            );
             let released = Instant::now();
             drop(worker);
             let (id, at) = rx.recv().expect("r1");

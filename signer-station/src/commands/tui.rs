@@ -30,7 +30,8 @@ use super::ceremony::{now, StationDir};
 /// `signer-station tui`.
 #[derive(Debug, clap::Args)]
 pub struct TuiArgs {
-    /// usb: the station's YubiHSM 2; mock: a rehearsal station on MockHsm.
+    /// usb: the station's YubiHSM 2 (mock: a rehearsal station on MockHsm, in a build with
+    /// the `rehearsal` feature).
     #[arg(long, value_enum, default_value = "usb")]
     pub hsm: super::ceremony::args::Hsm,
     /// With --hsm mock: where to set up the rehearsal station and its demo request.

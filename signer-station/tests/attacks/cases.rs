@@ -111,3 +111,32 @@ pub fn sol(r: &Rig, ixs: Vec<solana_instruction::Instruction>, nonce_value: u8) 
         Some([5; 32]),
     )
 }
+
+/// Cuts the ledger file just before its first signing, as someone with the disk would.
+pub fn cut_before_signing(r: &Rig) {
+    let text = std::fs::read_to_string(&r.h.ledger_path).unwrap();
+    let signed_at = text
+        .lines()
+        .position(|l| l.contains("\"kind\":\"signed\""))
+        .unwrap();
+    let head: String = text
+        .lines()
+        .take(signed_at)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&r.h.ledger_path, head).unwrap();
+}
+
+/// Restarts the station on its (edited) ledger, same HSM, same policy.
+pub fn reopen(r: &mut Rig) {
+    let ledger = signer_station::ledger::Ledger::open(&r.h.ledger_path).unwrap();
+    let policy = r.h.station.policy().clone();
+    let anchors = r.h.station.anchors().clone();
+    r.h.station = signer_station::station::Station::new(
+        r.h.keys.clone(),
+        anchors,
+        policy,
+        Default::default(),
+        ledger,
+    );
+}

@@ -242,7 +242,7 @@ impl Demo {
                         ),
                     );
                     self.svc.step(
-                        &id,
+                        id,
                         "import",
                         &self.tokens.treasury,
                         Some(&json!({"frames": texts})),

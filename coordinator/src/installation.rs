@@ -1,0 +1,92 @@
+//! The installation: stations registered from their signed descriptors and approvers'
+//! Ed25519 keys, each write-once, with an audit row.
+
+use airgap_protocol::envelope::StationDescriptor;
+use ed25519_dalek::VerifyingKey;
+use serde_json::json;
+
+use crate::chain::{refused, PipelineError, RegisteredStation};
+use crate::pipeline::{parse_hex, Pipeline};
+
+impl Pipeline {
+    /// Registers a station from its descriptor (CBOR), after checking its signature.
+    /// A name registers once: the same descriptor again is a no-op, another one is
+    /// refused (a station's keys never change silently).
+    pub fn register_station(
+        &self,
+        descriptor: &[u8],
+        usb_keys: Option<&str>,
+        actor: &str,
+        now: u64,
+    ) -> Result<StationDescriptor, PipelineError> {
+        let d = StationDescriptor::from_cbor(descriptor)
+            .map_err(|e| refused(format!("station descriptor: {e}")))?;
+        d.verify()
+            .map_err(|e| refused(format!("station descriptor signature: {e}")))?;
+        if d.mock_hsm && !self.allow_mock_hsm {
+            return Err(refused(
+                "this station runs on MockHsm (keys in memory): refused outside demos",
+            ));
+        }
+        if let Some(text) = usb_keys {
+            usb_transfer::keyfile::PublicKeys::parse(text, "usb_keys")
+                .map_err(|e| refused(format!("usb_keys: {e}")))?;
+        }
+        if d.name.is_empty() || d.name.len() > 64 {
+            return Err(refused("station name must be 1 to 64 characters"));
+        }
+        let value = json!({"descriptor": hex::encode(d.to_cbor()), "usb_keys": usb_keys});
+        let detail = json!({
+            "station": d.name,
+            "identity": hex::encode(d.identity),
+            "keys": d.keys.iter().map(|k| json!({"chain": format!("{:?}", k.chain), "public_key": hex::encode(&k.public_key)})).collect::<Vec<_>>(),
+            "mock_hsm": d.mock_hsm,
+        });
+        self.ctx.store.put_artifact(
+            "",
+            "station",
+            &d.name,
+            &value.to_string(),
+            actor,
+            detail,
+            now,
+        )?;
+        Ok(d)
+    }
+
+    /// Registered stations by name.
+    pub fn stations(&self) -> Result<Vec<(String, RegisteredStation)>, PipelineError> {
+        self.ctx.stations()
+    }
+
+    /// Registers the Ed25519 approval key of a principal (write-once).
+    pub fn register_approver(
+        &self,
+        principal: &str,
+        public_key_hex: &str,
+        actor: &str,
+        now: u64,
+    ) -> Result<(), PipelineError> {
+        let pk: [u8; 32] = parse_hex(public_key_hex, "public_key")?;
+        let key = VerifyingKey::from_bytes(&pk)
+            .map_err(|_| refused("public_key is not an Ed25519 key"))?;
+        if key.is_weak() {
+            return Err(refused(
+                "public_key is a weak (small-order) Ed25519 key: it would accept forged signatures",
+            ));
+        }
+        if principal.is_empty() || principal.len() > 128 {
+            return Err(refused("principal must be 1 to 128 characters"));
+        }
+        self.ctx.store.put_artifact(
+            "",
+            "approver",
+            principal,
+            &hex::encode(pk),
+            actor,
+            json!({"principal": principal, "public_key": hex::encode(pk)}),
+            now,
+        )?;
+        Ok(())
+    }
+}
