@@ -1,0 +1,1 @@
+//! Feature unification for the workspace (no code). See `workspace-hack/README.md`.
