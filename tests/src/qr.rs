@@ -52,6 +52,36 @@ pub fn ur_through_qr(ur_type: &str, message: &[u8]) -> Result<(String, Vec<u8>, 
     bail!("{total} frames did not complete the stream")
 }
 
+/// A standard wallet request (`ur_type`, CBOR) carried to `station` as QR frames,
+/// reviewed (its verdict must pass) and signed with `hsm`; the answer carried back as QR
+/// frames: its UR type and CBOR as the wallet reads them.
+pub fn standard_round_trip(
+    station: &mut signer_station::station::Station,
+    hsm: &dyn signer_station::hsm::SigningBackend,
+    ur_type: &str,
+    cbor: &[u8],
+) -> Result<(String, Vec<u8>)> {
+    use signer_station::station::standard::StandardRequest;
+    let (ur_type, cbor, _) = ur_through_qr(ur_type, cbor)?;
+    let seen = StandardRequest::decode(&ur_type, &cbor)
+        .with_context(|| format!("{ur_type} is not a standard request"))?
+        .map_err(anyhow::Error::msg)?;
+    let now = crate::requests::now();
+    let review = station
+        .review_standard(&seen, now)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    review
+        .verdict
+        .clone()
+        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
+    let answer = station
+        .sign_standard(&seen, &review, hsm, now)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (ur_type, cbor) = answer.to_ur();
+    let (ur_type, cbor, _) = ur_through_qr(ur_type, &cbor)?;
+    Ok((ur_type, cbor))
+}
+
 /// Writes `env` as an animated QR stream into a YUV4MPEG2 video (640x480, 10 fps, each
 /// frame held for two video frames), the file format Chromium plays as a fake camera
 /// (`--use-file-for-fake-video-capture`). Rendered at `version`, so a small envelope

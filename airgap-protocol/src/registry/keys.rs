@@ -30,6 +30,17 @@ pub struct KeyPath {
 }
 
 impl KeyPath {
+    /// A key path of no steps and no fingerprint (tag 304): the wallet's own key, as a
+    /// request names it when the signer holds one key.
+    pub fn none() -> Self {
+        Self {
+            components: Vec::new(),
+            source_fingerprint: None,
+            depth: None,
+            tag: 304,
+        }
+    }
+
     /// `44'/60'/0'/0/0` style text (no `m/`).
     pub fn path(&self) -> String {
         self.components

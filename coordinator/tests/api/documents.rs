@@ -2,6 +2,27 @@
 
 use super::*;
 
+/// Runs `script` with `input` on stdin under the system's python3; a missing module is
+/// named with how to install it.
+fn python(script: &str, input: &[u8]) -> std::process::Output {
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), input).expect("write");
+    let out = child.wait_with_output().expect("python3 ran");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains("No module named"),
+        "a validator is missing ({err}): `bash scripts/test.sh` installs PyPI prometheus-client, \
+         openapi-spec-validator and jsonschema"
+    );
+    out
+}
+
 /// `/metrics` parses as OpenMetrics with an independent parser (the Python
 /// `prometheus_client` package), and carries HELP text, per-route latency histograms and
 /// answers labelled by route, never by raw path.
@@ -45,20 +66,8 @@ async fn metrics_parse_as_openmetrics() {
         from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
         names = [f.name for f in text_string_to_metric_families(sys.stdin.read())]\n\
         print(len(names)); print(' '.join(names))";
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = python(script, text.as_bytes());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !err.contains("No module named"),
-        "the OpenMetrics parser is missing: `bash scripts/test.sh` installs PyPI prometheus-client"
-    );
     assert!(out.status.success(), "not OpenMetrics: {err}\n{text}");
     let names = String::from_utf8_lossy(&out.stdout);
     for family in [
@@ -103,20 +112,8 @@ async fn openapi_validates_and_describes_every_answer() {
         from openapi_spec_validator import validate\n\
         validate(json.load(sys.stdin))\n\
         print('valid')";
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), doc.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = python(script, doc.to_string().as_bytes());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !err.contains("No module named"),
-        "the validator is missing: `bash scripts/test.sh` installs PyPI openapi-spec-validator"
-    );
     assert!(out.status.success(), "invalid OpenAPI: {err}");
     let mut operations = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -182,15 +179,7 @@ async fn openapi_validates_and_describes_every_answer() {
         \x20   jsonschema.Draft202012Validator(schema).validate(value)\n\
         print(len(d['cases']))";
     let input = serde_json::json!({"doc": doc, "cases": cases});
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.to_string().as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = python(script, input.to_string().as_bytes());
     assert!(
         out.status.success(),
         "an answer does not match its schema: {}",

@@ -125,7 +125,7 @@ fn rpc_failover_and_breaker() {
 fn standard_eth_sign_request_types_4_and_1() {
     use airgap_protocol::registry::{EthDataType, EthSignRequest, EthSignature, KeyPath};
     use signer_station::station::standard::{StandardAnswer, StandardRequest};
-    use strongroom_e2e::qr::ur_through_qr;
+    use strongroom_e2e::qr::standard_round_trip;
     let (mut r, hsm) = rig(137);
     for (i, (kind, data_type)) in [
         (TxKindChoice::Eip1559, EthDataType::TypedTransaction),
@@ -151,25 +151,12 @@ fn standard_eth_sign_request_types_4_and_1() {
             sign_data: tx.unsigned.clone(),
             data_type,
             chain_id: Some(137),
-            derivation_path: KeyPath {
-                components: vec![],
-                source_fingerprint: None,
-                depth: None,
-                tag: 304,
-            },
+            derivation_path: KeyPath::none(),
             address: Some(r.vault.0 .0),
             origin: Some("treasury wallet".into()),
         };
-        let (ur_type, cbor, _) = ur_through_qr("eth-sign-request", &req.to_cbor()).unwrap();
-        let seen = StandardRequest::decode(&ur_type, &cbor).unwrap().unwrap();
-        let review = r.station.review_standard(&seen, now()).unwrap();
-        review.verdict.clone().unwrap();
-        let answer = r
-            .station
-            .sign_standard(&seen, &review, &hsm, now())
-            .unwrap();
-        let (ur_type, cbor) = answer.to_ur();
-        let (ur_type, cbor, _) = ur_through_qr(ur_type, &cbor).unwrap();
+        let (ur_type, cbor) =
+            standard_round_trip(&mut r.station, &hsm, "eth-sign-request", &req.to_cbor()).unwrap();
         assert_eq!(ur_type, "eth-signature");
         let sig = EthSignature::from_cbor(&cbor).unwrap();
         assert_eq!(sig.request_id, req.request_id);
@@ -199,12 +186,7 @@ fn standard_eth_sign_request_types_4_and_1() {
         sign_data: b"hello".to_vec(),
         data_type: EthDataType::PersonalMessage,
         chain_id: None,
-        derivation_path: KeyPath {
-            components: vec![],
-            source_fingerprint: None,
-            depth: None,
-            tag: 304,
-        },
+        derivation_path: KeyPath::none(),
         address: None,
         origin: None,
     });
@@ -236,12 +218,7 @@ fn standard_eth_sign_request_types_4_and_1() {
                 sign_data: tx.unsigned,
                 data_type: EthDataType::TypedTransaction,
                 chain_id: Some(137),
-                derivation_path: KeyPath {
-                    components: vec![],
-                    source_fingerprint: None,
-                    depth: None,
-                    tag: 304,
-                },
+                derivation_path: KeyPath::none(),
                 address: None,
                 origin: None,
             }),

@@ -9,7 +9,7 @@ use super::*;
 fn standard_sol_sign_request() {
     use airgap_protocol::registry::{KeyPath, SolSignRequest, SolSignature};
     use signer_station::station::standard::StandardRequest;
-    use strongroom_e2e::qr::ur_through_qr;
+    use strongroom_e2e::qr::standard_round_trip;
     let (mut r, hsm) = rig("standard");
     r.provision_nonce(&hsm);
     let bh = r.durable();
@@ -20,26 +20,13 @@ fn standard_sol_sign_request() {
     let req = SolSignRequest {
         request_id: Some([9; 16]),
         sign_data: tx.message.clone(),
-        derivation_path: KeyPath {
-            components: vec![],
-            source_fingerprint: None,
-            depth: None,
-            tag: 304,
-        },
+        derivation_path: KeyPath::none(),
         address: Some(r.vault.to_bytes().to_vec()),
         origin: Some("treasury wallet".into()),
         sign_type: Some(1),
     };
-    let (ur_type, cbor, _) = ur_through_qr("sol-sign-request", &req.to_cbor()).unwrap();
-    let seen = StandardRequest::decode(&ur_type, &cbor).unwrap().unwrap();
-    let review = r.station.review_standard(&seen, now()).unwrap();
-    review.verdict.clone().unwrap();
-    let answer = r
-        .station
-        .sign_standard(&seen, &review, &hsm, now())
-        .unwrap();
-    let (ur_type, cbor) = answer.to_ur();
-    let (ur_type, cbor, _) = ur_through_qr(ur_type, &cbor).unwrap();
+    let (ur_type, cbor) =
+        standard_round_trip(&mut r.station, &hsm, "sol-sign-request", &req.to_cbor()).unwrap();
     assert_eq!(ur_type, "sol-signature");
     let sig = SolSignature::from_cbor(&cbor).unwrap();
     assert_eq!(sig.request_id, Some([9; 16]));
@@ -52,7 +39,7 @@ fn standard_sol_sign_request() {
     // The same request again is a replay.
     let e = r
         .station
-        .review_standard(&seen, now())
+        .review_standard(&StandardRequest::Sol(req), now())
         .unwrap()
         .verdict
         .unwrap_err();
