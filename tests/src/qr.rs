@@ -29,10 +29,19 @@ pub fn ur_through_qr(ur_type: &str, message: &[u8]) -> Result<(String, Vec<u8>, 
     } else {
         enc.fragment_count() * 2 + 2
     };
+    let pngs = (0..total).map(|_| renderer.to_png(&enc.next_part(), 4));
+    scan_pngs(pngs).with_context(|| format!("{total} frames shown"))
+}
+
+/// Reads PNG frames in order until the scanner completes a UR: its type and CBOR, and
+/// how many frames it took. A frame the scanner refuses, or a stream that does not
+/// complete, is an error.
+pub fn scan_pngs<E: Into<anyhow::Error>>(
+    pngs: impl IntoIterator<Item = std::result::Result<Vec<u8>, E>>,
+) -> Result<(String, Vec<u8>, usize)> {
     let mut scanner = Scanner::default();
-    for shown in 1..=total {
-        let png = renderer.to_png(&enc.next_part(), 4)?;
-        let img = image::load_from_memory(&png)?.to_luma8();
+    for (n, png) in pngs.into_iter().enumerate() {
+        let img = image::load_from_memory(&png.map_err(Into::into)?)?.to_luma8();
         let frame = GrayFrame {
             width: img.width() as usize,
             height: img.height() as usize,
@@ -41,7 +50,7 @@ pub fn ur_through_qr(ur_type: &str, message: &[u8]) -> Result<(String, Vec<u8>, 
         for ev in scanner.push_frame(frame) {
             match ev {
                 ScanEvent::Complete(Payload::Ur { ur_type, message }) => {
-                    return Ok((ur_type, message, shown));
+                    return Ok((ur_type, message, n + 1));
                 }
                 ScanEvent::Complete(other) => bail!("not a UR: {other:?}"),
                 ScanEvent::Rejected(e) => bail!("frame refused: {e}"),
@@ -49,7 +58,7 @@ pub fn ur_through_qr(ur_type: &str, message: &[u8]) -> Result<(String, Vec<u8>, 
             }
         }
     }
-    bail!("{total} frames did not complete the stream")
+    bail!("the frames did not complete the stream")
 }
 
 /// A standard wallet request (`ur_type`, CBOR) carried to `station` as QR frames,

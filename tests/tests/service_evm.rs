@@ -15,8 +15,6 @@ mod tamper;
 use std::path::PathBuf;
 
 use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, REQUEST_UR_TYPE};
-use airgap_protocol::qr::GrayFrame;
-use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
 use alloy_primitives::{Address, U256};
 use anyhow::{bail, Result};
 use console::console_checks;
@@ -35,27 +33,11 @@ fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
 }
 
-/// Reads PNG frames until the scanner completes the stream.
+/// Reads PNG frames until the scanner completes the stream: the envelope they carry.
 fn read_pngs(pngs: impl Iterator<Item = Vec<u8>>) -> Result<Envelope> {
-    let mut scanner = Scanner::default();
-    for png in pngs {
-        let img = image::load_from_memory(&png)?.to_luma8();
-        let frame = GrayFrame {
-            width: img.width() as usize,
-            height: img.height() as usize,
-            data: img.as_raw(),
-        };
-        for ev in scanner.push_frame(frame) {
-            match ev {
-                ScanEvent::Complete(Payload::Ur { ur_type, message }) => {
-                    return Ok(decode_envelope(&ur_type, &message)?)
-                }
-                ScanEvent::Rejected(e) => bail!("frame refused: {e}"),
-                _ => {}
-            }
-        }
-    }
-    bail!("the frames did not complete the stream")
+    let (ur_type, message, _) =
+        strongroom_e2e::qr::scan_pngs(pngs.map(Ok::<_, std::convert::Infallible>))?;
+    Ok(decode_envelope(&ur_type, &message)?)
 }
 
 #[test]
