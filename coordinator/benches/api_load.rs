@@ -16,16 +16,7 @@ use coordinator::api::{router, token_hash, AppState, Config};
 use coordinator::risk::RiskConfig;
 use coordinator::store::{Sqlite, Store};
 
-const RISK: &str = r#"
-[[allow_list]]
-network = "regtest"
-address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
-[[limits]]
-network = "regtest"
-asset = "native"
-per_transaction = "100000000"
-per_day = "100000000000000"
-"#;
+const RISK: &str = include_str!("api_load_risk.toml");
 
 fn body(i: usize) -> String {
     format!(

@@ -240,31 +240,7 @@ pub enum ExportFormat {
 }
 
 /// The default risk rules for a fresh install (regtest and devnets only, small limits).
-pub const DEFAULT_RISK: &str = r#"
-history_multiple = 5
-
-[[limits]]
-network = "regtest"
-asset = "native"
-per_transaction = "100000000"
-per_day = "500000000"
-
-[[limits]]
-network = "evm:1"
-asset = "native"
-per_transaction = "5000000000000000000"
-per_day = "20000000000000000000"
-
-[[limits]]
-network = "solana:devnet"
-asset = "native"
-per_transaction = "5000000000"
-per_day = "20000000000"
-
-[[velocity]]
-max_count = 20
-window_secs = 3600
-"#;
+pub const DEFAULT_RISK: &str = include_str!("default_risk.toml");
 
 /// The chains file of `serve --chains`: one `[[evm]]` table per EVM network.
 #[derive(Debug, Default, serde::Deserialize)]

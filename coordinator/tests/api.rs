@@ -17,24 +17,7 @@ mod documents;
 #[path = "api/signing.rs"]
 mod signing;
 
-const RISK: &str = r#"
-[[allow_list]]
-network = "regtest"
-address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
-[[warm_addresses]]
-network = "regtest"
-address = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
-[[limits]]
-network = "regtest"
-asset = "native"
-per_transaction = "100000000"
-per_day = "500000000"
-[[limits]]
-network = "evm:1"
-asset = "native"
-per_transaction = "10000000000000000000"
-per_day = "50000000000000000000"
-"#;
+const RISK: &str = include_str!("api/risk.toml");
 
 const DEST: &str = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
 

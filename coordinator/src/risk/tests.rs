@@ -2,214 +2,76 @@
 
 use super::*;
 
-const CONFIG: &str = r#"
-history_multiple = 5
-
-[[blacklist]]
-network = "evm:1"
-address = "0xBAD0000000000000000000000000000000000bad"
-
-[[allow_list]]
-network = "bitcoin"
-address = "bc1qknown"
-label = "market maker"
-
-[[warm_addresses]]
-network = "bitcoin"
-address = "bc1qwarm"
-
-[[limits]]
-network = "bitcoin"
-asset = "native"
-per_transaction = "100000000"
-per_day = "250000000"
-
-[[limits]]
-network = "bitcoin"
-asset = "native"
-principal = "warm-tier"
-per_transaction = "20000000"
-per_day = "50000000"
-
-[[limits]]
-network = "evm:1"
-asset = "native"
-per_transaction = "10000000000000000000"
-per_day = "50000000000000000000"
-
-[[velocity]]
-max_count = 3
-window_secs = 3600
-"#;
+const CONFIG: &str = include_str!("tests.toml");
 
 const NOW: u64 = 1_800_000_000;
 
-fn p(principal: &str, purpose: Purpose, network: &str, dest: &str, amount: u128) -> Proposal {
-    Proposal {
-        principal: principal.into(),
-        purpose,
-        network: network.into(),
-        asset: "native".into(),
-        destination: dest.into(),
-        amount,
-        now: NOW,
-    }
+/// One case of `cases.toml`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    principal: Option<String>,
+    purpose: Option<Purpose>,
+    network: Option<String>,
+    asset: Option<String>,
+    to: String,
+    amount: u128,
+    #[serde(default)]
+    history: Vec<Earlier>,
+    want: String,
 }
 
-fn past(principal: &str, dest: &str, amount: u128, ago: u64) -> Past {
-    Past {
-        principal: principal.into(),
-        network: "bitcoin".into(),
-        asset: "native".into(),
-        destination: dest.into(),
-        amount,
-        time: NOW - ago,
-    }
+/// A request of the principal's history (the case's principal unless named).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Earlier {
+    principal: Option<String>,
+    to: String,
+    amount: u128,
+    ago: u64,
+    times: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct Cases {
+    case: Vec<Case>,
 }
 
 #[test]
 fn table() {
     let c = RiskConfig::from_toml(CONFIG).unwrap();
-    use Purpose::*;
-    let known = vec![past("treasury", "bc1qknown", 30_000_000, 7200)];
-    let busy: Vec<Past> = (0..3)
-        .map(|i| past("treasury", "bc1qknown", 1_000, 60 * i))
-        .collect();
-    let heavy_day = vec![
-        past("treasury", "bc1qknown", 90_000_000, 3600),
-        past("treasury", "bc1qknown", 90_000_000, 7200),
-    ];
-    let cases: Vec<(&str, Proposal, Vec<Past>, &str)> = vec![
-        (
-            "known destination within limits",
-            p("treasury", Withdrawal, "bitcoin", "bc1qknown", 50_000_000),
-            known.clone(),
-            "approve",
-        ),
-        (
-            "allow-listed, no history",
-            p("treasury", Withdrawal, "bitcoin", "bc1qknown", 1_000),
-            vec![],
-            "approve",
-        ),
-        (
-            "first-time destination",
-            p("treasury", Withdrawal, "bitcoin", "bc1qnew", 1_000),
-            vec![],
-            "review",
-        ),
-        (
-            "destination paid before",
-            p("treasury", Withdrawal, "bitcoin", "bc1qold", 1_000),
-            vec![past("treasury", "bc1qold", 1_000, 99_999)],
-            "approve",
-        ),
-        (
-            "blacklisted, case-insensitive on EVM",
-            p(
-                "treasury",
-                Withdrawal,
-                "evm:1",
-                "0xbad0000000000000000000000000000000000BAD",
-                1,
-            ),
-            vec![],
-            "reject",
-        ),
-        (
-            "over per-transaction",
-            p("treasury", Withdrawal, "bitcoin", "bc1qknown", 100_000_001),
-            known.clone(),
-            "reject",
-        ),
-        (
-            "exactly the per-transaction limit",
-            p("treasury", Withdrawal, "bitcoin", "bc1qknown", 100_000_000),
-            known.clone(),
-            "approve",
-        ),
-        (
-            "over per-day with earlier ones",
-            p("treasury", Withdrawal, "bitcoin", "bc1qknown", 80_000_000),
-            heavy_day.clone(),
-            "reject",
-        ),
-        (
-            "earlier ones older than a day",
-            p("treasury", Withdrawal, "bitcoin", "bc1qknown", 80_000_000),
-            vec![past("treasury", "bc1qknown", 200_000_000, 86_400)],
-            "approve",
-        ),
-        (
-            "principal's own tighter limit",
-            p("warm-tier", Refill, "bitcoin", "bc1qwarm", 30_000_000),
-            vec![],
-            "reject",
-        ),
-        (
-            "refill within the principal's limit",
-            p("warm-tier", Refill, "bitcoin", "bc1qwarm", 15_000_000),
-            vec![],
-            "approve",
-        ),
-        (
-            "refill to a non-warm address",
-            p("warm-tier", Refill, "bitcoin", "bc1qknown", 1_000),
-            vec![],
-            "reject",
-        ),
-        (
-            "asset without a limit",
-            Proposal {
-                asset: "0xToken".into(),
-                ..p("treasury", Withdrawal, "evm:1", "0xabc", 1)
-            },
-            vec![],
-            "reject",
-        ),
-        (
-            "network without a limit",
-            p("treasury", Withdrawal, "solana:mainnet", "Abc", 1),
-            vec![],
-            "reject",
-        ),
-        (
-            "velocity: fourth in the hour",
-            p("treasury", Withdrawal, "bitcoin", "bc1qknown", 1_000),
-            busy.clone(),
-            "review",
-        ),
-        (
-            "velocity counts only the window",
-            p("treasury", Withdrawal, "bitcoin", "bc1qknown", 1_000),
-            vec![past("treasury", "bc1qknown", 1_000, 4000); 5],
-            "approve",
-        ),
-        (
-            "far above history",
-            p("treasury", Withdrawal, "bitcoin", "bc1qknown", 90_000_000),
-            vec![past("treasury", "bc1qknown", 10_000_000, 99_999)],
-            "review",
-        ),
-        (
-            "other principals' history does not count",
-            p("ops", Withdrawal, "bitcoin", "bc1qknown", 90_000_000),
-            vec![past("treasury", "bc1qknown", 10, 99_999)],
-            "approve",
-        ),
-        (
-            "consolidation to self, no first-time review",
-            p("treasury", Consolidation, "bitcoin", "bc1qvault", 1_000),
-            vec![],
-            "approve",
-        ),
-        (
-            "reject beats review",
-            p("treasury", Withdrawal, "bitcoin", "bc1qnew", 100_000_001),
-            vec![],
-            "reject",
-        ),
-    ];
+    let cases: Cases = toml::from_str(include_str!("cases.toml")).unwrap();
+    assert_eq!(cases.case.len(), 20);
+    let cases = cases.case.into_iter().map(|k| {
+        let principal = k.principal.unwrap_or_else(|| "treasury".into());
+        let network = k.network.unwrap_or_else(|| "bitcoin".into());
+        let history = k
+            .history
+            .iter()
+            .flat_map(|e| {
+                let past = Past {
+                    principal: e.principal.clone().unwrap_or_else(|| principal.clone()),
+                    network: "bitcoin".into(),
+                    asset: "native".into(),
+                    destination: e.to.clone(),
+                    amount: e.amount,
+                    time: NOW - e.ago,
+                };
+                std::iter::repeat_n(past, e.times.unwrap_or(1))
+            })
+            .collect::<Vec<_>>();
+        let proposal = Proposal {
+            principal,
+            purpose: k.purpose.unwrap_or(Purpose::Withdrawal),
+            network,
+            asset: k.asset.unwrap_or_else(|| "native".into()),
+            destination: k.to,
+            amount: k.amount,
+            now: NOW,
+        };
+        (k.name, proposal, history, k.want)
+    });
     for (name, proposal, history, want) in cases {
         let q = HistoryQuery::new(&c, &proposal, 0);
         let got = assess(&c, &proposal, &Summary::of(&q, &history));
