@@ -141,6 +141,11 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(default)]
     pub allow_mock_hsm: bool,
+    /// Publish each vault's balance on /metrics (which needs no token): off unless
+    /// the metrics endpoint is only reachable from where balances may be seen.
+    #[arg(long, env = "STRONGROOM_METRICS_VAULT_BALANCES")]
+    #[serde(default)]
+    pub metrics_vault_balances: bool,
     /// Log format: text or json (level by RUST_LOG, default info).
     #[arg(long, value_enum, env = "STRONGROOM_LOG_FORMAT")]
     pub log_format: Option<crate::server::LogFormat>,
@@ -181,6 +186,7 @@ impl ServeArgs {
             poll_ms: self.poll_ms.or(file.poll_ms),
             replica: self.replica.clone().or(file.replica),
             allow_mock_hsm: self.allow_mock_hsm || file.allow_mock_hsm,
+            metrics_vault_balances: self.metrics_vault_balances || file.metrics_vault_balances,
             log_format: self.log_format.or(file.log_format),
             fault_crash_after: self.fault_crash_after.clone(),
         })
@@ -421,7 +427,8 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             listener.local_addr()?
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let worker = tokio::spawn(worker(state.clone(), poll, stopped));
+        let balances = args.metrics_vault_balances;
+        let worker = tokio::spawn(worker(state.clone(), poll, balances, stopped));
         crate::server::serve(
             listener,
             router(state.clone()),
@@ -448,31 +455,34 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
 async fn worker(
     state: Arc<AppState>,
     poll: std::time::Duration,
+    vault_balances: bool,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     // What was last said about each request: a condition that persists (a lease another
     // replica holds, a vault short of funds) is logged once, not every round, and again
     // when it changes.
     let mut said: std::collections::HashMap<String, String> = Default::default();
-    // Vault balances for /metrics: read from the chains every 30 s once all are known,
-    // every round until then (a station registered since, a node back).
-    let mut vaults_read = 0u64;
+    // Vault balances for /metrics (when asked for): read after a round's work, every
+    // 30 s once all are known, every 10 s while one is not; never in the way of a step.
+    let mut vaults_due = 0u64;
     while !*stopped.borrow() {
         let w = state.clone();
-        let read_vaults = now().saturating_sub(vaults_read) >= 30;
+        let read_vaults = vault_balances && now() >= vaults_due;
         let (errors, alerts, known) = tokio::task::spawn_blocking(move || {
             let t = now();
-            let known = read_vaults && w.metrics.vault_balances(&w.pipeline.vaults());
-            (
+            let work = (
                 w.pipeline.advance_all(t),
                 crate::treasury::refill::watch(w.store.as_ref(), &w.pipeline, &w.config.risk, t),
-                known,
-            )
+            );
+            let known = read_vaults.then(|| w.metrics.vault_balances(&w.pipeline.vaults()));
+            (work.0, work.1, known)
         })
         .await
         .unwrap_or_default();
-        if known {
-            vaults_read = now();
+        match known {
+            Some(true) => vaults_due = now() + 30,
+            Some(false) => vaults_due = now() + 10,
+            None => {}
         }
         state.metrics.worker_round(now());
         let mut now_said = std::collections::HashMap::new();

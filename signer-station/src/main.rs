@@ -9,8 +9,29 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// Strongroom's offline signer station.
+/// The version, and what a test or rehearsal build compiled in: a production station
+/// says its version only.
+const VERSION: &str = match (
+    cfg!(feature = "rehearsal"),
+    cfg!(feature = "fault-injection"),
+) {
+    (false, false) => env!("CARGO_PKG_VERSION"),
+    (true, false) => concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (rehearsal build: MockHsm compiled in)"
+    ),
+    (false, true) => concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (test build: fault injection compiled in)"
+    ),
+    (true, true) => concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (test build: MockHsm and fault injection compiled in)"
+    ),
+};
+
 #[derive(Debug, Parser)]
-#[command(name = "signer-station", version, about, long_about = None)]
+#[command(name = "signer-station", version = VERSION, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

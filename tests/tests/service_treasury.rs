@@ -98,7 +98,11 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         ben,
         ..
     } = Desks::add(&exe(), &db)?;
-    let args = serve_args(&chains, &key_path, &["--risk", risk.to_str().unwrap()]);
+    let args = serve_args(
+        &chains,
+        &key_path,
+        &["--risk", risk.to_str().unwrap(), "--metrics-vault-balances"],
+    );
     let svc = Service::start_logged(&exe(), &db, &args, &[], Some(&dir.join("coordinator.log")))?;
     svc.register_station(&admin, &descriptor)?;
     svc.register_approvers(&admin, &["ana", "ben"])?;
@@ -289,6 +293,14 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     assert_eq!(alert["detail"]["balance"], "30000");
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(drafted(&svc, &ana)?.len(), 1, "one open refill at a time");
+    // Without --metrics-vault-balances, /metrics (no token) publishes no balance.
+    let m = svc.call("GET", "/metrics", None, None)?;
+    let text = String::from_utf8_lossy(&m.bytes);
+    assert!(
+        text.contains("# TYPE strongroom_vault_balance gauge"),
+        "{text}"
+    );
+    assert!(!text.contains("strongroom_vault_balance{"), "{text}");
 
     let _view = svc.wait_envelope(&id, &ana)?;
     svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;

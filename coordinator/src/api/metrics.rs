@@ -107,7 +107,7 @@ impl Default for Metrics {
             "http_answer_seconds", "Time to answer, by route", latency;
             "requests_in_state", "Transfer requests waiting in each live state", in_state;
             "worker_round_age_seconds", "Seconds since the pipeline worker last finished a round (-1: never)", worker_age;
-            "vault_balance", "Each vault's spendable balance in its base unit (sat, wei, lamports) as the worker last read it; absent while unknown", vault_balance;
+            "vault_balance", "Each vault's spendable balance in its base unit (sat, wei, lamports) as the worker last read it; published with --metrics-vault-balances, absent while unknown", vault_balance;
         }
         Self { registry, ..m }
     }

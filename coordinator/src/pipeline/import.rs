@@ -100,14 +100,32 @@ impl Pipeline {
     }
 
     /// Builds the final transaction from the stored responses (idempotent).
-    /// One finaliser at a time per request. Within this process the worker and an
-    /// import may both find a response stored: the second waits for the first, then
-    /// finalises with everything stored by then (an import answers with its own
-    /// response counted). Another replica's live lease is its finaliser at work: this
-    /// one answers the request as it stands and the lease holder's worker picks up
-    /// what it missed on its next pass.
+    /// One finaliser at a time per request. Within this process an import that finds
+    /// the worker (or another import) finalising the same request waits for it, then
+    /// finalises with everything stored by then, so it answers with its own response
+    /// counted. The worker does not wait: see [`Pipeline::finalise_if_free`]. Another
+    /// replica's live lease is its finaliser at work: this one answers the request as
+    /// it stands and the lease holder's worker picks up what it missed on its next pass.
     pub fn finalise(&self, id: &str, now: u64) -> Result<RequestRow, PipelineError> {
-        let _held = self.hold(id);
+        let held = self.hold(id);
+        self.finalise_held(id, now, held)
+    }
+
+    /// The worker's finalise: a request another part of this process is finalising is
+    /// left to it (the worker must not stall every other request behind one import).
+    pub(super) fn finalise_if_free(&self, id: &str, now: u64) -> Result<RequestRow, PipelineError> {
+        match self.try_hold(id) {
+            Some(held) => self.finalise_held(id, now, held),
+            None => self.ctx.row(id),
+        }
+    }
+
+    fn finalise_held(
+        &self,
+        id: &str,
+        now: u64,
+        _held: super::Held,
+    ) -> Result<RequestRow, PipelineError> {
         match self.ctx.lease(id, "finalise", now, 60) {
             Err(PipelineError::Busy) => return self.ctx.row(id),
             other => other?,

@@ -170,6 +170,17 @@ impl Pipeline {
         }
     }
 
+    /// Holds `id` unless another part of this process holds it: the worker skips a
+    /// request a handler is finalising (that handler finishes it) rather than wait
+    /// behind it with every other request of the round.
+    fn try_hold(&self, id: &str) -> Option<Held> {
+        let mut ids = self.held.ids.lock().unwrap_or_else(|p| p.into_inner());
+        ids.insert(id.to_string()).then(|| Held {
+            holds: self.held.clone(),
+            id: id.to_string(),
+        })
+    }
+
     /// Registers a chain adapter; requests of its network are built by it.
     pub fn register(&mut self, adapter: Arc<dyn ChainAdapter>) {
         self.adapters.push(adapter);
@@ -389,6 +400,10 @@ mod tests {
         let store = Arc::new(crate::store::Sqlite::memory().expect("store"));
         let p = Pipeline::unconfigured(store);
         let worker = p.hold("r1");
+        assert!(
+            p.try_hold("r1").is_none(),
+            "the worker's try skips a held request"
+        );
         let (tx, rx) = mpsc::channel();
         std::thread::scope(|s| {
             s.spawn(|| {

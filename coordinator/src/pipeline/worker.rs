@@ -87,7 +87,7 @@ impl Pipeline {
                     State::Exported | State::PartiallySigned | State::Signed => {
                         match self.ctx.store.artifacts(&row.id, "response") {
                             Ok(r) if r.is_empty() => Ok(()),
-                            Ok(_) => self.finalise(&row.id, now).map(|_| ()),
+                            Ok(_) => self.finalise_if_free(&row.id, now).map(|_| ()),
                             Err(e) => Err(e.into()),
                         }
                     }
