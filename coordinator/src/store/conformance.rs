@@ -104,6 +104,12 @@ fn suite(s: &dyn Store) {
     assert!(s.claim(&a.id, "broadcast", "replica-1", 200, 30).unwrap());
     assert!(!s.claim(&a.id, "broadcast", "replica-2", 210, 30).unwrap());
     assert!(s.claim(&a.id, "broadcast", "replica-1", 215, 30).unwrap());
+    // A renewal read from an older clock (a step that waited) never shortens it.
+    assert!(s.claim(&a.id, "broadcast", "replica-1", 210, 5).unwrap());
+    assert!(
+        !s.claim(&a.id, "broadcast", "replica-2", 230, 30).unwrap(),
+        "held until 245, not 215"
+    );
     assert!(
         s.claim(&a.id, "export", "replica-2", 215, 30).unwrap(),
         "another step"

@@ -330,7 +330,7 @@ impl Store for Postgres {
             .lock()?
             .execute(
                 "INSERT INTO leases (request_id, step, owner, until) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (request_id, step) DO UPDATE SET owner = $3, until = $4
+                 ON CONFLICT (request_id, step) DO UPDATE SET owner = $3, until = GREATEST(leases.until, $4)
                  WHERE leases.owner = $3 OR leases.until <= $5",
                 &[
                     &id,

@@ -334,7 +334,7 @@ impl Store for Sqlite {
         let n = conn
             .execute(
                 "INSERT INTO leases (request_id, step, owner, until) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (request_id, step) DO UPDATE SET owner = ?3, until = ?4
+                 ON CONFLICT (request_id, step) DO UPDATE SET owner = ?3, until = MAX(leases.until, ?4)
                  WHERE leases.owner = ?3 OR leases.until <= ?5",
                 params![id, step, owner, now.saturating_add(ttl) as i64, now as i64],
             )
