@@ -110,36 +110,28 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let Desks {
-        admin,
-        treasury,
-        risk,
-        ana,
-        ben,
-        warm,
-        ..
-    } = Desks::add(&exe(), &db)?;
+    let desk = Desks::add(&exe(), &db)?;
     let args = serve_args(&chains, &key_path, &[]);
     let svc = Service::start(&exe(), &db, &args)?;
     for v in [&a, &b] {
-        svc.register_station(&admin, &v.descriptor)?;
+        svc.register_station(&desk.admin, &v.descriptor)?;
     }
-    svc.register_approvers(&admin, &["ana", "ben"])?;
-    let r = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
+    svc.register_approvers(&desk.admin, &["ana", "ben"])?;
+    let r = svc.call("GET", "/v1/vaults", Some(&desk.ana), None)?;
     assert_eq!(r.json["vaults"][0]["address"], vault.address().to_string());
     assert_eq!(r.json["vaults"][0]["balance"], "1200000");
 
     let create = |amount: u64, key: &str| -> Result<String> {
         let body = json!({"network": "regtest", "asset": "native", "destination": recipient(0).to_string(),
             "amount": amount.to_string(), "purpose": "withdrawal"});
-        let id = svc.create(&treasury, &risk, key, &body, "treasury payout")?;
+        let id = svc.create(&desk.treasury, &desk.risk, key, &body, "treasury payout")?;
         Ok(id)
     };
     let id = create(700_000, "btc-1")?;
-    let view = svc.wait_envelope(&id, &ana)?;
+    let view = svc.wait_envelope(&id, &desk.ana)?;
     // A second request while the first is live: other coins only.
     let id2 = create(300_000, "btc-2")?;
-    let view2 = svc.wait_envelope(&id2, &ana)?;
+    let view2 = svc.wait_envelope(&id2, &desk.ana)?;
     let inputs = |v: &serde_json::Value| -> Vec<String> {
         v["transaction"]["inputs"]
             .as_array()
@@ -155,10 +147,10 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     );
     assert!(view["transaction"]["fee_sat"].as_u64().unwrap() > 0);
 
-    svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
-    let req = svc.export(&id, &treasury)?;
+    svc.approve(&id, &[("ana", &desk.ana), ("ben", &desk.ben)])?;
+    let req = svc.export(&id, &desk.treasury)?;
     // The same PSBT as BBQr for a hardware-wallet cosigner: joins back byte for byte.
-    let q = svc.read(&id, "export/bbqr", &ana)?;
+    let q = svc.read(&id, "export/bbqr", &desk.ana)?;
     assert_eq!(q.status, 200, "{}", q.json);
     let parts: Vec<String> = q.json["parts"]
         .as_array()
@@ -175,7 +167,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     // Each station reviews and signs; the first answer leaves it partially signed.
     for (n, v) in [&mut a, &mut b].into_iter().enumerate() {
         let resp = station_signs(&mut v.station, &v.hsm, &req)?;
-        let r = svc.import(&id, &treasury, resp)?;
+        let r = svc.import(&id, &desk.treasury, resp)?;
         assert_eq!(r.status, 200, "{}", r.json);
         if n == 0 {
             assert_eq!(r.json["request"]["state"], "partially-signed");
@@ -185,12 +177,12 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     }
     // The worker broadcasts (the server verifies it with Core's interpreter) and
     // follows it to two confirmations.
-    svc.wait_state(&id, &ana, "confirmed", || {
+    svc.wait_state(&id, &desk.ana, "confirmed", || {
         server.with(|s| {
             s.mine(vec![]);
         })
     })?;
-    let r = svc.read(&id, "chain", &ana)?;
+    let r = svc.read(&id, "chain", &desk.ana)?;
     assert_eq!(r.json["chain"], "bitcoin");
     let txid: bitcoin::Txid = r.json["hash"].as_str().unwrap().parse()?;
     let paid = server.with(|s| {
@@ -203,7 +195,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     });
     assert_eq!(paid, Amount::from_sat(700_000));
     let fee = view["transaction"]["fee_sat"].as_u64().unwrap();
-    let r = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
+    let r = svc.call("GET", "/v1/vaults", Some(&desk.ana), None)?;
     assert_eq!(
         r.json["vaults"][0]["balance"],
         (1_200_000 - 700_000 - fee).to_string(),
@@ -216,14 +208,14 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         let r = svc.call(
             "POST",
             "/v1/deposits",
-            Some(&warm),
+            Some(&desk.warm),
             Some(&json!({"network": "regtest"})),
         )?;
         assert_eq!(r.status, 201, "{}", r.json);
         assert_eq!(r.json["index"], n);
         deposits.push(r.json["address"].as_str().unwrap().to_string());
     }
-    let listed = svc.call("GET", "/v1/deposits?network=regtest", Some(&ana), None)?;
+    let listed = svc.call("GET", "/v1/deposits?network=regtest", Some(&desk.ana), None)?;
     assert_eq!(listed.json["addresses"].as_array().unwrap().len(), 4);
     // The first handed-out address is BIP-84 index 0 of the account.
     let pool = coordinator::bitcoin::DepositPool::new(&tpub.to_string(), Network::Regtest)?;
@@ -248,7 +240,12 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         ]);
         s.mine(vec![tx]);
     });
-    let plan = svc.call("GET", "/v1/sweeps/plan?network=regtest", Some(&ana), None)?;
+    let plan = svc.call(
+        "GET",
+        "/v1/sweeps/plan?network=regtest",
+        Some(&desk.ana),
+        None,
+    )?;
     assert_eq!(plan.status, 200, "{}", plan.json);
     let p = &plan.json["plan"];
     assert_eq!(p["batches"].as_array().unwrap().len(), 1, "{p}");
@@ -275,7 +272,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     // export refuses and records it; a fully compromised coordinator that re-signs the
     // edited envelope with the real approvals is refused by the station.
     let id3 = create(50_000, "btc-3")?;
-    let t = Tamper::approved(&svc, &db, &id3, &ana, &ben)?;
+    let t = Tamper::approved(&svc, &db, &id3, &desk.ana, &desk.ben)?;
     let mut psbt = bitcoin::Psbt::deserialize(&hex::decode(t.stored("unsigned")?)?)?;
     let change = psbt
         .unsigned_tx
@@ -291,13 +288,13 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         bytes: psbt.serialize(),
     };
     t.rewrite(&hex::encode(psbt.serialize()), &edited)?;
-    t.export_refused(&svc, &treasury, &admin)?;
+    t.export_refused(&svc, &desk.treasury, &desk.admin)?;
     tamper::station_refuses(&mut a.station, &t.forged(&edited), "change to an attacker")?;
     // More than the vault holds: not built, and the envelope says why.
     let id4 = create(900_000, "btc-4")?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let said = loop {
-        let r = svc.read(&id4, "envelope", &ana)?;
+        let r = svc.read(&id4, "envelope", &desk.ana)?;
         assert_eq!(r.status, 422);
         let e = r.json["error"].as_str().unwrap_or_default().to_string();
         if e.contains("last attempt failed") || std::time::Instant::now() > deadline {
@@ -306,7 +303,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
     assert!(said.contains("cannot build"), "{said}");
-    let v = svc.call("GET", "/v1/audit/verify", Some(&admin), None)?;
+    let v = svc.call("GET", "/v1/audit/verify", Some(&desk.admin), None)?;
     assert_eq!(v.json["ok"], true);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
@@ -356,27 +353,20 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let Desks {
-        admin,
-        treasury,
-        risk,
-        ana,
-        ben,
-        ..
-    } = Desks::add(&exe(), &db)?;
+    let desk = Desks::add(&exe(), &db)?;
     let args = serve_args(&chains, &key_path, &[]);
     let svc = Service::start(&exe(), &db, &args)?;
-    svc.register_station(&admin, &a.descriptor)?;
-    svc.register_approvers(&admin, &["ana", "ben"])?;
-    let r = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
+    svc.register_station(&desk.admin, &a.descriptor)?;
+    svc.register_approvers(&desk.admin, &["ana", "ben"])?;
+    let r = svc.call("GET", "/v1/vaults", Some(&desk.ana), None)?;
     assert_eq!(r.json["vaults"][0]["address"], vault.address().to_string());
 
     let body = json!({"network": "regtest", "asset": "native", "destination": recipient(0).to_string(),
         "amount": "300000", "purpose": "withdrawal"});
-    let id = svc.create(&treasury, &risk, "hw-1", &body, "payout")?;
-    svc.wait_envelope(&id, &ana)?;
-    svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
-    let req = svc.export(&id, &treasury)?;
+    let id = svc.create(&desk.treasury, &desk.risk, "hw-1", &body, "payout")?;
+    svc.wait_envelope(&id, &desk.ana)?;
+    svc.approve(&id, &[("ana", &desk.ana), ("ben", &desk.ben)])?;
+    let req = svc.export(&id, &desk.treasury)?;
     // The station signs first.
     let resp = station_signs(&mut a.station, &a.hsm, &req)?;
     let airgap_protocol::envelope::Outcome::Signed(sigs) = &resp.outcome else {
@@ -386,12 +376,12 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
         bail!("not a PSBT answer")
     };
     let station_psbt = station_psbt.clone();
-    let r = svc.import(&id, &treasury, resp)?;
+    let r = svc.import(&id, &desk.treasury, resp)?;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["request"]["state"], "partially-signed");
 
     // The hardware wallet reads the PSBT as BBQr and finds its key by its origin.
-    let q = svc.read(&id, "export/bbqr", &ana)?;
+    let q = svc.read(&id, "export/bbqr", &desk.ana)?;
     assert_eq!(q.status, 200, "{}", q.json);
     let parts: Vec<String> = q.json["parts"]
         .as_array()
@@ -413,7 +403,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     }
     let audit_len = || -> Result<usize> {
         Ok(
-            svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"]
+            svc.call("GET", "/v1/audit", Some(&desk.admin), None)?.json["rows"]
                 .as_array()
                 .map_or(0, Vec::len),
         )
@@ -438,11 +428,11 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     let r = svc.step(
         &id,
         "import",
-        &treasury,
+        &desk.treasury,
         Some(&json!({"psbt": b64(&by_stranger)})),
     )?;
     assert_eq!(r.status, 422, "{}", r.json);
-    let r = svc.step(&id, "import", &treasury, Some(&json!({"psbt": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &station_psbt)})))?;
+    let r = svc.step(&id, "import", &desk.treasury, Some(&json!({"psbt": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &station_psbt)})))?;
     assert_eq!(r.status, 422, "{}", r.json);
     assert!(
         r.json["error"]
@@ -453,7 +443,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
         r.json
     );
     assert_eq!(audit_len()?, before, "refused imports record nothing");
-    let r = svc.read(&id, "", &ana)?;
+    let r = svc.read(&id, "", &desk.ana)?;
     assert_eq!(r.json["request"]["state"], "partially-signed");
 
     // The hardware wallet signs and answers with a crypto-psbt UR.
@@ -467,15 +457,20 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     let frames: Vec<String> = (0..enc.fragment_count() + 2)
         .map(|_| enc.next_part())
         .collect();
-    let r = svc.step(&id, "import", &treasury, Some(&json!({"frames": frames})))?;
+    let r = svc.step(
+        &id,
+        "import",
+        &desk.treasury,
+        Some(&json!({"frames": frames})),
+    )?;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["request"]["state"], "finalised");
-    svc.wait_state(&id, &ana, "confirmed", || {
+    svc.wait_state(&id, &desk.ana, "confirmed", || {
         server.with(|s| {
             s.mine(vec![]);
         })
     })?;
-    let r = svc.read(&id, "chain", &ana)?;
+    let r = svc.read(&id, "chain", &desk.ana)?;
     let txid: bitcoin::Txid = r.json["hash"].as_str().unwrap().parse()?;
     let paid = server.with(|s| {
         s.chain
@@ -487,10 +482,15 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     });
     assert_eq!(paid, Amount::from_sat(300_000));
     // The same answer again changes nothing.
-    let r = svc.step(&id, "import", &treasury, Some(&json!({"frames": frames})))?;
+    let r = svc.step(
+        &id,
+        "import",
+        &desk.treasury,
+        Some(&json!({"frames": frames})),
+    )?;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["request"]["state"], "confirmed");
-    let rows = svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"].clone();
+    let rows = svc.call("GET", "/v1/audit", Some(&desk.admin), None)?.json["rows"].clone();
     assert!(rows
         .as_array()
         .unwrap()

@@ -118,31 +118,24 @@ fn solana_request_through_the_service() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let Desks {
-        admin,
-        treasury,
-        risk,
-        ana,
-        ben,
-        ..
-    } = Desks::add(&exe(), &db)?;
+    let desk = Desks::add(&exe(), &db)?;
     let args = serve_args(&chains, &key_path, &[]);
     let svc = Service::start(&exe(), &db, &args)?;
     let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
-    svc.register_station(&admin, &descriptor)?;
-    svc.register_approvers(&admin, &["ana", "ben"])?;
+    svc.register_station(&desk.admin, &descriptor)?;
+    svc.register_approvers(&desk.admin, &["ana", "ben"])?;
 
     let create = |amount: u64, key: &str| -> Result<String> {
         let body = json!({"network": NET, "asset": "native", "destination": recipient.to_string(),
             "amount": amount.to_string(), "purpose": "withdrawal"});
-        let id = svc.create(&treasury, &risk, key, &body, "hot wallet refill")?;
+        let id = svc.create(&desk.treasury, &desk.risk, key, &body, "hot wallet refill")?;
         Ok(id)
     };
     let mut station_sign = |id: &str| -> Result<serde_json::Value> {
-        let view = svc.approve(id, &[("ana", &ana), ("ben", &ben)])?;
-        let req = svc.export(id, &treasury)?;
+        let view = svc.approve(id, &[("ana", &desk.ana), ("ben", &desk.ben)])?;
+        let req = svc.export(id, &desk.treasury)?;
         let resp = station_signs(&mut station, &r.hsm, &req)?;
-        let a = svc.import(id, &treasury, resp)?;
+        let a = svc.import(id, &desk.treasury, resp)?;
         assert_eq!(a.status, 200, "{}", a.json);
         Ok(view)
     };
@@ -157,7 +150,7 @@ fn solana_request_through_the_service() -> Result<()> {
     // A second request while the only nonce account is held: it waits, unbuilt.
     let id2 = create(SOL / 2, "sol-2")?;
     std::thread::sleep(Duration::from_millis(300));
-    svc.wait_state(&id, &ana, "confirmed", || {})?;
+    svc.wait_state(&id, &desk.ana, "confirmed", || {})?;
     assert_eq!(node.balance(&recipient)? - before, 3 * SOL / 2);
     // Then it is built on the same account's advanced nonce, and lands too.
     let view2 = station_sign(&id2)?;
@@ -169,18 +162,18 @@ fn solana_request_through_the_service() -> Result<()> {
         view2["transaction"]["blockhash"],
         view["transaction"]["blockhash"]
     );
-    svc.wait_state(&id2, &ana, "confirmed", || {})?;
+    svc.wait_state(&id2, &desk.ana, "confirmed", || {})?;
     assert_eq!(node.balance(&recipient)? - before, 2 * SOL);
-    let a = svc.read(&id2, "chain", &ana)?;
+    let a = svc.read(&id2, "chain", &desk.ana)?;
     assert_eq!(a.json["chain"], "solana");
-    let a = svc.call("GET", "/v1/vaults", Some(&ana), None)?;
+    let a = svc.call("GET", "/v1/vaults", Some(&desk.ana), None)?;
     assert_eq!(a.json["vaults"][0]["address"], vault.to_string());
     // A compromised database: a third request is approved, then its message is rewritten
     // onto another durable nonce account (the attacker's) and its envelope with it. The
     // coordinator's export refuses and records it; re-signed with the real approvals by
     // a compromised coordinator, the station refuses it.
     let id3 = create(SOL / 4, "sol-3")?;
-    let t = Tamper::approved(&svc, &db, &id3, &ana, &ben)?;
+    let t = Tamper::approved(&svc, &db, &id3, &desk.ana, &desk.ben)?;
     let attacker_nonce = addr(&seed_key("attacker nonce account"));
     let fake = coordinator::solana::NonceInfo {
         address: attacker_nonce,
@@ -200,9 +193,9 @@ fn solana_request_through_the_service() -> Result<()> {
     let mut edited = t.original.clone();
     edited.payloads = vec![forged_tx.payload(NET, &vault)];
     t.rewrite(&unsigned.to_string(), &edited)?;
-    t.export_refused(&svc, &treasury, &admin)?;
+    t.export_refused(&svc, &desk.treasury, &desk.admin)?;
     tamper::station_refuses(&mut station, &t.forged(&edited), "a foreign nonce account")?;
-    let a = svc.call("GET", "/v1/audit/verify", Some(&admin), None)?;
+    let a = svc.call("GET", "/v1/audit/verify", Some(&desk.admin), None)?;
     assert_eq!(a.json["ok"], true);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

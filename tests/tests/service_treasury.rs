@@ -91,24 +91,18 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let Desks {
-        admin,
-        treasury,
-        ana,
-        ben,
-        ..
-    } = Desks::add(&exe(), &db)?;
+    let desk = Desks::add(&exe(), &db)?;
     let args = serve_args(
         &chains,
         &key_path,
         &["--risk", risk.to_str().unwrap(), "--metrics-vault-balances"],
     );
     let svc = Service::start_logged(&exe(), &db, &args, &[], Some(&dir.join("coordinator.log")))?;
-    svc.register_station(&admin, &descriptor)?;
-    svc.register_approvers(&admin, &["ana", "ben"])?;
+    svc.register_station(&desk.admin, &descriptor)?;
+    svc.register_approvers(&desk.admin, &["ana", "ben"])?;
 
     // The watch drafts a refill of 3 ETH (0 → high) and raises an alert.
-    let refill = first_refill(&svc, &ana, &dir.join("coordinator.log"))?;
+    let refill = first_refill(&svc, &desk.ana, &dir.join("coordinator.log"))?;
     assert_eq!(refill["body"]["purpose"], "refill");
     assert_eq!(refill["body"]["amount"], (3 * ETHER).to_string());
     assert_eq!(refill["body"]["destination"], WARM.to_checksum(None));
@@ -117,7 +111,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         "a registered warm address passes risk"
     );
     let id = refill["id"].as_str().unwrap().to_string();
-    let rows = svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"].clone();
+    let rows = svc.call("GET", "/v1/audit", Some(&desk.admin), None)?.json["rows"].clone();
     assert!(rows
         .as_array()
         .unwrap()
@@ -148,23 +142,32 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     assert_eq!(wei, (10 * ETHER) as f64, "{gauge}");
     // Several more checks while it is open: no second refill.
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(drafted(&svc, &ana)?.len(), 1, "one open refill at a time");
+    assert_eq!(
+        drafted(&svc, &desk.ana)?.len(),
+        1,
+        "one open refill at a time"
+    );
 
     // It goes through approvals, the station and the chain like any other request.
-    let _view = svc.wait_envelope(&id, &ana)?;
-    svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
-    let req = svc.export(&id, &treasury)?;
+    let _view = svc.wait_envelope(&id, &desk.ana)?;
+    svc.approve(&id, &[("ana", &desk.ana), ("ben", &desk.ben)])?;
+    let req = svc.export(&id, &desk.treasury)?;
     let resp = station_signs(&mut station, &r.hsm, &req)?;
     let frames = ur_texts(&Envelope::Response(resp));
-    let a = svc.step(&id, "import", &treasury, Some(&json!({"frames": frames})))?;
+    let a = svc.step(
+        &id,
+        "import",
+        &desk.treasury,
+        Some(&json!({"frames": frames})),
+    )?;
     assert_eq!(a.status, 200, "{}", a.json);
-    svc.wait_state(&id, &ana, "confirmed", || {
+    svc.wait_state(&id, &desk.ana, "confirmed", || {
         let _ = anvil.mine(1);
     })?;
     assert_eq!(node.balance(WARM)?, U256::from(3 * ETHER));
     // Above the low watermark now: nothing more is drafted.
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(drafted(&svc, &ana)?.len(), 1);
+    assert_eq!(drafted(&svc, &desk.ana)?.len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -261,20 +264,14 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let Desks {
-        admin,
-        treasury,
-        ana,
-        ben,
-        ..
-    } = Desks::add(&exe(), &db)?;
+    let desk = Desks::add(&exe(), &db)?;
     let args = serve_args(&chains, &key_path, &["--risk", risk.to_str().unwrap()]);
     let log = dir.join("coordinator.log");
     let svc = Service::start_logged(&exe(), &db, &args, &[], Some(&log))?;
-    svc.register_station(&admin, &station_descriptor)?;
-    svc.register_approvers(&admin, &["ana", "ben"])?;
+    svc.register_station(&desk.admin, &station_descriptor)?;
+    svc.register_approvers(&desk.admin, &["ana", "ben"])?;
 
-    let refill = first_refill(&svc, &ana, &log)?;
+    let refill = first_refill(&svc, &desk.ana, &log)?;
     assert_eq!(refill["body"]["purpose"], "refill");
     assert_eq!(
         refill["body"]["amount"], "370000",
@@ -283,7 +280,7 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     assert_eq!(refill["body"]["destination"], warm.to_string());
     assert_eq!(refill["state"], "awaiting-approvals", "{refill}");
     let id = refill["id"].as_str().unwrap().to_string();
-    let rows = svc.call("GET", "/v1/audit", Some(&admin), None)?.json["rows"].clone();
+    let rows = svc.call("GET", "/v1/audit", Some(&desk.admin), None)?.json["rows"].clone();
     let alert = rows
         .as_array()
         .unwrap()
@@ -292,7 +289,11 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         .expect("an alert in the audit chain");
     assert_eq!(alert["detail"]["balance"], "30000");
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(drafted(&svc, &ana)?.len(), 1, "one open refill at a time");
+    assert_eq!(
+        drafted(&svc, &desk.ana)?.len(),
+        1,
+        "one open refill at a time"
+    );
     // Without --metrics-vault-balances, /metrics (no token) publishes no balance.
     let m = svc.call("GET", "/metrics", None, None)?;
     let text = String::from_utf8_lossy(&m.bytes);
@@ -302,14 +303,14 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     );
     assert!(!text.contains("strongroom_vault_balance{"), "{text}");
 
-    let _view = svc.wait_envelope(&id, &ana)?;
-    svc.approve(&id, &[("ana", &ana), ("ben", &ben)])?;
-    let req = svc.export(&id, &treasury)?;
+    let _view = svc.wait_envelope(&id, &desk.ana)?;
+    svc.approve(&id, &[("ana", &desk.ana), ("ben", &desk.ben)])?;
+    let req = svc.export(&id, &desk.treasury)?;
     let resp = station_signs(&mut station, &r.hsm, &req)?;
-    let a = svc.import(&id, &treasury, resp)?;
+    let a = svc.import(&id, &desk.treasury, resp)?;
     assert_eq!(a.status, 200, "{}", a.json);
     // The server verifies the broadcast with Bitcoin Core's interpreter.
-    svc.wait_state(&id, &ana, "confirmed", || {
+    svc.wait_state(&id, &desk.ana, "confirmed", || {
         server.with(|s| {
             s.mine(vec![]);
         })
@@ -325,7 +326,7 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     assert_eq!(landed, 370_000);
     // Back at the high watermark: the next checks draft nothing.
     std::thread::sleep(Duration::from_millis(2500));
-    assert_eq!(drafted(&svc, &ana)?.len(), 1);
+    assert_eq!(drafted(&svc, &desk.ana)?.len(), 1);
     let said = std::fs::read_to_string(&log)?;
     assert!(
         !said.contains(&format!("watch {warm} on regtest:")),
