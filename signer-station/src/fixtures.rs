@@ -113,3 +113,16 @@ pub fn request(payloads: Vec<Payload>, now: u64) -> SignRequest {
         coordinator_signature: [0; 64],
     }
 }
+
+/// A version-0 PSBT as a payload for `network`, signed by `signer` (a label).
+pub fn psbt_payload(network: &str, signer: &str, psbt: &Psbt) -> Payload {
+    Payload {
+        network: network.into(),
+        signer: signer.into(),
+        body: airgap_protocol::envelope::PayloadBody::Psbt {
+            version: 0,
+            bytes: psbt.serialize(),
+        },
+        hints: Default::default(),
+    }
+}

@@ -358,15 +358,7 @@ pub fn request(keys: &StationKeys, now: u64) -> Result<SignRequest, String> {
         .map_err(|_| "solana key")?;
     let to: alloy_primitives::Address = EVM_TO.parse().map_err(|_| "evm address")?;
     let payloads = vec![
-        Payload {
-            network: "regtest".into(),
-            signer: "vault".into(),
-            body: PayloadBody::Psbt {
-                version: 0,
-                bytes: psbt.serialize(),
-            },
-            hints: DisplayHints::default(),
-        },
+        crate::fixtures::psbt_payload("regtest", "vault", &psbt),
         Payload {
             network: "evm:1".into(),
             signer: evm_from.to_checksum(None),

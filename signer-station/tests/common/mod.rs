@@ -191,15 +191,7 @@ pub fn btc_case(keys: &StationKeys, pay: u64, fee: u64, salt: u8) -> BtcCase {
 }
 
 pub fn btc_payload(psbt: &bitcoin::psbt::Psbt) -> Payload {
-    Payload {
-        network: "regtest".into(),
-        signer: "station".into(),
-        body: PayloadBody::Psbt {
-            version: 0,
-            bytes: psbt.serialize(),
-        },
-        hints: DisplayHints::default(),
-    }
+    signer_station::fixtures::psbt_payload("regtest", "station", psbt)
 }
 
 // ---- EVM

@@ -88,15 +88,7 @@ pub fn station(name: &str, recipients: usize) -> StationRig {
 
 pub fn request(psbt: &bitcoin::psbt::Psbt, purpose: Purpose, id: &str) -> SignRequest {
     strongroom_e2e::requests::signed_request(
-        Payload {
-            network: "regtest".into(),
-            signer: "vault".into(),
-            body: PayloadBody::Psbt {
-                version: 0,
-                bytes: psbt.serialize(),
-            },
-            hints: DisplayHints::default(),
-        },
+        signer_station::fixtures::psbt_payload("regtest", "vault", psbt),
         purpose,
         id,
     )
