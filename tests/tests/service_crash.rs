@@ -43,23 +43,14 @@ fn request_from(frames: &[serde_json::Value]) -> Result<SignRequest> {
 fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
     let anvil = Anvil::start(1)?;
     let dir = scratch("crash")?;
-    let EvmVault {
-        rehearsal: r,
-        mut station,
-        descriptor,
-        vault,
-        node,
-        key: key_path,
-        chains,
-        ..
-    } = EvmVault::new(&anvil, &dir, RECIPIENT, ETHER)?;
+    let mut v = EvmVault::new(&anvil, &dir, RECIPIENT, ETHER)?;
     // Tokens once, in a template database copied for each crash point.
     let template = dir.join("template.db");
     let t = Desks::add(&exe(), &template)?;
     let start = |db: &std::path::Path, crash: Option<&str>| {
         let mut a = serve_args(
-            &chains,
-            &key_path,
+            &v.chains,
+            &v.key,
             &[
                 "--poll-ms",
                 "50",
@@ -78,12 +69,12 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
         let began = Instant::now();
         let db = dir.join(format!("{point}.db"));
         std::fs::copy(&template, &db)?;
-        let nonce_before = node.nonce(vault, "latest")?;
-        let paid_before = node.balance(RECIPIENT)?;
+        let nonce_before = v.node.nonce(v.vault, "latest")?;
+        let paid_before = v.node.balance(RECIPIENT)?;
         let amount = ETHER / 100 + k as u128;
         let mut svc = Some(start(&db, Some(point))?);
         let s = svc.as_ref().unwrap();
-        s.register_station(&t.admin, &descriptor)?;
+        s.register_station(&t.admin, &v.descriptor)?;
         s.register_approvers(&t.admin, &["ana", "ben"])?;
         let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
             "amount": amount.to_string(), "purpose": "withdrawal"});
@@ -144,7 +135,7 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
                         if response.is_none() {
                             let f = s.read(&id, "export/frames", &t.treasury)?;
                             let req = request_from(f.json["frames"].as_array().unwrap())?;
-                            let resp = station_signs(&mut station, &r.hsm, &req)?;
+                            let resp = station_signs(&mut v.station, &v.rehearsal.hsm, &req)?;
                             response = Some(ur_texts(&Envelope::Response(resp)));
                         }
                         s.step(
@@ -189,12 +180,12 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
             began.elapsed().as_secs_f64()
         );
         assert_eq!(
-            node.nonce(vault, "latest")?,
+            v.node.nonce(v.vault, "latest")?,
             nonce_before + 1,
             "{point}: exactly one transaction"
         );
         assert_eq!(
-            node.balance(RECIPIENT)? - paid_before,
+            v.node.balance(RECIPIENT)? - paid_before,
             U256::from(amount),
             "{point}: paid once"
         );
