@@ -14,6 +14,7 @@ use airgap_protocol::envelope::{Payload, PayloadSignature, SignResponse, Station
 use serde_json::{json, Value};
 
 use crate::lifecycle::{Event, State};
+use crate::store::Kind;
 use crate::store::{RequestRow, Store, StoreError};
 use crate::treasury::Watch;
 
@@ -171,7 +172,7 @@ impl Ctx {
     /// Registered stations by name.
     pub fn stations(&self) -> Result<Vec<(String, RegisteredStation)>, PipelineError> {
         self.store
-            .artifacts("", "station")?
+            .artifacts("", Kind::Station)?
             .into_iter()
             .map(|(name, v)| {
                 let v: Value = serde_json::from_str(&v).map_err(corrupt)?;
@@ -255,11 +256,16 @@ impl Ctx {
                 if row.id == except {
                     continue;
                 }
-                let Some(u) = self.store.artifact(&row.id, "unsigned", kind)? else {
+                let Some(u) = self.store.artifact(&row.id, Kind::Unsigned, kind)? else {
                     continue;
                 };
                 let ended = state.is_final();
-                if ended && self.store.artifact(&row.id, "export", "request")?.is_none() {
+                if ended
+                    && self
+                        .store
+                        .artifact(&row.id, Kind::Export, "request")?
+                        .is_none()
+                {
                     continue;
                 }
                 out.push(u);
@@ -279,16 +285,16 @@ impl Ctx {
         now: u64,
     ) -> Result<String, PipelineError> {
         self.store
-            .put_artifact(id, "unsigned", kind, value, "coordinator", detail, now)?;
+            .put_artifact(id, Kind::Unsigned, kind, value, "coordinator", detail, now)?;
         self.store
-            .artifact(id, "unsigned", kind)?
+            .artifact(id, Kind::Unsigned, kind)?
             .ok_or_else(|| corrupt("transaction vanished"))
     }
 
     /// The payload signatures of every station response that signed.
     pub fn signed_payloads(&self, id: &str) -> Result<Vec<PayloadSignature>, PipelineError> {
         let mut out = Vec::new();
-        for (_, h) in self.store.artifacts(id, "response")? {
+        for (_, h) in self.store.artifacts(id, Kind::Response)? {
             let resp =
                 SignResponse::from_cbor(&hex::decode(&h).map_err(corrupt)?).map_err(corrupt)?;
             if let airgap_protocol::envelope::Outcome::Signed(sigs) = resp.outcome {
@@ -308,8 +314,15 @@ impl Ctx {
         detail: Value,
         now: u64,
     ) -> Result<RequestRow, PipelineError> {
-        self.store
-            .put_artifact(id, "final", kind, value, "coordinator", detail.clone(), now)?;
+        self.store.put_artifact(
+            id,
+            Kind::Final,
+            kind,
+            value,
+            "coordinator",
+            detail.clone(),
+            now,
+        )?;
         self.store
             .transition(id, Event::FullySigned, "coordinator", json!({}), now)?;
         let row = self

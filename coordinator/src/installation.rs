@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::chain::{refused, PipelineError, RegisteredStation};
 use crate::pipeline::{parse_hex, Pipeline};
+use crate::store::Kind;
 
 impl Pipeline {
     /// Registers a station from its descriptor (CBOR), after checking its signature.
@@ -44,7 +45,7 @@ impl Pipeline {
         });
         self.ctx.store.put_artifact(
             "",
-            "station",
+            Kind::Station,
             &d.name,
             &value.to_string(),
             actor,
@@ -80,7 +81,7 @@ impl Pipeline {
         }
         self.ctx.store.put_artifact(
             "",
-            "approver",
+            Kind::Approver,
             principal,
             &hex::encode(pk),
             actor,

@@ -18,6 +18,7 @@ use crate::chain::{
     chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, Sent, VaultView,
 };
 use crate::lifecycle::{Event, State};
+use crate::store::Kind;
 use crate::store::{RequestRow, StoreError};
 use crate::treasury::Watch;
 
@@ -161,7 +162,7 @@ impl BtcChain {
     fn final_tx(&self, ctx: &Ctx, id: &str) -> Result<bitcoin::Transaction, PipelineError> {
         let f = ctx
             .store
-            .artifact(id, "final", "bitcoin")?
+            .artifact(id, Kind::Final, "bitcoin")?
             .ok_or_else(|| refused("no final transaction"))?;
         let v: Value = serde_json::from_str(&f).map_err(corrupt)?;
         let raw = hex::decode(v["raw"].as_str().unwrap_or_default()).map_err(corrupt)?;
@@ -169,7 +170,7 @@ impl BtcChain {
     }
 
     fn unsigned(&self, ctx: &Ctx, id: &str) -> Result<bitcoin::Psbt, PipelineError> {
-        match ctx.store.artifact(id, "unsigned", "bitcoin")? {
+        match ctx.store.artifact(id, Kind::Unsigned, "bitcoin")? {
             Some(u) => decode_psbt(&u),
             None => Err(refused("a cosigner's PSBT is for a Bitcoin request")),
         }
@@ -186,7 +187,7 @@ impl ChainAdapter for BtcChain {
     }
 
     fn build(&self, ctx: &Ctx, id: &str, body: &Body, now: u64) -> Result<Payload, PipelineError> {
-        if let Some(u) = ctx.store.artifact(id, "unsigned", "bitcoin")? {
+        if let Some(u) = ctx.store.artifact(id, Kind::Unsigned, "bitcoin")? {
             return self.payload(ctx, &u);
         }
         if body.asset != "native" {
@@ -269,7 +270,7 @@ impl ChainAdapter for BtcChain {
                 );
             }
         }
-        for (_, h) in ctx.store.artifacts(id, "cosigner")? {
+        for (_, h) in ctx.store.artifacts(id, Kind::Cosigner)? {
             parts.push(decode_psbt(&h)?);
         }
         let mut combined = super::combine(&base, &parts)
@@ -322,7 +323,7 @@ impl ChainAdapter for BtcChain {
     }
 
     fn sent(&self, ctx: &Ctx, id: &str) -> Result<Option<Sent>, PipelineError> {
-        if ctx.store.artifact(id, "final", "bitcoin")?.is_none() {
+        if ctx.store.artifact(id, Kind::Final, "bitcoin")?.is_none() {
             return Ok(None);
         }
         let tx = self.final_tx(ctx, id)?;
@@ -441,7 +442,7 @@ impl ChainAdapter for BtcChain {
             }
             match ctx.store.put_artifact(
                 id,
-                "cosigner",
+                Kind::Cosigner,
                 &c.name,
                 &only.serialize_hex(),
                 actor,

@@ -17,6 +17,7 @@ use crate::chain::{
     chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, Sent, VaultView,
 };
 use crate::lifecycle::Event;
+use crate::store::Kind;
 use crate::store::RequestRow;
 use crate::treasury::Watch;
 
@@ -46,7 +47,7 @@ impl EvmChain {
     fn final_tx(&self, ctx: &Ctx, id: &str) -> Result<SignedEvmTx, PipelineError> {
         let f = ctx
             .store
-            .artifact(id, "final", "evm")?
+            .artifact(id, Kind::Final, "evm")?
             .ok_or_else(|| refused("no final transaction"))?;
         serde_json::from_str(&f).map_err(corrupt)
     }
@@ -69,7 +70,7 @@ impl ChainAdapter for EvmChain {
     }
 
     fn build(&self, ctx: &Ctx, id: &str, body: &Body, now: u64) -> Result<Payload, PipelineError> {
-        if let Some(u) = ctx.store.artifact(id, "unsigned", "evm")? {
+        if let Some(u) = ctx.store.artifact(id, Kind::Unsigned, "evm")? {
             return self.payload(ctx, &u);
         }
         let from = self.vault(ctx)?;
@@ -148,7 +149,7 @@ impl ChainAdapter for EvmChain {
 
     fn finalise(&self, ctx: &Ctx, row: &RequestRow, now: u64) -> Result<RequestRow, PipelineError> {
         let id = row.id.as_str();
-        let tx: UnsignedEvmTx = match ctx.store.artifact(id, "unsigned", "evm")? {
+        let tx: UnsignedEvmTx = match ctx.store.artifact(id, Kind::Unsigned, "evm")? {
             Some(u) => serde_json::from_str(&u).map_err(corrupt)?,
             None => return Err(corrupt("no transaction")),
         };
@@ -182,7 +183,7 @@ impl ChainAdapter for EvmChain {
     }
 
     fn sent(&self, ctx: &Ctx, id: &str) -> Result<Option<Sent>, PipelineError> {
-        if ctx.store.artifact(id, "final", "evm")?.is_none() {
+        if ctx.store.artifact(id, Kind::Final, "evm")?.is_none() {
             return Ok(None);
         }
         let s = self.final_tx(ctx, id)?;

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::{decode_request, parse_hex, Pipeline};
 use crate::chain::{corrupt, refused, Body, PipelineError};
 use crate::lifecycle::{Event, State};
+use crate::store::Kind;
 
 impl Pipeline {
     // ----- export -----
@@ -16,7 +17,7 @@ impl Pipeline {
     /// coordinator key. The first call moves the request to `exported`; later calls
     /// return the same bytes.
     pub fn export(&self, id: &str, actor: &str, now: u64) -> Result<SignRequest, PipelineError> {
-        if let Some(h) = self.ctx.store.artifact(id, "export", "request")? {
+        if let Some(h) = self.ctx.store.artifact(id, Kind::Export, "request")? {
             // A crash between storing and the state change: finish it.
             if self.ctx.row(id)?.state == State::Approved {
                 self.ctx.store.transition(
@@ -52,11 +53,11 @@ impl Pipeline {
         // should this coordinator itself be compromised, by the station).
         let message = SignRequest::approval_message(&req.digest());
         let mut tampered = Vec::new();
-        for (principal, sig) in self.ctx.store.artifacts(id, "approval")? {
+        for (principal, sig) in self.ctx.store.artifacts(id, Kind::Approval)? {
             let pk: [u8; 32] = self
                 .ctx
                 .store
-                .artifact("", "approver", &principal)?
+                .artifact("", Kind::Approver, &principal)?
                 .as_deref()
                 .map(|h| parse_hex(h, "stored key"))
                 .transpose()?
@@ -76,7 +77,11 @@ impl Pipeline {
         }
         // The transaction stored now must be the one in the envelope approved.
         let adapter = self.adapter(&Body::of(&row)?.network)?;
-        let built_matches = match self.ctx.store.artifact(id, "unsigned", adapter.kind())? {
+        let built_matches = match self
+            .ctx
+            .store
+            .artifact(id, Kind::Unsigned, adapter.kind())?
+        {
             Some(u) => req.payloads == vec![adapter.payload(&self.ctx, &u)?],
             None => false,
         };
@@ -100,7 +105,7 @@ impl Pipeline {
         req.sign_with(key);
         self.ctx.store.put_artifact(
             id,
-            "export",
+            Kind::Export,
             "request",
             &hex::encode(req.to_cbor()),
             actor,
@@ -112,7 +117,7 @@ impl Pipeline {
             .store
             .transition(id, Event::Exported, actor, json!({}), now)?;
         self.ctx.crash_point("exported");
-        match self.ctx.store.artifact(id, "export", "request")? {
+        match self.ctx.store.artifact(id, Kind::Export, "request")? {
             Some(h) => decode_request(&h),
             None => Err(corrupt("export vanished")),
         }
@@ -122,7 +127,7 @@ impl Pipeline {
     pub fn exported(&self, id: &str) -> Result<Option<SignRequest>, PipelineError> {
         self.ctx
             .store
-            .artifact(id, "export", "request")?
+            .artifact(id, Kind::Export, "request")?
             .map(|h| decode_request(&h))
             .transpose()
     }

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::Pipeline;
 use crate::chain::{corrupt, refused, Body, PipelineError};
 use crate::lifecycle::{Event, State};
+use crate::store::Kind;
 use crate::store::RequestRow;
 
 impl Pipeline {
@@ -44,7 +45,7 @@ impl Pipeline {
         };
         self.ctx.store.put_artifact(
             id,
-            "response",
+            Kind::Response,
             &name,
             &hex::encode(response),
             actor,

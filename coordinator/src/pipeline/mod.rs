@@ -30,6 +30,7 @@ use serde_json::{json, Value};
 use crate::chain::{corrupt, refused, Body, ChainAdapter, Ctx};
 pub use crate::chain::{PipelineError, RegisteredStation, Sent, VaultView};
 use crate::lifecycle::{Event, State};
+use crate::store::Kind;
 use crate::store::{RequestRow, Store};
 use crate::treasury::{Deposits, Watch};
 
@@ -227,7 +228,7 @@ impl Pipeline {
     /// Builds the transaction and the envelope of a request awaiting approvals. Done
     /// once; later calls return the stored envelope.
     pub fn prepare(&self, id: &str, now: u64) -> Result<SignRequest, PipelineError> {
-        if let Some(h) = self.ctx.store.artifact(id, "envelope", "request")? {
+        if let Some(h) = self.ctx.store.artifact(id, Kind::Envelope, "request")? {
             return decode_request(&h);
         }
         let row = self.ctx.row(id)?;
@@ -262,7 +263,7 @@ impl Pipeline {
         let digest = hex::encode(req.digest());
         self.ctx.store.put_artifact(
             id,
-            "envelope",
+            Kind::Envelope,
             "request",
             &hex::encode(req.to_cbor()),
             "coordinator",
@@ -271,7 +272,7 @@ impl Pipeline {
         )?;
         self.ctx.crash_point("prepared");
         // A replica that lost a race stored nothing; read back the winner's.
-        match self.ctx.store.artifact(id, "envelope", "request")? {
+        match self.ctx.store.artifact(id, Kind::Envelope, "request")? {
             Some(h) => decode_request(&h),
             None => Err(corrupt("envelope vanished")),
         }
@@ -290,7 +291,7 @@ impl Pipeline {
     pub fn envelope(&self, id: &str) -> Result<EnvelopeView, PipelineError> {
         let h = self
             .ctx.store
-            .artifact(id, "envelope", "request")?
+            .artifact(id, Kind::Envelope, "request")?
             .ok_or_else(|| {
                 let why = self
                     .build_errors
@@ -305,7 +306,11 @@ impl Pipeline {
             })?;
         let req = decode_request(&h)?;
         let adapter = self.adapter(&Body::of(&self.ctx.row(id)?)?.network)?;
-        let transaction = match self.ctx.store.artifact(id, "unsigned", adapter.kind())? {
+        let transaction = match self
+            .ctx
+            .store
+            .artifact(id, Kind::Unsigned, adapter.kind())?
+        {
             Some(u) => adapter.describe(&u)?,
             None => Value::Null,
         };
@@ -316,7 +321,7 @@ impl Pipeline {
             approvals: self
                 .ctx
                 .store
-                .artifacts(id, "approval")?
+                .artifacts(id, Kind::Approval)?
                 .into_iter()
                 .map(|(k, _)| k)
                 .collect(),
@@ -350,7 +355,7 @@ impl Pipeline {
         let key_hex = self
             .ctx
             .store
-            .artifact("", "approver", principal)?
+            .artifact("", Kind::Approver, principal)?
             .ok_or_else(|| refused(format!("no approval key is registered for {principal}")))?;
         let req = self.prepare(id, now)?;
         let pk: [u8; 32] = parse_hex(&key_hex, "stored key").map_err(corrupt)?;
@@ -363,14 +368,14 @@ impl Pipeline {
         .map_err(|_| refused("the signature does not verify over this request's digest"))?;
         self.ctx.store.put_artifact(
             id,
-            "approval",
+            Kind::Approval,
             principal,
             &hex::encode(sig),
             principal,
             json!({"digest": hex::encode(req.digest())}),
             now,
         )?;
-        let n = self.ctx.store.artifacts(id, "approval")?.len();
+        let n = self.ctx.store.artifacts(id, Kind::Approval)?.len();
         if n >= self.approvals_required && row.state == State::AwaitingApprovals {
             let row = self.ctx.store.transition(
                 id,

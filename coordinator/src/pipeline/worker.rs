@@ -4,6 +4,7 @@
 use super::Pipeline;
 use crate::chain::{Body, PipelineError};
 use crate::lifecycle::State;
+use crate::store::Kind;
 use crate::store::RequestRow;
 
 impl Pipeline {
@@ -76,7 +77,7 @@ impl Pipeline {
                         r
                     }
                     State::Approved => {
-                        match self.ctx.store.artifact(&row.id, "export", "request") {
+                        match self.ctx.store.artifact(&row.id, Kind::Export, "request") {
                             Ok(Some(_)) => self.export(&row.id, "coordinator", now).map(|_| ()),
                             Ok(None) => Ok(()),
                             Err(e) => Err(e.into()),
@@ -85,7 +86,7 @@ impl Pipeline {
                     // Only what a response came back for (after a crash between
                     // storing it and finalising); the rest waits for the vault room.
                     State::Exported | State::PartiallySigned | State::Signed => {
-                        match self.ctx.store.artifacts(&row.id, "response") {
+                        match self.ctx.store.artifacts(&row.id, Kind::Response) {
                             Ok(r) if r.is_empty() => Ok(()),
                             Ok(_) => self.finalise_if_free(&row.id, now).map(|_| ()),
                             Err(e) => Err(e.into()),

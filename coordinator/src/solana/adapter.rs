@@ -17,6 +17,7 @@ use crate::chain::{
     chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, Sent, VaultView,
 };
 use crate::lifecycle::Event;
+use crate::store::Kind;
 use crate::store::RequestRow;
 use crate::treasury::Watch;
 
@@ -87,7 +88,7 @@ impl SolChain {
     }
 
     fn unsigned(&self, ctx: &Ctx, id: &str) -> Result<UnsignedSolTx, PipelineError> {
-        match ctx.store.artifact(id, "unsigned", "solana")? {
+        match ctx.store.artifact(id, Kind::Unsigned, "solana")? {
             Some(u) => from_json(&u),
             None => Err(corrupt("no transaction")),
         }
@@ -97,7 +98,7 @@ impl SolChain {
     fn final_tx(&self, ctx: &Ctx, id: &str) -> Result<(Vec<u8>, String), PipelineError> {
         let f = ctx
             .store
-            .artifact(id, "final", "solana")?
+            .artifact(id, Kind::Final, "solana")?
             .ok_or_else(|| refused("no final transaction"))?;
         let v: Value = serde_json::from_str(&f).map_err(corrupt)?;
         let wire = hex::decode(v["wire"].as_str().unwrap_or_default()).map_err(corrupt)?;
@@ -124,7 +125,7 @@ impl ChainAdapter for SolChain {
     }
 
     fn build(&self, ctx: &Ctx, id: &str, body: &Body, now: u64) -> Result<Payload, PipelineError> {
-        if let Some(u) = ctx.store.artifact(id, "unsigned", "solana")? {
+        if let Some(u) = ctx.store.artifact(id, Kind::Unsigned, "solana")? {
             return self.payload(ctx, &u);
         }
         let vault = self.vault(ctx)?;
@@ -246,7 +247,7 @@ impl ChainAdapter for SolChain {
     }
 
     fn sent(&self, ctx: &Ctx, id: &str) -> Result<Option<Sent>, PipelineError> {
-        if ctx.store.artifact(id, "final", "solana")?.is_none() {
+        if ctx.store.artifact(id, Kind::Final, "solana")?.is_none() {
             return Ok(None);
         }
         let (wire, signature) = self.final_tx(ctx, id)?;

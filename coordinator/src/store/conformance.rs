@@ -5,6 +5,7 @@ use serde_json::json;
 use super::{Sqlite, Store, StoreError};
 use crate::audit::verify;
 use crate::lifecycle::{Event, State};
+use crate::store::Kind;
 
 fn suite(s: &dyn Store) {
     let body =
@@ -159,22 +160,22 @@ fn suite(s: &dyn Store) {
     // Artifacts: write-once, a retry with the same value is a no-op, another value is
     // refused and leaves the first; each new one is audited.
     assert!(s
-        .put_artifact(&a.id, "approval", "ana", "sig-1", "ana", json!({}), 301)
+        .put_artifact(&a.id, Kind::Approval, "ana", "sig-1", "ana", json!({}), 301)
         .unwrap());
     assert!(!s
-        .put_artifact(&a.id, "approval", "ana", "sig-1", "ana", json!({}), 302)
+        .put_artifact(&a.id, Kind::Approval, "ana", "sig-1", "ana", json!({}), 302)
         .unwrap());
     assert!(matches!(
-        s.put_artifact(&a.id, "approval", "ana", "sig-2", "ana", json!({}), 303),
+        s.put_artifact(&a.id, Kind::Approval, "ana", "sig-2", "ana", json!({}), 303),
         Err(StoreError::Exists(_))
     ));
     assert!(s
-        .put_artifact(&a.id, "approval", "ben", "sig-3", "ben", json!({}), 304)
+        .put_artifact(&a.id, Kind::Approval, "ben", "sig-3", "ben", json!({}), 304)
         .unwrap());
     assert!(s
         .put_artifact(
             "",
-            "approval",
+            Kind::Approval,
             "ana",
             "other subject",
             "admin",
@@ -183,17 +184,17 @@ fn suite(s: &dyn Store) {
         )
         .unwrap());
     assert_eq!(
-        s.artifacts(&a.id, "approval").unwrap(),
+        s.artifacts(&a.id, Kind::Approval).unwrap(),
         vec![
             ("ana".into(), "sig-1".into()),
             ("ben".into(), "sig-3".into())
         ]
     );
     assert_eq!(
-        s.artifact(&a.id, "approval", "ana").unwrap().as_deref(),
+        s.artifact(&a.id, Kind::Approval, "ana").unwrap().as_deref(),
         Some("sig-1")
     );
-    assert_eq!(s.artifact(&a.id, "export", "x").unwrap(), None);
+    assert_eq!(s.artifact(&a.id, Kind::Export, "x").unwrap(), None);
     let rows = s.audit_rows(1, 1000).unwrap();
     assert_eq!(rows.len(), 11);
     assert_eq!(rows[8].action, "artifact.approval");

@@ -131,6 +131,49 @@ pub fn past_from(
     })
 }
 
+/// What a write-once artifact is; the `kind` column holds its [`Kind::name`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// The built, unsigned transaction (key: the chain).
+    Unsigned,
+    /// The request approvers sign (key: `request`).
+    Envelope,
+    /// An approver's signature (key: the principal).
+    Approval,
+    /// The exported envelope: approvals and the coordinator's signature (key: `request`).
+    Export,
+    /// A station's signed answer (key: the station).
+    Response,
+    /// A hardware-wallet cosigner's signed PSBT (key: its fingerprint).
+    Cosigner,
+    /// The transaction to broadcast (key: the chain).
+    Final,
+    /// A registered station (installation; key: its name).
+    Station,
+    /// An approver's Ed25519 key (installation; key: the principal).
+    Approver,
+    /// A deposit address handed out (key: its index).
+    Address,
+}
+
+impl Kind {
+    /// The stored name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Unsigned => "unsigned",
+            Self::Envelope => "envelope",
+            Self::Approval => "approval",
+            Self::Export => "export",
+            Self::Response => "response",
+            Self::Cosigner => "cosigner",
+            Self::Final => "final",
+            Self::Station => "station",
+            Self::Approver => "approver",
+            Self::Address => "address",
+        }
+    }
+}
+
 /// What every backend provides.
 pub trait Store: Send + Sync {
     /// Creates a request, or returns the one created before with the same principal and
@@ -253,7 +296,7 @@ pub trait Store: Send + Sync {
     fn put_artifact(
         &self,
         subject: &str,
-        kind: &str,
+        kind: Kind,
         key: &str,
         value: &str,
         actor: &str,
@@ -262,7 +305,7 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// The artifacts of `subject` of one kind, as `(key, value)` in key order.
-    fn artifacts(&self, subject: &str, kind: &str) -> Result<Vec<(String, String)>, StoreError>;
+    fn artifacts(&self, subject: &str, kind: Kind) -> Result<Vec<(String, String)>, StoreError>;
 
     /// Whether calls from many threads at once run in parallel (a connection pool), as
     /// opposed to one at a time on one connection.
@@ -271,7 +314,7 @@ pub trait Store: Send + Sync {
     }
 
     /// One artifact.
-    fn artifact(&self, subject: &str, kind: &str, key: &str) -> Result<Option<String>, StoreError> {
+    fn artifact(&self, subject: &str, kind: Kind, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .artifacts(subject, kind)?
             .into_iter()

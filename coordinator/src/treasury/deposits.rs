@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::bitcoin::BtcChain;
 use crate::chain::{chain_err, corrupt, Ctx, PipelineError};
+use crate::store::Kind;
 use crate::store::StoreError;
 
 /// A deposit address pool (`[[deposits]]` in the chains file): BIP-84 addresses from an
@@ -85,7 +86,7 @@ impl Deposits {
         let (d, network) = (self, &self.config.network);
         let subject = format!("deposits:{network}");
         for _ in 0..8 {
-            let n = ctx.store.artifacts(&subject, "address")?.len() as u32;
+            let n = ctx.store.artifacts(&subject, Kind::Address)?.len() as u32;
             let address = d
                 .pool
                 .lock()
@@ -94,7 +95,7 @@ impl Deposits {
                 .to_string();
             match ctx.store.put_artifact(
                 &subject,
-                "address",
+                Kind::Address,
                 &format!("{n:010}"),
                 &address,
                 actor,
@@ -114,7 +115,7 @@ impl Deposits {
     pub fn list(&self, ctx: &Ctx) -> Result<Vec<(u32, String)>, PipelineError> {
         let network = &self.config.network;
         ctx.store
-            .artifacts(&format!("deposits:{network}"), "address")?
+            .artifacts(&format!("deposits:{network}"), Kind::Address)?
             .into_iter()
             .map(|(k, v)| Ok((k.parse().map_err(corrupt)?, v)))
             .collect()

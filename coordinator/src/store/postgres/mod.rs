@@ -10,7 +10,7 @@ use postgres::Transaction;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{new_request_id, state_name, state_of, RequestRow, Store, StoreError};
+use super::{new_request_id, state_name, state_of, Kind, RequestRow, Store, StoreError};
 use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State};
 use crate::risk::{HistoryQuery, Past, Summary};
@@ -422,13 +422,14 @@ impl Store for Postgres {
     fn put_artifact(
         &self,
         subject: &str,
-        kind: &str,
+        kind: Kind,
         key: &str,
         value: &str,
         actor: &str,
         detail: Value,
         now: u64,
     ) -> Result<bool, StoreError> {
+        let kind = kind.name();
         let mut client = self.lock()?;
         let mut tx = client.transaction().map_err(db)?;
         // Insert-or-nothing, then read back what is there: one statement decides, so two
@@ -467,7 +468,8 @@ impl Store for Postgres {
         Ok(true)
     }
 
-    fn artifacts(&self, subject: &str, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+    fn artifacts(&self, subject: &str, kind: Kind) -> Result<Vec<(String, String)>, StoreError> {
+        let kind = kind.name();
         let rows = self
             .lock()?
             .query(

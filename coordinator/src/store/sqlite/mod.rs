@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{new_request_id, state_name, state_of, RequestRow, Store, StoreError};
+use super::{new_request_id, state_name, state_of, Kind, RequestRow, Store, StoreError};
 use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State};
 
@@ -435,13 +435,14 @@ impl Store for Sqlite {
     fn put_artifact(
         &self,
         subject: &str,
-        kind: &str,
+        kind: Kind,
         key: &str,
         value: &str,
         actor: &str,
         detail: Value,
         now: u64,
     ) -> Result<bool, StoreError> {
+        let kind = kind.name();
         let mut conn = self.lock();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -485,7 +486,8 @@ impl Store for Sqlite {
         Ok(true)
     }
 
-    fn artifacts(&self, subject: &str, kind: &str) -> Result<Vec<(String, String)>, StoreError> {
+    fn artifacts(&self, subject: &str, kind: Kind) -> Result<Vec<(String, String)>, StoreError> {
+        let kind = kind.name();
         let conn = self.lock();
         let mut st = conn
             .prepare(
