@@ -470,12 +470,11 @@ async fn worker(
         let read_vaults = vault_balances && now() >= vaults_due;
         let (errors, alerts, known) = tokio::task::spawn_blocking(move || {
             let t = now();
-            let work = (
-                w.pipeline.advance_all(t),
-                crate::treasury::refill::watch(w.store.as_ref(), &w.pipeline, &w.config.risk, t),
-            );
+            let errors = w.pipeline.advance_all(t);
+            let alerts =
+                crate::treasury::refill::watch(w.store.as_ref(), &w.pipeline, &w.config.risk, t);
             let known = read_vaults.then(|| w.metrics.vault_balances(&w.pipeline.vaults()));
-            (work.0, work.1, known)
+            (errors, alerts, known)
         })
         .await
         .unwrap_or_default();

@@ -335,8 +335,7 @@ impl ChainAdapter for BtcChain {
     }
 
     fn track(&self, ctx: &Ctx, row: RequestRow, now: u64) -> Result<RequestRow, PipelineError> {
-        let id = row.id.clone();
-        let id = id.as_str();
+        let id = row.id.as_str();
         let tx = self.final_tx(ctx, id)?;
         let mut t = ConfirmationTracker::new(tx.compute_txid());
         let event = match t.poll(self.source.as_ref()).map_err(chain_err)? {

@@ -195,8 +195,7 @@ impl ChainAdapter for EvmChain {
     }
 
     fn track(&self, ctx: &Ctx, row: RequestRow, now: u64) -> Result<RequestRow, PipelineError> {
-        let id = row.id.clone();
-        let id = id.as_str();
+        let id = row.id.as_str();
         let signed = self.final_tx(ctx, id)?;
         let mut tracker = Tracker::new(&signed, self.config.confirmations);
         let event = match tracker.poll(&self.node).map_err(chain_err)? {

@@ -259,8 +259,7 @@ impl ChainAdapter for SolChain {
     }
 
     fn track(&self, ctx: &Ctx, row: RequestRow, now: u64) -> Result<RequestRow, PipelineError> {
-        let id = row.id.clone();
-        let id = id.as_str();
+        let id = row.id.as_str();
         let tx = self.unsigned(ctx, id)?;
         let (wire, _) = self.final_tx(ctx, id)?;
         let t = SolTracker::new(&tx, &wire, &self.config.commitment);

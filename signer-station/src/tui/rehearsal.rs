@@ -150,12 +150,7 @@ pub fn policy() -> Result<Policy, HsmError> {
 
 /// Sets up a rehearsal station in `dir` (ledger and descriptor there) on a fresh MockHsm.
 pub fn station(dir: &Path, now: u64) -> Result<Rehearsal, String> {
-    let custodians: Vec<(String, SecretString)> = CUSTODIANS
-        .iter()
-        .map(|(n, p)| (n.to_string(), SecretString::from(p.to_string())))
-        .collect();
-    let (quorum, cred) = QuorumFile::create(OPERATING_KEY_ID, 2, &custodians, Some(12))
-        .map_err(|e| e.to_string())?;
+    let (quorum, cred) = quorum()?;
     let hsm = init(
         &YubiHsm::open_factory(Connection::Mock).map_err(|e| e.to_string())?,
         &cred,

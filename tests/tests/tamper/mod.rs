@@ -39,26 +39,22 @@ impl Tamper {
             .iter()
             .map(|w| approval(w, &digest))
             .collect();
-        let mut t = Self {
-            conn: rusqlite::Connection::open(db)?,
-            id: id.to_string(),
-            original: signer_station::fixtures::request(vec![], 0),
-            approvals,
-        };
-        t.original = SignRequest::from_cbor(&hex::decode(t.stored("envelope")?)?)?;
-        if t.original.digest() != digest {
+        let conn = rusqlite::Connection::open(db)?;
+        let original = SignRequest::from_cbor(&hex::decode(stored(&conn, id, "envelope")?)?)?;
+        if original.digest() != digest {
             bail!("the stored envelope is not the one approved");
         }
-        Ok(t)
+        Ok(Self {
+            conn,
+            id: id.to_string(),
+            original,
+            approvals,
+        })
     }
 
     /// What is stored for the request under `kind`.
     pub fn stored(&self, kind: &str) -> Result<String> {
-        Ok(self.conn.query_row(
-            "SELECT value FROM artifacts WHERE subject = ?1 AND kind = ?2",
-            rusqlite::params![self.id, kind],
-            |r| r.get(0),
-        )?)
+        stored(&self.conn, &self.id, kind)
     }
 
     /// Rewrites the stored transaction (`unsigned`) and envelope, consistently.
@@ -133,4 +129,13 @@ pub fn station_refuses(station: &mut Station, forged: &SignRequest, what: &str) 
         Some(signer_station::ledger::Record::Refused { code: 10, .. }) => Ok(()),
         other => bail!("{what}: the refusal is not recorded: {other:?}"),
     }
+}
+
+/// What `id` has stored under `kind`.
+fn stored(conn: &rusqlite::Connection, id: &str, kind: &str) -> Result<String> {
+    Ok(conn.query_row(
+        "SELECT value FROM artifacts WHERE subject = ?1 AND kind = ?2",
+        rusqlite::params![id, kind],
+        |r| r.get(0),
+    )?)
 }
