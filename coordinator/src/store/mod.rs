@@ -10,9 +10,11 @@ mod pgtest;
 mod postgres;
 pub mod schema;
 mod sqlite;
+pub mod write;
 
 pub use postgres::Postgres;
 pub use sqlite::Sqlite;
+pub use write::{At, NewToken, Tx, Work};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -174,12 +176,84 @@ impl Kind {
     }
 }
 
+/// A request to create.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRequest<'a> {
+    /// The caller's idempotency key.
+    pub idempotency_key: Option<&'a str>,
+    /// Who creates it.
+    pub principal: &'a str,
+    /// What is asked.
+    pub body: &'a Value,
+    /// When, Unix seconds.
+    pub now: u64,
+}
+
+/// How a new request's first event is decided.
+pub enum Initial {
+    /// None: the request stays a draft.
+    Draft,
+    /// This event, actor and details.
+    Fixed(Event, String, Value),
+    /// By the risk engine, from the summary of the principal's history, read inside the
+    /// creating transaction.
+    Assess(crate::risk::HistoryQuery, Assessor),
+}
+
+impl std::fmt::Debug for Initial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Draft => f.write_str("Draft"),
+            Self::Fixed(e, a, _) => write!(f, "Fixed({e:?}, {a:?})"),
+            Self::Assess(q, _) => write!(f, "Assess({:?})", q.principal),
+        }
+    }
+}
+
+/// A step lease: `owner` holds step `step` of request `id` until `until`.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    /// The request.
+    pub id: &'a str,
+    /// `export`, `finalise` or `broadcast`.
+    pub step: &'a str,
+    /// Who takes it (a replica).
+    pub owner: &'a str,
+    /// Now, Unix seconds: a lease that ended by now is free.
+    pub now: u64,
+    /// Until when.
+    pub until: u64,
+}
+
+/// Runs `work` once in one of `store`'s write transactions and returns what it made.
+fn write_once<T>(
+    store: &(impl Store + ?Sized),
+    work: impl FnOnce(&mut dyn Tx) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let (mut work, mut out) = (Some(work), None);
+    store.write(&mut |tx| {
+        let work = work
+            .take()
+            .ok_or_else(|| StoreError::Backend("a write ran twice".into()))?;
+        out = Some(work(tx)?);
+        Ok(())
+    })?;
+    out.ok_or_else(|| StoreError::Backend("a write did not run".into()))
+}
+
 /// What every backend provides.
 pub trait Store: Send + Sync {
     /// Creates a request, or returns the one created before with the same principal and
     /// idempotency key (and `false`). The same key with another body is refused. When the
-    /// request is new and `initial` is given (an event, its actor and details: the risk
-    /// engine's outcome), it is applied in the same transaction: one commit.
+    /// request is new, `initial` decides its first event in the same transaction: one
+    /// commit.
+    fn create(
+        &self,
+        new: NewRequest<'_>,
+        initial: Initial,
+    ) -> Result<(RequestRow, bool), StoreError>;
+
+    /// [`Store::create`] with a first event given (an event, its actor and details).
     fn create_with(
         &self,
         idempotency_key: Option<&str>,
@@ -187,7 +261,19 @@ pub trait Store: Send + Sync {
         body: &Value,
         now: u64,
         initial: Option<(Event, &str, Value)>,
-    ) -> Result<(RequestRow, bool), StoreError>;
+    ) -> Result<(RequestRow, bool), StoreError> {
+        let new = NewRequest {
+            idempotency_key,
+            principal,
+            body,
+            now,
+        };
+        let initial = match initial {
+            Some((e, a, d)) => Initial::Fixed(e, a.to_string(), d),
+            None => Initial::Draft,
+        };
+        self.create(new, initial)
+    }
 
     /// [`Store::create_with`] without an initial event.
     fn create_request(
@@ -212,7 +298,16 @@ pub trait Store: Send + Sync {
         body: &Value,
         query: &crate::risk::HistoryQuery,
         assess: Assessor,
-    ) -> Result<(RequestRow, bool), StoreError>;
+    ) -> Result<(RequestRow, bool), StoreError> {
+        let (principal, now) = (&query.principal, query.now);
+        let new = NewRequest {
+            idempotency_key,
+            principal,
+            body,
+            now,
+        };
+        self.create(new, Initial::Assess(query.clone(), assess))
+    }
 
     /// A request.
     fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError>;
@@ -221,8 +316,8 @@ pub trait Store: Send + Sync {
     fn list(
         &self,
         state: Option<State>,
-        principal: Option<&str>,
-        limit: usize,
+        by: Option<&str>,
+        n: usize,
     ) -> Result<Vec<RequestRow>, StoreError>;
 
     /// Every request in `state` (on `network` when given), oldest first, without a cap:
@@ -247,7 +342,22 @@ pub trait Store: Send + Sync {
         actor: &str,
         detail: Value,
         now: u64,
-    ) -> Result<RequestRow, StoreError>;
+    ) -> Result<RequestRow, StoreError> {
+        write_once(self, |tx| {
+            let mut row = tx
+                .request_for_update(id)?
+                .ok_or_else(|| StoreError::NotFound(id.into()))?;
+            let next = row.state.apply(event)?;
+            if next != row.state {
+                tx.set_state(id, next, now)?;
+                let detail = write::state_detail(row.state, next, event, detail);
+                write::append(tx, actor, "request.state", id, detail, now)?;
+                row.state = next;
+                row.updated = now;
+            }
+            Ok(row)
+        })
+    }
 
     /// Takes an exclusive lease on a step of a request (`export`, `finalise`,
     /// `broadcast`) for `owner` until `now + ttl`: `false` when another owner holds a
@@ -259,7 +369,22 @@ pub trait Store: Send + Sync {
         owner: &str,
         now: u64,
         ttl: u64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        self.lease(&Lease {
+            id,
+            step,
+            owner,
+            now,
+            until: now.saturating_add(ttl),
+        })
+    }
+
+    /// Takes or renews `lease` (see [`Store::claim`]); its expiry never moves back.
+    fn lease(&self, lease: &Lease<'_>) -> Result<bool, StoreError>;
+
+    /// Runs `work` in one write transaction: committed (and durable) when it returns
+    /// `Ok`, rolled back when it returns `Err`.
+    fn write(&self, work: Work<'_>) -> Result<(), StoreError>;
 
     /// Appends an audit row.
     fn audit(
@@ -269,7 +394,11 @@ pub trait Store: Send + Sync {
         subject: &str,
         detail: Value,
         now: u64,
-    ) -> Result<AuditRecord, StoreError>;
+    ) -> Result<AuditRecord, StoreError> {
+        write_once(self, |tx| {
+            write::append(tx, actor, action, subject, detail, now)
+        })
+    }
 
     /// Stores an API token's hash for a principal with roles (audited).
     fn add_token(
@@ -278,7 +407,20 @@ pub trait Store: Send + Sync {
         principal: &str,
         roles: &[String],
         now: u64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        write_once(self, |tx| {
+            let roles_column = roles.join(",");
+            let token = NewToken {
+                hash,
+                principal,
+                roles: &roles_column,
+                created: now,
+            };
+            tx.insert_token(&token)?;
+            let detail = serde_json::json!({ "roles": roles });
+            write::append(tx, "admin", "token.add", principal, detail, now).map(drop)
+        })
+    }
 
     /// The principal and roles of a token hash.
     fn token(&self, hash: &str) -> Result<Option<(String, Vec<String>)>, StoreError>;
@@ -302,7 +444,25 @@ pub trait Store: Send + Sync {
         actor: &str,
         detail: Value,
         now: u64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let at = At { subject, kind, key };
+        write_once(self, |tx| {
+            if tx.insert_artifact(&at, value, now)? {
+                let action = format!("artifact.{}", at.kind.name());
+                write::append(tx, actor, &action, at.subject, detail, now)?;
+                return Ok(true);
+            }
+            match tx.artifact_value(&at)? {
+                Some(v) if v == value => Ok(false),
+                _ => Err(StoreError::Exists(format!(
+                    "{} {:?} of {:?}",
+                    at.kind.name(),
+                    at.key,
+                    at.subject
+                ))),
+            }
+        })
+    }
 
     /// The artifacts of `subject` of one kind, as `(key, value)` in key order.
     fn artifacts(&self, subject: &str, kind: Kind) -> Result<Vec<(String, String)>, StoreError>;

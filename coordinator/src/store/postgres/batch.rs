@@ -31,32 +31,15 @@ struct Job {
     result: Mutex<Option<CreateResult>>,
 }
 
-/// How a queued create's first event is decided.
-pub(super) enum Initial {
-    /// None: the request stays a draft.
-    Draft,
-    /// This event, actor and details.
-    Fixed(Event, String, Value),
-    /// By the risk engine, from the summary of the principal's history.
-    Assess(HistoryQuery, crate::store::Assessor),
-}
-
 impl Postgres {
     /// Queues one create for the next batch (group commit) and waits for its result;
     /// the first waiter without a leader runs the batch.
-    pub(super) fn enqueue(
-        &self,
-        idempotency_key: Option<&str>,
-        principal: &str,
-        body: &Value,
-        now: u64,
-        initial: Initial,
-    ) -> Result<(RequestRow, bool), StoreError> {
+    pub(super) fn enqueue(&self, new: NewRequest<'_>, initial: Initial) -> CreateResult {
         let job = Arc::new(Job {
-            key: idempotency_key.map(String::from),
-            principal: principal.into(),
-            body: body.clone(),
-            now,
+            key: new.idempotency_key.map(String::from),
+            principal: new.principal.into(),
+            body: new.body.clone(),
+            now: new.now,
             initial,
             result: Mutex::new(None),
         });
@@ -95,16 +78,7 @@ impl Postgres {
         let (slot, cache) = &mut *guard;
         let outcome = (|| -> Result<Vec<CreateResult>, StoreError> {
             let mut tx = slot.fresh(&self.connector)?.transaction().map_err(db)?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
-                .map_err(db)?;
-            let mut head = tx
-                .query_opt(
-                    "SELECT seq, time, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                    &[],
-                )
-                .map_err(db)?
-                .map(|r| audit_of(&r))
-                .transpose()?;
+            let mut head = tx.audit_head()?;
             // The history of the principals assessed in this batch: the leader's copy,
             // brought to the audit head (every earlier create and state change, from any
             // replica, is committed: we hold the lock they take), and whoever it does not

@@ -10,14 +10,16 @@ use postgres::Transaction;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{new_request_id, state_name, state_of, Kind, RequestRow, Store, StoreError};
+use super::write::{roles_of, Work, AUDIT_COLUMNS, SELECT};
+use super::{new_request_id, state_name, state_of, At, Initial, Kind, Lease, NewRequest, NewToken};
+use super::{RequestRow, Store, StoreError, Tx};
 use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State};
-use crate::risk::{HistoryQuery, Past, Summary};
+use crate::risk::{Past, Summary};
 
 mod batch;
 mod pool;
-use batch::{Batcher, Initial};
+use batch::Batcher;
 use pool::{Connector, Slot};
 
 const AUDIT_LOCK: i64 = 0x5354_524f_4e47; // "STRONG"
@@ -75,9 +77,6 @@ fn row_of(r: &postgres::Row) -> Result<RequestRow, StoreError> {
     })
 }
 
-const SELECT: &str =
-    "SELECT id, idempotency_key, principal, body, state, created, updated FROM requests";
-
 fn audit_of(r: &postgres::Row) -> Result<AuditRecord, StoreError> {
     let detail: String = r.try_get(5).map_err(db)?;
     Ok(AuditRecord {
@@ -92,31 +91,73 @@ fn audit_of(r: &postgres::Row) -> Result<AuditRecord, StoreError> {
     })
 }
 
-fn append_audit(
-    tx: &mut Transaction<'_>,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    detail: Value,
-    now: u64,
-) -> Result<AuditRecord, StoreError> {
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
-        .map_err(db)?;
-    let prev = tx
-        .query_opt(
-            "SELECT seq, time, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1",
-            &[],
-        )
-        .map_err(db)?
-        .map(|r| audit_of(&r))
-        .transpose()?;
-    let r = AuditRecord::next(prev.as_ref(), now, actor, action, subject, detail);
-    tx.execute(
-        "INSERT INTO audit (seq, time, actor, action, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        &[&(r.seq as i64), &(r.time as i64), &r.actor, &r.action, &r.subject, &r.detail.to_string(), &r.prev_hash, &r.hash],
-    )
-    .map_err(db)?;
-    Ok(r)
+/// Every write that appends to the audit chain takes the chain's advisory lock first
+/// (in [`Tx::audit_head`]); state changes lock the request row.
+impl Tx for Transaction<'_> {
+    fn request_for_update(&mut self, id: &str) -> Result<Option<RequestRow>, StoreError> {
+        self.query_opt(&format!("{SELECT} WHERE id = $1 FOR UPDATE"), &[&id])
+            .map_err(db)?
+            .map(|r| row_of(&r))
+            .transpose()
+    }
+
+    fn set_state(&mut self, id: &str, state: State, now: u64) -> Result<(), StoreError> {
+        let sql = "UPDATE requests SET state = $1, updated = $2 WHERE id = $3";
+        self.execute(sql, &[&state_name(state), &(now as i64), &id])
+            .map(drop)
+            .map_err(db)
+    }
+
+    fn audit_head(&mut self) -> Result<Option<AuditRecord>, StoreError> {
+        self.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+            .map_err(db)?;
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1");
+        self.query_opt(&sql, &[])
+            .map_err(db)?
+            .map(|r| audit_of(&r))
+            .transpose()
+    }
+
+    fn insert_audit(&mut self, r: &AuditRecord) -> Result<(), StoreError> {
+        let sql =
+            format!("INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        let (seq, time, detail) = (r.seq as i64, r.time as i64, r.detail.to_string());
+        let row: [&(dyn postgres::types::ToSql + Sync); 8] = [
+            &seq,
+            &time,
+            &r.actor,
+            &r.action,
+            &r.subject,
+            &detail,
+            &r.prev_hash,
+            &r.hash,
+        ];
+        self.execute(&sql, &row).map(drop).map_err(db)
+    }
+
+    fn insert_token(&mut self, t: &NewToken<'_>) -> Result<(), StoreError> {
+        let sql = "INSERT INTO tokens (hash, principal, roles, created) VALUES ($1, $2, $3, $4)";
+        self.execute(sql, &[&t.hash, &t.principal, &t.roles, &(t.created as i64)])
+            .map(drop)
+            .map_err(db)
+    }
+
+    fn insert_artifact(&mut self, at: &At<'_>, value: &str, now: u64) -> Result<bool, StoreError> {
+        let sql =
+            "INSERT INTO artifacts (subject, kind, key, value, created) VALUES ($1, $2, $3, $4, $5)
+                   ON CONFLICT (subject, kind, key) DO NOTHING";
+        let row: [&(dyn postgres::types::ToSql + Sync); 5] =
+            [&at.subject, &at.kind.name(), &at.key, &value, &(now as i64)];
+        Ok(self.execute(sql, &row).map_err(db)? == 1)
+    }
+
+    fn artifact_value(&mut self, at: &At<'_>) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT value FROM artifacts WHERE subject = $1 AND kind = $2 AND key = $3";
+        self.query_opt(sql, &[&at.subject, &at.kind.name(), &at.key])
+            .map_err(db)?
+            .map(|r| r.try_get(0).map_err(db))
+            .transpose()
+    }
 }
 
 impl Postgres {
@@ -199,35 +240,12 @@ impl Store for Postgres {
         true
     }
 
-    fn create_with(
+    fn create(
         &self,
-        idempotency_key: Option<&str>,
-        principal: &str,
-        body: &Value,
-        now: u64,
-        initial: Option<(Event, &str, Value)>,
+        new: NewRequest<'_>,
+        initial: Initial,
     ) -> Result<(RequestRow, bool), StoreError> {
-        let initial = match initial {
-            Some((e, a, d)) => Initial::Fixed(e, a.to_string(), d),
-            None => Initial::Draft,
-        };
-        self.enqueue(idempotency_key, principal, body, now, initial)
-    }
-
-    fn create_assessed(
-        &self,
-        idempotency_key: Option<&str>,
-        body: &Value,
-        q: &HistoryQuery,
-        assess: crate::store::Assessor,
-    ) -> Result<(RequestRow, bool), StoreError> {
-        self.enqueue(
-            idempotency_key,
-            &q.principal,
-            body,
-            q.now,
-            Initial::Assess(q.clone(), assess),
-        )
+        self.enqueue(new, initial)
     }
 
     fn get(&self, id: &str) -> Result<Option<RequestRow>, StoreError> {
@@ -241,14 +259,14 @@ impl Store for Postgres {
     fn list(
         &self,
         state: Option<State>,
-        principal: Option<&str>,
-        limit: usize,
+        by: Option<&str>,
+        n: usize,
     ) -> Result<Vec<RequestRow>, StoreError> {
         let rows = self
             .lock()?
             .query(
                 &format!("{SELECT} WHERE ($1::TEXT IS NULL OR state = $1) AND ($2::TEXT IS NULL OR principal = $2) ORDER BY created DESC, id LIMIT $3"),
-                &[&state.map(state_name), &principal, &(limit.min(10_000) as i64)],
+                &[&state.map(state_name), &by, &(n.min(10_000) as i64)],
             )
             .map_err(db)?;
         rows.iter().map(row_of).collect()
@@ -281,107 +299,24 @@ impl Store for Postgres {
         Ok(out)
     }
 
-    fn transition(
-        &self,
-        id: &str,
-        event: Event,
-        actor: &str,
-        detail: Value,
-        now: u64,
-    ) -> Result<RequestRow, StoreError> {
+    fn write(&self, work: Work<'_>) -> Result<(), StoreError> {
         let mut client = self.lock()?;
         let mut tx = client.transaction().map_err(db)?;
-        let r = tx
-            .query_opt(&format!("{SELECT} WHERE id = $1 FOR UPDATE"), &[&id])
-            .map_err(db)?
-            .ok_or_else(|| StoreError::NotFound(id.into()))?;
-        let mut row = row_of(&r)?;
-        let next = row.state.apply(event)?;
-        if next != row.state {
-            tx.execute(
-                "UPDATE requests SET state = $1, updated = $2 WHERE id = $3",
-                &[&state_name(next), &(now as i64), &id],
-            )
-            .map_err(db)?;
-            append_audit(
-                &mut tx,
-                actor,
-                "request.state",
-                id,
-                serde_json::json!({"from": row.state, "to": next, "event": event, "detail": detail}),
-                now,
-            )?;
-            row.state = next;
-            row.updated = now;
-        }
-        tx.commit().map_err(db)?;
-        Ok(row)
+        work(&mut tx)?;
+        tx.commit().map_err(db)
     }
 
-    fn claim(
-        &self,
-        id: &str,
-        step: &str,
-        owner: &str,
-        now: u64,
-        ttl: u64,
-    ) -> Result<bool, StoreError> {
+    fn lease(&self, l: &Lease<'_>) -> Result<bool, StoreError> {
         let n = self
             .lock()?
             .execute(
                 "INSERT INTO leases (request_id, step, owner, until) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (request_id, step) DO UPDATE SET owner = $3, until = GREATEST(leases.until, $4)
                  WHERE leases.owner = $3 OR leases.until <= $5",
-                &[
-                    &id,
-                    &step,
-                    &owner,
-                    &(now.saturating_add(ttl) as i64),
-                    &(now as i64),
-                ],
+                &[&l.id, &l.step, &l.owner, &(l.until as i64), &(l.now as i64)],
             )
             .map_err(db)?;
         Ok(n == 1)
-    }
-
-    fn audit(
-        &self,
-        actor: &str,
-        action: &str,
-        subject: &str,
-        detail: Value,
-        now: u64,
-    ) -> Result<AuditRecord, StoreError> {
-        let mut client = self.lock()?;
-        let mut tx = client.transaction().map_err(db)?;
-        let r = append_audit(&mut tx, actor, action, subject, detail, now)?;
-        tx.commit().map_err(db)?;
-        Ok(r)
-    }
-
-    fn add_token(
-        &self,
-        hash: &str,
-        principal: &str,
-        roles: &[String],
-        now: u64,
-    ) -> Result<(), StoreError> {
-        let mut client = self.lock()?;
-        let mut tx = client.transaction().map_err(db)?;
-        tx.execute(
-            "INSERT INTO tokens (hash, principal, roles, created) VALUES ($1, $2, $3, $4)",
-            &[&hash, &principal, &roles.join(","), &(now as i64)],
-        )
-        .map_err(db)?;
-        append_audit(
-            &mut tx,
-            "admin",
-            "token.add",
-            principal,
-            serde_json::json!({"roles": roles}),
-            now,
-        )?;
-        tx.commit().map_err(db)
     }
 
     fn token(&self, hash: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
@@ -392,80 +327,22 @@ impl Store for Postgres {
                 &[&hash],
             )
             .map_err(db)?;
-        Ok(match r {
-            None => None,
-            Some(r) => {
-                let roles: String = r.try_get(1).map_err(db)?;
-                Some((
-                    r.try_get(0).map_err(db)?,
-                    roles
-                        .split(',')
-                        .filter(|x| !x.is_empty())
-                        .map(String::from)
-                        .collect(),
-                ))
-            }
+        r.map(|r| {
+            let roles: String = r.try_get(1).map_err(db)?;
+            Ok((r.try_get(0).map_err(db)?, roles_of(&roles)))
         })
+        .transpose()
     }
 
     fn audit_rows(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = self
             .lock()?
             .query(
-                "SELECT seq, time, actor, action, subject, detail, prev_hash, hash FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2",
+                &format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2"),
                 &[&(from_seq as i64), &(limit.min(i64::MAX as usize) as i64)],
             )
             .map_err(db)?;
         rows.iter().map(audit_of).collect()
-    }
-
-    fn put_artifact(
-        &self,
-        subject: &str,
-        kind: Kind,
-        key: &str,
-        value: &str,
-        actor: &str,
-        detail: Value,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        let kind = kind.name();
-        let mut client = self.lock()?;
-        let mut tx = client.transaction().map_err(db)?;
-        // Insert-or-nothing, then read back what is there: one statement decides, so two
-        // replicas racing on the same artifact both see the winner's value.
-        let inserted = tx
-            .execute(
-                "INSERT INTO artifacts (subject, kind, key, value, created) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (subject, kind, key) DO NOTHING",
-                &[&subject, &kind, &key, &value, &(now as i64)],
-            )
-            .map_err(db)?;
-        if inserted == 0 {
-            let row = tx
-                .query_one(
-                    "SELECT value FROM artifacts WHERE subject = $1 AND kind = $2 AND key = $3",
-                    &[&subject, &kind, &key],
-                )
-                .map_err(db)?;
-            let v: String = row.try_get(0).map_err(db)?;
-            tx.rollback().map_err(db)?;
-            return if v == value {
-                Ok(false)
-            } else {
-                Err(StoreError::Exists(format!("{kind} {key:?} of {subject:?}")))
-            };
-        }
-        append_audit(
-            &mut tx,
-            actor,
-            &format!("artifact.{kind}"),
-            subject,
-            detail,
-            now,
-        )?;
-        tx.commit().map_err(db)?;
-        Ok(true)
     }
 
     fn artifacts(&self, subject: &str, kind: Kind) -> Result<Vec<(String, String)>, StoreError> {

@@ -3,22 +3,27 @@
 //! rows.
 
 use super::*;
+use crate::store::write;
+use crate::store::NewRequest;
 
 impl Sqlite {
     /// One create in one immediate transaction; `initial` decides the first event
     /// (after the replay check, inside the transaction).
     pub(super) fn create_in(
         &self,
-        idempotency_key: Option<&str>,
-        principal: &str,
-        body: &Value,
-        now: u64,
+        new: NewRequest<'_>,
         initial: impl FnOnce(
-            &rusqlite::Transaction<'_>,
+            &mut rusqlite::Transaction<'_>,
         ) -> Result<Option<(Event, String, Value)>, StoreError>,
     ) -> Result<(RequestRow, bool), StoreError> {
+        let NewRequest {
+            idempotency_key,
+            principal,
+            body,
+            now,
+        } = new;
         let mut conn = self.lock();
-        let tx = conn
+        let mut tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
         let body_text = body.to_string();
@@ -44,7 +49,7 @@ impl Sqlite {
                 return Ok((row_of(row)?, false));
             }
         }
-        let initial = initial(&tx)?;
+        let initial = initial(&mut tx)?;
         let id = new_request_id()?;
         let field = |k: &str| body.get(k).and_then(Value::as_str);
         tx.execute(
@@ -55,14 +60,8 @@ impl Sqlite {
                 field("network"), field("asset"), field("destination"), field("amount")],
         )
         .map_err(db)?;
-        append_audit(
-            &tx,
-            principal,
-            "request.create",
-            &id,
-            serde_json::json!({"body": body, "idempotency_key": idempotency_key}),
-            now,
-        )?;
+        let detail = serde_json::json!({"body": body, "idempotency_key": idempotency_key});
+        write::append(&mut tx, principal, "request.create", &id, detail, now)?;
         let mut state = State::Draft;
         if let Some((event, actor, detail)) = initial {
             let next = state.apply(event)?;
@@ -71,14 +70,8 @@ impl Sqlite {
                 params![state_name(next), id],
             )
             .map_err(db)?;
-            append_audit(
-                &tx,
-                &actor,
-                "request.state",
-                &id,
-                serde_json::json!({"from": state, "to": next, "event": event, "detail": detail}),
-                now,
-            )?;
+            let detail = write::state_detail(state, next, event, detail);
+            write::append(&mut tx, &actor, "request.state", &id, detail, now)?;
             state = next;
         }
         tx.commit().map_err(db)?;

@@ -7,7 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{new_request_id, state_name, state_of, Kind, RequestRow, Store, StoreError};
+use super::write::{roles_of, Work, AUDIT_COLUMNS, SELECT};
+use super::{new_request_id, state_name, state_of, At, Initial, Kind, Lease, NewRequest, NewToken};
+use super::{RequestRow, Store, StoreError, Tx};
 use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State};
 
@@ -45,9 +47,6 @@ fn row_of(r: Row) -> Result<RequestRow, StoreError> {
     })
 }
 
-const SELECT: &str =
-    "SELECT id, idempotency_key, principal, body, state, created, updated FROM requests";
-
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((
         r.get(0)?,
@@ -58,17 +57,6 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         r.get(5)?,
         r.get(6)?,
     ))
-}
-
-fn last_audit(tx: &Connection) -> Result<Option<AuditRecord>, StoreError> {
-    tx.query_row(
-        "SELECT seq, time, actor, action, subject, detail, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1",
-        [],
-        audit_row,
-    )
-    .optional()
-    .map_err(db)?
-    .transpose()
 }
 
 fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<AuditRecord, StoreError>> {
@@ -90,22 +78,72 @@ fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<AuditRecord, Stor
         }))
 }
 
-fn append_audit(
-    tx: &Connection,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    detail: Value,
-    now: u64,
-) -> Result<AuditRecord, StoreError> {
-    let prev = last_audit(tx)?;
-    let r = AuditRecord::next(prev.as_ref(), now, actor, action, subject, detail);
-    tx.execute(
-        "INSERT INTO audit (seq, time, actor, action, subject, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![r.seq as i64, r.time as i64, r.actor, r.action, r.subject, r.detail.to_string(), r.prev_hash, r.hash],
-    )
-    .map_err(db)?;
-    Ok(r)
+/// A write transaction is `BEGIN IMMEDIATE`: it holds the database's one write lock
+/// from its start, so nothing it reads can change under it.
+impl Tx for rusqlite::Transaction<'_> {
+    fn request_for_update(&mut self, id: &str) -> Result<Option<RequestRow>, StoreError> {
+        self.query_row(&format!("{SELECT} WHERE id = ?1"), [id], read_row)
+            .optional()
+            .map_err(db)?
+            .map(row_of)
+            .transpose()
+    }
+
+    fn set_state(&mut self, id: &str, state: State, now: u64) -> Result<(), StoreError> {
+        let sql = "UPDATE requests SET state = ?1, updated = ?2 WHERE id = ?3";
+        self.execute(sql, params![state_name(state), now as i64, id])
+            .map(drop)
+            .map_err(db)
+    }
+
+    fn audit_head(&mut self) -> Result<Option<AuditRecord>, StoreError> {
+        let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1");
+        self.query_row(&sql, [], audit_row)
+            .optional()
+            .map_err(db)?
+            .transpose()
+    }
+
+    fn insert_audit(&mut self, r: &AuditRecord) -> Result<(), StoreError> {
+        let sql =
+            format!("INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+        let (seq, time, detail) = (r.seq as i64, r.time as i64, r.detail.to_string());
+        let row = params![
+            seq,
+            time,
+            r.actor,
+            r.action,
+            r.subject,
+            detail,
+            r.prev_hash,
+            r.hash
+        ];
+        self.execute(&sql, row).map(drop).map_err(db)
+    }
+
+    fn insert_token(&mut self, t: &NewToken<'_>) -> Result<(), StoreError> {
+        let sql = "INSERT INTO tokens (hash, principal, roles, created) VALUES (?1, ?2, ?3, ?4)";
+        self.execute(sql, params![t.hash, t.principal, t.roles, t.created as i64])
+            .map(drop)
+            .map_err(db)
+    }
+
+    fn insert_artifact(&mut self, at: &At<'_>, value: &str, now: u64) -> Result<bool, StoreError> {
+        let sql =
+            "INSERT INTO artifacts (subject, kind, key, value, created) VALUES (?1, ?2, ?3, ?4, ?5)
+                   ON CONFLICT (subject, kind, key) DO NOTHING";
+        let row = params![at.subject, at.kind.name(), at.key, value, now as i64];
+        Ok(self.execute(sql, row).map_err(db)? == 1)
+    }
+
+    fn artifact_value(&mut self, at: &At<'_>) -> Result<Option<String>, StoreError> {
+        let sql = "SELECT value FROM artifacts WHERE subject = ?1 AND kind = ?2 AND key = ?3";
+        self.query_row(sql, params![at.subject, at.kind.name(), at.key], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(db)
+    }
 }
 
 impl Sqlite {
@@ -184,31 +222,23 @@ impl Sqlite {
 }
 
 impl Store for Sqlite {
-    fn create_with(
+    fn create(
         &self,
-        idempotency_key: Option<&str>,
-        principal: &str,
-        body: &Value,
-        now: u64,
-        initial: Option<(Event, &str, Value)>,
+        new: NewRequest<'_>,
+        initial: Initial,
     ) -> Result<(RequestRow, bool), StoreError> {
-        let initial = initial.map(|(e, a, d)| (e, a.to_string(), d));
-        self.create_in(idempotency_key, principal, body, now, |_| Ok(initial))
-    }
-
-    fn create_assessed(
-        &self,
-        idempotency_key: Option<&str>,
-        body: &Value,
-        q: &crate::risk::HistoryQuery,
-        assess: crate::store::Assessor,
-    ) -> Result<(RequestRow, bool), StoreError> {
+        let (query, assess) = match initial {
+            Initial::Draft => return self.create_in(new, |_| Ok(None)),
+            Initial::Fixed(e, a, d) => return self.create_in(new, |_| Ok(Some((e, a, d)))),
+            Initial::Assess(q, assess) => (q, assess),
+        };
+        let q = &query;
         // The write lock is taken before the history is read (BEGIN IMMEDIATE). The
         // copy is brought to the committed audit head; this create's own rows reach it
         // by the next catch-up, so nothing uncommitted ever enters it.
-        self.create_in(idempotency_key, &q.principal, body, q.now, |tx| {
+        self.create_in(new, |tx| {
             let mut cache = self.history.lock().unwrap_or_else(|p| p.into_inner());
-            let head = last_audit(tx)?.map_or(0, |r| r.seq);
+            let head = tx.audit_head()?.map_or(0, |r| r.seq);
             catch_up(tx, &mut cache, head)?;
             cache.prune(&q.principal, q.since);
             if !cache.covers(&q.principal, q.since) {
@@ -235,8 +265,8 @@ impl Store for Sqlite {
     fn list(
         &self,
         state: Option<State>,
-        principal: Option<&str>,
-        limit: usize,
+        by: Option<&str>,
+        n: usize,
     ) -> Result<Vec<RequestRow>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
@@ -246,7 +276,7 @@ impl Store for Sqlite {
             .map_err(db)?;
         let rows = stmt
             .query_map(
-                params![state.map(state_name), principal, limit.min(10_000) as i64],
+                params![state.map(state_name), by, n.min(10_000) as i64],
                 read_row,
             )
             .map_err(db)?;
@@ -278,57 +308,19 @@ impl Store for Sqlite {
             .collect())
     }
 
-    fn transition(
-        &self,
-        id: &str,
-        event: Event,
-        actor: &str,
-        detail: Value,
-        now: u64,
-    ) -> Result<RequestRow, StoreError> {
+    fn write(&self, work: Work<'_>) -> Result<(), StoreError> {
         let mut conn = self.lock();
-        let tx = conn
+        let mut tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
-        let row = tx
-            .query_row(&format!("{SELECT} WHERE id = ?1"), [id], read_row)
-            .optional()
-            .map_err(db)?
-            .ok_or_else(|| StoreError::NotFound(id.into()))?;
-        let mut row = row_of(row)?;
-        let next = row.state.apply(event)?;
-        if next != row.state {
-            tx.execute(
-                "UPDATE requests SET state = ?1, updated = ?2 WHERE id = ?3",
-                params![state_name(next), now as i64, id],
-            )
-            .map_err(db)?;
-            append_audit(
-                &tx,
-                actor,
-                "request.state",
-                id,
-                serde_json::json!({"from": row.state, "to": next, "event": event, "detail": detail}),
-                now,
-            )?;
-            row.state = next;
-            row.updated = now;
-        }
+        work(&mut tx)?;
         tx.commit().map_err(db)?;
         let seq = self.sync.mark();
         drop(conn);
-        self.sync.durable(seq)?;
-        Ok(row)
+        self.sync.durable(seq)
     }
 
-    fn claim(
-        &self,
-        id: &str,
-        step: &str,
-        owner: &str,
-        now: u64,
-        ttl: u64,
-    ) -> Result<bool, StoreError> {
+    fn lease(&self, l: &Lease<'_>) -> Result<bool, StoreError> {
         // One statement: taken when free, expired, or already ours.
         let conn = self.lock();
         let n = conn
@@ -336,7 +328,7 @@ impl Store for Sqlite {
                 "INSERT INTO leases (request_id, step, owner, until) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (request_id, step) DO UPDATE SET owner = ?3, until = MAX(leases.until, ?4)
                  WHERE leases.owner = ?3 OR leases.until <= ?5",
-                params![id, step, owner, now.saturating_add(ttl) as i64, now as i64],
+                params![l.id, l.step, l.owner, l.until as i64, l.now as i64],
             )
             .map_err(db)?;
         let seq = self.sync.mark();
@@ -345,72 +337,12 @@ impl Store for Sqlite {
         Ok(n == 1)
     }
 
-    fn audit(
-        &self,
-        actor: &str,
-        action: &str,
-        subject: &str,
-        detail: Value,
-        now: u64,
-    ) -> Result<AuditRecord, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let r = append_audit(&tx, actor, action, subject, detail, now)?;
-        tx.commit().map_err(db)?;
-        let seq = self.sync.mark();
-        drop(conn);
-        self.sync.durable(seq)?;
-        Ok(r)
-    }
-
-    fn add_token(
-        &self,
-        hash: &str,
-        principal: &str,
-        roles: &[String],
-        now: u64,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        tx.execute(
-            "INSERT INTO tokens (hash, principal, roles, created) VALUES (?1, ?2, ?3, ?4)",
-            params![hash, principal, roles.join(","), now as i64],
-        )
-        .map_err(db)?;
-        append_audit(
-            &tx,
-            "admin",
-            "token.add",
-            principal,
-            serde_json::json!({"roles": roles}),
-            now,
-        )?;
-        tx.commit().map_err(db)?;
-        let seq = self.sync.mark();
-        drop(conn);
-        self.sync.durable(seq)
-    }
-
     fn token(&self, hash: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
         let conn = self.lock();
         conn.query_row(
             "SELECT principal, roles FROM tokens WHERE hash = ?1",
             [hash],
-            |r| {
-                let roles: String = r.get(1)?;
-                Ok((
-                    r.get(0)?,
-                    roles
-                        .split(',')
-                        .filter(|x| !x.is_empty())
-                        .map(String::from)
-                        .collect(),
-                ))
-            },
+            |r| Ok((r.get(0)?, roles_of(&r.get::<_, String>(1)?))),
         )
         .optional()
         .map_err(db)
@@ -419,9 +351,9 @@ impl Store for Sqlite {
     fn audit_rows(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare(
-                "SELECT seq, time, actor, action, subject, detail, prev_hash, hash FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
-            )
+            .prepare(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2"
+            ))
             .map_err(db)?;
         let rows = stmt
             .query_map(
@@ -430,60 +362,6 @@ impl Store for Sqlite {
             )
             .map_err(db)?;
         rows.map(|r| r.map_err(db).and_then(|x| x)).collect()
-    }
-
-    fn put_artifact(
-        &self,
-        subject: &str,
-        kind: Kind,
-        key: &str,
-        value: &str,
-        actor: &str,
-        detail: Value,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        let kind = kind.name();
-        let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let old: Option<String> = tx
-            .query_row(
-                "SELECT value FROM artifacts WHERE subject = ?1 AND kind = ?2 AND key = ?3",
-                params![subject, kind, key],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db)?;
-        match old {
-            Some(v) if v == value => {
-                let seq = self.sync.current();
-                drop(tx);
-                drop(conn);
-                self.sync.durable(seq)?;
-                return Ok(false);
-            }
-            Some(_) => return Err(StoreError::Exists(format!("{kind} {key:?} of {subject:?}"))),
-            None => {}
-        }
-        tx.execute(
-            "INSERT INTO artifacts (subject, kind, key, value, created) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![subject, kind, key, value, now as i64],
-        )
-        .map_err(db)?;
-        append_audit(
-            &tx,
-            actor,
-            &format!("artifact.{kind}"),
-            subject,
-            detail,
-            now,
-        )?;
-        tx.commit().map_err(db)?;
-        let seq = self.sync.mark();
-        drop(conn);
-        self.sync.durable(seq)?;
-        Ok(true)
     }
 
     fn artifacts(&self, subject: &str, kind: Kind) -> Result<Vec<(String, String)>, StoreError> {
