@@ -70,6 +70,19 @@ pub enum Record {
         /// Reason.
         reason: String,
     },
+    /// Entries read from the HSM's own audit log, chained to the ones recorded before,
+    /// and then consumed on the device.
+    HsmLog {
+        /// The entries, oldest first.
+        entries: Vec<crate::hsm::LogEntry>,
+        /// Power-on events the device's full log could not hold.
+        unlogged_boot: u16,
+        /// Session authentications the device's full log could not hold.
+        unlogged_auth: u16,
+        /// The entries start a new chain: another device (keys restored onto it).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        new_device: bool,
+    },
     /// An incomplete last line was cut off.
     Repaired {
         /// Bytes removed.
@@ -174,10 +187,27 @@ pub struct ReplayIndex {
     pub spends: HashMap<String, String>,
     /// Signed payloads with their time, for velocity.
     pub history: Vec<(u64, SignedPayload)>,
+    /// The last HSM audit log entry recorded: the next ones must chain from it.
+    pub hsm_log: Option<crate::hsm::LogEntry>,
+    /// The device's counts of power-ons and authentications it could not log, as last
+    /// read: anything but zero means the log was full while the device was in use.
+    pub hsm_unlogged: (u16, u16),
 }
 
 impl ReplayIndex {
     fn add(&mut self, time: u64, r: &Record) {
+        if let Record::HsmLog {
+            entries,
+            unlogged_boot,
+            unlogged_auth,
+            ..
+        } = r
+        {
+            if let Some(last) = entries.last() {
+                self.hsm_log = Some(last.clone());
+            }
+            self.hsm_unlogged = (*unlogged_boot, *unlogged_auth);
+        }
         if let Record::Signed {
             request_id,
             digest,

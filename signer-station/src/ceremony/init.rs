@@ -1,7 +1,7 @@
 //! `init`: take a factory-fresh HSM, install the quorum credential as the operating
 //! authentication key, remove the factory key, and force auditing.
 
-use yubihsm::{audit::AuditOption, authentication, object, Capability, Domain};
+use yubihsm::{authentication, command::Code, object, Capability, Domain};
 
 use crate::hsm::{HsmError, YubiHsm};
 use crate::quorum::Credential;
@@ -9,6 +9,15 @@ use crate::quorum::Credential;
 /// Object id of the operating authentication key (the quorum credential).
 pub const OPERATING_KEY_ID: u16 = 0x0002;
 const FACTORY_KEY_ID: u16 = 1;
+
+/// Commands the station runs that only read, left out of the device's audit log.
+pub const READ_ONLY: [Code; 5] = [
+    Code::ListObjects,
+    Code::GetObjectInfo,
+    Code::GetPublicKey,
+    Code::GetOpaqueObject,
+    Code::GetOption,
+];
 
 fn dev(e: impl std::fmt::Display) -> HsmError {
     HsmError::Device(e.to_string())
@@ -39,26 +48,31 @@ pub fn init(factory: &YubiHsm, credential: &Credential) -> Result<YubiHsm, HsmEr
         | Capability::EXPORT_WRAPPED
         | Capability::IMPORT_WRAPPED;
     let key = authentication::Key::from_slice(credential.expose()).map_err(dev)?;
-    factory
-        .client()
-        .put_authentication_key(
-            OPERATING_KEY_ID,
-            object::Label::from("strongroom-quorum"),
-            Domain::all(),
-            caps,
-            delegated,
-            authentication::Algorithm::YubicoAes,
-            key,
-        )
-        .map_err(dev)?;
+    factory.logged(
+        Code::PutAuthenticationKey,
+        [OPERATING_KEY_ID, 0xffff],
+        || {
+            factory.client().put_authentication_key(
+                OPERATING_KEY_ID,
+                object::Label::from("strongroom-quorum"),
+                Domain::all(),
+                caps,
+                delegated,
+                authentication::Algorithm::YubicoAes,
+                key,
+            )
+        },
+    )?;
     let session = factory.reopen(OPERATING_KEY_ID, credential.expose())?;
-    session
-        .client()
-        .delete_object(FACTORY_KEY_ID, object::Type::AuthenticationKey)
-        .map_err(dev)?;
-    session
-        .client()
-        .set_force_audit_option(AuditOption::On)
-        .map_err(dev)?;
+    session.logged(Code::DeleteObject, [FACTORY_KEY_ID, 0xffff], || {
+        session
+            .client()
+            .delete_object(FACTORY_KEY_ID, object::Type::AuthenticationKey)
+    })?;
+    // What only reads is not logged; everything that uses or changes a key or an
+    // object, every session and every option change is, and forced auditing stops the
+    // device when its log is full until the station has read it into its ledger.
+    session.unlog(&READ_ONLY)?;
+    session.force_audit()?;
     Ok(session)
 }

@@ -6,7 +6,9 @@ use std::cell::Cell;
 
 use k256::ecdsa::Signature;
 
-use super::{BackendInfo, HsmError, KeyAlgorithm, KeyCapabilities, KeyInfo, SigningBackend};
+use super::{
+    BackendInfo, DeviceLog, HsmError, KeyAlgorithm, KeyCapabilities, KeyInfo, SigningBackend,
+};
 
 /// Faults to inject.
 #[derive(Debug, Clone, Copy, Default)]
@@ -123,5 +125,11 @@ impl<B: SigningBackend> SigningBackend for FaultyBackend<B> {
     }
     fn write_opaque(&self, id: u16, label: &str, data: &[u8]) -> Result<(), HsmError> {
         self.inner.write_opaque(id, label, data)
+    }
+    fn audit_log(&self) -> Result<DeviceLog, HsmError> {
+        self.inner.audit_log()
+    }
+    fn consume_log(&self, item: u16) -> Result<(), HsmError> {
+        self.inner.consume_log(item)
     }
 }

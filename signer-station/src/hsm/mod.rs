@@ -1,12 +1,16 @@
 //! The signing backend: a trait with the YubiHSM implementation (USB device, or MockHsm
 //! for tests and the demo) and, for tests, a fault-injecting wrapper.
 
+#[cfg(feature = "rehearsal")]
+pub mod emulated;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod faulty;
+pub mod log;
 #[cfg(any(test, feature = "fault-injection"))]
 pub mod software;
 mod yubi;
 
+pub use log::{DeviceLog, LogEntry};
 pub use yubi::{Connection, YubiHsm};
 
 /// Key algorithms the station uses.
@@ -81,6 +85,15 @@ pub enum HsmError {
     /// The device refused or failed.
     #[error("HSM operation failed: {0}")]
     Device(String),
+    /// The session's authentication key may not do this.
+    #[error("the HSM refused: {0}")]
+    Permission(String),
+    /// Forced auditing is on and the audit log is full.
+    #[error(
+        "the HSM's audit log is full and forced auditing is on: it must be read into the \
+         ledger before the HSM signs again"
+    )]
+    LogFull,
     /// The device returned a signature that does not verify or does not parse.
     #[error("HSM returned an invalid signature for key {0}")]
     BadSignature(u16),
@@ -115,6 +128,10 @@ pub trait SigningBackend {
     fn read_opaque(&self, id: u16) -> Result<Option<Vec<u8>>, HsmError>;
     /// Stores `data` as opaque object `id`, replacing any there.
     fn write_opaque(&self, id: u16, label: &str, data: &[u8]) -> Result<(), HsmError>;
+    /// The device's audit log as it stands (a backend without one: empty).
+    fn audit_log(&self) -> Result<DeviceLog, HsmError>;
+    /// Marks the audit log's entries up to `item` as read, freeing their space.
+    fn consume_log(&self, item: u16) -> Result<(), HsmError>;
 }
 
 /// A borrowed backend is a backend (so wrappers such as the fault injector can borrow a
@@ -149,5 +166,11 @@ impl<B: SigningBackend + ?Sized> SigningBackend for &B {
     }
     fn write_opaque(&self, id: u16, label: &str, data: &[u8]) -> Result<(), HsmError> {
         (**self).write_opaque(id, label, data)
+    }
+    fn audit_log(&self) -> Result<DeviceLog, HsmError> {
+        (**self).audit_log()
+    }
+    fn consume_log(&self, item: u16) -> Result<(), HsmError> {
+        (**self).consume_log(item)
     }
 }

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use k256::ecdsa::signature::hazmat::PrehashSigner;
 
-use super::{BackendInfo, HsmError, KeyAlgorithm, KeyCapabilities, KeyInfo, SigningBackend};
+use super::{
+    BackendInfo, DeviceLog, HsmError, KeyAlgorithm, KeyCapabilities, KeyInfo, SigningBackend,
+};
 
 enum Secret {
     K256(k256::ecdsa::SigningKey),
@@ -119,6 +121,13 @@ impl SigningBackend for SoftwareBackend {
     }
     fn write_opaque(&self, id: u16, _label: &str, data: &[u8]) -> Result<(), HsmError> {
         self.opaque.borrow_mut().insert(id, data.to_vec());
+        Ok(())
+    }
+    /// A software backend keeps no audit log.
+    fn audit_log(&self) -> Result<DeviceLog, HsmError> {
+        Ok(DeviceLog::default())
+    }
+    fn consume_log(&self, _item: u16) -> Result<(), HsmError> {
         Ok(())
     }
 }

@@ -208,6 +208,10 @@ pub enum Refusal {
         "ledger does not match the HSM's anchor: {0}; signing stops until custodians re-anchor it"
     )]
     LedgerAnchor(String),
+    /// The HSM's own audit log could not be read, recorded or consumed, or its chain
+    /// breaks. Nothing is signed until custodians investigate.
+    #[error("HSM audit log: {0}; signing stops until custodians investigate")]
+    HsmLog(String),
 }
 
 impl Refusal {
@@ -263,6 +267,7 @@ impl Refusal {
             Self::Hsm(_) => 70,
             Self::Ledger(_) => 71,
             Self::LedgerAnchor(_) => 72,
+            Self::HsmLog(_) => 73,
         }
     }
 }

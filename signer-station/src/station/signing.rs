@@ -6,7 +6,7 @@
 use airgap_protocol::envelope::{format_uuid, Outcome, PayloadSignature, SignResponse};
 
 use super::{anchor, bitcoin, evm, solana, verdict, Facts, Prepared, Refusal, Review, Station};
-use crate::hsm::SigningBackend;
+use crate::hsm::{log, SigningBackend};
 use crate::ledger::{Entry, Record, SignedPayload};
 use crate::sign::sign_ed25519;
 
@@ -30,6 +30,17 @@ impl Station {
         anchor::reanchor(&mut self.ledger, backend, now, why).map_err(Refusal::LedgerAnchor)
     }
 
+    /// Reads the HSM's own audit log into the ledger and consumes it on the device (see
+    /// [`log::drain`]). A log that cannot be read, recorded or consumed, or whose chain
+    /// breaks, stops signing.
+    pub fn drain_hsm_log<B: SigningBackend + ?Sized>(
+        &mut self,
+        backend: &B,
+        now: u64,
+    ) -> Result<usize, Refusal> {
+        log::drain(&mut self.ledger, backend, now, false).map_err(Refusal::HsmLog)
+    }
+
     fn write_anchor<B: SigningBackend + ?Sized>(&self, backend: &B) -> Result<(), Refusal> {
         match self.ledger.anchor() {
             Some(a) => anchor::write(backend, a).map_err(Refusal::Hsm),
@@ -50,7 +61,8 @@ impl Station {
         review.verdict.clone()?;
         let id = review.request.request_id;
         let recheck = self
-            .check_anchor(backend)
+            .drain_hsm_log(backend, now)
+            .and_then(|_| self.check_anchor(backend))
             .and_then(|()| self.recheck(review, now));
         if let Err(e) = recheck {
             self.record_refusal(&id, &review.digest, &e, now)?;
@@ -171,6 +183,8 @@ impl Station {
         backend: &B,
         now: u64,
     ) -> Result<SignResponse, Refusal> {
+        // A refusal is signed by the HSM too: its log must have room.
+        self.drain_hsm_log(backend, now)?;
         let record = Record::Refused {
             request_id: format_uuid(&review.request.request_id),
             digest: hex::encode(review.digest),

@@ -38,6 +38,7 @@ pub fn backup(
     .map_err(|e| format!("{}: {e}", out.display()))?;
     log(
         &mut dir.ledger()?,
+        hsm,
         "backup",
         format!(
             "{} keys wrapped; wrap key split {k} of {}",
@@ -93,7 +94,8 @@ pub fn restore_set(
     let keys = b::restore(fresh, set, &wrap, descriptor).map_err(|e| e.to_string())?;
     log(
         &mut dir.ledger()?,
-        "restore",
+        fresh,
+        super::RESTORE,
         format!(
             "{} keys restored and matched against descriptor of station {}",
             keys.len(),

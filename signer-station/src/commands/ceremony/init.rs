@@ -27,6 +27,7 @@ pub fn run(dir: &StationDir, factory: &YubiHsm, a: &InitArgs) -> Result<YubiHsm,
     let mut ledger = dir.ledger()?;
     log(
         &mut ledger,
+        &session,
         "init",
         format!(
             "quorum {k} of {} ({}); factory key removed; forced audit on",

@@ -32,7 +32,7 @@ pub fn run(dir: &StationDir, hsm: &YubiHsm) -> Result<(), String> {
         ));
     }
     let detail = parts.join(", ");
-    log(&mut dir.ledger()?, "keys generate", detail.clone())?;
+    log(&mut dir.ledger()?, hsm, "keys generate", detail.clone())?;
     println!("keys generated: {detail}");
     Ok(())
 }

@@ -65,7 +65,20 @@ impl StationDir {
     }
 }
 
-pub fn log(ledger: &mut Ledger, step: &str, detail: String) -> Result<(), String> {
+/// The ceremony step that moves the station onto another device.
+pub const RESTORE: &str = "restore";
+
+/// Records a ceremony step, after the HSM's own audit log (so that forced auditing
+/// never stops the next step).
+pub fn log<B: SigningBackend + ?Sized>(
+    ledger: &mut Ledger,
+    hsm: &B,
+    step: &str,
+    detail: String,
+) -> Result<(), String> {
+    // Restored keys are on another device: its log starts a new chain.
+    signer_station::hsm::log::drain(ledger, hsm, now(), step == RESTORE)
+        .map_err(|e| format!("the HSM's audit log {e}"))?;
     ledger
         .append(
             now(),

@@ -83,6 +83,7 @@ pub fn run(dir: &StationDir, hsm: &YubiHsm, a: &RegisterArgs) -> Result<(), Stri
     let mut ledger = dir.ledger()?;
     log(
         &mut ledger,
+        hsm,
         "register",
         format!(
             "{} coordinator key(s), {} approver(s)",
@@ -92,6 +93,7 @@ pub fn run(dir: &StationDir, hsm: &YubiHsm, a: &RegisterArgs) -> Result<(), Stri
     )?;
     log(
         &mut ledger,
+        hsm,
         "export descriptor",
         format!(
             "station {id}, policy digest {}",

@@ -117,6 +117,16 @@ impl App {
             }
         };
         drop(session);
+        let (boots, auths) = self.station.ledger().index().hsm_unlogged;
+        if boots > 0 || auths > 0 {
+            self.say(
+                Level::Error,
+                format!(
+                    "the HSM's audit log was full: {boots} power-on(s) and {auths} \
+                     authentication(s) went unlogged (recorded in the ledger)"
+                ),
+            );
+        }
         match result
             .map_err(|e| e.to_string())
             .and_then(|(resp, refused)| self.show_response(resp, refused))

@@ -1,0 +1,191 @@
+//! The station on the emulated YubiHSM 2 (MockHsm with what the device does and
+//! MockHsm does not): a forced-audit log that fills and blocks until the station drains
+//! it into its ledger, high-S signatures, capabilities and domains enforced.
+
+mod common;
+
+use common::*;
+use signer_station::hsm::{
+    emulated::LOG_CAPACITY, HsmError, KeyAlgorithm, KeyCapabilities, LogEntry, SigningBackend,
+};
+use signer_station::ledger::{Entry, Record};
+use signer_station::sign::sign_secp256k1;
+
+/// Every HSM log entry the ledger recorded, in order.
+fn recorded_hsm_log(path: &std::path::Path) -> Vec<LogEntry> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Entry>(l).unwrap())
+        .filter_map(|e| match e.record {
+            Record::HsmLog { entries, .. } => Some(entries),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn evm_request(h: &Harness, nonce: u64) -> airgap_protocol::envelope::SignRequest {
+    request(vec![evm_payload(
+        &h.keys,
+        1,
+        nonce,
+        13_000_000_000_000_000,
+        vec![],
+    )])
+}
+
+#[test]
+fn a_full_forced_audit_log_blocks_signing_until_the_station_drains_it() {
+    let mut h = station("device-full-log");
+    let identity = h.keys.identity.clone();
+    // Sign outside the station (no drain) until the device refuses.
+    let mut signed = 0;
+    let refused = loop {
+        match h.hsm.sign_ed25519(identity.id, b"filler") {
+            Ok(_) => signed += 1,
+            Err(e) => break e,
+        }
+        assert!(signed <= LOG_CAPACITY, "the log never filled");
+    };
+    assert_eq!(refused, HsmError::LogFull);
+    assert!(signed > 0 && signed < LOG_CAPACITY, "{signed} signatures");
+    // Still refused: nothing but a drain frees the log.
+    assert_eq!(
+        h.hsm.sign_ed25519(identity.id, b"x"),
+        Err(HsmError::LogFull)
+    );
+    let full = h.hsm.audit_log().unwrap();
+    assert_eq!(full.entries.len(), LOG_CAPACITY);
+
+    // The station drains it as its signing begins, and signs.
+    let req = evm_request(&h, 0);
+    let review = h.station.review(&req, NOW).unwrap();
+    h.station.sign(&review, &h.hsm, NOW).unwrap();
+
+    // The ledger holds every entry the device logged, chained without a gap.
+    let recorded = recorded_hsm_log(&h.ledger_path);
+    assert!(recorded.len() >= LOG_CAPACITY, "{} entries", recorded.len());
+    for pair in recorded.windows(2) {
+        assert!(pair[1].follows(&pair[0]).unwrap(), "{pair:?}");
+    }
+    let signs = recorded.iter().filter(|e| e.cmd == 0x6a).count();
+    assert_eq!(signs, signed, "each Ed25519 signature logged once");
+}
+
+#[test]
+fn a_station_signs_200_requests_in_a_row_with_forced_audit_on() {
+    let mut h = station("device-200");
+    for nonce in 0..200 {
+        let req = evm_request(&h, nonce);
+        let review = h.station.review(&req, NOW).unwrap();
+        if let Err(e) = h.station.sign(&review, &h.hsm, NOW) {
+            panic!("request {nonce}: {e}");
+        }
+    }
+    let recorded = recorded_hsm_log(&h.ledger_path);
+    for pair in recorded.windows(2) {
+        assert!(pair[1].follows(&pair[0]).unwrap(), "{pair:?}");
+    }
+    // Each request: an ECDSA signature and the identity key's signature of the answer.
+    let ecdsa = recorded.iter().filter(|e| e.cmd == 0x56).count();
+    let eddsa = recorded.iter().filter(|e| e.cmd == 0x6a).count();
+    assert_eq!(
+        (ecdsa, eddsa),
+        (199, 199),
+        "the last request's are still on the device"
+    );
+    assert!(recorded.len() > 4 * LOG_CAPACITY);
+}
+
+#[test]
+fn a_log_that_does_not_chain_from_the_ledger_stops_signing() {
+    // Station A's ledger, shown another device's log: its entries do not follow.
+    let mut a = station("device-chain-a");
+    let b = station("device-chain-b");
+    let req = evm_request(&a, 0);
+    let review = a.station.review(&req, NOW).unwrap();
+    a.station.sign(&review, &a.hsm, NOW).unwrap();
+    let before = a.station.ledger().len();
+    let err = a.station.drain_hsm_log(&b.hsm, NOW).unwrap_err();
+    assert_eq!(err.code(), 73, "{err}");
+    assert!(err.to_string().contains("HSM audit log"), "{err}");
+    assert_eq!(a.station.ledger().len(), before, "nothing recorded");
+}
+
+#[test]
+fn ecdsa_comes_back_high_s_at_times_and_the_station_normalises_it() {
+    let mut h = station("device-high-s");
+    let key = btc_key(&h.keys).clone();
+    let mut high = 0;
+    for n in 0..40u8 {
+        h.station.drain_hsm_log(&h.hsm, NOW).unwrap();
+        let digest = [n; 32];
+        let der = h.hsm.sign_ecdsa_prehash(key.id, &digest).unwrap();
+        let raw = k256::ecdsa::Signature::from_der(&der).unwrap();
+        if raw.normalize_s().is_some() {
+            high += 1;
+        }
+        let sig = sign_secp256k1(&h.hsm, &key, &digest).unwrap();
+        let low = k256::ecdsa::Signature::from_scalars(sig.r, sig.s).unwrap();
+        assert!(low.normalize_s().is_none(), "the station returns low-S");
+    }
+    assert!((1..40).contains(&high), "{high} of 40 high-S");
+}
+
+#[test]
+fn capabilities_and_domains_are_enforced() {
+    use yubihsm::{authentication, command::Code, object, Capability, Domain};
+    let h = station("device-caps");
+    // A key without the signing capability.
+    let no_sign = KeyCapabilities {
+        sign: false,
+        exportable_under_wrap: false,
+    };
+    let k = h
+        .hsm
+        .generate_key(0x0500, "no-sign", KeyAlgorithm::Secp256k1, no_sign)
+        .unwrap();
+    assert_eq!(
+        h.hsm.sign_ecdsa_prehash(k.id, &[1; 32]),
+        Err(HsmError::Capability(k.id))
+    );
+    // An id in use is refused (MockHsm would panic), not replaced.
+    let taken = h
+        .hsm
+        .generate_key(k.id, "again", KeyAlgorithm::Secp256k1, no_sign);
+    assert!(matches!(taken, Err(HsmError::Device(_))), "{taken:?}");
+    // A session whose authentication key may only read, and one in another domain.
+    let secret = [7u8; 32];
+    for (id, caps, domains) in [
+        (0x0600, Capability::GET_OPAQUE, Domain::DOM1),
+        (0x0601, Capability::SIGN_ECDSA, Domain::DOM2),
+    ] {
+        h.hsm
+            .logged(Code::PutAuthenticationKey, [id, 0xffff], || {
+                h.hsm.client().put_authentication_key(
+                    id,
+                    object::Label::from("limited"),
+                    domains,
+                    caps,
+                    Capability::empty(),
+                    authentication::Algorithm::YubicoAes,
+                    authentication::Key::from_slice(&secret).unwrap(),
+                )
+            })
+            .unwrap();
+    }
+    let station_key = btc_key(&h.keys).id;
+    let reader = h.hsm.reopen(0x0600, &secret).unwrap();
+    assert!(matches!(
+        reader.sign_ecdsa_prehash(station_key, &[1; 32]),
+        Err(HsmError::Permission(_))
+    ));
+    let elsewhere = h.hsm.reopen(0x0601, &secret).unwrap();
+    assert_eq!(
+        elsewhere.sign_ecdsa_prehash(station_key, &[1; 32]),
+        Err(HsmError::Capability(station_key))
+    );
+    // And the operating session still signs.
+    h.hsm.sign_ecdsa_prehash(station_key, &[1; 32]).unwrap();
+}
