@@ -25,7 +25,7 @@ enum Command {
     Token(coordinator::service::TokenCommand),
     /// The hash-chained audit table: verify, export.
     #[command(subcommand)]
-    Audit(coordinator::service::AuditCommand),
+    Audit(coordinator::audit::command::AuditCommand),
     /// The coordinator's USB bundle keys (passphrase-encrypted).
     #[command(subcommand)]
     Keys(usb_transfer::cli::KeysCommand),
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Serve(a) => coordinator::service::serve(a),
         Command::Token(c) => coordinator::service::token(c),
-        Command::Audit(c) => coordinator::service::audit_cmd(c),
+        Command::Audit(c) => coordinator::audit::command::run(c),
         Command::Keys(c) => commands::bundle::run(&usb_transfer::cli::Command::Keys(c.clone())),
         Command::Bundle(c) => commands::bundle::run(&usb_transfer::cli::Command::Bundle(c.clone())),
         Command::Demo(a) => commands::demo::run(a),

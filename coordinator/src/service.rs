@@ -72,7 +72,7 @@ impl DbArgs {
     }
 
     /// Opens the store, creating an SQLite file only when `create`.
-    fn open(&self, create: bool) -> Result<Box<dyn Store>> {
+    pub(crate) fn open(&self, create: bool) -> Result<Box<dyn Store>> {
         if let Some(params) = self.postgres()? {
             let ca = match &self.db_ca {
                 Some(f) => {
@@ -128,6 +128,11 @@ pub struct ServeArgs {
     /// The coordinator's USB bundle keys (passphrase in STRONGROOM_USB_PASSPHRASE).
     #[arg(long, value_name = "DIR", env = "STRONGROOM_USB_KEYS")]
     pub usb_keys: Option<PathBuf>,
+    /// Append signed checkpoints of the audit chain's head to this file (outside the
+    /// database; needs --key): `audit verify --checkpoints` then catches a rewritten or
+    /// truncated audit table.
+    #[arg(long, value_name = "FILE", env = "STRONGROOM_AUDIT_CHECKPOINTS")]
+    pub audit_checkpoints: Option<PathBuf>,
     /// Approvals a request needs [default: 2].
     #[arg(long, value_name = "N")]
     pub approvals: Option<usize>,
@@ -182,6 +187,7 @@ impl ServeArgs {
             networks: self.networks.clone().or(file.networks),
             key: self.key.clone().or(file.key),
             usb_keys: self.usb_keys.clone().or(file.usb_keys),
+            audit_checkpoints: self.audit_checkpoints.clone().or(file.audit_checkpoints),
             approvals: self.approvals.or(file.approvals),
             poll_ms: self.poll_ms.or(file.poll_ms),
             replica: self.replica.clone().or(file.replica),
@@ -208,41 +214,6 @@ pub enum TokenCommand {
         #[command(flatten)]
         db: DbArgs,
     },
-}
-
-/// `coordinator audit …`.
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum AuditCommand {
-    /// Check the hash-chained audit table; say where it breaks. Never creates a database.
-    Verify {
-        /// Where the database is.
-        #[command(flatten)]
-        db: DbArgs,
-    },
-    /// Export a period for compliance.
-    Export {
-        /// Where the database is.
-        #[command(flatten)]
-        db: DbArgs,
-        /// From (Unix seconds).
-        #[arg(long, default_value_t = 0)]
-        from: u64,
-        /// To (Unix seconds).
-        #[arg(long, default_value_t = u64::MAX)]
-        to: u64,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "json")]
-        format: ExportFormat,
-    },
-}
-
-/// Audit export formats.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum ExportFormat {
-    /// JSON rows.
-    Json,
-    /// CSV with a header line.
-    Csv,
 }
 
 /// The default risk rules for a fresh install (regtest and devnets only, small limits).
@@ -340,6 +311,20 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         .as_deref()
         .map(|p| read_key(&p.to_string_lossy()))
         .transpose()?;
+    let checkpoints = match (&args.audit_checkpoints, &pipeline.key) {
+        (None, _) => None,
+        (Some(_), None) => bail!("--audit-checkpoints needs --key: checkpoints are signed"),
+        (Some(p), Some(k)) => {
+            Some(audit::checkpoints::Checkpointer::open(p, k.clone()).map_err(|e| anyhow!(e))?)
+        }
+    };
+    if let (Some(c), Some(path)) = (&checkpoints, &args.audit_checkpoints) {
+        println!(
+            "audit checkpoints: {} (verify with --public-key {})",
+            path.display(),
+            hex::encode(c.public_key().as_bytes())
+        );
+    }
     if let Some(dir) = &args.usb_keys {
         let pass = std::env::var("STRONGROOM_USB_PASSPHRASE").map_err(|_| {
             anyhow!("--usb-keys needs STRONGROOM_USB_PASSPHRASE in the environment")
@@ -428,7 +413,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let balances = args.metrics_vault_balances;
-        let worker = tokio::spawn(worker(state.clone(), poll, balances, stopped));
+        let worker = tokio::spawn(worker(state.clone(), poll, balances, stopped, checkpoints));
         crate::server::serve(
             listener,
             router(state.clone()),
@@ -457,6 +442,7 @@ async fn worker(
     poll: std::time::Duration,
     vault_balances: bool,
     mut stopped: tokio::sync::watch::Receiver<bool>,
+    mut checkpoints: Option<audit::checkpoints::Checkpointer>,
 ) {
     // What was last said about each request: a condition that persists (a lease another
     // replica holds, a vault short of funds) is logged once, not every round, and again
@@ -496,11 +482,38 @@ async fn worker(
         for a in alerts.said {
             tracing::warn!(alert = %a, "treasury");
         }
+        checkpoint(&state, &mut checkpoints).await;
         tokio::select! {
             () = tokio::time::sleep(poll) => {}
             _ = stopped.changed() => {}
         }
     }
+    // The last round's rows, and whatever the HTTP side wrote before it drained.
+    checkpoint(&state, &mut checkpoints).await;
+}
+
+/// Checkpoints the audit head if it moved (a failure is logged, and retried next round).
+async fn checkpoint(
+    state: &Arc<AppState>,
+    checkpoints: &mut Option<audit::checkpoints::Checkpointer>,
+) {
+    let Some(mut c) = checkpoints.take() else {
+        return;
+    };
+    let store = state.store.clone();
+    let (c, r) = tokio::task::spawn_blocking(move || {
+        let r = store
+            .audit_rows(c.next_seq(), usize::MAX)
+            .map_err(|e| e.to_string())
+            .and_then(|rows| c.update(&rows, now()));
+        (c, r)
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+    if let Err(e) = r {
+        tracing::error!(error = %e, "audit checkpoint");
+    }
+    *checkpoints = Some(c);
 }
 
 /// `coordinator token add`.
@@ -521,53 +534,4 @@ pub fn token(command: &TokenCommand) -> Result<()> {
     // Shown once; only its hash is stored.
     println!("{token}");
     Ok(())
-}
-
-/// `coordinator audit verify|export`: read only; never creates a database.
-pub fn audit_cmd(command: &AuditCommand) -> Result<()> {
-    match command {
-        AuditCommand::Verify { db } => {
-            let rows = db.open(false)?.audit_rows(1, usize::MAX)?;
-            match audit::verify(&rows, None) {
-                Ok(()) => {
-                    println!("audit chain intact: {} rows", rows.len());
-                    Ok(())
-                }
-                Err(e) => bail!("audit chain broken: {e}"),
-            }
-        }
-        AuditCommand::Export {
-            db,
-            from,
-            to,
-            format,
-        } => {
-            let rows = db.open(false)?.audit_rows(1, usize::MAX)?;
-            let period: Vec<_> = rows
-                .iter()
-                .filter(|r| r.time >= *from && r.time <= *to)
-                .collect();
-            match format {
-                ExportFormat::Json => println!("{}", serde_json::to_string_pretty(&period)?),
-                ExportFormat::Csv => {
-                    println!("seq,time,actor,action,subject,detail,prev_hash,hash");
-                    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-                    for r in period {
-                        println!(
-                            "{},{},{},{},{},{},{},{}",
-                            r.seq,
-                            r.time,
-                            q(&r.actor),
-                            q(&r.action),
-                            q(&r.subject),
-                            q(&r.detail.to_string()),
-                            r.prev_hash,
-                            r.hash
-                        );
-                    }
-                }
-            }
-            Ok(())
-        }
-    }
 }

@@ -101,3 +101,46 @@ fn fail_database_password_on_the_command_line() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("--db-password-file"), "{err}");
 }
+
+#[test]
+fn audit_verify_catches_a_cut_table_only_against_its_checkpoints() {
+    use coordinator::store::Store;
+    let d = scratch("checkpoints");
+    let db = d.join("coordinator.db");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    {
+        let store = coordinator::store::Sqlite::open(&db).unwrap();
+        let mut cp =
+            coordinator::audit::checkpoints::Checkpointer::open(&d.join("cp.jsonl"), key.clone())
+                .unwrap();
+        for n in 1..=60u64 {
+            let detail = serde_json::json!({ "n": n });
+            store.audit("admin", "test", "x", detail, n).unwrap();
+        }
+        cp.update(&store.audit_rows(1, 100).unwrap(), 1).unwrap();
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("DELETE FROM audit WHERE seq > 10", [])
+        .unwrap();
+    drop(conn);
+    let alone = coordinator(&d, &["audit", "verify", "--db", "coordinator.db"]);
+    assert!(alone.status.success(), "a clean prefix verifies on its own");
+    let public = hex::encode(key.verifying_key().as_bytes());
+    let args = [
+        "audit",
+        "verify",
+        "--db",
+        "coordinator.db",
+        "--checkpoints",
+        "cp.jsonl",
+        "--public-key",
+        &public,
+    ];
+    let o = coordinator(&d, &args);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("ends at row 10, but row 60 was checkpointed"),
+        "{err}"
+    );
+}

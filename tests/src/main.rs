@@ -34,7 +34,7 @@ enum CoordinatorCommand {
     Token(coordinator::service::TokenCommand),
     /// The audit table: verify, export.
     #[command(subcommand)]
-    Audit(coordinator::service::AuditCommand),
+    Audit(coordinator::audit::command::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Coordinator(CoordinatorCommand::Serve(a)) => coordinator::service::serve(a),
         Command::Coordinator(CoordinatorCommand::Token(c)) => coordinator::service::token(c),
-        Command::Coordinator(CoordinatorCommand::Audit(c)) => coordinator::service::audit_cmd(c),
+        Command::Coordinator(CoordinatorCommand::Audit(c)) => coordinator::audit::command::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

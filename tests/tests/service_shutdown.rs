@@ -26,13 +26,23 @@ fn sigterm_answers_in_flight_requests_and_loses_none() -> Result<()> {
     let treasury = add_token(&exe(), &db, "treasury-desk", "treasury")?;
     let auditor = add_token(&exe(), &db, "audit", "auditor")?;
     let log = dir.join("coordinator.log");
-    let svc = Arc::new(Service::start_logged(
-        &exe(),
-        &db,
-        &["--poll-ms".into(), "50".into()],
-        &[],
-        Some(&log),
-    )?);
+    // Audit checkpoints, signed with the request key, to a file outside the database.
+    let key_file = dir.join("coordinator.key");
+    std::fs::write(&key_file, hex::encode([4u8; 32]))?;
+    std::fs::set_permissions(
+        &key_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )?;
+    let checkpoints = dir.join("checkpoints.jsonl");
+    let serve = strongroom_e2e::service::args(&[
+        "--poll-ms",
+        "50",
+        "--key",
+        &key_file.to_string_lossy(),
+        "--audit-checkpoints",
+        &checkpoints.to_string_lossy(),
+    ]);
+    let svc = Arc::new(Service::start_logged(&exe(), &db, &serve, &[], Some(&log))?);
 
     // Eight clients create requests as fast as they can while the signal arrives.
     let answered: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -98,6 +108,15 @@ fn sigterm_answers_in_flight_requests_and_loses_none() -> Result<()> {
     );
     let rows = store.audit_rows(1, usize::MAX)?;
     coordinator::audit::verify(&rows, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The last checkpoint, written as the worker stopped, vouches for the last row.
+    let cps = coordinator::audit::checkpoints::read(&checkpoints).map_err(anyhow::Error::msg)?;
+    let vk = ed25519_dalek::SigningKey::from_bytes(&[4; 32]).verifying_key();
+    coordinator::audit::checkpoints::verify(&rows, &cps, Some(&vk))?;
+    assert_eq!(
+        cps.iter().map(|c| c.seq).max(),
+        rows.last().map(|r| r.seq),
+        "the head at shutdown is checkpointed"
+    );
     drop(store);
     // A restart carries on from there.
     let svc = Service::start(&exe(), &db, &[])?;

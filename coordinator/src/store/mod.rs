@@ -10,6 +10,8 @@ mod pgtest;
 mod postgres;
 pub mod schema;
 mod sqlite;
+#[cfg(test)]
+mod tamper;
 pub mod write;
 
 pub use postgres::Postgres;

@@ -196,6 +196,82 @@ pub fn drain<B: super::SigningBackend + ?Sized>(
     Ok(count)
 }
 
+/// A backend that, when the device refuses a command because its forced-audit log is
+/// full, drains the log into the ledger (see [`drain`]) and runs the command again.
+pub struct Draining<'a, B: ?Sized> {
+    inner: &'a B,
+    ledger: std::cell::RefCell<&'a mut crate::ledger::Ledger>,
+    now: u64,
+}
+
+impl<B: ?Sized> std::fmt::Debug for Draining<'_, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Draining").finish_non_exhaustive()
+    }
+}
+
+impl<'a, B: super::SigningBackend + ?Sized> Draining<'a, B> {
+    /// Wraps `inner`, recording into `ledger`.
+    pub fn new(inner: &'a B, ledger: &'a mut crate::ledger::Ledger, now: u64) -> Self {
+        Self {
+            inner,
+            ledger: std::cell::RefCell::new(ledger),
+            now,
+        }
+    }
+
+    fn retry<T>(
+        &self,
+        op: impl Fn(&B) -> Result<T, super::HsmError>,
+    ) -> Result<T, super::HsmError> {
+        match op(self.inner) {
+            Err(super::HsmError::LogFull) => {
+                let mut ledger = self.ledger.borrow_mut();
+                drain(&mut ledger, self.inner, self.now, false)
+                    .map_err(|e| super::HsmError::Device(format!("the audit log {e}")))?;
+                op(self.inner)
+            }
+            r => r,
+        }
+    }
+}
+
+impl<B: super::SigningBackend + ?Sized> super::SigningBackend for Draining<'_, B> {
+    fn info(&self) -> Result<super::BackendInfo, super::HsmError> {
+        self.inner.info()
+    }
+    fn list_keys(&self) -> Result<Vec<super::KeyInfo>, super::HsmError> {
+        self.retry(|b| b.list_keys())
+    }
+    fn generate_key(
+        &self,
+        id: u16,
+        label: &str,
+        algorithm: super::KeyAlgorithm,
+        caps: super::KeyCapabilities,
+    ) -> Result<super::KeyInfo, super::HsmError> {
+        self.retry(|b| b.generate_key(id, label, algorithm, caps))
+    }
+    fn sign_ecdsa_prehash(&self, id: u16, digest: &[u8; 32]) -> Result<Vec<u8>, super::HsmError> {
+        self.retry(|b| b.sign_ecdsa_prehash(id, digest))
+    }
+    fn sign_ed25519(&self, id: u16, message: &[u8]) -> Result<[u8; 64], super::HsmError> {
+        self.retry(|b| b.sign_ed25519(id, message))
+    }
+    fn read_opaque(&self, id: u16) -> Result<Option<Vec<u8>>, super::HsmError> {
+        self.retry(|b| b.read_opaque(id))
+    }
+    fn write_opaque(&self, id: u16, label: &str, data: &[u8]) -> Result<(), super::HsmError> {
+        self.retry(|b| b.write_opaque(id, label, data))
+    }
+    fn audit_log(&self) -> Result<DeviceLog, super::HsmError> {
+        self.inner.audit_log()
+    }
+    fn consume_log(&self, item: u16) -> Result<(), super::HsmError> {
+        self.inner.consume_log(item)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use airgap_protocol::envelope::{format_uuid, Outcome, PayloadSignature, SignResp
 
 use super::{anchor, bitcoin, evm, solana, verdict, Facts, Prepared, Refusal, Review, Station};
 use crate::hsm::{log, SigningBackend};
+use crate::keys::StationKeys;
 use crate::ledger::{Entry, Record, SignedPayload};
 use crate::sign::sign_ed25519;
 
@@ -69,13 +70,20 @@ impl Station {
             return Err(e);
         }
         let mut sigs = Vec::new();
-        for p in &review.payloads {
-            let prepared = p
-                .prepared
-                .as_ref()
-                .ok_or_else(|| Refusal::Custodians("a refused payload cannot be signed".into()))?;
-            sigs.push(self.sign_one(prepared, backend)?);
+        {
+            // A request may need more signatures than the device's audit log holds (a
+            // consolidation of hundreds of inputs): the log is drained into the ledger
+            // whenever the device says it is full.
+            let draining = log::Draining::new(backend, &mut self.ledger, now);
+            for p in &review.payloads {
+                let prepared = p.prepared.as_ref().ok_or_else(|| {
+                    Refusal::Custodians("a refused payload cannot be signed".into())
+                })?;
+                sigs.push(Self::sign_one(&self.keys, prepared, &draining)?);
+            }
         }
+        // Room in the log for the anchor and the answer's signature.
+        self.drain_hsm_log(backend, now)?;
         let record = Record::Signed {
             request_id: format_uuid(&id),
             digest: hex::encode(review.digest),
@@ -147,7 +155,7 @@ impl Station {
     }
 
     fn sign_one<B: SigningBackend + ?Sized>(
-        &self,
+        keys: &StationKeys,
         prepared: &Prepared,
         backend: &B,
     ) -> Result<PayloadSignature, Refusal> {
@@ -157,16 +165,14 @@ impl Station {
         };
         Ok(match prepared {
             Prepared::Bitcoin(b) => {
-                let key = self
-                    .keys
+                let key = keys
                     .bitcoin(b.network())
                     .ok_or_else(|| missing(format!("no {} key", b.network().name())))?;
                 PayloadSignature::Psbt(bitcoin::sign(b, backend, key)?)
             }
-            Prepared::Evm(e) => PayloadSignature::Evm(evm::sign(e, backend, &self.keys.evm)?),
+            Prepared::Evm(e) => PayloadSignature::Evm(evm::sign(e, backend, &keys.evm)?),
             Prepared::Solana(s) => {
-                let key = self
-                    .keys
+                let key = keys
                     .solana(s.cluster())
                     .ok_or_else(|| missing(format!("no solana:{} key", s.cluster().name())))?;
                 PayloadSignature::Solana(vec![solana::sign(s, backend, key)?])

@@ -3,6 +3,9 @@
 //! Verification recomputes every hash and names the first row edited, deleted or
 //! inserted.
 
+pub mod checkpoints;
+pub mod command;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
