@@ -126,3 +126,17 @@ pub fn psbt_payload(network: &str, signer: &str, psbt: &Psbt) -> Payload {
         hints: Default::default(),
     }
 }
+
+/// The station's keys imported into `hsm` from secrets fixed by their ids (the same
+/// keys `hsm::software::SoftwareBackend` makes): a test device whose addresses do not
+/// change from run to run. Never for funds: anyone can compute these keys.
+pub fn known_station_keys(
+    hsm: &crate::hsm::YubiHsm,
+) -> Result<crate::keys::StationKeys, crate::hsm::HsmError> {
+    crate::ceremony::make_station_keys(hsm, |id, label, algorithm, caps| {
+        let mut secret = [0u8; 32];
+        secret[..2].copy_from_slice(&id.to_be_bytes());
+        secret[31] = 1;
+        hsm.put_key(id, label, algorithm, caps, &secret)
+    })
+}

@@ -28,6 +28,8 @@ fn dev(e: impl std::fmt::Display) -> HsmError {
 /// the new credential has been shown to open a session, so a failed step loses nothing.
 pub fn init(factory: &YubiHsm, credential: &Credential) -> Result<YubiHsm, HsmError> {
     let caps = Capability::GENERATE_ASYMMETRIC_KEY
+        // Keys restored from a seed split among custodians are imported.
+        | Capability::PUT_ASYMMETRIC_KEY
         | Capability::SIGN_ECDSA
         | Capability::SIGN_EDDSA
         | Capability::EXPORT_WRAPPED

@@ -8,4 +8,4 @@ mod keys;
 pub use descriptor::{export_descriptor, policy_digest};
 
 pub use init::{init, OPERATING_KEY_ID};
-pub use keys::generate_station_keys;
+pub use keys::{generate_station_keys, make_station_keys};

@@ -245,7 +245,7 @@ impl SigningBackend for YubiHsm {
         Ok(BackendInfo {
             is_mock: self.is_mock(),
             model: if self.is_mock() {
-                "MockHsm with YubiHSM 2 emulation — NOT A HARDWARE SECURITY MODULE".into()
+                "MockHsm (YubiHSM 2 emulated)".into()
             } else {
                 "YubiHSM 2".into()
             },
@@ -412,6 +412,34 @@ impl SigningBackend for YubiHsm {
 }
 
 impl YubiHsm {
+    /// Imports a key from its 32-byte secret (a secp256k1 scalar or an Ed25519 seed)
+    /// made outside the device; refuses an id in use.
+    pub fn put_key(
+        &self,
+        id: u16,
+        label: &str,
+        algorithm: KeyAlgorithm,
+        caps: KeyCapabilities,
+        secret: &[u8; 32],
+    ) -> Result<KeyInfo, HsmError> {
+        let alg = match algorithm {
+            KeyAlgorithm::Secp256k1 => asymmetric::Algorithm::EcK256,
+            KeyAlgorithm::Ed25519 => asymmetric::Algorithm::Ed25519,
+        };
+        let caps = caps_to_yubi(algorithm, caps);
+        self.permitted(Capability::PUT_ASYMMETRIC_KEY, None)?;
+        self.delegable(caps, self.domain)?;
+        if self.has_object(id, object::Type::AsymmetricKey)? {
+            return Err(HsmError::Device(format!("object {id:#06x} already exists")));
+        }
+        let label = object::Label::from(label);
+        self.logged(Code::PutAsymmetricKey, [id, 0xffff], || {
+            self.client
+                .put_asymmetric_key(id, label, self.domain, caps, alg, secret.to_vec())
+        })?;
+        self.key(id)
+    }
+
     fn has_object(&self, id: u16, t: object::Type) -> Result<bool, HsmError> {
         let filter = [object::Filter::Type(t), object::Filter::Id(id)];
         let found = self.logged(Code::ListObjects, [0xffff; 2], || {
