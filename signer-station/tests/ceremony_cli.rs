@@ -71,6 +71,8 @@ fn rehearsal_runs_every_step_and_logs_it() {
         out.contains("every public key matches the descriptor"),
         "{out}"
     );
+    // Every key, Ed25519 included, is backed up and restored in the drill.
+    assert!(out.contains("backup of all 11 keys written"), "{out}");
     for f in [
         "quorum.json",
         "registration.json",
@@ -90,6 +92,11 @@ fn rehearsal_runs_every_step_and_logs_it() {
     ] {
         assert!(ledger.contains(step), "{step} not logged");
     }
+    // The device's own audit log, read into the ledger by the ceremony steps.
+    assert!(
+        ledger.contains("\"kind\":\"hsm_log\""),
+        "no HSM log in the ledger"
+    );
     assert!(
         std::fs::read_to_string(station.join("restore-drill/ledger.jsonl"))
             .unwrap()

@@ -7,7 +7,6 @@
 use age::secrecy::SecretString;
 use airgap_protocol::envelope::StationDescriptor;
 use serde::{Deserialize, Serialize};
-use yubihsm::{object, wrap, Capability, Domain};
 
 use crate::hsm::{HsmError, KeyAlgorithm, KeyInfo, SigningBackend, YubiHsm};
 use crate::quorum::{Credential, QuorumError, QuorumFile};
@@ -86,18 +85,7 @@ pub enum BackupError {
 }
 
 fn put_wrap_key(hsm: &YubiHsm, key: &Credential) -> Result<(), HsmError> {
-    hsm.client()
-        .put_wrap_key(
-            WRAP_KEY_ID,
-            object::Label::from("strongroom-backup-wrap"),
-            Domain::DOM1,
-            Capability::EXPORT_WRAPPED | Capability::IMPORT_WRAPPED,
-            Capability::SIGN_ECDSA | Capability::SIGN_EDDSA | Capability::EXPORTABLE_UNDER_WRAP,
-            wrap::Algorithm::Aes256Ccm,
-            key.expose().to_vec(),
-        )
-        .map(|_| ())
-        .map_err(|e| HsmError::Device(e.to_string()))
+    hsm.put_wrap_key(WRAP_KEY_ID, "strongroom-backup-wrap", key.expose())
 }
 
 /// Creates the wrap key, splits it among `custodians` (k = `threshold`), and exports
@@ -114,9 +102,8 @@ pub fn backup(
     drop(wrap_key);
     let mut out = Vec::new();
     for k in keys {
-        let msg = hsm
-            .client()
-            .export_wrapped(WRAP_KEY_ID, object::Type::AsymmetricKey, k.id)
+        let blob = hsm
+            .export_wrapped(WRAP_KEY_ID, k.id)
             .map_err(|e| BackupError::Export {
                 id: k.id,
                 label: k.label.clone(),
@@ -127,7 +114,7 @@ pub fn backup(
             label: k.label.clone(),
             algorithm: k.algorithm,
             public_key: hex::encode(&k.public_key),
-            blob: hex::encode(msg.into_vec()),
+            blob: hex::encode(blob),
         });
     }
     Ok(BackupSet {
@@ -150,10 +137,8 @@ pub fn restore(
         let blob = hex::decode(&k.blob)
             .ok()
             .ok_or_else(|| BackupError::Damaged(format!("key {:#06x} blob", k.id)))?;
-        let msg = wrap::Message::from_vec(blob).map_err(|e| BackupError::Damaged(e.to_string()))?;
         fresh
-            .client()
-            .import_wrapped(WRAP_KEY_ID, msg)
+            .import_wrapped(WRAP_KEY_ID, blob)
             .map_err(|e| BackupError::Import {
                 id: k.id,
                 reason: e.to_string(),

@@ -7,14 +7,17 @@
 //!   authentications are always allowed and counted as unlogged when the store is full;
 //! - capabilities and domains: a key operation needs the capability on the key and on
 //!   the session's authentication key, and a domain they share;
-//! - ECDSA answered high-S about half the time, as DER without a recovery id.
+//! - ECDSA answered high-S about half the time, as DER without a recovery id;
+//! - an Ed25519 key exported under wrap imports as the same key (MockHsm wraps the
+//!   public key in place of the seed: the emulation keeps each Ed25519 seed it made and
+//!   puts the right key back after an import).
 //!
 //! What it cannot show (wrap formats, timing, the USB transport, the device's own
 //! choice of which commands it logs on each firmware) is listed in
 //! `firmware-notes/yubihsm2.md`.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, OnceLock};
 
 use yubihsm::command::Code;
 
@@ -228,4 +231,40 @@ pub fn device_ecdsa(der: Vec<u8>) -> Result<Vec<u8>, HsmError> {
     let (r, s) = sig.split_scalars();
     let high = Signature::from_scalars(r, -*s).map_err(|e| HsmError::Device(e.to_string()))?;
     Ok(high.to_der().as_bytes().to_vec())
+}
+
+/// Ed25519 seeds of the keys the emulation made, by public key: shared by every
+/// emulated device in the process, as a backup carries a key from one device to another.
+fn seeds() -> &'static Mutex<HashMap<[u8; 32], [u8; 32]>> {
+    static SEEDS: OnceLock<Mutex<HashMap<[u8; 32], [u8; 32]>>> = OnceLock::new();
+    SEEDS.get_or_init(Mutex::default)
+}
+
+/// A new Ed25519 seed, remembered by its public key.
+pub fn new_ed25519_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+    remember_ed25519_seed(&seed);
+    seed
+}
+
+/// Remembers an Ed25519 seed put into an emulated device.
+pub fn remember_ed25519_seed(seed: &[u8; 32]) {
+    let public = ed25519_dalek::SigningKey::from_bytes(seed)
+        .verifying_key()
+        .to_bytes();
+    seeds()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(public, *seed);
+}
+
+/// Every remembered seed with the public key it has (which MockHsm wraps in its place).
+pub fn wrapped_seeds() -> Vec<([u8; 32], [u8; 32])> {
+    seeds()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(public, seed)| (*public, *seed))
+        .collect()
 }

@@ -313,6 +313,17 @@ impl SigningBackend for YubiHsm {
         }
         self.delegable(caps, self.domain)?;
         let label = object::Label::from(label);
+        #[cfg(feature = "rehearsal")]
+        if self.device.is_some() && algorithm == KeyAlgorithm::Ed25519 {
+            // Made from a seed the emulation keeps, so that wrap and import can keep
+            // the key as the device does (see `emulated`).
+            let seed = emulated::new_ed25519_seed();
+            self.logged(Code::GenerateAsymmetricKey, [id, 0xffff], || {
+                self.client
+                    .put_asymmetric_key(id, label, self.domain, caps, alg, seed.to_vec())
+            })?;
+            return self.key(id);
+        }
         self.logged(Code::GenerateAsymmetricKey, [id, 0xffff], || {
             self.client
                 .generate_asymmetric_key(id, label, self.domain, caps, alg)
@@ -433,11 +444,110 @@ impl YubiHsm {
             return Err(HsmError::Device(format!("object {id:#06x} already exists")));
         }
         let label = object::Label::from(label);
+        #[cfg(feature = "rehearsal")]
+        if self.device.is_some() && algorithm == KeyAlgorithm::Ed25519 {
+            emulated::remember_ed25519_seed(secret);
+        }
         self.logged(Code::PutAsymmetricKey, [id, 0xffff], || {
             self.client
                 .put_asymmetric_key(id, label, self.domain, caps, alg, secret.to_vec())
         })?;
         self.key(id)
+    }
+
+    /// Puts a wrap key (backup ceremonies): it may export and import keys, and the keys
+    /// it imports may only sign and be exported again.
+    pub fn put_wrap_key(&self, id: u16, label: &str, key: &[u8]) -> Result<(), HsmError> {
+        let caps = Capability::EXPORT_WRAPPED | Capability::IMPORT_WRAPPED;
+        let delegated =
+            Capability::SIGN_ECDSA | Capability::SIGN_EDDSA | Capability::EXPORTABLE_UNDER_WRAP;
+        self.permitted(Capability::PUT_WRAP_KEY, None)?;
+        self.delegable(caps | delegated, self.domain)?;
+        let label = object::Label::from(label);
+        self.logged(Code::PutWrapKey, [id, 0xffff], || {
+            self.client.put_wrap_key(
+                id,
+                label,
+                self.domain,
+                caps,
+                delegated,
+                yubihsm::wrap::Algorithm::Aes256Ccm,
+                key.to_vec(),
+            )
+        })
+        .map(drop)
+    }
+
+    /// Exports key `id` encrypted under wrap key `wrap_id`.
+    pub fn export_wrapped(&self, wrap_id: u16, id: u16) -> Result<Vec<u8>, HsmError> {
+        self.permitted(Capability::EXPORT_WRAPPED, None)?;
+        self.logged(Code::ExportWrapped, [id, wrap_id], || {
+            self.client
+                .export_wrapped(wrap_id, object::Type::AsymmetricKey, id)
+        })
+        .map(|m| m.into_vec())
+    }
+
+    /// Imports a key exported under wrap key `wrap_id`; returns its id.
+    pub fn import_wrapped(&self, wrap_id: u16, blob: Vec<u8>) -> Result<u16, HsmError> {
+        self.permitted(Capability::IMPORT_WRAPPED, None)?;
+        let msg =
+            yubihsm::wrap::Message::from_vec(blob).map_err(|e| HsmError::Device(e.to_string()))?;
+        let handle = self.logged(Code::ImportWrapped, [0xffff, wrap_id], || {
+            self.client.import_wrapped(wrap_id, msg)
+        })?;
+        #[cfg(feature = "rehearsal")]
+        if self.device.is_some() {
+            self.emulate_ed25519_import(handle.object_id)?;
+        }
+        Ok(handle.object_id)
+    }
+
+    /// MockHsm imports a wrapped Ed25519 key with its public key for its seed; the
+    /// device imports the same key. Puts the key the blob held back in its place.
+    #[cfg(feature = "rehearsal")]
+    fn emulate_ed25519_import(&self, id: u16) -> Result<(), HsmError> {
+        let info = self
+            .client
+            .get_object_info(id, object::Type::AsymmetricKey)
+            .map_err(dev)?;
+        if info.algorithm != yubihsm::Algorithm::Asymmetric(asymmetric::Algorithm::Ed25519) {
+            return Ok(());
+        }
+        let public = self.client.get_public_key(id).map_err(dev)?;
+        // MockHsm's seed is the wrapped public key: its public key is that seed's.
+        let Some(seed) = self.seed_behind(&public) else {
+            return Ok(());
+        };
+        self.client
+            .delete_object(id, object::Type::AsymmetricKey)
+            .map_err(dev)?;
+        self.client
+            .put_asymmetric_key(
+                id,
+                info.label,
+                info.domains,
+                info.capabilities,
+                asymmetric::Algorithm::Ed25519,
+                seed.to_vec(),
+            )
+            .map_err(dev)?;
+        Ok(())
+    }
+
+    /// The remembered seed whose public key MockHsm took as the seed of `public`'s key.
+    #[cfg(feature = "rehearsal")]
+    fn seed_behind(&self, public: &yubihsm::asymmetric::PublicKey) -> Option<[u8; 32]> {
+        let imported = <[u8; 32]>::try_from(public.as_slice()).ok()?;
+        emulated::wrapped_seeds()
+            .into_iter()
+            .find(|(wrapped_as, _)| {
+                ed25519_dalek::SigningKey::from_bytes(wrapped_as)
+                    .verifying_key()
+                    .to_bytes()
+                    == imported
+            })
+            .map(|(_, seed)| seed)
     }
 
     fn has_object(&self, id: u16, t: object::Type) -> Result<bool, HsmError> {

@@ -4,7 +4,7 @@
 
 use airgap_protocol::envelope::{decode_envelope, Envelope, DESCRIPTOR_UR_TYPE};
 use signer_station::ceremony::backup;
-use signer_station::hsm::{Connection, KeyAlgorithm, SigningBackend, YubiHsm};
+use signer_station::hsm::{Connection, SigningBackend, YubiHsm};
 
 use super::args::{InitArgs, RegisterArgs};
 use super::backup::restore_set;
@@ -27,17 +27,11 @@ pub fn run(
     let session = init::run(dir, &factory, a)?;
     keys::run(dir, &session)?;
     register::run(dir, &session, reg)?;
-    // MockHsm restores Ed25519 keys as different keys (firmware-notes/BACKUP.md): the
-    // drill backs up the secp256k1 keys and says so.
+    // Every key: Bitcoin, EVM, Solana and the identity.
     let holders = a.custodians.read()?;
     let k = a.threshold;
-    let secp: Vec<_> = session
-        .list_keys()
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|k| k.algorithm == KeyAlgorithm::Secp256k1)
-        .collect();
-    let set = backup::backup(&session, &secp, &holders, k, a.work_factor.work_factor)
+    let all = session.list_keys().map_err(|e| e.to_string())?;
+    let set = backup::backup(&session, &all, &holders, k, a.work_factor.work_factor)
         .map_err(|e| e.to_string())?;
     dir.write(
         "backup.json",
@@ -45,18 +39,14 @@ pub fn run(
             .map_err(|e| e.to_string())?
             .as_bytes(),
     )?;
-    println!(
-        "backup of the {} secp256k1 keys written (Ed25519: see firmware-notes/BACKUP.md)",
-        set.keys.len()
-    );
+    println!("backup of all {} keys written", set.keys.len());
     let bytes = std::fs::read(dir.path("descriptor.envelope")).map_err(|e| e.to_string())?;
-    let Envelope::Descriptor(mut descriptor) =
+    let Envelope::Descriptor(descriptor) =
         decode_envelope(DESCRIPTOR_UR_TYPE, &bytes).map_err(|e| e.to_string())?
     else {
         return Err("descriptor.envelope is not a descriptor".into());
     };
     descriptor.verify().map_err(|e| e.to_string())?;
-    descriptor.keys.retain(|k| k.public_key.len() == 33);
     let drill = StationDir(dir.0.join("restore-drill"));
     std::fs::create_dir_all(&drill.0).map_err(|e| e.to_string())?;
     let second = init::run(
