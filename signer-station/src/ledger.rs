@@ -30,6 +30,14 @@ pub struct SignedPayload {
     pub amounts: Vec<(String, String)>,
     /// Replay keys: what this transaction spends or consumes (nonce, outpoint ...).
     pub spends: Vec<String>,
+    /// Signatures the HSM made for it (Bitcoin: one per input of the station's): what the
+    /// device's audit log must show, no more (0 in entries older than this field).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub signatures: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What an entry records.
@@ -189,13 +197,19 @@ pub struct ReplayIndex {
     pub history: Vec<(u64, SignedPayload)>,
     /// The last HSM audit log entry recorded: the next ones must chain from it.
     pub hsm_log: Option<crate::hsm::LogEntry>,
+    /// Sequence numbers of the entries answered with a signed response (signed or
+    /// refused), in order.
+    pub responses: Vec<u64>,
     /// The device's counts of power-ons and authentications it could not log, as last
     /// read: anything but zero means the log was full while the device was in use.
     pub hsm_unlogged: (u16, u16),
 }
 
 impl ReplayIndex {
-    fn add(&mut self, time: u64, r: &Record) {
+    fn add(&mut self, seq: u64, time: u64, r: &Record) {
+        if matches!(r, Record::Signed { .. } | Record::Refused { .. }) {
+            self.responses.push(seq);
+        }
         if let Record::HsmLog {
             entries,
             unlogged_boot,
@@ -266,6 +280,8 @@ pub struct Ledger {
     head: String,
     index: ReplayIndex,
     hashes: Vec<[u8; 32]>,
+    /// Where each entry starts in the file.
+    offsets: Vec<u64>,
     last: Option<Entry>,
 }
 
@@ -359,8 +375,18 @@ impl Ledger {
         let entries = read_entries(&bytes)?;
         let mut index = ReplayIndex::default();
         for e in &entries {
-            index.add(e.time, &e.record);
+            index.add(e.seq, e.time, &e.record);
         }
+        // Where each entry starts in the file.
+        let mut offsets = vec![0u64];
+        offsets.extend(
+            bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i as u64 + 1),
+        );
+        offsets.truncate(entries.len());
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -370,6 +396,7 @@ impl Ledger {
                 .map_or(GENESIS.to_string(), |e| e.hash.clone()),
             index,
             hashes: entries.iter().map(|e| hash_bytes(&e.hash)).collect(),
+            offsets,
             last: entries.last().cloned(),
         })
     }
@@ -432,15 +459,48 @@ impl Ledger {
         };
         let mut line = serde_json::to_vec(&e).map_err(|x| LedgerError::Io(x.to_string()))?;
         line.push(b'\n');
-        self.file.seek(SeekFrom::End(0)).map_err(io)?;
+        let offset = self.file.seek(SeekFrom::End(0)).map_err(io)?;
         self.file.write_all(&line).map_err(io)?;
         self.file.sync_data().map_err(io)?;
         self.next_seq += 1;
         self.head = e.hash.clone();
         self.hashes.push(hash_bytes(&e.hash));
-        self.index.add(e.time, &e.record);
+        self.offsets.push(offset);
+        self.index.add(e.seq, e.time, &e.record);
         self.last = Some(e.clone());
         Ok(e)
+    }
+
+    /// The entries after `seq` (all of them for `None`), read back from the file.
+    pub fn entries_after(&self, seq: Option<u64>) -> Result<Vec<Entry>, LedgerError> {
+        let first = seq.map_or(0, |s| s.saturating_add(1));
+        let Some(&start) = usize::try_from(first)
+            .ok()
+            .and_then(|i| self.offsets.get(i))
+        else {
+            return Ok(Vec::new());
+        };
+        let io = |e: std::io::Error| LedgerError::Io(format!("{}: {e}", self.path.display()));
+        let mut f = File::open(&self.path).map_err(io)?;
+        f.seek(SeekFrom::Start(start)).map_err(io)?;
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).map_err(io)?;
+        bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .enumerate()
+            .map(|(i, l)| {
+                serde_json::from_slice(l).map_err(|_| LedgerError::Unreadable {
+                    line: first as usize + i + 1,
+                })
+            })
+            .collect()
+    }
+
+    /// The last entry answered with a response before entry `seq`.
+    pub fn response_before(&self, seq: u64) -> Option<u64> {
+        let r = &self.index.responses;
+        r[..r.partition_point(|&s| s < seq)].last().copied()
     }
 
     /// The last entry.

@@ -38,6 +38,7 @@ fn filled(name: &str) -> std::path::PathBuf {
                 network: "evm:1".into(),
                 amounts: vec![("ETH".into(), "1000".into())],
                 spends: vec!["evm:1:0xabc:nonce:7".into()],
+                signatures: 1,
             }],
         },
     )

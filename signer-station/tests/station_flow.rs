@@ -58,7 +58,24 @@ fn bitcoin_signature_passes_bitcoin_core_script_verification() {
     assert!(std::fs::read_to_string(&h.ledger_path)
         .unwrap()
         .contains("\"kind\":\"signed\""));
-    assert_eq!(resp.ledger_entries.len(), 1);
+    // The response carries the ledger since the previous response (here: since the
+    // start), the device's audit log included, ending with this signing.
+    let entries: Vec<signer_station::ledger::Entry> = resp
+        .ledger_entries
+        .iter()
+        .map(|e| serde_json::from_slice(e).unwrap())
+        .collect();
+    assert_eq!(entries.first().unwrap().seq, 0);
+    assert!(matches!(
+        entries.last().unwrap().record,
+        signer_station::ledger::Record::Signed { .. }
+    ));
+    assert!(entries
+        .iter()
+        .any(|e| matches!(e.record, signer_station::ledger::Record::HsmLog { .. })));
+    for pair in entries.windows(2) {
+        assert_eq!(pair[1].prev, pair[0].hash);
+    }
 }
 
 #[test]

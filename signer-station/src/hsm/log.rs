@@ -200,6 +200,7 @@ pub fn drain<B: super::SigningBackend + ?Sized>(
 /// full, drains the log into the ledger (see [`drain`]) and runs the command again.
 pub struct Draining<'a, B: ?Sized> {
     inner: &'a B,
+    signed: std::cell::Cell<usize>,
     ledger: std::cell::RefCell<&'a mut crate::ledger::Ledger>,
     now: u64,
 }
@@ -215,9 +216,22 @@ impl<'a, B: super::SigningBackend + ?Sized> Draining<'a, B> {
     pub fn new(inner: &'a B, ledger: &'a mut crate::ledger::Ledger, now: u64) -> Self {
         Self {
             inner,
+            signed: std::cell::Cell::new(0),
             ledger: std::cell::RefCell::new(ledger),
             now,
         }
+    }
+
+    /// Signatures made through it so far.
+    pub fn signatures(&self) -> usize {
+        self.signed.get()
+    }
+
+    fn count<T>(&self, r: Result<T, super::HsmError>) -> Result<T, super::HsmError> {
+        if r.is_ok() {
+            self.signed.set(self.signed.get() + 1);
+        }
+        r
     }
 
     fn retry<T>(
@@ -253,10 +267,10 @@ impl<B: super::SigningBackend + ?Sized> super::SigningBackend for Draining<'_, B
         self.retry(|b| b.generate_key(id, label, algorithm, caps))
     }
     fn sign_ecdsa_prehash(&self, id: u16, digest: &[u8; 32]) -> Result<Vec<u8>, super::HsmError> {
-        self.retry(|b| b.sign_ecdsa_prehash(id, digest))
+        self.count(self.retry(|b| b.sign_ecdsa_prehash(id, digest)))
     }
     fn sign_ed25519(&self, id: u16, message: &[u8]) -> Result<[u8; 64], super::HsmError> {
-        self.retry(|b| b.sign_ed25519(id, message))
+        self.count(self.retry(|b| b.sign_ed25519(id, message)))
     }
     fn read_opaque(&self, id: u16) -> Result<Option<Vec<u8>>, super::HsmError> {
         self.retry(|b| b.read_opaque(id))

@@ -245,7 +245,7 @@ impl SigningBackend for YubiHsm {
         Ok(BackendInfo {
             is_mock: self.is_mock(),
             model: if self.is_mock() {
-                "MockHsm (YubiHSM 2 emulated)".into()
+                "MockHsm, YubiHSM 2 emulated — NOT A HARDWARE SECURITY MODULE".into()
             } else {
                 "YubiHSM 2".into()
             },

@@ -70,6 +70,7 @@ impl Station {
             return Err(e);
         }
         let mut sigs = Vec::new();
+        let mut counts = Vec::new();
         {
             // A request may need more signatures than the device's audit log holds (a
             // consolidation of hundreds of inputs): the log is drained into the ledger
@@ -79,7 +80,9 @@ impl Station {
                 let prepared = p.prepared.as_ref().ok_or_else(|| {
                     Refusal::Custodians("a refused payload cannot be signed".into())
                 })?;
+                let before = draining.signatures();
                 sigs.push(Self::sign_one(&self.keys, prepared, &draining)?);
+                counts.push(draining.signatures() - before);
             }
         }
         // Room in the log for the anchor and the answer's signature.
@@ -90,8 +93,9 @@ impl Station {
             payloads: review
                 .payloads
                 .iter()
-                .filter_map(|p| p.facts.as_ref())
-                .map(|f| SignedPayload {
+                .zip(&counts)
+                .filter_map(|(p, n)| Some((p.facts.as_ref()?, *n)))
+                .map(|(f, signatures)| SignedPayload {
                     digest: f.digest.clone(),
                     network: f.network.to_string(),
                     amounts: f
@@ -100,6 +104,7 @@ impl Station {
                         .map(|(a, v)| (a.policy_name().to_string(), v.to_string()))
                         .collect(),
                     spends: f.spends.clone(),
+                    signatures,
                 })
                 .collect(),
         };
@@ -219,6 +224,22 @@ impl Station {
         )
     }
 
+    /// What a response carries of the ledger: every entry since the previous response
+    /// up to `entry` (the device's audit log read in between included), so the
+    /// coordinator can match each HSM signature to a request (`coordinator audit
+    /// reconcile`).
+    fn entries_for_response(&self, entry: &Entry) -> Result<Vec<Vec<u8>>, Refusal> {
+        let since = self.ledger.response_before(entry.seq);
+        let ledger = |e: &dyn std::fmt::Display| Refusal::Ledger(e.to_string());
+        self.ledger
+            .entries_after(since)
+            .map_err(|e| ledger(&e))?
+            .into_iter()
+            .take_while(|e| e.seq <= entry.seq)
+            .map(|e| serde_json::to_vec(&e).map_err(|e| ledger(&e)))
+            .collect()
+    }
+
     fn respond<B: SigningBackend + ?Sized>(
         &self,
         review: &Review,
@@ -233,9 +254,7 @@ impl Station {
             station: self.station_id(),
             created: now,
             outcome,
-            ledger_entries: vec![
-                serde_json::to_vec(&entry).map_err(|e| Refusal::Ledger(e.to_string()))?
-            ],
+            ledger_entries: self.entries_for_response(&entry)?,
             station_signature: [0; 64],
         };
         r.station_signature = sign_ed25519(backend, &self.keys.identity, &r.station_message())
