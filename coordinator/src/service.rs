@@ -451,6 +451,8 @@ async fn worker(
     // Vault balances for /metrics (when asked for): read after a round's work, every
     // 30 s once all are known, every 10 s while one is not; never in the way of a step.
     let mut vaults_due = 0u64;
+    // Reconciliation alerts raised since this process started.
+    let mut raised: std::collections::HashSet<String> = Default::default();
     while !*stopped.borrow() {
         let w = state.clone();
         let read_vaults = vault_balances && now() >= vaults_due;
@@ -482,6 +484,7 @@ async fn worker(
         for a in alerts.said {
             tracing::warn!(alert = %a, "treasury");
         }
+        reconcile(&state, &mut raised).await;
         checkpoint(&state, &mut checkpoints).await;
         tokio::select! {
             () = tokio::time::sleep(poll) => {}
@@ -490,6 +493,44 @@ async fn worker(
     }
     // The last round's rows, and whatever the HTTP side wrote before it drained.
     checkpoint(&state, &mut checkpoints).await;
+}
+
+/// Reconciles the stations' HSM logs, ledgers and the requests when a response came
+/// in; a new alert is logged and recorded in the audit chain (`alert.reconcile`).
+async fn reconcile(state: &Arc<AppState>, raised: &mut std::collections::HashSet<String>) {
+    use std::sync::atomic::Ordering;
+    if !state.pipeline.reconcile_due.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let st = state.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        let stations = st.pipeline.stations().map_err(|e| e.to_string())?;
+        audit::reconcile::reconcile(st.store.as_ref(), &stations).map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "reconciliation");
+            state.pipeline.reconcile_due.store(true, Ordering::SeqCst);
+            return;
+        }
+    };
+    for alert in report.alerts {
+        let text = alert.to_string();
+        if !raised.insert(text.clone()) {
+            continue;
+        }
+        tracing::warn!(alert = %text, "reconciliation");
+        let detail = serde_json::to_value(&alert).unwrap_or_default();
+        if let Err(e) = state
+            .store
+            .audit("system", "alert.reconcile", "", detail, now())
+        {
+            tracing::error!(error = %e, "recording a reconciliation alert");
+        }
+    }
 }
 
 /// Checkpoints the audit head if it moved (a failure is logged, and retried next round).

@@ -225,6 +225,7 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
         )
         .routes(routes!(audit_rows))
         .routes(routes!(audit_verify))
+        .routes(routes!(audit_reconcile))
 }
 
 /// The OpenAPI document of the routes served.
@@ -468,6 +469,18 @@ async fn audit_rows(
             q.limit.unwrap_or(1000).clamp(1, 10_000),
         )?;
         Ok(Json(answers::AuditRows { rows }).into_response())
+    })
+    .await
+}
+
+/// Reconcile the stations' HSM logs, their ledgers and the requests (role: auditor)
+#[utoipa::path(get, path = "/v1/audit/reconcile", tag = "audit",
+    responses((status = 200, description = "per station what matched, and every alert", body = crate::audit::reconcile::Report)))]
+async fn audit_reconcile(api: Api) -> Response {
+    api.run(&["auditor"], move |st, _| {
+        let stations = st.pipeline.stations()?;
+        let report = crate::audit::reconcile::reconcile(st.store.as_ref(), &stations)?;
+        Ok(Json(report).into_response())
     })
     .await
 }

@@ -23,6 +23,13 @@ pub enum AuditCommand {
         #[arg(long, value_name = "HEX", requires = "checkpoints")]
         public_key: Option<String>,
     },
+    /// Match every signature the stations' HSMs logged to a signing their ledgers
+    /// recorded and to a request this coordinator knows; exit 1 on any alert.
+    Reconcile {
+        /// Where the database is.
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Export a period for compliance.
     Export {
         /// Where the database is.
@@ -58,9 +65,30 @@ fn public_key_of(hex_key: &str) -> Result<ed25519_dalek::VerifyingKey> {
     ed25519_dalek::VerifyingKey::from_bytes(&b).map_err(|e| anyhow!("--public-key: {e}"))
 }
 
-/// `coordinator audit verify|export`: read only; never creates a database.
+/// `coordinator audit verify|reconcile|export`: read only; never creates a database.
 pub fn run(command: &AuditCommand) -> Result<()> {
     match command {
+        AuditCommand::Reconcile { db } => {
+            let store: std::sync::Arc<dyn crate::store::Store> = db.open(false)?.into();
+            let stations = crate::pipeline::Pipeline::unconfigured(store.clone()).stations()?;
+            let report = audit::reconcile::reconcile(store.as_ref(), &stations)?;
+            for s in &report.stations {
+                println!(
+                    "station {}: {} ledger entries, {} HSM log entries, {} signature(s) matched, {} pending",
+                    s.station, s.ledger_entries, s.hsm_entries, s.signatures_matched, s.signatures_pending
+                );
+            }
+            if report.alerts.is_empty() {
+                println!(
+                    "reconciled: every HSM signature matches a recorded signing of a known request"
+                );
+                return Ok(());
+            }
+            for a in &report.alerts {
+                eprintln!("ALERT: {a}");
+            }
+            anyhow::bail!("{} alert(s)", report.alerts.len())
+        }
         AuditCommand::Verify {
             db,
             checkpoints,

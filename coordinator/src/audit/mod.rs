@@ -5,6 +5,7 @@
 
 pub mod checkpoints;
 pub mod command;
+pub mod reconcile;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -56,6 +56,8 @@ impl Pipeline {
             }),
             now,
         )?;
+        self.reconcile_due
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.ctx.crash_point("response-stored");
         match &resp.outcome {
             Outcome::Refused { code, reason } => Ok(self.ctx.store.transition(

@@ -61,6 +61,9 @@ pub struct Pipeline {
     pub allow_mock_hsm: bool,
     /// Set on shutdown: the worker stops at the next step boundary.
     pub stopping: std::sync::atomic::AtomicBool,
+    /// Set when a station's response was stored: the worker reconciles the stations'
+    /// HSM logs, ledgers and requests again (set at start, too).
+    pub reconcile_due: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -153,6 +156,7 @@ impl Pipeline {
             validity_secs: 24 * 3600,
             allow_mock_hsm: false,
             stopping: std::sync::atomic::AtomicBool::new(false),
+            reconcile_due: std::sync::atomic::AtomicBool::new(true),
         }
     }
 

@@ -190,6 +190,16 @@ fn suite(s: &dyn Store) {
             ("ben".into(), "sig-3".into())
         ]
     );
+    // Every approval of every subject, oldest first.
+    let all: Vec<[String; 3]> = s.artifacts_of(Kind::Approval).unwrap();
+    let keys: Vec<(&str, &str)> = all
+        .iter()
+        .map(|[_, k, v]| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [("ana", "sig-1"), ("ben", "sig-3"), ("ana", "other subject")]
+    );
     assert_eq!(
         s.artifact(&a.id, Kind::Approval, "ana").unwrap().as_deref(),
         Some("sig-1")

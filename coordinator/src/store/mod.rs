@@ -466,6 +466,9 @@ pub trait Store: Send + Sync {
         })
     }
 
+    /// Every artifact of one kind, as `(subject, key, value)`, oldest first.
+    fn artifacts_of(&self, kind: Kind) -> Result<Vec<[String; 3]>, StoreError>;
+
     /// The artifacts of `subject` of one kind, as `(key, value)` in key order.
     fn artifacts(&self, subject: &str, kind: Kind) -> Result<Vec<(String, String)>, StoreError>;
 

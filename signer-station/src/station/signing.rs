@@ -194,8 +194,6 @@ impl Station {
         backend: &B,
         now: u64,
     ) -> Result<SignResponse, Refusal> {
-        // A refusal is signed by the HSM too: its log must have room.
-        self.drain_hsm_log(backend, now)?;
         let record = Record::Refused {
             request_id: format_uuid(&review.request.request_id),
             digest: hex::encode(review.digest),
@@ -209,6 +207,8 @@ impl Station {
                 .append(now, record)
                 .map_err(|e| Refusal::Ledger(e.to_string()))?,
         };
+        // A refusal is signed by the HSM too: its log must have room.
+        self.drain_hsm_log(backend, now)?;
         if self.check_anchor(backend).is_ok() {
             self.write_anchor(backend)?;
         }

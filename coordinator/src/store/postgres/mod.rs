@@ -345,6 +345,20 @@ impl Store for Postgres {
         rows.iter().map(audit_of).collect()
     }
 
+    fn artifacts_of(&self, kind: Kind) -> Result<Vec<[String; 3]>, StoreError> {
+        let sql = "SELECT subject, key, value FROM artifacts WHERE kind = $1 ORDER BY created, subject, key";
+        let rows = self.lock()?.query(sql, &[&kind.name()]).map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok([
+                    r.try_get(0).map_err(db)?,
+                    r.try_get(1).map_err(db)?,
+                    r.try_get(2).map_err(db)?,
+                ])
+            })
+            .collect()
+    }
+
     fn artifacts(&self, subject: &str, kind: Kind) -> Result<Vec<(String, String)>, StoreError> {
         let kind = kind.name();
         let rows = self

@@ -364,6 +364,16 @@ impl Store for Sqlite {
         rows.map(|r| r.map_err(db).and_then(|x| x)).collect()
     }
 
+    fn artifacts_of(&self, kind: Kind) -> Result<Vec<[String; 3]>, StoreError> {
+        let conn = self.lock();
+        let sql = "SELECT subject, key, value FROM artifacts WHERE kind = ?1 ORDER BY created, subject, key";
+        let mut st = conn.prepare(sql).map_err(db)?;
+        let rows = st
+            .query_map([kind.name()], |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?]))
+            .map_err(db)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(db)
+    }
+
     fn artifacts(&self, subject: &str, kind: Kind) -> Result<Vec<(String, String)>, StoreError> {
         let kind = kind.name();
         let conn = self.lock();
