@@ -35,6 +35,7 @@ fn help_and_version_start_nothing_and_create_nothing() {
         &["serve", "--help"],
         &["token", "add", "--help"],
         &["audit", "verify", "--help"],
+        &["audit", "reconcile", "--help"],
         &["audit", "export", "--help"],
         &["bundle", "export", "--help"],
         &["keys", "generate", "--help"],
