@@ -170,6 +170,12 @@ async fn auth_and_roles_on_every_route() {
             None,
             vec!["t-auditor", "t-admin"],
         ),
+        (
+            "GET",
+            "/v1/audit/reconcile".into(),
+            None,
+            vec!["t-auditor", "t-admin"],
+        ),
     ];
     let readers = vec![
         "t-treasury",

@@ -156,6 +156,15 @@ impl BtcServer {
         format!("{}/api", self.url)
     }
 
+    /// Confirms a transaction paying `outputs`, two blocks deep.
+    pub fn fund(&self, outputs: Vec<bitcoin::TxOut>) {
+        self.with(|s| {
+            let tx = s.chain.funding(outputs);
+            s.mine(vec![tx]);
+            s.mine(vec![]);
+        })
+    }
+
     /// Runs `f` on the state.
     pub fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());

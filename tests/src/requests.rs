@@ -111,6 +111,18 @@ pub fn round_trip(
 /// Custodians register a Bitcoin vault at a station: its policy, with the vault, put in
 /// force under their quorum (and recorded in its ledger). Only then does the station sign
 /// the vault's coins or recognise its change.
+/// A station on the rehearsal device `r`'s HSM and keys with `policy` and `tokens`, its
+/// ledger in DIR/station.
+pub fn station_of(
+    r: &rehearsal::Rehearsal,
+    dir: &std::path::Path,
+    policy: signer_station::station::Policy,
+    tokens: airgap_protocol::summary::TokenList,
+) -> anyhow::Result<signer_station::station::Station> {
+    rehearsal::station_with(&r.hsm, &r.keys, &dir.join("station"), now(), policy, tokens)
+        .map_err(anyhow::Error::msg)
+}
+
 pub fn register_vault(
     station: &mut signer_station::station::Station,
     name: &str,

@@ -310,6 +310,22 @@ pub fn write_key(path: &Path, key: &ed25519_dalek::SigningKey) -> Result<()> {
     Ok(())
 }
 
+/// The coordinator's files in `dir`: its request key (the rehearsal coordinator's, as
+/// rehearsal stations pin it) and the chains file `chains`.
+pub fn coordinator_files(
+    dir: &Path,
+    chains: &str,
+) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
+    let key = dir.join("coordinator.key");
+    write_key(
+        &key,
+        &signer_station::tui::rehearsal::seed_key("rehearsal coordinator"),
+    )?;
+    let path = dir.join("chains.toml");
+    std::fs::write(&path, chains)?;
+    Ok((key, path))
+}
+
 /// A rehearsal approver's key (`<who>-approver`, the keys rehearsal stations pin).
 pub fn approver_key(who: &str) -> ed25519_dalek::SigningKey {
     signer_station::tui::rehearsal::seed_key(&format!("{who}-approver"))

@@ -85,15 +85,9 @@ fn rig(chain_id: u64) -> (Rig, YubiHsm) {
         symbol: "TUSD".into(),
         decimals: 6,
     }]);
-    let station = rehearsal::station_with(
-        &r.hsm,
-        &r.keys,
-        &dir.join("station"),
-        now(),
-        policy_for(chain_id, token),
-        tokens,
-    )
-    .unwrap();
+    let station =
+        strongroom_e2e::requests::station_of(&r, &dir, policy_for(chain_id, token), tokens)
+            .unwrap();
     let vault = vault_address(&r.keys.evm.public_key).unwrap();
     anvil
         .send_from(FUNDER, Some(vault), U256::from(10 * ETHER), &[])

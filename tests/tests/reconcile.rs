@@ -17,9 +17,11 @@ use btc_common::{now, policy, recipient};
 use serde_json::{json, Value};
 use signer_station::ceremony::export_descriptor;
 use signer_station::hsm::SigningBackend;
-use signer_station::tui::rehearsal::{self, seed_key};
+use signer_station::tui::rehearsal;
 use strongroom_e2e::btcserver::BtcServer;
-use strongroom_e2e::service::{scratch, serve_args, station_signs, write_key, Desks, Service};
+use strongroom_e2e::service::{
+    coordinator_files, scratch, serve_args, station_signs, Desks, Service,
+};
 
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
@@ -39,15 +41,8 @@ fn every_hsm_signature_reconciles_and_the_odd_ones_raise_alerts() -> Result<()> 
     let dir = scratch("reconcile")?;
     let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
     let p = policy(1);
-    let mut station = rehearsal::station_with(
-        &r.hsm,
-        &r.keys,
-        &dir.join("station"),
-        now(),
-        p.clone(),
-        Default::default(),
-    )
-    .map_err(anyhow::Error::msg)?;
+    let mut station =
+        strongroom_e2e::requests::station_of(&r, &dir, p.clone(), Default::default())?;
     let regtest = r
         .keys
         .bitcoin(airgap_protocol::network::BitcoinNetwork::Regtest)
@@ -69,12 +64,9 @@ fn every_hsm_signature_reconciles_and_the_odd_ones_raise_alerts() -> Result<()> 
         s.mine(vec![]);
     });
 
-    let key_path = dir.join("coordinator.key");
-    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
-    let chains = dir.join("chains.toml");
-    std::fs::write(
-        &chains,
-        format!(
+    let (key_path, chains) = coordinator_files(
+        &dir,
+        &format!(
             "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 1\n\
              stations = [\"vault-a\"]\nconfirmations = 2\nmax_fee_rate = 50\n",
             server.esplora()

@@ -16,9 +16,11 @@ use bitcoin::{Amount, Network, TxOut};
 use btc_common::{now, policy, recipient};
 use serde_json::json;
 use signer_station::ceremony::export_descriptor;
-use signer_station::tui::rehearsal::{self, seed_key};
+use signer_station::tui::rehearsal;
 use strongroom_e2e::btcserver::BtcServer;
-use strongroom_e2e::service::{scratch, serve_args, station_signs, write_key, Desks, Service};
+use strongroom_e2e::service::{
+    coordinator_files, scratch, serve_args, station_signs, Desks, Service,
+};
 use tamper::Tamper;
 
 fn exe() -> PathBuf {
@@ -79,30 +81,23 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         )?;
     }
     let spk = vault.address().script_pubkey();
-    server.with(|s| {
-        let tx = s.chain.funding(
-            (0..3)
-                .map(|_| TxOut {
-                    value: Amount::from_sat(400_000),
-                    script_pubkey: spk.clone(),
-                })
-                .collect(),
-        );
-        s.mine(vec![tx]);
-        s.mine(vec![]);
-    });
+    server.fund(
+        (0..3)
+            .map(|_| TxOut {
+                value: Amount::from_sat(400_000),
+                script_pubkey: spk.clone(),
+            })
+            .collect(),
+    );
 
-    let key_path = dir.join("coordinator.key");
-    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
     // The warm tier's deposit account (BIP-84, account 0 on a test network).
     let secp = bitcoin::secp256k1::Secp256k1::new();
     let master = bitcoin::bip32::Xpriv::new_master(bitcoin::NetworkKind::Test, &[9u8; 32])?;
     let path: bitcoin::bip32::DerivationPath = "m/84'/1'/0'".parse()?;
     let tpub = bitcoin::bip32::Xpub::from_priv(&secp, &master.derive_priv(&secp, &path)?);
-    let chains = dir.join("chains.toml");
-    std::fs::write(
-        &chains,
-        format!(
+    let (key_path, chains) = coordinator_files(
+        &dir,
+        &format!(
             "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 2\n\
              stations = [\"vault-a\", \"vault-b\"]\nconfirmations = 2\nmax_fee_rate = 50\n\n\
              [[deposits]]\nnetwork = \"regtest\"\nxpub = \"{tpub}\"\nsweep_threshold_sat = 10000\n",
@@ -332,20 +327,13 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
         Network::Regtest,
     )?;
     strongroom_e2e::requests::register_vault(&mut a.station, "cold", "regtest", &vault.descriptor)?;
-    server.with(|s| {
-        let tx = s.chain.funding(vec![TxOut {
-            value: Amount::from_sat(1_000_000),
-            script_pubkey: vault.address().script_pubkey(),
-        }]);
-        s.mine(vec![tx]);
-        s.mine(vec![]);
-    });
-    let key_path = dir.join("coordinator.key");
-    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
-    let chains = dir.join("chains.toml");
-    std::fs::write(
-        &chains,
-        format!(
+    server.fund(vec![TxOut {
+        value: Amount::from_sat(1_000_000),
+        script_pubkey: vault.address().script_pubkey(),
+    }]);
+    let (key_path, chains) = coordinator_files(
+        &dir,
+        &format!(
             "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 2\n\
              stations = [\"vault-a\"]\nconfirmations = 1\nmax_fee_rate = 50\n\
              cosigners = [{{ name = \"coldcard\", key = \"{hw_key}\" }}]\n",

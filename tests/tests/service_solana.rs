@@ -18,7 +18,9 @@ use signer_station::tui::rehearsal::{self, seed_key};
 use solana_address::Address;
 use strongroom_e2e::litesvm::LiteSvm;
 use strongroom_e2e::requests::{now, round_trip, signed_request, Channel};
-use strongroom_e2e::service::{scratch, serve_args, station_signs, write_key, Desks, Service};
+use strongroom_e2e::service::{
+    coordinator_files, scratch, serve_args, station_signs, Desks, Service,
+};
 use tamper::Tamper;
 
 mod tamper;
@@ -63,15 +65,8 @@ fn solana_request_through_the_service() -> Result<()> {
         max: "1000000".into(),
         max_per_mille: 1000,
     }];
-    let mut station = rehearsal::station_with(
-        &r.hsm,
-        &r.keys,
-        &dir.join("station"),
-        now(),
-        p.clone(),
-        Default::default(),
-    )
-    .map_err(anyhow::Error::msg)?;
+    let mut station =
+        strongroom_e2e::requests::station_of(&r, &dir, p.clone(), Default::default())?;
     svm.rpc()
         .call_raw("test_airdrop", json!([vault.to_string(), 10 * SOL]))?;
 
@@ -105,12 +100,9 @@ fn solana_request_through_the_service() -> Result<()> {
     }
     assert!(landed, "nonce account provisioned");
 
-    let key_path = dir.join("coordinator.key");
-    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
-    let chains = dir.join("chains.toml");
-    std::fs::write(
-        &chains,
-        format!(
+    let (key_path, chains) = coordinator_files(
+        &dir,
+        &format!(
             "[[solana]]\nname = \"devnet\"\nnetwork = \"{NET}\"\nendpoints = [\"{}\"]\n\
              nonce_accounts = [\"{}\"]\ncompute_unit_limit = 10000\ncompute_unit_price = 50000\n",
             svm.url,

@@ -12,12 +12,12 @@ use anyhow::{bail, Result};
 use serde_json::json;
 use signer_station::ceremony::export_descriptor;
 use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
-use signer_station::tui::rehearsal::{self, seed_key};
+use signer_station::tui::rehearsal;
 use strongroom_e2e::anvil::Anvil;
 use strongroom_e2e::evm_vault::{EvmVault, ETHER};
 use strongroom_e2e::requests::now;
 use strongroom_e2e::service::{
-    scratch, serve_args, station_signs, ur_texts, write_key, Desks, Service,
+    coordinator_files, scratch, serve_args, station_signs, ur_texts, Desks, Service,
 };
 
 const WARM: Address = Address::new([0x77; 20]);
@@ -208,15 +208,8 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         max: "200000".into(),
         max_per_mille: 1000,
     }];
-    let mut station = rehearsal::station_with(
-        &r.hsm,
-        &r.keys,
-        &dir.join("station"),
-        now(),
-        p.clone(),
-        Default::default(),
-    )
-    .map_err(anyhow::Error::msg)?;
+    let mut station =
+        strongroom_e2e::requests::station_of(&r, &dir, p.clone(), Default::default())?;
     let station_descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
     let key = bitcoin::PublicKey::from_slice(
         &r.keys
@@ -227,27 +220,20 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     let vault = coordinator::bitcoin::Vault::single("cold", &key, Network::Regtest)?;
     // The vault holds 0.01 BTC; the warm wallet 30,000 sat on its address 3 (not the
     // refill address: the whole descriptor is watched).
-    server.with(|s| {
-        let tx = s.chain.funding(vec![
-            TxOut {
-                value: Amount::from_sat(1_000_000),
-                script_pubkey: vault.address().script_pubkey(),
-            },
-            TxOut {
-                value: Amount::from_sat(30_000),
-                script_pubkey: pool.peek(3).script_pubkey(),
-            },
-        ]);
-        s.mine(vec![tx]);
-        s.mine(vec![]);
-    });
+    server.fund(vec![
+        TxOut {
+            value: Amount::from_sat(1_000_000),
+            script_pubkey: vault.address().script_pubkey(),
+        },
+        TxOut {
+            value: Amount::from_sat(30_000),
+            script_pubkey: pool.peek(3).script_pubkey(),
+        },
+    ]);
 
-    let key_path = dir.join("coordinator.key");
-    write_key(&key_path, &seed_key("rehearsal coordinator"))?;
-    let chains = dir.join("chains.toml");
-    std::fs::write(
-        &chains,
-        format!(
+    let (key_path, chains) = coordinator_files(
+        &dir,
+        &format!(
             "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 1\n\
              stations = [\"vault-a\"]\nconfirmations = 2\nmax_fee_rate = 50\n\n\
              [[watch]]\nnetwork = \"regtest\"\naddress = \"{warm}\"\ndescriptor = \"{descriptor}\"\n\

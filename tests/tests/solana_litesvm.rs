@@ -115,11 +115,9 @@ fn rig(name: &str) -> (Rig, YubiHsm) {
         symbol: "USDC".into(),
         decimals: 6,
     }]);
-    let station = rehearsal::station_with(
-        &r.hsm,
-        &r.keys,
-        &dir.join("station"),
-        now(),
+    let station = strongroom_e2e::requests::station_of(
+        &r,
+        &dir,
         policy_for(&nonce_key, &recipient, &mint),
         tokens,
     )

@@ -271,21 +271,7 @@ mod tests {
         );
 
         // Row 35 edited and every hash from it recomputed: a clean chain on its own.
-        let mut rewritten = good[..34].to_vec();
-        for r in &good[34..] {
-            let mut detail = r.detail.clone();
-            if r.seq == 35 {
-                detail = serde_json::json!({ "n": "edited" });
-            }
-            rewritten.push(AuditRecord::next(
-                rewritten.last(),
-                r.time,
-                &r.actor,
-                &r.action,
-                &r.subject,
-                detail,
-            ));
-        }
+        let rewritten = crate::audit::rewritten(&good, 35, serde_json::json!({ "n": "edited" }));
         crate::audit::verify(&rewritten, None).unwrap();
         assert_eq!(
             verify(&rewritten, &cps, Some(&vk)),

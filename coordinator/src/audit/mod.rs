@@ -168,6 +168,37 @@ pub fn verify(rows: &[AuditRecord], known_head: Option<(u64, &str)>) -> Result<(
     Ok(())
 }
 
+/// `rows` with row `seq`'s detail replaced and every hash from it recomputed, as someone
+/// with write access to the table would (tests).
+#[cfg(test)]
+pub(crate) fn rewritten(
+    rows: &[AuditRecord],
+    seq: u64,
+    detail: serde_json::Value,
+) -> Vec<AuditRecord> {
+    let mut out: Vec<AuditRecord> = Vec::with_capacity(rows.len());
+    for r in rows {
+        if r.seq < seq {
+            out.push(r.clone());
+            continue;
+        }
+        let d = if r.seq == seq {
+            detail.clone()
+        } else {
+            r.detail.clone()
+        };
+        out.push(AuditRecord::next(
+            out.last(),
+            r.time,
+            &r.actor,
+            &r.action,
+            &r.subject,
+            d,
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -369,6 +369,14 @@ fn summaries_match_the_reference(s: &dyn Store) {
     assert_eq!(summary(6), want(0, vec![0], None, false));
 }
 
+/// A database path in a fresh temporary folder named after `tag`.
+pub(super) fn scratch_db(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("strongroom-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("coordinator.db")
+}
+
 #[test]
 fn sqlite_in_memory() {
     suite(&Sqlite::memory().unwrap());
@@ -381,10 +389,7 @@ fn sqlite_budget_holds_under_concurrent_creates() {
 
 #[test]
 fn sqlite_file_survives_reopen_and_detects_tampering() {
-    let dir = std::env::temp_dir().join(format!("strongroom-store-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("coordinator.db");
+    let path = scratch_db("store");
     let id = {
         let s = Sqlite::open(&path).unwrap();
         suite(&s);
@@ -520,10 +525,7 @@ fn postgres_replicas_extend_one_audit_chain_concurrently() {
 /// after reopening, and the audit chain is one unbroken sequence.
 #[test]
 fn sqlite_group_commit_keeps_every_answered_write() {
-    let dir = std::env::temp_dir().join(format!("strongroom-group-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("coordinator.db");
+    let path = scratch_db("group");
     let answered = {
         let s = std::sync::Arc::new(Sqlite::open(&path).unwrap());
         let handles: Vec<_> = (0..8)
@@ -558,5 +560,5 @@ fn sqlite_group_commit_keeps_every_answered_write() {
     verify(&rows, None).unwrap();
     // The risk history reads the new columns.
     assert_eq!(s.history("p3", 0, "").unwrap().len(), 50);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }

@@ -353,7 +353,7 @@ pub trait Store: Send + Sync {
             if next != row.state {
                 tx.set_state(id, next, now)?;
                 let detail = write::state_detail(row.state, next, event, detail);
-                write::append(tx, actor, "request.state", id, detail, now)?;
+                write::append(tx, (actor, "request.state", id), detail, now)?;
                 row.state = next;
                 row.updated = now;
             }
@@ -398,7 +398,7 @@ pub trait Store: Send + Sync {
         now: u64,
     ) -> Result<AuditRecord, StoreError> {
         write_once(self, |tx| {
-            write::append(tx, actor, action, subject, detail, now)
+            write::append(tx, (actor, action, subject), detail, now)
         })
     }
 
@@ -412,15 +412,10 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError> {
         write_once(self, |tx| {
             let roles_column = roles.join(",");
-            let token = NewToken {
-                hash,
-                principal,
-                roles: &roles_column,
-                created: now,
-            };
-            tx.insert_token(&token)?;
+            let token = NewToken(hash, principal, &roles_column);
+            tx.insert_token(&token, now)?;
             let detail = serde_json::json!({ "roles": roles });
-            write::append(tx, "admin", "token.add", principal, detail, now).map(drop)
+            write::append(tx, ("admin", "token.add", principal), detail, now).map(drop)
         })
     }
 
@@ -451,7 +446,7 @@ pub trait Store: Send + Sync {
         write_once(self, |tx| {
             if tx.insert_artifact(&at, value, now)? {
                 let action = format!("artifact.{}", at.kind.name());
-                write::append(tx, actor, &action, at.subject, detail, now)?;
+                write::append(tx, (actor, &action, at.subject), detail, now)?;
                 return Ok(true);
             }
             match tx.artifact_value(&at)? {

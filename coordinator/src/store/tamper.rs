@@ -5,7 +5,7 @@
 
 use super::Store;
 use crate::audit::checkpoints::{self, AnchorBreak, Checkpointer};
-use crate::audit::{verify, AuditRecord};
+use crate::audit::verify;
 
 /// Runs the cases on `store`, editing its tables with `sql`.
 fn tampering_is_caught_against_checkpoints(store: &dyn Store, sql: &dyn Fn(&str), tag: &str) {
@@ -41,25 +41,12 @@ fn tampering_is_caught_against_checkpoints(store: &dyn Store, sql: &dyn Fn(&str)
     assert_eq!(checkpoints::verify(&rows, &cps, Some(&vk)), Ok(2));
 
     // Row 55 edited and rows 55–80 re-hashed in place.
-    let mut rewritten: Vec<AuditRecord> = rows[..54].to_vec();
-    for r in &rows[54..] {
-        let detail = match r.seq {
-            55 => serde_json::json!({ "n": "edited" }),
-            _ => r.detail.clone(),
-        };
-        let next = AuditRecord::next(
-            rewritten.last(),
-            r.time,
-            &r.actor,
-            &r.action,
-            &r.subject,
-            detail,
-        );
+    let rewritten = crate::audit::rewritten(&rows, 55, serde_json::json!({ "n": "edited" }));
+    for r in &rewritten[54..] {
         sql(&format!(
             "UPDATE audit SET detail = '{}', prev_hash = '{}', hash = '{}' WHERE seq = {}",
-            next.detail, next.prev_hash, next.hash, next.seq
+            r.detail, r.prev_hash, r.hash, r.seq
         ));
-        rewritten.push(next);
     }
     let rows = store.audit_rows(1, 1000).unwrap();
     assert_eq!(rows, rewritten);
@@ -89,10 +76,7 @@ fn tampering_is_caught_against_checkpoints(store: &dyn Store, sql: &dyn Fn(&str)
 
 #[test]
 fn sqlite_rewrite_and_truncation_are_caught() {
-    let dir = std::env::temp_dir().join(format!("strongroom-tamper-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("coordinator.db");
+    let path = super::conformance::scratch_db("tamper");
     let store = super::Sqlite::open(&path).unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
     tampering_is_caught_against_checkpoints(&store, &|q| conn.execute_batch(q).unwrap(), "sqlite");

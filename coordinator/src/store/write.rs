@@ -26,18 +26,9 @@ pub struct At<'a> {
     pub key: &'a str,
 }
 
-/// A token to store: its hash, principal and roles (comma-separated).
+/// A token to store: its hash (SHA-256, hex), principal and roles (comma-separated).
 #[derive(Debug, Clone, Copy)]
-pub struct NewToken<'a> {
-    /// SHA-256 of the token, hex.
-    pub hash: &'a str,
-    /// Whose it is.
-    pub principal: &'a str,
-    /// Its roles, comma-separated.
-    pub roles: &'a str,
-    /// When, Unix seconds.
-    pub created: u64,
-}
+pub struct NewToken<'a>(pub &'a str, pub &'a str, pub &'a str);
 
 /// One open write transaction of a backend.
 pub trait Tx {
@@ -50,8 +41,8 @@ pub trait Tx {
     fn audit_head(&mut self) -> Result<Option<AuditRecord>, StoreError>;
     /// Inserts an audit row made by [`AuditRecord::next`].
     fn insert_audit(&mut self, r: &AuditRecord) -> Result<(), StoreError>;
-    /// Inserts a token row.
-    fn insert_token(&mut self, t: &NewToken<'_>) -> Result<(), StoreError>;
+    /// Inserts a token row created `now`.
+    fn insert_token(&mut self, t: &NewToken<'_>, now: u64) -> Result<(), StoreError>;
     /// Inserts an artifact unless its place is taken: `false` when it is.
     fn insert_artifact(&mut self, at: &At<'_>, value: &str, now: u64) -> Result<bool, StoreError>;
     /// The value stored at `at`.
@@ -61,12 +52,10 @@ pub trait Tx {
 /// A write transaction's body: `Ok` commits, `Err` rolls back.
 pub type Work<'a> = &'a mut dyn FnMut(&mut dyn Tx) -> Result<(), StoreError>;
 
-/// Appends an audit row after the chain's head.
+/// Appends an audit row after the chain's head: who did what about what, its details.
 pub(crate) fn append(
     tx: &mut dyn Tx,
-    actor: &str,
-    action: &str,
-    subject: &str,
+    (actor, action, subject): (&str, &str, &str),
     detail: Value,
     now: u64,
 ) -> Result<AuditRecord, StoreError> {

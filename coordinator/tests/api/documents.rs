@@ -145,7 +145,7 @@ async fn openapi_validates_and_describes_every_answer() {
             }
         }
     }
-    assert_eq!(operations, 26, "every served operation is documented");
+    assert_eq!(operations, 27, "every served operation is documented");
 
     // What the handlers answer is what the document says, checked by `jsonschema` (the
     // validator's own dependency) against the document's schemas.
@@ -159,6 +159,7 @@ async fn openapi_validates_and_describes_every_answer() {
         .await;
     let (_, rows) = a.get("/v1/audit", "t-auditor").await;
     let (_, verdict) = a.get("/v1/audit/verify", "t-auditor").await;
+    let (_, reconciled) = a.get("/v1/audit/reconcile", "t-auditor").await;
     let (_, missing) = a.get("/v1/requests/nope", "t-treasury").await;
     let (_, health) = a.call("GET", "/health", None, None, None).await;
     let cases = serde_json::json!([
@@ -169,6 +170,7 @@ async fn openapi_validates_and_describes_every_answer() {
         ["ChainStatus", chain],
         ["AuditRows", rows],
         ["AuditVerdict", verdict],
+        ["Report", reconciled],
         ["ErrorBody", missing],
         ["Health", health],
     ]);
@@ -185,5 +187,5 @@ async fn openapi_validates_and_describes_every_answer() {
         "an answer does not match its schema: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "9");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "10");
 }

@@ -302,16 +302,7 @@ impl SigningBackend for YubiHsm {
         algorithm: KeyAlgorithm,
         caps: KeyCapabilities,
     ) -> Result<KeyInfo, HsmError> {
-        let alg = match algorithm {
-            KeyAlgorithm::Secp256k1 => asymmetric::Algorithm::EcK256,
-            KeyAlgorithm::Ed25519 => asymmetric::Algorithm::Ed25519,
-        };
-        let caps = caps_to_yubi(algorithm, caps);
-        self.permitted(Capability::GENERATE_ASYMMETRIC_KEY, None)?;
-        if self.has_object(id, object::Type::AsymmetricKey)? {
-            return Err(HsmError::Device(format!("object {id:#06x} already exists")));
-        }
-        self.delegable(caps, self.domain)?;
+        let (alg, caps) = self.new_key(id, algorithm, caps, Capability::GENERATE_ASYMMETRIC_KEY)?;
         let label = object::Label::from(label);
         #[cfg(feature = "rehearsal")]
         if self.device.is_some() && algorithm == KeyAlgorithm::Ed25519 {
@@ -433,16 +424,7 @@ impl YubiHsm {
         caps: KeyCapabilities,
         secret: &[u8; 32],
     ) -> Result<KeyInfo, HsmError> {
-        let alg = match algorithm {
-            KeyAlgorithm::Secp256k1 => asymmetric::Algorithm::EcK256,
-            KeyAlgorithm::Ed25519 => asymmetric::Algorithm::Ed25519,
-        };
-        let caps = caps_to_yubi(algorithm, caps);
-        self.permitted(Capability::PUT_ASYMMETRIC_KEY, None)?;
-        self.delegable(caps, self.domain)?;
-        if self.has_object(id, object::Type::AsymmetricKey)? {
-            return Err(HsmError::Device(format!("object {id:#06x} already exists")));
-        }
+        let (alg, caps) = self.new_key(id, algorithm, caps, Capability::PUT_ASYMMETRIC_KEY)?;
         let label = object::Label::from(label);
         #[cfg(feature = "rehearsal")]
         if self.device.is_some() && algorithm == KeyAlgorithm::Ed25519 {
@@ -463,17 +445,12 @@ impl YubiHsm {
             Capability::SIGN_ECDSA | Capability::SIGN_EDDSA | Capability::EXPORTABLE_UNDER_WRAP;
         self.permitted(Capability::PUT_WRAP_KEY, None)?;
         self.delegable(caps | delegated, self.domain)?;
-        let label = object::Label::from(label);
+        let (algorithm, key) = (yubihsm::wrap::Algorithm::Aes256Ccm, key.to_vec());
         self.logged(Code::PutWrapKey, [id, 0xffff], || {
-            self.client.put_wrap_key(
-                id,
-                label,
-                self.domain,
-                caps,
-                delegated,
-                yubihsm::wrap::Algorithm::Aes256Ccm,
-                key.to_vec(),
-            )
+            let label = object::Label::from(label);
+            let domain = self.domain;
+            self.client
+                .put_wrap_key(id, label, domain, caps, delegated, algorithm, key)
         })
         .map(drop)
     }
@@ -550,12 +527,42 @@ impl YubiHsm {
             .map(|(_, seed)| seed)
     }
 
+    /// A new key as the device checks it: the session may make keys (`how`) with these
+    /// capabilities in its domain, and the id is free. Its algorithm and capabilities.
+    fn new_key(
+        &self,
+        id: u16,
+        algorithm: KeyAlgorithm,
+        caps: KeyCapabilities,
+        how: Capability,
+    ) -> Result<(asymmetric::Algorithm, Capability), HsmError> {
+        let alg = match algorithm {
+            KeyAlgorithm::Secp256k1 => asymmetric::Algorithm::EcK256,
+            KeyAlgorithm::Ed25519 => asymmetric::Algorithm::Ed25519,
+        };
+        let caps = caps_to_yubi(algorithm, caps);
+        self.permitted(how, None)?;
+        self.delegable(caps, self.domain)?;
+        if self.has_object(id, object::Type::AsymmetricKey)? {
+            return Err(HsmError::Device(format!("object {id:#06x} already exists")));
+        }
+        Ok((alg, caps))
+    }
+
     fn has_object(&self, id: u16, t: object::Type) -> Result<bool, HsmError> {
         let filter = [object::Filter::Type(t), object::Filter::Id(id)];
         let found = self.logged(Code::ListObjects, [0xffff; 2], || {
             self.client.list_objects(&filter)
         })?;
         Ok(!found.is_empty())
+    }
+
+    /// The session's authentication key as the device holds it.
+    #[cfg(feature = "rehearsal")]
+    fn session_key_info(&self) -> Result<object::Info, HsmError> {
+        self.client
+            .get_object_info(self.auth_key, object::Type::AuthenticationKey)
+            .map_err(dev)
     }
 
     /// On MockHsm, refuses what the device refuses: an operation the session's
@@ -566,10 +573,7 @@ impl YubiHsm {
     fn permitted(&self, cap: Capability, key: Option<u16>) -> Result<(), HsmError> {
         #[cfg(feature = "rehearsal")]
         if self.device.is_some() {
-            let auth = self
-                .client
-                .get_object_info(self.auth_key, object::Type::AuthenticationKey)
-                .map_err(dev)?;
+            let auth = self.session_key_info()?;
             if !auth.capabilities.contains(cap) {
                 return Err(HsmError::Permission(format!(
                     "authentication key {} lacks {cap:?}",
@@ -595,10 +599,7 @@ impl YubiHsm {
     fn delegable(&self, caps: Capability, domains: Domain) -> Result<(), HsmError> {
         #[cfg(feature = "rehearsal")]
         if self.device.is_some() {
-            let auth = self
-                .client
-                .get_object_info(self.auth_key, object::Type::AuthenticationKey)
-                .map_err(dev)?;
+            let auth = self.session_key_info()?;
             if !auth.delegated_capabilities.contains(caps) || !auth.domains.contains(domains) {
                 return Err(HsmError::Permission(format!(
                     "authentication key {} may not create an object with {caps:?} in {domains:?}",

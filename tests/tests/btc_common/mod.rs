@@ -59,15 +59,9 @@ pub fn station(name: &str, recipients: usize) -> StationRig {
     let dir = std::env::temp_dir().join(format!("strongroom-btc-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let r = rehearsal::station(&dir.join("rehearsal"), now()).unwrap();
-    let station = rehearsal::station_with(
-        &r.hsm,
-        &r.keys,
-        &dir.join("station"),
-        now(),
-        policy(recipients),
-        Default::default(),
-    )
-    .unwrap();
+    let station =
+        strongroom_e2e::requests::station_of(&r, &dir, policy(recipients), Default::default())
+            .unwrap();
     StationRig {
         station,
         key: PublicKey::from_slice(

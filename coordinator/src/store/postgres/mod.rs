@@ -135,9 +135,9 @@ impl Tx for Transaction<'_> {
         self.execute(&sql, &row).map(drop).map_err(db)
     }
 
-    fn insert_token(&mut self, t: &NewToken<'_>) -> Result<(), StoreError> {
+    fn insert_token(&mut self, t: &NewToken<'_>, now: u64) -> Result<(), StoreError> {
         let sql = "INSERT INTO tokens (hash, principal, roles, created) VALUES ($1, $2, $3, $4)";
-        self.execute(sql, &[&t.hash, &t.principal, &t.roles, &(t.created as i64)])
+        self.execute(sql, &[&t.0, &t.1, &t.2, &(now as i64)])
             .map(drop)
             .map_err(db)
     }

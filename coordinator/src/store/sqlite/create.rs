@@ -61,7 +61,7 @@ impl Sqlite {
         )
         .map_err(db)?;
         let detail = serde_json::json!({"body": body, "idempotency_key": idempotency_key});
-        write::append(&mut tx, principal, "request.create", &id, detail, now)?;
+        write::append(&mut tx, (principal, "request.create", &id), detail, now)?;
         let mut state = State::Draft;
         if let Some((event, actor, detail)) = initial {
             let next = state.apply(event)?;
@@ -71,7 +71,7 @@ impl Sqlite {
             )
             .map_err(db)?;
             let detail = write::state_detail(state, next, event, detail);
-            write::append(&mut tx, &actor, "request.state", &id, detail, now)?;
+            write::append(&mut tx, (&actor, "request.state", &id), detail, now)?;
             state = next;
         }
         tx.commit().map_err(db)?;
