@@ -91,6 +91,12 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         new_device: bool,
     },
+    /// A response was signed and released, carrying the ledger up to entry `upto`: the
+    /// next response carries what comes after.
+    Answered {
+        /// The last entry the response carried.
+        upto: u64,
+    },
     /// An incomplete last line was cut off.
     Repaired {
         /// Bytes removed.
@@ -197,18 +203,21 @@ pub struct ReplayIndex {
     pub history: Vec<(u64, SignedPayload)>,
     /// The last HSM audit log entry recorded: the next ones must chain from it.
     pub hsm_log: Option<crate::hsm::LogEntry>,
-    /// Sequence numbers of the entries answered with a signed response (signed or
-    /// refused), in order.
-    pub responses: Vec<u64>,
+    /// The last entry a released response carried.
+    pub answered_upto: Option<u64>,
+    /// Responses released since the HSM's log was last read: the identity key
+    /// signatures its next entries may show.
+    pub answers_since_drain: usize,
     /// The device's counts of power-ons and authentications it could not log, as last
     /// read: anything but zero means the log was full while the device was in use.
     pub hsm_unlogged: (u16, u16),
 }
 
 impl ReplayIndex {
-    fn add(&mut self, seq: u64, time: u64, r: &Record) {
-        if matches!(r, Record::Signed { .. } | Record::Refused { .. }) {
-            self.responses.push(seq);
+    fn add(&mut self, time: u64, r: &Record) {
+        if let Record::Answered { upto } = r {
+            self.answered_upto = Some(*upto);
+            self.answers_since_drain += 1;
         }
         if let Record::HsmLog {
             entries,
@@ -221,6 +230,7 @@ impl ReplayIndex {
                 self.hsm_log = Some(last.clone());
             }
             self.hsm_unlogged = (*unlogged_boot, *unlogged_auth);
+            self.answers_since_drain = 0;
         }
         if let Record::Signed {
             request_id,
@@ -375,17 +385,17 @@ impl Ledger {
         let entries = read_entries(&bytes)?;
         let mut index = ReplayIndex::default();
         for e in &entries {
-            index.add(e.seq, e.time, &e.record);
+            index.add(e.time, &e.record);
         }
         // Where each entry starts in the file.
-        let mut offsets = vec![0u64];
-        offsets.extend(
-            bytes
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'\n')
-                .map(|(i, _)| i as u64 + 1),
-        );
+        let mut offsets = Vec::with_capacity(entries.len());
+        let mut at = 0u64;
+        for line in bytes.split(|&b| b == b'\n') {
+            if !line.is_empty() {
+                offsets.push(at);
+            }
+            at += line.len() as u64 + 1;
+        }
         offsets.truncate(entries.len());
         Ok(Self {
             path: path.to_path_buf(),
@@ -466,7 +476,7 @@ impl Ledger {
         self.head = e.hash.clone();
         self.hashes.push(hash_bytes(&e.hash));
         self.offsets.push(offset);
-        self.index.add(e.seq, e.time, &e.record);
+        self.index.add(e.time, &e.record);
         self.last = Some(e.clone());
         Ok(e)
     }
@@ -495,12 +505,6 @@ impl Ledger {
                 })
             })
             .collect()
-    }
-
-    /// The last entry answered with a response before entry `seq`.
-    pub fn response_before(&self, seq: u64) -> Option<u64> {
-        let r = &self.index.responses;
-        r[..r.partition_point(|&s| s < seq)].last().copied()
     }
 
     /// The last entry.

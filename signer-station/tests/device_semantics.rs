@@ -113,18 +113,25 @@ fn a_log_that_does_not_chain_from_the_ledger_stops_signing() {
 
 #[test]
 fn ecdsa_comes_back_high_s_at_times_and_the_station_normalises_it() {
-    let mut h = station("device-high-s");
-    let key = btc_key(&h.keys).clone();
+    // A device without forced audit (its log wraps around): 80 signatures, no drains.
+    use signer_station::hsm::{Connection, YubiHsm};
+    let hsm = YubiHsm::open_factory(Connection::Mock).unwrap();
+    let sign_only = KeyCapabilities {
+        sign: true,
+        exportable_under_wrap: false,
+    };
+    let key = hsm
+        .generate_key(0x0200, "k", KeyAlgorithm::Secp256k1, sign_only)
+        .unwrap();
     let mut high = 0;
     for n in 0..40u8 {
-        h.station.drain_hsm_log(&h.hsm, NOW).unwrap();
         let digest = [n; 32];
-        let der = h.hsm.sign_ecdsa_prehash(key.id, &digest).unwrap();
+        let der = hsm.sign_ecdsa_prehash(key.id, &digest).unwrap();
         let raw = k256::ecdsa::Signature::from_der(&der).unwrap();
         if raw.normalize_s().is_some() {
             high += 1;
         }
-        let sig = sign_secp256k1(&h.hsm, &key, &digest).unwrap();
+        let sig = sign_secp256k1(&hsm, &key, &digest).unwrap();
         let low = k256::ecdsa::Signature::from_scalars(sig.r, sig.s).unwrap();
         assert!(low.normalize_s().is_none(), "the station returns low-S");
     }
@@ -186,4 +193,54 @@ fn capabilities_and_domains_are_enforced() {
     );
     // And the operating session still signs.
     h.hsm.sign_ecdsa_prehash(station_key, &[1; 32]).unwrap();
+}
+
+#[test]
+fn a_signature_made_outside_the_station_stops_signing_until_custodians_accept_it() {
+    let mut h = station("device-outside");
+    let req = evm_request(&h, 0);
+    let review = h.station.review(&req, NOW).unwrap();
+    h.station.sign(&review, &h.hsm, NOW).unwrap();
+    // Someone with the custodians' credential signs with the EVM key, then with the
+    // identity key (a policy of their own, say), outside the station.
+    let evm = h.keys.evm.id;
+    h.hsm.sign_ecdsa_prehash(evm, &[9; 32]).unwrap();
+    for (n, outside) in [(1, evm), (2, h.keys.identity.id)] {
+        if outside == h.keys.identity.id {
+            h.hsm.sign_ed25519(outside, b"a policy of my own").unwrap();
+        }
+        let req = evm_request(&h, n);
+        let review = h.station.review(&req, NOW).unwrap();
+        let err = h.station.sign(&review, &h.hsm, NOW).unwrap_err();
+        assert_eq!(err.code(), 73, "{err}");
+        assert!(
+            err.to_string().contains("someone else used the device"),
+            "{err}"
+        );
+        // The custodians investigate and accept the device's log with the ledger.
+        h.station
+            .reanchor(&h.hsm, NOW, "test: signature explained")
+            .unwrap();
+        if n == 1 {
+            // Signing goes on, within the policy.
+            let req = evm_request(&h, 1);
+            let review = h.station.review(&req, NOW).unwrap();
+            h.station.sign(&review, &h.hsm, NOW).unwrap();
+        }
+    }
+}
+
+#[test]
+fn logging_of_signatures_cannot_be_turned_off() {
+    use yubihsm::command::Code;
+    let h = station("device-fixed");
+    for cmd in [
+        Code::SignEcdsa,
+        Code::SignEddsa,
+        Code::ExportWrapped,
+        Code::SetOption,
+    ] {
+        let e = h.hsm.unlog(&[cmd]).unwrap_err();
+        assert!(matches!(e, HsmError::Permission(_)), "{cmd:?}: {e}");
+    }
 }

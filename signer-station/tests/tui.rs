@@ -89,6 +89,7 @@ fn both(app: &App, name: &str) {
     // frame count differ from run to run, so the snapshot shows where they are.
     insta::with_settings!({filters => vec![
         (r"frame 1 of \d+", "frame 1 of [N]"),
+        (r"\(\d+ parts\)", "([N] parts)"),
         (r"(?m)^[█▄▀ ]{20,}$", "[QR row]"),
     ]}, {
         insta::assert_snapshot!(format!("{name}_80x24"), screen(app, 80, 24));

@@ -1,10 +1,11 @@
 //! Three-way reconciliation end to end: a station on the emulated YubiHSM 2 signs
 //! Bitcoin requests of a one-station vault through the coordinator service; each response
 //! carries the station's ledger since the last one, with the device's audit log in it.
-//! Every HSM signature matches a recorded signing of a known request, until someone uses
-//! the HSM outside the station (a signature nobody asked for) and a response never
-//! reaches the coordinator (ledger and HSM log entries missing): both raise alerts, in
-//! the API, the audit chain and `coordinator audit reconcile`.
+//! Every HSM signature matches a recorded signing of a known request. Someone uses the
+//! HSM outside the station: the station stops at its next signing; once the custodians
+//! accept the device's log, the coordinator raises the alert. A response never reaches
+//! the coordinator: the next one shows its entries missing. Alerts show in the API, the
+//! audit chain and `coordinator audit reconcile`.
 
 mod btc_common;
 
@@ -53,7 +54,7 @@ fn every_hsm_signature_reconciles_and_the_odd_ones_raise_alerts() -> Result<()> 
     let address = bitcoin::Address::p2wpkh(&key, Network::Regtest);
     let spk = address.script_pubkey();
     server.with(|s| {
-        let coins = (0..4)
+        let coins = (0..6)
             .map(|_| TxOut {
                 value: Amount::from_sat(400_000),
                 script_pubkey: spk.clone(),
@@ -80,7 +81,7 @@ fn every_hsm_signature_reconciles_and_the_odd_ones_raise_alerts() -> Result<()> 
     svc.register_approvers(&desk.admin, &["ana", "ben"])?;
     let v = svc.call("GET", "/v1/vaults", Some(&desk.ana), None)?;
     assert_eq!(v.json["vaults"][0]["address"], address.to_string());
-    assert_eq!(v.json["vaults"][0]["balance"], "1600000", "{}", v.json);
+    assert_eq!(v.json["vaults"][0]["balance"], "2400000", "{}", v.json);
 
     let create = |key: &str| -> Result<String> {
         let body = json!({"network": "regtest", "asset": "native",
@@ -90,19 +91,19 @@ fn every_hsm_signature_reconciles_and_the_odd_ones_raise_alerts() -> Result<()> 
         svc.approve(&id, &[("ana", &desk.ana), ("ben", &desk.ben)])?;
         Ok(id)
     };
-    let mut sign = |id: &str, import: bool| -> Result<()> {
+    let sign = |station: &mut signer_station::station::Station, id: &str, import: bool| {
         let req = svc.export(id, &desk.treasury)?;
-        let resp = station_signs(&mut station, &r.hsm, &req)?;
+        let resp = station_signs(station, &r.hsm, &req)?;
         if import {
             let a = svc.import(id, &desk.treasury, resp)?;
             assert_eq!(a.status, 200, "{}", a.json);
         }
-        Ok(())
+        anyhow::Ok(())
     };
 
     // 1. A signing through the coordinator: every HSM signature matches.
     let id1 = create("r-1")?;
-    sign(&id1, true)?;
+    sign(&mut station, &id1, true)?;
     assert_eq!(alerts(&svc, &desk.auditor)?, Vec::<Value>::new());
     let report = svc.call("GET", "/v1/audit/reconcile", Some(&desk.auditor), None)?;
     let s = &report.json["stations"][0];
@@ -111,23 +112,45 @@ fn every_hsm_signature_reconciles_and_the_odd_ones_raise_alerts() -> Result<()> 
     assert!(s["hsm_entries"].as_u64() > Some(0), "{s}");
 
     // 2. Someone with the custodians' credential signs with the vault key outside the
-    //    station; the next response carries the device's log with that signature in it.
+    //    station. The station sees it in the device's log at its next signing and stops;
+    //    the custodians refuse that request, look, and accept the log (re-anchor); the
+    //    next response carries it to the coordinator, which raises the alert.
     r.hsm.sign_ecdsa_prehash(regtest.id, &[7; 32])?;
     let id2 = create("r-2")?;
-    sign(&id2, true)?;
+    let req = svc.export(&id2, &desk.treasury)?;
+    let review = station.review(&req, now()).map_err(anyhow::Error::msg)?;
+    let stopped = station.sign(&review, &r.hsm, now()).unwrap_err();
+    assert_eq!(stopped.code(), 73, "{stopped}");
+    let refusal = signer_station::station::Refusal::Custodians("HSM log under review".into());
+    let answer = station
+        .refuse(&review, &refusal, &r.hsm, now())
+        .map_err(anyhow::Error::msg)?;
+    let a = svc.import(&id2, &desk.treasury, answer)?;
+    assert_eq!(a.status, 200, "{}", a.json);
+    station
+        .reanchor(
+            &r.hsm,
+            now(),
+            "a signature made outside the station, under review",
+        )
+        .map_err(anyhow::Error::msg)?;
+    let id3 = create("r-3")?;
+    sign(&mut station, &id3, true)?;
     let found = alerts(&svc, &desk.auditor)?;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["alert"], "signatures");
-    assert_eq!(found[0]["request"], id2);
-    let (made, recorded) = (found[0]["made"].as_u64(), found[0]["recorded"].as_u64());
-    assert_eq!(made, recorded.map(|n| n + 1), "{found:?}");
+    assert_eq!(found[0]["request"], "(ceremony: ledger re-anchored)");
+    assert_eq!(
+        (found[0]["made"].as_u64(), found[0]["recorded"].as_u64()),
+        (Some(1), Some(0))
+    );
 
     // 3. A response that never reaches the coordinator: the next one shows the ledger
     //    entries (and the device's log entries) it held as missing.
-    let id3 = create("r-3")?;
-    sign(&id3, false)?;
     let id4 = create("r-4")?;
-    sign(&id4, true)?;
+    sign(&mut station, &id4, false)?;
+    let id5 = create("r-5")?;
+    sign(&mut station, &id5, true)?;
     let found = alerts(&svc, &desk.auditor)?;
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(found[1]["alert"], "ledger-gap");

@@ -12,7 +12,6 @@ use anyhow::{bail, Result};
 use coordinator::solana::{SolBuilder, SolRpc, SolState, SolTracker, TxOptions};
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::json;
-use signer_station::ceremony::export_descriptor;
 use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::tui::rehearsal::{self, seed_key};
 use solana_address::Address;
@@ -113,7 +112,11 @@ fn solana_request_through_the_service() -> Result<()> {
     let desk = Desks::add(&exe(), &db)?;
     let args = serve_args(&chains, &key_path, &[]);
     let svc = Service::start(&exe(), &db, &args)?;
-    let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
+    // Exported as a ceremony step of this station: its ledger records the identity
+    // signature with the device's log, so signing goes on.
+    let descriptor = station
+        .export_descriptor(&r.hsm, "vault-a", &p, now())
+        .map_err(anyhow::Error::msg)?;
     svc.register_station(&desk.admin, &descriptor)?;
     svc.register_approvers(&desk.admin, &["ana", "ben"])?;
 

@@ -50,8 +50,25 @@ fn crash_between_hsm_signature_and_ledger_write_leaks_nothing_and_resigns_once()
         "no signing recorded, none returned"
     );
 
-    // Restart from the same directory: signed once, recorded, answer verifies.
+    // Restart from the same directory. The device's log shows the two signatures the
+    // crashed attempt made, which the ledger does not: the station stops until the
+    // custodians have looked (they never left the station) and accept the log.
     let mut station = rehearsal::station_on(&r.hsm, &r.keys, &dir, now()).unwrap();
+    let review = station.review(&request, now()).unwrap();
+    let stopped = station.sign(&review, &r.hsm, now()).unwrap_err();
+    assert_eq!(stopped.code(), 73, "{stopped}");
+    assert!(
+        stopped.to_string().contains("signatures with chain keys"),
+        "{stopped}"
+    );
+    station
+        .reanchor(
+            &r.hsm,
+            now(),
+            "crash during signing; its signatures never left",
+        )
+        .unwrap();
+    // Then: signed once, recorded, answer verifies.
     let review = station.review(&request, now()).unwrap();
     review.verdict.clone().unwrap();
     let resp = station.sign(&review, &r.hsm, now()).unwrap();

@@ -39,6 +39,9 @@ enum Record {
         #[serde(default)]
         new_device: bool,
     },
+    Ceremony {
+        step: String,
+    },
     #[serde(other)]
     Other,
 }
@@ -321,6 +324,19 @@ fn station(
                 }
                 window = 0;
                 known(store, name, request_id, &mut alerts)?;
+            }
+            // Ceremonies make no chain-key signatures: any in their window were made by
+            // someone else (custodians accepting them at a re-anchor, say).
+            Record::Ceremony { step } => {
+                if window > 0 {
+                    alerts.push(Alert::Signatures {
+                        station: name.into(),
+                        request: format!("(ceremony: {step})"),
+                        made: window,
+                        recorded: 0,
+                    });
+                }
+                window = 0;
             }
             Record::Other => {}
         }

@@ -10,6 +10,25 @@ use crate::quorum::Credential;
 pub const OPERATING_KEY_ID: u16 = 0x0002;
 const FACTORY_KEY_ID: u16 = 1;
 
+/// Commands whose logging is fixed on at init: whatever signs, moves a key in or out, or
+/// changes who may do what or what is logged. No credential can turn their logging off
+/// short of a factory reset.
+pub const ALWAYS_LOGGED: [Code; 13] = [
+    Code::SignEcdsa,
+    Code::SignEddsa,
+    Code::ExportWrapped,
+    Code::ImportWrapped,
+    Code::PutWrapKey,
+    Code::GenerateWrapKey,
+    Code::PutAsymmetricKey,
+    Code::GenerateAsymmetricKey,
+    Code::PutAuthenticationKey,
+    Code::DeleteObject,
+    Code::PutOpaqueObject,
+    Code::SetOption,
+    Code::SetLogIndex,
+];
+
 /// Commands the station runs that only read, left out of the device's audit log.
 pub const READ_ONLY: [Code; 5] = [
     Code::ListObjects,
@@ -75,6 +94,7 @@ pub fn init(factory: &YubiHsm, credential: &Credential) -> Result<YubiHsm, HsmEr
     // object, every session and every option change is, and forced auditing stops the
     // device when its log is full until the station has read it into its ledger.
     session.unlog(&READ_ONLY)?;
+    session.fix_logging(&ALWAYS_LOGGED)?;
     session.force_audit()?;
     Ok(session)
 }

@@ -38,6 +38,8 @@ struct State {
     force_audit: bool,
     /// Commands whose logging was turned off (`command-audit` option).
     unlogged: Vec<Code>,
+    /// Commands whose logging is fixed on (until a factory reset).
+    fixed: Vec<Code>,
     store: VecDeque<LogEntry>,
     /// The log index: the last item the host said it read.
     read_up_to: u16,
@@ -105,6 +107,7 @@ impl Device {
         let mut s = State {
             force_audit: false,
             unlogged: Vec::new(),
+            fixed: Vec::new(),
             store: VecDeque::new(),
             read_up_to: 0,
             next_item: 1,
@@ -177,11 +180,27 @@ impl Device {
 
     /// Logging of `cmd` on or off (the `SetOption` command itself is run and logged by
     /// [`Device::run`]).
-    pub fn command_audit(&self, cmd: Code, on: bool) {
+    pub fn command_audit(&self, cmd: Code, on: bool) -> Result<(), HsmError> {
         let mut s = self.lock();
+        if !on && s.fixed.contains(&cmd) {
+            return Err(HsmError::Permission(format!(
+                "logging of {cmd:?} is fixed on until a factory reset"
+            )));
+        }
         s.unlogged.retain(|c| *c != cmd);
         if !on {
             s.unlogged.push(cmd);
+        }
+        Ok(())
+    }
+
+    /// Logging of `cmd` fixed on, as the `Fix` option does: only a factory reset undoes
+    /// it.
+    pub fn fix_command_audit(&self, cmd: Code) {
+        let mut s = self.lock();
+        s.unlogged.retain(|c| *c != cmd);
+        if !s.fixed.contains(&cmd) {
+            s.fixed.push(cmd);
         }
     }
 

@@ -105,6 +105,18 @@ pub enum LogError {
         /// The device's newest item.
         device: u16,
     },
+    /// A command the station does not run, or more identity signatures than it
+    /// answered with: someone else used the device.
+    #[error(
+        "the HSM's log shows entry {item}: {what}, which this station did not do; someone \
+         else used the device"
+    )]
+    Unexpected {
+        /// The entry.
+        item: u16,
+        /// What it was.
+        what: String,
+    },
     /// An entry whose digest does not chain from the one before.
     #[error(
         "the HSM audit log's chain breaks at entry {0}: it was altered or is not this device's"
@@ -157,23 +169,31 @@ pub fn new_entries(log: &DeviceLog, last: Option<&LogEntry>) -> Result<Vec<LogEn
 /// device with forced auditing never fills its log: the new entries must chain from
 /// the last one the ledger holds. Returns how many entries were recorded; the error
 /// says what failed, for the custodians.
-///
-/// `new_device`: the keys were restored onto another device, whose log starts a new
-/// chain in the ledger (the restore ceremony says so; nothing else may).
 pub fn drain<B: super::SigningBackend + ?Sized>(
     ledger: &mut crate::ledger::Ledger,
     backend: &B,
     now: u64,
-    new_device: bool,
+    expect: &Expect<'_>,
 ) -> Result<usize, String> {
     let log = backend
         .audit_log()
         .map_err(|e| format!("cannot be read: {e}"))?;
-    let last = match new_device {
-        true => None,
-        false => ledger.index().hsm_log.as_ref(),
+    let last = ledger.index().hsm_log.clone();
+    let (new, new_device) = match (new_entries(&log, last.as_ref()), expect) {
+        (Ok(new), _) => (new, false),
+        // Init and restore run on a device this ledger has not seen: its log starts a
+        // new chain. Nothing else may.
+        (Err(_), Expect::Ceremony { new_device: true }) => {
+            (new_entries(&log, None).map_err(|e| e.to_string())?, true)
+        }
+        (Err(e), _) => return Err(e.to_string()),
     };
-    let new = new_entries(&log, last).map_err(|e| e.to_string())?;
+    // The first entries a ledger takes are its baseline: what the device did before
+    // cannot be judged against this station's own record.
+    if let (Expect::Station(s), Some(_)) = (expect, &last) {
+        s.check(&new, ledger.index().answers_since_drain)
+            .map_err(|e| e.to_string())?;
+    }
     let count = new.len();
     if count > 0 || log.unlogged_boot > 0 || log.unlogged_auth > 0 {
         let record = crate::ledger::Record::HsmLog {
@@ -196,11 +216,105 @@ pub fn drain<B: super::SigningBackend + ?Sized>(
     Ok(count)
 }
 
+/// What a drain may find in the device's log since the last one.
+#[derive(Debug, Clone)]
+pub enum Expect<'a> {
+    /// A ceremony step the custodians watch: whatever the device logged is recorded
+    /// (`new_device`: init or restore, on a device whose log may start a new chain).
+    Ceremony {
+        /// The step runs on a device this ledger may not have seen.
+        new_device: bool,
+    },
+    /// Signing: only what this station does.
+    Station(StationUse<'a>),
+}
+
+/// What the station does with the device between ceremonies: sessions of its operating
+/// key, signatures with its keys, its ledger anchor, reading and moving the log.
+#[derive(Debug, Clone)]
+pub struct StationUse<'a> {
+    /// The operating (quorum) authentication key.
+    pub operating_key: u16,
+    /// The station's chain keys.
+    pub chain_keys: &'a [u16],
+    /// Its identity key: it signs the station's answers, one per response released.
+    pub identity: u16,
+    /// Signatures with chain keys the station made since the log was last read.
+    pub chain_signatures: usize,
+    /// The opaque objects holding the ledger anchor.
+    pub anchor: &'a [u16],
+}
+
+impl StationUse<'_> {
+    /// Checks entries against what the station did: `answers` responses released since
+    /// the last drain (each one identity signature).
+    pub fn check(&self, entries: &[LogEntry], answers: usize) -> Result<(), LogError> {
+        use yubihsm::command::Code;
+        let (mut identity, mut chain) = (0, 0);
+        for e in entries {
+            let ok = |code: Code| e.cmd == code as u8;
+            let by_us = e.session_key == self.operating_key;
+            let allowed = match () {
+                // Power-on and reset markers.
+                _ if e.cmd == 0x00 || e.cmd == 0xff => true,
+                _ if ok(Code::CreateSession) || ok(Code::AuthenticateSession) => by_us,
+                _ if ok(Code::CloseSession) || ok(Code::SetLogIndex) => by_us,
+                _ if ok(Code::SignEcdsa) || ok(Code::SignEddsa) => {
+                    if e.target_key == self.identity {
+                        identity += usize::from(e.result & 0x80 != 0);
+                        by_us
+                    } else {
+                        chain += usize::from(e.result & 0x80 != 0);
+                        by_us && self.chain_keys.contains(&e.target_key)
+                    }
+                }
+                _ if ok(Code::DeleteObject) || ok(Code::PutOpaqueObject) => {
+                    by_us && self.anchor.contains(&e.target_key)
+                }
+                // Reads, if the device logs them.
+                _ if ok(Code::ListObjects) || ok(Code::GetObjectInfo) => by_us,
+                _ if ok(Code::GetPublicKey) || ok(Code::GetOpaqueObject) => by_us,
+                _ => false,
+            };
+            if !allowed {
+                return Err(LogError::Unexpected {
+                    item: e.item,
+                    what: format!(
+                        "command {:#04x} on object {:#06x} by authentication key {:#06x}",
+                        e.cmd, e.target_key, e.session_key
+                    ),
+                });
+            }
+        }
+        if chain > self.chain_signatures {
+            return Err(LogError::Unexpected {
+                item: entries.last().map_or(0, |e| e.item),
+                what: format!(
+                    "{chain} signatures with chain keys, where the station made {}",
+                    self.chain_signatures
+                ),
+            });
+        }
+        if identity > answers {
+            return Err(LogError::Unexpected {
+                item: entries.last().map_or(0, |e| e.item),
+                what: format!(
+                    "{identity} signatures with the identity key, where the station released {answers} answer(s)"
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A backend that, when the device refuses a command because its forced-audit log is
 /// full, drains the log into the ledger (see [`drain`]) and runs the command again.
 pub struct Draining<'a, B: ?Sized> {
     inner: &'a B,
+    expect: Expect<'a>,
     signed: std::cell::Cell<usize>,
+    /// Signatures made since the log was last read.
+    unread: std::cell::Cell<usize>,
     ledger: std::cell::RefCell<&'a mut crate::ledger::Ledger>,
     now: u64,
 }
@@ -213,10 +327,17 @@ impl<B: ?Sized> std::fmt::Debug for Draining<'_, B> {
 
 impl<'a, B: super::SigningBackend + ?Sized> Draining<'a, B> {
     /// Wraps `inner`, recording into `ledger`.
-    pub fn new(inner: &'a B, ledger: &'a mut crate::ledger::Ledger, now: u64) -> Self {
+    pub fn new(
+        inner: &'a B,
+        ledger: &'a mut crate::ledger::Ledger,
+        now: u64,
+        expect: Expect<'a>,
+    ) -> Self {
         Self {
             inner,
+            expect,
             signed: std::cell::Cell::new(0),
+            unread: std::cell::Cell::new(0),
             ledger: std::cell::RefCell::new(ledger),
             now,
         }
@@ -230,8 +351,22 @@ impl<'a, B: super::SigningBackend + ?Sized> Draining<'a, B> {
     fn count<T>(&self, r: Result<T, super::HsmError>) -> Result<T, super::HsmError> {
         if r.is_ok() {
             self.signed.set(self.signed.get() + 1);
+            self.unread.set(self.unread.get() + 1);
         }
         r
+    }
+
+    /// Reads the device's log into the ledger now, expecting the signatures made
+    /// through this wrapper since it was last read.
+    pub fn drain_now(&self) -> Result<usize, String> {
+        let mut expect = self.expect.clone();
+        if let Expect::Station(s) = &mut expect {
+            s.chain_signatures = self.unread.get();
+        }
+        let mut ledger = self.ledger.borrow_mut();
+        let n = drain(&mut ledger, self.inner, self.now, &expect)?;
+        self.unread.set(0);
+        Ok(n)
     }
 
     fn retry<T>(
@@ -240,8 +375,7 @@ impl<'a, B: super::SigningBackend + ?Sized> Draining<'a, B> {
     ) -> Result<T, super::HsmError> {
         match op(self.inner) {
             Err(super::HsmError::LogFull) => {
-                let mut ledger = self.ledger.borrow_mut();
-                drain(&mut ledger, self.inner, self.now, false)
+                self.drain_now()
                     .map_err(|e| super::HsmError::Device(format!("the audit log {e}")))?;
                 op(self.inner)
             }

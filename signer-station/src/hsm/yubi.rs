@@ -175,15 +175,32 @@ impl YubiHsm {
     /// lists, public keys, the ledger anchor) need not fill the audit log that forced
     /// auditing makes custodians drain.
     pub fn unlog(&self, commands: &[Code]) -> Result<(), HsmError> {
+        self.command_audit(commands, yubihsm::audit::AuditOption::Off)
+    }
+
+    /// Fixes the device's logging of `commands` on: no credential can turn it off again
+    /// short of a factory reset (which erases the keys).
+    pub fn fix_logging(&self, commands: &[Code]) -> Result<(), HsmError> {
+        self.command_audit(commands, yubihsm::audit::AuditOption::Fix)
+    }
+
+    fn command_audit(
+        &self,
+        commands: &[Code],
+        option: yubihsm::audit::AuditOption,
+    ) -> Result<(), HsmError> {
         for &cmd in commands {
-            self.logged(Code::SetOption, [0xffff; 2], || {
-                self.client
-                    .set_command_audit_option(cmd, yubihsm::audit::AuditOption::Off)
-            })?;
             #[cfg(feature = "rehearsal")]
             if let Some(d) = &self.device {
-                d.command_audit(cmd, false);
+                match option {
+                    yubihsm::audit::AuditOption::Off => d.command_audit(cmd, false)?,
+                    yubihsm::audit::AuditOption::Fix => d.fix_command_audit(cmd),
+                    _ => d.command_audit(cmd, true)?,
+                }
             }
+            self.logged(Code::SetOption, [0xffff; 2], || {
+                self.client.set_command_audit_option(cmd, option)
+            })?;
         }
         Ok(())
     }

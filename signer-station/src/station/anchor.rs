@@ -47,14 +47,20 @@ pub fn write<B: SigningBackend + ?Sized>(hsm: &B, a: Anchor) -> Result<(), HsmEr
     hsm.write_opaque(SLOTS[slot], LABEL, &data)
 }
 
-/// Custodians accept the ledger as it is, after investigating a mismatch with the anchor:
-/// records that they did (with the position the HSM remembered) and anchors the new head.
+/// Custodians accept the ledger as it is, after investigating a mismatch with the anchor
+/// or an HSM log the station refused: records the device's log and that they accepted
+/// it (with the position the HSM remembered), and anchors the new head.
 pub fn reanchor<B: SigningBackend + ?Sized>(
     ledger: &mut Ledger,
     hsm: &B,
     now: u64,
     why: &str,
 ) -> Result<(), String> {
+    // What the device logged is accepted with the ledger (the custodians investigated):
+    // read into it unchecked, a new chain if the old one does not continue.
+    let accept = crate::hsm::log::Expect::Ceremony { new_device: true };
+    crate::hsm::log::drain(ledger, hsm, now, &accept)
+        .map_err(|e| format!("the HSM's audit log {e}"))?;
     let previous = read(hsm).map_err(|e| e.to_string())?;
     ledger
         .append(
@@ -71,5 +77,30 @@ pub fn reanchor<B: SigningBackend + ?Sized>(
     match ledger.anchor() {
         Some(a) => write(hsm, a).map_err(|e| e.to_string()),
         None => Ok(()),
+    }
+}
+
+impl super::Station {
+    /// Exports this station's descriptor (signed by its identity key) as a ceremony step:
+    /// the device's log, with that signature, is read into the ledger with the step, so
+    /// the next signing does not take the signature for someone else's.
+    pub fn export_descriptor<B: SigningBackend + ?Sized>(
+        &mut self,
+        hsm: &B,
+        name: &str,
+        policy: &crate::station::Policy,
+        now: u64,
+    ) -> Result<airgap_protocol::envelope::StationDescriptor, String> {
+        let d = crate::ceremony::export_descriptor(hsm, &self.keys, name, policy, now)
+            .map_err(|e| e.to_string())?;
+        let step = crate::hsm::log::Expect::Ceremony { new_device: false };
+        crate::hsm::log::drain(&mut self.ledger, hsm, now, &step)
+            .map_err(|e| format!("the HSM's audit log {e}"))?;
+        let record = Record::Ceremony {
+            step: "export descriptor".into(),
+            detail: format!("vault {name}"),
+        };
+        self.ledger.append(now, record).map_err(|e| e.to_string())?;
+        Ok(d)
     }
 }

@@ -11,6 +11,9 @@ use crate::keys::StationKeys;
 use crate::ledger::{Entry, Record, SignedPayload};
 use crate::sign::sign_ed25519;
 
+/// Ledger entries one response carries at most (the envelope allows 1,024).
+pub const MAX_CARRIED: usize = 1_000;
+
 impl Station {
     /// Checks the ledger against the anchor the HSM holds.
     pub fn check_anchor<B: SigningBackend + ?Sized>(&self, backend: &B) -> Result<(), Refusal> {
@@ -39,7 +42,28 @@ impl Station {
         backend: &B,
         now: u64,
     ) -> Result<usize, Refusal> {
-        log::drain(&mut self.ledger, backend, now, false).map_err(Refusal::HsmLog)
+        let ids = self.chain_key_ids();
+        let expect = self.expect(&ids);
+        log::drain(&mut self.ledger, backend, now, &expect).map_err(Refusal::HsmLog)
+    }
+
+    fn chain_key_ids(&self) -> Vec<u16> {
+        self.keys
+            .chain_keys()
+            .into_iter()
+            .map(|(_, _, k)| k.id)
+            .collect()
+    }
+
+    /// What the device's log may show of this station's own use of it.
+    fn expect<'a>(&self, chain_keys: &'a [u16]) -> log::Expect<'a> {
+        log::Expect::Station(log::StationUse {
+            operating_key: crate::ceremony::OPERATING_KEY_ID,
+            chain_keys,
+            identity: self.keys.identity.id,
+            chain_signatures: 0,
+            anchor: &anchor::SLOTS,
+        })
     }
 
     fn write_anchor<B: SigningBackend + ?Sized>(&self, backend: &B) -> Result<(), Refusal> {
@@ -61,9 +85,11 @@ impl Station {
     ) -> Result<SignResponse, Refusal> {
         review.verdict.clone()?;
         let id = review.request.request_id;
+        // The ledger first (a cut or rewritten ledger is named as such), then the
+        // device's log against it, then the facts against the ledger.
         let recheck = self
-            .drain_hsm_log(backend, now)
-            .and_then(|_| self.check_anchor(backend))
+            .check_anchor(backend)
+            .and_then(|()| self.drain_hsm_log(backend, now).map(drop))
             .and_then(|()| self.recheck(review, now));
         if let Err(e) = recheck {
             self.record_refusal(&id, &review.digest, &e, now)?;
@@ -71,22 +97,33 @@ impl Station {
         }
         let mut sigs = Vec::new();
         let mut counts = Vec::new();
-        {
+        let signed = {
             // A request may need more signatures than the device's audit log holds (a
             // consolidation of hundreds of inputs): the log is drained into the ledger
             // whenever the device says it is full.
-            let draining = log::Draining::new(backend, &mut self.ledger, now);
-            for p in &review.payloads {
+            let ids = self.chain_key_ids();
+            let expect = self.expect(&ids);
+            let draining = log::Draining::new(backend, &mut self.ledger, now, expect);
+            let signed = review.payloads.iter().try_for_each(|p| {
                 let prepared = p.prepared.as_ref().ok_or_else(|| {
                     Refusal::Custodians("a refused payload cannot be signed".into())
                 })?;
                 let before = draining.signatures();
                 sigs.push(Self::sign_one(&self.keys, prepared, &draining)?);
                 counts.push(draining.signatures() - before);
-            }
+                Ok(())
+            });
+            // The device's log, with the signatures just made, goes into the ledger
+            // before the signing's record (and leaves room for the anchor and the
+            // answer). After a failure part-way, too: the signatures the HSM made stay
+            // inside the station, and the ledger shows them against this request.
+            let read = draining.drain_now().map_err(Refusal::HsmLog);
+            signed.and(read)
+        };
+        if let Err(e) = signed {
+            self.record_refusal(&id, &review.digest, &e, now)?;
+            return Err(e);
         }
-        // Room in the log for the anchor and the answer's signature.
-        self.drain_hsm_log(backend, now)?;
         let record = Record::Signed {
             request_id: format_uuid(&id),
             digest: hex::encode(review.digest),
@@ -194,21 +231,29 @@ impl Station {
         backend: &B,
         now: u64,
     ) -> Result<SignResponse, Refusal> {
+        // A refusal is signed by the HSM too: its log must have room. Read first, so
+        // that signatures made for this request before it was refused (a signing that
+        // failed part-way) come before its refusal in the ledger. A log the station
+        // cannot take in does not stop a refusal (it releases nothing); the next signing
+        // stops on it.
+        let _ = self.drain_hsm_log(backend, now);
         let record = Record::Refused {
             request_id: format_uuid(&review.request.request_id),
             digest: hex::encode(review.digest),
             code: refusal.code(),
             reason: refusal.to_string(),
         };
-        let entry = match self.ledger.last() {
-            Some(last) if last.record == record => last.clone(),
-            _ => self
+        let unanswered = self
+            .ledger
+            .entries_after(self.ledger.index().answered_upto)
+            .map_err(|e| Refusal::Ledger(e.to_string()))?;
+        let entry = match unanswered.into_iter().rev().find(|e| e.record == record) {
+            Some(recorded) => recorded,
+            None => self
                 .ledger
                 .append(now, record)
                 .map_err(|e| Refusal::Ledger(e.to_string()))?,
         };
-        // A refusal is signed by the HSM too: its log must have room.
-        self.drain_hsm_log(backend, now)?;
         if self.check_anchor(backend).is_ok() {
             self.write_anchor(backend)?;
         }
@@ -224,24 +269,31 @@ impl Station {
         )
     }
 
-    /// What a response carries of the ledger: every entry since the previous response
-    /// up to `entry` (the device's audit log read in between included), so the
-    /// coordinator can match each HSM signature to a request (`coordinator audit
-    /// reconcile`).
+    /// What a response carries of the ledger: every entry after what the last released
+    /// response carried, up to `entry` (the device's audit log read in between, and
+    /// signings or refusals never answered, included), so the coordinator can match
+    /// each HSM signature to a request (`coordinator audit reconcile`). At most
+    /// [`MAX_CARRIED`] entries: the oldest beyond that show at the coordinator as a gap.
     fn entries_for_response(&self, entry: &Entry) -> Result<Vec<Vec<u8>>, Refusal> {
-        let since = self.ledger.response_before(entry.seq);
+        let since = self.ledger.index().answered_upto;
         let ledger = |e: &dyn std::fmt::Display| Refusal::Ledger(e.to_string());
-        self.ledger
+        let carried: Vec<Entry> = self
+            .ledger
             .entries_after(since)
             .map_err(|e| ledger(&e))?
             .into_iter()
             .take_while(|e| e.seq <= entry.seq)
-            .map(|e| serde_json::to_vec(&e).map_err(|e| ledger(&e)))
+            .collect();
+        let skip = carried.len().saturating_sub(MAX_CARRIED);
+        carried[skip..]
+            .iter()
+            .map(|e| serde_json::to_vec(e).map_err(|e| ledger(&e)))
             .collect()
     }
 
+    /// Signs the answer with the identity key and records that it was released.
     fn respond<B: SigningBackend + ?Sized>(
-        &self,
+        &mut self,
         review: &Review,
         outcome: Outcome,
         entry: Entry,
@@ -259,6 +311,10 @@ impl Station {
         };
         r.station_signature = sign_ed25519(backend, &self.keys.identity, &r.station_message())
             .map_err(Refusal::Hsm)?;
+        let answered = Record::Answered { upto: entry.seq };
+        self.ledger
+            .append(now, answered)
+            .map_err(|e| Refusal::Ledger(e.to_string()))?;
         Ok(r)
     }
 }

@@ -76,8 +76,12 @@ pub fn log<B: SigningBackend + ?Sized>(
     step: &str,
     detail: String,
 ) -> Result<(), String> {
-    // Restored keys are on another device: its log starts a new chain.
-    signer_station::hsm::log::drain(ledger, hsm, now(), step == RESTORE)
+    // Init and restore run on a device this ledger may not have seen: its log may
+    // start a new chain.
+    let expect = signer_station::hsm::log::Expect::Ceremony {
+        new_device: step == "init" || step == RESTORE,
+    };
+    signer_station::hsm::log::drain(ledger, hsm, now(), &expect)
         .map_err(|e| format!("the HSM's audit log {e}"))?;
     ledger
         .append(
