@@ -451,8 +451,12 @@ async fn worker(
     // Vault balances for /metrics (when asked for): read after a round's work, every
     // 30 s once all are known, every 10 s while one is not; never in the way of a step.
     let mut vaults_due = 0u64;
-    // Reconciliation alerts raised since this process started.
-    let mut raised: std::collections::HashSet<String> = Default::default();
+    // Reconciliation alerts already in the audit chain: each is raised once.
+    let st = state.clone();
+    let mut raised: std::collections::HashSet<String> =
+        tokio::task::spawn_blocking(move || raised_alerts(st.store.as_ref()))
+            .await
+            .unwrap_or_default();
     while !*stopped.borrow() {
         let w = state.clone();
         let read_vaults = vault_balances && now() >= vaults_due;
@@ -519,11 +523,13 @@ async fn reconcile(state: &Arc<AppState>, raised: &mut std::collections::HashSet
     };
     for alert in report.alerts {
         let text = alert.to_string();
-        if !raised.insert(text.clone()) {
+        let key = serde_json::to_value(&alert).unwrap_or_default().to_string();
+        if raised.contains(&key) {
             continue;
         }
         tracing::warn!(alert = %text, "reconciliation");
         let detail = serde_json::to_value(&alert).unwrap_or_default();
+        raised.insert(detail.to_string());
         if let Err(e) = state
             .store
             .audit("system", "alert.reconcile", "", detail, now())
@@ -531,6 +537,22 @@ async fn reconcile(state: &Arc<AppState>, raised: &mut std::collections::HashSet
             tracing::error!(error = %e, "recording a reconciliation alert");
         }
     }
+}
+
+/// The reconciliation alerts the audit chain already holds (their details, as text).
+fn raised_alerts(store: &dyn crate::store::Store) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    let mut from = 1;
+    while let Ok(rows) = store.audit_rows(from, 10_000) {
+        let Some(last) = rows.last().map(|r| r.seq) else {
+            break;
+        };
+        for r in rows.iter().filter(|r| r.action == "alert.reconcile") {
+            out.insert(r.detail.to_string());
+        }
+        from = last + 1;
+    }
+    out
 }
 
 /// Checkpoints the audit head if it moved (a failure is logged, and retried next round).
@@ -544,7 +566,7 @@ async fn checkpoint(
     let store = state.store.clone();
     let (c, r) = tokio::task::spawn_blocking(move || {
         let r = store
-            .audit_rows(c.next_seq(), usize::MAX)
+            .audit_rows(c.from_seq(), usize::MAX)
             .map_err(|e| e.to_string())
             .and_then(|rows| c.update(&rows, now()));
         (c, r)

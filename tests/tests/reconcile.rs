@@ -185,6 +185,29 @@ fn every_hsm_signature_reconciles_and_the_odd_ones_raise_alerts() -> Result<()> 
         err.contains("ALERT") && err.contains("never reached the coordinator"),
         "{err}"
     );
+
+    // A DBA lowers what a stored response says (one byte of it): its station signature
+    // no longer verifies, and reconciliation says so.
+    let conn = rusqlite::Connection::open(&db)?;
+    let stored: String = conn.query_row(
+        "SELECT value FROM artifacts WHERE kind = 'response' AND subject = ?1",
+        [&id1],
+        |r| r.get(0),
+    )?;
+    let mut bytes = hex::decode(&stored)?;
+    let at = bytes.len() - 80;
+    bytes[at] ^= 1;
+    conn.execute(
+        "UPDATE artifacts SET value = ?1 WHERE kind = 'response' AND subject = ?2",
+        [hex::encode(&bytes), id1.clone()],
+    )?;
+    let found = alerts(&svc, &desk.auditor)?;
+    assert!(
+        found
+            .iter()
+            .any(|a| a["alert"] == "forged" && a["request"] == id1),
+        "{found:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

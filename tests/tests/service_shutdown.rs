@@ -111,7 +111,7 @@ fn sigterm_answers_in_flight_requests_and_loses_none() -> Result<()> {
     // The last checkpoint, written as the worker stopped, vouches for the last row.
     let cps = coordinator::audit::checkpoints::read(&checkpoints).map_err(anyhow::Error::msg)?;
     let vk = ed25519_dalek::SigningKey::from_bytes(&[4; 32]).verifying_key();
-    coordinator::audit::checkpoints::verify(&rows, &cps, Some(&vk))?;
+    coordinator::audit::checkpoints::verify(&rows, &cps, &vk)?;
     assert_eq!(
         cps.iter().map(|c| c.seq).max(),
         rows.last().map(|r| r.seq),

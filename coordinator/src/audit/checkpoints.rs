@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AuditBreak, AuditRecord};
 
-const DOMAIN: &[u8] = b"strongroom/audit-checkpoint/v1";
+const DOMAIN: &[u8] = b"strongroom/audit-checkpoint/v2";
 
 /// One line of the checkpoints file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,28 +25,43 @@ pub struct Checkpoint {
     pub hash: String,
     /// When the checkpoint was written, Unix seconds.
     pub time: u64,
-    /// Ed25519 over the domain, `seq` (big-endian) and `hash`, by the coordinator key;
-    /// hex.
+    /// The previous checkpoint's signature (empty for the first): lines chain, so none
+    /// can be taken out of the middle or reordered.
+    pub prev: String,
+    /// Ed25519 by the coordinator key over the domain, `seq` and `time` (big-endian),
+    /// `hash` and `prev`; hex.
     pub signature: String,
 }
 
-fn message(seq: u64, hash: &str) -> Vec<u8> {
-    let mut m = DOMAIN.to_vec();
-    m.extend_from_slice(&seq.to_be_bytes());
-    m.extend_from_slice(hash.as_bytes());
-    m
+impl Checkpoint {
+    fn message(&self) -> Vec<u8> {
+        let mut m = DOMAIN.to_vec();
+        m.extend_from_slice(&self.seq.to_be_bytes());
+        m.extend_from_slice(&self.time.to_be_bytes());
+        m.extend_from_slice(self.hash.as_bytes());
+        m.push(0);
+        m.extend_from_slice(self.prev.as_bytes());
+        m
+    }
 }
 
 impl Checkpoint {
-    /// A checkpoint of `head`, signed.
-    pub fn sign(key: &SigningKey, head: &AuditRecord, time: u64) -> Self {
-        let sig = key.sign(&message(head.seq, &head.hash));
-        Self {
+    /// A checkpoint of `head` after `prev`, signed.
+    pub fn sign(
+        key: &SigningKey,
+        head: &AuditRecord,
+        time: u64,
+        prev: Option<&Checkpoint>,
+    ) -> Self {
+        let mut c = Self {
             seq: head.seq,
             hash: head.hash.clone(),
             time,
-            signature: hex::encode(sig.to_bytes()),
-        }
+            prev: prev.map(|p| p.signature.clone()).unwrap_or_default(),
+            signature: String::new(),
+        };
+        c.signature = hex::encode(key.sign(&c.message()).to_bytes());
+        c
     }
 
     /// Whether `key` signed it.
@@ -57,11 +72,8 @@ impl Checkpoint {
         else {
             return false;
         };
-        key.verify(
-            &message(self.seq, &self.hash),
-            &ed25519_dalek::Signature::from_bytes(&sig),
-        )
-        .is_ok()
+        key.verify(&self.message(), &ed25519_dalek::Signature::from_bytes(&sig))
+            .is_ok()
     }
 }
 
@@ -91,6 +103,12 @@ pub enum AnchorBreak {
         /// The row it names.
         seq: u64,
     },
+    /// A checkpoint that does not follow the one before it in the file.
+    #[error("checkpoint {line} does not follow the one before it: the file was edited")]
+    Unchained {
+        /// Line in the file, from 1.
+        line: usize,
+    },
     /// The table ends before a checkpointed row.
     #[error(
         "the audit table ends at row {found}, but row {expected} was checkpointed: rows were \
@@ -118,26 +136,40 @@ pub enum AnchorBreak {
     },
 }
 
-/// Verifies `rows` (the whole table, in order) on their own and against `checkpoints`,
-/// whose signatures are checked when `key` is given. Returns how many checkpoints
-/// vouched for the table.
-pub fn verify(
-    rows: &[AuditRecord],
-    checkpoints: &[Checkpoint],
-    key: Option<&VerifyingKey>,
-) -> Result<usize, AnchorBreak> {
-    super::verify(rows, None)?;
-    let mut last_good = 0;
-    let last = rows.last().map_or(0, |r| r.seq);
-    let mut sorted: Vec<(usize, &Checkpoint)> = checkpoints.iter().enumerate().collect();
-    sorted.sort_by_key(|(_, c)| c.seq);
-    for (i, c) in &sorted {
-        if key.is_some_and(|k| !c.signed_by(k)) {
+/// Checks the file itself: each line signed by `key` and chained to the one before.
+pub fn check_file(checkpoints: &[Checkpoint], key: &VerifyingKey) -> Result<(), AnchorBreak> {
+    let mut prev: Option<&Checkpoint> = None;
+    for (i, c) in checkpoints.iter().enumerate() {
+        if !c.signed_by(key) {
             return Err(AnchorBreak::Unsigned {
                 line: i + 1,
                 seq: c.seq,
             });
         }
+        let follows = match prev {
+            None => c.prev.is_empty(),
+            Some(p) => c.prev == p.signature && c.seq >= p.seq,
+        };
+        if !follows {
+            return Err(AnchorBreak::Unchained { line: i + 1 });
+        }
+        prev = Some(c);
+    }
+    Ok(())
+}
+
+/// Verifies `rows` (the whole table, in order) on their own and against `checkpoints`
+/// (signed by `key`, chained). Returns the newest row a checkpoint vouches for.
+pub fn verify(
+    rows: &[AuditRecord],
+    checkpoints: &[Checkpoint],
+    key: &VerifyingKey,
+) -> Result<u64, AnchorBreak> {
+    super::verify(rows, None)?;
+    check_file(checkpoints, key)?;
+    let mut last_good = 0;
+    let last = rows.last().map_or(0, |r| r.seq);
+    for c in checkpoints {
         // Rows are 1, 2, 3 … without gaps (checked above): row n is at n - 1.
         let row = usize::try_from(c.seq)
             .ok()
@@ -160,7 +192,7 @@ pub fn verify(
             Some(_) => last_good = c.seq,
         }
     }
-    Ok(sorted.len())
+    Ok(last_good)
 }
 
 /// Appends checkpoints to a file as the audit head moves.
@@ -168,21 +200,23 @@ pub fn verify(
 pub struct Checkpointer {
     path: PathBuf,
     key: SigningKey,
-    last: u64,
+    last: Option<Checkpoint>,
 }
 
 impl Checkpointer {
-    /// Opens (creating) the checkpoints file; the last checkpoint in it is where the next
-    /// one starts from.
+    /// Opens (creating) the checkpoints file, checked (every line signed by `key` and
+    /// chained); its last checkpoint is where the next one follows.
     pub fn open(path: &Path, key: SigningKey) -> Result<Self, String> {
-        let last = match path.exists() {
-            true => read(path)?.iter().map(|c| c.seq).max().unwrap_or(0),
-            false => 0,
+        let existing = match path.exists() {
+            true => read(path)?,
+            false => Vec::new(),
         };
+        check_file(&existing, &key.verifying_key())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         let c = Self {
             path: path.to_path_buf(),
             key,
-            last,
+            last: existing.last().cloned(),
         };
         c.append(&[])?;
         Ok(c)
@@ -193,27 +227,41 @@ impl Checkpointer {
         self.key.verifying_key()
     }
 
-    /// Writes a checkpoint of the newest of `rows` (rows after the last checkpoint) if
-    /// the head moved; `true` when one was written (and synced).
+    /// Writes a checkpoint of the newest of `rows` (read from [`Checkpointer::from_seq`])
+    /// if the head moved; `true` when one was written (and synced). The last row
+    /// checkpointed must still have its hash: a rewrite below the head is an error.
     pub fn update(&mut self, rows: &[AuditRecord], now: u64) -> Result<bool, String> {
+        let last_seq = self.last.as_ref().map_or(0, |c| c.seq);
+        if let Some(c) = &self.last {
+            if let Some(r) = rows.iter().find(|r| r.seq == c.seq) {
+                if r.hash != c.hash {
+                    return Err(format!(
+                        "audit row {} no longer has the hash it was checkpointed with: the \
+                         table was rewritten",
+                        c.seq
+                    ));
+                }
+            }
+        }
         let Some(head) = rows
             .iter()
-            .filter(|r| r.seq > self.last)
+            .filter(|r| r.seq > last_seq)
             .max_by_key(|r| r.seq)
         else {
             return Ok(false);
         };
-        let c = Checkpoint::sign(&self.key, head, now);
+        let c = Checkpoint::sign(&self.key, head, now, self.last.as_ref());
         let mut line = serde_json::to_string(&c).map_err(|e| e.to_string())?;
         line.push('\n');
         self.append(line.as_bytes())?;
-        self.last = head.seq;
+        self.last = Some(c);
         Ok(true)
     }
 
-    /// The row after the last checkpoint: where to read new rows from.
-    pub fn next_seq(&self) -> u64 {
-        self.last + 1
+    /// Where to read rows from for the next update: the last row checkpointed (to check
+    /// it still has its hash), or the first.
+    pub fn from_seq(&self) -> u64 {
+        self.last.as_ref().map_or(1, |c| c.seq.max(1))
     }
 
     fn append(&self, bytes: &[u8]) -> Result<(), String> {
@@ -252,18 +300,19 @@ mod tests {
     fn truncation_and_a_recomputed_rewrite_are_caught_against_checkpoints() {
         let key = SigningKey::from_bytes(&[9; 32]);
         let good = chain(80);
-        let cps: Vec<Checkpoint> = [20, 50, 80]
-            .iter()
-            .map(|&n| Checkpoint::sign(&key, &good[n - 1], 1))
-            .collect();
+        let mut cps: Vec<Checkpoint> = Vec::new();
+        for n in [20, 50, 80] {
+            let c = Checkpoint::sign(&key, &good[n - 1], n as u64, cps.last());
+            cps.push(c);
+        }
         let vk = key.verifying_key();
-        assert_eq!(verify(&good, &cps, Some(&vk)), Ok(3));
+        assert_eq!(verify(&good, &cps, &vk), Ok(80));
 
         // The last 50 rows deleted: a clean chain on its own.
         let cut = &good[..30];
         crate::audit::verify(cut, None).unwrap();
         assert_eq!(
-            verify(cut, &cps, Some(&vk)),
+            verify(cut, &cps, &vk),
             Err(AnchorBreak::Truncated {
                 found: 30,
                 expected: 50
@@ -274,7 +323,7 @@ mod tests {
         let rewritten = crate::audit::rewritten(&good, 35, serde_json::json!({ "n": "edited" }));
         crate::audit::verify(&rewritten, None).unwrap();
         assert_eq!(
-            verify(&rewritten, &cps, Some(&vk)),
+            verify(&rewritten, &cps, &vk),
             Err(AnchorBreak::Rewritten {
                 checkpointed: 50,
                 last_good: 20,
@@ -283,12 +332,30 @@ mod tests {
         );
 
         // A checkpoint file rewritten to match, without the key.
-        let forged = Checkpoint::sign(&SigningKey::from_bytes(&[7; 32]), &rewritten[49], 1);
+        let forged = Checkpoint::sign(
+            &SigningKey::from_bytes(&[7; 32]),
+            &rewritten[49],
+            50,
+            cps.first(),
+        );
         let mut swapped = cps.clone();
         swapped[1] = forged;
         assert_eq!(
-            verify(&rewritten, &swapped, Some(&vk)),
+            verify(&rewritten, &swapped, &vk),
             Err(AnchorBreak::Unsigned { line: 2, seq: 50 })
+        );
+        // A line taken out of the middle, or two swapped: the chain shows it.
+        let mut dropped = cps.clone();
+        dropped.remove(1);
+        assert_eq!(
+            verify(&good, &dropped, &vk),
+            Err(AnchorBreak::Unchained { line: 2 })
+        );
+        let mut reordered = cps.clone();
+        reordered.swap(1, 2);
+        assert_eq!(
+            verify(&good, &reordered, &vk),
+            Err(AnchorBreak::Unchained { line: 2 })
         );
     }
 }

@@ -17,9 +17,10 @@ pub enum AuditCommand {
         db: DbArgs,
         /// The checkpoints file `serve --audit-checkpoints` writes: catches rows cut
         /// from the end and rows edited and re-hashed.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", requires = "public_key")]
         checkpoints: Option<PathBuf>,
-        /// The coordinator's public key (hex) that must have signed the checkpoints.
+        /// The coordinator's public key (hex) that must have signed the checkpoints (as
+        /// `serve` prints it).
         #[arg(long, value_name = "HEX", requires = "checkpoints")]
         public_key: Option<String>,
     },
@@ -100,18 +101,16 @@ pub fn run(command: &AuditCommand) -> Result<()> {
                 println!("audit chain intact: {} rows (no checkpoints given: rows cut from the end or re-hashed would not show)", rows.len());
                 return Ok(());
             };
-            let key = public_key.as_deref().map(public_key_of).transpose()?;
+            let key = public_key_of(public_key.as_deref().unwrap_or_default())?;
             let cps = audit::checkpoints::read(path).map_err(|e| anyhow!(e))?;
-            let n = audit::checkpoints::verify(&rows, &cps, key.as_ref())
+            let newest = audit::checkpoints::verify(&rows, &cps, &key)
                 .map_err(|e| anyhow!("audit chain broken: {e}"))?;
-            let signed = if key.is_some() {
-                "signed "
-            } else {
-                "unsigned-checked "
-            };
+            let head = rows.last().map_or(0, |r| r.seq);
             println!(
-                "audit chain intact: {} rows, {n} {signed}checkpoints hold",
-                rows.len()
+                "audit chain intact: {} rows, {} signed checkpoints hold; the newest vouches for row {newest}, {} row(s) after it are covered by none yet",
+                rows.len(),
+                cps.len(),
+                head.saturating_sub(newest)
             );
             Ok(())
         }

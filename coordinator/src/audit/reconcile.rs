@@ -122,6 +122,15 @@ pub enum Alert {
         /// The entry.
         seq: u64,
     },
+    /// A stored response whose station signature does not verify: edited in the
+    /// database.
+    #[error("station {station}: its stored response for {request} is not signed by it (edited in the database)")]
+    Forged {
+        /// Station name.
+        station: String,
+        /// The request the response answered.
+        request: String,
+    },
     /// An unreadable ledger entry in a stored response.
     #[error("station {station}: an unreadable ledger entry in its response for {request}")]
     Unreadable {
@@ -195,18 +204,36 @@ pub fn reconcile(
     stations: &[(String, RegisteredStation)],
 ) -> Result<Report, StoreError> {
     let mut by_station: BTreeMap<String, Vec<(String, SignResponse)>> = BTreeMap::new();
+    let mut report = Report::default();
     for [request, station, value] in store.artifacts_of(Kind::Response)? {
         let Some(resp) = hex::decode(&value)
             .ok()
             .and_then(|b| SignResponse::from_cbor(&b).ok())
         else {
+            // Stored only after it verified: it was edited in the database since.
+            report.alerts.push(Alert::Forged { station, request });
             continue;
         };
         by_station.entry(station).or_default().push((request, resp));
     }
-    let mut report = Report::default();
     for (name, registered) in stations {
-        let responses = by_station.remove(name).unwrap_or_default();
+        let mut responses = by_station.remove(name).unwrap_or_default();
+        // What a database edit could change must still carry the station's signature.
+        let identity =
+            ed25519_dalek::VerifyingKey::from_bytes(&registered.descriptor.identity).ok();
+        responses.retain(|(request, resp)| {
+            let sig = ed25519_dalek::Signature::from_bytes(&resp.station_signature);
+            let signed = identity.is_some_and(|k| {
+                ed25519_dalek::Verifier::verify(&k, &resp.station_message(), &sig).is_ok()
+            });
+            if !signed {
+                report.alerts.push(Alert::Forged {
+                    station: name.clone(),
+                    request: request.clone(),
+                });
+            }
+            signed
+        });
         let keys: HashSet<u16> = registered.descriptor.keys.iter().map(|k| k.id).collect();
         let (s, alerts) = station(store, name, &keys, &responses)?;
         report.stations.push(s);

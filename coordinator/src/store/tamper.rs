@@ -26,19 +26,19 @@ fn tampering_is_caught_against_checkpoints(store: &dyn Store, sql: &dyn Fn(&str)
     };
     write(1, 40);
     assert!(cp
-        .update(&store.audit_rows(cp.next_seq(), 1000).unwrap(), 1)
+        .update(&store.audit_rows(cp.from_seq(), 1000).unwrap(), 1)
         .unwrap());
     write(41, 80);
     assert!(cp
-        .update(&store.audit_rows(cp.next_seq(), 1000).unwrap(), 2)
+        .update(&store.audit_rows(cp.from_seq(), 1000).unwrap(), 2)
         .unwrap());
     assert!(!cp
-        .update(&store.audit_rows(cp.next_seq(), 1000).unwrap(), 3)
+        .update(&store.audit_rows(cp.from_seq(), 1000).unwrap(), 3)
         .unwrap());
     let vk = key.verifying_key();
     let cps = checkpoints::read(&file).unwrap();
     let rows = store.audit_rows(1, 1000).unwrap();
-    assert_eq!(checkpoints::verify(&rows, &cps, Some(&vk)), Ok(2));
+    assert_eq!(checkpoints::verify(&rows, &cps, &vk), Ok(80));
 
     // Row 55 edited and rows 55–80 re-hashed in place.
     let rewritten = crate::audit::rewritten(&rows, 55, serde_json::json!({ "n": "edited" }));
@@ -52,7 +52,7 @@ fn tampering_is_caught_against_checkpoints(store: &dyn Store, sql: &dyn Fn(&str)
     assert_eq!(rows, rewritten);
     assert_eq!(verify(&rows, None), Ok(()), "re-hashed: intact on its own");
     assert_eq!(
-        checkpoints::verify(&rows, &cps, Some(&vk)),
+        checkpoints::verify(&rows, &cps, &vk),
         Err(AnchorBreak::Rewritten {
             checkpointed: 80,
             last_good: 40,
@@ -65,7 +65,7 @@ fn tampering_is_caught_against_checkpoints(store: &dyn Store, sql: &dyn Fn(&str)
     let rows = store.audit_rows(1, 1000).unwrap();
     assert_eq!(verify(&rows, None), Ok(()), "cut: intact on its own");
     assert_eq!(
-        checkpoints::verify(&rows, &cps, Some(&vk)),
+        checkpoints::verify(&rows, &cps, &vk),
         Err(AnchorBreak::Truncated {
             found: 30,
             expected: 40
