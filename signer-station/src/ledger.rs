@@ -90,6 +90,10 @@ pub enum Record {
         /// The entries start a new chain: another device (keys restored onto it).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         new_device: bool,
+        /// The first entries this ledger took from the device: what it did before this
+        /// ledger kept its record, taken as it was.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        baseline: bool,
     },
     /// A response was signed and released, carrying the ledger up to entry `upto`: the
     /// next response carries what comes after.
@@ -495,7 +499,7 @@ impl Ledger {
         f.seek(SeekFrom::Start(start)).map_err(io)?;
         let mut bytes = Vec::new();
         f.read_to_end(&mut bytes).map_err(io)?;
-        bytes
+        let entries: Vec<Entry> = bytes
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
             .enumerate()
@@ -504,7 +508,18 @@ impl Ledger {
                     line: first as usize + i + 1,
                 })
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        // What is read back is what was written: each entry's hash as the ledger holds it.
+        for e in &entries {
+            let held = usize::try_from(e.seq).ok().and_then(|i| self.hashes.get(i));
+            if held != Some(&hash_bytes(&e.hash)) {
+                return Err(LedgerError::Edited {
+                    seq: e.seq,
+                    line: e.seq as usize + 1,
+                });
+            }
+        }
+        Ok(entries)
     }
 
     /// The last entry.

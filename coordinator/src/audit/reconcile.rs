@@ -38,6 +38,8 @@ enum Record {
         entries: Vec<HsmEntry>,
         #[serde(default)]
         new_device: bool,
+        #[serde(default)]
+        baseline: bool,
     },
     Ceremony {
         step: String,
@@ -302,6 +304,7 @@ fn station(
             Record::HsmLog {
                 entries: logged,
                 new_device,
+                baseline,
             } => {
                 if *new_device {
                     last_hsm = None;
@@ -318,7 +321,9 @@ fn station(
                     }
                     last_hsm = Some(h);
                     r.hsm_entries += 1;
-                    window += usize::from(h.signs_with(keys));
+                    // A baseline is what the device did before the station kept its
+                    // record: not counted against a signing.
+                    window += usize::from(h.signs_with(keys) && !baseline);
                 }
             }
             Record::Signed {

@@ -201,6 +201,7 @@ pub fn drain<B: super::SigningBackend + ?Sized>(
             unlogged_boot: log.unlogged_boot,
             unlogged_auth: log.unlogged_auth,
             new_device,
+            baseline: last.is_none(),
         };
         ledger
             .append(now, record)
