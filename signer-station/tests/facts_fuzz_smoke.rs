@@ -9,15 +9,21 @@ use airgap_protocol::envelope::{Chain, DisplayHints, Payload, PayloadBody};
 use airgap_protocol::network::{BitcoinNetwork, Network};
 use airgap_protocol::summary::TokenList;
 use proptest::prelude::*;
-use signer_station::ceremony::generate_station_keys;
-use signer_station::hsm::software::SoftwareBackend;
+use signer_station::hsm::{Connection, YubiHsm};
 use signer_station::keys::StationKeys;
 use signer_station::ledger::ReplayIndex;
 use signer_station::station::facts::{derive, Class};
 use signer_station::station::{verdict, Context, Policy, Vaults};
 
+/// The station's keys on the emulated device (facts derivation touches no key: only the
+/// public keys matter).
 fn keys() -> StationKeys {
-    generate_station_keys(&SoftwareBackend::default()).unwrap()
+    static KEYS: std::sync::OnceLock<StationKeys> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let hsm = YubiHsm::open_factory(Connection::Mock).unwrap();
+        signer_station::fixtures::known_station_keys(&hsm).unwrap()
+    })
+    .clone()
 }
 
 fn policy() -> Policy {

@@ -6,9 +6,7 @@ use airgap_protocol::envelope::{
 };
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use signer_station::ceremony::generate_station_keys;
 use signer_station::ceremony::{init, OPERATING_KEY_ID};
-use signer_station::hsm::software::SoftwareBackend;
 use signer_station::hsm::{Connection, SigningBackend, YubiHsm};
 use signer_station::tui::{self, rehearsal, App, Event, Key};
 
@@ -66,6 +64,12 @@ fn rig_with(
         Box::new(|| NOW),
     );
     Rig { app, keys, dir }
+}
+
+/// The keys every rig's device holds (fixed by their ids), for building requests to them.
+fn known_keys() -> signer_station::keys::StationKeys {
+    let hsm = YubiHsm::open_factory(Connection::Mock).unwrap();
+    signer_station::fixtures::known_station_keys(&hsm).unwrap()
 }
 
 fn screen(app: &App, w: u16, h: u16) -> String {
@@ -352,8 +356,7 @@ fn review_bitcoin_multisig_withdrawal_with_change() {
     };
     let mut r = rig_with("multisig", register, |req| {
         // The station's key is fixed by the deterministic software backend.
-        let b = SoftwareBackend::default();
-        let k = generate_station_keys(&b).unwrap();
+        let k = known_keys();
         let secp = Secp256k1::new();
         let mut keys =
             vec![PublicKey::from_slice(&k.bitcoin(regtest).unwrap().public_key).unwrap()];
@@ -416,8 +419,7 @@ fn review_spl_transfer_with_durable_nonce() {
     use solana_address::Address;
     use solana_instruction::{AccountMeta, Instruction};
     let mut r = rig("spl", |req| {
-        let b = SoftwareBackend::default();
-        let k = generate_station_keys(&b).unwrap();
+        let k = known_keys();
         let devnet = airgap_protocol::network::SolanaCluster::Devnet;
         let ours = Address::new_from_array(
             k.solana(devnet)
