@@ -244,3 +244,33 @@ fn logging_of_signatures_cannot_be_turned_off() {
         assert!(matches!(e, HsmError::Permission(_)), "{cmd:?}: {e}");
     }
 }
+
+#[test]
+fn keys_are_made_in_the_domain_asked_for() {
+    use signer_station::hsm::{Connection, YubiHsm};
+    use yubihsm::{object, Domain};
+    assert!(YubiHsm::open_factory(Connection::Mock)
+        .unwrap()
+        .in_domain(0)
+        .is_err());
+    assert!(YubiHsm::open_factory(Connection::Mock)
+        .unwrap()
+        .in_domain(17)
+        .is_err());
+    let hsm = YubiHsm::open_factory(Connection::Mock)
+        .unwrap()
+        .in_domain(3)
+        .unwrap();
+    let caps = KeyCapabilities {
+        sign: true,
+        exportable_under_wrap: true,
+    };
+    let k = hsm
+        .generate_key(0x0200, "btc", KeyAlgorithm::Secp256k1, caps)
+        .unwrap();
+    let info = hsm
+        .client()
+        .get_object_info(k.id, object::Type::AsymmetricKey)
+        .unwrap();
+    assert_eq!(info.domains, Domain::DOM3);
+}

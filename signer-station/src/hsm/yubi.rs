@@ -140,6 +140,18 @@ impl YubiHsm {
         })
     }
 
+    /// This session, making new keys and objects in key domain `n` (1 to 16; the
+    /// default is 1).
+    pub fn in_domain(mut self, n: u8) -> Result<Self, HsmError> {
+        let bits = n
+            .checked_sub(1)
+            .filter(|b| *b < 16)
+            .and_then(|b| Domain::from_bits(1 << b))
+            .ok_or_else(|| HsmError::Device(format!("key domain {n}: expected 1 to 16")))?;
+        self.domain = bits;
+        Ok(self)
+    }
+
     /// Runs `op` as device command `cmd` about objects `target` and `second` (0xffff
     /// for none): on MockHsm, as the device would run it (refused while a forced-audit
     /// log is full, and logged).

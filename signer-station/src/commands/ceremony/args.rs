@@ -107,6 +107,10 @@ pub enum Step {
         station: Station,
         #[command(flatten)]
         custodians: Custodians,
+        /// The HSM key domain (1 to 16) the station's keys are made in.
+        #[arg(long, value_name = "N", default_value_t = 1,
+              value_parser = clap::value_parser!(u8).range(1..=16))]
+        domain: u8,
     },
     /// Pin the coordinator and approvers, sign the policy (each Bitcoin vault shown with
     /// its first address to compare), export the descriptor.

@@ -163,9 +163,10 @@ pub fn run(step: &Step) -> Result<(), String> {
         Step::Keys {
             station,
             custodians,
+            domain,
         } => {
             let (dir, hsm) = session(station, custodians)?;
-            keys::run(&dir, &hsm)
+            keys::run(&dir, &hsm.in_domain(*domain).map_err(|e| e.to_string())?)
         }
         Step::Register {
             station,
