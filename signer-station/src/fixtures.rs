@@ -133,10 +133,10 @@ pub fn psbt_payload(network: &str, signer: &str, psbt: &Psbt) -> Payload {
 pub fn known_station_keys(
     hsm: &crate::hsm::YubiHsm,
 ) -> Result<crate::keys::StationKeys, crate::hsm::HsmError> {
-    crate::ceremony::make_station_keys(hsm, |id, label, algorithm, caps| {
+    crate::ceremony::make_station_keys(hsm, |key| {
         let mut secret = [0u8; 32];
-        secret[..2].copy_from_slice(&id.to_be_bytes());
+        secret[..2].copy_from_slice(&key.id.to_be_bytes());
         secret[31] = 1;
-        hsm.put_key(id, label, algorithm, caps, &secret)
+        hsm.put_key(key, &secret)
     })
 }

@@ -6,7 +6,8 @@ mod common;
 
 use common::*;
 use signer_station::hsm::{
-    emulated::LOG_CAPACITY, HsmError, KeyAlgorithm, KeyCapabilities, LogEntry, SigningBackend,
+    emulated::LOG_CAPACITY, HsmError, KeyAlgorithm, KeyCapabilities, LogEntry, NewKey,
+    SigningBackend,
 };
 use signer_station::ledger::{Entry, Record};
 use signer_station::sign::sign_secp256k1;
@@ -121,7 +122,12 @@ fn ecdsa_comes_back_high_s_at_times_and_the_station_normalises_it() {
         exportable_under_wrap: false,
     };
     let key = hsm
-        .generate_key(0x0200, "k", KeyAlgorithm::Secp256k1, sign_only)
+        .generate_key(&NewKey::new(
+            0x0200,
+            "k",
+            KeyAlgorithm::Secp256k1,
+            sign_only,
+        ))
         .unwrap();
     let mut high = 0;
     for n in 0..40u8 {
@@ -149,16 +155,24 @@ fn capabilities_and_domains_are_enforced() {
     };
     let k = h
         .hsm
-        .generate_key(0x0500, "no-sign", KeyAlgorithm::Secp256k1, no_sign)
+        .generate_key(&NewKey::new(
+            0x0500,
+            "no-sign",
+            KeyAlgorithm::Secp256k1,
+            no_sign,
+        ))
         .unwrap();
     assert_eq!(
         h.hsm.sign_ecdsa_prehash(k.id, &[1; 32]),
         Err(HsmError::Capability(k.id))
     );
     // An id in use is refused (MockHsm would panic), not replaced.
-    let taken = h
-        .hsm
-        .generate_key(k.id, "again", KeyAlgorithm::Secp256k1, no_sign);
+    let taken = h.hsm.generate_key(&NewKey::new(
+        k.id,
+        "again",
+        KeyAlgorithm::Secp256k1,
+        no_sign,
+    ));
     assert!(matches!(taken, Err(HsmError::Device(_))), "{taken:?}");
     // A session whose authentication key may only read, and one in another domain.
     let secret = [7u8; 32];
@@ -266,7 +280,7 @@ fn keys_are_made_in_the_domain_asked_for() {
         exportable_under_wrap: true,
     };
     let k = hsm
-        .generate_key(0x0200, "btc", KeyAlgorithm::Secp256k1, caps)
+        .generate_key(&NewKey::new(0x0200, "btc", KeyAlgorithm::Secp256k1, caps))
         .unwrap();
     let info = hsm
         .client()

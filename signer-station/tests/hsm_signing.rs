@@ -4,7 +4,7 @@
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 use signer_station::hsm::faulty::{Faults, FaultyBackend};
 use signer_station::hsm::{
-    Connection, HsmError, KeyAlgorithm, KeyCapabilities, SigningBackend, YubiHsm,
+    Connection, HsmError, KeyAlgorithm, KeyCapabilities, NewKey, SigningBackend, YubiHsm,
 };
 use signer_station::sign::{sign_ed25519, sign_secp256k1};
 
@@ -28,7 +28,12 @@ fn mock_is_labelled_loudly() {
 fn secp256k1_signature_is_low_s_and_recovers_the_key() {
     let h = hsm();
     let key = h
-        .generate_key(0x10, "btc-evm-1", KeyAlgorithm::Secp256k1, SIGN)
+        .generate_key(&NewKey::new(
+            0x10,
+            "btc-evm-1",
+            KeyAlgorithm::Secp256k1,
+            SIGN,
+        ))
         .unwrap();
     assert_eq!(key.public_key.len(), 33);
     for i in 0..20u8 {
@@ -56,7 +61,7 @@ fn high_s_from_the_device_is_normalised() {
         },
     );
     let key = h
-        .generate_key(0x11, "evm", KeyAlgorithm::Secp256k1, SIGN)
+        .generate_key(&NewKey::new(0x11, "evm", KeyAlgorithm::Secp256k1, SIGN))
         .unwrap();
     let digest = [7u8; 32];
     // The wrapper really hands out high-S signatures.
@@ -87,10 +92,10 @@ fn fail_corrupt_signatures_never_leave() {
         },
     );
     let k1 = h
-        .generate_key(0x12, "btc", KeyAlgorithm::Secp256k1, SIGN)
+        .generate_key(&NewKey::new(0x12, "btc", KeyAlgorithm::Secp256k1, SIGN))
         .unwrap();
     let k2 = h
-        .generate_key(0x13, "sol", KeyAlgorithm::Ed25519, SIGN)
+        .generate_key(&NewKey::new(0x13, "sol", KeyAlgorithm::Ed25519, SIGN))
         .unwrap();
     assert_eq!(
         sign_secp256k1(&h, &k1, &[1; 32]),
@@ -112,7 +117,7 @@ fn fail_capabilities_and_algorithms_are_enforced() {
         },
     );
     let no_sign = h
-        .generate_key(
+        .generate_key(&NewKey::new(
             0x14,
             "wrap-only",
             KeyAlgorithm::Secp256k1,
@@ -120,7 +125,7 @@ fn fail_capabilities_and_algorithms_are_enforced() {
                 sign: false,
                 exportable_under_wrap: true,
             },
-        )
+        ))
         .unwrap();
     assert!(!no_sign.capabilities.sign);
     assert_eq!(
@@ -128,7 +133,7 @@ fn fail_capabilities_and_algorithms_are_enforced() {
         Err(HsmError::Capability(0x14))
     );
     let ed = h
-        .generate_key(0x15, "sol", KeyAlgorithm::Ed25519, SIGN)
+        .generate_key(&NewKey::new(0x15, "sol", KeyAlgorithm::Ed25519, SIGN))
         .unwrap();
     assert!(matches!(
         sign_secp256k1(&h, &ed, &[1; 32]),
@@ -142,7 +147,7 @@ fn fail_capabilities_and_algorithms_are_enforced() {
         },
     );
     let k = failing
-        .generate_key(0x16, "k", KeyAlgorithm::Secp256k1, SIGN)
+        .generate_key(&NewKey::new(0x16, "k", KeyAlgorithm::Secp256k1, SIGN))
         .unwrap();
     assert!(matches!(
         sign_secp256k1(&failing, &k, &[1; 32]),
@@ -154,7 +159,7 @@ fn fail_capabilities_and_algorithms_are_enforced() {
 fn ed25519_signs_and_verifies() {
     let h = hsm();
     let key = h
-        .generate_key(0x20, "solana-1", KeyAlgorithm::Ed25519, SIGN)
+        .generate_key(&NewKey::new(0x20, "solana-1", KeyAlgorithm::Ed25519, SIGN))
         .unwrap();
     let sig = sign_ed25519(&h, &key, b"solana message").unwrap();
     let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.public_key.clone().try_into().unwrap())

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use airgap_protocol::network::{BitcoinNetwork, SolanaCluster};
 
-use crate::hsm::{HsmError, KeyAlgorithm, KeyCapabilities, KeyInfo, SigningBackend};
+use crate::hsm::{HsmError, KeyAlgorithm, KeyCapabilities, KeyInfo, NewKey, SigningBackend};
 use crate::keys::{
     bitcoin_key_id, solana_key_id, station_key_ids, StationKeys, KEY_EVM, KEY_IDENTITY,
 };
@@ -13,16 +13,14 @@ use crate::keys::{
 /// Generates the station's keys. Refuses if any of the ids is already taken, so a
 /// repeated ceremony never replaces a key that funds may depend on.
 pub fn generate_station_keys<B: SigningBackend + ?Sized>(hsm: &B) -> Result<StationKeys, HsmError> {
-    make_station_keys(hsm, |id, label, algorithm, caps| {
-        hsm.generate_key(id, label, algorithm, caps)
-    })
+    make_station_keys(hsm, |key| hsm.generate_key(key))
 }
 
 /// Makes the station's keys with `make` (id, label, algorithm, capabilities): each with
 /// only the capabilities it needs. Refuses if any of the ids is already taken.
 pub fn make_station_keys<B: SigningBackend + ?Sized>(
     hsm: &B,
-    make: impl Fn(u16, &str, KeyAlgorithm, KeyCapabilities) -> Result<KeyInfo, HsmError>,
+    make: impl Fn(&NewKey<'_>) -> Result<KeyInfo, HsmError>,
 ) -> Result<StationKeys, HsmError> {
     let existing = hsm.list_keys()?;
     for id in station_key_ids() {
@@ -39,23 +37,33 @@ pub fn make_station_keys<B: SigningBackend + ?Sized>(
     let mut bitcoin = BTreeMap::new();
     for n in BitcoinNetwork::ALL {
         let label = format!("bitcoin:{}", n.name());
-        let k = make(bitcoin_key_id(n), &label, KeyAlgorithm::Secp256k1, caps)?;
+        let k = make(&NewKey::new(
+            bitcoin_key_id(n),
+            &label,
+            KeyAlgorithm::Secp256k1,
+            caps,
+        ))?;
         bitcoin.insert(n, k);
     }
     let mut solana = BTreeMap::new();
     for c in SolanaCluster::ALL {
         let label = format!("solana:{}", c.name());
-        let k = make(solana_key_id(c), &label, KeyAlgorithm::Ed25519, caps)?;
+        let k = make(&NewKey::new(
+            solana_key_id(c),
+            &label,
+            KeyAlgorithm::Ed25519,
+            caps,
+        ))?;
         solana.insert(c, k);
     }
     Ok(StationKeys {
-        identity: make(
+        identity: make(&NewKey::new(
             KEY_IDENTITY,
             "station-identity",
             KeyAlgorithm::Ed25519,
             caps,
-        )?,
-        evm: make(KEY_EVM, "evm", KeyAlgorithm::Secp256k1, caps)?,
+        ))?,
+        evm: make(&NewKey::new(KEY_EVM, "evm", KeyAlgorithm::Secp256k1, caps))?,
         bitcoin,
         solana,
     })

@@ -6,9 +6,8 @@ use std::cell::Cell;
 
 use k256::ecdsa::Signature;
 
-use super::{
-    BackendInfo, DeviceLog, HsmError, KeyAlgorithm, KeyCapabilities, KeyInfo, SigningBackend,
-};
+use super::NewKey;
+use super::{BackendInfo, DeviceLog, HsmError, KeyAlgorithm, KeyInfo, SigningBackend};
 
 /// Faults to inject.
 #[derive(Debug, Clone, Copy, Default)]
@@ -85,14 +84,8 @@ impl<B: SigningBackend> SigningBackend for FaultyBackend<B> {
     fn list_keys(&self) -> Result<Vec<KeyInfo>, HsmError> {
         self.inner.list_keys()
     }
-    fn generate_key(
-        &self,
-        id: u16,
-        label: &str,
-        a: KeyAlgorithm,
-        c: KeyCapabilities,
-    ) -> Result<KeyInfo, HsmError> {
-        self.inner.generate_key(id, label, a, c)
+    fn generate_key(&self, key: &NewKey<'_>) -> Result<KeyInfo, HsmError> {
+        self.inner.generate_key(key)
     }
     fn sign_ecdsa_prehash(&self, id: u16, digest: &[u8; 32]) -> Result<Vec<u8>, HsmError> {
         self.before_sign(id, KeyAlgorithm::Secp256k1)?;

@@ -392,14 +392,8 @@ impl<B: super::SigningBackend + ?Sized> super::SigningBackend for Draining<'_, B
     fn list_keys(&self) -> Result<Vec<super::KeyInfo>, super::HsmError> {
         self.retry(|b| b.list_keys())
     }
-    fn generate_key(
-        &self,
-        id: u16,
-        label: &str,
-        algorithm: super::KeyAlgorithm,
-        caps: super::KeyCapabilities,
-    ) -> Result<super::KeyInfo, super::HsmError> {
-        self.retry(|b| b.generate_key(id, label, algorithm, caps))
+    fn generate_key(&self, key: &super::NewKey<'_>) -> Result<super::KeyInfo, super::HsmError> {
+        self.retry(|b| b.generate_key(key))
     }
     fn sign_ecdsa_prehash(&self, id: u16, digest: &[u8; 32]) -> Result<Vec<u8>, super::HsmError> {
         self.count(self.retry(|b| b.sign_ecdsa_prehash(id, digest)))

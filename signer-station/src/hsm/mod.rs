@@ -31,6 +31,31 @@ pub struct KeyCapabilities {
     pub exportable_under_wrap: bool,
 }
 
+/// A key to make: its object id, label, algorithm and capabilities.
+#[derive(Debug, Clone, Copy)]
+pub struct NewKey<'a> {
+    /// Object id.
+    pub id: u16,
+    /// Label.
+    pub label: &'a str,
+    /// Algorithm.
+    pub algorithm: KeyAlgorithm,
+    /// Capabilities.
+    pub caps: KeyCapabilities,
+}
+
+impl<'a> NewKey<'a> {
+    /// A key to make.
+    pub fn new(id: u16, label: &'a str, algorithm: KeyAlgorithm, caps: KeyCapabilities) -> Self {
+        Self {
+            id,
+            label,
+            algorithm,
+            caps,
+        }
+    }
+}
+
 /// A key in the HSM.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyInfo {
@@ -113,13 +138,7 @@ pub trait SigningBackend {
             .ok_or(HsmError::NoSuchKey(id))
     }
     /// Generates a key inside the HSM.
-    fn generate_key(
-        &self,
-        id: u16,
-        label: &str,
-        algorithm: KeyAlgorithm,
-        caps: KeyCapabilities,
-    ) -> Result<KeyInfo, HsmError>;
+    fn generate_key(&self, key: &NewKey<'_>) -> Result<KeyInfo, HsmError>;
     /// Raw ECDSA over a 32-byte prehash: DER, as the device returns it (maybe high-S).
     fn sign_ecdsa_prehash(&self, id: u16, digest: &[u8; 32]) -> Result<Vec<u8>, HsmError>;
     /// Ed25519 over a message.
@@ -146,14 +165,8 @@ impl<B: SigningBackend + ?Sized> SigningBackend for &B {
     fn key(&self, id: u16) -> Result<KeyInfo, HsmError> {
         (**self).key(id)
     }
-    fn generate_key(
-        &self,
-        id: u16,
-        label: &str,
-        algorithm: KeyAlgorithm,
-        caps: KeyCapabilities,
-    ) -> Result<KeyInfo, HsmError> {
-        (**self).generate_key(id, label, algorithm, caps)
+    fn generate_key(&self, key: &NewKey<'_>) -> Result<KeyInfo, HsmError> {
+        (**self).generate_key(key)
     }
     fn sign_ecdsa_prehash(&self, id: u16, digest: &[u8; 32]) -> Result<Vec<u8>, HsmError> {
         (**self).sign_ecdsa_prehash(id, digest)

@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use k256::ecdsa::signature::hazmat::PrehashSigner;
 
-use super::{
-    BackendInfo, DeviceLog, HsmError, KeyAlgorithm, KeyCapabilities, KeyInfo, SigningBackend,
-};
+use super::NewKey;
+use super::{BackendInfo, DeviceLog, HsmError, KeyAlgorithm, KeyInfo, SigningBackend};
 
 enum Secret {
     K256(k256::ecdsa::SigningKey),
@@ -65,13 +64,8 @@ impl SigningBackend for SoftwareBackend {
     fn list_keys(&self) -> Result<Vec<KeyInfo>, HsmError> {
         Ok(self.keys.borrow().iter().map(|(k, _)| k.clone()).collect())
     }
-    fn generate_key(
-        &self,
-        id: u16,
-        label: &str,
-        algorithm: KeyAlgorithm,
-        caps: KeyCapabilities,
-    ) -> Result<KeyInfo, HsmError> {
+    fn generate_key(&self, key: &NewKey<'_>) -> Result<KeyInfo, HsmError> {
+        let (id, algorithm) = (key.id, key.algorithm);
         let mut seed = [0u8; 32];
         seed[..2].copy_from_slice(&id.to_be_bytes());
         seed[31] = 1;
@@ -90,9 +84,9 @@ impl SigningBackend for SoftwareBackend {
         };
         let info = KeyInfo {
             id,
-            label: label.into(),
+            label: key.label.into(),
             algorithm,
-            capabilities: caps,
+            capabilities: key.caps,
             public_key,
         };
         self.keys.borrow_mut().push((info.clone(), secret));

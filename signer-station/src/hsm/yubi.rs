@@ -13,7 +13,9 @@ use super::log::{DeviceLog, LogEntry};
 use emulated::Device;
 #[cfg(not(feature = "rehearsal"))]
 type Device = ();
-use super::{BackendInfo, HsmError, KeyAlgorithm, KeyCapabilities, KeyInfo, SigningBackend};
+use super::{
+    BackendInfo, HsmError, KeyAlgorithm, KeyCapabilities, KeyInfo, NewKey, SigningBackend,
+};
 
 /// How to reach the HSM. There is no HTTP connector: the station opens no sockets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,17 +326,11 @@ impl SigningBackend for YubiHsm {
         Ok(keys)
     }
 
-    fn generate_key(
-        &self,
-        id: u16,
-        label: &str,
-        algorithm: KeyAlgorithm,
-        caps: KeyCapabilities,
-    ) -> Result<KeyInfo, HsmError> {
-        let (alg, caps) = self.new_key(id, algorithm, caps, Capability::GENERATE_ASYMMETRIC_KEY)?;
-        let label = object::Label::from(label);
+    fn generate_key(&self, key: &NewKey<'_>) -> Result<KeyInfo, HsmError> {
+        let (alg, caps) = self.new_key(key, Capability::GENERATE_ASYMMETRIC_KEY)?;
+        let (id, label) = (key.id, object::Label::from(key.label));
         #[cfg(feature = "rehearsal")]
-        if self.device.is_some() && algorithm == KeyAlgorithm::Ed25519 {
+        if self.device.is_some() && key.algorithm == KeyAlgorithm::Ed25519 {
             // Made from a seed the emulation keeps, so that wrap and import can keep
             // the key as the device does (see `emulated`).
             let seed = emulated::new_ed25519_seed();
@@ -445,18 +441,11 @@ impl SigningBackend for YubiHsm {
 impl YubiHsm {
     /// Imports a key from its 32-byte secret (a secp256k1 scalar or an Ed25519 seed)
     /// made outside the device; refuses an id in use.
-    pub fn put_key(
-        &self,
-        id: u16,
-        label: &str,
-        algorithm: KeyAlgorithm,
-        caps: KeyCapabilities,
-        secret: &[u8; 32],
-    ) -> Result<KeyInfo, HsmError> {
-        let (alg, caps) = self.new_key(id, algorithm, caps, Capability::PUT_ASYMMETRIC_KEY)?;
-        let label = object::Label::from(label);
+    pub fn put_key(&self, key: &NewKey<'_>, secret: &[u8; 32]) -> Result<KeyInfo, HsmError> {
+        let (alg, caps) = self.new_key(key, Capability::PUT_ASYMMETRIC_KEY)?;
+        let (id, label) = (key.id, object::Label::from(key.label));
         #[cfg(feature = "rehearsal")]
-        if self.device.is_some() && algorithm == KeyAlgorithm::Ed25519 {
+        if self.device.is_some() && key.algorithm == KeyAlgorithm::Ed25519 {
             emulated::remember_ed25519_seed(secret);
         }
         self.logged(Code::PutAsymmetricKey, [id, 0xffff], || {
@@ -560,16 +549,15 @@ impl YubiHsm {
     /// capabilities in its domain, and the id is free. Its algorithm and capabilities.
     fn new_key(
         &self,
-        id: u16,
-        algorithm: KeyAlgorithm,
-        caps: KeyCapabilities,
+        key: &NewKey<'_>,
         how: Capability,
     ) -> Result<(asymmetric::Algorithm, Capability), HsmError> {
+        let (id, algorithm) = (key.id, key.algorithm);
         let alg = match algorithm {
             KeyAlgorithm::Secp256k1 => asymmetric::Algorithm::EcK256,
             KeyAlgorithm::Ed25519 => asymmetric::Algorithm::Ed25519,
         };
-        let caps = caps_to_yubi(algorithm, caps);
+        let caps = caps_to_yubi(algorithm, key.caps);
         self.permitted(how, None)?;
         self.delegable(caps, self.domain)?;
         if self.has_object(id, object::Type::AsymmetricKey)? {
