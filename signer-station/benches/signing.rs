@@ -51,13 +51,7 @@ fn policy(dest_btc: String) -> Policy {
             max: u128::MAX.to_string(),
             max_per_mille: 1000,
         }],
-        max_validity_secs: 86_400,
-        allow_unknown_calldata: false,
-        allow_unknown_programs: false,
-        standard_requests: false,
-        vaults: vec![],
-        internal: vec![],
-        change_index_limit: 1_000,
+        ..Policy::default()
     }
 }
 

@@ -105,6 +105,29 @@ pub struct Policy {
     pub change_index_limit: u32,
 }
 
+/// The strictest policy, to build one from: no network, no limit (every asset refused),
+/// nothing allow-listed, two approvals, a day's validity, nothing unknown signed.
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            networks: vec![],
+            limits: vec![],
+            allow_list: vec![],
+            off_list_approvals: None,
+            approvals: 2,
+            approvals_per_purpose: vec![],
+            fees: vec![],
+            max_validity_secs: 86_400,
+            allow_unknown_calldata: false,
+            allow_unknown_programs: false,
+            standard_requests: false,
+            vaults: vec![],
+            internal: vec![],
+            change_index_limit: default_change_index_limit(),
+        }
+    }
+}
+
 /// A policy with the station identity signature over it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedPolicy {

@@ -73,13 +73,7 @@ pub fn policy() -> Policy {
                 max_per_mille: 10,
             },
         ],
-        max_validity_secs: 86_400,
-        allow_unknown_calldata: false,
-        allow_unknown_programs: false,
-        standard_requests: false,
-        vaults: vec![],
-        internal: vec![],
-        change_index_limit: 1_000,
+        ..Policy::default()
     }
 }
 
