@@ -70,7 +70,7 @@ impl EvmVault {
     pub fn new(anvil: &Anvil, dir: &Path, allowed: Address, per_tx: u128) -> Result<Self> {
         let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
         let policy = policy(allowed, per_tx)?;
-        let station = crate::requests::station_of(&r, &dir, policy.clone(), Default::default())?;
+        let station = crate::requests::station_of(&r, dir, policy.clone(), Default::default())?;
         let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &policy, now())?;
         let vault = coordinator::evm::vault_address(&r.keys.evm.public_key)
             .ok_or_else(|| anyhow::anyhow!("the station's EVM key"))?;
