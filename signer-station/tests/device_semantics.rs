@@ -117,18 +117,12 @@ fn ecdsa_comes_back_high_s_at_times_and_the_station_normalises_it() {
     // A device without forced audit (its log wraps around): 80 signatures, no drains.
     use signer_station::hsm::{Connection, YubiHsm};
     let hsm = YubiHsm::open_factory(Connection::Mock).unwrap();
-    let sign_only = KeyCapabilities {
+    let caps = KeyCapabilities {
         sign: true,
         exportable_under_wrap: false,
     };
-    let key = hsm
-        .generate_key(&NewKey::new(
-            0x0200,
-            "k",
-            KeyAlgorithm::Secp256k1,
-            sign_only,
-        ))
-        .unwrap();
+    let key = hsm.generate_key(&NewKey::new(2, "k", KeyAlgorithm::Secp256k1, caps));
+    let key = key.unwrap();
     let mut high = 0;
     for n in 0..40u8 {
         let digest = [n; 32];

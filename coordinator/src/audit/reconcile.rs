@@ -333,41 +333,22 @@ fn station(
                 let recorded: usize = payloads.iter().map(|p| p.signatures).sum();
                 // Entries older than the signature count cannot be checked.
                 let counted = payloads.iter().all(|p| p.signatures > 0);
-                if counted && window != recorded {
-                    alerts.push(Alert::Signatures {
-                        station: name.into(),
-                        request: request_id.clone(),
-                        made: window,
-                        recorded,
-                    });
+                if counted {
+                    settle(&mut alerts, name, request_id, window, recorded);
                 }
                 r.signatures_matched += window.min(recorded);
                 window = 0;
                 known(store, name, request_id, &mut alerts)?;
             }
             Record::Refused { request_id } => {
-                if window > 0 {
-                    alerts.push(Alert::Signatures {
-                        station: name.into(),
-                        request: request_id.clone(),
-                        made: window,
-                        recorded: 0,
-                    });
-                }
+                settle(&mut alerts, name, request_id, window, 0);
                 window = 0;
                 known(store, name, request_id, &mut alerts)?;
             }
             // Ceremonies make no chain-key signatures: any in their window were made by
             // someone else (custodians accepting them at a re-anchor, say).
             Record::Ceremony { step } => {
-                if window > 0 {
-                    alerts.push(Alert::Signatures {
-                        station: name.into(),
-                        request: format!("(ceremony: {step})"),
-                        made: window,
-                        recorded: 0,
-                    });
-                }
+                settle(&mut alerts, name, &format!("(ceremony: {step})"), window, 0);
                 window = 0;
             }
             Record::Other => {}
@@ -375,6 +356,19 @@ fn station(
     }
     r.signatures_pending = window;
     Ok((r, alerts))
+}
+
+/// The device made `made` chain-key signatures where the ledger recorded `recorded` for
+/// `request`: an alert when they differ.
+fn settle(alerts: &mut Vec<Alert>, station: &str, request: &str, made: usize, recorded: usize) {
+    if made != recorded {
+        alerts.push(Alert::Signatures {
+            station: station.into(),
+            request: request.into(),
+            made,
+            recorded,
+        });
+    }
 }
 
 fn known(
