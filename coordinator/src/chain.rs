@@ -236,19 +236,13 @@ impl Ctx {
     ) -> Result<Vec<String>, PipelineError> {
         use State as S;
         let mut out = Vec::new();
-        for state in [
-            S::AwaitingApprovals,
-            S::Approved,
-            S::Exported,
-            S::PartiallySigned,
-            S::Signed,
-            S::Finalised,
-            S::Broadcast,
-            S::Failed,
-            S::Cancelled,
-            S::Expired,
-            S::Rejected,
-        ] {
+        // Every state a request that got this far can be in: live, or ended.
+        let ended = [S::Failed, S::Cancelled, S::Expired, S::Rejected];
+        for state in S::LIVE
+            .into_iter()
+            .filter(|s| *s != S::ManualReview)
+            .chain(ended)
+        {
             if failed_frees && state == S::Failed {
                 continue;
             }

@@ -82,13 +82,7 @@ pub fn sign_ed25519<B: SigningBackend + ?Sized>(
     message: &[u8],
 ) -> Result<[u8; 64], HsmError> {
     check_key(key, KeyAlgorithm::Ed25519)?;
-    let pk: [u8; 32] = key
-        .public_key
-        .as_slice()
-        .try_into()
-        .map_err(|_| HsmError::BadSignature(key.id))?;
-    let vk =
-        ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|_| HsmError::BadSignature(key.id))?;
+    let vk = key.ed25519()?;
     let sig = backend.sign_ed25519(key.id, message)?;
     vk.verify_strict(message, &ed25519_dalek::Signature::from_bytes(&sig))
         .map_err(|_| HsmError::BadSignature(key.id))?;

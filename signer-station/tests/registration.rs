@@ -28,10 +28,7 @@ fn setup() -> (
     let (_, cred) = QuorumFile::create(OPERATING_KEY_ID, 1, &c, Some(10)).unwrap();
     let hsm = init(&YubiHsm::open_factory(Connection::Mock).unwrap(), &cred).unwrap();
     let keys = generate_station_keys(&hsm).unwrap();
-    let id = ed25519_dalek::VerifyingKey::from_bytes(
-        &keys.identity.public_key.clone().try_into().unwrap(),
-    )
-    .unwrap();
+    let id = keys.identity.ed25519().unwrap();
     (hsm, keys, id)
 }
 

@@ -29,10 +29,7 @@ fn bitcoin_signature_passes_bitcoin_core_script_verification() {
         "change verified against the station key"
     );
     let resp = h.station.sign(&review, &h.hsm, NOW).unwrap();
-    let identity = ed25519_dalek::VerifyingKey::from_bytes(
-        &h.keys.identity.public_key.clone().try_into().unwrap(),
-    )
-    .unwrap();
+    let identity = h.keys.identity.ed25519().unwrap();
     verify_response(&resp, &req, &identity).unwrap();
     let Outcome::Signed(sigs) = &resp.outcome else {
         panic!("signed expected")
@@ -303,10 +300,7 @@ fn refusal_is_signed_and_recorded() {
     let review = h.station.review(&req, NOW).unwrap();
     let why = Refusal::Custodians("destination not recognised by the custodians".into());
     let resp = h.station.refuse(&review, &why, &h.hsm, NOW).unwrap();
-    let identity = ed25519_dalek::VerifyingKey::from_bytes(
-        &h.keys.identity.public_key.clone().try_into().unwrap(),
-    )
-    .unwrap();
+    let identity = h.keys.identity.ed25519().unwrap();
     verify_response(&resp, &req, &identity).unwrap();
     assert!(
         matches!(&resp.outcome, Outcome::Refused { code: 60, reason } if reason.contains("custodians"))

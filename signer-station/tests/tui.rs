@@ -206,10 +206,7 @@ fn review_pages_then_unlock_sign_and_response() {
         panic!()
     };
     let req = rehearsal::request(&r.keys, NOW).unwrap();
-    let id = ed25519_dalek::VerifyingKey::from_bytes(
-        &r.keys.identity.public_key.clone().try_into().unwrap(),
-    )
-    .unwrap();
+    let id = r.keys.identity.ed25519().unwrap();
     verify_response(&resp, &req, &id).unwrap();
     assert!(matches!(resp.outcome, Outcome::Signed(ref s) if s.len() == 3));
 }

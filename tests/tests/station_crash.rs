@@ -72,10 +72,7 @@ fn crash_between_hsm_signature_and_ledger_write_leaks_nothing_and_resigns_once()
     let review = station.review(&request, now()).unwrap();
     review.verdict.clone().unwrap();
     let resp = station.sign(&review, &r.hsm, now()).unwrap();
-    let identity = ed25519_dalek::VerifyingKey::from_bytes(
-        &r.keys.identity.public_key.clone().try_into().unwrap(),
-    )
-    .unwrap();
+    let identity = r.keys.identity.ed25519().unwrap();
     verify_response(&resp, &request, &identity).unwrap();
     assert!(matches!(resp.outcome, Outcome::Signed(ref s) if s.len() == request.payloads.len()));
     let after = Ledger::verify(&ledger_path).unwrap();

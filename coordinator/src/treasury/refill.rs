@@ -99,18 +99,8 @@ pub fn watch(store: &dyn Store, pipeline: &Pipeline, rules: &Arc<RiskConfig>, no
 
 /// Whether a refill of `w` drafted here is still open (any state before the end).
 fn open_refill(store: &dyn Store, w: &super::Watch) -> Result<bool, StoreError> {
-    use crate::lifecycle::State as S;
-    for state in [
-        S::Draft,
-        S::ManualReview,
-        S::AwaitingApprovals,
-        S::Approved,
-        S::Exported,
-        S::PartiallySigned,
-        S::Signed,
-        S::Finalised,
-        S::Broadcast,
-    ] {
+    use crate::lifecycle::State;
+    for state in std::iter::once(State::Draft).chain(State::LIVE) {
         if store.in_state(state, Some(&w.network))?.iter().any(|r| {
             r.principal == PRINCIPAL
                 && r.body["purpose"] == "refill"

@@ -71,6 +71,18 @@ pub struct KeyInfo {
     pub public_key: Vec<u8>,
 }
 
+impl KeyInfo {
+    /// An Ed25519 key's public key, to verify what it signed.
+    pub fn ed25519(&self) -> Result<ed25519_dalek::VerifyingKey, HsmError> {
+        let pk: [u8; 32] = self
+            .public_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| HsmError::BadSignature(self.id))?;
+        ed25519_dalek::VerifyingKey::from_bytes(&pk).map_err(|_| HsmError::BadSignature(self.id))
+    }
+}
+
 /// What backend this is, for the home screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendInfo {

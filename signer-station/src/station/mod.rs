@@ -214,14 +214,9 @@ impl Station {
 
     /// The station's key id (identity key).
     pub fn station_id(&self) -> KeyId {
-        let pk: [u8; 32] = self
-            .keys
+        self.keys
             .identity
-            .public_key
-            .as_slice()
-            .try_into()
-            .unwrap_or([0; 32]);
-        ed25519_dalek::VerifyingKey::from_bytes(&pk)
+            .ed25519()
             .map(|k| KeyId::of(&k))
             .unwrap_or(KeyId([0; 8]))
     }

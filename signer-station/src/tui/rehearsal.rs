@@ -214,15 +214,7 @@ pub fn station_with<B: SigningBackend + ?Sized>(
             },
         ],
     };
-    let identity = ed25519_dalek::VerifyingKey::from_bytes(
-        &keys
-            .identity
-            .public_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| "identity")?,
-    )
-    .map_err(|e| e.to_string())?;
+    let identity = keys.identity.ed25519().map_err(|e| e.to_string())?;
     let json = serde_json::to_string(
         &registration::sign(hsm, &keys.identity, reg).map_err(|e| e.to_string())?,
     )

@@ -112,8 +112,7 @@ pub(super) fn ceremony(
             })
             .collect(),
     };
-    let identity =
-        ed25519_dalek::VerifyingKey::from_bytes(&keys.identity.public_key.as_slice().try_into()?)?;
+    let identity = keys.identity.ed25519()?;
     let reg_json = serde_json::to_string_pretty(&registration::sign(&hsm, &keys.identity, reg)?)?;
     usb_transfer::write_atomically(&dir, "registration.json", reg_json.as_bytes())?;
     let anchors = registration::load(&reg_json, &identity)?;
@@ -203,9 +202,7 @@ pub(super) fn register_vault(
         "policy.json",
         serde_json::to_string_pretty(&signed)?.as_bytes(),
     )?;
-    let identity = ed25519_dalek::VerifyingKey::from_bytes(
-        &s.keys.identity.public_key.as_slice().try_into()?,
-    )?;
+    let identity = s.keys.identity.ed25519()?;
     let loaded = policy::load(&serde_json::to_string(&signed)?, &identity)?;
     s.station.set_policy(loaded, now)?;
     if let Some(e) = s.station.vault_error() {

@@ -71,10 +71,7 @@ pub fn station(name: &str, recipients: usize) -> StationRig {
                 .public_key,
         )
         .unwrap(),
-        identity: ed25519_dalek::VerifyingKey::from_bytes(
-            &r.keys.identity.public_key.clone().try_into().unwrap(),
-        )
-        .unwrap(),
+        identity: r.keys.identity.ed25519().unwrap(),
         hsm: r.hsm,
         _dir: dir,
     }

@@ -35,15 +35,7 @@ pub fn run(dir: &StationDir, hsm: &YubiHsm, a: &RegisterArgs) -> Result<(), Stri
     let signed = registration::sign(hsm, &keys.identity, reg).map_err(|e| e.to_string())?;
     let json = serde_json::to_string_pretty(&signed).map_err(|e| e.to_string())?;
     // Loading what was just signed checks every key and role parses.
-    let identity = ed25519_dalek::VerifyingKey::from_bytes(
-        &keys
-            .identity
-            .public_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| "identity key")?,
-    )
-    .map_err(|e| e.to_string())?;
+    let identity = keys.identity.ed25519().map_err(|e| e.to_string())?;
     registration::load(&json, &identity).map_err(|e| e.to_string())?;
     let policy_path = a.policy.display();
     let p: Policy = serde_json::from_str(
