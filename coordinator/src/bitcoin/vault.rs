@@ -186,16 +186,7 @@ impl Vault {
         )],
         fee_rate: FeeRate,
     ) -> Result<Psbt, BuildError> {
-        let checked = recipients
-            .iter()
-            .map(|(a, v)| Ok((self.checked(a)?.script_pubkey(), *v)))
-            .collect::<Result<Vec<_>, BuildError>>()?;
-        let mut b = self.wallet.build_tx();
-        b.set_recipients(checked)
-            .fee_rate(fee_rate)
-            .nlocktime(absolute::LockTime::ZERO)
-            .include_output_redeem_witness_script();
-        b.finish().map_err(|e| BuildError::Create(e.to_string()))
+        self.payment_excluding(recipients, fee_rate, &[])
     }
 
     /// As [`Vault::payment`], never spending `exclude` (coins other live requests

@@ -128,18 +128,22 @@ impl TempCluster {
         })
     }
 
+    /// `pg_ctl`, run as the postgres user when the cluster is that user's.
+    fn pg_ctl(&self) -> Command {
+        if !self.as_postgres {
+            return Command::new(self.bin.join("pg_ctl"));
+        }
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"));
+        c
+    }
+
     /// Restarts the server (`pg_ctl restart -m fast`): every connection is cut.
     pub fn restart(&self) -> Result<(), String> {
         let data = self.dir.join("data").to_string_lossy().to_string();
         let log = self.dir.join("log").to_string_lossy().to_string();
-        let mut c = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"])
-                .arg(self.bin.join("pg_ctl"));
-            c
-        } else {
-            Command::new(self.bin.join("pg_ctl"))
-        };
+        let mut c = self.pg_ctl();
         let out = c
             .args([
                 "-D", &data, "-o", &self.opts, "-l", &log, "-m", "fast", "-w", "restart",
@@ -237,14 +241,7 @@ fn make_certs(dir: &std::path::Path, as_postgres: bool) -> Result<Vec<u8>, Strin
 impl Drop for TempCluster {
     fn drop(&mut self) {
         let data = self.dir.join("data").to_string_lossy().to_string();
-        let mut c = if self.as_postgres {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"])
-                .arg(self.bin.join("pg_ctl"));
-            c
-        } else {
-            Command::new(self.bin.join("pg_ctl"))
-        };
+        let mut c = self.pg_ctl();
         let _ = c.args(["-D", &data, "-m", "immediate", "stop"]).output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
