@@ -24,33 +24,18 @@ fn key(n: u8) -> SigningKey {
 }
 
 fn policy(dest_btc: String) -> Policy {
-    let l = |n: &str| AssetLimit {
-        network: n.into(),
-        asset: "native".into(),
-        per_transaction: u128::MAX.to_string(),
-        per_24h: u128::MAX.to_string(),
-    };
+    let l = |n: &str| AssetLimit::new(n, "native", u128::MAX, u128::MAX);
     Policy {
         networks: vec!["regtest".into(), "evm:1".into()],
         limits: vec![l("regtest"), l("evm:1")],
         allow_list: vec![
-            Destination {
-                network: "regtest".into(),
-                address: dest_btc,
-            },
-            Destination {
-                network: "evm:1".into(),
-                address: "0x52908400098527886E0F7030069857D2E4169EE7".into(),
-            },
+            Destination::new("regtest", dest_btc),
+            Destination::new("evm:1", "0x52908400098527886E0F7030069857D2E4169EE7"),
         ],
         off_list_approvals: None,
         approvals: 1,
         approvals_per_purpose: vec![],
-        fees: vec![FeeLimit {
-            network: "regtest".into(),
-            max: u128::MAX.to_string(),
-            max_per_mille: 1000,
-        }],
+        fees: vec![FeeLimit::new("regtest", u128::MAX, 1000)],
         ..Policy::default()
     }
 }

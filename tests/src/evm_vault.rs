@@ -46,21 +46,9 @@ pub fn policy(allowed: Address, per_tx: u128) -> Result<Policy> {
     let mut p = rehearsal::policy()?;
     let net = "evm:1".to_string();
     p.networks = vec![net.clone()];
-    p.limits = vec![AssetLimit {
-        network: net.clone(),
-        asset: "native".into(),
-        per_transaction: per_tx.to_string(),
-        per_24h: (20 * ETHER).to_string(),
-    }];
-    p.allow_list = vec![Destination {
-        network: net.clone(),
-        address: allowed.to_checksum(None),
-    }];
-    p.fees = vec![FeeLimit {
-        network: net,
-        max: (ETHER / 100).to_string(),
-        max_per_mille: 1000,
-    }];
+    p.limits = vec![AssetLimit::new(&net.clone(), "native", per_tx, 20 * ETHER)];
+    p.allow_list = vec![Destination::new(&net.clone(), allowed.to_checksum(None))];
+    p.fees = vec![FeeLimit::new(&net, ETHER / 100, 1000)];
     Ok(p)
 }
 

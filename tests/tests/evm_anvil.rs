@@ -46,28 +46,16 @@ fn policy_for(chain_id: u64, token: Address) -> signer_station::station::Policy 
     let net = format!("evm:{chain_id}");
     p.networks = vec![net.clone()];
     p.limits = vec![
-        AssetLimit {
-            network: net.clone(),
-            asset: "native".into(),
-            per_transaction: (5 * ETHER).to_string(),
-            per_24h: (20 * ETHER).to_string(),
-        },
-        AssetLimit {
-            network: net.clone(),
-            asset: token.to_checksum(None),
-            per_transaction: (10_000 * TUSD).to_string(),
-            per_24h: (50_000 * TUSD).to_string(),
-        },
+        AssetLimit::new(&net.clone(), "native", 5 * ETHER, 20 * ETHER),
+        AssetLimit::new(
+            &net.clone(),
+            token.to_checksum(None),
+            10_000 * TUSD,
+            50_000 * TUSD,
+        ),
     ];
-    p.allow_list = vec![Destination {
-        network: net.clone(),
-        address: RECIPIENT.to_checksum(None),
-    }];
-    p.fees = vec![FeeLimit {
-        network: net,
-        max: (ETHER / 100).to_string(),
-        max_per_mille: 1000,
-    }];
+    p.allow_list = vec![Destination::new(&net.clone(), RECIPIENT.to_checksum(None))];
+    p.fees = vec![FeeLimit::new(&net, ETHER / 100, 1000)];
     p.standard_requests = true;
     p
 }

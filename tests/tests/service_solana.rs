@@ -46,24 +46,12 @@ fn solana_request_through_the_service() -> Result<()> {
     let recipient = addr(&seed_key("exchange hot wallet"));
     let mut p = rehearsal::policy()?;
     p.networks = vec![NET.into()];
-    p.limits = vec![AssetLimit {
-        network: NET.into(),
-        asset: "native".into(),
-        per_transaction: (5 * SOL).to_string(),
-        per_24h: (20 * SOL).to_string(),
-    }];
+    p.limits = vec![AssetLimit::new(NET, "native", 5 * SOL, 20 * SOL)];
     p.allow_list = [recipient, addr(&nonce_key)]
         .iter()
-        .map(|a| Destination {
-            network: NET.into(),
-            address: a.to_string(),
-        })
+        .map(|a| Destination::new(NET, a))
         .collect();
-    p.fees = vec![FeeLimit {
-        network: NET.into(),
-        max: "1000000".into(),
-        max_per_mille: 1000,
-    }];
+    p.fees = vec![FeeLimit::new(NET, "1000000", 1000)];
     let mut station =
         strongroom_e2e::requests::station_of(&r, &dir, p.clone(), Default::default())?;
     svm.rpc()

@@ -193,21 +193,9 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
     let mut p = rehearsal::policy()?;
     p.networks = vec!["regtest".into()];
-    p.limits = vec![AssetLimit {
-        network: "regtest".into(),
-        asset: "native".into(),
-        per_transaction: "5000000".into(),
-        per_24h: "50000000".into(),
-    }];
-    p.allow_list = vec![Destination {
-        network: "regtest".into(),
-        address: warm.to_string(),
-    }];
-    p.fees = vec![FeeLimit {
-        network: "regtest".into(),
-        max: "200000".into(),
-        max_per_mille: 1000,
-    }];
+    p.limits = vec![AssetLimit::new("regtest", "native", "5000000", "50000000")];
+    p.allow_list = vec![Destination::new("regtest", &warm)];
+    p.fees = vec![FeeLimit::new("regtest", "200000", 1000)];
     let mut station =
         strongroom_e2e::requests::station_of(&r, &dir, p.clone(), Default::default())?;
     let station_descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;

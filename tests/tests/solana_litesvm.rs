@@ -63,18 +63,8 @@ fn policy_for(nonce_key: &SigningKey, recipient: &Address, mint: &Address) -> Po
     let mut p = rehearsal::policy().unwrap();
     p.networks = vec![NET.into()];
     p.limits = vec![
-        AssetLimit {
-            network: NET.into(),
-            asset: "native".into(),
-            per_transaction: (5 * SOL).to_string(),
-            per_24h: (20 * SOL).to_string(),
-        },
-        AssetLimit {
-            network: NET.into(),
-            asset: mint.to_string(),
-            per_transaction: (10_000 * USDC).to_string(),
-            per_24h: (50_000 * USDC).to_string(),
-        },
+        AssetLimit::new(NET, "native", 5 * SOL, 20 * SOL),
+        AssetLimit::new(NET, mint, 10_000 * USDC, 50_000 * USDC),
     ];
     p.allow_list = [
         *recipient,
@@ -84,16 +74,9 @@ fn policy_for(nonce_key: &SigningKey, recipient: &Address, mint: &Address) -> Po
         addr(nonce_key),
     ]
     .iter()
-    .map(|a| Destination {
-        network: NET.into(),
-        address: a.to_string(),
-    })
+    .map(|a| Destination::new(NET, a))
     .collect();
-    p.fees = vec![FeeLimit {
-        network: NET.into(),
-        max: "1000000".into(),
-        max_per_mille: 1000,
-    }];
+    p.fees = vec![FeeLimit::new(NET, "1000000", 1000)];
     p.standard_requests = true;
     p
 }

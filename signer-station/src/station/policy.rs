@@ -39,6 +39,45 @@ pub struct FeeLimit {
     pub max_per_mille: u64,
 }
 
+impl FeeLimit {
+    /// A fee limit on `network`: at most `max` base units, and at most `max_per_mille`
+    /// of the native amount sent.
+    pub fn new(network: &str, max: impl ToString, max_per_mille: u64) -> Self {
+        Self {
+            network: network.into(),
+            max: max.to_string(),
+            max_per_mille,
+        }
+    }
+}
+
+impl AssetLimit {
+    /// At most `per_transaction` and `per_24h` base units of `asset` on `network`.
+    pub fn new(
+        network: &str,
+        asset: impl ToString,
+        per_transaction: impl ToString,
+        per_24h: impl ToString,
+    ) -> Self {
+        Self {
+            network: network.into(),
+            asset: asset.to_string(),
+            per_transaction: per_transaction.to_string(),
+            per_24h: per_24h.to_string(),
+        }
+    }
+}
+
+impl Destination {
+    /// `address` on `network`.
+    pub fn new(network: &str, address: impl ToString) -> Self {
+        Self {
+            network: network.into(),
+            address: address.to_string(),
+        }
+    }
+}
+
 /// A Bitcoin vault registered with the station: a descriptor whose inputs it signs and
 /// whose change it recognises (custodians compare it, and its first address, with the
 /// coordinator's before signing the policy).

@@ -81,62 +81,31 @@ pub fn tokens() -> TokenList {
 
 /// The rehearsal policy.
 pub fn policy() -> Result<Policy, HsmError> {
-    let l = |n: &str, tx: &str, day: &str| AssetLimit {
-        network: n.into(),
-        asset: "native".into(),
-        per_transaction: tx.into(),
-        per_24h: day.into(),
-    };
+    let l = |n: &str, tx: &str, day: &str| AssetLimit::new(n, "native", tx, day);
     Ok(Policy {
         networks: vec!["regtest".into(), "evm:1".into(), "solana:devnet".into()],
         limits: vec![
             l("regtest", "100000", "500000"),
             l("evm:1", "2000000000000000000", "5000000000000000000"),
             l("solana:devnet", "5000000000", "10000000000"),
-            AssetLimit {
-                network: "solana:devnet".into(),
-                asset: SOLANA_USDC.into(),
-                per_transaction: "50000000000".into(),
-                per_24h: "100000000000".into(),
-            },
+            AssetLimit::new("solana:devnet", SOLANA_USDC, "50000000000", "100000000000"),
         ],
         allow_list: vec![
-            Destination {
-                network: "regtest".into(),
-                address: btc_dest()?.to_string(),
-            },
-            Destination {
-                network: "evm:1".into(),
-                address: EVM_TO.into(),
-            },
-            Destination {
-                network: "solana:devnet".into(),
-                address: bs58::encode([2u8; 32]).into_string(),
-            },
-            Destination {
-                network: "solana:devnet".into(),
-                address: bs58::encode(SPL_RECIPIENT_TOKEN_ACCOUNT).into_string(),
-            },
+            Destination::new("regtest", btc_dest()?),
+            Destination::new("evm:1", EVM_TO),
+            Destination::new("solana:devnet", bs58::encode([2u8; 32]).into_string()),
+            Destination::new(
+                "solana:devnet",
+                bs58::encode(SPL_RECIPIENT_TOKEN_ACCOUNT).into_string(),
+            ),
         ],
         off_list_approvals: None,
         approvals: 2,
         approvals_per_purpose: vec![],
         fees: vec![
-            FeeLimit {
-                network: "regtest".into(),
-                max: "20000".into(),
-                max_per_mille: 50,
-            },
-            FeeLimit {
-                network: "evm:1".into(),
-                max: "5000000000000000".into(),
-                max_per_mille: 20,
-            },
-            FeeLimit {
-                network: "solana:devnet".into(),
-                max: "100000".into(),
-                max_per_mille: 10,
-            },
+            FeeLimit::new("regtest", "20000", 50),
+            FeeLimit::new("evm:1", "5000000000000000", 20),
+            FeeLimit::new("solana:devnet", "100000", 10),
         ],
         ..Policy::default()
     })

@@ -101,27 +101,15 @@ pub struct Rig {
 }
 
 fn limit(network: &str, asset: &str, tx: u128, day: u128) -> AssetLimit {
-    AssetLimit {
-        network: network.into(),
-        asset: asset.into(),
-        per_transaction: tx.to_string(),
-        per_24h: day.to_string(),
-    }
+    AssetLimit::new(network, asset, tx, day)
 }
 
 fn dest(network: &str, address: &str) -> Destination {
-    Destination {
-        network: network.into(),
-        address: address.into(),
-    }
+    Destination::new(network, address)
 }
 
 fn fee(network: &str, max: u128, per_mille: u64) -> FeeLimit {
-    FeeLimit {
-        network: network.into(),
-        max: max.to_string(),
-        max_per_mille: per_mille,
-    }
+    FeeLimit::new(network, max, per_mille)
 }
 
 pub fn attack_policy(vault: &str) -> Policy {

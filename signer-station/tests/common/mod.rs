@@ -21,12 +21,8 @@ pub fn key(n: u8) -> SigningKey {
 }
 
 pub fn policy() -> Policy {
-    let limit = |network: &str, asset: &str, tx: &str, day: &str| AssetLimit {
-        network: network.into(),
-        asset: asset.into(),
-        per_transaction: tx.into(),
-        per_24h: day.into(),
-    };
+    let limit =
+        |network: &str, asset: &str, tx: &str, day: &str| AssetLimit::new(network, asset, tx, day);
     Policy {
         networks: vec!["regtest".into(), "evm:1".into(), "solana:devnet".into()],
         limits: vec![
@@ -40,38 +36,17 @@ pub fn policy() -> Policy {
             limit("solana:devnet", "native", "5000000000", "8000000000"),
         ],
         allow_list: vec![
-            Destination {
-                network: "regtest".into(),
-                address: btc_addr(2).to_string(),
-            },
-            Destination {
-                network: "evm:1".into(),
-                address: "0x52908400098527886E0F7030069857D2E4169EE7".into(),
-            },
-            Destination {
-                network: "solana:devnet".into(),
-                address: bs58::encode([2u8; 32]).into_string(),
-            },
+            Destination::new("regtest", btc_addr(2)),
+            Destination::new("evm:1", "0x52908400098527886E0F7030069857D2E4169EE7"),
+            Destination::new("solana:devnet", bs58::encode([2u8; 32]).into_string()),
         ],
         off_list_approvals: None,
         approvals: 2,
         approvals_per_purpose: vec![],
         fees: vec![
-            FeeLimit {
-                network: "regtest".into(),
-                max: "20000".into(),
-                max_per_mille: 100,
-            },
-            FeeLimit {
-                network: "evm:1".into(),
-                max: "10000000000000000".into(),
-                max_per_mille: 50,
-            },
-            FeeLimit {
-                network: "solana:devnet".into(),
-                max: "100000".into(),
-                max_per_mille: 10,
-            },
+            FeeLimit::new("regtest", "20000", 100),
+            FeeLimit::new("evm:1", "10000000000000000", 50),
+            FeeLimit::new("solana:devnet", "100000", 10),
         ],
         ..Policy::default()
     }

@@ -6,11 +6,8 @@ use super::*;
 pub(super) fn station_policy() -> Result<Policy> {
     let mut p = signer_station::tui::rehearsal::policy()?;
     p.networks = vec!["regtest".into(), "evm:1".into(), "solana:devnet".into()];
-    let limit = |network: &str, per_tx: String, per_day: String| AssetLimit {
-        network: network.into(),
-        asset: "native".into(),
-        per_transaction: per_tx,
-        per_24h: per_day,
+    let limit = |network: &str, per_tx: String, per_day: String| {
+        AssetLimit::new(network, "native", per_tx, per_day)
     };
     p.limits = vec![
         limit("regtest", "50000000".into(), "200000000".into()),
@@ -35,21 +32,9 @@ pub(super) fn station_policy() -> Result<Policy> {
         ),
     ];
     p.fees = vec![
-        FeeLimit {
-            network: "regtest".into(),
-            max: "200000".into(),
-            max_per_mille: 100,
-        },
-        FeeLimit {
-            network: "evm:1".into(),
-            max: (ETHER / 100).to_string(),
-            max_per_mille: 1000,
-        },
-        FeeLimit {
-            network: "solana:devnet".into(),
-            max: "1000000".into(),
-            max_per_mille: 1000,
-        },
+        FeeLimit::new("regtest", "200000", 100),
+        FeeLimit::new("evm:1", ETHER / 100, 1000),
+        FeeLimit::new("solana:devnet", "1000000", 1000),
     ];
     Ok(p)
 }

@@ -27,23 +27,16 @@ pub fn recipient(n: u32) -> bitcoin::Address {
 pub fn policy(recipients: usize) -> Policy {
     let mut p = rehearsal::policy().unwrap();
     p.networks = vec!["regtest".into()];
-    p.limits = vec![AssetLimit {
-        network: "regtest".into(),
-        asset: "native".into(),
-        per_transaction: "500000000".into(),
-        per_24h: "5000000000".into(),
-    }];
+    p.limits = vec![AssetLimit::new(
+        "regtest",
+        "native",
+        "500000000",
+        "5000000000",
+    )];
     p.allow_list = (0..recipients as u32)
-        .map(|n| Destination {
-            network: "regtest".into(),
-            address: recipient(n).to_string(),
-        })
+        .map(|n| Destination::new("regtest", recipient(n)))
         .collect();
-    p.fees = vec![FeeLimit {
-        network: "regtest".into(),
-        max: "2000000".into(),
-        max_per_mille: 1000,
-    }];
+    p.fees = vec![FeeLimit::new("regtest", "2000000", 1000)];
     p
 }
 
