@@ -5,24 +5,16 @@
 use airgap_protocol::registry::*;
 use libfuzzer_sys::fuzz_target;
 
+/// Each type that decodes `data` re-encodes to what decodes to the same value.
+macro_rules! round_trips {
+    ($data:expr, $($t:ty),*) => {
+        $(if let Ok(v) = <$t>::from_cbor($data) {
+            assert_eq!(<$t>::from_cbor(&v.to_cbor()).ok(), Some(v));
+        })*
+    };
+}
+
 fuzz_target!(|data: &[u8]| {
     let _ = decode_psbt(data);
-    if let Ok(k) = KeyPath::from_cbor(data) {
-        assert_eq!(KeyPath::from_cbor(&k.to_cbor()).ok(), Some(k));
-    }
-    if let Ok(k) = HdKey::from_cbor(data) {
-        assert_eq!(HdKey::from_cbor(&k.to_cbor()).ok(), Some(k));
-    }
-    if let Ok(r) = EthSignRequest::from_cbor(data) {
-        assert_eq!(EthSignRequest::from_cbor(&r.to_cbor()).ok(), Some(r));
-    }
-    if let Ok(r) = EthSignature::from_cbor(data) {
-        assert_eq!(EthSignature::from_cbor(&r.to_cbor()).ok(), Some(r));
-    }
-    if let Ok(r) = SolSignRequest::from_cbor(data) {
-        assert_eq!(SolSignRequest::from_cbor(&r.to_cbor()).ok(), Some(r));
-    }
-    if let Ok(r) = SolSignature::from_cbor(data) {
-        assert_eq!(SolSignature::from_cbor(&r.to_cbor()).ok(), Some(r));
-    }
+    round_trips!(data, KeyPath, HdKey, EthSignRequest, EthSignature, SolSignRequest, SolSignature);
 });

@@ -34,28 +34,29 @@ pub fn make_station_keys<B: SigningBackend + ?Sized>(
         sign: true,
         exportable_under_wrap: true,
     };
-    let mut bitcoin = BTreeMap::new();
-    for n in BitcoinNetwork::ALL {
-        let label = format!("bitcoin:{}", n.name());
-        let k = make(&NewKey::new(
-            bitcoin_key_id(n),
-            &label,
-            KeyAlgorithm::Secp256k1,
-            caps,
-        ))?;
-        bitcoin.insert(n, k);
-    }
-    let mut solana = BTreeMap::new();
-    for c in SolanaCluster::ALL {
-        let label = format!("solana:{}", c.name());
-        let k = make(&NewKey::new(
-            solana_key_id(c),
-            &label,
-            KeyAlgorithm::Ed25519,
-            caps,
-        ))?;
-        solana.insert(c, k);
-    }
+    let bitcoin = BitcoinNetwork::ALL
+        .into_iter()
+        .map(|n| {
+            let label = format!("bitcoin:{}", n.name());
+            let key = NewKey::new(bitcoin_key_id(n), &label, KeyAlgorithm::Secp256k1, caps);
+            Ok((n, make(&key)?))
+        })
+        .collect::<Result<BTreeMap<_, _>, HsmError>>()?;
+    let solana = SolanaCluster::ALL
+        .into_iter()
+        .map(|c| {
+            let label = format!("solana:{}", c.name());
+            Ok((
+                c,
+                make(&NewKey::new(
+                    solana_key_id(c),
+                    &label,
+                    KeyAlgorithm::Ed25519,
+                    caps,
+                ))?,
+            ))
+        })
+        .collect::<Result<BTreeMap<_, _>, HsmError>>()?;
     Ok(StationKeys {
         identity: make(&NewKey::new(
             KEY_IDENTITY,

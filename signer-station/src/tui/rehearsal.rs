@@ -99,9 +99,6 @@ pub fn policy() -> Result<Policy, HsmError> {
                 bs58::encode(SPL_RECIPIENT_TOKEN_ACCOUNT).into_string(),
             ),
         ],
-        off_list_approvals: None,
-        approvals: 2,
-        approvals_per_purpose: vec![],
         fees: vec![
             FeeLimit::new("regtest", "20000", 50),
             FeeLimit::new("evm:1", "5000000000000000", 20),

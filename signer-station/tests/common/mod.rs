@@ -40,9 +40,6 @@ pub fn policy() -> Policy {
             Destination::new("evm:1", "0x52908400098527886E0F7030069857D2E4169EE7"),
             Destination::new("solana:devnet", bs58::encode([2u8; 32]).into_string()),
         ],
-        off_list_approvals: None,
-        approvals: 2,
-        approvals_per_purpose: vec![],
         fees: vec![
             FeeLimit::new("regtest", "20000", 100),
             FeeLimit::new("evm:1", "10000000000000000", 50),
