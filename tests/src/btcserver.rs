@@ -165,6 +165,25 @@ impl BtcServer {
         })
     }
 
+    /// What transaction `txid` paid to `script`.
+    pub fn paid(&self, txid: bitcoin::Txid, script: &bitcoin::Script) -> bitcoin::Amount {
+        self.with(|s| {
+            s.chain
+                .outputs
+                .iter()
+                .filter(|(o, out)| o.txid == txid && out.script_pubkey.as_script() == script)
+                .map(|(_, out)| out.value)
+                .sum()
+        })
+    }
+
+    /// Mines an empty block.
+    pub fn mine_empty(&self) {
+        self.with(|s| {
+            s.mine(vec![]);
+        });
+    }
+
     /// Runs `f` on the state.
     pub fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -133,6 +133,16 @@ impl Service {
         )
     }
 
+    /// `POST /v1/requests/{id}/import` of QR frames as scanned (UR or BBQr text).
+    pub fn import_frames(&self, id: &str, token: &str, frames: &[String]) -> Result<Answer> {
+        self.step(
+            id,
+            "import",
+            token,
+            Some(&serde_json::json!({ "frames": frames })),
+        )
+    }
+
     /// `GET /v1/requests/{id}` (`what` empty) or `/v1/requests/{id}/{what}` as `token`.
     pub fn read(&self, id: &str, what: &str, token: &str) -> Result<Answer> {
         let path = if what.is_empty() {
@@ -308,6 +318,15 @@ pub fn write_key(path: &Path, key: &ed25519_dalek::SigningKey) -> Result<()> {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     }
     Ok(())
+}
+
+/// How many times the audit `rows` record request `id` moving to `state`.
+pub fn moves_to(rows: &[Value], id: &str, state: &str) -> usize {
+    rows.iter()
+        .filter(|r| {
+            r["subject"] == id && r["action"] == "request.state" && r["detail"]["to"] == state
+        })
+        .count()
 }
 
 /// The coordinator's files in `dir`: its request key (the rehearsal coordinator's, as

@@ -61,6 +61,17 @@ fn station(dir: &std::path::Path, name: &str) -> Result<Vault> {
     })
 }
 
+/// The exported PSBT as BBQr parts, as a hardware wallet's camera reads them.
+fn bbqr_parts(svc: &Service, id: &str, token: &str) -> Result<Vec<String>> {
+    let q = svc.read(id, "export/bbqr", token)?;
+    assert_eq!(q.status, 200, "{}", q.json);
+    let parts = q.json["parts"].as_array().cloned().unwrap_or_default();
+    Ok(parts
+        .iter()
+        .filter_map(|p| p.as_str().map(String::from))
+        .collect())
+}
+
 #[test]
 fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     let server = BtcServer::start()?;
@@ -145,14 +156,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     svc.approve(&id, &[("ana", &desk.ana), ("ben", &desk.ben)])?;
     let req = svc.export(&id, &desk.treasury)?;
     // The same PSBT as BBQr for a hardware-wallet cosigner: joins back byte for byte.
-    let q = svc.read(&id, "export/bbqr", &desk.ana)?;
-    assert_eq!(q.status, 200, "{}", q.json);
-    let parts: Vec<String> = q.json["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap().to_string())
-        .collect();
+    let parts = bbqr_parts(&svc, &id, &desk.ana)?;
     let joined = airgap_protocol::bbqr::join(&parts)?;
     let airgap_protocol::envelope::PayloadBody::Psbt { bytes, .. } = &req.payloads[0].body else {
         bail!("not a PSBT")
@@ -172,22 +176,11 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     }
     // The worker broadcasts (the server verifies it with Core's interpreter) and
     // follows it to two confirmations.
-    svc.wait_state(&id, &desk.ana, "confirmed", || {
-        server.with(|s| {
-            s.mine(vec![]);
-        })
-    })?;
+    svc.wait_state(&id, &desk.ana, "confirmed", || server.mine_empty())?;
     let r = svc.read(&id, "chain", &desk.ana)?;
     assert_eq!(r.json["chain"], "bitcoin");
     let txid: bitcoin::Txid = r.json["hash"].as_str().unwrap().parse()?;
-    let paid = server.with(|s| {
-        s.chain
-            .outputs
-            .iter()
-            .filter(|(o, out)| o.txid == txid && out.script_pubkey == recipient(0).script_pubkey())
-            .map(|(_, out)| out.value)
-            .sum::<Amount>()
-    });
+    let paid = server.paid(txid, &recipient(0).script_pubkey());
     assert_eq!(paid, Amount::from_sat(700_000));
     let fee = view["transaction"]["fee_sat"].as_u64().unwrap();
     let r = svc.call("GET", "/v1/vaults", Some(&desk.ana), None)?;
@@ -369,14 +362,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     assert_eq!(r.json["request"]["state"], "partially-signed");
 
     // The hardware wallet reads the PSBT as BBQr and finds its key by its origin.
-    let q = svc.read(&id, "export/bbqr", &desk.ana)?;
-    assert_eq!(q.status, 200, "{}", q.json);
-    let parts: Vec<String> = q.json["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_str().unwrap().to_string())
-        .collect();
+    let parts = bbqr_parts(&svc, &id, &desk.ana)?;
     let mut at_hw = bitcoin::Psbt::deserialize(&airgap_protocol::bbqr::join(&parts)?.data)?;
     for input in &at_hw.inputs {
         let (fingerprint, path) = input
@@ -445,37 +431,16 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     let frames: Vec<String> = (0..enc.fragment_count() + 2)
         .map(|_| enc.next_part())
         .collect();
-    let r = svc.step(
-        &id,
-        "import",
-        &desk.treasury,
-        Some(&json!({"frames": frames})),
-    )?;
+    let r = svc.import_frames(&id, &desk.treasury, &frames)?;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["request"]["state"], "finalised");
-    svc.wait_state(&id, &desk.ana, "confirmed", || {
-        server.with(|s| {
-            s.mine(vec![]);
-        })
-    })?;
+    svc.wait_state(&id, &desk.ana, "confirmed", || server.mine_empty())?;
     let r = svc.read(&id, "chain", &desk.ana)?;
     let txid: bitcoin::Txid = r.json["hash"].as_str().unwrap().parse()?;
-    let paid = server.with(|s| {
-        s.chain
-            .outputs
-            .iter()
-            .filter(|(o, out)| o.txid == txid && out.script_pubkey == recipient(0).script_pubkey())
-            .map(|(_, out)| out.value)
-            .sum::<Amount>()
-    });
+    let paid = server.paid(txid, &recipient(0).script_pubkey());
     assert_eq!(paid, Amount::from_sat(300_000));
     // The same answer again changes nothing.
-    let r = svc.step(
-        &id,
-        "import",
-        &desk.treasury,
-        Some(&json!({"frames": frames})),
-    )?;
+    let r = svc.import_frames(&id, &desk.treasury, &frames)?;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["request"]["state"], "confirmed");
     let rows = svc.call("GET", "/v1/audit", Some(&desk.admin), None)?.json["rows"].clone();

@@ -193,16 +193,8 @@ fn coordinator_crash_at_every_step_completes_exactly_once() -> Result<()> {
         let v = s.call("GET", "/v1/audit/verify", Some(&t.admin), None)?;
         assert_eq!(v.json["ok"], true, "{point}");
         let rows = s.call("GET", "/v1/audit", Some(&t.admin), None)?.json["rows"].clone();
-        let broadcasts = rows
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| {
-                r["subject"] == id.as_str()
-                    && r["action"] == "request.state"
-                    && r["detail"]["to"] == "broadcast"
-            })
-            .count();
+        let rows = rows.as_array().cloned().unwrap_or_default();
+        let broadcasts = strongroom_e2e::service::moves_to(&rows, &id, "broadcast");
         assert_eq!(broadcasts, 1, "{point}");
     }
     let _ = std::fs::remove_dir_all(&dir);

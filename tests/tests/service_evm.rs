@@ -234,14 +234,7 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
             .filter(|r| r["subject"] == id.as_str() && r["action"] == action)
             .count()
     };
-    let broadcasts = rows
-        .iter()
-        .filter(|r| {
-            r["subject"] == id.as_str()
-                && r["action"] == "request.state"
-                && r["detail"]["to"] == "broadcast"
-        })
-        .count();
+    let broadcasts = strongroom_e2e::service::moves_to(rows, &id, "broadcast");
     assert_eq!(broadcasts, 1, "{rows:#?}");
     assert_eq!(of("artifact.approval"), 2);
     assert_eq!(of("artifact.export"), 1);

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use airgap_protocol::envelope::Envelope;
 use alloy_primitives::{Address, U256};
 use anyhow::{bail, Result};
-use serde_json::json;
 use signer_station::ceremony::export_descriptor;
 use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::tui::rehearsal;
@@ -154,12 +153,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     let req = svc.export(&id, &desk.treasury)?;
     let resp = station_signs(&mut station, &r.hsm, &req)?;
     let frames = ur_texts(&Envelope::Response(resp));
-    let a = svc.step(
-        &id,
-        "import",
-        &desk.treasury,
-        Some(&json!({"frames": frames})),
-    )?;
+    let a = svc.import_frames(&id, &desk.treasury, &frames)?;
     assert_eq!(a.status, 200, "{}", a.json);
     svc.wait_state(&id, &desk.ana, "confirmed", || {
         let _ = anvil.mine(1);
@@ -284,11 +278,7 @@ fn low_bitcoin_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
     let a = svc.import(&id, &desk.treasury, resp)?;
     assert_eq!(a.status, 200, "{}", a.json);
     // The server verifies the broadcast with Bitcoin Core's interpreter.
-    svc.wait_state(&id, &desk.ana, "confirmed", || {
-        server.with(|s| {
-            s.mine(vec![]);
-        })
-    })?;
+    svc.wait_state(&id, &desk.ana, "confirmed", || server.mine_empty())?;
     let landed = server.with(|s| {
         s.chain
             .outputs
