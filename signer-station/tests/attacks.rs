@@ -130,21 +130,11 @@ attacks! {
     };
     // Signed under regtest; the same outpoint again under testnet (both allowed).
     btc_spent_outpoint_relabelled_for_another_network => NETWORK_MISMATCH; |r| {
-        let coin = r.single_coin(100_000);
-        let change = r.single(REGTEST);
-        let first = r.psbt(&[(&coin, None)], &[(pay(2), 10_000, None), (change.clone(), 89_000, None)]);
-        let req = btc(r, &first);
-        r.sign_ok(&req);
-        let again = r.psbt(&[(&coin, None)], &[(pay(2), 20_000, None), (change, 79_000, None)]);
+        let again = spent_then_again(r);
         r.send(vec![btc_payload(&again, "testnet")])
     };
     btc_spent_outpoint_spent_again => DOUBLE_SPEND; |r| {
-        let coin = r.single_coin(100_000);
-        let change = r.single(REGTEST);
-        let first = r.psbt(&[(&coin, None)], &[(pay(2), 10_000, None), (change.clone(), 89_000, None)]);
-        let req = btc(r, &first);
-        r.sign_ok(&req);
-        let again = r.psbt(&[(&coin, None)], &[(pay(2), 20_000, None), (change, 79_000, None)]);
+        let again = spent_then_again(r);
         let req = btc(r, &again);
         r.attempt(&req)
     };
@@ -507,4 +497,20 @@ fn ledger_reanchored_by_custodians_signs_again() {
     r.assert_signed(signed);
     assert!(r.entries().iter().any(|e| matches!(&e.record,
         signer_station::ledger::Record::Ceremony { step, .. } if step == "ledger re-anchored")));
+}
+
+/// A coin of the station spent in a signing, and a second spend of the same coin.
+fn spent_then_again(r: &mut Rig) -> bitcoin::psbt::Psbt {
+    let coin = r.single_coin(100_000);
+    let change = r.single(REGTEST);
+    let first = r.psbt(
+        &[(&coin, None)],
+        &[(pay(2), 10_000, None), (change.clone(), 89_000, None)],
+    );
+    let req = btc(r, &first);
+    r.sign_ok(&req);
+    r.psbt(
+        &[(&coin, None)],
+        &[(pay(2), 20_000, None), (change, 79_000, None)],
+    )
 }
