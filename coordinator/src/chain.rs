@@ -319,11 +319,7 @@ impl Ctx {
         )?;
         self.store
             .transition(id, Event::FullySigned, "coordinator", json!({}), now)?;
-        let row = self
-            .store
-            .transition(id, Event::Finalised, "coordinator", detail, now)?;
-        self.crash_point("finalised");
-        Ok(row)
+        self.moved(id, (Event::Finalised, detail), now, "finalised")
     }
 
     /// The node has the transaction: the request is broadcast.
@@ -334,11 +330,7 @@ impl Ctx {
         now: u64,
     ) -> Result<RequestRow, PipelineError> {
         self.crash_point("sent");
-        let row = self
-            .store
-            .transition(id, Event::Broadcast, "coordinator", detail, now)?;
-        self.crash_point("broadcast");
-        Ok(row)
+        self.moved(id, (Event::Broadcast, detail), now, "broadcast")
     }
 
     /// Ends or leaves a tracked request: `Some((event, detail))` moves it on.
@@ -349,9 +341,25 @@ impl Ctx {
         now: u64,
     ) -> Result<RequestRow, PipelineError> {
         match event {
-            Some((e, d)) => Ok(self.store.transition(&row.id, e, "coordinator", d, now)?),
+            Some(e) => self.moved(&row.id, e, now, "tracked"),
             None => Ok(row),
         }
+    }
+
+    /// The coordinator moves request `id` on with `event`, then passes crash point
+    /// `point` (crash-resume tests).
+    fn moved(
+        &self,
+        id: &str,
+        (event, detail): (Event, Value),
+        now: u64,
+        point: &str,
+    ) -> Result<RequestRow, PipelineError> {
+        let row = self
+            .store
+            .transition(id, event, "coordinator", detail, now)?;
+        self.crash_point(point);
+        Ok(row)
     }
 }
 
