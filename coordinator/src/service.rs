@@ -543,7 +543,15 @@ async fn reconcile(state: &Arc<AppState>, raised: &mut std::collections::HashSet
 fn raised_alerts(store: &dyn crate::store::Store) -> std::collections::HashSet<String> {
     let mut out = std::collections::HashSet::new();
     let mut from = 1;
-    while let Ok(rows) = store.audit_rows(from, 10_000) {
+    loop {
+        let rows = match store.audit_rows(from, 10_000) {
+            Ok(rows) => rows,
+            Err(e) => {
+                // Alerts already recorded may be recorded again: said, not hidden.
+                tracing::error!(error = %e, "reading the reconciliation alerts already raised");
+                break;
+            }
+        };
         let Some(last) = rows.last().map(|r| r.seq) else {
             break;
         };

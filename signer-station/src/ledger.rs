@@ -95,6 +95,13 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         baseline: bool,
     },
+    /// A response carrying the ledger up to entry `upto` is about to be signed with the
+    /// identity key: the device's log may show one identity signature for it, even if
+    /// the station stops before the answer is made.
+    Answering {
+        /// The last entry the response carries.
+        upto: u64,
+    },
     /// A response was signed and released, carrying the ledger up to entry `upto`: the
     /// next response carries what comes after.
     Answered {
@@ -209,8 +216,8 @@ pub struct ReplayIndex {
     pub hsm_log: Option<crate::hsm::LogEntry>,
     /// The last entry a released response carried.
     pub answered_upto: Option<u64>,
-    /// Responses released since the HSM's log was last read: the identity key
-    /// signatures its next entries may show.
+    /// Answers begun since the HSM's log was last read: the identity key signatures its
+    /// next entries may show.
     pub answers_since_drain: usize,
     /// The device's counts of power-ons and authentications it could not log, as last
     /// read: anything but zero means the log was full while the device was in use.
@@ -219,9 +226,10 @@ pub struct ReplayIndex {
 
 impl ReplayIndex {
     fn add(&mut self, time: u64, r: &Record) {
-        if let Record::Answered { upto } = r {
-            self.answered_upto = Some(*upto);
-            self.answers_since_drain += 1;
+        match r {
+            Record::Answering { .. } => self.answers_since_drain += 1,
+            Record::Answered { upto } => self.answered_upto = Some(*upto),
+            _ => {}
         }
         if let Record::HsmLog {
             entries,

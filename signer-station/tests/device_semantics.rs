@@ -282,3 +282,26 @@ fn keys_are_made_in_the_domain_asked_for() {
         .unwrap();
     assert_eq!(info.domains, Domain::DOM3);
 }
+
+#[test]
+fn a_crash_right_after_the_answer_is_signed_does_not_stop_the_next_signing() {
+    use signer_station::hsm::faulty::{Faults, FaultyBackend};
+    let mut h = station("device-answer-crash");
+    let req = evm_request(&h, 0);
+    let review = h.station.review(&req, NOW).unwrap();
+    // The device answers the EVM signature and the answer's identity signature; the
+    // station dies before it records the answer.
+    let faults = Faults {
+        crash_after_signature: Some(2),
+        ..Faults::default()
+    };
+    let dying = FaultyBackend::new(&h.hsm, faults);
+    let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        h.station.sign(&review, &dying, NOW)
+    }));
+    assert!(crashed.is_err(), "the station died mid-answer");
+    // The identity signature in the device's log is the one the ledger said was coming.
+    let req = evm_request(&h, 1);
+    let review = h.station.review(&req, NOW).unwrap();
+    h.station.sign(&review, &h.hsm, NOW).unwrap();
+}

@@ -309,6 +309,12 @@ impl Station {
             ledger_entries: self.entries_for_response(&entry)?,
             station_signature: [0; 64],
         };
+        // Recorded first: a crash between the identity signature and the answer's record
+        // leaves a signature the next reading of the device's log accounts for.
+        let answering = Record::Answering { upto: entry.seq };
+        self.ledger
+            .append(now, answering)
+            .map_err(|e| Refusal::Ledger(e.to_string()))?;
         r.station_signature = sign_ed25519(backend, &self.keys.identity, &r.station_message())
             .map_err(Refusal::Hsm)?;
         let answered = Record::Answered { upto: entry.seq };
