@@ -22,6 +22,7 @@
 
 pub mod bbqr;
 pub mod envelope;
+pub mod hsm_log;
 pub mod network;
 pub mod qr;
 pub mod registry;

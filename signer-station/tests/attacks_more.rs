@@ -263,6 +263,37 @@ fn ledger_cut_between_review_and_signing() {
     r.assert_refused(res, LEDGER_ANCHOR);
 }
 
+/// Someone with the custodians' credential uses the vault key outside the station
+/// between two signings: the device's log shows it, and the station refuses.
+#[test]
+fn hsm_signature_made_outside_the_station_stops_signing() {
+    use signer_station::hsm::SigningBackend;
+    let mut r = Rig::new("hsm-outside");
+    let a = single_spend(&mut r, pay(2), 50_000, 1_000);
+    let req = btc(&r, &a);
+    r.sign_ok(&req);
+    let key = r.h.keys.bitcoin(BitcoinNetwork::Regtest).unwrap().id;
+    r.h.hsm.sign_ecdsa_prehash(key, &[7; 32]).unwrap();
+    let b = single_spend(&mut r, pay(2), 20_000, 1_000);
+    let req = btc(&r, &b);
+    let res = r.attempt(&req);
+    r.assert_refused(res, HSM_LOG);
+}
+
+/// Someone turns the device's logging of signatures off, to sign unseen: the device
+/// refuses (fixed at init), and signing goes on with every signature logged.
+#[test]
+fn hsm_logging_cannot_be_turned_off_to_sign_unseen() {
+    use signer_station::hsm::HsmError;
+    use yubihsm::command::Code;
+    let mut r = Rig::new("hsm-unlog");
+    let e = r.h.hsm.unlog(&[Code::SignEcdsa]).unwrap_err();
+    assert!(matches!(e, HsmError::Permission(_)), "{e}");
+    let a = single_spend(&mut r, pay(2), 50_000, 1_000);
+    let req = btc(&r, &a);
+    r.sign_ok(&req);
+}
+
 /// After a cut, a custodians' refusal must not re-anchor the cut ledger.
 #[test]
 fn ledger_cut_then_refusal_does_not_reanchor() {

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use airgap_protocol::envelope::SignResponse;
+use airgap_protocol::hsm_log::LogEntry;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::chain::RegisteredStation;
 use crate::store::{Kind, Store, StoreError};
@@ -35,7 +35,7 @@ enum Record {
         request_id: String,
     },
     HsmLog {
-        entries: Vec<HsmEntry>,
+        entries: Vec<LogEntry>,
         #[serde(default)]
         new_device: bool,
         #[serde(default)]
@@ -54,50 +54,9 @@ struct SignedPayload {
     signatures: usize,
 }
 
-/// One entry of the device's audit log.
-#[derive(Debug, Clone, Deserialize)]
-struct HsmEntry {
-    item: u16,
-    cmd: u8,
-    length: u16,
-    session_key: u16,
-    target_key: u16,
-    second_key: u16,
-    result: u8,
-    tick: u32,
-    digest: String,
-}
-
-const SIGN_ECDSA: u8 = 0x56;
-const SIGN_EDDSA: u8 = 0x6a;
-
-impl HsmEntry {
-    /// Whether it chains from `prev` (Yubico's format: the first 16 bytes of SHA-256 over
-    /// the 16 big-endian data bytes and the previous digest).
-    fn follows(&self, prev: &HsmEntry) -> bool {
-        let mut d = Vec::with_capacity(32);
-        d.extend_from_slice(&self.item.to_be_bytes());
-        d.push(self.cmd);
-        d.extend_from_slice(&self.length.to_be_bytes());
-        d.extend_from_slice(&self.session_key.to_be_bytes());
-        d.extend_from_slice(&self.target_key.to_be_bytes());
-        d.extend_from_slice(&self.second_key.to_be_bytes());
-        d.push(self.result);
-        d.extend_from_slice(&self.tick.to_be_bytes());
-        let Ok(prev_digest) = hex::decode(&prev.digest) else {
-            return false;
-        };
-        d.extend_from_slice(&prev_digest);
-        self.item == prev.item.wrapping_add(1)
-            && hex::encode(&Sha256::digest(&d)[..16]) == self.digest
-    }
-
-    /// A signature the device made (the command succeeded) with one of `keys`.
-    fn signs_with(&self, keys: &HashSet<u16>) -> bool {
-        matches!(self.cmd, SIGN_ECDSA | SIGN_EDDSA)
-            && self.result == self.cmd | 0x80
-            && keys.contains(&self.target_key)
-    }
+/// A signature the device made with one of `keys`.
+fn signs_with(e: &LogEntry, keys: &HashSet<u16>) -> bool {
+    e.is_signature() && keys.contains(&e.target_key)
 }
 
 /// What does not reconcile.
@@ -280,15 +239,15 @@ fn station(
         ..Default::default()
     };
     let mut prev: Option<&Entry> = None;
-    let mut last_hsm: Option<&HsmEntry> = None;
+    let mut last_hsm: Option<&LogEntry> = None;
     let mut window = 0usize;
     for e in entries.values() {
-        let expected_seq = prev.map_or(0, |p| p.seq + 1);
+        let expected_seq = prev.map_or(0, |p| p.seq.saturating_add(1));
         if e.seq != expected_seq {
             alerts.push(Alert::LedgerGap {
                 station: name.into(),
                 from: expected_seq,
-                to: e.seq - 1,
+                to: e.seq.saturating_sub(1),
             });
             // What was missed may hold device entries and signatures: start afresh.
             last_hsm = None;
@@ -323,7 +282,7 @@ fn station(
                     r.hsm_entries += 1;
                     // A baseline is what the device did before the station kept its
                     // record: not counted against a signing.
-                    window += usize::from(h.signs_with(keys) && !baseline);
+                    window += usize::from(signs_with(h, keys) && !baseline);
                 }
             }
             Record::Signed {
@@ -390,7 +349,9 @@ fn known(
 mod tests {
     use super::*;
     use airgap_protocol::envelope::{KeyId, Outcome};
+    use airgap_protocol::hsm_log::SIGN_ECDSA;
     use serde_json::json;
+    use sha2::{Digest, Sha256};
 
     /// Device log entries `items`, chained (a skipped item still gets a digest chained
     /// to the entry before it, as a device that lost one would not).
@@ -398,7 +359,8 @@ mod tests {
         let mut prev = "00".repeat(16);
         let mut out = Vec::new();
         for &item in items {
-            let e = HsmEntry {
+            // Digests computed here, byte by byte, not by the type under test.
+            let e = LogEntry {
                 item,
                 cmd: SIGN_ECDSA,
                 length: 0,

@@ -6,64 +6,8 @@
 //! past them; the station drains it at every signing (see `station::signing`).
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-/// One entry of the device's audit log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogEntry {
-    /// Entry number (wraps at 65,535).
-    pub item: u16,
-    /// Command code (0xff for a reset marker, 0x00 for a power-on).
-    pub cmd: u8,
-    /// Command length.
-    pub length: u16,
-    /// Authentication key of the session.
-    pub session_key: u16,
-    /// Object the command was about.
-    pub target_key: u16,
-    /// A second object (a wrap key, an imported object).
-    pub second_key: u16,
-    /// Response code as the device answered.
-    pub result: u8,
-    /// The device's clock.
-    pub tick: u32,
-    /// Truncated digest chaining this entry to the previous one, hex.
-    pub digest: String,
-}
-
-impl LogEntry {
-    /// The 16 bytes the digest covers.
-    pub fn data(&self) -> [u8; 16] {
-        let mut d = [0u8; 16];
-        d[0..2].copy_from_slice(&self.item.to_be_bytes());
-        d[2] = self.cmd;
-        d[3..5].copy_from_slice(&self.length.to_be_bytes());
-        d[5..7].copy_from_slice(&self.session_key.to_be_bytes());
-        d[7..9].copy_from_slice(&self.target_key.to_be_bytes());
-        d[9..11].copy_from_slice(&self.second_key.to_be_bytes());
-        d[11] = self.result;
-        d[12..16].copy_from_slice(&self.tick.to_be_bytes());
-        d
-    }
-
-    /// The digest an entry with this data has after `previous` (hex).
-    pub fn digest_after(data: &[u8; 16], previous: &str) -> Result<String, LogError> {
-        let prev = hex::decode(previous).map_err(|_| LogError::Malformed(previous.into()))?;
-        if prev.len() != 16 {
-            return Err(LogError::Malformed(previous.into()));
-        }
-        let mut h = Sha256::new();
-        h.update(data);
-        h.update(&prev);
-        Ok(hex::encode(&h.finalize()[..16]))
-    }
-
-    /// Whether this entry's digest chains from `previous`.
-    pub fn follows(&self, previous: &LogEntry) -> Result<bool, LogError> {
-        Ok(self.item == previous.item.wrapping_add(1)
-            && Self::digest_after(&self.data(), &previous.digest)? == self.digest)
-    }
-}
+pub use airgap_protocol::hsm_log::LogEntry;
 
 /// The device's log as read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,9 +23,6 @@ pub struct DeviceLog {
 /// Why a log cannot be taken into the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LogError {
-    /// A digest that is not 16 bytes of hex.
-    #[error("the HSM audit log has a malformed digest {0:?}")]
-    Malformed(String),
     /// Entries missing between the last one recorded and the first one read.
     #[error(
         "the HSM audit log has a gap: the ledger's last HSM entry is {last}, the device's \
@@ -155,7 +96,7 @@ pub fn new_entries(log: &DeviceLog, last: Option<&LogEntry>) -> Result<Vec<LogEn
                     next: e.item,
                 });
             }
-            if !e.follows(p)? {
+            if !e.follows(p) {
                 return Err(LogError::Broken(e.item));
             }
         }

@@ -34,6 +34,7 @@ pub const FOREIGN_NONCE: u16 = 44;
 pub const FOREIGN_INPUT: u16 = 45;
 pub const UNDECODABLE: u16 = 50;
 pub const LEDGER_ANCHOR: u16 = 72;
+pub const HSM_LOG: u16 = 73;
 
 pub type Attempt = Result<SignResponse, Refusal>;
 
