@@ -92,10 +92,10 @@ pub fn restore_set(
     }
     let wrap = u.finish().map_err(|e| e.to_string())?;
     let keys = b::restore(fresh, set, &wrap, descriptor).map_err(|e| e.to_string())?;
-    log(
+    super::log_on_new_device(
         &mut dir.ledger()?,
         fresh,
-        super::RESTORE,
+        "restore",
         format!(
             "{} keys restored and matched against descriptor of station {}",
             keys.len(),

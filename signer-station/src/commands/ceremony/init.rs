@@ -5,7 +5,7 @@ use signer_station::hsm::YubiHsm;
 use signer_station::quorum::QuorumFile;
 
 use super::args::InitArgs;
-use super::{log, StationDir};
+use super::{log_on_new_device, StationDir};
 
 pub fn run(dir: &StationDir, factory: &YubiHsm, a: &InitArgs) -> Result<YubiHsm, String> {
     if dir.quorum().exists() {
@@ -25,7 +25,7 @@ pub fn run(dir: &StationDir, factory: &YubiHsm, a: &InitArgs) -> Result<YubiHsm,
     let session = init(factory, &cred).map_err(|e| e.to_string())?;
     let names: Vec<&str> = custodians.iter().map(|(n, _)| n.as_str()).collect();
     let mut ledger = dir.ledger()?;
-    log(
+    log_on_new_device(
         &mut ledger,
         &session,
         "init",

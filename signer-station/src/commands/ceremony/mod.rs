@@ -65,9 +65,6 @@ impl StationDir {
     }
 }
 
-/// The ceremony step that moves the station onto another device.
-pub const RESTORE: &str = "restore";
-
 /// Records a ceremony step, after the HSM's own audit log (so that forced auditing
 /// never stops the next step).
 pub fn log<B: SigningBackend + ?Sized>(
@@ -76,21 +73,33 @@ pub fn log<B: SigningBackend + ?Sized>(
     step: &str,
     detail: String,
 ) -> Result<(), String> {
-    // Init and restore run on a device this ledger may not have seen: its log may
-    // start a new chain.
-    let expect = signer_station::hsm::log::Expect::Ceremony {
-        new_device: step == "init" || step == RESTORE,
-    };
+    record(ledger, hsm, false, step, detail)
+}
+
+/// [`log`] for init and restore, which run on a device this ledger may not have seen:
+/// its log may start a new chain.
+pub fn log_on_new_device<B: SigningBackend + ?Sized>(
+    ledger: &mut Ledger,
+    hsm: &B,
+    step: &str,
+    detail: String,
+) -> Result<(), String> {
+    record(ledger, hsm, true, step, detail)
+}
+
+fn record<B: SigningBackend + ?Sized>(
+    ledger: &mut Ledger,
+    hsm: &B,
+    new_device: bool,
+    step: &str,
+    detail: String,
+) -> Result<(), String> {
+    let expect = signer_station::hsm::log::Expect::Ceremony { new_device };
     signer_station::hsm::log::drain(ledger, hsm, now(), &expect)
         .map_err(|e| format!("the HSM's audit log {e}"))?;
+    let step = step.into();
     ledger
-        .append(
-            now(),
-            Record::Ceremony {
-                step: step.into(),
-                detail,
-            },
-        )
+        .append(now(), Record::Ceremony { step, detail })
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
