@@ -27,6 +27,23 @@ fn vectors(v: &Value) -> &Vec<Value> {
     v["vectors"].as_array().unwrap()
 }
 
+/// The vectors of `name`, each with its CBOR.
+fn each(name: &str) -> Vec<(Value, Vec<u8>)> {
+    let v = load(name);
+    vectors(&v)
+        .iter()
+        .map(|t| (t.clone(), hx(&t["cbor_hex"])))
+        .collect()
+}
+
+/// A sign request (either chain) agrees with its vector and encodes back to it.
+fn same_request(t: &Value, cbor: &[u8], sign_data: &[u8], path: &KeyPath, again: &[u8]) {
+    let d = &t["decoded"];
+    assert_eq!(sign_data, hx(&d["sign_data_hex"]));
+    assert_eq!(path.path(), d["derivation_path"]["path"].as_str().unwrap());
+    assert_eq!(again, cbor, "{}", t["name"]);
+}
+
 #[test]
 fn crypto_psbt_both_forms() {
     let v = load("crypto-psbt.json");
@@ -117,27 +134,18 @@ fn crypto_hdkey_v1_and_v2() {
 
 #[test]
 fn eth_sign_request_and_signature() {
-    let v = load("eth-sign-request.json");
-    for t in vectors(&v) {
-        let cbor = hx(&t["cbor_hex"]);
+    for (t, cbor) in each("eth-sign-request.json") {
         let r = EthSignRequest::from_cbor(&cbor).unwrap();
+        same_request(&t, &cbor, &r.sign_data, &r.derivation_path, &r.to_cbor());
         let d = &t["decoded"];
-        assert_eq!(r.sign_data, hx(&d["sign_data_hex"]));
-        assert_eq!(
-            r.derivation_path.path(),
-            d["derivation_path"]["path"].as_str().unwrap()
-        );
         assert_eq!(r.chain_id, d.get("chain_id").and_then(Value::as_i64));
         assert_eq!(r.origin.as_deref(), d.get("origin").and_then(Value::as_str));
-        assert_eq!(r.to_cbor(), cbor, "{}", t["name"]);
         r.require_transaction().unwrap();
         if let Some(ur) = t.get("ur").and_then(Value::as_str) {
             assert_eq!(ur_cbor(ur), ("eth-sign-request".to_string(), cbor));
         }
     }
-    let v = load("eth-signature.json");
-    for t in vectors(&v) {
-        let cbor = hx(&t["cbor_hex"]);
+    for (t, cbor) in each("eth-signature.json") {
         let s = EthSignature::from_cbor(&cbor).unwrap();
         assert_eq!(s.signature.to_vec(), hx(&t["decoded"]["signature_hex"]));
         assert_eq!(s.to_cbor(), cbor);
@@ -160,21 +168,11 @@ fn fail_eip712_and_personal_message_are_refused_politely() {
 
 #[test]
 fn sol_sign_request_and_signature() {
-    let v = load("sol-sign-request.json");
-    for t in vectors(&v) {
-        let cbor = hx(&t["cbor_hex"]);
+    for (t, cbor) in each("sol-sign-request.json") {
         let r = SolSignRequest::from_cbor(&cbor).unwrap();
-        let d = &t["decoded"];
-        assert_eq!(r.sign_data, hx(&d["sign_data_hex"]));
-        assert_eq!(
-            r.derivation_path.path(),
-            d["derivation_path"]["path"].as_str().unwrap()
-        );
-        assert_eq!(r.to_cbor(), cbor, "{}", t["name"]);
+        same_request(&t, &cbor, &r.sign_data, &r.derivation_path, &r.to_cbor());
     }
-    let v = load("sol-signature.json");
-    for t in vectors(&v) {
-        let cbor = hx(&t["cbor_hex"]);
+    for (t, cbor) in each("sol-signature.json") {
         let s = SolSignature::from_cbor(&cbor).unwrap();
         assert_eq!(s.to_cbor(), cbor);
         assert_eq!(ur_cbor(t["ur"].as_str().unwrap()).1, cbor);

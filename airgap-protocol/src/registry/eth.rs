@@ -1,6 +1,6 @@
 //! ERC-4527: `eth-sign-request` and `eth-signature`.
 
-use minicbor::{Decoder, Encoder};
+use minicbor::Decoder;
 
 use super::*;
 
@@ -38,84 +38,56 @@ pub struct EthSignRequest {
     pub origin: Option<String>,
 }
 
+impl EthDataType {
+    fn code(self) -> u64 {
+        match self {
+            EthDataType::LegacyTransaction => 1,
+            EthDataType::TypedData => 2,
+            EthDataType::PersonalMessage => 3,
+            EthDataType::TypedTransaction => 4,
+        }
+    }
+
+    fn decode(d: &mut Decoder<'_>, what: &'static str) -> Result<Self, RegistryError> {
+        Ok(match d.u64().map_err(bad(what))? {
+            1 => EthDataType::LegacyTransaction,
+            2 => EthDataType::TypedData,
+            3 => EthDataType::PersonalMessage,
+            4 => EthDataType::TypedTransaction,
+            t => return Err(RegistryError::Unsupported(format!("{what} data type {t}"))),
+        })
+    }
+}
+
 impl EthSignRequest {
     /// Decodes; EIP-712 and personal messages decode but [`Self::require_transaction`]
     /// refuses them.
     pub fn from_cbor(cbor: &[u8]) -> Result<Self, RegistryError> {
-        const W: &str = "eth-sign-request";
-        let mut d = Decoder::new(cbor);
-        let (mut id, mut data, mut ty, mut chain, mut path, mut addr, mut origin) =
-            (None, None, None, None, None, None, None);
-        each_key(&mut d, W, |k, d| {
-            match k {
-                1 => id = Some(uuid(d, W)?),
-                2 => data = Some(sign_data(d, W)?),
-                3 => {
-                    ty = Some(match d.u64().map_err(bad(W))? {
-                        1 => EthDataType::LegacyTransaction,
-                        2 => EthDataType::TypedData,
-                        3 => EthDataType::PersonalMessage,
-                        4 => EthDataType::TypedTransaction,
-                        t => {
-                            return Err(RegistryError::Unsupported(format!(
-                                "eth-sign-request data type {t}"
-                            )))
-                        }
-                    })
-                }
-                4 => chain = Some(d.i64().map_err(bad(W))?),
-                5 => path = Some(KeyPath::decode(d)?),
-                6 => addr = Some(fixed(W, d.bytes().map_err(bad(W))?)?),
-                7 => origin = Some(d.str().map_err(bad(W))?.to_string()),
-                _ => return Ok(false),
-            }
-            Ok(true)
-        })?;
-        done(&d, cbor, W)?;
+        let f = Fields::of(cbor, "eth-sign-request")?;
         Ok(Self {
-            request_id: id,
-            sign_data: data.ok_or(RegistryError::Missing { what: W, key: 2 })?,
-            data_type: ty.unwrap_or(EthDataType::LegacyTransaction),
-            chain_id: chain,
-            derivation_path: path.ok_or(RegistryError::Missing { what: W, key: 5 })?,
-            address: addr,
-            origin,
+            request_id: f.get(1, uuid)?,
+            sign_data: f.need(2, sign_data)?,
+            data_type: f
+                .get(3, EthDataType::decode)?
+                .unwrap_or(EthDataType::LegacyTransaction),
+            chain_id: f.get(4, |d, w| d.i64().map_err(bad(w)))?,
+            derivation_path: f.need(5, KeyPath::decode)?,
+            address: f.get(6, byte_array)?,
+            origin: f.get(7, text)?,
         })
     }
 
     /// Canonical CBOR.
     pub fn to_cbor(&self) -> Vec<u8> {
-        let mut e = Encoder::new(Vec::new());
-        let n = 3
-            + u64::from(self.request_id.is_some())
-            + u64::from(self.chain_id.is_some())
-            + u64::from(self.address.is_some())
-            + u64::from(self.origin.is_some());
-        let _ = e.map(n);
-        put_request_id(&mut e, self.request_id.as_ref());
-        let code = match self.data_type {
-            EthDataType::LegacyTransaction => 1,
-            EthDataType::TypedData => 2,
-            EthDataType::PersonalMessage => 3,
-            EthDataType::TypedTransaction => 4,
-        };
-        let _ = e
-            .u8(2)
-            .and_then(|e| e.bytes(&self.sign_data))
-            .and_then(|e| e.u8(3))
-            .and_then(|e| e.u8(code));
-        if let Some(c) = self.chain_id {
-            let _ = e.u8(4).and_then(|e| e.i64(c));
-        }
-        let _ = e.u8(5);
-        self.derivation_path.encode(&mut e);
-        if let Some(a) = &self.address {
-            let _ = e.u8(6).and_then(|e| e.bytes(a));
-        }
-        if let Some(o) = &self.origin {
-            let _ = e.u8(7).and_then(|e| e.str(o));
-        }
-        e.into_writer()
+        map_cbor(&[
+            (1, self.request_id.as_ref().map(Val::Uuid)),
+            (2, Some(Val::Bytes(&self.sign_data))),
+            (3, Some(Val::Uint(self.data_type.code()))),
+            (4, self.chain_id.map(Val::Int)),
+            (5, Some(Val::Path(&self.derivation_path))),
+            (6, self.address.as_ref().map(|a| Val::Bytes(a))),
+            (7, self.origin.as_deref().map(Val::Text)),
+        ])
     }
 
     /// Refuses, politely, what Strongroom does not sign: EIP-712 and personal messages.
@@ -148,45 +120,30 @@ pub struct EthSignature {
 impl EthSignature {
     /// Canonical CBOR.
     pub fn to_cbor(&self) -> Vec<u8> {
-        let mut e = Encoder::new(Vec::new());
-        let _ = e.map(1 + u64::from(self.request_id.is_some()) + u64::from(self.origin.is_some()));
-        put_request_id(&mut e, self.request_id.as_ref());
-        let _ = e.u8(2).and_then(|e| e.bytes(&self.signature));
-        if let Some(o) = &self.origin {
-            let _ = e.u8(3).and_then(|e| e.str(o));
-        }
-        e.into_writer()
+        map_cbor(&[
+            (1, self.request_id.as_ref().map(Val::Uuid)),
+            (2, Some(Val::Bytes(&self.signature))),
+            (3, self.origin.as_deref().map(Val::Text)),
+        ])
     }
 
     /// Decodes.
     pub fn from_cbor(cbor: &[u8]) -> Result<Self, RegistryError> {
-        const W: &str = "eth-signature";
-        let mut d = Decoder::new(cbor);
-        let (mut id, mut sig, mut origin) = (None, None, None);
-        each_key(&mut d, W, |k, d| {
-            match k {
-                1 => id = Some(uuid(d, W)?),
-                2 => {
-                    let b = d.bytes().map_err(bad(W))?;
-                    // r, s and a v of one to nine bytes (a 64-bit EIP-155 chain id).
-                    if !(65..=73).contains(&b.len()) {
-                        return Err(RegistryError::Malformed {
-                            what: W,
-                            reason: format!("signature of {} bytes", b.len()),
-                        });
-                    }
-                    sig = Some(b.to_vec());
-                }
-                3 => origin = Some(d.str().map_err(bad(W))?.to_string()),
-                _ => return Ok(false),
-            }
-            Ok(true)
-        })?;
-        done(&d, cbor, W)?;
+        let f = Fields::of(cbor, "eth-signature")?;
         Ok(Self {
-            request_id: id,
-            signature: sig.ok_or(RegistryError::Missing { what: W, key: 2 })?,
-            origin,
+            request_id: f.get(1, uuid)?,
+            signature: f.need(2, |d, w| {
+                let b = d.bytes().map_err(bad(w))?;
+                // r, s and a v of one to nine bytes (a 64-bit EIP-155 chain id).
+                if !(65..=73).contains(&b.len()) {
+                    return Err(RegistryError::Malformed {
+                        what: w,
+                        reason: format!("signature of {} bytes", b.len()),
+                    });
+                }
+                Ok(b.to_vec())
+            })?,
+            origin: f.get(3, text)?,
         })
     }
 }

@@ -85,79 +85,70 @@ impl KeyPath {
     }
 
     pub(super) fn encode(&self, e: &mut Enc) {
-        let n = 1 + u64::from(self.source_fingerprint.is_some()) + u64::from(self.depth.is_some());
-        let _ = e
-            .tag(Tag::new(self.tag))
-            .and_then(|e| e.map(n))
-            .and_then(|e| e.u8(1));
-        let _ = e.array(2 * self.components.len() as u64);
+        let mut steps = Encoder::new(Vec::new());
+        let _ = steps.array(2 * self.components.len() as u64);
         for c in &self.components {
             let _ = match c.index {
-                Some(i) => e.u32(i),
-                None => e.array(0),
+                Some(i) => steps.u32(i),
+                None => steps.array(0),
             };
-            let _ = e.bool(c.hardened);
+            let _ = steps.bool(c.hardened);
         }
-        if let Some(f) = self.source_fingerprint {
-            let _ = e.u8(2).and_then(|e| e.u32(f));
-        }
-        if let Some(dp) = self.depth {
-            let _ = e.u8(3).and_then(|e| e.u8(dp));
-        }
+        let _ = e.tag(Tag::new(self.tag));
+        write_map(
+            e,
+            &[
+                (1, Some(Val::Raw(&steps.into_writer()))),
+                (2, self.source_fingerprint.map(|f| Val::Uint(f.into()))),
+                (3, self.depth.map(|d| Val::Uint(d.into()))),
+            ],
+        );
     }
 
-    pub(super) fn decode(d: &mut Decoder<'_>) -> Result<Self, RegistryError> {
+    /// A tagged key path at `d` (inside the type `_in`; errors name the key path).
+    pub(super) fn decode(d: &mut Decoder<'_>, _in: &'static str) -> Result<Self, RegistryError> {
         const W: &str = "crypto-keypath";
         let tag = expect_tag(d, W, &TAG_KEYPATH)?;
-        let mut kp = Self {
-            components: Vec::new(),
-            source_fingerprint: None,
-            depth: None,
+        let f = Fields::read(d, W)?;
+        Ok(Self {
+            components: f.need(1, |d, _| Self::components(d))?,
+            source_fingerprint: f.get(2, uint)?,
+            depth: f.get(3, uint)?,
             tag,
-        };
-        let mut have_components = false;
-        each_key(d, W, |k, d| {
-            match k {
-                1 => {
-                    have_components = true;
-                    let n = d.array().map_err(bad(W))?.ok_or(RegistryError::Malformed {
-                        what: W,
-                        reason: "indefinite".into(),
-                    })?;
-                    if n % 2 != 0 || n > 2 * 64 {
-                        return Err(RegistryError::Malformed {
-                            what: W,
-                            reason: format!("{n} component items"),
-                        });
-                    }
-                    for _ in 0..n / 2 {
-                        let index = match d.datatype().map_err(bad(W))? {
-                            Type::Array => {
-                                if d.array().map_err(bad(W))? != Some(0) {
-                                    return Err(RegistryError::Unsupported(
-                                        "key path ranges and pairs are not supported".into(),
-                                    ));
-                                }
-                                None
-                            }
-                            _ => Some(d.u32().map_err(bad(W))?),
-                        };
-                        kp.components.push(PathComponent {
-                            index,
-                            hardened: d.bool().map_err(bad(W))?,
-                        });
-                    }
-                }
-                2 => kp.source_fingerprint = Some(d.u32().map_err(bad(W))?),
-                3 => kp.depth = Some(d.u8().map_err(bad(W))?),
-                _ => return Ok(false),
-            }
-            Ok(true)
+        })
+    }
+
+    fn components(d: &mut Decoder<'_>) -> Result<Vec<PathComponent>, RegistryError> {
+        const W: &str = "crypto-keypath";
+        let n = d.array().map_err(bad(W))?.ok_or(RegistryError::Malformed {
+            what: W,
+            reason: "indefinite".into(),
         })?;
-        if !have_components {
-            return Err(RegistryError::Missing { what: W, key: 1 });
+        if n % 2 != 0 || n > 2 * 64 {
+            return Err(RegistryError::Malformed {
+                what: W,
+                reason: format!("{n} component items"),
+            });
         }
-        Ok(kp)
+        let mut steps = Vec::new();
+        for _ in 0..n / 2 {
+            let index = match d.datatype().map_err(bad(W))? {
+                Type::Array => {
+                    if d.array().map_err(bad(W))? != Some(0) {
+                        return Err(RegistryError::Unsupported(
+                            "key path ranges and pairs are not supported".into(),
+                        ));
+                    }
+                    None
+                }
+                _ => Some(d.u32().map_err(bad(W))?),
+            };
+            steps.push(PathComponent {
+                index,
+                hardened: d.bool().map_err(bad(W))?,
+            });
+        }
+        Ok(steps)
     }
 
     /// Canonical CBOR (tagged).
@@ -179,7 +170,7 @@ impl KeyPath {
             &tagged
         };
         let mut d = Decoder::new(input);
-        let kp = Self::decode(&mut d)?;
+        let kp = Self::decode(&mut d, "crypto-keypath")?;
         done(&d, input, "crypto-keypath")?;
         Ok(kp)
     }
@@ -226,122 +217,60 @@ pub struct HdKey {
 impl HdKey {
     /// Canonical CBOR (untagged top level, as a UR carries it).
     pub fn to_cbor(&self) -> Vec<u8> {
-        let mut e = Encoder::new(Vec::new());
-        let mut n = 1u64;
-        n += u64::from(self.is_master)
-            + u64::from(self.is_private.is_some())
-            + u64::from(self.chain_code.is_some())
-            + u64::from(self.use_info.is_some())
-            + u64::from(self.origin.is_some())
-            + u64::from(self.children.is_some())
-            + u64::from(self.parent_fingerprint.is_some())
-            + u64::from(self.name.is_some())
-            + u64::from(self.note.is_some());
-        let _ = e.map(n);
-        if self.is_master {
-            let _ = e.u8(1).and_then(|e| e.bool(true));
-        }
-        if let Some(p) = self.is_private {
-            let _ = e.u8(2).and_then(|e| e.bool(p));
-        }
-        let _ = e.u8(3).and_then(|e| e.bytes(&self.key_data));
-        if let Some(c) = &self.chain_code {
-            let _ = e.u8(4).and_then(|e| e.bytes(c));
-        }
-        if let Some(u) = &self.use_info {
-            let m = u64::from(u.coin_type.is_some()) + u64::from(u.network.is_some());
-            let _ = e
-                .u8(5)
-                .and_then(|e| e.tag(Tag::new(TAG_COININFO[self.tag_set])))
-                .and_then(|e| e.map(m));
-            if let Some(t) = u.coin_type {
-                let _ = e.u8(1).and_then(|e| e.u32(t));
-            }
-            if let Some(n) = u.network {
-                let _ = e.u8(2).and_then(|e| e.u32(n));
-            }
-        }
-        if let Some(o) = &self.origin {
-            let _ = e.u8(6);
-            o.encode(&mut e);
-        }
-        if let Some(c) = &self.children {
-            let _ = e.u8(7);
-            c.encode(&mut e);
-        }
-        if let Some(f) = self.parent_fingerprint {
-            let _ = e.u8(8).and_then(|e| e.u32(f));
-        }
-        if let Some(s) = &self.name {
-            let _ = e.u8(9).and_then(|e| e.str(s));
-        }
-        if let Some(s) = &self.note {
-            let _ = e.u8(10).and_then(|e| e.str(s));
-        }
-        e.into_writer()
+        let use_info = self.use_info.map(|u| {
+            Val::Map(
+                TAG_COININFO[self.tag_set],
+                vec![
+                    (1, u.coin_type.map(|t| Val::Uint(t.into()))),
+                    (2, u.network.map(|n| Val::Uint(n.into()))),
+                ],
+            )
+        });
+        map_cbor(&[
+            (1, self.is_master.then_some(Val::Bool(true))),
+            (2, self.is_private.map(Val::Bool)),
+            (3, Some(Val::Bytes(&self.key_data))),
+            (4, self.chain_code.as_ref().map(|c| Val::Bytes(c))),
+            (5, use_info),
+            (6, self.origin.as_ref().map(Val::Path)),
+            (7, self.children.as_ref().map(Val::Path)),
+            (8, self.parent_fingerprint.map(|f| Val::Uint(f.into()))),
+            (9, self.name.as_deref().map(Val::Text)),
+            (10, self.note.as_deref().map(Val::Text)),
+        ])
     }
 
     /// Decodes `crypto-hdkey` / `hdkey`.
     pub fn from_cbor(cbor: &[u8]) -> Result<Self, RegistryError> {
-        const W: &str = "crypto-hdkey";
-        let mut d = Decoder::new(cbor);
-        let mut k = Self {
-            is_master: false,
-            is_private: None,
-            key_data: [0; 33],
-            chain_code: None,
-            use_info: None,
-            origin: None,
-            children: None,
-            parent_fingerprint: None,
-            name: None,
-            note: None,
-            tag_set: 0,
-        };
-        let mut have_key = false;
-        each_key(&mut d, W, |key, d| {
-            match key {
-                1 => k.is_master = d.bool().map_err(bad(W))?,
-                2 => k.is_private = Some(d.bool().map_err(bad(W))?),
-                3 => {
-                    k.key_data = fixed(W, d.bytes().map_err(bad(W))?)?;
-                    have_key = true;
-                }
-                4 => k.chain_code = Some(fixed(W, d.bytes().map_err(bad(W))?)?),
-                5 => {
-                    let t = expect_tag(d, W, &TAG_COININFO)?;
-                    k.tag_set = usize::from(t == TAG_COININFO[1]);
-                    let mut u = CoinInfo {
-                        coin_type: None,
-                        network: None,
-                    };
-                    each_key(d, W, |ck, d| {
-                        match ck {
-                            1 => u.coin_type = Some(d.u32().map_err(bad(W))?),
-                            2 => u.network = Some(d.u32().map_err(bad(W))?),
-                            _ => return Ok(false),
-                        }
-                        Ok(true)
-                    })?;
-                    k.use_info = Some(u);
-                }
-                6 => {
-                    let o = KeyPath::decode(d)?;
-                    k.tag_set = usize::from(o.tag == TAG_KEYPATH[1]);
-                    k.origin = Some(o);
-                }
-                7 => k.children = Some(KeyPath::decode(d)?),
-                8 => k.parent_fingerprint = Some(d.u32().map_err(bad(W))?),
-                9 => k.name = Some(d.str().map_err(bad(W))?.to_string()),
-                10 => k.note = Some(d.str().map_err(bad(W))?.to_string()),
-                _ => return Ok(false),
-            }
-            Ok(true)
+        let f = Fields::of(cbor, "crypto-hdkey")?;
+        let use_info = f.get(5, |d, w| {
+            let t = expect_tag(d, w, &TAG_COININFO)?;
+            let c = Fields::read(d, w)?;
+            let info = CoinInfo {
+                coin_type: c.get(1, uint)?,
+                network: c.get(2, uint)?,
+            };
+            Ok((info, t))
         })?;
-        if !have_key {
-            return Err(RegistryError::Missing { what: W, key: 3 });
-        }
-        done(&d, cbor, W)?;
-        Ok(k)
+        let origin = f.get(6, KeyPath::decode)?;
+        // The tag set the key came in: its origin's, else its coin info's.
+        let v2 = match (&origin, &use_info) {
+            (Some(o), _) => o.tag == TAG_KEYPATH[1],
+            (None, Some((_, t))) => *t == TAG_COININFO[1],
+            (None, None) => false,
+        };
+        Ok(Self {
+            is_master: f.get(1, boolean)?.unwrap_or(false),
+            is_private: f.get(2, boolean)?,
+            key_data: f.need(3, byte_array)?,
+            chain_code: f.get(4, byte_array)?,
+            use_info: use_info.map(|(u, _)| u),
+            origin,
+            children: f.get(7, KeyPath::decode)?,
+            parent_fingerprint: f.get(8, uint)?,
+            name: f.get(9, text)?,
+            note: f.get(10, text)?,
+            tag_set: usize::from(v2),
+        })
     }
 }

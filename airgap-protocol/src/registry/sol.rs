@@ -1,7 +1,5 @@
 //! Keystone's `sol-sign-request` and `sol-signature`.
 
-use minicbor::{Decoder, Encoder};
-
 use super::*;
 
 // ---------------------------------------------------------------- Solana (Keystone)
@@ -26,57 +24,26 @@ pub struct SolSignRequest {
 impl SolSignRequest {
     /// Canonical CBOR.
     pub fn to_cbor(&self) -> Vec<u8> {
-        let mut e = Encoder::new(Vec::new());
-        let n = 2
-            + u64::from(self.request_id.is_some())
-            + u64::from(self.address.is_some())
-            + u64::from(self.origin.is_some())
-            + u64::from(self.sign_type.is_some());
-        let _ = e.map(n);
-        put_request_id(&mut e, self.request_id.as_ref());
-        let _ = e
-            .u8(2)
-            .and_then(|e| e.bytes(&self.sign_data))
-            .and_then(|e| e.u8(3));
-        self.derivation_path.encode(&mut e);
-        if let Some(a) = &self.address {
-            let _ = e.u8(4).and_then(|e| e.bytes(a));
-        }
-        if let Some(o) = &self.origin {
-            let _ = e.u8(5).and_then(|e| e.str(o));
-        }
-        if let Some(t) = self.sign_type {
-            let _ = e.u8(6).and_then(|e| e.u8(t));
-        }
-        e.into_writer()
+        map_cbor(&[
+            (1, self.request_id.as_ref().map(Val::Uuid)),
+            (2, Some(Val::Bytes(&self.sign_data))),
+            (3, Some(Val::Path(&self.derivation_path))),
+            (4, self.address.as_deref().map(Val::Bytes)),
+            (5, self.origin.as_deref().map(Val::Text)),
+            (6, self.sign_type.map(|t| Val::Uint(t.into()))),
+        ])
     }
 
     /// Decodes.
     pub fn from_cbor(cbor: &[u8]) -> Result<Self, RegistryError> {
-        const W: &str = "sol-sign-request";
-        let mut d = Decoder::new(cbor);
-        let (mut id, mut data, mut path, mut addr, mut origin, mut ty) =
-            (None, None, None, None, None, None);
-        each_key(&mut d, W, |k, d| {
-            match k {
-                1 => id = Some(uuid(d, W)?),
-                2 => data = Some(sign_data(d, W)?),
-                3 => path = Some(KeyPath::decode(d)?),
-                4 => addr = Some(d.bytes().map_err(bad(W))?.to_vec()),
-                5 => origin = Some(d.str().map_err(bad(W))?.to_string()),
-                6 => ty = Some(d.u8().map_err(bad(W))?),
-                _ => return Ok(false),
-            }
-            Ok(true)
-        })?;
-        done(&d, cbor, W)?;
+        let f = Fields::of(cbor, "sol-sign-request")?;
         Ok(Self {
-            request_id: id,
-            sign_data: data.ok_or(RegistryError::Missing { what: W, key: 2 })?,
-            derivation_path: path.ok_or(RegistryError::Missing { what: W, key: 3 })?,
-            address: addr,
-            origin,
-            sign_type: ty,
+            request_id: f.get(1, uuid)?,
+            sign_data: f.need(2, sign_data)?,
+            derivation_path: f.need(3, KeyPath::decode)?,
+            address: f.get(4, byte_vec)?,
+            origin: f.get(5, text)?,
+            sign_type: f.get(6, uint)?,
         })
     }
 }
@@ -93,30 +60,18 @@ pub struct SolSignature {
 impl SolSignature {
     /// Canonical CBOR.
     pub fn to_cbor(&self) -> Vec<u8> {
-        let mut e = Encoder::new(Vec::new());
-        let _ = e.map(1 + u64::from(self.request_id.is_some()));
-        put_request_id(&mut e, self.request_id.as_ref());
-        let _ = e.u8(2).and_then(|e| e.bytes(&self.signature));
-        e.into_writer()
+        map_cbor(&[
+            (1, self.request_id.as_ref().map(Val::Uuid)),
+            (2, Some(Val::Bytes(&self.signature))),
+        ])
     }
 
     /// Decodes.
     pub fn from_cbor(cbor: &[u8]) -> Result<Self, RegistryError> {
-        const W: &str = "sol-signature";
-        let mut d = Decoder::new(cbor);
-        let (mut id, mut sig) = (None, None);
-        each_key(&mut d, W, |k, d| {
-            match k {
-                1 => id = Some(uuid(d, W)?),
-                2 => sig = Some(fixed(W, d.bytes().map_err(bad(W))?)?),
-                _ => return Ok(false),
-            }
-            Ok(true)
-        })?;
-        done(&d, cbor, W)?;
+        let f = Fields::of(cbor, "sol-signature")?;
         Ok(Self {
-            request_id: id,
-            signature: sig.ok_or(RegistryError::Missing { what: W, key: 2 })?,
+            request_id: f.get(1, uuid)?,
+            signature: f.need(2, byte_array)?,
         })
     }
 }
