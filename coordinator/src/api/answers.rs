@@ -16,6 +16,43 @@ pub struct ErrorBody {
     pub error: String,
 }
 
+/// Answers every route may give, documented once (each is sent as an [`ErrorBody`]).
+pub mod errors {
+    #![allow(dead_code)] // they document answers; handlers build them as `ApiError`s
+
+    use super::ErrorBody;
+
+    /// no such request
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 404)]
+    pub struct NoSuchRequest(ErrorBody);
+
+    /// invalid query
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 400)]
+    pub struct BadQuery(ErrorBody);
+
+    /// unknown or missing field
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 422)]
+    pub struct BadField(ErrorBody);
+
+    /// not exported yet
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 409)]
+    pub struct NotExported(ErrorBody);
+
+    /// no reason given
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 400)]
+    pub struct NoReason(ErrorBody);
+
+    /// no deposit pool configured
+    #[derive(utoipa::IntoResponses)]
+    #[response(status = 503)]
+    pub struct NoDeposits(ErrorBody);
+}
+
 /// `GET /health`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {

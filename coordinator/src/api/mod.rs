@@ -76,6 +76,7 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+use answers::errors;
 use metrics::Metrics;
 
 /// An error answer: status and a message safe to show.
@@ -144,6 +145,57 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
         )),
         Err(_) => Err(bad("unreadable request body")),
     }
+}
+
+/// A JSON body. It is read before the caller is checked but judged after, so a caller
+/// without a valid token hears 401 whatever it sent.
+pub(super) struct Body<T>(Result<T, ApiError>);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: axum::extract::Request, st: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(json_body(Json::<T>::from_request(req, st).await)))
+    }
+}
+
+impl<T> Body<T> {
+    /// The body, or why it was refused.
+    fn get(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
+
+/// A query string, judged like [`Body`].
+pub(super) struct Args<T>(Result<T, ApiError>);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
+    for Args<T>
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let q = Query::<T>::from_request_parts(parts, st).await;
+        Ok(Self(
+            q.map(|Query(q)| q)
+                .map_err(|e| bad(format!("query: {}", e.body_text()))),
+        ))
+    }
+}
+
+impl<T> Args<T> {
+    /// The query, or why it was refused.
+    fn get(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
+
+/// The answer naming one request.
+fn answer(request: crate::store::RequestRow) -> Result<Response, ApiError> {
+    Ok(Json(answers::RequestAnswer { request }).into_response())
 }
 
 /// The authenticated caller.
@@ -454,16 +506,10 @@ struct AuditQuery {
 
 /// Audit rows, oldest first (role: auditor)
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery),
-    responses(
-        (status = 200, description = "rows", body = answers::AuditRows),
-        (status = 400, description = "invalid query", body = answers::ErrorBody),
-    ))]
-async fn audit_rows(
-    api: Api,
-    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+    responses((status = 200, description = "rows", body = answers::AuditRows), errors::BadQuery))]
+async fn audit_rows(api: Api, q: Args<AuditQuery>) -> Response {
     api.run(&["auditor"], move |st, _| {
-        let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
+        let q = q.get()?;
         let rows = st.store.audit_rows(
             q.from.unwrap_or(1).max(1),
             q.limit.unwrap_or(1000).clamp(1, 10_000),

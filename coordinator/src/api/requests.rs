@@ -1,8 +1,7 @@
 //! Transfer requests: create (idempotent, risk-assessed inside the storage transaction),
 //! list, read, cancel, and the risk role's review.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -28,10 +27,7 @@ use crate::requests::{self, CreateRequest};
         (status = 415, description = "not JSON", body = ErrorBody),
         (status = 422, description = "unknown or missing field, or the key reused for another request", body = ErrorBody),
     ))]
-pub(super) async fn create_request(
-    api: Api,
-    body: Result<Json<CreateRequest>, JsonRejection>,
-) -> Response {
+pub(super) async fn create_request(api: Api, body: Body<CreateRequest>) -> Response {
     let key = api.header(axum::http::HeaderName::from_static("idempotency-key"));
     api.run(&["treasury", "warm-tier"], move |st, caller| {
         create(st, caller, &key, body)
@@ -43,9 +39,9 @@ fn create(
     st: &AppState,
     caller: Caller,
     key: &str,
-    body: Result<Json<CreateRequest>, JsonRejection>,
+    body: Body<CreateRequest>,
 ) -> Result<Response, ApiError> {
-    let req = json_body(body)?;
+    let req = body.get()?;
     let key = Some(key.trim())
         .filter(|k| !k.is_empty() && k.len() <= 200)
         .ok_or_else(|| bad("an Idempotency-Key header (1 to 200 characters) is required"))?;
@@ -95,16 +91,10 @@ pub(super) struct ListQuery {
 
 /// List requests, newest first
 #[utoipa::path(get, path = "/v1/requests", tag = "requests", params(ListQuery),
-    responses(
-        (status = 200, description = "requests", body = RequestList),
-        (status = 400, description = "invalid query", body = ErrorBody),
-    ))]
-pub(super) async fn list_requests(
-    api: Api,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+    responses((status = 200, description = "requests", body = RequestList), errors::BadQuery))]
+pub(super) async fn list_requests(api: Api, q: Args<ListQuery>) -> Response {
     api.run(READERS, move |st, _| {
-        let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
+        let q = q.get()?;
         let limit = q.limit.unwrap_or(100);
         if limit == 0 || limit > 1000 {
             return Err(bad("limit must be 1 to 1000"));
@@ -117,16 +107,10 @@ pub(super) async fn list_requests(
 
 /// One request
 #[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests", params(Id),
-    responses(
-        (status = 200, description = "the request", body = RequestAnswer),
-        (status = 404, description = "no such request", body = ErrorBody),
-    ))]
-pub(super) async fn get_request(api: Api, Path(id): Path<String>) -> Response {
-    api.run(READERS, move |st, _| {
-        let row = request_row(st, &id)?;
-        Ok(Json(RequestAnswer { request: row }).into_response())
-    })
-    .await
+    responses((status = 200, description = "the request", body = RequestAnswer), errors::NoSuchRequest))]
+pub(super) async fn get_request(api: Api, Path(Id(id)): Path<Id>) -> Response {
+    api.run(READERS, move |st, _| answer(request_row(st, &id)?))
+        .await
 }
 
 /// Why a request is cancelled.
@@ -138,22 +122,16 @@ pub(super) struct Reason {
 }
 
 /// Cancel a request (role: treasury)
-#[utoipa::path(post, path = "/v1/requests/{id}/cancel", tag = "requests", params(Id),
-    request_body = Reason,
-    responses(
-        (status = 200, description = "cancelled", body = RequestAnswer),
-        (status = 400, description = "no reason given", body = ErrorBody),
-        (status = 404, description = "no such request", body = ErrorBody),
-        (status = 409, description = "the request can no longer be cancelled", body = ErrorBody),
-        (status = 422, description = "unknown or missing field", body = ErrorBody),
-    ))]
+#[utoipa::path(post, path = "/v1/requests/{id}/cancel", tag = "requests", params(Id), request_body = Reason,
+    responses((status = 200, description = "cancelled", body = RequestAnswer), errors::NoReason, errors::NoSuchRequest,
+        (status = 409, description = "the request can no longer be cancelled", body = ErrorBody), errors::BadField))]
 pub(super) async fn cancel_request(
     api: Api,
-    Path(id): Path<String>,
-    body: Result<Json<Reason>, JsonRejection>,
+    Path(Id(id)): Path<Id>,
+    body: Body<Reason>,
 ) -> Response {
     api.run(&["treasury"], move |st, caller| {
-        let reason = json_body(body)?.reason;
+        let reason = body.get()?.reason;
         if reason.trim().is_empty() || reason.chars().count() > 500 {
             return Err(bad("a reason (1 to 500 characters) is required"));
         }
@@ -164,7 +142,7 @@ pub(super) async fn cancel_request(
             json!({"reason": reason}),
             (st.clock)(),
         )?;
-        Ok(Json(RequestAnswer { request: row }).into_response())
+        answer(row)
     })
     .await
 }
@@ -188,22 +166,16 @@ pub(super) struct Review {
 }
 
 /// Clear or reject a request held for manual review (role: risk)
-#[utoipa::path(post, path = "/v1/requests/{id}/review", tag = "requests", params(Id),
-    request_body = Review,
-    responses(
-        (status = 200, description = "decided", body = RequestAnswer),
-        (status = 400, description = "no reason given", body = ErrorBody),
-        (status = 404, description = "no such request", body = ErrorBody),
-        (status = 409, description = "not in manual review", body = ErrorBody),
-        (status = 422, description = "unknown or missing field", body = ErrorBody),
-    ))]
+#[utoipa::path(post, path = "/v1/requests/{id}/review", tag = "requests", params(Id), request_body = Review,
+    responses((status = 200, description = "decided", body = RequestAnswer), errors::NoReason, errors::NoSuchRequest,
+        (status = 409, description = "not in manual review", body = ErrorBody), errors::BadField))]
 pub(super) async fn review_request(
     api: Api,
-    Path(id): Path<String>,
-    body: Result<Json<Review>, JsonRejection>,
+    Path(Id(id)): Path<Id>,
+    body: Body<Review>,
 ) -> Response {
     api.run(&["risk"], move |st, caller| {
-        let review = json_body(body)?;
+        let review = body.get()?;
         if review.reason.trim().is_empty() {
             return Err(bad("a reason is required"));
         }
@@ -225,7 +197,7 @@ pub(super) async fn review_request(
             json!({"reason": review.reason}),
             (st.clock)(),
         )?;
-        Ok(Json(RequestAnswer { request: row }).into_response())
+        answer(row)
     })
     .await
 }

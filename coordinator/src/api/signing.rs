@@ -1,13 +1,14 @@
 //! Routes of the signing pipeline: envelopes, approvals, export (UR frames as JSON or
 //! PNG, BBQr, USB bundle), import (frames, bundle, camera images), chain status.
 
-use airgap_protocol::envelope::{decode_envelope, encode_envelope, Envelope, RESPONSE_UR_TYPE};
+use airgap_protocol::envelope::{
+    decode_envelope, encode_envelope, Envelope, SignRequest, RESPONSE_UR_TYPE,
+};
 use airgap_protocol::qr::{max_fragment_len_for_version, FrameRenderer};
 use airgap_protocol::scanner::{Payload, ScanEvent, Scanner};
 use airgap_protocol::ur::{ReceiverLimits, UrEncoder};
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query};
+use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,7 +17,7 @@ use serde::Deserialize;
 use super::answers::{
     BbqrParts, ChainStatus, CodeFormat, ErrorBody, Frames, RequestAnswer, Scanned, ScannedCode,
 };
-use super::{bad, json_body, request_row, Api, ApiError, AppState, Id, READERS};
+use super::{answer, bad, errors, request_row, Api, ApiError, AppState, Args, Body, Id, READERS};
 use crate::pipeline::EnvelopeView;
 use crate::pipeline::PipelineError;
 
@@ -87,11 +88,8 @@ fn scan_frames(frames: &[String]) -> Result<Payload, ApiError> {
 ///
 /// Approvers sign Ed25519 over `strongroom/approval/v1` followed by the digest.
 #[utoipa::path(get, path = "/v1/requests/{id}/envelope", tag = "signing", params(Id),
-    responses(
-        (status = 200, description = "the envelope", body = EnvelopeView),
-        (status = 404, description = "no such request", body = ErrorBody),
-        (status = 422, description = "not prepared yet, with why", body = ErrorBody),
-    ))]
+    responses((status = 200, description = "the envelope", body = EnvelopeView), errors::NoSuchRequest,
+        (status = 422, description = "not prepared yet, with why", body = ErrorBody)))]
 pub(super) async fn envelope(api: Api, Path(Id(id)): Path<Id>) -> Response {
     api.run(READERS, move |st, _| {
         request_row(st, &id)?;
@@ -109,25 +107,21 @@ pub(super) struct ApprovalBody {
 }
 
 /// Approve a request (role: approver; never the requester)
-#[utoipa::path(post, path = "/v1/requests/{id}/approvals", tag = "signing", params(Id),
-    request_body = ApprovalBody,
-    responses(
-        (status = 200, description = "recorded", body = RequestAnswer),
-        (status = 404, description = "no such request", body = ErrorBody),
+#[utoipa::path(post, path = "/v1/requests/{id}/approvals", tag = "signing", params(Id), request_body = ApprovalBody,
+    responses((status = 200, description = "recorded", body = RequestAnswer), errors::NoSuchRequest,
         (status = 409, description = "not awaiting approvals", body = ErrorBody),
-        (status = 422, description = "a bad signature, an unknown approver or the requester", body = ErrorBody),
-    ))]
+        (status = 422, description = "a bad signature, an unknown approver or the requester", body = ErrorBody)))]
 pub(super) async fn approve(
     api: Api,
     Path(Id(id)): Path<Id>,
-    body: Result<Json<ApprovalBody>, JsonRejection>,
+    body: Body<ApprovalBody>,
 ) -> Response {
     api.run(&["approver"], move |st, caller| {
-        let b = json_body(body)?;
-        let row = st
-            .pipeline
-            .approve(&id, &caller.principal, &b.signature, (st.clock)())?;
-        Ok(Json(RequestAnswer { request: row }).into_response())
+        let b = body.get()?;
+        answer(
+            st.pipeline
+                .approve(&id, &caller.principal, &b.signature, (st.clock)())?,
+        )
     })
     .await
 }
@@ -171,22 +165,31 @@ fn frames_answer(ur_type: String, fragments: usize, frames: Vec<String>) -> Fram
     }
 }
 
-fn exported_frames(st: &AppState, id: &str) -> Result<(String, usize, Vec<String>), ApiError> {
+/// The request as exported, or 404 / 409.
+fn exported(st: &AppState, id: &str) -> Result<SignRequest, ApiError> {
     request_row(st, id)?;
-    let req = st
-        .pipeline
+    st.pipeline
         .exported(id)?
-        .ok_or_else(|| ApiError(StatusCode::CONFLICT, "not exported yet".into()))?;
-    frames_of(&Envelope::Request(req))
+        .ok_or_else(|| ApiError(StatusCode::CONFLICT, "not exported yet".into()))
+}
+
+fn exported_frames(st: &AppState, id: &str) -> Result<(String, usize, Vec<String>), ApiError> {
+    frames_of(&Envelope::Request(exported(st, id)?))
+}
+
+/// The coordinator's USB keys, or 503.
+fn usb_keys(st: &AppState) -> Result<&usb_transfer::keyfile::KeyPair, ApiError> {
+    st.pipeline.usb.as_ref().ok_or_else(|| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no USB keys configured (--usb-keys)".into(),
+        )
+    })
 }
 
 /// The exported request's UR frames again
 #[utoipa::path(get, path = "/v1/requests/{id}/export/frames", tag = "signing", params(Id),
-    responses(
-        (status = 200, description = "the frames", body = Frames),
-        (status = 404, description = "no such request", body = ErrorBody),
-        (status = 409, description = "not exported yet", body = ErrorBody),
-    ))]
+    responses((status = 200, description = "the frames", body = Frames), errors::NoSuchRequest, errors::NotExported))]
 pub(super) async fn export_frames(api: Api, Path(Id(id)): Path<Id>) -> Response {
     api.run(READERS, move |st, _| {
         let (ur_type, fragments, frames) = exported_frames(st, &id)?;
@@ -201,7 +204,7 @@ pub(super) async fn export_frames(api: Api, Path(Id(id)): Path<Id>) -> Response 
     responses(
         (status = 200, description = "the QR code", content_type = "image/png", body = Vec<u8>),
         (status = 404, description = "no such request or frame", body = ErrorBody),
-        (status = 409, description = "not exported yet", body = ErrorBody),
+        errors::NotExported,
     ))]
 pub(super) async fn export_frame_png(api: Api, Path((id, n)): Path<(String, usize)>) -> Response {
     api.run(READERS, move |st, _| {
@@ -233,23 +236,17 @@ pub(super) struct BundleQuery {
     responses(
         (status = 200, description = "the sealed bundle", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 400, description = "unknown station, or it has no USB keys", body = ErrorBody),
-        (status = 404, description = "no such request", body = ErrorBody),
-        (status = 409, description = "not exported yet", body = ErrorBody),
+        errors::NoSuchRequest, errors::NotExported,
         (status = 503, description = "no USB keys configured", body = ErrorBody),
     ))]
 pub(super) async fn export_bundle(
     api: Api,
     Path(Id(id)): Path<Id>,
-    q: Result<Query<BundleQuery>, axum::extract::rejection::QueryRejection>,
+    q: Args<BundleQuery>,
 ) -> Response {
     api.run(&["treasury"], move |st, _| {
-        let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
-        let usb = st.pipeline.usb.as_ref().ok_or_else(|| {
-            ApiError(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no USB keys configured (--usb-keys)".into(),
-            )
-        })?;
+        let q = q.get()?;
+        let usb = usb_keys(st)?;
         let station = st
             .pipeline
             .stations()?
@@ -265,12 +262,7 @@ pub(super) async fn export_bundle(
                 usb_transfer::keyfile::PublicKeys::parse(t, "usb_keys")
                     .map_err(|e| bad(e.to_string()))
             })?;
-        request_row(st, &id)?;
-        let req = st
-            .pipeline
-            .exported(&id)?
-            .ok_or_else(|| ApiError(StatusCode::CONFLICT, "not exported yet".into()))?;
-        let (_, message) = encode_envelope(&Envelope::Request(req));
+        let (_, message) = encode_envelope(&Envelope::Request(exported(st, &id)?));
         let sealed = usb_transfer::seal_bundle(
             usb_transfer::BundleKind::Request,
             &message,
@@ -319,12 +311,7 @@ enum Answer {
 /// BBQr frames, or `{"psbt": base64}`) or a USB bundle (octet-stream).
 fn answer_of(st: &AppState, ctype: &str, body: &[u8]) -> Result<Answer, ApiError> {
     if ctype.starts_with("application/octet-stream") {
-        let usb = st.pipeline.usb.as_ref().ok_or_else(|| {
-            ApiError(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "no USB keys configured (--usb-keys)".into(),
-            )
-        })?;
+        let usb = usb_keys(st)?;
         let trusted: Vec<_> = st
             .pipeline
             .stations()?
@@ -389,7 +376,7 @@ fn answer_of(st: &AppState, ctype: &str, body: &[u8]) -> Result<Answer, ApiError
     responses(
         (status = 200, description = "imported", body = RequestAnswer),
         (status = 400, description = "unreadable frames, PSBT or bundle", body = ErrorBody),
-        (status = 404, description = "no such request", body = ErrorBody),
+        errors::NoSuchRequest,
         (status = 409, description = "not exported, or tampered", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 415, description = "neither JSON nor a bundle", body = ErrorBody),
@@ -410,17 +397,14 @@ pub(super) async fn import(api: Api, Path(Id(id)): Path<Id>, body: Bytes) -> Res
                     .import_cosigner(&id, &psbt, &caller.principal, now)?
             }
         };
-        Ok(Json(RequestAnswer { request: row }).into_response())
+        answer(row)
     })
     .await
 }
 
 /// The request's transaction on its chain: hash, nonce, signed bytes
 #[utoipa::path(get, path = "/v1/requests/{id}/chain", tag = "signing", params(Id),
-    responses(
-        (status = 200, description = "status", body = ChainStatus),
-        (status = 404, description = "no such request", body = ErrorBody),
-    ))]
+    responses((status = 200, description = "status", body = ChainStatus), errors::NoSuchRequest))]
 pub(super) async fn chain_status(api: Api, Path(Id(id)): Path<Id>) -> Response {
     api.run(READERS, move |st, _| {
         let row = request_row(st, &id)?;
@@ -441,20 +425,11 @@ pub(super) async fn chain_status(api: Api, Path(Id(id)): Path<Id>) -> Response {
 /// The PSBT of an exported Bitcoin request as BBQr parts, for a hardware-wallet cosigner
 /// that reads BBQr (Coldcard and others). The station takes the UR envelope instead.
 #[utoipa::path(get, path = "/v1/requests/{id}/export/bbqr", tag = "signing", params(Id),
-    responses(
-        (status = 200, description = "the parts", body = BbqrParts),
-        (status = 400, description = "not a Bitcoin request", body = ErrorBody),
-        (status = 404, description = "no such request", body = ErrorBody),
-        (status = 409, description = "not exported yet", body = ErrorBody),
-    ))]
+    responses((status = 200, description = "the parts", body = BbqrParts),
+        (status = 400, description = "not a Bitcoin request", body = ErrorBody), errors::NoSuchRequest, errors::NotExported))]
 pub(super) async fn export_bbqr(api: Api, Path(Id(id)): Path<Id>) -> Response {
     api.run(READERS, move |st, _| {
-        request_row(st, &id)?;
-        let req = st
-            .pipeline
-            .exported(&id)?
-            .ok_or_else(|| ApiError(StatusCode::CONFLICT, "not exported yet".into()))?;
-        let psbt = req
+        let psbt = exported(st, &id)?
             .payloads
             .iter()
             .find_map(|p| match &p.body {

@@ -2,8 +2,6 @@
 //! approver keys, vaults with their balances, deposit addresses and the sweep planner.
 
 use airgap_protocol::envelope::{decode_envelope, Envelope, DESCRIPTOR_UR_TYPE};
-use axum::extract::rejection::JsonRejection;
-use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,7 +12,7 @@ use super::answers::{
     StationList, StationRegistered, StationView, SweepPlan, VaultAnswer, VaultList,
 };
 use super::signing::assemble;
-use super::{bad, json_body, Api, READERS};
+use super::{bad, errors, Api, Args, Body, READERS};
 
 /// A station's descriptor, as scanned from its screen.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -41,12 +39,9 @@ pub(super) struct RegisterStation {
         (status = 409, description = "the name is registered with other keys", body = ErrorBody),
         (status = 422, description = "a descriptor the coordinator refuses", body = ErrorBody),
     ))]
-pub(super) async fn register_station(
-    api: Api,
-    body: Result<Json<RegisterStation>, JsonRejection>,
-) -> Response {
+pub(super) async fn register_station(api: Api, body: Body<RegisterStation>) -> Response {
     api.run(&[], move |st, caller| {
-        let b = json_body(body)?;
+        let b = body.get()?;
         let cbor = match (b.frames.is_empty(), b.cbor_hex) {
             (false, None) => {
                 let (ur_type, message) = assemble(&b.frames)?;
@@ -134,12 +129,9 @@ pub(super) struct RegisterApprover {
         (status = 409, description = "registered with another key", body = ErrorBody),
         (status = 422, description = "not a key, or not an approver", body = ErrorBody),
     ))]
-pub(super) async fn register_approver(
-    api: Api,
-    body: Result<Json<RegisterApprover>, JsonRejection>,
-) -> Response {
+pub(super) async fn register_approver(api: Api, body: Body<RegisterApprover>) -> Response {
     api.run(&[], move |st, caller| {
-        let b = json_body(body)?;
+        let b = body.get()?;
         st.pipeline.register_approver(
             &b.principal,
             &b.public_key,
@@ -202,14 +194,11 @@ pub(super) struct NetworkBody {
     responses(
         (status = 201, description = "the address", body = DepositAddress),
         (status = 400, description = "no deposits on that network", body = ErrorBody),
-        (status = 503, description = "no deposit pool configured", body = ErrorBody),
+        errors::NoDeposits,
     ))]
-pub(super) async fn hand_out_deposit(
-    api: Api,
-    body: Result<Json<NetworkBody>, JsonRejection>,
-) -> Response {
+pub(super) async fn hand_out_deposit(api: Api, body: Body<NetworkBody>) -> Response {
     api.run(&["warm-tier", "treasury"], move |st, caller| {
-        let b = json_body(body)?;
+        let b = body.get()?;
         let (index, address) =
             st.pipeline
                 .deposit_hand_out(&b.network, &caller.principal, (st.clock)())?;
@@ -228,17 +217,10 @@ pub(super) async fn hand_out_deposit(
 
 /// Deposit addresses handed out on a network
 #[utoipa::path(get, path = "/v1/deposits", tag = "treasury", params(NetworkBody),
-    responses(
-        (status = 200, description = "addresses", body = DepositList),
-        (status = 400, description = "invalid query", body = ErrorBody),
-        (status = 503, description = "no deposit pool configured", body = ErrorBody),
-    ))]
-pub(super) async fn list_deposits(
-    api: Api,
-    q: Result<Query<NetworkBody>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+    responses((status = 200, description = "addresses", body = DepositList), errors::BadQuery, errors::NoDeposits))]
+pub(super) async fn list_deposits(api: Api, q: Args<NetworkBody>) -> Response {
     api.run(READERS, move |st, _| {
-        let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
+        let q = q.get()?;
         let list: Vec<_> = st
             .pipeline
             .deposit_list(&q.network)?
@@ -258,18 +240,11 @@ pub(super) async fn list_deposits(
 ///
 /// Batches over the configured threshold whose fee is under the configured fraction.
 #[utoipa::path(get, path = "/v1/sweeps/plan", tag = "treasury", params(NetworkBody),
-    responses(
-        (status = 200, description = "the plan", body = SweepPlan),
-        (status = 400, description = "invalid query", body = ErrorBody),
-        (status = 502, description = "the chain did not answer", body = ErrorBody),
-        (status = 503, description = "no deposit pool configured", body = ErrorBody),
-    ))]
-pub(super) async fn sweep_plan(
-    api: Api,
-    q: Result<Query<NetworkBody>, axum::extract::rejection::QueryRejection>,
-) -> Response {
+    responses((status = 200, description = "the plan", body = SweepPlan), errors::BadQuery,
+        (status = 502, description = "the chain did not answer", body = ErrorBody), errors::NoDeposits))]
+pub(super) async fn sweep_plan(api: Api, q: Args<NetworkBody>) -> Response {
     api.run(READERS, move |st, _| {
-        let Query(q) = q.map_err(|e| bad(format!("query: {}", e.body_text())))?;
+        let q = q.get()?;
         let plan = st.pipeline.sweep_plan(&q.network)?;
         let plan = SweepPlan {
             network: q.network,
