@@ -15,7 +15,7 @@ mod stations;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Query, State as AxState};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -241,6 +241,20 @@ struct Id(
     /// The request id (a UUID).
     String,
 );
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(id) = Path::<String>::from_request_parts(parts, st)
+            .await
+            .map_err(|e| bad(format!("path: {}", e.body_text())))?;
+        Ok(Self(id))
+    }
+}
 
 /// The documented routes: each handler's path, parameters, body and answers come from
 /// its `#[utoipa::path]`, so the OpenAPI document is generated from the routes served.

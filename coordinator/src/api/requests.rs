@@ -1,7 +1,6 @@
 //! Transfer requests: create (idempotent, risk-assessed inside the storage transaction),
 //! list, read, cancel, and the risk role's review.
 
-use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -108,7 +107,7 @@ pub(super) async fn list_requests(api: Api, q: Args<ListQuery>) -> Response {
 /// One request
 #[utoipa::path(get, path = "/v1/requests/{id}", tag = "requests", params(Id),
     responses((status = 200, description = "the request", body = RequestAnswer), errors::NoSuchRequest))]
-pub(super) async fn get_request(api: Api, Path(Id(id)): Path<Id>) -> Response {
+pub(super) async fn get_request(api: Api, Id(id): Id) -> Response {
     api.run(READERS, move |st, _| answer(request_row(st, &id)?))
         .await
 }
@@ -125,11 +124,7 @@ pub(super) struct Reason {
 #[utoipa::path(post, path = "/v1/requests/{id}/cancel", tag = "requests", params(Id), request_body = Reason,
     responses((status = 200, description = "cancelled", body = RequestAnswer), errors::NoReason, errors::NoSuchRequest,
         (status = 409, description = "the request can no longer be cancelled", body = ErrorBody), errors::BadField))]
-pub(super) async fn cancel_request(
-    api: Api,
-    Path(Id(id)): Path<Id>,
-    body: Body<Reason>,
-) -> Response {
+pub(super) async fn cancel_request(api: Api, Id(id): Id, body: Body<Reason>) -> Response {
     api.run(&["treasury"], move |st, caller| {
         let reason = body.get()?.reason;
         if reason.trim().is_empty() || reason.chars().count() > 500 {
@@ -169,11 +164,7 @@ pub(super) struct Review {
 #[utoipa::path(post, path = "/v1/requests/{id}/review", tag = "requests", params(Id), request_body = Review,
     responses((status = 200, description = "decided", body = RequestAnswer), errors::NoReason, errors::NoSuchRequest,
         (status = 409, description = "not in manual review", body = ErrorBody), errors::BadField))]
-pub(super) async fn review_request(
-    api: Api,
-    Path(Id(id)): Path<Id>,
-    body: Body<Review>,
-) -> Response {
+pub(super) async fn review_request(api: Api, Id(id): Id, body: Body<Review>) -> Response {
     api.run(&["risk"], move |st, caller| {
         let review = body.get()?;
         if review.reason.trim().is_empty() {

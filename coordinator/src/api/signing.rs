@@ -90,7 +90,7 @@ fn scan_frames(frames: &[String]) -> Result<Payload, ApiError> {
 #[utoipa::path(get, path = "/v1/requests/{id}/envelope", tag = "signing", params(Id),
     responses((status = 200, description = "the envelope", body = EnvelopeView), errors::NoSuchRequest,
         (status = 422, description = "not prepared yet, with why", body = ErrorBody)))]
-pub(super) async fn envelope(api: Api, Path(Id(id)): Path<Id>) -> Response {
+pub(super) async fn envelope(api: Api, Id(id): Id) -> Response {
     api.run(READERS, move |st, _| {
         request_row(st, &id)?;
         Ok(Json(st.pipeline.envelope(&id)?).into_response())
@@ -111,11 +111,7 @@ pub(super) struct ApprovalBody {
     responses((status = 200, description = "recorded", body = RequestAnswer), errors::NoSuchRequest,
         (status = 409, description = "not awaiting approvals", body = ErrorBody),
         (status = 422, description = "a bad signature, an unknown approver or the requester", body = ErrorBody)))]
-pub(super) async fn approve(
-    api: Api,
-    Path(Id(id)): Path<Id>,
-    body: Body<ApprovalBody>,
-) -> Response {
+pub(super) async fn approve(api: Api, Id(id): Id, body: Body<ApprovalBody>) -> Response {
     api.run(&["approver"], move |st, caller| {
         let b = body.get()?;
         answer(
@@ -147,7 +143,7 @@ fn frames_of(env: &Envelope) -> Result<(String, usize, Vec<String>), ApiError> {
         (status = 409, description = "not approved, or the transaction changed since approval", body = ErrorBody),
         (status = 503, description = "no station registered for the network", body = ErrorBody),
     ))]
-pub(super) async fn export(api: Api, Path(Id(id)): Path<Id>) -> Response {
+pub(super) async fn export(api: Api, Id(id): Id) -> Response {
     api.run(&["treasury"], move |st, caller| {
         let req = st.pipeline.export(&id, &caller.principal, (st.clock)())?;
         let (ur_type, fragments, frames) = frames_of(&Envelope::Request(req))?;
@@ -190,7 +186,7 @@ fn usb_keys(st: &AppState) -> Result<&usb_transfer::keyfile::KeyPair, ApiError> 
 /// The exported request's UR frames again
 #[utoipa::path(get, path = "/v1/requests/{id}/export/frames", tag = "signing", params(Id),
     responses((status = 200, description = "the frames", body = Frames), errors::NoSuchRequest, errors::NotExported))]
-pub(super) async fn export_frames(api: Api, Path(Id(id)): Path<Id>) -> Response {
+pub(super) async fn export_frames(api: Api, Id(id): Id) -> Response {
     api.run(READERS, move |st, _| {
         let (ur_type, fragments, frames) = exported_frames(st, &id)?;
         Ok(Json(frames_answer(ur_type, fragments, frames)).into_response())
@@ -239,11 +235,7 @@ pub(super) struct BundleQuery {
         errors::NoSuchRequest, errors::NotExported,
         (status = 503, description = "no USB keys configured", body = ErrorBody),
     ))]
-pub(super) async fn export_bundle(
-    api: Api,
-    Path(Id(id)): Path<Id>,
-    q: Args<BundleQuery>,
-) -> Response {
+pub(super) async fn export_bundle(api: Api, Id(id): Id, q: Args<BundleQuery>) -> Response {
     api.run(&["treasury"], move |st, _| {
         let q = q.get()?;
         let usb = usb_keys(st)?;
@@ -382,7 +374,7 @@ fn answer_of(st: &AppState, ctype: &str, body: &[u8]) -> Result<Answer, ApiError
         (status = 415, description = "neither JSON nor a bundle", body = ErrorBody),
         (status = 422, description = "the response does not match the request", body = ErrorBody),
     ))]
-pub(super) async fn import(api: Api, Path(Id(id)): Path<Id>, body: Bytes) -> Response {
+pub(super) async fn import(api: Api, Id(id): Id, body: Bytes) -> Response {
     let ctype = api.header(header::CONTENT_TYPE);
     api.run(&["treasury"], move |st, caller| {
         let now = (st.clock)();
@@ -405,7 +397,7 @@ pub(super) async fn import(api: Api, Path(Id(id)): Path<Id>, body: Bytes) -> Res
 /// The request's transaction on its chain: hash, nonce, signed bytes
 #[utoipa::path(get, path = "/v1/requests/{id}/chain", tag = "signing", params(Id),
     responses((status = 200, description = "status", body = ChainStatus), errors::NoSuchRequest))]
-pub(super) async fn chain_status(api: Api, Path(Id(id)): Path<Id>) -> Response {
+pub(super) async fn chain_status(api: Api, Id(id): Id) -> Response {
     api.run(READERS, move |st, _| {
         let row = request_row(st, &id)?;
         let sent = st.pipeline.sent(&id)?;
@@ -427,7 +419,7 @@ pub(super) async fn chain_status(api: Api, Path(Id(id)): Path<Id>) -> Response {
 #[utoipa::path(get, path = "/v1/requests/{id}/export/bbqr", tag = "signing", params(Id),
     responses((status = 200, description = "the parts", body = BbqrParts),
         (status = 400, description = "not a Bitcoin request", body = ErrorBody), errors::NoSuchRequest, errors::NotExported))]
-pub(super) async fn export_bbqr(api: Api, Path(Id(id)): Path<Id>) -> Response {
+pub(super) async fn export_bbqr(api: Api, Id(id): Id) -> Response {
     api.run(READERS, move |st, _| {
         let psbt = exported(st, &id)?
             .payloads

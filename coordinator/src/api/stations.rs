@@ -33,12 +33,10 @@ pub(super) struct RegisterStation {
 ///
 /// Either `frames` or `cbor_hex`; with `usb_keys`, bundles can be sealed to it.
 #[utoipa::path(post, path = "/v1/stations", tag = "installation", request_body = RegisterStation,
-    responses(
-        (status = 201, description = "registered", body = StationRegistered),
+    responses((status = 201, description = "registered", body = StationRegistered),
         (status = 400, description = "unreadable descriptor", body = ErrorBody),
         (status = 409, description = "the name is registered with other keys", body = ErrorBody),
-        (status = 422, description = "a descriptor the coordinator refuses", body = ErrorBody),
-    ))]
+        (status = 422, description = "a descriptor the coordinator refuses", body = ErrorBody)))]
 pub(super) async fn register_station(api: Api, body: Body<RegisterStation>) -> Response {
     api.run(&[], move |st, caller| {
         let b = body.get()?;
@@ -124,11 +122,9 @@ pub(super) struct RegisterApprover {
 
 /// Register an approver's Ed25519 public key (role: admin)
 #[utoipa::path(post, path = "/v1/approvers", tag = "installation", request_body = RegisterApprover,
-    responses(
-        (status = 201, description = "registered", body = ApproverRegistered),
+    responses((status = 201, description = "registered", body = ApproverRegistered),
         (status = 409, description = "registered with another key", body = ErrorBody),
-        (status = 422, description = "not a key, or not an approver", body = ErrorBody),
-    ))]
+        (status = 422, description = "not a key, or not an approver", body = ErrorBody)))]
 pub(super) async fn register_approver(api: Api, body: Body<RegisterApprover>) -> Response {
     api.run(&[], move |st, caller| {
         let b = body.get()?;
