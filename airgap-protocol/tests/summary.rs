@@ -3,6 +3,14 @@
 use airgap_protocol::envelope::{DisplayHints, Payload, PayloadBody};
 use airgap_protocol::summary::*;
 
+/// The summary's first recipient is `address`, paid `amount` (as displayed), and the
+/// fee is `fee` base units.
+fn first_pays(s: &Summary, address: &str, amount: &str, fee: u128) {
+    assert_eq!(s.recipients[0].address, address);
+    assert_eq!(s.recipients[0].amount.display(), amount);
+    assert_eq!(s.fee.as_ref().unwrap().base_units, fee);
+}
+
 fn payload(network: &str, body: PayloadBody) -> Payload {
     Payload {
         network: network.into(),
@@ -90,13 +98,13 @@ mod btc {
         let (p, _) = psbt();
         let s = sum(&p);
         assert_eq!(s.recipients.len(), 2);
-        assert_eq!(s.recipients[0].address, addr(2).to_string());
-        assert!(s.recipients[0].address.starts_with("bcrt1q"));
-        assert_eq!(
-            s.recipients[0].amount.display(),
-            "0.0006 BTC (60000 base units)"
+        first_pays(
+            &s,
+            &addr(2).to_string(),
+            "0.0006 BTC (60000 base units)",
+            1_000,
         );
-        assert_eq!(s.fee.unwrap().base_units, 1_000);
+        assert!(s.recipients[0].address.starts_with("bcrt1q"));
         assert_eq!(s.sources[0].amount.as_ref().unwrap().base_units, 100_000);
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
@@ -230,15 +238,12 @@ mod evm {
         let tx = hex!("ec098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a764000080018080").to_vec();
         let s = sum(tx, &SummaryOptions::default());
         assert_eq!(s.network, "evm:1");
-        assert_eq!(
-            s.recipients[0].address,
-            "0x3535353535353535353535353535353535353535"
+        first_pays(
+            &s,
+            "0x3535353535353535353535353535353535353535",
+            "1 ETH (1000000000000000000 base units)",
+            21_000 * 20_000_000_000,
         );
-        assert_eq!(
-            s.recipients[0].amount.display(),
-            "1 ETH (1000000000000000000 base units)"
-        );
-        assert_eq!(s.fee.unwrap().base_units, 21_000 * 20_000_000_000);
         assert!(s.details.contains(&("nonce".into(), "9".into())));
     }
 
@@ -253,15 +258,12 @@ mod evm {
             &tokens(),
         );
         assert_eq!(s.recipients.len(), 1);
-        assert_eq!(
-            s.recipients[0].address,
-            "0x52908400098527886E0F7030069857D2E4169EE7"
+        first_pays(
+            &s,
+            "0x52908400098527886E0F7030069857D2E4169EE7",
+            "2.5 USDC (2500000 base units)",
+            60_000 * 30_000_000_000,
         );
-        assert_eq!(
-            s.recipients[0].amount.display(),
-            "2.5 USDC (2500000 base units)"
-        );
-        assert_eq!(s.fee.unwrap().base_units, 60_000 * 30_000_000_000);
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
 
@@ -420,20 +422,17 @@ mod sol {
             transfer(a(1), a(2), 1_500_000_000),
         ]);
         assert_eq!(s.recipients.len(), 1);
-        assert_eq!(
-            s.recipients[0].address,
-            bs58::encode([2u8; 32]).into_string()
-        );
-        assert_eq!(
-            s.recipients[0].amount.display(),
-            "1.5 SOL (1500000000 base units)"
+        first_pays(
+            &s,
+            &bs58::encode([2u8; 32]).into_string(),
+            "1.5 SOL (1500000000 base units)",
+            5_000,
         );
         assert!(s
             .details
             .iter()
             .any(|(k, v)| k == "durable nonce account"
                 && *v == bs58::encode([5u8; 32]).into_string()));
-        assert_eq!(s.fee.unwrap().base_units, 5_000);
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
 

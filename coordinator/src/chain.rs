@@ -406,9 +406,16 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// The balance a watch sees, base units.
     fn watched_balance(&self, ctx: &Ctx, w: &Watch) -> Result<u128, PipelineError>;
 
-    /// Checks a watch of this network when the service starts.
-    fn check_watch(&self, _w: &Watch) -> Result<(), String> {
-        Ok(())
+    /// Checks a watch of this network when the service starts. An account chain watches
+    /// an address; a descriptor is for Bitcoin watches.
+    fn check_watch(&self, w: &Watch) -> Result<(), String> {
+        match &w.descriptor {
+            Some(_) => Err(format!(
+                "watch {} on {}: a descriptor is for Bitcoin watches",
+                w.address, w.network
+            )),
+            None => Ok(()),
+        }
     }
 
     /// A hardware-wallet cosigner's signed transaction, where the chain has cosigners.

@@ -113,6 +113,14 @@ async fn auth_and_roles_on_every_route() {
     let a = api();
     let (_, v) = a.create("t-treasury", &create_body("1000"), "seed").await;
     let id = v["request"]["id"].as_str().unwrap().to_string();
+    let readers = vec![
+        "t-treasury",
+        "t-approver",
+        "t-risk",
+        "t-auditor",
+        "t-warm",
+        "t-admin",
+    ];
     let routes: Vec<(&str, String, Option<String>, Vec<&str>)> = vec![
         (
             "POST",
@@ -120,32 +128,8 @@ async fn auth_and_roles_on_every_route() {
             Some(create_body("2000")),
             vec!["t-treasury", "t-warm", "t-admin"],
         ),
-        (
-            "GET",
-            "/v1/requests".into(),
-            None,
-            vec![
-                "t-treasury",
-                "t-approver",
-                "t-risk",
-                "t-auditor",
-                "t-warm",
-                "t-admin",
-            ],
-        ),
-        (
-            "GET",
-            format!("/v1/requests/{id}"),
-            None,
-            vec![
-                "t-treasury",
-                "t-approver",
-                "t-risk",
-                "t-auditor",
-                "t-warm",
-                "t-admin",
-            ],
-        ),
+        ("GET", "/v1/requests".into(), None, readers.clone()),
+        ("GET", format!("/v1/requests/{id}"), None, readers.clone()),
         (
             "POST",
             format!("/v1/requests/{id}/review"),
@@ -176,14 +160,6 @@ async fn auth_and_roles_on_every_route() {
             None,
             vec!["t-auditor", "t-admin"],
         ),
-    ];
-    let readers = vec![
-        "t-treasury",
-        "t-approver",
-        "t-risk",
-        "t-auditor",
-        "t-warm",
-        "t-admin",
     ];
     let mut routes = routes;
     routes.extend([

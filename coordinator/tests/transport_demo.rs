@@ -2,31 +2,29 @@
 
 use std::process::Command;
 
+/// Runs `coordinator demo` with `args`: whether it succeeded, its stdout and stderr.
+fn demo(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_coordinator"))
+        .arg("demo")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (o.status.success(), text(&o.stdout), text(&o.stderr))
+}
+
 #[test]
 fn transport_demo_reads_back_its_frames() {
     let out = std::env::temp_dir().join(format!("coord-demo-{}", std::process::id()));
-    let o = Command::new(env!("CARGO_BIN_EXE_coordinator"))
-        .args(["demo", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let (ok, stdout, stderr) = demo(&["--out", out.to_str().unwrap()]);
+    assert!(ok, "{stdout}\n{stderr}");
     assert!(stdout.contains("read back: complete"), "{stdout}");
     assert!(
         stdout.contains("read back in reverse order: intact"),
         "{stdout}"
     );
-    let bad = Command::new(env!("CARGO_BIN_EXE_coordinator"))
-        .args(["demo", "--loss", "95"])
-        .output()
-        .unwrap();
-    assert!(!bad.status.success());
-    let err = String::from_utf8_lossy(&bad.stderr);
+    let (ok, _, err) = demo(&["--loss", "95"]);
+    assert!(!ok);
     assert!(
         err.contains("--loss") && err.contains("must be in 0..90"),
         "{err}"

@@ -577,6 +577,14 @@ impl Desks {
             warm: add_token(exe, db, "warm-tier", "warm-tier")?,
         })
     }
+
+    /// Adds the desks' tokens to `db`, then starts the service over it with
+    /// [`serve_args`]`(chains, key, &[])`.
+    pub fn serve(exe: &Path, db: &Path, chains: &Path, key: &Path) -> Result<(Self, Service)> {
+        let desks = Self::add(exe, db)?;
+        let svc = Service::start(exe, db, &serve_args(chains, key, &[]))?;
+        Ok((desks, svc))
+    }
 }
 
 /// `coordinator serve` arguments of a service test: `chains`, the request `key`, two

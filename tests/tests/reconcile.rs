@@ -20,9 +20,7 @@ use signer_station::ceremony::export_descriptor;
 use signer_station::hsm::SigningBackend;
 use signer_station::tui::rehearsal;
 use strongroom_e2e::btcserver::BtcServer;
-use strongroom_e2e::service::{
-    coordinator_files, scratch, serve_args, station_signs, Desks, Service,
-};
+use strongroom_e2e::service::{coordinator_files, scratch, station_signs, Desks, Service};
 
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
@@ -74,8 +72,7 @@ fn every_hsm_signature_reconciles_and_the_odd_ones_raise_alerts() -> Result<()> 
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let desk = Desks::add(&exe(), &db)?;
-    let svc = Service::start(&exe(), &db, &serve_args(&chains, &key_path, &[]))?;
+    let (desk, svc) = Desks::serve(&exe(), &db, &chains, &key_path)?;
     let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &p, now())?;
     svc.register_station(&desk.admin, &descriptor)?;
     svc.register_approvers(&desk.admin, &["ana", "ben"])?;

@@ -18,9 +18,7 @@ use serde_json::json;
 use signer_station::ceremony::export_descriptor;
 use signer_station::tui::rehearsal;
 use strongroom_e2e::btcserver::BtcServer;
-use strongroom_e2e::service::{
-    coordinator_files, scratch, serve_args, station_signs, Desks, Service,
-};
+use strongroom_e2e::service::{coordinator_files, scratch, station_signs, Desks, Service};
 use tamper::Tamper;
 
 fn exe() -> PathBuf {
@@ -116,9 +114,7 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let desk = Desks::add(&exe(), &db)?;
-    let args = serve_args(&chains, &key_path, &[]);
-    let svc = Service::start(&exe(), &db, &args)?;
+    let (desk, svc) = Desks::serve(&exe(), &db, &chains, &key_path)?;
     for v in [&a, &b] {
         svc.register_station(&desk.admin, &v.descriptor)?;
     }
@@ -334,9 +330,7 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let desk = Desks::add(&exe(), &db)?;
-    let args = serve_args(&chains, &key_path, &[]);
-    let svc = Service::start(&exe(), &db, &args)?;
+    let (desk, svc) = Desks::serve(&exe(), &db, &chains, &key_path)?;
     svc.register_station(&desk.admin, &a.descriptor)?;
     svc.register_approvers(&desk.admin, &["ana", "ben"])?;
     let r = svc.call("GET", "/v1/vaults", Some(&desk.ana), None)?;

@@ -17,9 +17,7 @@ use signer_station::tui::rehearsal::{self, seed_key};
 use solana_address::Address;
 use strongroom_e2e::litesvm::LiteSvm;
 use strongroom_e2e::requests::{now, round_trip, signed_request, Channel};
-use strongroom_e2e::service::{
-    coordinator_files, scratch, serve_args, station_signs, Desks, Service,
-};
+use strongroom_e2e::service::{coordinator_files, scratch, station_signs, Desks};
 use tamper::Tamper;
 
 mod tamper;
@@ -97,9 +95,7 @@ fn solana_request_through_the_service() -> Result<()> {
         ),
     )?;
     let db = dir.join("coordinator.db");
-    let desk = Desks::add(&exe(), &db)?;
-    let args = serve_args(&chains, &key_path, &[]);
-    let svc = Service::start(&exe(), &db, &args)?;
+    let (desk, svc) = Desks::serve(&exe(), &db, &chains, &key_path)?;
     // Exported as a ceremony step of this station: its ledger records the identity
     // signature with the device's log, so signing goes on.
     let descriptor = station

@@ -157,6 +157,16 @@ impl Rig {
         Blockhash::Nonce(self.builder().nonce(&addr(&self.nonce_key)).unwrap())
     }
 
+    /// `amount` of the test mint (6 decimals) from the vault to the recipient, under the
+    /// durable nonce.
+    fn usdc_to_recipient(&self, amount: u64, opts: TxOptions) -> UnsignedSolTx {
+        let (vault, mint, to) = (&self.vault, &self.mint, &self.recipient);
+        let bh = self.durable();
+        self.builder()
+            .spl_transfer(vault, mint, 6, to, amount, &bh, opts)
+            .unwrap()
+    }
+
     /// Through QR to the station and back: the station's signatures, or its refusal.
     fn sign(
         &mut self,
@@ -259,41 +269,18 @@ fn nonce_provisioning_sol_and_spl_transfers_and_late_signing() {
     let dest = associated_token_address(&r.recipient, &r.mint);
     assert_eq!(r.node.token_balance(&dest).unwrap(), None);
     let source = associated_token_address(&r.vault, &r.mint);
-    let bh = r.durable();
-    let tx = r
-        .builder()
-        .spl_transfer(
-            &r.vault,
-            &r.mint,
-            6,
-            &r.recipient,
-            1_250 * USDC,
-            &bh,
-            TxOptions {
-                version: MessageVersion::V0,
-                ..TxOptions::default()
-            },
-        )
-        .unwrap();
+    let v0 = TxOptions {
+        version: MessageVersion::V0,
+        ..TxOptions::default()
+    };
+    let tx = r.usdc_to_recipient(1_250 * USDC, v0);
     assert_eq!(tx.message[0], 0x80, "a v0 message");
     let sigs = r.sign(&tx, "spl transfer", &hsm).unwrap();
     assert!(matches!(r.send(&tx, &sigs), SolState::Landed { .. }));
     assert_eq!(r.node.token_balance(&dest).unwrap(), Some(1_250 * USDC));
     assert_eq!(r.node.token_balance(&source).unwrap(), Some(3_750 * USDC));
     // A second transfer finds the account there; created idempotently, no failure.
-    let bh = r.durable();
-    let tx = r
-        .builder()
-        .spl_transfer(
-            &r.vault,
-            &r.mint,
-            6,
-            &r.recipient,
-            250 * USDC,
-            &bh,
-            TxOptions::default(),
-        )
-        .unwrap();
+    let tx = r.usdc_to_recipient(250 * USDC, TxOptions::default());
     let sigs = r.sign(&tx, "spl transfer again", &hsm).unwrap();
     assert!(matches!(r.send(&tx, &sigs), SolState::Landed { .. }));
     assert_eq!(r.node.token_balance(&dest).unwrap(), Some(1_500 * USDC));

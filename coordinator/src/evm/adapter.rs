@@ -244,14 +244,4 @@ impl ChainAdapter for EvmChain {
     fn watched_balance(&self, _ctx: &Ctx, w: &Watch) -> Result<u128, PipelineError> {
         self.balance(&w.address)
     }
-
-    fn check_watch(&self, w: &Watch) -> Result<(), String> {
-        match &w.descriptor {
-            Some(_) => Err(format!(
-                "watch {} on {}: a descriptor is for Bitcoin watches",
-                w.address, w.network
-            )),
-            None => Ok(()),
-        }
-    }
 }

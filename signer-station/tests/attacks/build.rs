@@ -247,40 +247,30 @@ pub fn transfer_checked(
     token_ix(12, &accounts, amount, &[decimals])
 }
 
-pub fn token_unchecked(
-    source: [u8; 32],
-    dest: [u8; 32],
-    owner: [u8; 32],
-    amount: u64,
-) -> Instruction {
-    token_ix(
-        3,
-        &[
-            (source, true, false),
-            (dest, true, false),
-            (owner, false, true),
-        ],
-        amount,
-        &[],
-    )
+/// SPL Token `Transfer` (3) of `[source, destination, owner]`.
+pub fn token_unchecked(accounts: [[u8; 32]; 3], amount: u64) -> Instruction {
+    token_three(3, accounts, true, amount)
 }
 
-pub fn token_approve(
-    source: [u8; 32],
-    delegate: [u8; 32],
-    owner: [u8; 32],
+/// SPL Token `Approve` (4) of `[source, delegate, owner]`.
+pub fn token_approve(accounts: [[u8; 32]; 3], amount: u64) -> Instruction {
+    token_three(4, accounts, false, amount)
+}
+
+/// A three-account token instruction: a writable source, the second account (writable
+/// or not), the owner signing.
+fn token_three(
+    tag: u8,
+    [a, b, owner]: [[u8; 32]; 3],
+    b_writable: bool,
     amount: u64,
 ) -> Instruction {
-    token_ix(
-        4,
-        &[
-            (source, true, false),
-            (delegate, false, false),
-            (owner, false, true),
-        ],
-        amount,
-        &[],
-    )
+    let accounts = [
+        (a, true, false),
+        (b, b_writable, false),
+        (owner, false, true),
+    ];
+    token_ix(tag, &accounts, amount, &[])
 }
 
 /// An associated-token-account create paid by `funder`, for `owner`, under `token_program`.

@@ -81,12 +81,12 @@ attacks! {
     };
     sol_unchecked_token_transfer => DISALLOWED; |r| {
         let ours = devnet(r);
-        let p = sol(r, vec![token_unchecked([30; 32], [3; 32], ours, 1_000)], 1);
+        let p = sol(r, vec![token_unchecked([[30; 32], [3; 32], ours], 1_000)], 1);
         r.send(vec![p])
     };
     sol_token_delegate_approval => DISALLOWED; |r| {
         let ours = devnet(r);
-        let p = sol(r, vec![token_approve([30; 32], [66; 32], ours, 1_000)], 1);
+        let p = sol(r, vec![token_approve([[30; 32], [66; 32], ours], 1_000)], 1);
         r.send(vec![p])
     };
     sol_mint_the_policy_does_not_name => UNLISTED_ASSET; |r| {
