@@ -227,14 +227,7 @@ fn table_decoders() {
         for (i, f) in frames.iter().enumerate() {
             let t = Instant::now();
             let texts = match kind {
-                Some(k) => decode_gray(
-                    GrayFrame {
-                        width: f.img.width() as usize,
-                        height: f.img.height() as usize,
-                        data: f.img.as_raw(),
-                    },
-                    k,
-                ),
+                Some(k) => decode_gray(GrayFrame::of(&f.img), k),
                 None => match Command::new("zbarimg")
                     .args(["-q", "--raw", "-Sdisable", "-Sqrcode.enable"])
                     .arg(dir.join(format!("{i:04}.png")))

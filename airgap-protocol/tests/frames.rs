@@ -8,11 +8,7 @@ use airgap_protocol::qr::{self, decode_gray, DecoderKind, FrameRenderer, GrayFra
 use airgap_protocol::ur::UrEncoder;
 
 fn gray(img: &image::GrayImage) -> GrayFrame<'_> {
-    GrayFrame {
-        width: img.width() as usize,
-        height: img.height() as usize,
-        data: img.as_raw(),
-    }
+    GrayFrame::of(img)
 }
 
 fn message(len: usize, seed: u64) -> Vec<u8> {

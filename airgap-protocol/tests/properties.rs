@@ -69,7 +69,7 @@ proptest! {
         let mut got = None;
         for _ in 0..enc.fragment_count() * 3 + 5 {
             let img = r.to_gray(&enc.next_part(), 4).unwrap();
-            let frame = GrayFrame { width: img.width() as usize, height: img.height() as usize, data: img.as_raw() };
+            let frame = GrayFrame::of(&img);
             for ev in scanner.push_frame(frame) {
                 if let ScanEvent::Complete(Payload::Ur { message, .. }) = ev { got = Some(message); }
             }

@@ -140,38 +140,28 @@ fn fail_absurd_sizes_are_refused_before_allocation() {
         max_message_len: 100_000,
     };
     let mut rx = UrReceiver::with_limits(limits);
-    let huge = FountainPart {
-        seq: 1,
-        seq_len: 4_000_000,
-        message_len: 4_000_000,
-        checksum: 1,
-        data: vec![7],
+    // Part 1 of `seq_len` parts of a `message_len`-byte message, `data_len` bytes of it.
+    let claims = |seq_len: u32, message_len: u32, data_len: usize| {
+        let p = FountainPart {
+            seq: 1,
+            seq_len,
+            message_len,
+            checksum: 1,
+            data: vec![7; data_len],
+        };
+        to_text("bytes", &p)
     };
     assert!(matches!(
-        rx.receive(&to_text("bytes", &huge)),
+        rx.receive(&claims(4_000_000, 4_000_000, 1)),
         Err(UrError::TooLarge {
             what: "fragment count",
             ..
         })
     ));
-    let long = FountainPart {
-        seq: 1,
-        seq_len: 2,
-        message_len: 200_000,
-        checksum: 1,
-        data: vec![7; 100_000],
-    };
     // Text cap catches it first (a QR cannot carry it); either way it is refused.
-    assert!(rx.receive(&to_text("bytes", &long)).is_err());
-    let big = FountainPart {
-        seq: 1,
-        seq_len: 200,
-        message_len: 200_000,
-        checksum: 1,
-        data: vec![7; 1000],
-    };
+    assert!(rx.receive(&claims(2, 200_000, 100_000)).is_err());
     assert!(matches!(
-        rx.receive(&to_text("bytes", &big)),
+        rx.receive(&claims(200, 200_000, 1000)),
         Err(UrError::TooLarge {
             what: "fragment count" | "message length",
             ..

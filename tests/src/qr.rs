@@ -42,11 +42,7 @@ pub fn scan_pngs<E: Into<anyhow::Error>>(
     let mut scanner = Scanner::default();
     for (n, png) in pngs.into_iter().enumerate() {
         let img = image::load_from_memory(&png.map_err(Into::into)?)?.to_luma8();
-        let frame = GrayFrame {
-            width: img.width() as usize,
-            height: img.height() as usize,
-            data: img.as_raw(),
-        };
+        let frame = GrayFrame::of(&img);
         for ev in scanner.push_frame(frame) {
             match ev {
                 ScanEvent::Complete(Payload::Ur { ur_type, message }) => {

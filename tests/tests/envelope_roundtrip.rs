@@ -47,11 +47,7 @@ fn through_frames(env: &Envelope) -> Envelope {
         if rng.next_f64() < 0.3 {
             continue;
         }
-        let frame = GrayFrame {
-            width: img.width() as usize,
-            height: img.height() as usize,
-            data: img.as_raw(),
-        };
+        let frame = GrayFrame::of(&img);
         for ev in scanner.push_frame(frame) {
             if let ScanEvent::Complete(Scanned::Ur { ur_type, message }) = ev {
                 return decode_envelope(&ur_type, &message).unwrap();

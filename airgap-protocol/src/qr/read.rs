@@ -14,6 +14,17 @@ pub struct GrayFrame<'a> {
     pub data: &'a [u8],
 }
 
+impl<'a> GrayFrame<'a> {
+    /// The frame of a decoded grayscale image.
+    pub fn of(img: &'a image::GrayImage) -> Self {
+        Self {
+            width: img.width() as usize,
+            height: img.height() as usize,
+            data: img.as_raw(),
+        }
+    }
+}
+
 /// Which QR decoder reads frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DecoderKind {

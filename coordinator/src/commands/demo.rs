@@ -104,11 +104,7 @@ pub fn run(o: &DemoArgs) -> Result<()> {
         let canvas = place_on_canvas(&code, side);
         let d = damage[(rng.next_u64() % damage.len() as u64) as usize];
         let frame = degrade(&canvas, side, d, rng.next_u64());
-        let gray = GrayFrame {
-            width: frame.width() as usize,
-            height: frame.height() as usize,
-            data: frame.as_raw(),
-        };
+        let gray = GrayFrame::of(&frame);
         for ev in scanner.push_frame(gray) {
             if let ScanEvent::Complete(p) = ev {
                 got = Some(p);
@@ -157,11 +153,7 @@ pub fn run(o: &DemoArgs) -> Result<()> {
     let mut done = false;
     for i in (0..split.parts.len()).rev() {
         let img = image::open(bbqr_dir.join(format!("{:04}.png", i + 1)))?.to_luma8();
-        let gray = GrayFrame {
-            width: img.width() as usize,
-            height: img.height() as usize,
-            data: img.as_raw(),
-        };
+        let gray = GrayFrame::of(&img);
         for ev in scanner.push_frame(gray) {
             if let ScanEvent::Complete(Payload::Bbqr { data, .. }) = ev {
                 if data != payload {

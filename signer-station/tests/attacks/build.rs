@@ -54,9 +54,7 @@ impl Evm {
             access_list: Default::default(),
             input: self.data.clone().into(),
         };
-        let mut buf = Vec::new();
-        tx.encode_for_signing(&mut buf);
-        buf
+        signing_bytes(&tx)
     }
 
     pub fn legacy_without_chain_id(&self) -> Vec<u8> {
@@ -69,9 +67,7 @@ impl Evm {
             value: U256::from(self.value),
             input: self.data.clone().into(),
         };
-        let mut buf = Vec::new();
-        tx.encode_for_signing(&mut buf);
-        buf
+        signing_bytes(&tx)
     }
 
     pub fn eip2930(&self) -> Vec<u8> {
@@ -85,10 +81,15 @@ impl Evm {
             access_list: Default::default(),
             input: self.data.clone().into(),
         };
-        let mut buf = Vec::new();
-        tx.encode_for_signing(&mut buf);
-        buf
+        signing_bytes(&tx)
     }
+}
+
+/// What an EVM signer hashes for `tx`.
+fn signing_bytes(tx: &dyn SignableTransaction<alloy_primitives::Signature>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    tx.encode_for_signing(&mut buf);
+    buf
 }
 
 pub fn evm_payload(signer: [u8; 20], label: &str, body_chain: u64, tx: Vec<u8>) -> Payload {

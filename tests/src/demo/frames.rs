@@ -54,11 +54,7 @@ pub(super) fn read_frames(dir: &Path, seed: u64) -> Result<(Envelope, usize, usi
             _ => Degradation::Clean,
         };
         let frame = degrade(&canvas, 620, d, k as u64);
-        let g = GrayFrame {
-            width: frame.width() as usize,
-            height: frame.height() as usize,
-            data: frame.as_raw(),
-        };
+        let g = GrayFrame::of(&frame);
         for ev in scanner.push_frame(g) {
             if let ScanEvent::Complete(Scanned::Ur { ur_type, message }) = ev {
                 return Ok((decode_envelope(&ur_type, &message)?, shown, lost));
@@ -73,11 +69,7 @@ pub(super) fn scan_texts(dir: &Path) -> Result<Vec<String>> {
     let mut texts = Vec::new();
     for f in frame_files(dir)? {
         let img = image::open(&f)?.to_luma8();
-        let g = GrayFrame {
-            width: img.width() as usize,
-            height: img.height() as usize,
-            data: img.as_raw(),
-        };
+        let g = GrayFrame::of(&img);
         for t in qr::decode_gray(g, qr::DecoderKind::default()) {
             if !texts.contains(&t) {
                 texts.push(t);
