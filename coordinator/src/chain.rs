@@ -125,23 +125,16 @@ pub struct Sent {
 }
 
 /// What adapters share: storage, this replica's name, and the fault-injection point.
-#[derive(Clone)]
+#[derive(derive_more::Debug, Clone)]
 pub struct Ctx {
     /// Storage.
+    #[debug(skip)]
     pub store: Arc<dyn Store>,
     /// This replica's name, for leases.
     pub owner: String,
     /// Fault injection for the crash-resume tests (never set in production): the process
     /// aborts right after this step.
     pub crash_after: Option<String>,
-}
-
-impl std::fmt::Debug for Ctx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ctx")
-            .field("owner", &self.owner)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Ctx {

@@ -212,17 +212,11 @@ pub mod camera {
     use super::{yuyv_luma, Frame, FrameSource};
 
     /// A camera.
+    #[derive(derive_more::Debug)]
     pub struct CameraSource {
+        #[debug(skip)]
         cam: Camera,
         index: u32,
-    }
-
-    impl std::fmt::Debug for CameraSource {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_struct("CameraSource")
-                .field("index", &self.index)
-                .finish()
-        }
     }
 
     impl CameraSource {

@@ -475,13 +475,11 @@ fn registration_refuses_weak_keys() {
 #[test]
 fn ledger_reanchored_by_custodians_signs_again() {
     let mut r = Rig::new("reanchor");
-    let psbt = single_spend(&mut r, pay(2), 10_000, 1_000);
-    let req = btc(&r, &psbt);
+    let req = payout(&mut r, 10_000);
     r.sign_ok(&req);
     cut_before_signing(&r);
     reopen(&mut r);
-    let psbt = single_spend(&mut r, pay(2), 10_000, 1_000);
-    let req = btc(&r, &psbt);
+    let req = payout(&mut r, 10_000);
     let refused = r.attempt(&req);
     r.assert_refused(refused, LEDGER_ANCHOR);
     r.h.station
@@ -491,8 +489,7 @@ fn ledger_reanchored_by_custodians_signs_again() {
             "custodians restored the ledger from the coordinator's copy",
         )
         .unwrap();
-    let psbt = single_spend(&mut r, pay(2), 10_000, 1_000);
-    let req = btc(&r, &psbt);
+    let req = payout(&mut r, 10_000);
     let signed = r.attempt(&req);
     r.assert_signed(signed);
     assert!(r.entries().iter().any(|e| matches!(&e.record,

@@ -246,11 +246,9 @@ attacks! {
 #[test]
 fn ledger_cut_between_review_and_signing() {
     let mut r = Rig::new("cut-between");
-    let a = single_spend(&mut r, pay(2), 90_000, 1_000);
-    let req = btc(&r, &a);
+    let req = payout(&mut r, 90_000);
     r.sign_ok(&req);
-    let b = single_spend(&mut r, pay(2), 70_000, 1_000);
-    let req_b = btc(&r, &b);
+    let req_b = payout(&mut r, 70_000);
     let review_b = r.station().review(&req_b, NOW).unwrap();
     assert!(review_b.verdict.is_err(), "over budget before the cut");
     cut_before_signing(&r);
@@ -269,13 +267,11 @@ fn ledger_cut_between_review_and_signing() {
 fn hsm_signature_made_outside_the_station_stops_signing() {
     use signer_station::hsm::SigningBackend;
     let mut r = Rig::new("hsm-outside");
-    let a = single_spend(&mut r, pay(2), 50_000, 1_000);
-    let req = btc(&r, &a);
+    let req = payout(&mut r, 50_000);
     r.sign_ok(&req);
     let key = r.h.keys.bitcoin(BitcoinNetwork::Regtest).unwrap().id;
     r.h.hsm.sign_ecdsa_prehash(key, &[7; 32]).unwrap();
-    let b = single_spend(&mut r, pay(2), 20_000, 1_000);
-    let req = btc(&r, &b);
+    let req = payout(&mut r, 20_000);
     let res = r.attempt(&req);
     r.assert_refused(res, HSM_LOG);
 }
@@ -289,8 +285,7 @@ fn hsm_logging_cannot_be_turned_off_to_sign_unseen() {
     let mut r = Rig::new("hsm-unlog");
     let e = r.h.hsm.unlog(&[Code::SignEcdsa]).unwrap_err();
     assert!(matches!(e, HsmError::Permission(_)), "{e}");
-    let a = single_spend(&mut r, pay(2), 50_000, 1_000);
-    let req = btc(&r, &a);
+    let req = payout(&mut r, 50_000);
     r.sign_ok(&req);
 }
 
@@ -298,20 +293,17 @@ fn hsm_logging_cannot_be_turned_off_to_sign_unseen() {
 #[test]
 fn ledger_cut_then_refusal_does_not_reanchor() {
     let mut r = Rig::new("cut-refuse");
-    let a = single_spend(&mut r, pay(2), 90_000, 1_000);
-    let req = btc(&r, &a);
+    let req = payout(&mut r, 90_000);
     r.sign_ok(&req);
     cut_before_signing(&r);
     reopen(&mut r);
-    let b = single_spend(&mut r, pay(2), 50_000, 1_000);
-    let req_b = btc(&r, &b);
+    let req_b = payout(&mut r, 50_000);
     let review_b = r.station().review(&req_b, NOW).unwrap();
     let refusal = Refusal::Custodians("no".into());
     r.h.station
         .refuse(&review_b, &refusal, &r.h.hsm, NOW)
         .unwrap();
-    let c = single_spend(&mut r, pay(2), 50_000, 1_000);
-    let req_c = btc(&r, &c);
+    let req_c = payout(&mut r, 50_000);
     let res = r.attempt(&req_c);
     r.assert_refused(res, LEDGER_ANCHOR);
 }
@@ -322,8 +314,7 @@ fn ledger_cut_then_refusal_does_not_reanchor() {
 #[test]
 fn ledger_forged_tail_cannot_reset_budget() {
     let mut r = Rig::new("forged-tail");
-    let a = single_spend(&mut r, pay(2), 90_000, 1_000);
-    let req = btc(&r, &a);
+    let req = payout(&mut r, 90_000);
     r.sign_ok(&req);
     {
         let mut l = signer_station::ledger::Ledger::open(&r.h.ledger_path).unwrap();

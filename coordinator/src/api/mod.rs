@@ -55,25 +55,22 @@ pub struct Config {
 }
 
 /// Shared state.
+#[derive(derive_more::Debug)]
 pub struct AppState {
     /// Storage.
+    #[debug(skip)]
     pub store: Arc<dyn Store>,
     /// Configuration.
     pub config: Config,
     /// Clock (Unix seconds), replaceable in tests.
+    #[debug(skip)]
     pub clock: Box<dyn Fn() -> u64 + Send + Sync>,
     /// The signing pipeline (export, import, broadcast).
+    #[debug(skip)]
     pub pipeline: Arc<crate::pipeline::Pipeline>,
     /// What `/metrics` reports.
+    #[debug(skip)]
     pub metrics: Metrics,
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
 }
 
 use answers::errors;

@@ -24,22 +24,18 @@ use crate::treasury::Watch;
 
 /// One Bitcoin vault the pipeline builds for: its chain source and its watch-only
 /// wallet, kept in memory and synced before every build.
+#[derive(derive_more::Debug)]
 pub struct BtcChain {
     /// Configuration.
     pub config: BtcConfig,
     /// Chain source.
+    #[debug(skip)]
     pub source: Box<dyn ChainSource + Send + Sync>,
+    #[debug(skip)]
     vault: Mutex<Option<Vault>>,
     /// Watch-only wallets of this network's balance watches, synced at each check.
+    #[debug(skip)]
     watched: Mutex<HashMap<String, Vault>>,
-}
-
-impl std::fmt::Debug for BtcChain {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BtcChain")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A stored PSBT (hex).

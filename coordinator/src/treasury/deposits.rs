@@ -38,19 +38,14 @@ fn default_inputs() -> usize {
 }
 
 /// A deposit pool with its watch-only wallet.
+#[derive(derive_more::Debug)]
 pub struct Deposits {
     /// Configuration.
     pub config: DepositConfig,
+    #[debug(skip)]
     pool: Mutex<crate::bitcoin::DepositPool>,
+    #[debug(skip)]
     wallet: Mutex<crate::bitcoin::Vault>,
-}
-
-impl std::fmt::Debug for Deposits {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deposits")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Deposits {

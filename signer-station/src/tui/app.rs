@@ -113,21 +113,16 @@ pub struct ResponseState {
 }
 
 /// Where USB bundles are read from, and the keys to open them.
+#[derive(derive_more::Debug)]
 pub struct UsbSource {
     /// The bundle directory (the mounted stick).
     pub dir: PathBuf,
     /// The station's bundle decryption identity.
+    #[debug(skip)]
     pub identity: age::x25519::Identity,
     /// Coordinator bundle signing keys trusted.
+    #[debug(skip)]
     pub trusted: Vec<ed25519_dalek::VerifyingKey>,
-}
-
-impl std::fmt::Debug for UsbSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UsbSource")
-            .field("dir", &self.dir)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Screens.

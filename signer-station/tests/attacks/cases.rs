@@ -89,6 +89,12 @@ pub fn btc(r: &Rig, psbt: &bitcoin::psbt::Psbt) -> SignRequest {
     r.request(vec![btc_payload(psbt, "regtest")])
 }
 
+/// A request paying `sats` to an allow-listed address from one fresh coin (fee 1,000).
+pub fn payout(r: &mut Rig, sats: u64) -> SignRequest {
+    let psbt = single_spend(r, pay(2), sats, 1_000);
+    btc(r, &psbt)
+}
+
 pub fn evm(r: &Rig, label: &str, tx: &Evm) -> Payload {
     evm_payload(r.evm_address(), label, tx.chain_id, tx.bytes())
 }
