@@ -3,6 +3,15 @@
 use airgap_protocol::bbqr::{self, Encoding, FileType, SplitOptions};
 use serde_json::Value;
 
+/// A JSON array of strings.
+fn strs(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
 fn dir() -> String {
     format!("{}/tests/vectors/bbqr", env!("CARGO_MANIFEST_DIR"))
 }
@@ -71,32 +80,17 @@ fn split_matches_reference_generator() {
                 "{name}"
             );
             let headers: Vec<&str> = split.parts.iter().map(|p| &p[..8]).collect();
-            let want: Vec<&str> = e["headers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| h.as_str().unwrap())
-                .collect();
+            let want = strs(&e["headers"]);
             assert_eq!(headers, want, "{name}");
             if let Some(parts) = e.get("parts") {
-                let want: Vec<&str> = parts
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| p.as_str().unwrap())
-                    .collect();
+                let want = strs(&parts);
                 assert_eq!(split.parts, want, "{name}");
                 exact += 1;
             }
         }
         // Whatever the encoder, the reference parts must join back to the input.
         if let Some(parts) = e.get("parts") {
-            let parts: Vec<&str> = parts
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p.as_str().unwrap())
-                .collect();
+            let parts = strs(&parts);
             assert_eq!(
                 bbqr::join(&parts).unwrap().data,
                 data,

@@ -17,6 +17,16 @@ fn hsm() -> YubiHsm {
     YubiHsm::open_factory(Connection::Mock).unwrap()
 }
 
+/// The device behind the fault-injecting wrapper with `faults`.
+fn faulty(faults: Faults) -> FaultyBackend<YubiHsm> {
+    FaultyBackend::new(hsm(), faults)
+}
+
+/// A signing key `id` of `alg` on `h`.
+fn key(h: &dyn SigningBackend, id: u16, alg: KeyAlgorithm) -> signer_station::hsm::KeyInfo {
+    h.generate_key(&NewKey::new(id, "test", alg, SIGN)).unwrap()
+}
+
 #[test]
 fn mock_is_labelled_loudly() {
     let info = hsm().info().unwrap();
@@ -53,16 +63,11 @@ fn secp256k1_signature_is_low_s_and_recovers_the_key() {
 
 #[test]
 fn high_s_from_the_device_is_normalised() {
-    let h = FaultyBackend::new(
-        hsm(),
-        Faults {
-            high_s: true,
-            ..Faults::default()
-        },
-    );
-    let key = h
-        .generate_key(&NewKey::new(0x11, "evm", KeyAlgorithm::Secp256k1, SIGN))
-        .unwrap();
+    let h = faulty(Faults {
+        high_s: true,
+        ..Faults::default()
+    });
+    let key = key(&h, 0x11, KeyAlgorithm::Secp256k1);
     let digest = [7u8; 32];
     // The wrapper really hands out high-S signatures.
     let raw = Signature::from_der(&h.sign_ecdsa_prehash(key.id, &digest).unwrap()).unwrap();
@@ -84,19 +89,12 @@ fn high_s_from_the_device_is_normalised() {
 
 #[test]
 fn fail_corrupt_signatures_never_leave() {
-    let h = FaultyBackend::new(
-        hsm(),
-        Faults {
-            corrupt_signatures: true,
-            ..Faults::default()
-        },
-    );
-    let k1 = h
-        .generate_key(&NewKey::new(0x12, "btc", KeyAlgorithm::Secp256k1, SIGN))
-        .unwrap();
-    let k2 = h
-        .generate_key(&NewKey::new(0x13, "sol", KeyAlgorithm::Ed25519, SIGN))
-        .unwrap();
+    let h = faulty(Faults {
+        corrupt_signatures: true,
+        ..Faults::default()
+    });
+    let k1 = key(&h, 0x12, KeyAlgorithm::Secp256k1);
+    let k2 = key(&h, 0x13, KeyAlgorithm::Ed25519);
     assert_eq!(
         sign_secp256k1(&h, &k1, &[1; 32]),
         Err(HsmError::BadSignature(0x12))
@@ -109,13 +107,10 @@ fn fail_corrupt_signatures_never_leave() {
 
 #[test]
 fn fail_capabilities_and_algorithms_are_enforced() {
-    let h = FaultyBackend::new(
-        hsm(),
-        Faults {
-            enforce_capabilities: true,
-            ..Faults::default()
-        },
-    );
+    let h = faulty(Faults {
+        enforce_capabilities: true,
+        ..Faults::default()
+    });
     let no_sign = h
         .generate_key(&NewKey::new(
             0x14,
@@ -132,9 +127,7 @@ fn fail_capabilities_and_algorithms_are_enforced() {
         sign_secp256k1(&h, &no_sign, &[1; 32]),
         Err(HsmError::Capability(0x14))
     );
-    let ed = h
-        .generate_key(&NewKey::new(0x15, "sol", KeyAlgorithm::Ed25519, SIGN))
-        .unwrap();
+    let ed = key(&h, 0x15, KeyAlgorithm::Ed25519);
     assert!(matches!(
         sign_secp256k1(&h, &ed, &[1; 32]),
         Err(HsmError::WrongAlgorithm { .. })
@@ -158,9 +151,7 @@ fn fail_capabilities_and_algorithms_are_enforced() {
 #[test]
 fn ed25519_signs_and_verifies() {
     let h = hsm();
-    let key = h
-        .generate_key(&NewKey::new(0x20, "solana-1", KeyAlgorithm::Ed25519, SIGN))
-        .unwrap();
+    let key = key(&h, 0x20, KeyAlgorithm::Ed25519);
     let sig = sign_ed25519(&h, &key, b"solana message").unwrap();
     let vk = ed25519_dalek::VerifyingKey::from_bytes(&key.public_key.clone().try_into().unwrap())
         .unwrap();

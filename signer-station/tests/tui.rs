@@ -253,29 +253,8 @@ fn policy_failure_is_shown_and_a_refusal_is_signed() {
 }
 
 fn erc20_tx(data: &[u8]) -> Vec<u8> {
-    use alloy_rlp::{Encodable, Header};
-    let mut f = Vec::new();
-    1u64.encode(&mut f);
-    1u64.encode(&mut f);
-    1_000_000_000u64.encode(&mut f);
-    30_000_000_000u64.encode(&mut f);
-    60_000u64.encode(&mut f);
-    [0xa0u8; 20].as_slice().encode(&mut f);
-    0u64.encode(&mut f);
-    data.encode(&mut f);
-    Header {
-        list: true,
-        payload_length: 0,
-    }
-    .encode(&mut f);
-    let mut out = vec![2];
-    Header {
-        list: true,
-        payload_length: f.len(),
-    }
-    .encode(&mut out);
-    out.extend_from_slice(&f);
-    out
+    let token = alloy_primitives::Address::repeat_byte(0xa0);
+    rehearsal::evm_tx(1, token, alloy_primitives::U256::ZERO, data, 60_000)
 }
 
 #[test]

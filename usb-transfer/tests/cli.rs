@@ -72,53 +72,32 @@ fn request_goes_from_coordinator_to_station() {
     .unwrap();
     assert!(listed.contains("valid request"), "{listed}");
 
-    let wrong = run(
-        STATION,
-        &args(&format!(
-            "bundle import --bundle {bundle} --keys {} --trust {} --out {} --passphrase-file {}",
+    // `side` imports the bundle into `out`, trusting `trust`, with the passphrase args.
+    let import = |side: Side, trust: &str, out: &str, pass: &str| {
+        let line = format!(
+            "bundle import --bundle {bundle} --keys {} --trust {} --out {} {pass}",
             d("station"),
-            d("coord/keys.pub"),
-            d("in.bin"),
-            d("wrong")
-        )),
+            d(trust),
+            d(out)
+        );
+        run(side, &args(&line))
+    };
+    let wrong = import(
+        STATION,
+        "coord/keys.pub",
+        "in.bin",
+        &format!("--passphrase-file {}", d("wrong")),
     );
     assert!(wrong.unwrap_err().contains("wrong passphrase"));
 
-    let ok = run(
-        STATION,
-        &args(&format!(
-            "bundle import --bundle {bundle} --keys {} --trust {} --out {} {pass}",
-            d("station"),
-            d("coord/keys.pub"),
-            d("in.bin")
-        )),
-    )
-    .unwrap();
+    let ok = import(STATION, "coord/keys.pub", "in.bin", &pass).unwrap();
     assert!(ok.contains("verified"), "{ok}");
     assert_eq!(std::fs::read(root.join("in.bin")).unwrap(), b"an envelope");
 
     // The coordinator does not import its own kind of bundle, and a foreign key is refused.
-    let e = run(
-        COORD,
-        &args(&format!(
-            "bundle import --bundle {bundle} --keys {} --trust {} --out {} {pass}",
-            d("station"),
-            d("coord/keys.pub"),
-            d("x.bin")
-        )),
-    )
-    .unwrap_err();
+    let e = import(COORD, "coord/keys.pub", "x.bin", &pass).unwrap_err();
     assert!(e.contains("imports responses"), "{e}");
-    let e = run(
-        STATION,
-        &args(&format!(
-            "bundle import --bundle {bundle} --keys {} --trust {} --out {} {pass}",
-            d("station"),
-            d("station/keys.pub"),
-            d("y.bin")
-        )),
-    )
-    .unwrap_err();
+    let e = import(STATION, "station/keys.pub", "y.bin", &pass).unwrap_err();
     assert!(e.contains("unknown key"), "{e}");
     assert!(run(STATION, &args("bundle import --bundle")).is_err());
     std::fs::remove_dir_all(&root).unwrap();

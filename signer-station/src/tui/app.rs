@@ -300,30 +300,20 @@ impl App {
             Screen::Review(r) => self.review_key(r, key),
             Screen::Refuse(r, reason) => self.refuse_key(r, reason, key),
             Screen::Unlock(r, u) => self.unlock_key(r, u, key),
-            Screen::Response(mut r) => match key {
-                Key::Esc => Screen::Home,
-                Key::Char('+') => {
-                    r.ticks_per_frame = r.ticks_per_frame.saturating_sub(1).max(1);
-                    Screen::Response(r)
+            Screen::Response(_) if key == Key::Esc => Screen::Home,
+            Screen::Response(mut r) => {
+                match key {
+                    Key::Char('+') => {
+                        r.ticks_per_frame = r.ticks_per_frame.saturating_sub(1).max(1)
+                    }
+                    Key::Char('-') => r.ticks_per_frame = (r.ticks_per_frame + 1).min(20),
+                    Key::Char('i') => r.invert = !r.invert,
+                    Key::Char('d') => r.max_version = r.max_version.saturating_sub(1).max(2),
+                    Key::Char('D') => r.max_version = (r.max_version + 1).min(25),
+                    _ => {}
                 }
-                Key::Char('-') => {
-                    r.ticks_per_frame = (r.ticks_per_frame + 1).min(20);
-                    Screen::Response(r)
-                }
-                Key::Char('i') => {
-                    r.invert = !r.invert;
-                    Screen::Response(r)
-                }
-                Key::Char('d') => {
-                    r.max_version = r.max_version.saturating_sub(1).max(2);
-                    Screen::Response(r)
-                }
-                Key::Char('D') => {
-                    r.max_version = (r.max_version + 1).min(25);
-                    Screen::Response(r)
-                }
-                _ => Screen::Response(r),
-            },
+                Screen::Response(r)
+            }
             Screen::Ceremony(i) => self.ceremony_key(i, key),
             Screen::Ledger(s) => match key {
                 Key::Esc => Screen::Home,

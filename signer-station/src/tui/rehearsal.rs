@@ -8,8 +8,9 @@ use age::secrecy::SecretString;
 use airgap_protocol::envelope::*;
 use airgap_protocol::qr::{self, FrameRenderer};
 use airgap_protocol::summary::{TokenInfo, TokenList};
+use alloy_consensus::{SignableTransaction, TxEip1559};
+use alloy_primitives::TxKind;
 use alloy_primitives::{Address, U256};
-use alloy_rlp::{Encodable, Header};
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 
@@ -197,28 +198,22 @@ pub fn station_with<B: SigningBackend + ?Sized>(
     Ok(Station::new(keys.clone(), anchors, p, tokens, ledger))
 }
 
-fn evm_tx(nonce: u64, to: Address, wei: u128) -> Vec<u8> {
-    let mut fields = Vec::new();
-    1u64.encode(&mut fields);
-    nonce.encode(&mut fields);
-    1_000_000_000u128.encode(&mut fields);
-    30_000_000_000u128.encode(&mut fields);
-    21_000u64.encode(&mut fields);
-    to.encode(&mut fields);
-    U256::from(wei).encode(&mut fields);
-    alloy_primitives::Bytes::new().encode(&mut fields);
-    Header {
-        list: true,
-        payload_length: 0,
-    }
-    .encode(&mut fields);
-    let mut out = vec![0x02];
-    Header {
-        list: true,
-        payload_length: fields.len(),
-    }
-    .encode(&mut out);
-    out.extend_from_slice(&fields);
+/// An EIP-1559 transaction on chain 1 for the station to sign: `value` wei and `input`
+/// to `to`, under `gas_limit`.
+pub fn evm_tx(nonce: u64, to: Address, value: U256, input: &[u8], gas_limit: u64) -> Vec<u8> {
+    let tx = TxEip1559 {
+        chain_id: 1,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: 30_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(to),
+        value,
+        access_list: Default::default(),
+        input: input.to_vec().into(),
+    };
+    let mut out = Vec::new();
+    tx.encode_for_signing(&mut out);
     out
 }
 
@@ -312,7 +307,7 @@ pub fn request(keys: &StationKeys, now: u64) -> Result<SignRequest, String> {
             body: PayloadBody::EvmTx {
                 chain_id: 1,
                 signer: evm_from.0 .0,
-                tx: evm_tx(0, to, 500_000_000_000_000_000),
+                tx: evm_tx(0, to, U256::from(500_000_000_000_000_000u128), &[], 21_000),
             },
             hints: DisplayHints::default(),
         },
