@@ -83,14 +83,14 @@ fn split_matches_reference_generator() {
             let want = strs(&e["headers"]);
             assert_eq!(headers, want, "{name}");
             if let Some(parts) = e.get("parts") {
-                let want = strs(&parts);
+                let want = strs(parts);
                 assert_eq!(split.parts, want, "{name}");
                 exact += 1;
             }
         }
         // Whatever the encoder, the reference parts must join back to the input.
         if let Some(parts) = e.get("parts") {
-            let parts = strs(&parts);
+            let parts = strs(parts);
             assert_eq!(
                 bbqr::join(&parts).unwrap().data,
                 data,
