@@ -165,11 +165,7 @@ attacks! {
         psbt.inputs[0].witness_utxo.as_mut().unwrap().value = bitcoin::Amount::from_sat(11_000);
         r.send(vec![btc_payload(&psbt, "regtest")])
     };
-    btc_sighash_single_anyone_can_pay => SIGHASH; |r| {
-        let mut psbt = single_spend(r, pay(2), 10_000, 1_000);
-        psbt.inputs[0].sighash_type = Some(bitcoin::EcdsaSighashType::SinglePlusAnyoneCanPay.into());
-        r.send(vec![btc_payload(&psbt, "regtest")])
-    };
+    btc_sighash_single_anyone_can_pay => SIGHASH; |r| with_sighash(r, bitcoin::EcdsaSighashType::SinglePlusAnyoneCanPay.into());
     btc_fee_over_the_cap => FEE; |r| {
         let psbt = single_spend(r, pay(2), 50_000, 30_000);
         r.send(vec![btc_payload(&psbt, "regtest")])

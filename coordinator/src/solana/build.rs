@@ -117,24 +117,12 @@ pub mod ix {
 
     /// Compute budget: unit limit.
     pub fn compute_unit_limit(units: u32) -> Instruction {
-        let mut data = vec![2];
-        data.extend_from_slice(&units.to_le_bytes());
-        Instruction {
-            program_id: program::id(program::COMPUTE_BUDGET),
-            accounts: vec![],
-            data,
-        }
+        compute_budget(2, &units.to_le_bytes())
     }
 
     /// Compute budget: price per unit, micro-lamports (the priority fee).
     pub fn compute_unit_price(micro_lamports: u64) -> Instruction {
-        let mut data = vec![3];
-        data.extend_from_slice(&micro_lamports.to_le_bytes());
-        Instruction {
-            program_id: program::id(program::COMPUTE_BUDGET),
-            accounts: vec![],
-            data,
-        }
+        compute_budget(3, &micro_lamports.to_le_bytes())
     }
 }
 
@@ -447,5 +435,14 @@ impl SolBuilder<'_> {
             ix::transfer_checked(&source, mint, &dest, vault, amount, decimals),
         ];
         self.compile(vault, ixs, blockhash, opts)
+    }
+}
+
+/// A compute-budget instruction: its tag, then its little-endian argument.
+fn compute_budget(tag: u8, arg: &[u8]) -> Instruction {
+    Instruction {
+        program_id: program::id(program::COMPUTE_BUDGET),
+        accounts: vec![],
+        data: [&[tag][..], arg].concat(),
     }
 }

@@ -89,6 +89,13 @@ pub fn btc(r: &Rig, psbt: &bitcoin::psbt::Psbt) -> SignRequest {
     r.request(vec![btc_payload(psbt, "regtest")])
 }
 
+/// A plain payout whose input asks for the sighash type `ty`.
+pub fn with_sighash(r: &mut Rig, ty: bitcoin::psbt::PsbtSighashType) -> Attempt {
+    let mut psbt = single_spend(r, pay(2), 10_000, 1_000);
+    psbt.inputs[0].sighash_type = Some(ty);
+    r.send(vec![btc_payload(&psbt, "regtest")])
+}
+
 /// A request paying `sats` to an allow-listed address from one fresh coin (fee 1,000).
 pub fn payout(r: &mut Rig, sats: u64) -> SignRequest {
     let psbt = single_spend(r, pay(2), sats, 1_000);

@@ -38,21 +38,9 @@ attacks! {
         psbt.outputs[1].bip32_derivation = map;
         r.send(vec![btc_payload(&psbt, "regtest")])
     };
-    btc_sighash_all_anyone_can_pay => SIGHASH; |r| {
-        let mut psbt = single_spend(r, pay(2), 10_000, 1_000);
-        psbt.inputs[0].sighash_type = Some(bitcoin::EcdsaSighashType::AllPlusAnyoneCanPay.into());
-        r.send(vec![btc_payload(&psbt, "regtest")])
-    };
-    btc_sighash_none => SIGHASH; |r| {
-        let mut psbt = single_spend(r, pay(2), 10_000, 1_000);
-        psbt.inputs[0].sighash_type = Some(bitcoin::EcdsaSighashType::None.into());
-        r.send(vec![btc_payload(&psbt, "regtest")])
-    };
-    btc_taproot_sighash_default => SIGHASH; |r| {
-        let mut psbt = single_spend(r, pay(2), 10_000, 1_000);
-        psbt.inputs[0].sighash_type = Some(bitcoin::TapSighashType::Default.into());
-        r.send(vec![btc_payload(&psbt, "regtest")])
-    };
+    btc_sighash_all_anyone_can_pay => SIGHASH; |r| with_sighash(r, bitcoin::EcdsaSighashType::AllPlusAnyoneCanPay.into());
+    btc_sighash_none => SIGHASH; |r| with_sighash(r, bitcoin::EcdsaSighashType::None.into());
+    btc_taproot_sighash_default => SIGHASH; |r| with_sighash(r, bitcoin::TapSighashType::Default.into());
     btc_prevout_index_past_the_previous_transaction => PREVOUT_MISMATCH; |r| {
         let mut psbt = single_spend(r, pay(2), 10_000, 1_000);
         psbt.unsigned_tx.input[0].previous_output.vout = 1;

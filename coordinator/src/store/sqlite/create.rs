@@ -101,26 +101,20 @@ pub(super) fn history_on(
     since: u64,
     exclude: &str,
 ) -> Result<Vec<(String, crate::risk::Past)>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT network, asset, destination, amount, created, id
+    let sql = "SELECT network, asset, destination, amount, created, id
              FROM requests WHERE principal = ?1 AND created >= ?2 AND id != ?3
-               AND state NOT IN ('rejected', 'cancelled')",
-        )
-        .map_err(db)?;
-    let rows = stmt
-        .query_map(params![principal, since as i64, exclude], |r| {
-            let columns = [r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?];
-            let time = r.get::<_, i64>(4)?.max(0) as u64;
-            Ok((r.get::<_, String>(5)?, columns, time))
+               AND state NOT IN ('rejected', 'cancelled')";
+    let rows = all(conn, sql, params![principal, since as i64, exclude], |r| {
+        let columns = [r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?];
+        let time = r.get::<_, i64>(4)?.max(0) as u64;
+        Ok((r.get::<_, String>(5)?, columns, time))
+    })?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, columns, time)| {
+            crate::store::past_from(principal, columns, time).map(|p| (id, p))
         })
-        .map_err(db)?;
-    let mut out = Vec::new();
-    for r in rows {
-        let (id, columns, time) = r.map_err(db)?;
-        out.extend(crate::store::past_from(principal, columns, time).map(|p| (id, p)));
-    }
-    Ok(out)
+        .collect())
 }
 
 /// Brings the history copy to audit position `head` (see
@@ -133,22 +127,16 @@ pub(super) fn catch_up(
     let Some(from) = cache.replay_from(head) else {
         return Ok(());
     };
-    let mut stmt = conn
-        .prepare_cached(crate::store::history_cache::REPLAY_SQL)
-        .map_err(db)?;
-    let rows = stmt
-        .query_map(params![from as i64, head as i64], |r| {
-            Ok(crate::store::history_cache::AuditRow {
-                time: r.get::<_, i64>(0)?.max(0) as u64,
-                actor: r.get(1)?,
-                action: r.get(2)?,
-                subject: r.get(3)?,
-                detail: r.get(4)?,
-            })
+    let sql = crate::store::history_cache::REPLAY_SQL;
+    let rows = all(conn, sql, params![from as i64, head as i64], |r| {
+        Ok(crate::store::history_cache::AuditRow {
+            time: r.get::<_, i64>(0)?.max(0) as u64,
+            actor: r.get(1)?,
+            action: r.get(2)?,
+            subject: r.get(3)?,
+            detail: r.get(4)?,
         })
-        .map_err(db)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(db)?;
+    })?;
     cache.replay(head, rows);
     Ok(())
 }

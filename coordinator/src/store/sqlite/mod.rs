@@ -221,6 +221,18 @@ impl Sqlite {
     }
 }
 
+/// Every row of `sql` over `params`, each read by `read`.
+fn all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db)?;
+    let rows = stmt.query_map(params, read).map_err(db)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(db)
+}
+
 impl Store for Sqlite {
     fn create(
         &self,
@@ -268,32 +280,25 @@ impl Store for Sqlite {
         by: Option<&str>,
         n: usize,
     ) -> Result<Vec<RequestRow>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare(&format!(
-                "{SELECT} WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR principal = ?2) ORDER BY created DESC, id LIMIT ?3"
-            ))
-            .map_err(db)?;
-        let rows = stmt
-            .query_map(
-                params![state.map(state_name), by, n.min(10_000) as i64],
-                read_row,
-            )
-            .map_err(db)?;
-        rows.map(|r| r.map_err(db).and_then(row_of)).collect()
+        let sql = format!(
+            "{SELECT} WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR principal = ?2) ORDER BY created DESC, id LIMIT ?3"
+        );
+        let p = params![state.map(state_name), by, n.min(10_000) as i64];
+        all(&self.lock(), &sql, p, read_row)?
+            .into_iter()
+            .map(row_of)
+            .collect()
     }
 
     fn in_state(&self, state: State, network: Option<&str>) -> Result<Vec<RequestRow>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "{SELECT} WHERE state = ?1 AND (?2 IS NULL OR network = ?2) ORDER BY created, id"
-            ))
-            .map_err(db)?;
-        let rows = stmt
-            .query_map(params![state_name(state), network], read_row)
-            .map_err(db)?;
-        rows.map(|r| r.map_err(db).and_then(row_of)).collect()
+        let sql = format!(
+            "{SELECT} WHERE state = ?1 AND (?2 IS NULL OR network = ?2) ORDER BY created, id"
+        );
+        let p = params![state_name(state), network];
+        all(&self.lock(), &sql, p, read_row)?
+            .into_iter()
+            .map(row_of)
+            .collect()
     }
 
     fn history(
@@ -349,42 +354,23 @@ impl Store for Sqlite {
     }
 
     fn audit_rows(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {AUDIT_COLUMNS} FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2"
-            ))
-            .map_err(db)?;
-        let rows = stmt
-            .query_map(
-                params![from_seq as i64, limit.min(i64::MAX as usize) as i64],
-                audit_row,
-            )
-            .map_err(db)?;
-        rows.map(|r| r.map_err(db).and_then(|x| x)).collect()
+        let sql =
+            format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2");
+        let p = params![from_seq as i64, limit.min(i64::MAX as usize) as i64];
+        all(&self.lock(), &sql, p, audit_row)?.into_iter().collect()
     }
 
     fn artifacts_of(&self, kind: Kind) -> Result<Vec<[String; 3]>, StoreError> {
-        let conn = self.lock();
         let sql = "SELECT subject, key, value FROM artifacts WHERE kind = ?1 ORDER BY created, subject, key";
-        let mut st = conn.prepare(sql).map_err(db)?;
-        let rows = st
-            .query_map([kind.name()], |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?]))
-            .map_err(db)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        all(&self.lock(), sql, [kind.name()], |r| {
+            Ok([r.get(0)?, r.get(1)?, r.get(2)?])
+        })
     }
 
     fn artifacts(&self, subject: &str, kind: Kind) -> Result<Vec<(String, String)>, StoreError> {
-        let kind = kind.name();
-        let conn = self.lock();
-        let mut st = conn
-            .prepare(
-                "SELECT key, value FROM artifacts WHERE subject = ?1 AND kind = ?2 ORDER BY key",
-            )
-            .map_err(db)?;
-        let rows = st
-            .query_map(params![subject, kind], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(db)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(db)
+        let sql = "SELECT key, value FROM artifacts WHERE subject = ?1 AND kind = ?2 ORDER BY key";
+        all(&self.lock(), sql, params![subject, kind.name()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
     }
 }
