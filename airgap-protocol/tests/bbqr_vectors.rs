@@ -3,6 +3,11 @@
 use airgap_protocol::bbqr::{self, Encoding, FileType, SplitOptions};
 use serde_json::Value;
 
+/// A number option, or its default.
+fn num(o: &Value, key: &str, default: u64) -> u64 {
+    o.get(key).map_or(default, |x| x.as_u64().unwrap())
+}
+
 /// A JSON array of strings.
 fn strs(v: &Value) -> Vec<&str> {
     v.as_array()
@@ -54,18 +59,10 @@ fn split_matches_reference_generator() {
                 .get("encoding")
                 .and_then(Value::as_str)
                 .map_or(Encoding::Zlib, encoding),
-            min_version: o
-                .get("min_version")
-                .map_or(5, |x| x.as_u64().unwrap() as u8),
-            max_version: o
-                .get("max_version")
-                .map_or(40, |x| x.as_u64().unwrap() as u8),
-            min_split: o
-                .get("min_split")
-                .map_or(1, |x| x.as_u64().unwrap() as usize),
-            max_split: o
-                .get("max_split")
-                .map_or(1295, |x| x.as_u64().unwrap() as usize),
+            min_version: num(o, "min_version", 5) as u8,
+            max_version: num(o, "max_version", 40) as u8,
+            min_split: num(o, "min_split", 1) as usize,
+            max_split: num(o, "max_split", 1295) as usize,
         };
         let ft = FileType::from_code(vec["file_type"].as_str().unwrap().chars().next().unwrap())
             .unwrap();

@@ -195,11 +195,7 @@ mod tests {
             E::Broadcast,
             E::Confirmed,
         ];
-        let mut s = S::Draft;
-        for e in single {
-            s = s.apply(e).unwrap();
-        }
-        assert_eq!(s, S::Confirmed);
+        assert_eq!(walk(&single), S::Confirmed);
         let multisig = [
             E::RiskReview,
             E::ReviewCleared,
@@ -214,11 +210,14 @@ mod tests {
             E::Reorged,
             E::Confirmed,
         ];
-        let mut s = S::Draft;
-        for e in multisig {
-            s = s.apply(e).unwrap_or_else(|err| panic!("{err}"));
-        }
-        assert_eq!(s, S::Confirmed);
+        assert_eq!(walk(&multisig), S::Confirmed);
+    }
+
+    /// The state a draft reaches through `events`, each allowed.
+    fn walk(events: &[E]) -> S {
+        events.iter().fold(S::Draft, |s, e| {
+            s.apply(*e).unwrap_or_else(|err| panic!("{err}"))
+        })
     }
 
     #[test]

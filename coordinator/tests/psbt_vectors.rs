@@ -24,26 +24,23 @@ fn bytes(v: &Value) -> Vec<u8> {
     hex::decode(v["hex"].as_str().unwrap()).unwrap()
 }
 
+/// The `valid` (or `invalid`) vectors of `v`, each with its bytes and description.
+fn cases<'v>(v: &'v Value, which: &str) -> impl Iterator<Item = (Vec<u8>, &'v Value)> {
+    let list = v[which].as_array().unwrap();
+    list.iter().map(|t| (bytes(t), &t["description"]))
+}
+
 #[test]
 fn bip174_valid_and_invalid_parse_and_round_trip_unchanged() {
     let v = load("bip174_vectors.json");
-    for t in v["valid"].as_array().unwrap() {
-        let b = bytes(t);
-        let p = Psbt::deserialize(&b).unwrap_or_else(|e| panic!("{}: {e}", t["description"]));
-        assert_eq!(p.serialize(), b, "{}", t["description"]);
+    for (b, what) in cases(&v, "valid") {
+        let p = Psbt::deserialize(&b).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(p.serialize(), b, "{what}");
     }
-    for t in v["invalid"].as_array().unwrap() {
-        assert!(
-            Psbt::deserialize(&bytes(t)).is_err(),
-            "accepted: {}",
-            t["description"]
-        );
+    for (b, what) in cases(&v, "invalid") {
+        assert!(Psbt::deserialize(&b).is_err(), "accepted: {what}");
         // Neither version's parser takes it.
-        assert!(
-            v2::deserialize_any(&bytes(t)).is_err(),
-            "{}",
-            t["description"]
-        );
+        assert!(v2::deserialize_any(&b).is_err(), "{what}");
     }
 }
 
@@ -118,19 +115,15 @@ fn bip174_workflow_sign_combine_finalize_extract() {
 #[test]
 fn bip370_valid_invalid_and_locktimes() {
     let v = load("bip370_vectors.json");
-    for t in v["valid"].as_array().unwrap() {
-        let b = bytes(t);
-        let p = v2::parse_v2(&b).unwrap_or_else(|e| panic!("{}: {e}", t["description"]));
+    for (b, what) in cases(&v, "valid") {
+        let p = v2::parse_v2(&b).unwrap_or_else(|e| panic!("{what}: {e}"));
         // psbt-v2 writes keys in its own order; what it writes reads back the same.
         let again = v2::parse_v2(&p.serialize()).unwrap();
-        assert_eq!(again, p, "{}", t["description"]);
+        assert_eq!(again, p, "{what}");
     }
-    let accepted: Vec<String> = v["invalid"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| v2::parse_v2(&bytes(t)).is_ok())
-        .map(|t| t["description"].to_string())
+    let accepted: Vec<String> = cases(&v, "invalid")
+        .filter(|(b, _)| v2::parse_v2(b).is_ok())
+        .map(|(_, what)| what.to_string())
         .collect();
     assert!(accepted.is_empty(), "accepted: {accepted:#?}");
     for t in v["locktime_determination"].as_array().unwrap() {

@@ -125,6 +125,12 @@ fn run(label: &str, (st, backend): &mut (Station, SoftwareBackend), req: SignReq
     );
 }
 
+/// The station's key labelled `label`.
+fn key_labelled(st: &(Station, SoftwareBackend), label: &str) -> signer_station::hsm::KeyInfo {
+    let keys = st.1.list_keys().unwrap();
+    keys.into_iter().find(|k| k.label == label).unwrap()
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--test") {
         return;
@@ -142,13 +148,7 @@ fn main() {
     println!("|---|---|---|---|---|");
     for round in 0..3u8 {
         let mut st = station(&format!("psbt{round}"), dest.to_string());
-        let pk =
-            st.1.list_keys()
-                .unwrap()
-                .into_iter()
-                .find(|k| k.label == "bitcoin:regtest")
-                .unwrap()
-                .public_key;
+        let pk = key_labelled(&st, "bitcoin:regtest").public_key;
         let p = Payload {
             network: "regtest".into(),
             signer: "station".into(),
@@ -167,12 +167,7 @@ fn main() {
     }
     for round in 0..3u8 {
         let mut st = station(&format!("batch{round}"), dest.to_string());
-        let evm =
-            st.1.list_keys()
-                .unwrap()
-                .into_iter()
-                .find(|k| k.label == "evm")
-                .unwrap();
+        let evm = key_labelled(&st, "evm");
         let addr = signer_station::station::evm::address_of(&evm.public_key).unwrap();
         let payloads = (0..100u64)
             .map(|n| Payload {

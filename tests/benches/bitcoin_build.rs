@@ -55,6 +55,20 @@ fn median_ms(mut runs: Vec<f64>) -> f64 {
     runs[runs.len() / 2]
 }
 
+/// Builds five times; prints the table row: inputs, outputs, median milliseconds.
+fn row(what: &str, mut build: impl FnMut() -> bitcoin::psbt::Psbt) {
+    let mut runs = Vec::new();
+    let mut shape = (0, 0);
+    for _ in 0..5 {
+        let t = Instant::now();
+        let psbt = build();
+        runs.push(t.elapsed().as_secs_f64() * 1e3);
+        shape = (psbt.inputs.len(), psbt.unsigned_tx.output.len());
+    }
+    let ms = median_ms(runs);
+    println!("| {what} | {} | {} | {ms:.1} |", shape.0, shape.1);
+}
+
 fn main() {
     let rate = FeeRate::from_sat_per_vb(5).unwrap();
     println!("| build | inputs | outputs | median ms (5 runs) |");
@@ -64,36 +78,10 @@ fn main() {
         let recipients: Vec<_> = (0..outputs)
             .map(|n| (recipient(n).into_unchecked(), Amount::from_sat(50_000)))
             .collect();
-        let mut runs = Vec::new();
-        let mut shape = (0, 0);
-        for _ in 0..5 {
-            let t = Instant::now();
-            let psbt = vault.payment(&recipients, rate).unwrap();
-            runs.push(t.elapsed().as_secs_f64() * 1e3);
-            shape = (psbt.inputs.len(), psbt.unsigned_tx.output.len());
-        }
-        println!(
-            "| payment | {} | {} | {:.1} |",
-            shape.0,
-            shape.1,
-            median_ms(runs)
-        );
+        row("payment", || vault.payment(&recipients, rate).unwrap());
     }
     let mut vault = funded(500, Amount::from_sat(100_000));
-    let mut runs = Vec::new();
-    let mut shape = (0, 0);
-    for _ in 0..5 {
-        let t = Instant::now();
-        let psbt = vault.consolidate(rate).unwrap();
-        runs.push(t.elapsed().as_secs_f64() * 1e3);
-        shape = (psbt.inputs.len(), psbt.unsigned_tx.output.len());
-    }
-    println!(
-        "| consolidation | {} | {} | {:.1} |",
-        shape.0,
-        shape.1,
-        median_ms(runs)
-    );
+    row("consolidation", || vault.consolidate(rate).unwrap());
 
     // Deposit addresses: BIP-84 account xpub (test vector key), derivation only.
     let mut raw = bitcoin::base58::decode_check(

@@ -129,35 +129,20 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
         .try_into()
         .unwrap();
-    let sign = |who: &str| hex::encode(approval(who, &digest).signature);
+    // `token`'s caller posts `who`'s approval signature: the answer's status.
+    let approve = |token: &str, who: &str| -> Result<u16> {
+        let signature = hex::encode(approval(who, &digest).signature);
+        let body = json!({ "signature": signature });
+        Ok(svc.step(&id, "approvals", token, Some(&body))?.status)
+    };
     // Export before the approvals: refused.
     let a = svc.step(&id, "export", &t.treasury, None)?;
     assert_eq!(a.status, 409, "{}", a.json);
     // A wrong signature (ben's over ana's name) is refused and changes nothing.
-    let a = svc.step(
-        &id,
-        "approvals",
-        &t.ana,
-        Some(&json!({"signature": sign("ben")})),
-    )?;
-    assert_eq!(a.status, 422, "{}", a.json);
-    let a = svc.step(
-        &id,
-        "approvals",
-        &t.treasury,
-        Some(&json!({"signature": sign("ana")})),
-    )?;
-    assert_eq!(a.status, 403);
-    for who in ["ana", "ben"] {
-        let tok = if who == "ana" { &t.ana } else { &t.ben };
-        let a = svc.step(
-            &id,
-            "approvals",
-            tok,
-            Some(&json!({"signature": sign(who)})),
-        )?;
-        assert_eq!(a.status, 200, "{}", a.json);
-    }
+    assert_eq!(approve(&t.ana, "ben")?, 422);
+    assert_eq!(approve(&t.treasury, "ana")?, 403);
+    assert_eq!(approve(&t.ana, "ana")?, 200);
+    assert_eq!(approve(&t.ben, "ben")?, 200);
     let a = svc.read(&id, "", &t.ana)?;
     assert_eq!(a.json["request"]["state"], "approved");
 

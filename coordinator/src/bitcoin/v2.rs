@@ -98,11 +98,7 @@ pub fn to_v2(p: &V0) -> Result<V2, V2Error> {
             .map(|t| PsbtSighashType::from_u32(t.to_u32()));
         v.redeem_script = i.redeem_script.clone();
         v.witness_script = i.witness_script.clone();
-        v.bip32_derivations = i
-            .bip32_derivation
-            .iter()
-            .map(|(k, s)| (PublicKey::new(*k), s.clone()))
-            .collect();
+        v.bip32_derivations = derivations(&i.bip32_derivation);
         v.final_script_sig = i.final_script_sig.clone();
         v.final_script_witness = i.final_script_witness.clone();
         inputs.push(v);
@@ -118,11 +114,7 @@ pub fn to_v2(p: &V0) -> Result<V2, V2Error> {
         let mut v = Output::new(txout.clone());
         v.redeem_script = o.redeem_script.clone();
         v.witness_script = o.witness_script.clone();
-        v.bip32_derivations = o
-            .bip32_derivation
-            .iter()
-            .map(|(k, s)| (PublicKey::new(*k), s.clone()))
-            .collect();
+        v.bip32_derivations = derivations(&o.bip32_derivation);
         outputs.push(v);
     }
     Ok(V2 {
@@ -218,4 +210,13 @@ pub fn deserialize_any(bytes: &[u8]) -> Result<V0, V2Error> {
             from_v2(&v2)
         }
     }
+}
+
+/// Key origins keyed by the v2 crate's public key type.
+fn derivations<S: Clone, T: FromIterator<(PublicKey, S)>>(
+    map: &std::collections::BTreeMap<bitcoin::secp256k1::PublicKey, S>,
+) -> T {
+    map.iter()
+        .map(|(k, s)| (PublicKey::new(*k), s.clone()))
+        .collect()
 }

@@ -13,16 +13,8 @@ pub(super) struct Demo {
     pub(super) svc: Service,
     pub(super) run: PathBuf,
     pub(super) coordinator_usb: PublicKeys,
-    pub(super) tokens: Tokens,
+    pub(super) tokens: strongroom_e2e::service::Desks,
     pub(super) seed: u64,
-}
-
-pub(super) struct Tokens {
-    pub(super) treasury: String,
-    pub(super) risk: String,
-    pub(super) ana: String,
-    pub(super) ben: String,
-    pub(super) auditor: String,
 }
 
 impl Demo {

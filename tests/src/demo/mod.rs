@@ -46,9 +46,9 @@ use usb_transfer::{open_bundle, seal_bundle, BundleKind};
 use strongroom_e2e::anvil::{Anvil, FUNDER};
 use strongroom_e2e::btcserver::BtcServer;
 use strongroom_e2e::litesvm::LiteSvm;
-use strongroom_e2e::service::{add_token, ur_texts, write_key, Service};
+use strongroom_e2e::service::{ur_texts, write_key, Desks, Service};
 
-use flow::{Demo, Tokens, Via};
+use flow::{Demo, Via};
 use frames::{read_frames, scan_texts, write_frames};
 use nonce::provision_nonce;
 use stations::{ceremony, register_vault, regtest_key, DemoStation};
@@ -201,15 +201,8 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         ));
     }
     std::fs::write(run.join("chains.toml"), &chains)?;
-    let token = |p: &str, r: &str| add_token(&exe, &db, p, r);
-    let admin = token("admin", "admin")?;
-    let tokens = Tokens {
-        treasury: token("treasury-desk", "treasury")?,
-        risk: token("risk-desk", "risk")?,
-        ana: token("ana", "approver")?,
-        ben: token("ben", "approver")?,
-        auditor: token("auditor", "auditor")?,
-    };
+    let tokens = Desks::add(&exe, &db)?;
+    let admin = tokens.admin.clone();
     let svc = Service::start_logged(
         &exe,
         &db,

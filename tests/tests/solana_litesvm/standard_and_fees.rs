@@ -99,11 +99,9 @@ fn station_fee_and_rent_are_the_runtimes() {
     let tx = r.builder().compile(&r.vault, ixs, &bh, priced).unwrap();
     let (fee, out) = station_view(&mut r, &tx, "memo fee");
     assert_eq!(fee, 5_000 + 12_180);
-    let before = r.node.balance(&r.vault).unwrap();
-    let sigs = r.sign(&tx, "memo fee", &hsm).unwrap();
-    assert!(matches!(r.send(&tx, &sigs), SolState::Landed { .. }));
+    let spent = lands(&mut r, &tx, "memo fee", &hsm);
     assert_eq!(
-        before - r.node.balance(&r.vault).unwrap(),
+        spent,
         out + fee,
         "the runtime charged what the station computed"
     );
@@ -120,12 +118,18 @@ fn station_fee_and_rent_are_the_runtimes() {
         r.node.rent_exempt(165).unwrap(),
         "the station's token-account rent is the runtime's"
     );
-    let before = r.node.balance(&r.vault).unwrap();
-    let sigs = r.sign(&tx, "spl fee", &hsm).unwrap();
-    assert!(matches!(r.send(&tx, &sigs), SolState::Landed { .. }));
+    let spent = lands(&mut r, &tx, "spl fee", &hsm);
     assert_eq!(
-        before - r.node.balance(&r.vault).unwrap(),
+        spent,
         rent + fee,
         "the runtime charged the fee and the rent the station computed"
     );
+}
+
+/// Signs `tx` at the station and sends it; it lands. What the vault spent, lamports.
+fn lands(r: &mut Rig, tx: &UnsignedSolTx, id: &str, hsm: &dyn SigningBackend) -> u64 {
+    let before = r.node.balance(&r.vault).unwrap();
+    let sigs = r.sign(tx, id, hsm).unwrap();
+    assert!(matches!(r.send(tx, &sigs), SolState::Landed { .. }));
+    before - r.node.balance(&r.vault).unwrap()
 }
