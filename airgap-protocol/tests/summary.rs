@@ -188,6 +188,14 @@ mod evm {
         d
     }
 
+    const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
+    const APPROVE: [u8; 4] = [0x09, 0x5e, 0xa7, 0xb3];
+
+    /// A USDC call `selector(BOB, amount)`.
+    fn usdc(selector: [u8; 4], amount: U256) -> Vec<u8> {
+        tx1559(USDC, 0, erc20(selector, BOB, amount))
+    }
+
     fn tx1559(to: Address, value: u64, input: Vec<u8>) -> Vec<u8> {
         let tx = TxEip1559 {
             chain_id: 1,
@@ -249,14 +257,7 @@ mod evm {
 
     #[test]
     fn erc20_transfer_uses_the_stations_token_list() {
-        let s = sum(
-            tx1559(
-                USDC,
-                0,
-                erc20([0xa9, 0x05, 0x9c, 0xbb], BOB, U256::from(2_500_000u64)),
-            ),
-            &tokens(),
-        );
+        let s = sum(usdc(TRANSFER, U256::from(2_500_000u64)), &tokens());
         assert_eq!(s.recipients.len(), 1);
         first_pays(
             &s,
@@ -269,23 +270,13 @@ mod evm {
 
     #[test]
     fn fail_unknown_token_unlimited_approve_and_unknown_call() {
-        let s = sum(
-            tx1559(
-                USDC,
-                0,
-                erc20([0xa9, 0x05, 0x9c, 0xbb], BOB, U256::from(5u8)),
-            ),
-            &SummaryOptions::default(),
-        );
+        let s = sum(usdc(TRANSFER, U256::from(5u8)), &SummaryOptions::default());
         assert!(matches!(s.warnings[0], Warning::UnknownToken { .. }));
         assert!(s.recipients[0]
             .amount
             .display()
             .contains("decimals unknown"));
-        let s = sum(
-            tx1559(USDC, 0, erc20([0x09, 0x5e, 0xa7, 0xb3], BOB, U256::MAX)),
-            &tokens(),
-        );
+        let s = sum(usdc(APPROVE, U256::MAX), &tokens());
         assert!(matches!(s.warnings[0], Warning::UnlimitedApproval { .. }));
         let s = sum(
             tx1559(USDC, 0, vec![0xde, 0xad, 0xbe, 0xef, 1, 2]),

@@ -9,6 +9,19 @@ use bitcoin::{
 };
 use sha2::{Digest, Sha256};
 
+/// The witness script of `wsh(sortedmulti(2, …))` over three keys.
+pub fn sortedmulti_2_of_3(mut keys: [bitcoin::PublicKey; 3]) -> ScriptBuf {
+    use bitcoin::blockdata::opcodes::all::{OP_CHECKMULTISIG, OP_PUSHNUM_2, OP_PUSHNUM_3};
+    keys.sort_by_key(|k| k.to_bytes());
+    let b = keys.iter().fold(
+        bitcoin::script::Builder::new().push_opcode(OP_PUSHNUM_2),
+        |b, k| b.push_key(k),
+    );
+    b.push_opcode(OP_PUSHNUM_3)
+        .push_opcode(OP_CHECKMULTISIG)
+        .into_script()
+}
+
 /// A coin of `value` sat at `script` (its funding transaction made unique by `salt`, its
 /// lock time) and a version-0 PSBT spending it to `outputs` (script, sat), with the
 /// coin's output and whole transaction on the input.

@@ -335,9 +335,7 @@ fn more_than_one_change_output_is_flagged() {
 /// back to the same multisig script is recognised as change.
 #[test]
 fn p2wsh_multisig_share_signed_and_verified_with_a_cosigner() {
-    use bitcoin::blockdata::opcodes::all::{OP_CHECKMULTISIG, OP_PUSHNUM_2, OP_PUSHNUM_3};
     use bitcoin::hashes::Hash;
-    use bitcoin::script::Builder;
     use bitcoin::secp256k1::{Message, Secp256k1, SecretKey};
     use bitcoin::sighash::{EcdsaSighashType, SighashCache};
     use bitcoin::*;
@@ -361,15 +359,8 @@ fn p2wsh_multisig_share_signed_and_verified_with_a_cosigner() {
     });
     let station_pk = PublicKey::from_slice(&btc_key(&h.keys).public_key).unwrap();
     let mut keys = [station_pk, cosigner_pk, third_pk];
-    keys.sort_by_key(|k| k.to_bytes()); // sortedmulti
-    let mut b = Builder::new().push_opcode(OP_PUSHNUM_2);
-    for k in &keys {
-        b = b.push_key(k);
-    }
-    let witness_script = b
-        .push_opcode(OP_PUSHNUM_3)
-        .push_opcode(OP_CHECKMULTISIG)
-        .into_script();
+    keys.sort_by_key(|k| k.to_bytes()); // sortedmulti: signatures go in key order
+    let witness_script = signer_station::fixtures::sortedmulti_2_of_3(keys);
     let vault_spk = ScriptBuf::new_p2wsh(&witness_script.wscript_hash());
     let mut psbt = signer_station::fixtures::coin_and_spend(
         &vault_spk,

@@ -304,7 +304,6 @@ fn request_from_a_usb_bundle() {
 /// one of three, and the change output is recognised as the vault's.
 #[test]
 fn review_bitcoin_multisig_withdrawal_with_change() {
-    use bitcoin::blockdata::opcodes::all::{OP_CHECKMULTISIG, OP_PUSHNUM_2, OP_PUSHNUM_3};
     use bitcoin::secp256k1::{Secp256k1, SecretKey};
     use bitcoin::*;
     let regtest = airgap_protocol::network::BitcoinNetwork::Regtest;
@@ -333,22 +332,8 @@ fn review_bitcoin_multisig_withdrawal_with_change() {
     let mut r = rig_with("multisig", register, |req| {
         // The station's key is fixed by the deterministic software backend.
         let k = known_keys();
-        let secp = Secp256k1::new();
-        let mut keys =
-            vec![PublicKey::from_slice(&k.bitcoin(regtest).unwrap().public_key).unwrap()];
-        for n in [21u8, 22] {
-            let sk = SecretKey::from_slice(&[n; 32]).unwrap();
-            keys.push(PublicKey::new(sk.public_key(&secp)));
-        }
-        keys.sort_by_key(|k| k.to_bytes());
-        let mut b = script::Builder::new().push_opcode(OP_PUSHNUM_2);
-        for k in &keys {
-            b = b.push_key(k);
-        }
-        let ws = b
-            .push_opcode(OP_PUSHNUM_3)
-            .push_opcode(OP_CHECKMULTISIG)
-            .into_script();
+        let ours = PublicKey::from_slice(&k.bitcoin(regtest).unwrap().public_key).unwrap();
+        let ws = signer_station::fixtures::sortedmulti_2_of_3([ours, cosigners[0], cosigners[1]]);
         let vault = ScriptBuf::new_p2wsh(&ws.wscript_hash());
         let dest = rehearsal::btc_dest().unwrap().script_pubkey();
         let mut psbt = signer_station::fixtures::coin_and_spend(

@@ -376,24 +376,12 @@ attacks! {
         r.send(vec![sol(r, vec![ix], 1)])
     };
     sol_ed25519_precompile => DISALLOWED; |r| {
-        let ours = devnet(r);
-        let ix = solana_instruction::Instruction {
-            program_id: program("Ed25519SigVerify111111111111111111111111111"),
-            accounts: vec![],
-            data: vec![200, 0],
-        };
-        r.send(vec![sol(r, vec![ix, transfer(ours, [2; 32], SOL)], 1)])
+        with_precompile(r, vec![200, 0])
     };
     // With unknown programs allowed and the precompile not allow-listed.
     sol_ed25519_precompile_programs_allowed => NOT_ALLOW_LISTED,
         policy: |p| p.allow_unknown_programs = true; |r| {
-        let ours = devnet(r);
-        let ix = solana_instruction::Instruction {
-            program_id: program("Ed25519SigVerify111111111111111111111111111"),
-            accounts: vec![],
-            data: vec![1, 0],
-        };
-        r.send(vec![sol(r, vec![ix, transfer(ours, [2; 32], SOL)], 1)])
+        with_precompile(r, vec![1, 0])
     };
     // The instruction names an account index past the static keys (no lookup table).
     sol_account_index_out_of_range => UNDECODABLE; |r| {
@@ -465,4 +453,15 @@ attacks! {
     hostile_solana_bytes => UNDECODABLE; |r| {
         r.send(vec![sol_payload("solana:devnet", vec![0x80, 1, 0, 0, 0xff, 0xff, 0x03], None)])
     };
+}
+
+/// An Ed25519 signature-verify precompile call with `data`, before a plain transfer.
+fn with_precompile(r: &mut Rig, data: Vec<u8>) -> Attempt {
+    let ours = devnet(r);
+    let ix = solana_instruction::Instruction {
+        program_id: program("Ed25519SigVerify111111111111111111111111111"),
+        accounts: vec![],
+        data,
+    };
+    r.send(vec![sol(r, vec![ix, transfer(ours, [2; 32], SOL)], 1)])
 }
