@@ -16,19 +16,24 @@ fn refusal(
     station.review(&r, NOW).unwrap().verdict.unwrap_err()
 }
 
+/// Reviews `req` (allowed, output 1 its proven change, `why`) and signs it.
+fn sign_with_change(
+    h: &mut Harness,
+    req: &airgap_protocol::envelope::SignRequest,
+    why: &str,
+) -> airgap_protocol::envelope::SignResponse {
+    let review = h.station.review(req, NOW).unwrap();
+    review.verdict.clone().unwrap();
+    assert_eq!(review.payloads[0].change_outputs(), vec![1], "{why}");
+    h.station.sign(&review, &h.hsm, NOW).unwrap()
+}
+
 #[test]
 fn bitcoin_signature_passes_bitcoin_core_script_verification() {
     let mut h = station("btc");
     let case = btc_case(&h.keys, 60_000, 1_000, 1);
     let req = request(vec![btc_payload(&case.psbt)]);
-    let review = h.station.review(&req, NOW).unwrap();
-    review.verdict.clone().unwrap();
-    assert_eq!(
-        review.payloads[0].change_outputs(),
-        vec![1],
-        "change verified against the station key"
-    );
-    let resp = h.station.sign(&review, &h.hsm, NOW).unwrap();
+    let resp = sign_with_change(&mut h, &req, "change verified against the station key");
     let identity = h.keys.identity.ed25519().unwrap();
     verify_response(&resp, &req, &identity).unwrap();
     let Outcome::Signed(sigs) = &resp.outcome else {
@@ -375,14 +380,7 @@ fn p2wsh_multisig_share_signed_and_verified_with_a_cosigner() {
     psbt.inputs[0].witness_script = Some(witness_script.clone());
 
     let req = request(vec![btc_payload(&psbt)]);
-    let review = h.station.review(&req, NOW).unwrap();
-    review.verdict.clone().unwrap();
-    assert_eq!(
-        review.payloads[0].change_outputs(),
-        vec![1],
-        "change to the same multisig is change"
-    );
-    let resp = h.station.sign(&review, &h.hsm, NOW).unwrap();
+    let resp = sign_with_change(&mut h, &req, "change to the same multisig is change");
     let Outcome::Signed(sigs) = &resp.outcome else {
         panic!()
     };

@@ -55,6 +55,13 @@ use stations::{ceremony, register_vault, regtest_key, DemoStation};
 
 const QR_VERSION: u8 = 15;
 const USB_PASSPHRASE: &str = "demo usb passphrase";
+
+/// New USB bundle keys in `dir`, under the demo's passphrase: their public half.
+fn usb_keys(dir: &Path) -> Result<PublicKeys> {
+    std::fs::create_dir_all(dir)?;
+    let pass = SecretString::from(USB_PASSPHRASE.to_string());
+    Ok(usb_transfer::keyfile::generate(dir, pass, Some(10))?)
+}
 const ETHER: u128 = 1_000_000_000_000_000_000;
 const SOL: u64 = 1_000_000_000;
 
@@ -173,12 +180,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let key_path = run.join("coordinator.key");
     write_key(&key_path, &coordinator)?;
     let coord_usb_dir = run.join("coordinator-usb-keys");
-    std::fs::create_dir_all(&coord_usb_dir)?;
-    let coordinator_usb = usb_transfer::keyfile::generate(
-        &coord_usb_dir,
-        SecretString::from(USB_PASSPHRASE.to_string()),
-        Some(10),
-    )?;
+    let coordinator_usb = usb_keys(&coord_usb_dir)?;
     let mut chains = format!(
         "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 2\n\
          stations = [\"vault-a\", \"vault-b\"]\nconfirmations = 2\nmax_fee_rate = 50\n",

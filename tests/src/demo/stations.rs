@@ -118,12 +118,7 @@ pub(super) fn ceremony(
         &dir.join("descriptor-frames"),
     )?;
     let usb_dir = dir.join("usb-keys");
-    std::fs::create_dir_all(&usb_dir)?;
-    let usb_pub = usb_transfer::keyfile::generate(
-        &usb_dir,
-        SecretString::from(USB_PASSPHRASE.to_string()),
-        Some(10),
-    )?;
+    let usb_pub = usb_keys(&usb_dir)?;
     let usb =
         usb_transfer::keyfile::load(&usb_dir, SecretString::from(USB_PASSPHRASE.to_string()))?;
     // The vault room opens: two of three custodians unlock the HSM.
