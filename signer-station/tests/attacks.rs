@@ -276,18 +276,15 @@ attacks! {
     // The station's disk is writable by the attacker: cut the ledger's tail to reset the
     // 24 h budget.
     ledger_tail_cut_to_reset_the_budget => LEDGER_ANCHOR; |r| {
-        let psbt = single_spend(r, pay(2), 90_000, 1_000);
-        let req = btc(r, &psbt);
+        let req = payout(r, 90_000);
         r.sign_ok(&req);
-        cut_before_signing(r);
-        reopen(r);
+        cut_and_restart(r);
         let psbt = single_spend(r, pay(2), 70_000, 1_000);
         r.send(vec![btc_payload(&psbt, "regtest")])
     };
     // Rewrite the ledger with every hash recomputed: the signing replaced by another entry.
     ledger_rewritten_with_recomputed_hashes => LEDGER_ANCHOR; |r| {
-        let psbt = single_spend(r, pay(2), 90_000, 1_000);
-        let req = btc(r, &psbt);
+        let req = payout(r, 90_000);
         r.sign_ok(&req);
         cut_before_signing(r);
         {
@@ -470,11 +467,7 @@ fn registration_refuses_weak_keys() {
 /// the station signs again; the re-anchoring is in the ledger.
 #[test]
 fn ledger_reanchored_by_custodians_signs_again() {
-    let mut r = Rig::new("reanchor");
-    let req = payout(&mut r, 10_000);
-    r.sign_ok(&req);
-    cut_before_signing(&r);
-    reopen(&mut r);
+    let mut r = signed_then_cut("reanchor", 10_000);
     let req = payout(&mut r, 10_000);
     let refused = r.attempt(&req);
     r.assert_refused(refused, LEDGER_ANCHOR);

@@ -251,8 +251,7 @@ fn ledger_cut_between_review_and_signing() {
     let req_b = payout(&mut r, 70_000);
     let review_b = r.station().review(&req_b, NOW).unwrap();
     assert!(review_b.verdict.is_err(), "over budget before the cut");
-    cut_before_signing(&r);
-    reopen(&mut r);
+    cut_and_restart(&mut r);
     // Review again on the cut ledger (budget now looks empty), then sign.
     r.expect(&req_b);
     let review_b = r.station().review(&req_b, NOW).unwrap();
@@ -292,11 +291,7 @@ fn hsm_logging_cannot_be_turned_off_to_sign_unseen() {
 /// After a cut, a custodians' refusal must not re-anchor the cut ledger.
 #[test]
 fn ledger_cut_then_refusal_does_not_reanchor() {
-    let mut r = Rig::new("cut-refuse");
-    let req = payout(&mut r, 90_000);
-    r.sign_ok(&req);
-    cut_before_signing(&r);
-    reopen(&mut r);
+    let mut r = signed_then_cut("cut-refuse", 90_000);
     let req_b = payout(&mut r, 50_000);
     let review_b = r.station().review(&req_b, NOW).unwrap();
     let refusal = Refusal::Custodians("no".into());

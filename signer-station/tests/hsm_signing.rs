@@ -17,8 +17,10 @@ fn hsm() -> YubiHsm {
     YubiHsm::open_factory(Connection::Mock).unwrap()
 }
 
-/// The device behind the fault-injecting wrapper with `faults`.
-fn faulty(faults: Faults) -> FaultyBackend<YubiHsm> {
+/// The device behind the fault-injecting wrapper, with the faults `set` turns on.
+fn faulty(set: impl FnOnce(&mut Faults)) -> FaultyBackend<YubiHsm> {
+    let mut faults = Faults::default();
+    set(&mut faults);
     FaultyBackend::new(hsm(), faults)
 }
 
@@ -63,10 +65,7 @@ fn secp256k1_signature_is_low_s_and_recovers_the_key() {
 
 #[test]
 fn high_s_from_the_device_is_normalised() {
-    let h = faulty(Faults {
-        high_s: true,
-        ..Faults::default()
-    });
+    let h = faulty(|f| f.high_s = true);
     let key = key(&h, 0x11, KeyAlgorithm::Secp256k1);
     let digest = [7u8; 32];
     // The wrapper really hands out high-S signatures.
@@ -89,10 +88,7 @@ fn high_s_from_the_device_is_normalised() {
 
 #[test]
 fn fail_corrupt_signatures_never_leave() {
-    let h = faulty(Faults {
-        corrupt_signatures: true,
-        ..Faults::default()
-    });
+    let h = faulty(|f| f.corrupt_signatures = true);
     let k1 = key(&h, 0x12, KeyAlgorithm::Secp256k1);
     let k2 = key(&h, 0x13, KeyAlgorithm::Ed25519);
     assert_eq!(
@@ -107,10 +103,7 @@ fn fail_corrupt_signatures_never_leave() {
 
 #[test]
 fn fail_capabilities_and_algorithms_are_enforced() {
-    let h = faulty(Faults {
-        enforce_capabilities: true,
-        ..Faults::default()
-    });
+    let h = faulty(|f| f.enforce_capabilities = true);
     let no_sign = h
         .generate_key(&NewKey::new(
             0x14,

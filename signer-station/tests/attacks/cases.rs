@@ -126,7 +126,24 @@ pub fn sol(r: &Rig, ixs: Vec<solana_instruction::Instruction>, nonce_value: u8) 
     )
 }
 
-/// Cuts the ledger file just before its first signing, as someone with the disk would.
+/// A station that signed a payout of `sats`, whose ledger someone with the disk then
+/// cut before that signing, started again on the cut ledger.
+pub fn signed_then_cut(name: &str, sats: u64) -> Rig {
+    let mut r = Rig::new(name);
+    let req = payout(&mut r, sats);
+    r.sign_ok(&req);
+    cut_and_restart(&mut r);
+    r
+}
+
+/// Cuts the ledger file just before its first signing, as someone with the disk would,
+/// and starts the station again on it.
+pub fn cut_and_restart(r: &mut Rig) {
+    cut_before_signing(r);
+    reopen(r);
+}
+
+/// Cuts the ledger file just before its first signing.
 pub fn cut_before_signing(r: &Rig) {
     let text = std::fs::read_to_string(&r.h.ledger_path).unwrap();
     let signed_at = text
