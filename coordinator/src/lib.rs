@@ -17,3 +17,4 @@ pub mod service;
 pub mod solana;
 pub mod store;
 pub mod treasury;
+mod worker;
