@@ -71,30 +71,9 @@ pub struct RegisteredStation {
     pub usb_keys: Option<String>,
 }
 
-/// A request's fields the pipeline reads: the typed form of the stored body.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct Body {
-    /// Network.
-    pub network: String,
-    /// `native`, or a token contract / mint.
-    pub asset: String,
-    /// Destination address.
-    pub destination: String,
-    /// Amount in base units (decimal).
-    pub amount: String,
-    /// Stated purpose.
-    pub purpose: crate::risk::Purpose,
-    /// Memo.
-    #[serde(default)]
-    pub memo: String,
-}
-
-impl Body {
-    /// The typed body of a stored request.
-    pub fn of(row: &RequestRow) -> Result<Self, PipelineError> {
-        serde_json::from_value(row.body.clone()).map_err(corrupt)
-    }
-}
+/// A request's fields the pipeline reads: the body as the API took it and the store
+/// keeps it (one type for both, so what was asked is what is built).
+pub type Body = crate::requests::CreateRequest;
 
 /// A vault as `GET /v1/vaults` shows it.
 #[derive(Debug)]

@@ -56,8 +56,9 @@ impl Pipeline {
                     return errors;
                 }
                 // Requests of networks the pipeline does not build wait for an operator
-                // (said once by `prepare` when asked), not retried every round.
-                let wired = row.body["network"].as_str().is_some_and(|n| self.serves(n));
+                // (said once by `prepare` when asked), not retried every round. An
+                // unreadable body goes on to `prepare`, which says so.
+                let wired = Body::of(&row).map_or(true, |b| self.serves(&b.network));
                 if state == State::AwaitingApprovals && !wired {
                     continue;
                 }

@@ -37,6 +37,13 @@ pub struct CreateRequest {
     pub memo: String,
 }
 
+impl CreateRequest {
+    /// The typed body of a stored request (unreadable: the store was edited).
+    pub fn of(row: &RequestRow) -> Result<Self, crate::pipeline::PipelineError> {
+        serde_json::from_value(row.body.clone()).map_err(crate::chain::corrupt)
+    }
+}
+
 /// Why a request is refused before anything is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {

@@ -103,8 +103,9 @@ fn open_refill(store: &dyn Store, w: &super::Watch) -> Result<bool, StoreError> 
     for state in std::iter::once(State::Draft).chain(State::LIVE) {
         if store.in_state(state, Some(&w.network))?.iter().any(|r| {
             r.principal == PRINCIPAL
-                && r.body["purpose"] == "refill"
-                && r.body["destination"] == w.address.as_str()
+                && crate::chain::Body::of(r).is_ok_and(|b| {
+                    b.purpose == crate::risk::Purpose::Refill && b.destination == w.address
+                })
         }) {
             return Ok(true);
         }
