@@ -1,10 +1,13 @@
 //! The people a service test plays: their API tokens, the rehearsal approvers' keys,
 //! and the `coordinator serve` arguments the tests share.
 
-use std::path::Path;
-use std::process::Command;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
+use age::secrecy::SecretString;
 use anyhow::{bail, Result};
+use serde_json::Value;
 
 use crate::service::{args, Service};
 
@@ -26,18 +29,67 @@ pub fn approver_key(who: &str) -> ed25519_dalek::SigningKey {
     signer_station::tui::rehearsal::seed_key(&format!("{who}-approver"))
 }
 
-/// A rehearsal approver's approval of `digest`.
-pub fn approval(who: &str, digest: &[u8; 32]) -> airgap_protocol::envelope::Approval {
-    use ed25519_dalek::Signer;
-    let key = approver_key(who);
-    airgap_protocol::envelope::Approval {
-        approver: airgap_protocol::envelope::KeyId::of(&key.verifying_key()),
-        signature: key
-            .sign(&airgap_protocol::envelope::SignRequest::approval_message(
-                digest,
-            ))
-            .to_bytes(),
+/// The passphrase of the rehearsal approvers' key files.
+pub const APPROVER_PASSPHRASE: &str = "rehearsal approver passphrase";
+
+/// The key directory of rehearsal approver `who` as the approver's tool keeps it, with
+/// its registration record: the key the rehearsal stations pin. Written on first use,
+/// under this process's temporary folder.
+pub fn approver_dir(who: &str) -> Result<PathBuf> {
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = WRITING.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = std::env::temp_dir()
+        .join(format!("strongroom-approvers-{}", std::process::id()))
+        .join(who);
+    if !dir.join(approver::key::RECORD).exists() {
+        let pass = SecretString::from(APPROVER_PASSPHRASE.to_string());
+        approver::key::adopt(&dir, who, &approver_key(who), pass, Some(10))?;
     }
+    Ok(dir)
+}
+
+/// `who`'s approval of `request` made with the approver's tool offline (the request
+/// carried to the approver as a file; the tool prints the signature). `exe` is the
+/// `strongroom` binary.
+pub fn approve_offline(
+    exe: &Path,
+    who: &str,
+    request: &airgap_protocol::envelope::SignRequest,
+) -> Result<airgap_protocol::envelope::Approval> {
+    let dir = approver_dir(who)?;
+    let file = dir.join(format!("request-{}.cbor", hex::encode(request.request_id)));
+    std::fs::write(&file, request.to_cbor())?;
+    let mut child = Command::new(exe)
+        .args(["approver", "approve", "--file"])
+        .arg(&file)
+        .arg("--key")
+        .arg(&dir)
+        .env("STRONGROOM_PASSPHRASE", APPROVER_PASSPHRASE)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        writeln!(stdin, "approve")?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("{who}'s approval: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let signature = hex::decode(stdout.lines().last().unwrap_or_default().trim())?;
+    let record = approver::key::read_record(&dir)?;
+    let key: [u8; 32] = hex::decode(record["public_key"].as_str().unwrap_or_default())?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{who}'s public key"))?;
+    Ok(airgap_protocol::envelope::Approval {
+        approver: airgap_protocol::envelope::KeyId::of(&ed25519_dalek::VerifyingKey::from_bytes(
+            &key,
+        )?),
+        signature: signature
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{who}'s signature"))?,
+    })
 }
 
 /// The API tokens of the people a service test plays, one principal each.
@@ -98,4 +150,71 @@ pub fn serve_args(chains: &Path, key: &Path, extra: &[&str]) -> Vec<String> {
     }
     a.extend(args(extra));
     a
+}
+
+impl Service {
+    /// Runs the approver's tool as `who` (their key, `token` as the caller) on request
+    /// `id`, answering its confirmation with `answer`: whether it succeeded, and what it
+    /// printed (stdout, then stderr).
+    pub fn approver(
+        &self,
+        who: &str,
+        token: &str,
+        id: &str,
+        answer: &str,
+    ) -> Result<(bool, String)> {
+        let dir = approver_dir(who)?;
+        let mut child = Command::new(&self.exe)
+            .args([
+                "approver",
+                "approve",
+                "--url",
+                &self.url,
+                "--request",
+                id,
+                "--key",
+            ])
+            .arg(&dir)
+            .env("STRONGROOM_TOKEN", token)
+            .env("STRONGROOM_PASSPHRASE", APPROVER_PASSPHRASE)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            writeln!(stdin, "{answer}")?;
+        }
+        let out = child.wait_with_output()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok((out.status.success(), text))
+    }
+
+    /// Registers the rehearsal approvers (as admin) from the records their tool wrote.
+    pub fn register_approvers(&self, admin: &str, who: &[&str]) -> Result<()> {
+        for w in who {
+            let record: Value = approver::key::read_record(&approver_dir(w)?)?;
+            let a = self.call("POST", "/v1/approvers", Some(admin), Some(&record))?;
+            if a.status != 201 {
+                bail!("registering approver {w}: {} {}", a.status, a.json);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for a request's envelope, then each (approver, token) approves it with the
+    /// approver's tool; returns the envelope view.
+    pub fn approve(&self, id: &str, approvers: &[(&str, &str)]) -> Result<Value> {
+        let view = self.wait_envelope(id, approvers.first().map_or("", |a| a.1))?;
+        for (who, token) in approvers {
+            let (ok, said) = self.approver(who, token, id, "approve")?;
+            if !ok {
+                bail!("approval by {who}: {said}");
+            }
+        }
+        Ok(view)
+    }
 }

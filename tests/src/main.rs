@@ -1,6 +1,6 @@
 //! `strongroom`: the whole vault round trip on embedded defaults (`demo`), and the
-//! coordinator's service commands, run as this binary's child process by the demo and the
-//! tests.
+//! coordinator's service commands and the approver's tool, run as this binary's child
+//! processes by the demo and the tests.
 
 mod demo;
 
@@ -23,6 +23,9 @@ enum Command {
     /// The coordinator's service commands (as `coordinator …`).
     #[command(subcommand)]
     Coordinator(CoordinatorCommand),
+    /// The approver's tool (as `approver …`).
+    #[command(subcommand)]
+    Approver(approver::cli::Command),
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Command::Coordinator(CoordinatorCommand::Serve(a)) => coordinator::service::serve(a),
         Command::Coordinator(CoordinatorCommand::Token(c)) => coordinator::service::token(c),
         Command::Coordinator(CoordinatorCommand::Audit(c)) => coordinator::audit::command::run(c),
+        Command::Approver(c) => approver::cli::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
-pub use crate::desks::{add_token, approval, approver_key, serve_args, Desks};
+pub use crate::desks::{add_token, approver_dir, approver_key, serve_args, Desks};
 
 /// A running `coordinator serve`.
 pub struct Service {
     child: Child,
+    /// The `strongroom` binary it runs as (and the approver's tool with it).
+    pub(crate) exe: PathBuf,
     /// Base URL.
     pub url: String,
     /// Its database file.
@@ -80,6 +82,7 @@ impl Service {
             .context("starting the coordinator")?;
         let mut s = Self {
             child,
+            exe: exe.to_path_buf(),
             url: format!("http://{listen}"),
             db: db.to_path_buf(),
             agent: coordinator::rpc::agent(Duration::from_secs(30)),
@@ -335,23 +338,6 @@ pub fn coordinator_files(
 }
 
 impl Service {
-    /// Registers the rehearsal approvers' keys (as admin).
-    pub fn register_approvers(&self, admin: &str, who: &[&str]) -> Result<()> {
-        for w in who {
-            let pk = hex::encode(approver_key(w).verifying_key().to_bytes());
-            let a = self.call(
-                "POST",
-                "/v1/approvers",
-                Some(admin),
-                Some(&serde_json::json!({"principal": w, "public_key": pk})),
-            )?;
-            if a.status != 201 {
-                bail!("registering approver {w}: {} {}", a.status, a.json);
-            }
-        }
-        Ok(())
-    }
-
     /// Exports request `id` (as `token`) and reads back the request its UR frames carry.
     pub fn export(&self, id: &str, token: &str) -> Result<airgap_protocol::envelope::SignRequest> {
         let a = self.step(id, "export", token, None)?;
@@ -398,28 +384,6 @@ impl Service {
             );
         }
         Ok(())
-    }
-
-    /// Waits for a request's envelope, then each (approver, token) signs its digest;
-    /// returns the envelope view.
-    pub fn approve(&self, id: &str, approvers: &[(&str, &str)]) -> Result<Value> {
-        let view = self.wait_envelope(id, approvers.first().map_or("", |a| a.1))?;
-        let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap_or_default())?
-            .try_into()
-            .map_err(|_| anyhow!("digest length"))?;
-        for (who, token) in approvers {
-            let sig = hex::encode(approval(who, &digest).signature);
-            let a = self.call(
-                "POST",
-                &format!("/v1/requests/{id}/approvals"),
-                Some(token),
-                Some(&serde_json::json!({"signature": sig})),
-            )?;
-            if a.status != 200 {
-                bail!("approval by {who}: {} {}", a.status, a.json);
-            }
-        }
-        Ok(view)
     }
 
     /// Creates a request (as `treasury`, with `key` as its idempotency key) and, when the

@@ -22,9 +22,7 @@ use serde_json::json;
 use strongroom_e2e::anvil::Anvil;
 use strongroom_e2e::evm_vault::{EvmVault, ETHER};
 use strongroom_e2e::requests::now;
-use strongroom_e2e::service::{
-    approval, scratch, serve_args, station_signs, ur_texts, Desks, Service,
-};
+use strongroom_e2e::service::{scratch, serve_args, station_signs, ur_texts, Desks, Service};
 use tamper::Tamper;
 
 const RECIPIENT: Address = Address::new([0x52; 20]);
@@ -123,26 +121,24 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
         "known customer, first payout",
     )?;
 
-    // The worker builds it; approvers read the digest and sign it.
+    // The worker builds it; approvers read it with their own tool and approve it.
     let view = svc.wait_envelope(&id, &t.ana)?;
     assert_eq!(view["transaction"]["nonce"], 0, "{view}");
-    let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap())?
-        .try_into()
-        .unwrap();
-    // `token`'s caller posts `who`'s approval signature: the answer's status.
-    let approve = |token: &str, who: &str| -> Result<u16> {
-        let signature = hex::encode(approval(who, &digest).signature);
-        let body = json!({ "signature": signature });
-        Ok(svc.step(&id, "approvals", token, Some(&body))?.status)
-    };
     // Export before the approvals: refused.
     let a = svc.step(&id, "export", &t.treasury, None)?;
     assert_eq!(a.status, 409, "{}", a.json);
-    // A wrong signature (ben's over ana's name) is refused and changes nothing.
-    assert_eq!(approve(&t.ana, "ben")?, 422);
-    assert_eq!(approve(&t.treasury, "ana")?, 403);
-    assert_eq!(approve(&t.ana, "ana")?, 200);
-    assert_eq!(approve(&t.ben, "ben")?, 200);
+    // The tool shows the request from its bytes; an approver who does not type
+    // `approve` signs nothing.
+    let (ok, said) = svc.approver("ana", &t.ana, &id, "no")?;
+    assert!(!ok && said.contains("nothing was signed"), "{said}");
+    assert!(said.contains("PAYS 0.25 ETH"), "{said}");
+    assert!(said.contains("to 0x"), "{said}");
+    // Ben's key under ana's name is refused and changes nothing; so is a non-approver.
+    let (ok, said) = svc.approver("ben", &t.ana, &id, "approve")?;
+    assert!(!ok && said.contains("422"), "{said}");
+    let (ok, said) = svc.approver("ana", &t.treasury, &id, "approve")?;
+    assert!(!ok && said.contains("403"), "{said}");
+    svc.approve(&id, &[("ana", &t.ana), ("ben", &t.ben)])?;
     let a = svc.read(&id, "", &t.ana)?;
     assert_eq!(a.json["request"]["state"], "approved");
 

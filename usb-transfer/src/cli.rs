@@ -137,17 +137,25 @@ struct Standalone {
 }
 
 fn passphrase(p: &Passphrase) -> Result<SecretString, String> {
-    if let Some(path) = &p.passphrase_file {
+    p.secret()?.ok_or_else(|| {
+        "no passphrase: give --passphrase-file or set STRONGROOM_PASSPHRASE".to_string()
+    })
+}
+
+impl Passphrase {
+    /// The passphrase from the file, else from `STRONGROOM_PASSPHRASE`; `None` when
+    /// neither is given.
+    pub fn secret(&self) -> Result<Option<SecretString>, String> {
+        let Some(path) = &self.passphrase_file else {
+            return Ok(std::env::var("STRONGROOM_PASSPHRASE")
+                .ok()
+                .map(SecretString::from));
+        };
         let s = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        return Ok(SecretString::from(
+        Ok(Some(SecretString::from(
             s.trim_end_matches(['\n', '\r']).to_string(),
-        ));
+        )))
     }
-    std::env::var("STRONGROOM_PASSPHRASE")
-        .map(SecretString::from)
-        .map_err(|_| {
-            "no passphrase: give --passphrase-file or set STRONGROOM_PASSPHRASE".to_string()
-        })
 }
 
 fn now() -> u64 {

@@ -134,7 +134,24 @@ pub fn generate(
     work_factor: Option<u8>,
 ) -> Result<PublicKeys, KeyFileError> {
     let signing = SigningKey::generate(&mut rand_core::OsRng);
-    let identity = x25519::Identity::generate();
+    save(
+        dir,
+        &signing,
+        x25519::Identity::generate(),
+        passphrase,
+        work_factor,
+    )
+}
+
+/// Writes `signing` and `identity` as a key pair in `dir`, as [`generate`] does: keys
+/// made elsewhere (a rehearsal's fixed keys) in the same encrypted form.
+pub fn save(
+    dir: &Path,
+    signing: &SigningKey,
+    identity: x25519::Identity,
+    passphrase: SecretString,
+    work_factor: Option<u8>,
+) -> Result<PublicKeys, KeyFileError> {
     let hex: String = signing
         .to_bytes()
         .iter()

@@ -103,6 +103,9 @@ impl Drop for Held {
 /// What approvers see before they sign.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct EnvelopeView {
+    /// The request as the station will receive it (`strongroom-request` CBOR, hex, its
+    /// approvals not yet in it): approvers decode it and compute the digest themselves.
+    pub request: String,
     /// The digest approvers sign (hex), with the domain `strongroom/approval/v1`.
     pub digest: String,
     /// Expiry of the envelope, Unix seconds.
@@ -319,6 +322,7 @@ impl Pipeline {
             None => Value::Null,
         };
         Ok(EnvelopeView {
+            request: h.clone(),
             digest: hex::encode(req.digest()),
             expires: req.expires,
             transaction,

@@ -265,15 +265,12 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             );
         }
     }
-    for who in ["ana", "ben"] {
-        demo.ok(
-            "POST",
-            "/v1/approvers",
-            &admin,
-            Some(&json!({"principal": who, "public_key": hex::encode(seed_key(&format!("{who}-approver")).verifying_key().to_bytes())})),
-        )?;
-    }
-    step("coordinator", "approver keys of ana and ben registered");
+    // The approvers' keys as their tool keeps them; its records are what the admin posts.
+    demo.svc.register_approvers(&admin, &["ana", "ben"])?;
+    step(
+        "coordinator",
+        "approver keys of ana and ben registered from their tool's records",
+    );
 
     // ---- Bitcoin: 2-of-2 across both stations; vault-a by QR, vault-b by USB
     let vault = coordinator::bitcoin::Vault::multisig(

@@ -27,8 +27,12 @@ pub(super) fn provision_nonce(
         approvals: vec![],
         coordinator_signature: [0; 64],
     };
-    req.approve_with(&seed_key("ana-approver"));
-    req.approve_with(&seed_key("ben-approver"));
+    // The approvers read it with their own tool, offline, and approve it.
+    let exe = std::env::current_exe()?;
+    for who in ["ana", "ben"] {
+        let approval = strongroom_e2e::desks::approve_offline(&exe, who, &req)?;
+        req.approvals.push(approval);
+    }
     req.sign_with(coordinator);
     let resp = strongroom_e2e::service::station_signs(&mut s.station, &s.session, &req)?;
     let Outcome::Signed(sigs) = resp.outcome else {

@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use serde_json::Value;
 use signer_station::station::{Refusal, Station};
 use strongroom_e2e::requests::now;
-use strongroom_e2e::service::{approval, Service};
+use strongroom_e2e::service::Service;
 
 /// One approved request, its database open for editing.
 pub struct Tamper {
@@ -34,12 +34,9 @@ impl Tamper {
         let digest: [u8; 32] = hex::decode(view["digest"].as_str().unwrap_or_default())?
             .try_into()
             .map_err(|_| anyhow::anyhow!("digest length"))?;
-        // Ed25519 is deterministic: the same signatures the approvers submitted.
-        let approvals = ["ana", "ben"]
-            .iter()
-            .map(|w| approval(w, &digest))
-            .collect();
         let conn = rusqlite::Connection::open(db)?;
+        // The approvals the approvers gave, as the database holds them.
+        let approvals = approvals_in(&conn, id)?;
         let original = SignRequest::from_cbor(&hex::decode(stored(&conn, id, "envelope")?)?)?;
         if original.digest() != digest {
             bail!("the stored envelope is not the one approved");
@@ -138,4 +135,35 @@ fn stored(conn: &rusqlite::Connection, id: &str, kind: &str) -> Result<String> {
         rusqlite::params![id, kind],
         |r| r.get(0),
     )?)
+}
+
+/// The approvals of request `id` as stored: each signature with its approver's key id
+/// (from the registered approver keys, stored too).
+fn approvals_in(conn: &rusqlite::Connection, id: &str) -> Result<Vec<Approval>> {
+    let mut stmt = conn.prepare(
+        "SELECT k.value, a.value FROM artifacts a
+         JOIN artifacts k ON k.kind = 'approver' AND k.subject = '' AND k.key = a.key
+         WHERE a.subject = ?1 AND a.kind = 'approval' ORDER BY a.key",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key, signature) = row?;
+        let key: [u8; 32] = hex::decode(key)?
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("key"))?;
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&key)?;
+        out.push(Approval {
+            approver: airgap_protocol::envelope::KeyId::of(&key),
+            signature: hex::decode(signature)?
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("signature"))?,
+        });
+    }
+    if out.len() != 2 {
+        bail!("{} approvals stored, 2 expected", out.len());
+    }
+    Ok(out)
 }

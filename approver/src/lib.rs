@@ -1,0 +1,140 @@
+//! The approver's side of a transfer request. The coordinator may be compromised, so
+//! nothing it says is shown as fact: the tool decodes the request the station will
+//! receive, computes the digest it signs itself, and describes every payload from its
+//! bytes with the same decoders the station uses (`airgap-protocol`). The coordinator's
+//! own digest and request id are only checked against it.
+
+use airgap_protocol::envelope::{Purpose, SignRequest};
+use airgap_protocol::summary::{summarize, SummaryOptions};
+use anyhow::{bail, Context, Result};
+use ed25519_dalek::Signer;
+use serde_json::Value;
+
+pub mod cli;
+pub mod key;
+
+/// A request as the approver read it: decoded here, its digest computed here.
+#[derive(Debug, Clone)]
+pub struct Reviewed {
+    /// The request the station will receive.
+    pub request: SignRequest,
+    /// What the approval signs.
+    pub digest: [u8; 32],
+}
+
+impl Reviewed {
+    /// Reads `GET /v1/requests/{id}/envelope`'s answer for request `id`. Refuses a request
+    /// with another id, or a digest the coordinator states differently from the one
+    /// computed here.
+    pub fn of_view(view: &Value, id: &str) -> Result<Self> {
+        let hex_cbor = view["request"]
+            .as_str()
+            .context("the coordinator's answer carries no request")?;
+        let r = Self::of_cbor(&hex::decode(hex_cbor.trim()).context("request: not hex")?)?;
+        let wanted = hex::decode(id.replace('-', "")).unwrap_or_default();
+        if wanted != r.request.request_id {
+            bail!(
+                "the coordinator answered with request {}, not {id}",
+                uuid_text(&r.request.request_id)
+            );
+        }
+        if view["digest"].as_str() != Some(hex::encode(r.digest).as_str()) {
+            bail!("the coordinator's digest is not the request's: refusing to sign");
+        }
+        Ok(r)
+    }
+
+    /// Reads a request from its CBOR (a file or QR text carried to the approver).
+    pub fn of_cbor(cbor: &[u8]) -> Result<Self> {
+        let request = SignRequest::from_cbor(cbor).context("request does not decode")?;
+        let digest = request.digest();
+        Ok(Self { request, digest })
+    }
+
+    /// The request in full, as the approver reads it before deciding: every payload
+    /// described from its bytes (destinations in full, amounts in units with base
+    /// units, fees, warnings). `now` is Unix seconds.
+    pub fn render(&self, opts: &SummaryOptions, now: u64) -> Result<String> {
+        let r = &self.request;
+        let mut out = vec![
+            format!("Request {}", uuid_text(&r.request_id)),
+            format!("  purpose:   {}", purpose_text(r.purpose)),
+            format!("  requester: {}", r.requester),
+        ];
+        if !r.memo.is_empty() {
+            out.push(format!(
+                "  memo:      {} (written by the requester)",
+                r.memo
+            ));
+        }
+        out.push(match r.expires.checked_sub(now) {
+            Some(left) if left > 0 => format!("  expires:   in {} min", left.div_ceil(60)),
+            _ => bail!("the request expired {} s ago", now - r.expires),
+        });
+        for (n, p) in r.payloads.iter().enumerate() {
+            let s = summarize(p, opts).with_context(|| format!("payload {}", n + 1))?;
+            out.push(format!(
+                "Payload {} of {} on {}",
+                n + 1,
+                r.payloads.len(),
+                s.network
+            ));
+            for src in &s.sources {
+                let amount = src
+                    .amount
+                    .as_ref()
+                    .map_or("amount unknown".into(), |a| a.display());
+                out.push(format!("  from {}: {amount}", src.reference));
+            }
+            for to in &s.recipients {
+                out.push(format!("  PAYS {} to {}", to.amount.display(), to.address));
+            }
+            if let Some(fee) = &s.fee {
+                out.push(format!(
+                    "  fee at most {} ({})",
+                    fee.display(),
+                    s.fee_detail
+                ));
+            }
+            for (k, v) in &s.details {
+                out.push(format!("  {k}: {v}"));
+            }
+            for w in &s.warnings {
+                out.push(format!("  WARNING: {w}"));
+            }
+        }
+        out.push(format!("Digest {}", hex::encode(self.digest)));
+        Ok(out.join("\n"))
+    }
+
+    /// The approval of this request with `key`: its signature, hex (the body of `POST
+    /// /v1/requests/{id}/approvals`).
+    pub fn approve(&self, key: &ed25519_dalek::SigningKey) -> String {
+        hex::encode(
+            key.sign(&SignRequest::approval_message(&self.digest))
+                .to_bytes(),
+        )
+    }
+}
+
+fn uuid_text(id: &[u8; 16]) -> String {
+    let h = hex::encode(id);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn purpose_text(p: Purpose) -> &'static str {
+    match p {
+        Purpose::Withdrawal => "withdrawal",
+        Purpose::Refill => "refill of the warm tier",
+        Purpose::Sweep => "sweep of deposit addresses",
+        Purpose::Consolidation => "consolidation",
+        Purpose::KeyRegistration => "key registration",
+    }
+}

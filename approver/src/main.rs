@@ -1,0 +1,15 @@
+//! `approver`: an approver's own tool (see [`approver::cli`]).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    match approver::cli::run(&approver::cli::Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
