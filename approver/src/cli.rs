@@ -134,26 +134,42 @@ struct Api {
 }
 
 impl Api {
+    /// `GET /v1/requests/{id}/envelope`.
     fn get(&self) -> Result<serde_json::Value> {
-        let url = format!("{}/v1/requests/{}/envelope", self.url, self.id);
-        let resp = ureq::get(&url)
-            .header("authorization", &format!("Bearer {}", self.token))
-            .config()
-            .http_status_as_error(false)
-            .build()
+        let agent = self.agent();
+        let resp = agent
+            .get(&self.route("envelope"))
+            .header("authorization", &self.bearer())
             .call()?;
         answer(resp)
     }
 
+    /// `POST /v1/requests/{id}/approvals`.
     fn post_approval(&self, signature: &str) -> Result<serde_json::Value> {
-        let url = format!("{}/v1/requests/{}/approvals", self.url, self.id);
-        let resp = ureq::post(&url)
-            .header("authorization", &format!("Bearer {}", self.token))
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .send_json(serde_json::json!({ "signature": signature }))?;
+        let body = serde_json::json!({ "signature": signature });
+        let resp = self
+            .agent()
+            .post(&self.route("approvals"))
+            .header("authorization", &self.bearer())
+            .send_json(body)?;
         answer(resp)
+    }
+
+    /// An HTTP client that hands error statuses back as answers (their reasons are shown).
+    fn agent(&self) -> ureq::Agent {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(30)))
+            .build();
+        ureq::Agent::new_with_config(config)
+    }
+
+    fn route(&self, what: &str) -> String {
+        format!("{}/v1/requests/{}/{what}", self.url, self.id)
+    }
+
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
     }
 }
 

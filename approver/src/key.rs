@@ -19,10 +19,7 @@ pub fn create(
     passphrase: SecretString,
     work_factor: Option<u8>,
 ) -> Result<Value> {
-    if dir.join(RECORD).exists() {
-        anyhow::bail!("{} already holds an approver key", dir.display());
-    }
-    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    fresh(dir)?;
     let public = usb_transfer::keyfile::generate(dir, passphrase, work_factor)?;
     record(dir, principal, &public.ed25519)
 }
@@ -36,13 +33,18 @@ pub fn adopt(
     passphrase: SecretString,
     work_factor: Option<u8>,
 ) -> Result<Value> {
-    if dir.join(RECORD).exists() {
-        anyhow::bail!("{} already holds an approver key", dir.display());
-    }
-    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    fresh(dir)?;
     let identity = age::x25519::Identity::generate();
     usb_transfer::keyfile::save(dir, key, identity, passphrase, work_factor)?;
     record(dir, principal, &key.verifying_key())
+}
+
+/// Makes `dir` for a new key; refuses one that holds a key already.
+fn fresh(dir: &Path) -> Result<()> {
+    if dir.join(RECORD).exists() {
+        anyhow::bail!("{} already holds an approver key", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())
 }
 
 /// Writes the registration record (last: its presence says the key is complete).

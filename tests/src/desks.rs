@@ -1,6 +1,7 @@
 //! The people a service test plays: their API tokens, the rehearsal approvers' keys,
 //! and the `coordinator serve` arguments the tests share.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -59,20 +60,8 @@ pub fn approve_offline(
     let dir = approver_dir(who)?;
     let file = dir.join(format!("request-{}.cbor", hex::encode(request.request_id)));
     std::fs::write(&file, request.to_cbor())?;
-    let mut child = Command::new(exe)
-        .args(["approver", "approve", "--file"])
-        .arg(&file)
-        .arg("--key")
-        .arg(&dir)
-        .env("STRONGROOM_PASSPHRASE", APPROVER_PASSPHRASE)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
-        writeln!(stdin, "approve")?;
-    }
-    let out = child.wait_with_output()?;
+    let source = [OsStr::new("--file"), file.as_os_str()];
+    let out = run_approver(exe, &source, &dir, None, "approve")?;
     if !out.status.success() {
         bail!("{who}'s approval: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -90,6 +79,36 @@ pub fn approve_offline(
             .try_into()
             .map_err(|_| anyhow::anyhow!("{who}'s signature"))?,
     })
+}
+
+/// Runs `exe approver approve` on the request `source` names with the key in `dir`
+/// (and `token`, when the request comes from the API), answering its confirmation
+/// with `answer`.
+fn run_approver(
+    exe: &Path,
+    source: &[&OsStr],
+    dir: &Path,
+    token: Option<&str>,
+    answer: &str,
+) -> Result<std::process::Output> {
+    let mut cmd = Command::new(exe);
+    cmd.args(["approver", "approve"])
+        .args(source)
+        .arg("--key")
+        .arg(dir);
+    if let Some(token) = token {
+        cmd.env("STRONGROOM_TOKEN", token);
+    }
+    let mut child = cmd
+        .env("STRONGROOM_PASSPHRASE", APPROVER_PASSPHRASE)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        writeln!(stdin, "{answer}")?;
+    }
+    Ok(child.wait_with_output()?)
 }
 
 /// The API tokens of the people a service test plays, one principal each.
@@ -163,28 +182,8 @@ impl Service {
         id: &str,
         answer: &str,
     ) -> Result<(bool, String)> {
-        let dir = approver_dir(who)?;
-        let mut child = Command::new(&self.exe)
-            .args([
-                "approver",
-                "approve",
-                "--url",
-                &self.url,
-                "--request",
-                id,
-                "--key",
-            ])
-            .arg(&dir)
-            .env("STRONGROOM_TOKEN", token)
-            .env("STRONGROOM_PASSPHRASE", APPROVER_PASSPHRASE)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        if let Some(mut stdin) = child.stdin.take() {
-            writeln!(stdin, "{answer}")?;
-        }
-        let out = child.wait_with_output()?;
+        let source = ["--url", &self.url, "--request", id].map(OsStr::new);
+        let out = run_approver(&self.exe, &source, &approver_dir(who)?, Some(token), answer)?;
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
