@@ -104,7 +104,13 @@ impl Reviewed {
             }
         }
         out.push(format!("Digest {}", hex::encode(self.digest)));
-        Ok(out.join("\n"))
+        // Text from the request (memo, requester, decoded fields) cannot add lines,
+        // move the cursor or reorder what is shown.
+        Ok(out
+            .iter()
+            .map(|l| visible(l))
+            .collect::<Vec<_>>()
+            .join("\n"))
     }
 
     /// The approval of this request with `key`: its signature, hex (the body of `POST
@@ -115,6 +121,22 @@ impl Reviewed {
                 .to_bytes(),
         )
     }
+}
+
+/// `line` with every control, bidirectional and invisible formatting character shown as
+/// an escape (`\u{202e}`), so that what is shown is what the bytes say.
+pub fn visible(line: &str) -> String {
+    line.chars()
+        .map(|c| {
+            let hidden = c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+            if hidden {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn uuid_text(id: &[u8; 16]) -> String {

@@ -133,6 +133,30 @@ fn fail_a_misleading_description_changes_nothing_shown() {
 }
 
 #[test]
+fn fail_text_in_the_request_cannot_add_lines_or_hide_any() {
+    // The requester's memo tries to draw a fake payment line, clear the real one and
+    // reverse an address.
+    let mut r = request();
+    r.memo = "ok\n  PAYS 0.01 ETH to 0xFriendly\x1b[1A\x1b[2K\u{202e}dEaD".into();
+    r.requester = "desk\rPAYS".into();
+    let shown = Reviewed::of_cbor(&r.to_cbor())
+        .unwrap()
+        .render(&SummaryOptions::default(), NOW)
+        .unwrap();
+    let pays: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.trim_start().starts_with("PAYS"))
+        .collect();
+    assert_eq!(pays.len(), 1, "{shown}");
+    assert!(pays[0].contains(TO), "{shown}");
+    assert!(!shown.contains('\x1b') && !shown.contains('\u{202e}') && !shown.contains('\r'));
+    assert!(
+        shown.contains("\\u{1b}") && shown.contains("\\u{202e}"),
+        "{shown}"
+    );
+}
+
+#[test]
 fn fail_expired_and_undecodable_requests_are_refused() {
     let r = request();
     let reviewed = Reviewed::of_view(&view(&r), ID).unwrap();
