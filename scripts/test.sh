@@ -19,21 +19,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -q "${need_apt[@]}" >/dev/null
 fi
 
-anvil=.tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
-if [ ! -x "$anvil" ] || [ ! -d .tools/node_modules/playwright-core ]; then
-  if ! command -v npm >/dev/null 2>&1; then
-    echo "installing: npm"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null
-    apt-get install -y -q npm >/dev/null
-  fi
-  echo "installing: anvil (npm @foundry-rs/anvil-linux-amd64), playwright-core"
-  mkdir -p .tools
-  # One command for both: npm prunes what a later --no-save install does not name.
-  npm install --prefix .tools --no-save --silent \
-    @foundry-rs/anvil-linux-amd64@1.7.1 playwright-core@1.65.1 >/dev/null
-  chmod +x "$anvil"
-fi
+# The chains' real peers: anvil and LiteSVM (with playwright-core for the console).
+source scripts/peers.sh
 
 # Independent validators: the OpenMetrics parser of PyPI `prometheus-client` reads
 # `/metrics`; `openapi-spec-validator` checks the generated OpenAPI document.
@@ -41,13 +28,6 @@ if ! python3 -c "import prometheus_client, openapi_spec_validator" >/dev/null 2>
   echo "installing: prometheus-client openapi-spec-validator (PyPI)"
   python3 -m pip install --quiet prometheus-client==0.23.1 openapi-spec-validator==0.7.2 \
     || python3 -m pip install --quiet --break-system-packages prometheus-client==0.23.1 openapi-spec-validator==0.7.2
-fi
-
-# The real Solana runtime: LiteSVM from PyPI `solders`.
-if ! python3 -c "import solders.litesvm" >/dev/null 2>&1; then
-  echo "installing: solders (PyPI, LiteSVM)"
-  python3 -m pip install --quiet solders==0.29.0 \
-    || python3 -m pip install --quiet --break-system-packages solders==0.29.0
 fi
 
 cargo test --workspace --locked "$@"

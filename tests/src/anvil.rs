@@ -16,7 +16,7 @@ pub const FUNDER: Address = Address::new([
     0xff, 0xb9, 0x22, 0x66,
 ]);
 
-/// Where the anvil binary is: `$STRONGROOM_ANVIL`, the copy `scripts/test.sh` installs
+/// Where the anvil binary is: `$STRONGROOM_ANVIL`, the copy `scripts/peers.sh` installs
 /// under `.tools/`, or `anvil` on the PATH.
 pub fn binary() -> Result<PathBuf> {
     if let Ok(p) = std::env::var("STRONGROOM_ANVIL") {
@@ -33,8 +33,8 @@ pub fn binary() -> Result<PathBuf> {
         }
     }
     bail!(
-        "anvil not found: run `bash scripts/test.sh` (it installs it under .tools/) \
-         or set STRONGROOM_ANVIL"
+        "anvil not found: run `bash scripts/demo.sh` or `bash scripts/test.sh` (each \
+         installs it under .tools/), or set STRONGROOM_ANVIL"
     )
 }
 

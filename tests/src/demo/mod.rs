@@ -162,7 +162,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             step(
                 "chains",
                 format!(
-                    "solana: SKIPPED — LiteSVM unavailable ({e}); `pip install solders==0.29.0`"
+                    "solana: SKIPPED — LiteSVM unavailable ({e}); `bash scripts/demo.sh` installs it (PyPI solders 0.29.0)"
                 ),
             );
             None
