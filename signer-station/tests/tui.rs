@@ -136,6 +136,56 @@ fn shows_whole(screen: &str, needle: &str) -> bool {
     flat.contains(&needle.replace(' ', ""))
 }
 
+/// At 80×24 the verdict is on screen above the payload, a marker says what is below, and
+/// a payload counts as read only once its last row was shown: paging past it is not
+/// reading it.
+#[test]
+fn small_screen_shows_the_verdict_and_needs_each_payload_read_to_its_end() {
+    let mut r = rig("small", |_| {});
+    capture(&mut r.app);
+    let first = screen(&r.app, 80, 24);
+    assert!(
+        first.contains("station policy: all checks passed"),
+        "{first}"
+    );
+    assert!(first.contains("more row(s) below"), "{first}");
+    assert!(
+        first.contains("3 payload(s) not read to the end"),
+        "{first}"
+    );
+    // Paging through every payload without scrolling: not read.
+    for _ in 0..2 {
+        r.app.key(Key::Right);
+        let s = screen(&r.app, 80, 24);
+        assert!(s.contains("station policy: all checks passed"), "{s}");
+    }
+    r.app.key(Key::Char('a'));
+    assert!(screen(&r.app, 80, 24).contains("read every payload to its end first"));
+    assert!(matches!(r.app.screen, tui::Screen::Review(_)));
+    // Scrolling each one to its end reads it; then approval opens the unlock.
+    for page in 0..3 {
+        for _ in 0..60 {
+            r.app.key(Key::Down);
+            let s = screen(&r.app, 80, 24);
+            if !s.contains("more row(s) below") {
+                assert!(s.contains("— end of this payload —"), "page {page}: {s}");
+                break;
+            }
+        }
+        if page < 2 {
+            r.app.key(Key::Left);
+        }
+    }
+    let s = screen(&r.app, 80, 24);
+    assert!(!s.contains("not read to the end"), "{s}");
+    r.app.key(Key::Char('a'));
+    assert!(
+        matches!(r.app.screen, tui::Screen::Unlock(..)),
+        "{}",
+        screen(&r.app, 80, 24)
+    );
+}
+
 #[test]
 fn home_and_capture() {
     let mut r = rig("home", |_| {});
@@ -162,9 +212,9 @@ fn review_pages_then_unlock_sign_and_response() {
         s.contains("CHANGE (proven: the station's own regtest key)"),
         "{s}"
     );
-    // Approve is refused until every payload has been read.
+    // Approve is refused until the end of every payload has been on screen.
     r.app.key(Key::Char('a'));
-    assert!(screen(&r.app, 80, 24).contains("read every payload first"));
+    assert!(screen(&r.app, 80, 24).contains("read every payload to its end first"));
     r.app.key(Key::Right);
     both(&r.app, "review_evm");
     assert!(shows_whole(
@@ -183,7 +233,12 @@ fn review_pages_then_unlock_sign_and_response() {
     assert!(screen(&r.app, 80, 24).contains("wrong passphrase for ana"));
     r.app.key(Key::Enter);
     typed(&mut r.app, "ana-rehearsal");
-    assert!(screen(&r.app, 80, 24).contains("•••••••••••••"), "masked");
+    // Masked, and its length not shown.
+    let s = screen(&r.app, 80, 24);
+    assert!(
+        s.contains("passphrase: (hidden)") && !s.contains('•'),
+        "{s}"
+    );
     assert!(
         !screen(&r.app, 80, 24).contains("ana-rehearsal"),
         "never shown"
@@ -193,6 +248,16 @@ fn review_pages_then_unlock_sign_and_response() {
     typed(&mut r.app, "cy-rehearsal");
     r.app.key(Key::Enter);
     assert!(screen(&r.app, 80, 24).contains("sign 3 payload(s)? y / n"));
+    // The last look repeats what leaves and the totals per asset.
+    let s = screen(&r.app, 160, 48);
+    assert!(
+        s.contains("payload 1: 0.0006 BTC (60000 base units) to bcrt1 qa0q"),
+        "{s}"
+    );
+    assert!(
+        s.contains("in all, with fees: 0.00061 BTC (61000 base units); 0.50063 ETH"),
+        "{s}"
+    );
     r.app.key(Key::Char('y'));
     assert!(
         matches!(r.app.screen, tui::Screen::Response(_)),

@@ -60,8 +60,35 @@ pub struct Capture {
 pub struct ReviewState {
     pub(crate) review: Review,
     pub(crate) page: usize,
-    pub(crate) seen: Vec<bool>,
+    /// Per payload: whether its last row has been on screen (set when drawn).
+    pub(crate) seen: Vec<std::cell::Cell<bool>>,
     pub(crate) scroll: u16,
+    /// The current payload's rows as last drawn: (rows visible, rows in all).
+    pub(crate) rows: std::cell::Cell<(u16, u16)>,
+}
+
+impl ReviewState {
+    /// A review opened on its first payload, nothing shown yet.
+    pub(crate) fn new(review: Review) -> Self {
+        let n = review.payloads.len().max(1);
+        Self {
+            review,
+            page: 0,
+            seen: vec![std::cell::Cell::new(false); n],
+            scroll: 0,
+            rows: std::cell::Cell::new((0, 0)),
+        }
+    }
+
+    /// Whether every payload's end has been on screen.
+    pub(crate) fn all_read(&self) -> bool {
+        self.seen.iter().all(std::cell::Cell::get)
+    }
+
+    /// How many payloads' ends have not been on screen.
+    pub(crate) fn unread(&self) -> usize {
+        self.seen.iter().filter(|s| !s.get()).count()
+    }
 }
 
 /// What the unlock is for.

@@ -15,9 +15,14 @@ pub fn grouped(address: &str) -> String {
         Some((a, r)) => (a, format!(" ({r}")),
         None => (address, String::new()),
     };
-    let (prefix, body) = match bare.strip_prefix("0x") {
-        Some(b) => ("0x ", b),
-        None => ("", bare),
+    // The prefix stays whole: `0x`, or a bech32 address's `bc1` / `tb1` / `bcrt1`.
+    let bech32 = ["bc1", "tb1", "bcrt1"]
+        .iter()
+        .find(|p| bare.to_ascii_lowercase().starts_with(*p));
+    let (prefix, body) = match (bare.strip_prefix("0x"), bech32) {
+        (Some(b), _) => ("0x ".to_string(), b),
+        (None, Some(p)) => (format!("{} ", &bare[..p.len()]), &bare[p.len()..]),
+        (None, None) => (String::new(), bare),
     };
     let g: Vec<String> = body
         .chars()
@@ -105,6 +110,25 @@ pub fn draw(app: &App, f: &mut Frame<'_>) {
                 .block(Block::bordered().title(" reason for refusing "));
             f.render_widget(p, panel);
         }
+        Screen::Unlock(r, u) if u.confirm && u.intent == Intent::Sign => {
+            // The last look before signing: everything that leaves, payload by payload,
+            // and the totals per asset.
+            let lines = leaving(r);
+            let h = (lines.len() as u16 + 2).min(main.height.saturating_sub(3));
+            let [top, panel] =
+                Layout::vertical([Constraint::Min(3), Constraint::Length(h)]).areas(main);
+            review(app, r, f, top);
+            let title = format!(
+                " sign {} payload(s)? y sign · n cancel ",
+                r.review.payloads.len()
+            );
+            f.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(Block::bordered().title(title)),
+                panel,
+            );
+        }
         Screen::Unlock(r, u) => {
             let h = app.quorum.custodians.len() as u16 + 2;
             let [top, panel] =
@@ -127,9 +151,10 @@ pub fn draw(app: &App, f: &mut Frame<'_>) {
                     let done = u.entered.iter().any(|(n, _)| *n == c.name);
                     let cursor = if i == u.selected { ">" } else { " " };
                     let typing = if i == u.selected {
+                        // Its length is not shown either.
                         u.typing
                             .as_ref()
-                            .map(|t| format!("  passphrase: {}▏", "•".repeat(t.chars().count())))
+                            .map(|_| "  passphrase: (hidden)▏".to_string())
                             .unwrap_or_default()
                     } else {
                         String::new()
@@ -197,7 +222,7 @@ fn help_text(app: &App) -> String {
         Screen::Home => "c capture request · l ledger · e ceremonies · q quit".into(),
         Screen::Capture(_) => "Esc cancel".into(),
         Screen::Review(r) => {
-            let approve = if r.seen.iter().all(|s| *s) && r.review.verdict.is_ok() {
+            let approve = if r.all_read() && r.review.verdict.is_ok() {
                 "a approve · "
             } else {
                 ""
@@ -274,7 +299,9 @@ fn home(app: &App, f: &mut Frame<'_>, area: Rect) {
 fn review(_app: &App, r: &super::app::ReviewState, f: &mut Frame<'_>, area: Rect) {
     let req = &r.review.request;
     let n = r.review.payloads.len();
-    let mut lines = vec![
+    // Pinned above the payload, whatever the screen's size: the request, the station's
+    // verdict and what is left to read.
+    let mut head = vec![
         Line::from(vec![
             Span::styled(
                 format!("request {} ", format_uuid(&req.request_id)),
@@ -288,6 +315,24 @@ fn review(_app: &App, r: &super::app::ReviewState, f: &mut Frame<'_>, area: Rect
                 n.max(1)
             )),
         ]),
+        match &r.review.verdict {
+            Ok(()) => Line::styled("station policy: all checks passed", good()),
+            Err(e) => Line::styled(format!("STATION REFUSES: {e}"), warn()),
+        },
+    ];
+    let warnings = r.review.payloads.get(r.page).map_or(0, |p| {
+        p.warnings.len() + p.summary.as_ref().map_or(0, |s| s.warnings.len())
+    });
+    let unread = r.unread();
+    if warnings > 0 || unread > 0 {
+        head.push(Line::styled(
+            format!(
+                "{warnings} warning(s) in this payload · {unread} payload(s) not read to the end"
+            ),
+            warn(),
+        ));
+    }
+    let mut lines = vec![
         Line::from(format!(
             "valid until {}; memo: {}",
             format_utc(req.expires),
@@ -306,24 +351,106 @@ fn review(_app: &App, r: &super::app::ReviewState, f: &mut Frame<'_>, area: Rect
     if let Some(p) = r.review.payloads.get(r.page) {
         payload_lines(p, &mut lines);
     }
-    match &r.review.verdict {
-        Ok(()) => lines.push(Line::styled("station policy: all checks passed", good())),
-        Err(e) => lines.push(Line::styled(format!("STATION REFUSES: {e}"), warn())),
+    lines.push(Line::styled("— end of this payload —", dim()));
+    let block = Block::bordered().title(" review ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let head = Paragraph::new(head).wrap(Wrap { trim: false });
+    let head_rows = u16::try_from(head.line_count(inner.width)).unwrap_or(u16::MAX);
+    let [head_area, body_area] =
+        Layout::vertical([Constraint::Length(head_rows), Constraint::Min(1)]).areas(inner);
+    f.render_widget(head, head_area);
+    let body = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let total = u16::try_from(body.line_count(body_area.width)).unwrap_or(u16::MAX);
+    // When it does not fit, the last row says what is below.
+    let visible = if total > body_area.height {
+        body_area.height.saturating_sub(1)
+    } else {
+        body_area.height
+    };
+    let last = total.saturating_sub(visible);
+    let scroll = r.scroll.min(last);
+    r.rows.set((visible, total));
+    if scroll >= last {
+        if let Some(seen) = r.seen.get(r.page) {
+            seen.set(true);
+        }
     }
-    let unread = r.seen.iter().filter(|s| !**s).count();
-    if unread > 0 {
-        lines.push(Line::styled(
-            format!("{unread} payload(s) not read yet"),
-            warn(),
-        ));
+    let [shown, marker] =
+        Layout::vertical([Constraint::Length(visible), Constraint::Min(0)]).areas(body_area);
+    f.render_widget(body.scroll((scroll, 0)), shown);
+    if scroll < last {
+        f.render_widget(
+            Paragraph::new(Line::styled(
+                format!(
+                    "↓ {} more row(s) below — scroll down to read to the end",
+                    last - scroll
+                ),
+                warn(),
+            )),
+            marker,
+        );
     }
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((r.scroll, 0))
-            .block(Block::bordered().title(" review ")),
-        area,
-    );
+}
+
+/// What signing sends away: each payload's transfers to anyone but this station, then
+/// the totals per asset (fees included, per chain's coin).
+fn leaving(r: &super::app::ReviewState) -> Vec<Line<'static>> {
+    use crate::station::Class;
+    use airgap_protocol::summary::Amount;
+    let mut totals: Vec<(String, Option<u8>, u128)> = Vec::new();
+    let mut add = |symbol: &str, decimals: Option<u8>, v: u128| match totals
+        .iter_mut()
+        .find(|t| t.0 == symbol && t.1 == decimals)
+    {
+        Some(t) => t.2 = t.2.saturating_add(v),
+        None => totals.push((symbol.to_string(), decimals, v)),
+    };
+    let show = |symbol: &str, decimals: Option<u8>, v: u128| {
+        Amount {
+            base_units: v,
+            decimals,
+            symbol: symbol.to_string(),
+        }
+        .display()
+    };
+    let mut lines = Vec::new();
+    for (n, p) in r.review.payloads.iter().enumerate() {
+        let Some(f) = &p.facts else {
+            lines.push(Line::styled(
+                format!("payload {}: what it does could not be derived", n + 1),
+                warn(),
+            ));
+            continue;
+        };
+        for t in f
+            .transfers
+            .iter()
+            .filter(|t| !matches!(t.class, Class::Own { .. }))
+        {
+            lines.push(Line::from(format!(
+                "payload {}: {} to {}",
+                n + 1,
+                show(&t.symbol, t.decimals, t.amount),
+                grouped(&t.to)
+            )));
+            add(&t.symbol, t.decimals, t.amount);
+        }
+        let (decimals, coin) = match f.network {
+            airgap_protocol::network::Network::Bitcoin(_) => (Some(8), "BTC"),
+            airgap_protocol::network::Network::Evm(id) => {
+                (Some(18), airgap_protocol::summary::evm_native_symbol(id))
+            }
+            airgap_protocol::network::Network::Solana(_) => (Some(9), "SOL"),
+        };
+        add(coin, decimals, f.fee);
+    }
+    let total: Vec<String> = totals.iter().map(|t| show(&t.0, t.1, t.2)).collect();
+    lines.push(Line::styled(
+        format!("in all, with fees: {}", total.join("; ")),
+        Style::default().add_modifier(Modifier::BOLD),
+    ));
+    lines
 }
 
 /// One payload as the station derived it: the facts policy decided on (network, every

@@ -94,7 +94,6 @@ impl App {
         match envelope {
             Ok(Envelope::Request(req)) => match self.station.review(&req, now) {
                 Ok(review) => {
-                    let n = review.payloads.len().max(1);
                     match &review.verdict {
                         Ok(()) => self.say(
                             Level::Ok,
@@ -102,14 +101,7 @@ impl App {
                         ),
                         Err(e) => self.say(Level::Error, format!("station policy refuses: {e}")),
                     }
-                    let mut seen = vec![false; n];
-                    seen[0] = true;
-                    Screen::Review(ReviewState {
-                        review,
-                        page: 0,
-                        seen,
-                        scroll: 0,
-                    })
+                    Screen::Review(ReviewState::new(review))
                 }
                 Err(e) => {
                     self.say(Level::Error, format!("request refused before review: {e}"));

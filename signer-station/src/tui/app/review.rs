@@ -1,4 +1,5 @@
-//! The review screen's keys: paging payloads, approving once every one was read, refusing with a reason.
+//! The review screen's keys: paging and scrolling payloads, approving once the end of
+//! every one was on screen, refusing with a reason.
 
 use super::*;
 
@@ -8,22 +9,24 @@ impl App {
         match key {
             Key::Right | Key::Char('n') if r.page + 1 < n => {
                 r.page += 1;
-                r.seen[r.page] = true;
                 r.scroll = 0;
             }
             Key::Left | Key::Char('p') if r.page > 0 => {
                 r.page -= 1;
                 r.scroll = 0;
             }
-            Key::Down => r.scroll = r.scroll.saturating_add(1),
+            Key::Down => {
+                let (visible, total) = r.rows.get();
+                r.scroll = (r.scroll + 1).min(total.saturating_sub(visible));
+            }
             Key::Up => r.scroll = r.scroll.saturating_sub(1),
             Key::Char('a') => {
                 if let Err(e) = &r.review.verdict {
                     self.say(Level::Error, format!("cannot approve: {e}"));
-                } else if r.seen.iter().any(|s| !s) {
+                } else if !r.all_read() {
                     self.say(
                         Level::Error,
-                        "read every payload first (→ for the next one)",
+                        "read every payload to its end first (↓ to scroll, → for the next one)",
                     );
                 } else {
                     self.say(
