@@ -329,7 +329,8 @@ fn ledger_view() {
     r.app.key(Key::Esc);
     r.app.key(Key::Char('l'));
     let s = screen(&r.app, 160, 48);
-    assert!(s.contains("request_seen"), "{s}");
+    assert!(s.contains("captured and verified"), "{s}");
+    assert!(!s.contains("\"kind\""), "sentences, not JSON: {s}");
     let _ = Event::Tick;
 }
 
