@@ -274,6 +274,11 @@ fn review_pages_then_unlock_sign_and_response() {
     let id = r.keys.identity.ed25519().unwrap();
     verify_response(&resp, &req, &id).unwrap();
     assert!(matches!(resp.outcome, Outcome::Signed(ref s) if s.len() == 3));
+    // Closed, the answer can be shown again from the home screen (a camera missed it).
+    r.app.key(Key::Esc);
+    assert!(screen(&r.app, 80, 24).contains("a last answer"));
+    r.app.key(Key::Char('a'));
+    assert!(matches!(r.app.screen, tui::Screen::Response(_)));
 }
 
 #[test]

@@ -237,6 +237,8 @@ pub struct App {
     pub(crate) usb: Option<UsbSource>,
     descriptor: Option<(PathBuf, Vec<u8>)>,
     imported: std::collections::HashSet<[u8; 32]>,
+    /// The last answer shown, to show again from the home screen (`a`).
+    pub(crate) last_answer: Option<ResponseState>,
     /// Current screen.
     pub screen: Screen,
     /// Status line.
@@ -275,6 +277,7 @@ impl App {
             usb: None,
             descriptor: None,
             imported: Default::default(),
+            last_answer: None,
             screen: Screen::Home,
             status: None,
             quit: false,
@@ -327,7 +330,11 @@ impl App {
             Screen::Review(r) => self.review_key(r, key),
             Screen::Refuse(r, reason) => self.refuse_key(r, reason, key),
             Screen::Unlock(r, u) => self.unlock_key(r, u, key),
-            Screen::Response(_) if key == Key::Esc => Screen::Home,
+            Screen::Response(r) if key == Key::Esc => {
+                self.say(Level::Info, "a on the home screen shows this answer again");
+                self.last_answer = Some(r);
+                Screen::Home
+            }
             Screen::Response(mut r) => {
                 match key {
                     Key::Char('+') => {
@@ -379,6 +386,16 @@ impl App {
                 }
             }
             Key::Char('k') => self.camera(),
+            Key::Char('a') => match self.last_answer.take() {
+                Some(r) => Screen::Response(r),
+                None => {
+                    self.say(
+                        Level::Info,
+                        "no answer has been shown since the station started",
+                    );
+                    Screen::Home
+                }
+            },
             _ => Screen::Home,
         }
     }

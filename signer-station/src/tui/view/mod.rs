@@ -199,10 +199,19 @@ pub fn draw(app: &App, f: &mut Frame<'_>) {
 
 fn help_text(app: &App) -> String {
     match &app.screen {
-        Screen::Home if app.usb.is_some() => {
-            "c capture QR frames · u read USB bundle · l ledger · e ceremonies · q quit".into()
+        Screen::Home => {
+            let usb = if app.usb.is_some() {
+                "c capture QR frames · u read USB bundle"
+            } else {
+                "c capture request"
+            };
+            let again = if app.last_answer.is_some() {
+                " · a last answer"
+            } else {
+                ""
+            };
+            format!("{usb}{again} · l ledger · e ceremonies · q quit")
         }
-        Screen::Home => "c capture request · l ledger · e ceremonies · q quit".into(),
         Screen::Capture(_) => "Esc cancel".into(),
         Screen::Review(r) => {
             let approve = if r.all_read() && r.review.verdict.is_ok() {
