@@ -4,6 +4,7 @@
 pub mod anvil;
 pub mod btcchain;
 pub mod btcserver;
+pub mod console;
 pub mod desks;
 pub mod evm_vault;
 pub mod fixtures;

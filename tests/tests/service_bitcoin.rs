@@ -149,6 +149,15 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     );
     assert!(view["transaction"]["fee_sat"].as_u64().unwrap() > 0);
 
+    // The console shows the request as the station's decoders read it.
+    let page = strongroom_e2e::console::detail(&svc.url, &desk.ana, &id, "bitcoin")?;
+    assert_eq!(page["errors"], json!([]), "{page}");
+    assert_eq!(page["digest"], view["digest"], "{page}");
+    let payload = page["payloads"][0].as_str().unwrap_or_default();
+    assert!(
+        payload.contains("Pays") && payload.contains("BTC to bcrt1"),
+        "{page}"
+    );
     svc.approve(&id, &[("ana", &desk.ana), ("ben", &desk.ben)])?;
     let req = svc.export(&id, &desk.treasury)?;
     // The same PSBT as BBQr for a hardware-wallet cosigner: joins back byte for byte.

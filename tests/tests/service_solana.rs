@@ -121,6 +121,13 @@ fn solana_request_through_the_service() -> Result<()> {
 
     let before = node.balance(&recipient)?;
     let id = create(3 * SOL / 2, "sol-1")?;
+    // The console shows the request as the station's decoders read it.
+    svc.wait_envelope(&id, &desk.ana)?;
+    let page = strongroom_e2e::console::detail(&svc.url, &desk.ana, &id, "solana")?;
+    assert_eq!(page["errors"], json!([]), "{page}");
+    let payload = page["payloads"][0].as_str().unwrap_or_default();
+    assert!(payload.contains("1.5 SOL to"), "{page}");
+    assert!(payload.contains("durable nonce account"), "{page}");
     let view = station_sign(&id)?;
     assert_eq!(
         view["transaction"]["nonce_account"],

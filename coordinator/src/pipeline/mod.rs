@@ -110,6 +110,8 @@ pub struct EnvelopeView {
     pub digest: String,
     /// Expiry of the envelope, Unix seconds.
     pub expires: u64,
+    /// Every payload as the station's decoders read it (for display).
+    pub decoded: Vec<crate::requests::decoded::DecodedPayload>,
     /// The built transaction, as its chain describes it.
     #[schema(value_type = Object)]
     pub transaction: Value,
@@ -323,6 +325,7 @@ impl Pipeline {
         };
         Ok(EnvelopeView {
             request: h.clone(),
+            decoded: crate::requests::decoded::decoded(&req),
             digest: hex::encode(req.digest()),
             expires: req.expires,
             transaction,

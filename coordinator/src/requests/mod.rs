@@ -2,6 +2,7 @@
 //! drafts itself (treasury refills): what a caller may ask ([`check`]), and the risk
 //! engine's assessment stored with the request in one transaction ([`submit`]).
 
+pub mod decoded;
 mod validate;
 
 use std::sync::Arc;

@@ -10,33 +10,13 @@ pub(super) fn console_checks(
     digest: &str,
     (treasury, camera_id, video): (&str, &str, &std::path::Path),
 ) -> Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let playwright = root.join(".tools/node_modules/playwright-core");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !playwright.exists() || !std::path::Path::new(&chromium).exists() {
-        bail!(
-            "the console test needs Debian chromium and playwright-core in .tools/ \
-             (bash scripts/test.sh installs both)"
-        );
-    }
-    let out = root.join("target/console-screenshots");
-    std::fs::create_dir_all(&out)?;
-    let run = std::process::Command::new("node")
-        .arg(root.join("tests/console/console.cjs"))
-        .args([svc.url.as_str(), token, id])
-        .arg(&out)
-        .args([treasury, camera_id])
-        .arg(video)
-        .env("PLAYWRIGHT_CORE", &playwright)
-        .env("CHROMIUM", &chromium)
-        .output()?;
-    if !run.status.success() {
-        bail!(
-            "console run failed: {}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-    }
-    let seen: serde_json::Value = serde_json::from_slice(&run.stdout)?;
+    let out = strongroom_e2e::console::screenshots()?;
+    let args = [svc.url.as_str(), token, id].map(std::ffi::OsStr::new);
+    let mut all = args.to_vec();
+    all.push(out.as_os_str());
+    all.extend([treasury, camera_id].map(std::ffi::OsStr::new));
+    all.push(video.as_os_str());
+    let seen = strongroom_e2e::console::run("console.cjs", &all)?;
     assert_eq!(seen["refused"], "unauthorized", "{seen}");
     assert!(seen["rows"].as_u64().unwrap() >= 3, "{seen}");
     assert_eq!(seen["state"], "confirmed");
