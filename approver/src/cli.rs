@@ -112,13 +112,13 @@ pub fn run(command: &Command) -> Result<()> {
             let signing = key::open(dir, secret(passphrase, "the key's passphrase")?)?;
             let signature = reviewed.approve(&signing);
             match api {
-                Some(api) => {
-                    let answer = api.post_approval(&signature)?;
-                    println!(
-                        "approved; the request is now {}",
-                        answer["request"]["state"]
-                    );
-                }
+                Some(api) => match api.post_approval(&signature) {
+                    Ok(answer) => println!(
+                        "approval sent; the coordinator says the request is now {}",
+                        crate::visible(answer["request"]["state"].as_str().unwrap_or("?"))
+                    ),
+                    Err(e) => bail!("the approval was signed and sent, but {e:#}"),
+                },
                 None => println!("{signature}"),
             }
             Ok(())
@@ -175,12 +175,16 @@ impl Api {
 
 fn answer(mut resp: ureq::http::Response<ureq::Body>) -> Result<serde_json::Value> {
     let status = resp.status();
-    let body: serde_json::Value = resp.body_mut().read_json().unwrap_or_default();
+    let body: Result<serde_json::Value, _> = resp.body_mut().read_json();
     if !status.is_success() {
-        let why = body["error"].as_str().unwrap_or("no reason given");
+        let why = body
+            .as_ref()
+            .ok()
+            .and_then(|b| b["error"].as_str())
+            .map_or("no reason given".into(), crate::visible);
         bail!("the coordinator answered {status}: {why}");
     }
-    Ok(body)
+    body.map_err(|e| anyhow!("the coordinator's answer is not JSON: {e}"))
 }
 
 /// The request, read and checked here; and the coordinator it came from, if any.

@@ -8,7 +8,7 @@ fn main() -> ExitCode {
     match approver::cli::run(&approver::cli::Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", approver::visible(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

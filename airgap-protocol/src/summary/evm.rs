@@ -289,6 +289,26 @@ pub(super) fn summarize(
             tx.max_fee_per_gas.to_string(),
         ),
     ];
+    if let (Some(to), false) = (&tx.to, tx.data.is_empty()) {
+        // What a call does is in its data: the contract and the data are shown whole
+        // (the first 512 bytes, then how many more).
+        details.push(("contract called".to_string(), to.to_checksum(None)));
+        let shown: String = tx
+            .data
+            .iter()
+            .take(512)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let more = tx.data.len().saturating_sub(512);
+        details.push((
+            "call data".to_string(),
+            if more > 0 {
+                format!("0x{shown}… ({more} bytes more)")
+            } else {
+                format!("0x{shown}")
+            },
+        ));
+    }
     if tx.access_list_bytes > 0 {
         details.push((
             "access list".to_string(),
