@@ -160,6 +160,7 @@ async fn auth_and_roles_on_every_route() {
             None,
             vec!["t-auditor", "t-admin"],
         ),
+        ("GET", "/v1/me".into(), None, readers.clone()),
     ];
     let mut routes = routes;
     routes.extend([

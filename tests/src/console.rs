@@ -54,3 +54,23 @@ pub fn detail(url: &str, token: &str, id: &str, name: &str) -> Result<Value> {
     all.push(std::ffi::OsStr::new(name));
     run("detail.cjs", &all)
 }
+
+/// Opens request `id` as `token`: which decisions the page offers (`offered`), whether it
+/// offers the approval (`approveShown`), and, with `action` (`clear`, `reject`,
+/// `cancel`) and its reason, the answer shown (`result`) and the `state` after it.
+pub fn decide(
+    url: &str,
+    token: &str,
+    id: &str,
+    name: &str,
+    action: Option<(&str, &str)>,
+) -> Result<Value> {
+    let out = screenshots()?;
+    let mut args: Vec<&std::ffi::OsStr> = [url, token, id].map(std::ffi::OsStr::new).to_vec();
+    args.push(out.as_os_str());
+    args.push(std::ffi::OsStr::new(name));
+    if let Some((what, why)) = action {
+        args.extend([what, why].map(std::ffi::OsStr::new));
+    }
+    run("decide.cjs", &args)
+}

@@ -149,6 +149,61 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     );
     assert!(view["transaction"]["fee_sat"].as_u64().unwrap() > 0);
 
+    // The console decides what each role may: a request held for review is cleared by
+    // risk with a reason, an approver is offered the approval and nothing else, and
+    // treasury cancels with a reason.
+    let body = json!({"network": "regtest", "asset": "native", "destination": recipient(1).to_string(),
+        "amount": "70000", "purpose": "withdrawal"});
+    let made = svc.call_with(
+        "POST",
+        "/v1/requests",
+        Some(&desk.treasury),
+        Some(&body),
+        &[("Idempotency-Key", "console-1")],
+    )?;
+    let held = made.json["request"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        made.json["request"]["state"], "manual-review",
+        "{}",
+        made.json
+    );
+    // The page as `token` sees it, after taking `action` (with its reason) if given.
+    let page_as = |token: &str, name: &str, action: Option<(&str, &str)>| {
+        strongroom_e2e::console::decide(&svc.url, token, &held, name, action)
+    };
+    let page = page_as(&desk.ana, "approver-on-review", None)?;
+    assert_eq!(page["offered"], json!([]), "{page}");
+    let page = page_as(&desk.risk, "risk-clears", Some(("clear", "known customer")))?;
+    assert_eq!(page["offered"], json!(["clear", "reject"]), "{page}");
+    assert_eq!(page["state"], "awaiting-approvals", "{page}");
+    let page = page_as(&desk.ana, "approver", None)?;
+    assert_eq!(page["offered"], json!([]), "{page}");
+    assert_eq!(page["approveShown"], true, "{page}");
+    let page = page_as(
+        &desk.treasury,
+        "treasury-cancels",
+        Some(("cancel", "customer withdrew")),
+    )?;
+    assert_eq!(page["state"], "cancelled", "{page}");
+    assert_eq!(page["errors"], json!([]), "{page}");
+    // The reasons are in the audit log.
+    let rows = svc.call("GET", "/v1/audit?limit=10000", Some(&desk.auditor), None)?;
+    let reasons: Vec<&str> = rows.json["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["subject"] == held.as_str())
+        .filter_map(|r| r["detail"]["detail"]["reason"].as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["known customer", "customer withdrew"],
+        "{}",
+        rows.json
+    );
     // The console shows the request as the station's decoders read it.
     let page = strongroom_e2e::console::detail(&svc.url, &desk.ana, &id, "bitcoin")?;
     assert_eq!(page["errors"], json!([]), "{page}");

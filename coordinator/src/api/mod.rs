@@ -263,6 +263,7 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(requests::get_request))
         .routes(routes!(requests::cancel_request))
         .routes(routes!(requests::review_request))
+        .routes(routes!(requests::me))
         .routes(routes!(stations::register_station, stations::list_stations))
         .routes(routes!(stations::register_approver))
         .routes(routes!(stations::vaults))

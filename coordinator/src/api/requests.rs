@@ -192,3 +192,26 @@ pub(super) async fn review_request(api: Api, Id(id): Id, body: Body<Review>) -> 
     })
     .await
 }
+
+/// Who the caller is.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Me {
+    /// The token's principal.
+    principal: String,
+    /// Its roles (what the console offers follows them; the API checks them anyway).
+    roles: Vec<String>,
+}
+
+/// The caller's principal and roles (any role)
+#[utoipa::path(get, path = "/v1/me", tag = "requests",
+    responses((status = 200, description = "the caller", body = Me)))]
+pub(super) async fn me(api: Api) -> Response {
+    api.run(READERS, move |_, caller| {
+        Ok(Json(Me {
+            principal: caller.principal,
+            roles: caller.roles,
+        })
+        .into_response())
+    })
+    .await
+}
