@@ -88,10 +88,7 @@ impl Demo {
         let view = self.svc.wait_envelope(id, &self.tokens.ana)?;
         step(
             "coordinator",
-            format!(
-                "{label}: built by the worker: {}",
-                compact(&view["transaction"])
-            ),
+            format!("{label}: built by the worker: {}", built(&view["decoded"])),
         );
         let digest = view["digest"].as_str().unwrap_or_default().to_string();
         for (who, tok) in [("ana", &self.tokens.ana), ("ben", &self.tokens.ben)] {

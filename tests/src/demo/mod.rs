@@ -91,13 +91,34 @@ fn sol_nonce_key() -> SigningKey {
     seed_key("demo durable nonce account")
 }
 
-fn compact(v: &Value) -> String {
-    let mut s = v.to_string();
-    if s.len() > 160 {
-        s.truncate(157);
-        s.push_str("...");
-    }
-    s
+/// What a built request does, as a sentence, from its decoded payloads: "0.25 ETH to
+/// 0x…; fee at most 0.0006 ETH" (Bitcoin outputs include the change to the vault).
+fn built(decoded: &Value) -> String {
+    let text = |v: &Value| v.as_str().unwrap_or("?").to_string();
+    let payloads: Vec<String> = decoded
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let pays: Vec<String> = p["recipients"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    format!(
+                        "pays {} to {}",
+                        text(&r["amount"]["display"]),
+                        text(&r["address"])
+                    )
+                })
+                .collect();
+            let fee = p["fee"]["display"]
+                .as_str()
+                .map_or(String::new(), |f| format!("; fee at most {f}"));
+            format!("{}{fee}", pays.join(", "))
+        })
+        .collect();
+    payloads.join(" | ")
 }
 
 fn unix_now() -> u64 {
