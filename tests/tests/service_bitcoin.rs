@@ -213,6 +213,13 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         payload.contains("Pays") && payload.contains("BTC to bcrt1"),
         "{page}"
     );
+    let pay = page["pay"].as_str().unwrap_or_default();
+    assert!(pay.starts_with("0.007 BTC on regtest"), "{page}");
+    let vault_row = page["vaults"][0].as_str().unwrap_or_default();
+    assert!(
+        vault_row.starts_with("cold") && vault_row.ends_with(" BTC"),
+        "{page}"
+    );
     svc.approve(&id, &[("ana", &desk.ana), ("ben", &desk.ben)])?;
     let req = svc.export(&id, &desk.treasury)?;
     // The same PSBT as BBQr for a hardware-wallet cosigner: joins back byte for byte.

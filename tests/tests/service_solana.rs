@@ -128,6 +128,18 @@ fn solana_request_through_the_service() -> Result<()> {
     let payload = page["payloads"][0].as_str().unwrap_or_default();
     assert!(payload.contains("1.5 SOL to"), "{page}");
     assert!(payload.contains("durable nonce account"), "{page}");
+    assert!(
+        page["pay"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("1.5 SOL on"),
+        "{page}"
+    );
+    let vault_row = page["vaults"][0].as_str().unwrap_or_default();
+    assert!(
+        vault_row.contains("solana:devnet") && vault_row.ends_with(" SOL"),
+        "{page}"
+    );
     let view = station_sign(&id)?;
     assert_eq!(
         view["transaction"]["nonce_account"],
