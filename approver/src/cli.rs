@@ -128,6 +128,9 @@ pub fn run(command: &Command) -> Result<()> {
 
 /// The coordinator a request was read from.
 struct Api {
+    /// One client for the run; error statuses come back as answers (their reasons are
+    /// shown).
+    agent: ureq::Agent,
     url: String,
     id: String,
     token: String,
@@ -136,8 +139,8 @@ struct Api {
 impl Api {
     /// `GET /v1/requests/{id}/envelope`.
     fn get(&self) -> Result<serde_json::Value> {
-        let agent = self.agent();
-        let resp = agent
+        let resp = self
+            .agent
             .get(&self.route("envelope"))
             .header("authorization", &self.bearer())
             .call()?;
@@ -148,20 +151,11 @@ impl Api {
     fn post_approval(&self, signature: &str) -> Result<serde_json::Value> {
         let body = serde_json::json!({ "signature": signature });
         let resp = self
-            .agent()
+            .agent
             .post(&self.route("approvals"))
             .header("authorization", &self.bearer())
             .send_json(body)?;
         answer(resp)
-    }
-
-    /// An HTTP client that hands error statuses back as answers (their reasons are shown).
-    fn agent(&self) -> ureq::Agent {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(std::time::Duration::from_secs(30)))
-            .build();
-        ureq::Agent::new_with_config(config)
     }
 
     fn route(&self, what: &str) -> String {
@@ -200,7 +194,12 @@ fn fetch(source: &Source) -> Result<(Reviewed, Option<Api>)> {
         None => std::env::var("STRONGROOM_TOKEN")
             .map_err(|_| anyhow!("no token: give --token-file or set STRONGROOM_TOKEN"))?,
     };
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build();
     let api = Api {
+        agent: ureq::Agent::new_with_config(config),
         url: url.trim_end_matches('/').to_string(),
         id: id.clone(),
         token: token.trim().to_string(),

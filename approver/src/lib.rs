@@ -4,7 +4,7 @@
 //! bytes with the same decoders the station uses (`airgap-protocol`). The coordinator's
 //! own digest and request id are only checked against it.
 
-use airgap_protocol::envelope::{format_utc, Chain, Purpose, SignRequest};
+use airgap_protocol::envelope::{format_utc, format_uuid, Chain, Purpose, SignRequest};
 use airgap_protocol::summary::{summarize, SummaryOptions};
 use anyhow::{bail, Context, Result};
 use ed25519_dalek::Signer;
@@ -35,7 +35,7 @@ impl Reviewed {
         if wanted != r.request.request_id {
             bail!(
                 "the coordinator answered with request {}, not {id}",
-                uuid_text(&r.request.request_id)
+                format_uuid(&r.request.request_id)
             );
         }
         if view["digest"].as_str() != Some(hex::encode(r.digest).as_str()) {
@@ -63,7 +63,7 @@ impl Reviewed {
             );
         }
         let mut out = vec![
-            format!("Request {}", uuid_text(&r.request_id)),
+            format!("Request {}", format_uuid(&r.request_id)),
             format!("  purpose:   {}", purpose_text(r.purpose)),
             format!("  requester: {}", one_line(&r.requester)),
             format!("  created:   {}", format_utc(r.created)),
@@ -214,18 +214,6 @@ pub fn visible(line: &str) -> String {
             }
         })
         .collect()
-}
-
-fn uuid_text(id: &[u8; 16]) -> String {
-    let h = hex::encode(id);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
 }
 
 fn purpose_text(p: Purpose) -> &'static str {

@@ -469,8 +469,7 @@ fn registration_refuses_weak_keys() {
 fn ledger_reanchored_by_custodians_signs_again() {
     let mut r = signed_then_cut("reanchor", 10_000);
     let req = payout(&mut r, 10_000);
-    let refused = r.attempt(&req);
-    r.assert_refused(refused, LEDGER_ANCHOR);
+    r.refuses(&req, LEDGER_ANCHOR);
     r.h.station
         .reanchor(
             &r.h.hsm,

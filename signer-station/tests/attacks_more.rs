@@ -271,8 +271,7 @@ fn hsm_signature_made_outside_the_station_stops_signing() {
     let key = r.h.keys.bitcoin(BitcoinNetwork::Regtest).unwrap().id;
     r.h.hsm.sign_ecdsa_prehash(key, &[7; 32]).unwrap();
     let req = payout(&mut r, 20_000);
-    let res = r.attempt(&req);
-    r.assert_refused(res, HSM_LOG);
+    r.refuses(&req, HSM_LOG);
 }
 
 /// Someone turns the device's logging of signatures off, to sign unseen: the device
@@ -299,8 +298,7 @@ fn ledger_cut_then_refusal_does_not_reanchor() {
         .refuse(&review_b, &refusal, &r.h.hsm, NOW)
         .unwrap();
     let req_c = payout(&mut r, 50_000);
-    let res = r.attempt(&req_c);
-    r.assert_refused(res, LEDGER_ANCHOR);
+    r.refuses(&req_c, LEDGER_ANCHOR);
 }
 
 /// Forged entries appended after the anchor (a signing "dated" in the past) cannot lower

@@ -28,16 +28,16 @@ impl Amount {
     /// `1.5 BTC (150000000 base units)`, or raw units when decimals are unknown.
     pub fn display(&self) -> String {
         match self.decimals {
-            Some(d) => format!(
-                "{} {} ({} base units)",
-                format_units(self.base_units, d),
-                self.symbol,
-                self.base_units
-            ),
-            None => format!(
-                "{} base units of {} (decimals unknown)",
-                self.base_units, self.symbol
-            ),
+            Some(_) => format!("{} ({} base units)", self.units(), self.base_units),
+            None => format!("{} (decimals unknown)", self.units()),
+        }
+    }
+
+    /// `1.5 BTC`, or `9 base units of <contract>` when decimals are unknown.
+    pub fn units(&self) -> String {
+        match self.decimals {
+            Some(d) => format!("{} {}", format_units(self.base_units, d), self.symbol),
+            None => format!("{} base units of {}", self.base_units, self.symbol),
         }
     }
 }

@@ -46,13 +46,8 @@ pub struct DecodedAmount {
 
 impl From<&Amount> for DecodedAmount {
     fn from(a: &Amount) -> Self {
-        let display = a.display();
-        // `display` ends with the base units in brackets; the units stand alone here.
-        let units = display
-            .split_once(" (")
-            .map_or(display.clone(), |(u, _)| u.to_string());
         Self {
-            display: units,
+            display: a.units(),
             base_units: a.base_units.to_string(),
         }
     }

@@ -298,6 +298,12 @@ impl Rig {
     }
 
     /// The attack was refused with `code`, nothing was released, and the ledger says so.
+    /// Attempts `req`, which must be refused with `code` (nothing signed).
+    pub fn refuses(&mut self, req: &SignRequest, code: u16) {
+        let result = self.attempt(req);
+        self.assert_refused(result, code);
+    }
+
     pub fn assert_refused(&self, result: Result<SignResponse, Refusal>, code: u16) {
         let e = match result {
             Ok(resp) => panic!("SIGNED what must be refused: {:?}", resp.outcome),

@@ -149,13 +149,7 @@ pub(super) fn leaving(r: &crate::tui::app::ReviewState) -> Vec<Line<'static>> {
             )));
             add(&t.symbol, t.decimals, t.amount);
         }
-        let (decimals, coin) = match f.network {
-            airgap_protocol::network::Network::Bitcoin(_) => (Some(8), "BTC"),
-            airgap_protocol::network::Network::Evm(id) => {
-                (Some(18), airgap_protocol::summary::evm_native_symbol(id))
-            }
-            airgap_protocol::network::Network::Solana(_) => (Some(9), "SOL"),
-        };
+        let (decimals, coin) = native(&f.network);
         add(coin, decimals, f.fee);
     }
     let total: Vec<String> = totals.iter().map(|t| show(&t.0, t.1, t.2)).collect();
@@ -230,14 +224,10 @@ fn payload_lines(p: &crate::station::PayloadReview, lines: &mut Vec<Line<'static
                     amount(t.amount, t.decimals, &t.symbol)
                 )));
             }
-            let native = match f.chain() {
-                Chain::Bitcoin => (Some(8), "BTC"),
-                Chain::Evm => (Some(18), "native coin"),
-                Chain::Solana => (Some(9), "SOL"),
-            };
+            let (decimals, coin) = native(&f.network);
             lines.push(Line::from(format!(
                 "  fee {} — {}",
-                amount(f.fee, native.0, native.1),
+                amount(f.fee, decimals, coin),
                 f.fee_detail
             )));
         }
@@ -259,5 +249,15 @@ fn payload_lines(p: &crate::station::PayloadReview, lines: &mut Vec<Line<'static
     }
     for c in &p.passed {
         lines.push(Line::styled(format!("  ✓ {c}"), good()));
+    }
+}
+
+/// A network's native coin: its decimals and symbol (fees are paid in it).
+fn native(network: &airgap_protocol::network::Network) -> (Option<u8>, &'static str) {
+    use airgap_protocol::network::Network;
+    match network {
+        Network::Bitcoin(_) => (Some(8), "BTC"),
+        Network::Evm(id) => (Some(18), airgap_protocol::summary::evm_native_symbol(*id)),
+        Network::Solana(_) => (Some(9), "SOL"),
     }
 }
