@@ -424,7 +424,10 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             listener,
             router(state.clone()),
             crate::server::Limits::default(),
-            crate::server::shutdown_signal(),
+            async {
+                crate::server::shutdown_signal().await;
+                state.closing.send_replace(true);
+            },
         )
         .await?;
         // The HTTP side has drained; the worker finishes the step it is in and stops.

@@ -14,6 +14,8 @@ use tower::ServiceExt;
 
 #[path = "api/documents.rs"]
 mod documents;
+#[path = "api/pages.rs"]
+mod pages;
 #[path = "api/signing.rs"]
 mod signing;
 
@@ -161,6 +163,12 @@ async fn auth_and_roles_on_every_route() {
             vec!["t-auditor", "t-admin"],
         ),
         ("GET", "/v1/me".into(), None, readers.clone()),
+        (
+            "GET",
+            format!("/v1/requests/{id}/history"),
+            None,
+            readers.clone(),
+        ),
     ];
     let mut routes = routes;
     routes.extend([

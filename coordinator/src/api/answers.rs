@@ -86,6 +86,8 @@ pub struct Created {
 pub struct RequestList {
     /// The requests.
     pub requests: Vec<RequestRow>,
+    /// When the page is full: the `after` that asks for the next one.
+    pub next: Option<String>,
 }
 
 /// An exported request as animated QR frames for the station.

@@ -7,6 +7,7 @@
 
 mod answers;
 mod docs;
+mod history;
 pub mod metrics;
 mod requests;
 mod signing;
@@ -71,6 +72,9 @@ pub struct AppState {
     /// What `/metrics` reports.
     #[debug(skip)]
     pub metrics: Metrics,
+    /// Set when the service stops: open event streams end so shutdown is not held up.
+    #[debug(skip)]
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 use answers::errors;
@@ -264,6 +268,8 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(requests::cancel_request))
         .routes(routes!(requests::review_request))
         .routes(routes!(requests::me))
+        .routes(routes!(history::history))
+        .routes(routes!(history::events))
         .routes(routes!(stations::register_station, stations::list_stations))
         .routes(routes!(stations::register_approver))
         .routes(routes!(stations::vaults))
@@ -333,6 +339,7 @@ impl AppState {
             config,
             clock,
             metrics: Metrics::default(),
+            closing: tokio::sync::watch::Sender::new(false),
         }
     }
 

@@ -84,6 +84,10 @@ pub(super) struct ListQuery {
     state: Option<State>,
     /// Only requests by this principal.
     principal: Option<String>,
+    /// Only requests on this network.
+    network: Option<String>,
+    /// The next page: the `next` of the previous answer.
+    after: Option<String>,
     /// At most this many (1 to 1000, default 100).
     limit: Option<usize>,
 }
@@ -98,8 +102,30 @@ pub(super) async fn list_requests(api: Api, q: Args<ListQuery>) -> Response {
         if limit == 0 || limit > 1000 {
             return Err(bad("limit must be 1 to 1000"));
         }
-        let rows = st.store.list(q.state, q.principal.as_deref(), limit)?;
-        Ok(Json(RequestList { requests: rows }).into_response())
+        let after = match q.after.as_deref() {
+            None => None,
+            Some(c) => Some(
+                c.split_once('-')
+                    .and_then(|(t, id)| Some((t.parse::<u64>().ok()?, id)))
+                    .ok_or_else(|| bad("after: not a page cursor (use an answer's next)"))?,
+            ),
+        };
+        let f = crate::store::Filter {
+            state: q.state,
+            principal: q.principal.as_deref(),
+            network: q.network.as_deref(),
+            after,
+            limit,
+        };
+        let rows = st.store.page(&f)?;
+        let next = (rows.len() == limit)
+            .then(|| rows.last().map(|r| format!("{}-{}", r.created, r.id)))
+            .flatten();
+        Ok(Json(RequestList {
+            requests: rows,
+            next,
+        })
+        .into_response())
     })
     .await
 }

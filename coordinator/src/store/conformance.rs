@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{Sqlite, Store, StoreError};
+use super::{Filter, Sqlite, Store, StoreError};
 use crate::audit::verify;
 use crate::lifecycle::{Event, State};
 use crate::store::Kind;
@@ -68,6 +68,30 @@ fn suite(s: &dyn Store) {
     assert_eq!(
         s.list(Some(State::Cancelled), None, 10).unwrap()[0].id,
         c.id
+    );
+    // Pages, newest first: the next one starts after the last row shown.
+    let page = |after: Option<(u64, &str)>, network: Option<&str>| -> Vec<String> {
+        let f = Filter {
+            after,
+            network,
+            limit: 2,
+            ..Filter::default()
+        };
+        s.page(&f).unwrap().into_iter().map(|r| r.id).collect()
+    };
+    assert_eq!(page(None, None), [c.id.clone(), b.id.clone()]);
+    assert_eq!(page(Some((b.created, &b.id)), None), [a.id.clone()]);
+    assert_eq!(page(None, Some("bitcoin")).len(), 2);
+    assert!(page(None, Some("regtest")).is_empty());
+    // A request's own audit rows, with the reason given.
+    let rows = s.audit_of(&c.id).unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(actions, ["request.create", "request.state"]);
+    assert_eq!(rows[1].detail["detail"]["why"], "typo", "{:?}", rows[1]);
+    assert_eq!(
+        s.audit_tip().unwrap(),
+        rows[1].seq,
+        "the cancel is the last row"
     );
 
     // Created and assessed in one commit.

@@ -44,6 +44,22 @@ pub struct RequestRow {
     pub updated: u64,
 }
 
+/// Which requests a listing returns.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Filter<'a> {
+    /// Only in this state.
+    pub state: Option<State>,
+    /// Only by this principal.
+    pub principal: Option<&'a str>,
+    /// Only on this network.
+    pub network: Option<&'a str>,
+    /// Only those after this one in the listing's order (its `created` and `id`): the
+    /// next page.
+    pub after: Option<(u64, &'a str)>,
+    /// At most this many.
+    pub limit: usize,
+}
+
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -320,7 +336,25 @@ pub trait Store: Send + Sync {
         state: Option<State>,
         by: Option<&str>,
         n: usize,
-    ) -> Result<Vec<RequestRow>, StoreError>;
+    ) -> Result<Vec<RequestRow>, StoreError> {
+        let f = Filter {
+            state,
+            principal: by,
+            limit: n,
+            ..Filter::default()
+        };
+        self.page(&f)
+    }
+
+    /// One page of requests, newest first (`created` descending, then `id`), as `f`
+    /// selects; at most 10,000.
+    fn page(&self, f: &Filter<'_>) -> Result<Vec<RequestRow>, StoreError>;
+
+    /// The last audit row's sequence number (0 when there is none).
+    fn audit_tip(&self) -> Result<u64, StoreError>;
+
+    /// The audit rows about `subject` (a request id), oldest first; at most 10,000.
+    fn audit_of(&self, subject: &str) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// Every request in `state` (on `network` when given), oldest first, without a cap:
     /// what the worker must move on and what holds a nonce or a coin. (`list` is for

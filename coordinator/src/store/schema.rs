@@ -90,6 +90,8 @@ pub fn migrations(d: Dialect) -> Vec<String> {
                 INCLUDE (state, network, asset, destination, amount);"
             .into(),
     });
+    // 6: a request's own audit rows (its history, with the reasons given).
+    out.push("CREATE INDEX audit_subject ON audit(subject, seq);".into());
     out
 }
 

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::write::{roles_of, Work, AUDIT_COLUMNS, SELECT};
 use super::{new_request_id, state_name, state_of, At, Initial, Kind, Lease, NewRequest, NewToken};
-use super::{RequestRow, Store, StoreError, Tx};
+use super::{Filter, RequestRow, Store, StoreError, Tx};
 use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State};
 use crate::risk::{Past, Summary};
@@ -77,7 +77,7 @@ fn row_of(r: &postgres::Row) -> Result<RequestRow, StoreError> {
     })
 }
 
-fn audit_of(r: &postgres::Row) -> Result<AuditRecord, StoreError> {
+fn audit_record(r: &postgres::Row) -> Result<AuditRecord, StoreError> {
     let detail: String = r.try_get(5).map_err(db)?;
     Ok(AuditRecord {
         seq: r.try_get::<_, i64>(0).map_err(db)? as u64,
@@ -114,7 +114,7 @@ impl Tx for Transaction<'_> {
         let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1");
         self.query_opt(&sql, &[])
             .map_err(db)?
-            .map(|r| audit_of(&r))
+            .map(|r| audit_record(&r))
             .transpose()
     }
 
@@ -256,17 +256,25 @@ impl Store for Postgres {
             .transpose()
     }
 
-    fn list(
-        &self,
-        state: Option<State>,
-        by: Option<&str>,
-        n: usize,
-    ) -> Result<Vec<RequestRow>, StoreError> {
+    fn page(&self, f: &Filter<'_>) -> Result<Vec<RequestRow>, StoreError> {
+        let (after, after_id) = (f.after.map(|a| a.0 as i64), f.after.map(|a| a.1));
         let rows = self
             .lock()?
             .query(
-                &format!("{SELECT} WHERE ($1::TEXT IS NULL OR state = $1) AND ($2::TEXT IS NULL OR principal = $2) ORDER BY created DESC, id LIMIT $3"),
-                &[&state.map(state_name), &by, &(n.min(10_000) as i64)],
+                &format!(
+                    "{SELECT} WHERE ($1::TEXT IS NULL OR state = $1) AND ($2::TEXT IS NULL OR principal = $2) \
+                     AND ($3::TEXT IS NULL OR network = $3) \
+                     AND ($4::BIGINT IS NULL OR created < $4 OR (created = $4 AND id > $5::TEXT)) \
+                     ORDER BY created DESC, id LIMIT $6"
+                ),
+                &[
+                    &f.state.map(state_name),
+                    &f.principal,
+                    &f.network,
+                    &after,
+                    &after_id,
+                    &(f.limit.min(10_000) as i64),
+                ],
             )
             .map_err(db)?;
         rows.iter().map(row_of).collect()
@@ -342,7 +350,28 @@ impl Store for Postgres {
                 &[&(from_seq as i64), &(limit.min(i64::MAX as usize) as i64)],
             )
             .map_err(db)?;
-        rows.iter().map(audit_of).collect()
+        rows.iter().map(audit_record).collect()
+    }
+
+    fn audit_tip(&self) -> Result<u64, StoreError> {
+        let row = self
+            .lock()?
+            .query_one("SELECT COALESCE(MAX(seq), 0) FROM audit", &[])
+            .map_err(db)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    fn audit_of(&self, subject: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = self
+            .lock()?
+            .query(
+                &format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit WHERE subject = $1 ORDER BY seq LIMIT 10000"
+                ),
+                &[&subject],
+            )
+            .map_err(db)?;
+        rows.iter().map(audit_record).collect()
     }
 
     fn artifacts_of(&self, kind: Kind) -> Result<Vec<[String; 3]>, StoreError> {

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::write::{roles_of, Work, AUDIT_COLUMNS, SELECT};
 use super::{new_request_id, state_name, state_of, At, Initial, Kind, Lease, NewRequest, NewToken};
-use super::{RequestRow, Store, StoreError, Tx};
+use super::{Filter, RequestRow, Store, StoreError, Tx};
 use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State};
 
@@ -274,16 +274,22 @@ impl Store for Sqlite {
             .transpose()
     }
 
-    fn list(
-        &self,
-        state: Option<State>,
-        by: Option<&str>,
-        n: usize,
-    ) -> Result<Vec<RequestRow>, StoreError> {
+    fn page(&self, f: &Filter<'_>) -> Result<Vec<RequestRow>, StoreError> {
         let sql = format!(
-            "{SELECT} WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR principal = ?2) ORDER BY created DESC, id LIMIT ?3"
+            "{SELECT} WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR principal = ?2) \
+             AND (?3 IS NULL OR network = ?3) \
+             AND (?4 IS NULL OR created < ?4 OR (created = ?4 AND id > ?5)) \
+             ORDER BY created DESC, id LIMIT ?6"
         );
-        let p = params![state.map(state_name), by, n.min(10_000) as i64];
+        let (after, after_id) = (f.after.map(|a| a.0 as i64), f.after.map(|a| a.1));
+        let p = params![
+            f.state.map(state_name),
+            f.principal,
+            f.network,
+            after,
+            after_id,
+            f.limit.min(10_000) as i64
+        ];
         all(&self.lock(), &sql, p, read_row)?
             .into_iter()
             .map(row_of)
@@ -358,6 +364,21 @@ impl Store for Sqlite {
             format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2");
         let p = params![from_seq as i64, limit.min(i64::MAX as usize) as i64];
         all(&self.lock(), &sql, p, audit_row)?.into_iter().collect()
+    }
+
+    fn audit_tip(&self) -> Result<u64, StoreError> {
+        let sql = "SELECT COALESCE(MAX(seq), 0) FROM audit";
+        let tip: i64 = self.lock().query_row(sql, [], |r| r.get(0)).map_err(db)?;
+        Ok(tip as u64)
+    }
+
+    fn audit_of(&self, subject: &str) -> Result<Vec<AuditRecord>, StoreError> {
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit WHERE subject = ?1 ORDER BY seq LIMIT 10000"
+        );
+        all(&self.lock(), &sql, [subject], audit_row)?
+            .into_iter()
+            .collect()
     }
 
     fn artifacts_of(&self, kind: Kind) -> Result<Vec<[String; 3]>, StoreError> {
