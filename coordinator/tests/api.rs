@@ -242,6 +242,12 @@ async fn auth_and_roles_on_every_route() {
         ),
         (
             "GET",
+            format!("/v1/requests/{id}/export/bbqr/0"),
+            None,
+            readers.clone(),
+        ),
+        (
+            "GET",
             format!("/v1/requests/{id}/export/bundle?station=a"),
             None,
             vec!["t-treasury", "t-admin"],
@@ -325,6 +331,7 @@ async fn auth_and_roles_on_every_route() {
         let templ = path
             .replace(&id, "{id}")
             .replace("/frames/0", "/frames/{n}")
+            .replace("/bbqr/0", "/bbqr/{n}")
             .replace("?station=a", "")
             .replace("?network=regtest", "");
         assert!(doc["paths"].get(&templ).is_some(), "{templ} documented");

@@ -282,6 +282,7 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(signing::export_frame_png))
         .routes(routes!(signing::export_bundle))
         .routes(routes!(signing::export_bbqr))
+        .routes(routes!(signing::export_bbqr_png))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(signing::import))

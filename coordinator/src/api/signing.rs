@@ -414,6 +414,28 @@ pub(super) async fn chain_status(api: Api, Id(id): Id) -> Response {
     .await
 }
 
+/// The largest QR version of a BBQr export: 97 modules a side, which phone and
+/// hardware-wallet cameras read from a screen at arm's length.
+pub const BBQR_MAX_VERSION: u8 = 20;
+
+/// The exported PSBT of request `id`, split as BBQr at no more than [`BBQR_MAX_VERSION`].
+fn bbqr_split(st: &AppState, id: &str) -> Result<airgap_protocol::bbqr::Split, ApiError> {
+    let psbt = exported(st, id)?
+        .payloads
+        .iter()
+        .find_map(|p| match &p.body {
+            airgap_protocol::envelope::PayloadBody::Psbt { bytes, .. } => Some(bytes.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| bad("BBQr export is for Bitcoin requests (a PSBT)"))?;
+    let options = airgap_protocol::bbqr::SplitOptions {
+        max_version: BBQR_MAX_VERSION,
+        ..Default::default()
+    };
+    airgap_protocol::bbqr::split(&psbt, airgap_protocol::bbqr::FileType::Psbt, options)
+        .map_err(|e| bad(format!("BBQr: {e}")))
+}
+
 /// The PSBT of an exported Bitcoin request as BBQr parts, for a hardware-wallet cosigner
 /// that reads BBQr (Coldcard and others). The station takes the UR envelope instead.
 #[utoipa::path(get, path = "/v1/requests/{id}/export/bbqr", tag = "signing", params(Id),
@@ -421,26 +443,39 @@ pub(super) async fn chain_status(api: Api, Id(id): Id) -> Response {
         (status = 400, description = "not a Bitcoin request", body = ErrorBody), errors::NoSuchRequest, errors::NotExported))]
 pub(super) async fn export_bbqr(api: Api, Id(id): Id) -> Response {
     api.run(READERS, move |st, _| {
-        let psbt = exported(st, &id)?
-            .payloads
-            .iter()
-            .find_map(|p| match &p.body {
-                airgap_protocol::envelope::PayloadBody::Psbt { bytes, .. } => Some(bytes.clone()),
-                _ => None,
-            })
-            .ok_or_else(|| bad("BBQr export is for Bitcoin requests (a PSBT)"))?;
-        let split = airgap_protocol::bbqr::split(
-            &psbt,
-            airgap_protocol::bbqr::FileType::Psbt,
-            airgap_protocol::bbqr::SplitOptions::default(),
-        )
-        .map_err(|e| bad(format!("BBQr: {e}")))?;
+        let split = bbqr_split(st, &id)?;
         Ok(Json(BbqrParts {
             file_type: "P".into(),
             version: split.version,
             parts: split.parts,
         })
         .into_response())
+    })
+    .await
+}
+
+/// BBQr part `n` of an exported Bitcoin request as a PNG QR code
+#[utoipa::path(get, path = "/v1/requests/{id}/export/bbqr/{n}", tag = "signing",
+    params(("id" = String, Path, description = "request id"), ("n" = usize, Path, description = "part number, from 0")),
+    responses(
+        (status = 200, description = "the QR code", content_type = "image/png", body = Vec<u8>),
+        (status = 400, description = "not a Bitcoin request", body = ErrorBody),
+        (status = 404, description = "no such request or part", body = ErrorBody),
+        errors::NotExported,
+    ))]
+pub(super) async fn export_bbqr_png(api: Api, Path((id, n)): Path<(String, usize)>) -> Response {
+    api.run(READERS, move |st, _| {
+        let split = bbqr_split(st, &id)?;
+        let part = split.parts.get(n).ok_or_else(|| {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                format!("parts are 0 to {}", split.parts.len() - 1),
+            )
+        })?;
+        let png = FrameRenderer::new(split.version)
+            .and_then(|r| r.to_png(part, 4))
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
     })
     .await
 }
