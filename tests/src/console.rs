@@ -4,7 +4,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+
+use anyhow::{anyhow, bail, Result};
 use serde_json::Value;
 
 /// Where screenshots go.
@@ -18,8 +21,8 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Runs `tests/console/<script>` with `args`; what it printed, as JSON.
-pub fn run(script: &str, args: &[&std::ffi::OsStr]) -> Result<Value> {
+/// `node tests/console/<script>` with playwright-core and Chromium found.
+fn node(script: &str) -> Result<std::process::Command> {
     let playwright = root().join(".tools/node_modules/playwright-core");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !playwright.exists() || !std::path::Path::new(&chromium).exists() {
@@ -28,12 +31,16 @@ pub fn run(script: &str, args: &[&std::ffi::OsStr]) -> Result<Value> {
              (bash scripts/test.sh installs both)"
         );
     }
-    let run = std::process::Command::new("node")
-        .arg(root().join("tests/console").join(script))
-        .args(args)
+    let mut c = std::process::Command::new("node");
+    c.arg(root().join("tests/console").join(script))
         .env("PLAYWRIGHT_CORE", &playwright)
-        .env("CHROMIUM", &chromium)
-        .output()?;
+        .env("CHROMIUM", &chromium);
+    Ok(c)
+}
+
+/// Runs `tests/console/<script>` with `args`; what it printed, as JSON.
+pub fn run(script: &str, args: &[&std::ffi::OsStr]) -> Result<Value> {
+    let run = node(script)?.args(args).output()?;
     if !run.status.success() {
         bail!(
             "console run failed: {}",
@@ -73,4 +80,99 @@ pub fn decide(
         args.extend([what, why].map(std::ffi::OsStr::new));
     }
     run("decide.cjs", &args)
+}
+
+/// One console session in a browser that stays open while the test acts around it
+/// (`tests/console/drive.cjs`): each command is answered when the page has done it.
+/// What the page shows between commands arrives by its own live updates.
+#[derive(Debug)]
+pub struct Session {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    /// Who is signed in, for messages.
+    pub who: String,
+}
+
+impl Session {
+    /// A browser on the console at `url`, signed in with `token`.
+    pub fn open(url: &str, token: &str, who: &str) -> Result<Self> {
+        Self::open_paged(url, token, who, None)
+    }
+
+    /// Like [`Session::open`], with `page_size` rows a queue page.
+    pub fn open_paged(url: &str, token: &str, who: &str, page_size: Option<u32>) -> Result<Self> {
+        let out = screenshots()?;
+        let mut child = node("drive.cjs")?
+            .arg(url)
+            .arg(&out)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let input = child.stdin.take().ok_or_else(|| anyhow!("no stdin"))?;
+        let output = BufReader::new(child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?);
+        let mut s = Self {
+            child,
+            input,
+            output,
+            who: who.into(),
+        };
+        s.run(serde_json::json!({"do": "login", "token": token, "page_size": page_size}))?;
+        Ok(s)
+    }
+
+    /// Runs one command (see `drive.cjs`); its answer. A failed command or a script
+    /// error on the page is an error.
+    pub fn run(&mut self, command: Value) -> Result<Value> {
+        writeln!(self.input, "{command}")?;
+        self.input.flush()?;
+        let mut line = String::new();
+        if self.output.read_line(&mut line)? == 0 {
+            bail!("the browser of {} stopped at {command}", self.who);
+        }
+        let answer: Value = serde_json::from_str(&line)?;
+        if answer["ok"] != true {
+            bail!(
+                "console as {}: {command} failed: {}",
+                self.who,
+                answer["error"]
+            );
+        }
+        if answer["errors"] != serde_json::json!([]) {
+            bail!(
+                "console as {}: script errors at {command}: {}",
+                self.who,
+                answer["errors"]
+            );
+        }
+        Ok(answer)
+    }
+
+    /// Opens request `id`'s page.
+    pub fn open_request(&mut self, id: &str) -> Result<Value> {
+        self.run(serde_json::json!({"do": "open", "id": id}))
+    }
+
+    /// Waits until the open page shows `state`, without reloading it.
+    pub fn wait(&mut self, state: &str) -> Result<Value> {
+        self.run(serde_json::json!({"do": "wait", "state": state}))
+    }
+
+    /// What the open request's page shows.
+    pub fn look(&mut self) -> Result<Value> {
+        self.run(serde_json::json!({"do": "look"}))
+    }
+
+    /// A full-page screenshot, `<name>.png`.
+    pub fn shot(&mut self, name: &str) -> Result<()> {
+        self.run(serde_json::json!({"do": "shot", "name": name}))
+            .map(drop)
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

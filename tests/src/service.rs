@@ -444,6 +444,26 @@ pub fn station_signs(
         .map_err(|e| anyhow!("{e}"))
 }
 
+/// The station reviews `req`, its policy refuses it, and it answers with its signed
+/// refusal (as custodians release it); the answer and the refusal's words. A request
+/// the policy would sign is an error.
+pub fn station_refuses_to_sign(
+    station: &mut signer_station::station::Station,
+    hsm: &dyn signer_station::hsm::SigningBackend,
+    req: &airgap_protocol::envelope::SignRequest,
+) -> Result<(airgap_protocol::envelope::SignResponse, String)> {
+    let review = station
+        .review(req, crate::requests::now())
+        .map_err(|e| anyhow!("{e}"))?;
+    let Err(refusal) = review.verdict.clone() else {
+        bail!("the station's policy would sign it")
+    };
+    let answer = station
+        .refuse(&review, &refusal, hsm, crate::requests::now())
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok((answer, refusal.to_string()))
+}
+
 fn with_headers<B>(
     mut r: ureq::RequestBuilder<B>,
     headers: &[(String, String)],

@@ -11,7 +11,7 @@ use airgap_protocol::envelope::{PayloadSignature, Purpose};
 use anyhow::{bail, Result};
 use coordinator::solana::{SolBuilder, SolRpc, SolState, SolTracker, TxOptions};
 use ed25519_dalek::{Signer, SigningKey};
-use serde_json::json;
+use serde_json::{json, Value};
 use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::tui::rehearsal::{self, seed_key};
 use solana_address::Address;
@@ -20,6 +20,8 @@ use strongroom_e2e::requests::{now, round_trip, signed_request, Channel};
 use strongroom_e2e::service::{coordinator_files, scratch, station_signs, Desks};
 use tamper::Tamper;
 
+#[path = "service_solana/console.rs"]
+mod console;
 mod tamper;
 
 const SOL: u64 = 1_000_000_000;
@@ -166,6 +168,11 @@ fn solana_request_through_the_service() -> Result<()> {
     assert_eq!(a.json["chain"], "solana");
     let a = svc.call("GET", "/v1/vaults", Some(&desk.ana), None)?;
     assert_eq!(a.json["vaults"][0]["address"], vault.to_string());
+    let signer = console::Signer {
+        station: &mut station,
+        hsm: &r.hsm,
+    };
+    console::walk(&svc, &desk, signer, &recipient)?;
     // A compromised database: a third request is approved, then its message is rewritten
     // onto another durable nonce account (the attacker's) and its envelope with it. The
     // coordinator's export refuses and records it; re-signed with the real approvals by

@@ -85,9 +85,9 @@ fn step(r: &AuditRecord) -> Option<Step> {
 /// The reason a state change carries, in words.
 fn why(d: &Value) -> Option<String> {
     let text = |k: &str| d[k].as_str().map(str::to_string);
-    if let Some(code) = d["station_refused"].as_str() {
+    if let Some(code) = d.get("station_refused") {
         let reason = text("reason").unwrap_or_default();
-        return Some(format!("the station refused ({code}): {reason}"));
+        return Some(format!("the station refused (code {code}): {reason}"));
     }
     if let Some(r) = text("reason") {
         return Some(r);
@@ -241,8 +241,8 @@ mod tests {
         let cases = [
             (json!({"reason": "known customer"}), Some("known customer")),
             (
-                json!({"station_refused": "policy", "reason": "over the daily limit"}),
-                Some("the station refused (policy): over the daily limit"),
+                json!({"station_refused": 40, "reason": "over the daily limit"}),
+                Some("the station refused (code 40): over the daily limit"),
             ),
             (
                 json!({"outcome": "reject", "reasons": ["blacklisted destination"]}),

@@ -1,0 +1,185 @@
+// Drives one operator-console session in headless Chromium (playwright-core, Debian
+// chromium) by commands, one JSON object a line on stdin; each answer is one JSON line
+// on stdout. The test walks a request through its life between commands (approvals
+// with the approver's tool, the station's signing) while this page stays open, so
+// what the page shows arrives by its own live updates.
+//
+// Commands ({"do": …}):
+//   login {token, page_size}              sign in; answers the queue's row count
+//   create {network, asset, amount, destination, purpose, memo}
+//                                         the New request form; answers id, result, state
+//   open {id}                             the request's page; answers state
+//   wait {state, timeout}                 waits (no reload) until the page shows state,
+//                                         its reason and history included
+//   look {}                               state, why, history, decided text, approvals
+//   decide {action, reason}               clear / reject / cancel with a reason
+//   play {kind}                           "ur" (export, or replay) or "bbqr": the player's
+//                                         kind, counter before and after it advances
+//   download {dir}                        the USB bundle; answers the saved file's path
+//   upload {path}                         imports a bundle file; answers result and state
+//   paste {frames}                        imports frame texts; answers result and state
+//   queue {state, network}                filters the queue; rows, and whether Older shows
+//   older {}                              the next page of the queue
+//   shot {name}                           a full-page screenshot OUT/NAME.png
+// Usage: node drive.cjs URL OUT (env PLAYWRIGHT_CORE, CHROMIUM)
+"use strict";
+const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+const readline = require("readline");
+const path = require("path");
+const [url, out] = process.argv.slice(2);
+
+const text = async (page, sel) => ((await page.locator(sel).count()) ? (await page.textContent(sel)).trim() : null);
+
+// Clicks `button` and waits for the queue it shows to be drawn anew.
+async function fresh(page, button) {
+  await page.evaluate(() => { const q = document.getElementById("queue"); if (q) q.dataset.stale = "1"; });
+  await page.click(button);
+  await page.waitForSelector("#queue:not([data-stale])");
+}
+
+async function result(page) {
+  await page.waitForSelector("#result span", { timeout: 30000 });
+  return { result: await text(page, "#result"), state: await text(page, "#state") };
+}
+
+const commands = {
+  async login(page, c) {
+    await page.goto(url + "/console" + (c.page_size ? `?page_size=${c.page_size}` : ""));
+    await page.fill("#token", c.token);
+    await page.click("#save-token");
+    await page.waitForSelector("#queue");
+    await page.waitForFunction(() => document.getElementById("live").textContent === "live");
+    return { rows: await page.locator("#queue tbody tr").count() };
+  },
+  async create(page, c) {
+    await page.click("#nav-new");
+    await page.waitForSelector("#new-form");
+    await page.selectOption("#n-network", c.network);
+    await page.fill("#n-asset", c.asset || "native");
+    await page.fill("#n-amount", c.amount);
+    await page.fill("#n-destination", c.destination);
+    await page.selectOption("#n-purpose", c.purpose || "withdrawal");
+    await page.fill("#n-memo", c.memo || "");
+    const unit = await text(page, "#n-unit");
+    await page.click("#create");
+    await page.waitForSelector("#result span", { timeout: 30000 });
+    const res = await text(page, "#result");
+    const id = (await page.locator("#created").count()) ? (await text(page, "h2 .mono")) : null;
+    return { id, unit, result: res, state: await text(page, "#state") };
+  },
+  async open(page, c) {
+    await page.click("#nav-queue");
+    await page.waitForSelector(`#queue tr[data-id="${c.id}"]`);
+    await page.click(`#queue tr[data-id="${c.id}"] a.open`);
+    await page.waitForFunction(() => document.getElementById("state") && document.getElementById("state").textContent !== "");
+    return { state: await text(page, "#state") };
+  },
+  async wait(page, c) {
+    // The badge, and the rest of the page drawn for that state (reason, history).
+    await page.waitForFunction((s) => { const e = document.getElementById("state"); return e.textContent === s && e.dataset.shown === s; }, c.state, { timeout: c.timeout || 60000 });
+    return { state: c.state };
+  },
+  async look(page) {
+    const history = await page.locator("#history tbody tr").allTextContents();
+    const why = (await page.locator("#why-row").isVisible()) ? await text(page, "#why") : null;
+    const offered = [];
+    for (const b of ["clear", "reject", "cancel"]) if (await page.locator("#" + b).count()) offered.push(b);
+    return {
+      state: await text(page, "#state"), why, history, offered,
+      approveShown: await page.locator("#approve").isVisible(),
+      approvals: await text(page, "#approvals"),
+      payloads: await page.locator("table.decoded").allTextContents(),
+    };
+  },
+  async decide(page, c) {
+    await page.fill("#reason", c.reason || "");
+    await page.click("#" + c.action);
+    return result(page);
+  },
+  async play(page, c) {
+    const button = c.kind === "bbqr" ? "#play-bbqr" : (await page.locator("#state").textContent()) === "approved" ? "#export" : "#play";
+    await page.click(button);
+    await page.waitForSelector("#player", { state: "visible" });
+    await page.waitForFunction(() => document.getElementById("frame").naturalWidth > 0);
+    const first = await text(page, "#counter");
+    const kind = await text(page, "#player-kind");
+    await page.screenshot({ path: path.join(out, `${c.name}.png`) });
+    await page.waitForFunction((f) => document.getElementById("counter").textContent !== f, first, { timeout: 20000 });
+    const later = await text(page, "#counter");
+    await page.click("#close-player");
+    return { kind, first, later, shot: path.join(out, `${c.name}.png`) };
+  },
+  async download(page, c) {
+    const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+    const file = path.join(c.dir, dl.suggestedFilename());
+    await dl.saveAs(file);
+    const { result: said } = await result(page);
+    return { file, result: said };
+  },
+  async upload(page, c) {
+    await page.evaluate(() => { document.getElementById("result").textContent = ""; });
+    await page.setInputFiles("#bundle", c.path);
+    await page.click("#import-bundle");
+    return result(page);
+  },
+  async paste(page, c) {
+    await page.evaluate(() => { document.getElementById("result").textContent = ""; });
+    await page.fill("#frames", c.frames.join("\n"));
+    await page.click("#import-frames");
+    return result(page);
+  },
+  async queue(page, c) {
+    await fresh(page, "#nav-queue");
+    await page.selectOption("#f-state", c.state || "");
+    await page.fill("#f-network", c.network || "");
+    await fresh(page, "#f-apply");
+    return this.rows(page);
+  },
+  async older(page) {
+    await fresh(page, "#older");
+    return this.rows(page);
+  },
+  async rows(page) {
+    return {
+      ids: await page.locator("#queue tbody tr").evaluateAll((rs) => rs.map((r) => r.dataset.id)),
+      states: await page.locator("#queue tbody tr .state").allTextContents(),
+      older: await page.locator("#older").isVisible(),
+      page: await text(page, "#page-at"),
+    };
+  },
+  async shot(page, c) {
+    await page.screenshot({ path: path.join(out, `${c.name}.png`), fullPage: true });
+    return {};
+  },
+};
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  const lines = readline.createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    const c = JSON.parse(line);
+    let answer;
+    try {
+      const f = commands[c.do];
+      if (!f) throw new Error(`no command ${c.do}`);
+      answer = Object.assign({ ok: true }, await f.call(commands, page, c));
+    } catch (e) {
+      await page.screenshot({ path: path.join(out, `failed-${c.do}.png`), fullPage: true }).catch(() => {});
+      answer = { ok: false, error: String(e && e.message || e) };
+    }
+    answer.errors = errors.splice(0);
+    process.stdout.write(JSON.stringify(answer) + "\n");
+  }
+  await browser.close();
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
