@@ -1,6 +1,6 @@
 // Drives the operator console in headless Chromium (playwright-core, Debian chromium):
-// wrong token, queue, request detail, QR player, audit view; then, as treasury, the
-// station's response imported by the camera, which Chromium's fake capture device feeds
+// wrong token, queue, request detail, audit view; then, as treasury, an exported
+// request's QR player and the station's response imported by the camera, which Chromium's fake capture device feeds
 // from a Y4M video of the station's QR frames. Screenshots go to OUT.
 // Usage: node console.cjs URL TOKEN REQUEST_ID OUT TREASURY_TOKEN CAMERA_REQUEST_ID VIDEO.y4m
 // (env PLAYWRIGHT_CORE, CHROMIUM)
@@ -37,14 +37,9 @@ const [url, token, id, out, treasury, cameraId, video] = process.argv.slice(2);
   const digest = await page.textContent("#digest");
   const approvals = await page.textContent("#approvals");
   await page.screenshot({ path: out + "/detail.png", fullPage: true });
-  await page.click("#play");
-  await page.waitForSelector("#player", { state: "visible" });
-  await page.waitForFunction(() => document.getElementById("frame").naturalWidth > 0);
-  const first = await page.textContent("#counter");
-  await page.screenshot({ path: out + "/player.png" });
-  await page.waitForFunction((c) => document.getElementById("counter").textContent !== c, first);
-  const later = await page.textContent("#counter");
-  await page.click("#close-player");
+  // A confirmed request has nothing left to carry to a station.
+  const transferNone = await page.locator("#transfer-none").isVisible();
+  const playHidden = await page.locator("#play").isHidden();
   await page.click("#nav-audit");
   await page.waitForSelector("#verify");
   const verify = await page.textContent("#verify");
@@ -57,6 +52,15 @@ const [url, token, id, out, treasury, cameraId, video] = process.argv.slice(2);
   await page.click(`#queue tr[data-id="${cameraId}"] a.open`);
   await page.waitForSelector("#scan");
   const before = await page.textContent("#state");
+  // The exported request's frames, played again for the station.
+  await page.click("#play");
+  await page.waitForSelector("#player", { state: "visible" });
+  await page.waitForFunction(() => document.getElementById("frame").naturalWidth > 0);
+  const first = await page.textContent("#counter");
+  await page.screenshot({ path: out + "/player.png" });
+  await page.waitForFunction((c) => document.getElementById("counter").textContent !== c, first);
+  const later = await page.textContent("#counter");
+  await page.click("#close-player");
   await page.click("#scan");
   await page.waitForSelector("#camera", { state: "visible" });
   // The video's stream spans many fragments, so progress shows before completion.
@@ -68,7 +72,7 @@ const [url, token, id, out, treasury, cameraId, video] = process.argv.slice(2);
   const cameraHidden = await page.locator("#camera").isHidden();
   const stateAfter = await page.textContent("#state");
   await page.screenshot({ path: out + "/imported.png", fullPage: true });
-  console.log(JSON.stringify({ refused, rows, state, digest, approvals, first, later, verify, auditRows, before, progress, imported, cameraHidden, stateAfter, errors }));
+  console.log(JSON.stringify({ refused, rows, state, digest, approvals, transferNone, playHidden, first, later, verify, auditRows, before, progress, imported, cameraHidden, stateAfter, errors }));
   await browser.close();
 })().catch((e) => {
   console.error(e);

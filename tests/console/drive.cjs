@@ -13,8 +13,9 @@
 //                                         its reason and history included
 //   look {}                               state, why, history, decided text, approvals
 //   decide {action, reason}               clear / reject / cancel with a reason
-//   play {kind}                           "ur" (export, or replay) or "bbqr": the player's
-//                                         kind, counter before and after it advances
+//   play {kind, name}                     "ur" (export, or replay) or "bbqr": the player's
+//                                         kind, frame count, counter before and after it
+//                                         advances (when there is more than one frame)
 //   download {dir}                        the USB bundle; answers the saved file's path
 //   upload {path}                         imports a bundle file; answers result and state
 //   paste {frames}                        imports frame texts; answers result and state
@@ -104,10 +105,11 @@ const commands = {
     const first = await text(page, "#counter");
     const kind = await text(page, "#player-kind");
     await page.screenshot({ path: path.join(out, `${c.name}.png`) });
-    await page.waitForFunction((f) => document.getElementById("counter").textContent !== f, first, { timeout: 20000 });
+    const total = Number(first.split("/ ")[1]);
+    if (total > 1) await page.waitForFunction((f) => document.getElementById("counter").textContent !== f, first, { timeout: 20000 });
     const later = await text(page, "#counter");
     await page.click("#close-player");
-    return { kind, first, later, shot: path.join(out, `${c.name}.png`) };
+    return { kind, first, later, total, shot: path.join(out, `${c.name}.png`) };
   },
   async download(page, c) {
     const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);

@@ -163,6 +163,42 @@ impl Session {
         self.run(serde_json::json!({"do": "look"}))
     }
 
+    /// Creates a request with the console's New request form (`body`: network, amount
+    /// in units, destination, purpose, memo); when the risk engine holds it, `risk`
+    /// clears it with a reason on its own page and this page sees it move on. Its id.
+    pub fn create(&mut self, risk: &mut Session, body: Value) -> Result<String> {
+        let mut command = body;
+        command["do"] = "create".into();
+        let made = self.run(command)?;
+        let said = made["result"].as_str().unwrap_or_default();
+        if !said.starts_with("created; risk engine:") {
+            bail!("the form did not create it: {made}");
+        }
+        let id = made["id"].as_str().unwrap_or_default().to_string();
+        if made["state"] == "manual-review" {
+            risk.open_request(&id)?;
+            let reason = "counterparty checked by phone";
+            let cleared =
+                risk.run(serde_json::json!({"do": "decide", "action": "clear", "reason": reason}))?;
+            if cleared["state"] != "awaiting-approvals" {
+                bail!("risk could not clear it: {cleared}");
+            }
+        }
+        self.wait("awaiting-approvals")?;
+        Ok(id)
+    }
+
+    /// Plays the open request's frames (`kind` `ur`: exported first when it is
+    /// approved; `bbqr`) and checks the player moves on through more than one frame;
+    /// what it showed.
+    pub fn play(&mut self, kind: &str, name: &str) -> Result<Value> {
+        let played = self.run(serde_json::json!({"do": "play", "kind": kind, "name": name}))?;
+        if played["total"].as_u64().unwrap_or(0) > 1 && played["first"] == played["later"] {
+            bail!("the player did not advance: {played}");
+        }
+        Ok(played)
+    }
+
     /// A full-page screenshot, `<name>.png`.
     pub fn shot(&mut self, name: &str) -> Result<()> {
         self.run(serde_json::json!({"do": "shot", "name": name}))

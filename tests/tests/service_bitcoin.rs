@@ -7,6 +7,8 @@
 //! first one's coins.
 
 mod btc_common;
+#[path = "service_bitcoin/console.rs"]
+mod console;
 mod tamper;
 
 use std::path::PathBuf;
@@ -255,6 +257,19 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
         r.json["vaults"][0]["balance"],
         (1_200_000 - 700_000 - fee).to_string(),
         "change came back to the vault"
+    );
+
+    // Another coin, and a request through the console from the form to confirmed.
+    server.fund(vec![TxOut {
+        value: Amount::from_sat(400_000),
+        script_pubkey: spk.clone(),
+    }]);
+    let walked = console::walk(&svc, &desk, [&mut a, &mut b], &server)?;
+    let chain = svc.read(&walked, "chain", &desk.ana)?;
+    let txid: bitcoin::Txid = chain.json["hash"].as_str().unwrap_or_default().parse()?;
+    assert_eq!(
+        server.paid(txid, &recipient(1).script_pubkey()),
+        Amount::from_sat(100_000)
     );
 
     // Deposit addresses for the warm tier, and the sweep planner over them.

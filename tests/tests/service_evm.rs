@@ -483,6 +483,14 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     })?;
     assert_eq!(node.nonce(vault, "latest")?, 3);
     assert_eq!(node.balance(RECIPIENT)? - before4, U256::from(amount4));
+    let before5 = node.balance(RECIPIENT)?;
+    let usb = console::Usb {
+        station: &station_usb,
+        coordinator: &coord_pub,
+    };
+    console::walk(&svc, &t, (&mut station, &r.hsm), usb, &anvil, &dir)?;
+    assert_eq!(node.nonce(vault, "latest")?, 4);
+    assert_eq!(node.balance(RECIPIENT)? - before5, U256::from(ETHER / 10));
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

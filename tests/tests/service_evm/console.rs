@@ -25,6 +25,8 @@ pub(super) fn console_checks(
         seen["approvals"].as_str().unwrap().starts_with("2 of 2"),
         "{seen}"
     );
+    assert_eq!(seen["transferNone"], true, "{seen}");
+    assert_eq!(seen["playHidden"], true, "{seen}");
     assert_ne!(seen["first"], seen["later"], "the player advances: {seen}");
     assert!(
         seen["verify"].as_str().unwrap().starts_with("chain intact"),
@@ -67,4 +69,94 @@ pub(super) fn console_checks(
         "zbarimg read {text:?} from the player"
     );
     Ok(())
+}
+
+/// The station's side of a USB transfer: its keys and the coordinator's signing key.
+pub(super) struct Usb<'a> {
+    pub station: &'a usb_transfer::keyfile::KeyPair,
+    pub coordinator: &'a usb_transfer::keyfile::PublicKeys,
+}
+
+/// A request's whole life through the console, in browsers that stay open: treasury
+/// creates it with the form (ETH), risk clears it if held, the approvers' tool approves,
+/// treasury exports it, downloads the USB bundle for the station and uploads the
+/// station's sealed answer; the page follows it to confirmed by its live updates.
+pub(super) fn walk(
+    svc: &Service,
+    t: &Desks,
+    (station, hsm): (
+        &mut signer_station::station::Station,
+        &signer_station::hsm::YubiHsm,
+    ),
+    usb: Usb<'_>,
+    anvil: &Anvil,
+    dir: &std::path::Path,
+) -> Result<()> {
+    let mut desk = strongroom_e2e::console::Session::open(&svc.url, &t.treasury, "treasury")?;
+    let mut risk = strongroom_e2e::console::Session::open(&svc.url, &t.risk, "risk")?;
+    let to = RECIPIENT.to_checksum(None);
+    let id = desk.create(
+        &mut risk,
+        json!({"network": "evm:1", "amount": "0.1", "destination": to.to_lowercase(), "memo": "console payout"}),
+    )?;
+    svc.approve(&id, &[("ana", &t.ana), ("ben", &t.ben)])?;
+    desk.wait("approved")?;
+    let seen = desk.look()?;
+    // The transaction as built names the destination in its EIP-55 form.
+    let payload = seen["payloads"][0].as_str().unwrap_or_default();
+    assert!(payload.contains(&format!("0.1 ETH to {to}")), "{seen}");
+    desk.play("ur", "evm-player")?;
+    desk.wait("exported")?;
+    // To the station on a USB stick, and back.
+    let stick = dir.join("stick");
+    std::fs::create_dir_all(&stick)?;
+    let got = desk.run(json!({"do": "download", "dir": stick}))?;
+    assert!(
+        got["result"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("bundle for vault-a downloaded"),
+        "{got}"
+    );
+    let bundle = std::fs::read(got["file"].as_str().unwrap_or_default())?;
+    let opened =
+        usb_transfer::open_bundle(&bundle, &usb.station.identity, &[usb.coordinator.ed25519])?;
+    let Envelope::Request(req) = decode_envelope(REQUEST_UR_TYPE, &opened.envelope)? else {
+        bail!("the bundle does not carry a request")
+    };
+    let resp = station_signs(station, hsm, &req)?;
+    let (_, message) = encode_envelope(&Envelope::Response(resp));
+    let sealed = usb_transfer::seal_bundle(
+        usb_transfer::BundleKind::Response,
+        &message,
+        &usb.coordinator.x25519,
+        &usb.station.signing,
+        now(),
+    )?;
+    let answer =
+        usb_transfer::write_bundle(&stick, usb_transfer::BundleKind::Response, &id, &sealed)?;
+    let imported = desk.run(json!({"do": "upload", "path": answer}))?;
+    assert!(
+        imported["result"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("imported; state "),
+        "{imported}"
+    );
+    svc.wait_state(&id, &t.auditor, "confirmed", || {
+        let _ = anvil.mine(1);
+    })?;
+    desk.wait("confirmed")?;
+    let seen = desk.look()?;
+    let history = seen["history"].to_string();
+    for step in [
+        "created",
+        "approval recorded",
+        "exported for the station",
+        "station's answer stored",
+        "broadcast → confirmed",
+    ] {
+        assert!(history.contains(step), "{step}: {seen}");
+    }
+    desk.shot("evm-confirmed")
 }
