@@ -136,6 +136,12 @@ pub enum Warning {
         /// Fee / amount, in per mille.
         per_mille: u64,
     },
+    /// No native amount is sent (a token transfer, a contract call), and the fee is
+    /// above a hundredth of the native coin: no proportion to judge it by.
+    FeeWithoutValue {
+        /// The fee, as displayed.
+        fee: String,
+    },
     /// A v0 Solana message whose lookup tables were not supplied.
     UnresolvedLookupTables {
         /// Number of tables.
@@ -266,6 +272,13 @@ pub fn summarize(payload: &Payload, opts: &SummaryOptions) -> Result<Summary, Su
                     per_mille: u64::try_from(per_mille).unwrap_or(u64::MAX),
                 });
             }
+        } else if let Some(d) = fee.decimals {
+            // Nothing native to compare with: a fixed bar of 0.01 coin.
+            let bar = 10u128.saturating_pow(u32::from(d.saturating_sub(2)));
+            if fee.base_units > bar {
+                s.warnings
+                    .push(Warning::FeeWithoutValue { fee: fee.units() });
+            }
         }
     }
     Ok(s)
@@ -298,6 +311,9 @@ impl std::fmt::Display for Warning {
                 "token {contract} is not in the station's list: amount in raw units"
             ),
             Self::HighFee { per_mille } => write!(f, "fee is {per_mille}‰ of the amount sent"),
+            Self::FeeWithoutValue { fee } => {
+                write!(f, "fee of up to {fee}, with no native amount sent")
+            }
             Self::UnresolvedLookupTables { tables } => write!(
                 f,
                 "{tables} address lookup table(s) whose contents were not supplied"

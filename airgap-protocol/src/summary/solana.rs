@@ -37,6 +37,9 @@ pub struct Instruction {
     pub data: Vec<u8>,
 }
 
+/// The largest transaction a Solana cluster accepts, in bytes (signatures included).
+pub const PACKET_DATA_SIZE: usize = 1232;
+
 /// A parsed message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -124,6 +127,14 @@ pub fn parse(bytes: &[u8]) -> Result<Message, SummaryError> {
     };
     let (num_required_signatures, num_readonly_signed, num_readonly_unsigned) =
         (r.u8()?, r.u8()?, r.u8()?);
+    // A transaction no cluster takes is not worth a custodian's review, and a message
+    // that long can bury what it pays under thousands of lines.
+    let wire = bytes.len() + 1 + 64 * usize::from(num_required_signatures);
+    if wire > PACKET_DATA_SIZE {
+        return Err(malformed(format!(
+            "the transaction would be {wire} bytes; a Solana transaction is at most {PACKET_DATA_SIZE}"
+        )));
+    }
     let n = r.short()?;
     // Every key is 32 bytes: a count larger than the rest of the message is a lie.
     if n * 32 > r.0.len() {
@@ -183,6 +194,11 @@ pub fn parse(bytes: &[u8]) -> Result<Message, SummaryError> {
         lookup_tables,
         lookup_accounts,
     })
+}
+
+/// Base58 of a 32-byte key inside instruction data (the caller checked the length).
+fn key32(bytes: &[u8]) -> String {
+    <[u8; 32]>::try_from(bytes).map_or_else(|_| "?".into(), |k| b58(&k))
 }
 
 /// Base58 of a 32-byte key.
@@ -266,9 +282,15 @@ pub(super) fn summarize(
                     }
                     (Some(0), 52) => {
                         let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
+                        let owner = key32(&ix.data[20..52]);
                         details.push((
                             format!("instruction {i}"),
-                            format!("create account {} funded by {}", acct(1), acct(0)),
+                            format!(
+                                "create account {} funded by {}, owned by program {}",
+                                acct(1),
+                                acct(0),
+                                owner
+                            ),
                         ));
                         recipients.push(Recipient {
                             address: acct(1),
@@ -279,7 +301,11 @@ pub(super) fn summarize(
                     }
                     (Some(6), 36) => details.push((
                         format!("instruction {i}"),
-                        format!("initialize nonce account {}", acct(0)),
+                        format!(
+                            "initialize nonce account {} with authority {}",
+                            acct(0),
+                            key32(&ix.data[4..36])
+                        ),
                     )),
                     _ => warnings.push(Warning::UnknownProgram {
                         program: format!("{prog} (system instruction {tag4:?})"),

@@ -154,11 +154,10 @@ fn defence_an_evm_contract_call_shows_its_data() {
 }
 
 #[test]
-#[ignore = "open: the Solana summary does not decode the nonce authority of InitializeNonceAccount or the owner program of CreateAccount (issue 19)"]
 fn attack_solana_account_setup_hides_who_controls_the_account() {
     // Create an account funded by the station and initialise it as a durable nonce
     // whose authority is the attacker; and a second account owned by the attacker's
-    // program. Shown: "initialize nonce account …", "create account … funded by …".
+    // program. Both are named: the authority and the owner program.
     let nonce = [4u8; 32];
     let other = [5u8; 32];
     let evil_authority = [0xaa; 32];
@@ -299,10 +298,9 @@ fn defence_every_warning_the_summary_gives_is_shown() {
 }
 
 #[test]
-#[ignore = "open: the high-fee warning compares the fee with native value only, so token transfers get none (issue 19)"]
 fn attack_a_token_transfer_with_an_enormous_fee_is_not_warned() {
-    // One token unit, with a maximum fee of 100 ETH: the high-fee warning compares the
-    // fee with native value sent, which is zero here, so no warning.
+    // One token unit, with a maximum fee of 100 ETH: no native value to compare the fee
+    // with, so the bar is a hundredth of the coin.
     let mut data = hex::decode("a9059cbb").unwrap();
     data.extend(word_addr(TO));
     data.extend(word_u256(U256::from(1u8)));

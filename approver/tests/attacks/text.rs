@@ -122,18 +122,28 @@ fn defence_error_messages_carry_no_terminal_escapes() {
 }
 
 #[test]
-#[ignore = "open: thousands of memo instructions push a payment out of sight; no limit or summary line yet (issue 19)"]
 fn attack_a_flood_of_instructions_pushes_the_payment_out_of_sight() {
-    // Payload 1 pays 1,000 SOL; payload 2 carries 16,000 memo instructions (no chain
-    // takes such a message; the station does not check its size, and the memo program
-    // raises no warning). The payment ends up 16,000 lines above the prompt.
+    // Payload 1 pays 1,000 SOL; payload 2 carries 16,000 memo instructions, which would
+    // push the payment 16,000 lines above the prompt. No cluster takes a transaction
+    // over 1,232 bytes, so such a message is refused outright.
     let memo = memo_program();
     let ixs: Vec<Ix> = (0..16_000).map(|_| ix(1, &[], b"ok".to_vec())).collect();
     let flood = sol(sol_message(1, &[STATION, memo], &ixs, false));
     let r = request(vec![sol_payment(THIEF), flood]);
     let started = Instant::now();
-    let s = shown(&r);
-    assert!(started.elapsed() < Duration::from_secs(10), "slow render");
+    let refused = Reviewed::of_cbor(&r.to_cbor())
+        .unwrap()
+        .render(&SummaryOptions::default(), NOW)
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "slow refusal");
+    assert!(
+        format!("{refused:#}").contains("at most 1232"),
+        "{refused:#}"
+    );
+    // The most a transaction can carry keeps the payment within a screenful or two.
+    let ixs: Vec<Ix> = (0..200).map(|_| ix(1, &[], b"ok".to_vec())).collect();
+    let most = sol(sol_message(1, &[STATION, memo], &ixs, false));
+    let s = shown(&request(vec![sol_payment(THIEF), most]));
     let lines: Vec<&str> = s.lines().collect();
     let pays = lines
         .iter()
