@@ -248,7 +248,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     step(
         "coordinator",
         format!(
-            "serving on SQLite {} — web console {}/console (auditor token {})",
+            "serving on SQLite {} — web console {}/console (auditor token {}; with --keep, a token per role at the end)",
             db.display(),
             svc.url,
             tokens.auditor
@@ -408,12 +408,61 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         run.join("coordinator.log").display(),
     );
     if keep {
+        let t = &demo.tokens;
         println!(
-            "coordinator still running at {}/console — press Enter to stop",
+            "\ncoordinator still running at {}/console. Tokens of this run's database, one per role:",
             demo.svc.url
         );
-        let mut line = String::new();
-        let _ = std::io::stdin().read_line(&mut line);
+        for (role, token) in [
+            ("treasury (create, export, import)", &t.treasury),
+            ("risk (manual review)", &t.risk),
+            ("approver ana", &t.ana),
+            ("approver ben", &t.ben),
+            ("auditor", &t.auditor),
+            ("warm-tier", &t.warm),
+            ("admin", &t.admin),
+        ] {
+            println!("  {role:<36} {token}");
+        }
+        wait_to_stop()?;
     }
     Ok(())
+}
+
+/// Until Enter (on a terminal), Ctrl-C or SIGTERM.
+fn wait_to_stop() -> Result<()> {
+    use std::io::IsTerminal;
+    let on_terminal = std::io::stdin().is_terminal();
+    println!(
+        "{}",
+        if on_terminal {
+            "press Enter (or Ctrl-C) to stop"
+        } else {
+            "stop it with Ctrl-C or SIGTERM"
+        }
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let enter = async {
+            if on_terminal {
+                let _ = tokio::task::spawn_blocking(|| {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)
+                })
+                .await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            () = enter => {}
+        }
+        println!("stopping the coordinator");
+        Ok(())
+    })
 }
