@@ -591,3 +591,59 @@ fn ceremony_screen_and_descriptor_export() {
     assert_eq!(ur_type, airgap_protocol::envelope::DESCRIPTOR_UR_TYPE);
     assert_eq!(message, descriptor);
 }
+
+#[test]
+fn a_rehearsal_shows_its_passphrases_where_they_are_typed() {
+    let mut r = rig("rehearsal-hints", |_| {});
+    r.app = r.app.with_rehearsal_passphrases(&rehearsal::CUSTODIANS);
+    capture(&mut r.app);
+    for _ in 0..3 {
+        screen(&r.app, 200, 120);
+        r.app.key(Key::Right);
+    }
+    r.app.key(Key::Char('a'));
+    let s = screen(&r.app, 80, 24);
+    for (name, pass) in rehearsal::CUSTODIANS {
+        assert!(
+            s.contains(&format!("{name}  (rehearsal passphrase: {pass})")),
+            "{s}"
+        );
+    }
+}
+
+#[test]
+fn a_rehearsal_run_again_in_its_folder_starts_clean() {
+    let dir =
+        std::env::temp_dir().join(format!("strongroom-rehearsal-again-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let first = rehearsal::station(&dir, NOW).unwrap();
+    let req = rehearsal::request_frames(&first.keys, &dir.join("incoming"), NOW).unwrap();
+    rehearsal::request_bundle(&req, &dir.join("usb"), NOW).unwrap();
+    let frames = std::fs::read_dir(dir.join("incoming")).unwrap().count();
+    std::fs::write(dir.join("incoming/9999.png"), b"a frame of another request").unwrap();
+    std::fs::create_dir_all(dir.join("outgoing")).unwrap();
+    std::fs::write(dir.join("outgoing/response.envelope"), b"an old answer").unwrap();
+    let ledger = || signer_station::ledger::Ledger::verify(&dir.join("ledger.jsonl")).unwrap();
+    let entries = ledger();
+    drop(first);
+    // Again: a new device, a new ledger, nothing left of the first run.
+    let second = rehearsal::station(&dir, NOW).unwrap();
+    assert!(!dir.join("incoming/9999.png").exists());
+    assert!(!dir.join("outgoing").exists());
+    assert_eq!(ledger(), entries, "the ledger starts again");
+    let req = rehearsal::request_frames(&second.keys, &dir.join("incoming"), NOW).unwrap();
+    rehearsal::request_bundle(&req, &dir.join("usb"), NOW).unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.join("incoming")).unwrap().count(),
+        frames
+    );
+    assert_eq!(std::fs::read_dir(dir.join("usb")).unwrap().count(), 1);
+    // A folder that holds something else is never emptied.
+    let other = dir.join("someone-elses");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("ledger.jsonl"), b"{}").unwrap();
+    let refused = rehearsal::station(&other, NOW).map(drop).unwrap_err();
+    assert!(refused.contains("is not a rehearsal folder"), "{refused}");
+    assert_eq!(std::fs::read(other.join("ledger.jsonl")).unwrap(), b"{}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -64,14 +64,6 @@ fn build(a: &TuiArgs) -> Result<App, String> {
                 base.reopen(OPERATING_KEY_ID, cred)
                     .map(|s| Box::new(s) as Box<dyn SigningBackend>)
             });
-            let custodians: Vec<String> = rehearsal::CUSTODIANS
-                .iter()
-                .map(|(n, p)| format!("{n}: {p}"))
-                .collect();
-            println!(
-                "REHEARSAL on MockHsm. Custodian passphrases: {}",
-                custodians.join(", ")
-            );
             Ok(App::new(
                 r.station,
                 r.quorum,
@@ -82,7 +74,8 @@ fn build(a: &TuiArgs) -> Result<App, String> {
                 Box::new(now),
             )
             .with_usb(usb)
-            .with_descriptor(dir.join("descriptor.envelope"), descriptor))
+            .with_descriptor(dir.join("descriptor.envelope"), descriptor)
+            .with_rehearsal_passphrases(&rehearsal::CUSTODIANS))
         }
         Hsm::Usb => {
             let dir = StationDir(a.station.clone().ok_or_else(|| missing("station"))?);

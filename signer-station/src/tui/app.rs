@@ -239,6 +239,9 @@ pub struct App {
     imported: std::collections::HashSet<[u8; 32]>,
     /// The last answer shown, to show again from the home screen (`a`).
     pub(crate) last_answer: Option<ResponseState>,
+    /// A rehearsal's custodians and their passphrases, shown where they are typed (on
+    /// MockHsm only).
+    pub(crate) rehearsal_passphrases: Vec<(String, String)>,
     /// Current screen.
     pub screen: Screen,
     /// Status line.
@@ -278,10 +281,24 @@ impl App {
             descriptor: None,
             imported: Default::default(),
             last_answer: None,
+            rehearsal_passphrases: Vec::new(),
             screen: Screen::Home,
             status: None,
             quit: false,
         }
+    }
+
+    /// A rehearsal's custodians and passphrases, shown beside each custodian where
+    /// passphrases are typed. Ignored unless the backend is MockHsm: a station with a
+    /// real device never shows a passphrase.
+    pub fn with_rehearsal_passphrases(mut self, list: &[(&str, &str)]) -> Self {
+        if self.info.is_mock {
+            self.rehearsal_passphrases = list
+                .iter()
+                .map(|(n, p)| (n.to_string(), p.to_string()))
+                .collect();
+        }
+        self
     }
 
     /// Reads requests from USB bundles too.

@@ -111,6 +111,7 @@ pub fn policy() -> Result<Policy, HsmError> {
 
 /// Sets up a rehearsal station in `dir` (ledger and descriptor there) on a fresh MockHsm.
 pub fn station(dir: &Path, now: u64) -> Result<Rehearsal, String> {
+    fresh(dir)?;
     let (quorum, cred) = quorum()?;
     let hsm = init(
         &YubiHsm::open_factory(Connection::Mock).map_err(|e| e.to_string())?,
@@ -126,6 +127,54 @@ pub fn station(dir: &Path, now: u64) -> Result<Rehearsal, String> {
         hsm,
         keys,
     })
+}
+
+/// The file that marks a folder as a rehearsal's.
+pub const MARKER: &str = "REHEARSAL.txt";
+
+/// What a rehearsal writes in its folder (besides [`MARKER`]).
+const WRITTEN: [&str; 6] = [
+    "ledger.jsonl",
+    "descriptor.envelope",
+    "incoming",
+    "outgoing",
+    "usb",
+    "frames",
+];
+
+/// Makes `dir` ready for a new rehearsal: created when missing; a previous rehearsal's
+/// files removed (its marker says the folder is one), so a second run does not meet the
+/// first one's ledger, frames or answers; any other folder with something in it is
+/// refused, never emptied.
+fn fresh(dir: &Path) -> Result<(), String> {
+    let gone = |r: std::io::Result<()>, what: &Path| match r {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("{}: {e}", what.display()))
+        }
+        _ => Ok(()),
+    };
+    if dir.join(MARKER).is_file() {
+        for name in WRITTEN {
+            let p = dir.join(name);
+            if p.is_dir() {
+                gone(std::fs::remove_dir_all(&p), &p)?;
+            } else {
+                gone(std::fs::remove_file(&p), &p)?;
+            }
+        }
+    } else if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(format!(
+            "{} is not empty and is not a rehearsal folder: choose a new or empty folder",
+            dir.display()
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(
+        dir.join(MARKER),
+        "A signer-station rehearsal on MockHsm: no real keys, no real funds.\n\
+         Running the rehearsal again in this folder starts it afresh.\n",
+    )
+    .map_err(|e| format!("{MARKER}: {e}"))
 }
 
 /// The rehearsal quorum (custodians of [`CUSTODIANS`], 2 of 3).

@@ -164,9 +164,16 @@ pub fn draw(app: &App, f: &mut Frame<'_>) {
                         String::new()
                     };
                     let style = if done { good() } else { Style::default() };
+                    // A rehearsal says what to type (MockHsm only: see App).
+                    let hint = app
+                        .rehearsal_passphrases
+                        .iter()
+                        .find(|(n, _)| *n == c.name)
+                        .map(|(_, p)| format!("  (rehearsal passphrase: {p})"))
+                        .unwrap_or_default();
                     Line::styled(
                         format!(
-                            "{cursor} [{}] {}{typing}",
+                            "{cursor} [{}] {}{typing}{hint}",
                             if done { "✓" } else { " " },
                             c.name
                         ),
