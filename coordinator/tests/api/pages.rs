@@ -44,7 +44,7 @@ async fn pages_history_and_events() {
     let (_, v) = a.create("t-treasury", &evm, "p-evm").await;
     let held = v["request"]["id"].as_str().unwrap().to_string();
     let (_, v) = a.get("/v1/requests?network=evm:1", "t-warm").await;
-    assert_eq!(ids(&v), [held.clone()]);
+    assert_eq!(ids(&v), std::slice::from_ref(&held));
     let (_, v) = a
         .get(
             "/v1/requests?network=regtest&state=awaiting-approvals",
