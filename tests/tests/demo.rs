@@ -25,6 +25,8 @@ fn demo_round_trip_completes() {
         "registered from its descriptor frames",
         "(change, proven: vault cold)",
         "vault cold registered",
+        "held for manual review",
+        "cleared the manual review (the engine said: first transfer to",
         "bitcoin: imported from vault-a → partially-signed",
         "bitcoin: imported from vault-b → finalised",
         "bitcoin: broadcast and confirmed",
@@ -36,6 +38,16 @@ fn demo_round_trip_completes() {
         assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
     }
     assert!(!stdout.contains("SKIPPED"), "every chain ran:\n{stdout}");
+    assert!(!stdout.contains("{\""), "sentences, not JSON:\n{stdout}");
+    // The camera's losses are real: the Bitcoin request is long enough to lose frames.
+    let lost: u32 = stdout
+        .split("bitcoin: request captured from ")
+        .nth(1)
+        .and_then(|rest| rest.split(" lost").next())
+        .and_then(|x| x.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(lost >= 1, "no frame lost:\n{stdout}");
     let run = std::fs::read_dir(&out)
         .unwrap()
         .next()

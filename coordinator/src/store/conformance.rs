@@ -80,7 +80,10 @@ fn suite(s: &dyn Store) {
         s.page(&f).unwrap().into_iter().map(|r| r.id).collect()
     };
     assert_eq!(page(None, None), [c.id.clone(), b.id.clone()]);
-    assert_eq!(page(Some((b.created, &b.id)), None), std::slice::from_ref(&a.id));
+    assert_eq!(
+        page(Some((b.created, &b.id)), None),
+        std::slice::from_ref(&a.id)
+    );
     assert_eq!(page(None, Some("bitcoin")).len(), 2);
     assert!(page(None, Some("regtest")).is_empty());
     // A request's own audit rows, with the reason given.

@@ -60,19 +60,42 @@ impl Demo {
             .as_str()
             .unwrap_or_default()
             .to_string();
+        let (decimals, symbol) = match network {
+            n if n.starts_with("evm:") => (18, "ETH"),
+            n if n.starts_with("solana:") => (9, "SOL"),
+            _ => (8, "BTC"),
+        };
+        let units = amount
+            .parse::<u128>()
+            .map(|v| airgap_protocol::summary::format_units(v, decimals))
+            .unwrap_or_else(|_| amount.to_string());
+        let held = if state == "manual-review" {
+            ", held for manual review"
+        } else {
+            ""
+        };
         step(
             "coordinator",
-            format!("{network}: request {id} created ({state}): {amount} to {destination}"),
+            format!("{network}: request {id} created: {units} {symbol} to {destination}{held}"),
         );
         if state == "manual-review" {
-            let reasons = a.json["risk"].to_string();
+            let reasons: Vec<&str> = a.json["risk"]["reasons"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str())
+                .collect();
+            let reasons = reasons.join("; ");
             self.ok(
                 "POST",
                 &format!("/v1/requests/{id}/review"),
                 &self.tokens.risk,
                 Some(&json!({"decision": "clear", "reason": "demo: known counterparty"})),
             )?;
-            step("risk", format!("cleared the manual review ({reasons})"));
+            step(
+                "risk",
+                format!("cleared the manual review (the engine said: {reasons})"),
+            );
         }
         Ok(id)
     }

@@ -32,8 +32,9 @@ pub(super) fn frame_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Reads frames as a camera would: joins at a random point of the loop, loses 30 %,
-/// and every other frame is JPEG-damaged or blurred.
+/// Reads frames as a camera would: joins at a random point of the loop, loses three
+/// frames in ten (evenly, so even a short stream shows it), and every other frame is
+/// JPEG-damaged or blurred.
 pub(super) fn read_frames(dir: &Path, seed: u64) -> Result<(Envelope, usize, usize)> {
     let files = frame_files(dir)?;
     let mut rng = SplitMix::new(seed);
@@ -42,7 +43,7 @@ pub(super) fn read_frames(dir: &Path, seed: u64) -> Result<(Envelope, usize, usi
     let (mut shown, mut lost) = (0, 0);
     for k in 0..files.len() * 4 {
         shown += 1;
-        if rng.next_f64() < 0.3 {
+        if (3 * (k + 1)) / 10 > (3 * k) / 10 {
             lost += 1;
             continue;
         }

@@ -310,10 +310,12 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     }
     let spk = vault.address().script_pubkey();
     btc.with(|s| {
+        // Twenty coins: the payout spends several, so its request is long enough for
+        // the camera's losses to show.
         let tx = s.chain.funding(
-            (0..2)
+            (0..20)
                 .map(|_| bitcoin::TxOut {
-                    value: bitcoin::Amount::from_sat(1_000_000),
+                    value: bitcoin::Amount::from_sat(100_000),
                     script_pubkey: spk.clone(),
                 })
                 .collect(),
@@ -323,7 +325,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     step(
         "chains",
         format!(
-            "bitcoin: vault {} funded with 2 × 1,000,000 sat",
+            "bitcoin: vault {} funded with 20 coins of 0.001 BTC",
             vault.address()
         ),
     );
