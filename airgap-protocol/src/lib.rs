@@ -20,6 +20,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod approval;
 pub mod bbqr;
 pub mod envelope;
 pub mod hsm_log;

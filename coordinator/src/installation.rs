@@ -2,11 +2,10 @@
 //! Ed25519 keys, each write-once, with an audit row.
 
 use airgap_protocol::envelope::StationDescriptor;
-use ed25519_dalek::VerifyingKey;
 use serde_json::json;
 
 use crate::chain::{refused, PipelineError, RegisteredStation};
-use crate::pipeline::{parse_hex, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::store::Kind;
 
 impl Pipeline {
@@ -60,22 +59,17 @@ impl Pipeline {
         self.ctx.stations()
     }
 
-    /// Registers the Ed25519 approval key of a principal (write-once).
+    /// Registers the approval key of a principal (write-once): an Ed25519 key (the
+    /// approver's tool) or an Ethereum address (typed approvals from their own wallet).
     pub fn register_approver(
         &self,
         principal: &str,
-        public_key_hex: &str,
+        public_key: &str,
         actor: &str,
         now: u64,
     ) -> Result<(), PipelineError> {
-        let pk: [u8; 32] = parse_hex(public_key_hex, "public_key")?;
-        let key = VerifyingKey::from_bytes(&pk)
-            .map_err(|_| refused("public_key is not an Ed25519 key"))?;
-        if key.is_weak() {
-            return Err(refused(
-                "public_key is a weak (small-order) Ed25519 key: it would accept forged signatures",
-            ));
-        }
+        let key = airgap_protocol::approval::ApproverKey::parse(public_key)
+            .map_err(|e| refused(format!("public_key: {e}")))?;
         if principal.is_empty() || principal.len() > 128 {
             return Err(refused("principal must be 1 to 128 characters"));
         }
@@ -83,9 +77,9 @@ impl Pipeline {
             "",
             Kind::Approver,
             principal,
-            &hex::encode(pk),
+            &key.to_text(),
             actor,
-            json!({"principal": principal, "public_key": hex::encode(pk)}),
+            json!({"principal": principal, "public_key": key.to_text()}),
             now,
         )?;
         Ok(())

@@ -60,7 +60,7 @@ fn station(name: &str, dest: String) -> (Station, SoftwareBackend) {
     anchors.pin_approver(Approver {
         name: "a".into(),
         role: Role::Treasury,
-        key: key(10).verifying_key(),
+        key: key(10).verifying_key().into(),
     });
     let dir = std::env::temp_dir().join(format!("bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

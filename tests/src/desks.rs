@@ -75,9 +75,8 @@ pub fn approve_offline(
         approver: airgap_protocol::envelope::KeyId::of(&ed25519_dalek::VerifyingKey::from_bytes(
             &key,
         )?),
-        signature: signature
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{who}'s signature"))?,
+        signature: airgap_protocol::approval::ApprovalSignature::from_bytes(&signature)
+            .map_err(|e| anyhow::anyhow!("{who}'s signature: {e}"))?,
     })
 }
 

@@ -19,7 +19,7 @@ fn anchors() -> TrustAnchors {
         a.pin_approver(Approver {
             name: name.into(),
             role: Role::Treasury,
-            key: key(n).verifying_key(),
+            key: key(n).verifying_key().into(),
         });
     }
     a

@@ -109,7 +109,7 @@ fn put_approvals(e: &mut Enc, r: &SignRequest) {
     for a in &r.approvals {
         put_array(e, 2);
         put_bytes(e, &a.approver.0);
-        put_bytes(e, &a.signature);
+        put_bytes(e, a.signature.as_bytes());
     }
 }
 
@@ -414,9 +414,12 @@ pub(super) fn decode_request(bytes: &[u8]) -> Result<SignRequest, EnvelopeError>
     let approvals = (0..n)
         .map(|_| {
             d.array(2, "approval")?;
+            let approver = KeyId(d.fixed("approver key id")?);
+            let signature = d.bytes(65, "approval signature")?;
             Ok(Approval {
-                approver: KeyId(d.fixed("approver key id")?),
-                signature: d.fixed("approval signature")?,
+                approver,
+                signature: crate::approval::ApprovalSignature::from_bytes(&signature)
+                    .map_err(|e| EnvelopeError::Malformed(e.to_string()))?,
             })
         })
         .collect::<Result<_, EnvelopeError>>()?;

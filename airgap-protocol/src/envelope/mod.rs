@@ -194,13 +194,14 @@ pub struct Payload {
     pub hints: DisplayHints,
 }
 
-/// One approver's signature over the request digest.
+/// One approver's signature over the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approval {
     /// The approver's key id.
     pub approver: KeyId,
-    /// Ed25519 signature over `strongroom/approval/v1 || request digest`.
-    pub signature: [u8; 64],
+    /// Ed25519 over `strongroom/approval/v1 || request digest`, or EIP-712 over the
+    /// typed approval (see [`crate::approval`]).
+    pub signature: crate::approval::ApprovalSignature,
 }
 
 /// A signing request, as the coordinator exports it.
@@ -254,7 +255,7 @@ impl SignRequest {
         let sig = key.sign(&Self::approval_message(&self.digest()));
         self.approvals.push(Approval {
             approver: KeyId::of(&key.verifying_key()),
-            signature: sig.to_bytes(),
+            signature: crate::approval::ApprovalSignature::Ed25519(sig.to_bytes()),
         });
     }
 

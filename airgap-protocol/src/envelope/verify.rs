@@ -25,8 +25,8 @@ pub struct Approver {
     pub name: String,
     /// Role.
     pub role: Role,
-    /// Ed25519 key.
-    pub key: VerifyingKey,
+    /// Ed25519 key or Ethereum address.
+    pub key: crate::approval::ApproverKey,
 }
 
 /// What the station (or a test) trusts: pinned coordinator keys, approvers, thresholds.
@@ -57,7 +57,7 @@ impl TrustAnchors {
     }
     /// Pins an approver.
     pub fn pin_approver(&mut self, approver: Approver) -> KeyId {
-        let id = KeyId::of(&approver.key);
+        let id = approver.key.id();
         self.approvers.insert(id, approver);
         id
     }
@@ -116,6 +116,9 @@ pub enum VerifyError {
     /// An approval signature that does not verify over this request's digest.
     #[error("approval by {0} does not verify over this request")]
     BadApproval(KeyId),
+    /// A wallet's typed approval of a request whose payloads a wallet cannot show.
+    #[error("approval by {0} came from a wallet, but {1}")]
+    ApprovalNotShowable(KeyId, String),
     /// Too few approvals.
     #[error("{have} distinct approvals, policy requires {need} for {purpose:?}")]
     InsufficientApprovals {
@@ -198,7 +201,6 @@ pub fn verify_request(
         });
     }
     let digest = request.digest();
-    let msg = SignRequest::approval_message(&digest);
     let mut seen = HashSet::new();
     let mut approvers = Vec::new();
     for a in &request.approvals {
@@ -209,8 +211,12 @@ pub fn verify_request(
         if !seen.insert(a.approver) {
             return Err(VerifyError::DuplicateApprover(a.approver));
         }
-        if !check(&approver.key, &msg, &a.signature) {
-            return Err(VerifyError::BadApproval(a.approver));
+        match crate::approval::check(&approver.key, request, &a.signature) {
+            Ok(()) => {}
+            Err(crate::approval::ApprovalError::NotShowable(why)) => {
+                return Err(VerifyError::ApprovalNotShowable(a.approver, why))
+            }
+            Err(_) => return Err(VerifyError::BadApproval(a.approver)),
         }
         approvers.push(approver.clone());
     }

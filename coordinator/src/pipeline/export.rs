@@ -1,11 +1,11 @@
 //! Export: the envelope with its approvals (each checked again against what is stored
 //! now), signed by the coordinator key, ready to cross the air gap.
 
-use airgap_protocol::envelope::{Approval, KeyId, SignRequest};
-use ed25519_dalek::{Signature, VerifyingKey};
+use airgap_protocol::approval::{ApprovalSignature, ApproverKey};
+use airgap_protocol::envelope::{Approval, SignRequest};
 use serde_json::json;
 
-use super::{decode_request, parse_hex, Pipeline};
+use super::{decode_request, Pipeline};
 use crate::chain::{corrupt, refused, Body, PipelineError};
 use crate::lifecycle::{Event, State};
 use crate::store::Kind;
@@ -51,27 +51,21 @@ impl Pipeline {
         // Each approval again, over the envelope as stored now: an envelope or
         // transaction edited in the database after the approvals is caught here (and,
         // should this coordinator itself be compromised, by the station).
-        let message = SignRequest::approval_message(&req.digest());
         let mut tampered = Vec::new();
         for (principal, sig) in self.ctx.store.artifacts(id, Kind::Approval)? {
-            let pk: [u8; 32] = self
+            let key = self
                 .ctx
                 .store
                 .artifact("", Kind::Approver, &principal)?
-                .as_deref()
-                .map(|h| parse_hex(h, "stored key"))
-                .transpose()?
                 .ok_or_else(|| corrupt(format!("approver {principal} has no key")))?;
-            let vk = VerifyingKey::from_bytes(&pk).map_err(corrupt)?;
-            let signature: [u8; 64] = parse_hex(&sig, "stored approval")?;
-            if vk
-                .verify_strict(&message, &Signature::from_bytes(&signature))
-                .is_err()
-            {
+            let key = ApproverKey::parse(&key).map_err(corrupt)?;
+            let bytes = hex::decode(&sig).map_err(corrupt)?;
+            let signature = ApprovalSignature::from_bytes(&bytes).map_err(corrupt)?;
+            if airgap_protocol::approval::check(&key, &req, &signature).is_err() {
                 tampered.push(principal.clone());
             }
             req.approvals.push(Approval {
-                approver: KeyId::of(&vk),
+                approver: key.id(),
                 signature,
             });
         }

@@ -23,8 +23,9 @@ mod worker;
 
 use std::sync::{Arc, Mutex};
 
+use airgap_protocol::approval::{ApprovalSignature, ApproverKey};
 use airgap_protocol::envelope::{KeyId, Purpose as EnvPurpose, SignRequest};
-use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 
 use crate::chain::{corrupt, refused, Body, ChainAdapter, Ctx};
@@ -127,13 +128,6 @@ fn uuid_bytes(id: &str) -> Result<[u8; 16], PipelineError> {
         .ok()
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| corrupt(format!("request id {id:?}")))
-}
-
-pub(crate) fn parse_hex<const N: usize>(s: &str, what: &str) -> Result<[u8; N], PipelineError> {
-    hex::decode(s.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| refused(format!("{what} must be {N} bytes of hex")))
 }
 
 fn decode_request(h: &str) -> Result<SignRequest, PipelineError> {
@@ -363,25 +357,27 @@ impl Pipeline {
         if row.principal == principal {
             return Err(refused("the requester cannot approve their own request"));
         }
-        let key_hex = self
+        let key_text = self
             .ctx
             .store
             .artifact("", Kind::Approver, principal)?
             .ok_or_else(|| refused(format!("no approval key is registered for {principal}")))?;
         let req = self.prepare(id, now)?;
-        let pk: [u8; 32] = parse_hex(&key_hex, "stored key").map_err(corrupt)?;
-        let vk = VerifyingKey::from_bytes(&pk).map_err(corrupt)?;
-        let sig: [u8; 64] = parse_hex(signature_hex, "signature")?;
-        vk.verify_strict(
-            &SignRequest::approval_message(&req.digest()),
-            &Signature::from_bytes(&sig),
-        )
-        .map_err(|_| refused("the signature does not verify over this request's digest"))?;
+        let key = ApproverKey::parse(&key_text).map_err(corrupt)?;
+        let bytes = hex::decode(signature_hex.trim())
+            .map_err(|_| refused("signature: not hex"))?;
+        let sig = ApprovalSignature::from_bytes(&bytes).map_err(|e| refused(e.to_string()))?;
+        airgap_protocol::approval::check(&key, &req, &sig).map_err(|e| match e {
+            airgap_protocol::approval::ApprovalError::Invalid => {
+                refused("the signature does not verify over this request's digest")
+            }
+            other => refused(other.to_string()),
+        })?;
         self.ctx.store.put_artifact(
             id,
             Kind::Approval,
             principal,
-            &hex::encode(sig),
+            &hex::encode(sig.as_bytes()),
             principal,
             json!({"digest": hex::encode(req.digest())}),
             now,

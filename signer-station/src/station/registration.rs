@@ -16,7 +16,8 @@ pub struct RegisteredApprover {
     pub name: String,
     /// `treasury`, `risk` or `security`.
     pub role: String,
-    /// Ed25519 public key, hex.
+    /// Ed25519 public key, hex (the approver's tool); or an Ethereum address, `0x` and
+    /// 40 hex digits (typed approvals from the approver's own wallet).
     pub key: String,
 }
 
@@ -130,10 +131,16 @@ fn anchors_of(r: &Registration) -> Result<TrustAnchors, RegistrationError> {
             "security" => Role::Security,
             other => return Err(RegistrationError::Entry(format!("role {other}"))),
         };
+        let key = if ap.key.starts_with("0x") {
+            airgap_protocol::approval::ApproverKey::parse(&ap.key)
+                .map_err(|e| RegistrationError::Entry(format!("approver {}: {e}", ap.name)))?
+        } else {
+            vk(&ap.key)?.into()
+        };
         a.pin_approver(Approver {
             name: ap.name.clone(),
             role,
-            key: vk(&ap.key)?,
+            key,
         });
     }
     Ok(a)

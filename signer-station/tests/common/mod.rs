@@ -99,7 +99,7 @@ pub fn station_with(name: &str, make_policy: impl FnOnce(&StationKeys) -> Policy
         anchors.pin_approver(Approver {
             name: name.into(),
             role: Role::Treasury,
-            key: key(n).verifying_key(),
+            key: key(n).verifying_key().into(),
         });
     }
     let dir = std::env::temp_dir().join(format!("station-{name}-{}", std::process::id()));

@@ -151,15 +151,12 @@ fn approvals_in(conn: &rusqlite::Connection, id: &str) -> Result<Vec<Approval>> 
     let mut out = Vec::new();
     for row in rows {
         let (key, signature) = row?;
-        let key: [u8; 32] = hex::decode(key)?
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("key"))?;
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&key)?;
+        let key = airgap_protocol::approval::ApproverKey::parse(&key)?;
         out.push(Approval {
-            approver: airgap_protocol::envelope::KeyId::of(&key),
-            signature: hex::decode(signature)?
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("signature"))?,
+            approver: key.id(),
+            signature: airgap_protocol::approval::ApprovalSignature::from_bytes(&hex::decode(
+                signature,
+            )?)?,
         });
     }
     if out.len() != 2 {
