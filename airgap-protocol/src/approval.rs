@@ -204,19 +204,26 @@ pub struct TypedApproval {
 impl TypedApproval {
     /// Derived from the request's own bytes (the summaries custodians see, without a
     /// token list, so every party derives the same text). Refused when a payload
-    /// carries a warning a wallet could not show (anything but a token without a
-    /// symbol) or pays nothing: what matters would not be on the device's screen.
+    /// carries a warning the wallet's screen would not make plain (anything but a high
+    /// fee, which is shown, or a token without a symbol, shown in base units of its
+    /// contract) or pays nothing: what matters would not be on the device's screen.
     pub fn of(request: &SignRequest) -> Result<Self, ApprovalError> {
         let mut transfers = Vec::new();
         let mut fees = Vec::new();
         for (n, p) in request.payloads.iter().enumerate() {
             let s = summarize(p, &SummaryOptions::default())
                 .map_err(|e| ApprovalError::NotShowable(format!("payload {}: {e}", n + 1)))?;
-            if let Some(w) = s
-                .warnings
-                .iter()
-                .find(|w| !matches!(w, Warning::UnknownToken { .. }))
-            {
+            // What the wallet shows covers these: the fee is shown in full, and a
+            // token without a symbol is shown in base units of its contract.
+            let shown = |w: &&Warning| {
+                matches!(
+                    w,
+                    Warning::UnknownToken { .. }
+                        | Warning::HighFee { .. }
+                        | Warning::FeeWithoutValue { .. }
+                )
+            };
+            if let Some(w) = s.warnings.iter().find(|w| !shown(w)) {
                 return Err(ApprovalError::NotShowable(format!(
                     "payload {}: {w}",
                     n + 1

@@ -87,12 +87,6 @@ pub fn station(name: &str) -> Harness {
 
 /// A station whose policy is made once its keys exist (to register vaults naming them).
 pub fn station_with(name: &str, make_policy: impl FnOnce(&StationKeys) -> Policy) -> Harness {
-    let custodians = [("ana", "a"), ("ben", "b"), ("cy", "c")]
-        .map(|(n, p)| (n.to_string(), SecretString::from(p.to_string())));
-    let (_, cred) = QuorumFile::create(OPERATING_KEY_ID, 2, &custodians, Some(10)).unwrap();
-    let factory = YubiHsm::open_factory(Connection::Mock).unwrap();
-    let hsm = init(&factory, &cred).unwrap();
-    let keys = generate_station_keys(&hsm).unwrap();
     let mut anchors = TrustAnchors::new(2);
     anchors.pin_coordinator(key(1).verifying_key());
     for (n, name) in [(10, "ana"), (11, "ben"), (12, "cy")] {
@@ -102,6 +96,21 @@ pub fn station_with(name: &str, make_policy: impl FnOnce(&StationKeys) -> Policy
             key: key(n).verifying_key().into(),
         });
     }
+    station_anchored(name, anchors, make_policy)
+}
+
+/// A station trusting `anchors` (coordinator keys, approvers, thresholds).
+pub fn station_anchored(
+    name: &str,
+    anchors: TrustAnchors,
+    make_policy: impl FnOnce(&StationKeys) -> Policy,
+) -> Harness {
+    let custodians = [("ana", "a"), ("ben", "b"), ("cy", "c")]
+        .map(|(n, p)| (n.to_string(), SecretString::from(p.to_string())));
+    let (_, cred) = QuorumFile::create(OPERATING_KEY_ID, 2, &custodians, Some(10)).unwrap();
+    let factory = YubiHsm::open_factory(Connection::Mock).unwrap();
+    let hsm = init(&factory, &cred).unwrap();
+    let keys = generate_station_keys(&hsm).unwrap();
     let dir = std::env::temp_dir().join(format!("station-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
