@@ -211,6 +211,12 @@ async fn auth_and_roles_on_every_route() {
             readers.clone(),
         ),
         (
+            "GET",
+            format!("/v1/requests/{id}/approval/typed"),
+            None,
+            readers.clone(),
+        ),
+        (
             "POST",
             format!("/v1/requests/{id}/approvals"),
             Some(json!({"signature": "00"}).to_string()),

@@ -12,6 +12,7 @@ pub mod metrics;
 mod requests;
 mod signing;
 mod stations;
+mod wallet;
 
 use std::sync::Arc;
 
@@ -277,6 +278,7 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(stations::sweep_plan))
         .routes(routes!(signing::envelope))
         .routes(routes!(signing::approve))
+        .routes(routes!(wallet::typed))
         .routes(routes!(signing::export))
         .routes(routes!(signing::export_frames))
         .routes(routes!(signing::export_frame_png))

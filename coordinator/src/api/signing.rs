@@ -102,8 +102,11 @@ pub(super) async fn envelope(api: Api, Id(id): Id) -> Response {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ApprovalBody {
-    /// Ed25519 over `strongroom/approval/v1` || digest, hex.
-    signature: String,
+    /// Hex: Ed25519 over `strongroom/approval/v1` || digest (the approver's tool), or
+    /// the 65-byte EIP-712 signature of the typed approval (the approver's wallet).
+    signature: Option<String>,
+    /// Or the wallet's answer as `eth-signature` UR frames.
+    frames: Option<Vec<String>>,
 }
 
 /// Approve a request (role: approver; never the requester)
@@ -114,9 +117,17 @@ pub(super) struct ApprovalBody {
 pub(super) async fn approve(api: Api, Id(id): Id, body: Body<ApprovalBody>) -> Response {
     api.run(&["approver"], move |st, caller| {
         let b = body.get()?;
+        let signature = match (b.signature, b.frames) {
+            (Some(s), None) => s,
+            (None, Some(frames)) => {
+                let req = st.pipeline.prepare(&id, (st.clock)())?;
+                super::wallet::signature_of_frames(&frames, &req.request_id)?
+            }
+            _ => return Err(bad("send a signature or a wallet's frames")),
+        };
         answer(
             st.pipeline
-                .approve(&id, &caller.principal, &b.signature, (st.clock)())?,
+                .approve(&id, &caller.principal, &signature, (st.clock)())?,
         )
     })
     .await

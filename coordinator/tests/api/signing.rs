@@ -28,6 +28,8 @@ async fn signing_routes_refuse_bad_input() {
         ("POST", "/v1/approvers".into(), "t-admin", Some(json!({"principal": "ana", "public_key": "abcd"}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "32 bytes"),
         ("POST", "/v1/approvers".into(), "t-admin", Some(json!({"principal": "ana", "public_key": "00".repeat(32)}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "weak"),
         ("POST", format!("/v1/requests/{id}/approvals"), "t-approver", Some(json!({"signature": "00"}).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "no approval key"),
+        ("POST", format!("/v1/requests/{id}/approvals"), "t-approver", Some(json!({}).to_string()), StatusCode::BAD_REQUEST, "a signature or a wallet's frames"),
+        ("POST", format!("/v1/requests/{id}/approvals"), "t-approver", Some(json!({"signature": "00", "frames": ["ur:eth-signature/x"]}).to_string()), StatusCode::BAD_REQUEST, "a signature or a wallet's frames"),
         ("GET", format!("/v1/requests/{id}/envelope"), "t-auditor", None, StatusCode::UNPROCESSABLE_ENTITY, "not prepared"),
         ("GET", "/v1/requests/nope/envelope".into(), "t-auditor", None, StatusCode::NOT_FOUND, "no such request"),
         ("POST", format!("/v1/requests/{id}/export"), "t-treasury", None, StatusCode::CONFLICT, "not approved"),
