@@ -23,11 +23,13 @@ fi
 source scripts/peers.sh
 
 # Independent validators: the OpenMetrics parser of PyPI `prometheus-client` reads
-# `/metrics`; `openapi-spec-validator` checks the generated OpenAPI document.
-if ! python3 -c "import prometheus_client, openapi_spec_validator" >/dev/null 2>&1; then
-  echo "installing: prometheus-client openapi-spec-validator (PyPI)"
-  python3 -m pip install --quiet prometheus-client==0.23.1 openapi-spec-validator==0.7.2 \
-    || python3 -m pip install --quiet --break-system-packages prometheus-client==0.23.1 openapi-spec-validator==0.7.2
+# `/metrics`; `openapi-spec-validator` checks the generated OpenAPI document;
+# `eth-account` signs wallet approvals with its own EIP-712 encoder.
+if ! python3 -c "import prometheus_client, openapi_spec_validator, eth_account" >/dev/null 2>&1; then
+  echo "installing: prometheus-client openapi-spec-validator eth-account (PyPI)"
+  pkgs="prometheus-client==0.23.1 openapi-spec-validator==0.7.2 eth-account==0.14.0"
+  python3 -m pip install --quiet $pkgs \
+    || python3 -m pip install --quiet --break-system-packages $pkgs
 fi
 
 cargo test --workspace --locked "$@"

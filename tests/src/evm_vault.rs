@@ -56,9 +56,27 @@ impl EvmVault {
     /// Sets it up in `dir` with [`policy`]`(allowed, per_tx)`, the vault funded with 10
     /// ether.
     pub fn new(anvil: &Anvil, dir: &Path, allowed: Address, per_tx: u128) -> Result<Self> {
+        Self::with_approvers(anvil, dir, (allowed, per_tx), &[])
+    }
+
+    /// As [`EvmVault::new`], the station also pinning `more` approvers.
+    pub fn with_approvers(
+        anvil: &Anvil,
+        dir: &Path,
+        (allowed, per_tx): (Address, u128),
+        more: &[signer_station::station::registration::RegisteredApprover],
+    ) -> Result<Self> {
         let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
         let policy = policy(allowed, per_tx)?;
-        let station = crate::requests::station_of(&r, dir, policy.clone(), Default::default())?;
+        let station = rehearsal::station_with_approvers(
+            &r.hsm,
+            &r.keys,
+            &dir.join("station"),
+            now(),
+            (policy.clone(), Default::default()),
+            more,
+        )
+        .map_err(anyhow::Error::msg)?;
         let descriptor = export_descriptor(&r.hsm, &r.keys, "vault-a", &policy, now())?;
         let vault = coordinator::evm::vault_address(&r.keys.evm.public_key)
             .ok_or_else(|| anyhow::anyhow!("the station's EVM key"))?;

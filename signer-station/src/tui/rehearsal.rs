@@ -213,7 +213,20 @@ pub fn station_with<B: SigningBackend + ?Sized>(
     p: Policy,
     tokens: TokenList,
 ) -> Result<Station, String> {
-    let reg = Registration {
+    station_with_approvers(hsm, keys, dir, now, (p, tokens), &[])
+}
+
+/// As [`station_with`], pinning `more` approvers beside the rehearsal's two (wallet
+/// approvers, by their `0x` addresses).
+pub fn station_with_approvers<B: SigningBackend + ?Sized>(
+    hsm: &B,
+    keys: &StationKeys,
+    dir: &Path,
+    now: u64,
+    (p, tokens): (Policy, TokenList),
+    more: &[RegisteredApprover],
+) -> Result<Station, String> {
+    let mut reg = Registration {
         coordinator_keys: vec![hex::encode(
             seed_key("rehearsal coordinator").verifying_key().as_bytes(),
         )],
@@ -230,6 +243,7 @@ pub fn station_with<B: SigningBackend + ?Sized>(
             },
         ],
     };
+    reg.approvers.extend_from_slice(more);
     let identity = keys.identity.ed25519().map_err(|e| e.to_string())?;
     let json = serde_json::to_string(
         &registration::sign(hsm, &keys.identity, reg).map_err(|e| e.to_string())?,

@@ -1,0 +1,212 @@
+//! Approvals from approvers' own Ethereum wallets, end to end with independent
+//! implementations on the other side: PyPI `eth-account` signs the typed approval
+//! (its own EIP-712 encoder), the Keystone registry (npm `@keystonehq/bc-ur-registry-eth`)
+//! decodes the coordinator's `eth-sign-request` and encodes the wallet's
+//! `eth-signature`. The station pins the wallets' addresses, derives the typed approval
+//! itself and signs; the transaction lands on anvil.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use airgap_protocol::envelope::Envelope;
+use alloy_primitives::{Address, U256};
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+use signer_station::station::registration::RegisteredApprover;
+use strongroom_e2e::anvil::Anvil;
+use strongroom_e2e::evm_vault::{EvmVault, ETHER};
+use strongroom_e2e::service::{scratch, station_signs, ur_texts, Desks};
+
+const RECIPIENT: Address = Address::new([0x52; 20]);
+/// The wallets' keys (test keys, known to everyone).
+const ANA: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+const BEN: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+const BEN_PATH: &str = "m/44'/60'/0'/0/0";
+const BEN_XFP: &str = "f23f9fd2";
+
+fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// eth-account: the wallet's address, and its signature of `typed` when given.
+fn wallet(key: &str, typed: Option<&str>) -> Result<Value> {
+    let mut ask = json!({"key": key});
+    if let Some(t) = typed {
+        ask["typed"] = t.into();
+    }
+    let mut child = Command::new("python3")
+        .arg(root().join("tests/wallet/sign_typed.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(ask.to_string().as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "eth-account (pip install eth-account==0.14.0): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// The Keystone registry, `decode` or `answer` (see tests/wallet/keystone.cjs).
+fn keystone(args: &[&str]) -> Result<String> {
+    let package = root().join(".tools/node_modules/@keystonehq/bc-ur-registry-eth");
+    if !package.exists() {
+        bail!("the Keystone registry is missing from .tools/ (bash scripts/test.sh installs it)");
+    }
+    let out = Command::new("node")
+        .arg(root().join("tests/wallet/keystone.cjs"))
+        .args(args)
+        .env("KEYSTONE", &package)
+        .output()?;
+    if !out.status.success() {
+        bail!("keystone: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+#[test]
+fn wallets_approve_with_their_own_screens_and_the_station_signs() -> Result<()> {
+    let anvil = Anvil::start(1)?;
+    let dir = scratch("interop-wallets")?;
+    let address = |key| -> Result<String> {
+        Ok(wallet(key, None)?["address"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    };
+    let (ana, ben) = (address(ANA)?, address(BEN)?);
+    let pinned: Vec<RegisteredApprover> = [("ana-wallet", &ana), ("ben-wallet", &ben)]
+        .iter()
+        .map(|(name, a)| RegisteredApprover {
+            name: name.to_string(),
+            role: "treasury".into(),
+            key: a.to_string(),
+        })
+        .collect();
+    let EvmVault {
+        rehearsal: r,
+        mut station,
+        descriptor,
+        node,
+        key,
+        chains,
+        ..
+    } = EvmVault::with_approvers(&anvil, &dir, (RECIPIENT, 5 * ETHER), &pinned)?;
+    let db = dir.join("coordinator.db");
+    let (desk, svc) = Desks::serve(&exe(), &db, &chains, &key)?;
+    svc.register_station(&desk.admin, &descriptor)?;
+    for (who, a) in [("ana", &ana), ("ben", &ben)] {
+        let body = json!({"principal": who, "public_key": a});
+        let reg = svc.call("POST", "/v1/approvers", Some(&desk.admin), Some(&body))?;
+        assert_eq!(reg.status, 201, "{}", reg.json);
+    }
+    let amount = ETHER / 5;
+    let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
+        "amount": amount.to_string(), "purpose": "withdrawal"});
+    let id = svc.create(&desk.treasury, &desk.risk, "wallet-1", &body, "known counterparty")?;
+    svc.wait_envelope(&id, &desk.ana)?;
+
+    // Ana's wallet signs the typed data (eth_signTypedData_v4) with eth-account, whose
+    // EIP-712 hash must be the coordinator's.
+    let typed = svc.read(&id, "approval/typed", &desk.ana)?;
+    assert_eq!(typed.status, 200, "{}", typed.json);
+    let data = typed.json["typed_data"].to_string();
+    let message = &typed.json["typed_data"]["message"];
+    assert_eq!(message["transfers"][0]["amount"], "0.2 ETH", "{message}");
+    assert_eq!(message["transfers"][0]["to"], RECIPIENT.to_checksum(None));
+    assert_eq!(message["transfers"][0]["network"], "evm:1");
+    let signed = wallet(ANA, Some(&data))?;
+    assert_eq!(signed["hash"], typed.json["hash"], "one EIP-712 hash");
+    // What the wallet would have signed had it been shown a smaller amount: refused.
+    let mut lied = typed.json["typed_data"].clone();
+    lied["message"]["transfers"][0]["amount"] = "0.01 ETH".into();
+    let forged = wallet(ANA, Some(&lied.to_string()))?;
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/approvals"),
+        Some(&desk.ana),
+        Some(&json!({"signature": forged["signature"]})),
+    )?;
+    assert_eq!(a.status, 422, "{}", a.json);
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/approvals"),
+        Some(&desk.ana),
+        Some(&json!({"signature": signed["signature"]})),
+    )?;
+    assert_eq!(a.status, 200, "{}", a.json);
+
+    // Ben's hardware wallet: the coordinator's eth-sign-request, read by the Keystone
+    // registry; the wallet signs what it carries; its eth-signature goes back as frames.
+    let asked = svc.read(
+        &id,
+        &format!("approval/typed?path={BEN_PATH}&fingerprint={BEN_XFP}"),
+        &desk.ben,
+    )?;
+    assert_eq!(asked.status, 200, "{}", asked.json);
+    assert_eq!(asked.json["ur_type"], "eth-sign-request");
+    let parts: Vec<&str> = asked.json["frames"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut args = vec!["decode"];
+    args.extend(&parts);
+    let seen: Value = serde_json::from_str(&keystone(&args)?)?;
+    assert_eq!(seen["dataType"], 2, "typed data: {seen}");
+    assert_eq!(seen["path"], BEN_PATH.trim_start_matches("m/"), "{seen}");
+    assert_eq!(seen["xfp"], BEN_XFP, "{seen}");
+    assert_eq!(
+        seen["requestId"].as_str().unwrap_or_default(),
+        id.replace('-', ""),
+        "{seen}"
+    );
+    let carried: Value = serde_json::from_str(seen["signData"].as_str().unwrap_or_default())?;
+    assert_eq!(carried, typed.json["typed_data"], "the device gets the typed data");
+    let signed = wallet(BEN, Some(seen["signData"].as_str().unwrap_or_default()))?;
+    let sig = signed["signature"].as_str().unwrap_or_default();
+    let answer = keystone(&["answer", seen["requestId"].as_str().unwrap_or_default(), sig])?;
+    let frames: Vec<&str> = answer.lines().collect();
+    assert!(frames[0].starts_with("ur:eth-signature/"), "{answer}");
+    let a = svc.call(
+        "POST",
+        &format!("/v1/requests/{id}/approvals"),
+        Some(&desk.ben),
+        Some(&json!({"frames": frames})),
+    )?;
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(a.json["request"]["state"], "approved");
+
+    // The station checks both wallet approvals itself, signs; it lands.
+    let req = svc.export(&id, &desk.treasury)?;
+    assert_eq!(req.approvals.len(), 2);
+    let before = node.balance(RECIPIENT)?;
+    let resp = station_signs(&mut station, &r.hsm, &req)?;
+    let a = svc.step(
+        &id,
+        "import",
+        &desk.treasury,
+        Some(&json!({"frames": ur_texts(&Envelope::Response(resp))})),
+    )?;
+    assert_eq!(a.status, 200, "{}", a.json);
+    svc.wait_state(&id, &desk.auditor, "confirmed", || {
+        let _ = anvil.mine(1);
+    })?;
+    assert_eq!(node.balance(RECIPIENT)? - before, U256::from(amount));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
