@@ -189,7 +189,10 @@ fn attack_a_call_no_wallet_screen_can_show() {
     let p = evm_payload(&h.keys, 1, 0, 0, data);
     let mut r = unapproved(vec![p]);
     let refused = TypedApproval::of(&r).unwrap_err().to_string();
-    assert!(refused.contains("cannot be approved from a wallet"), "{refused}");
+    assert!(
+        refused.contains("cannot be approved from a wallet"),
+        "{refused}"
+    );
     // The coordinator makes up a typed message anyway; the station derives none.
     let made_up = TypedApproval {
         request: format_uuid(&r.request_id),
@@ -205,7 +208,9 @@ fn attack_a_call_no_wallet_screen_can_show() {
     let review = h.station.review(&r, NOW);
     let text = match review {
         Err(e) => e.to_string(),
-        Ok(r) => r.verdict.map_or_else(|e| e.to_string(), |()| "signs".into()),
+        Ok(r) => r
+            .verdict
+            .map_or_else(|e| e.to_string(), |()| "signs".into()),
     };
     assert!(text.contains("came from a wallet, but"), "{text}");
 }

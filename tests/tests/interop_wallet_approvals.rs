@@ -116,7 +116,13 @@ fn wallets_approve_with_their_own_screens_and_the_station_signs() -> Result<()> 
     let amount = ETHER / 5;
     let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
         "amount": amount.to_string(), "purpose": "withdrawal"});
-    let id = svc.create(&desk.treasury, &desk.risk, "wallet-1", &body, "known counterparty")?;
+    let id = svc.create(
+        &desk.treasury,
+        &desk.risk,
+        "wallet-1",
+        &body,
+        "known counterparty",
+    )?;
     svc.wait_envelope(&id, &desk.ana)?;
 
     // Ana's wallet signs the typed data (eth_signTypedData_v4) with eth-account, whose
@@ -176,10 +182,17 @@ fn wallets_approve_with_their_own_screens_and_the_station_signs() -> Result<()> 
         "{seen}"
     );
     let carried: Value = serde_json::from_str(seen["signData"].as_str().unwrap_or_default())?;
-    assert_eq!(carried, typed.json["typed_data"], "the device gets the typed data");
+    assert_eq!(
+        carried, typed.json["typed_data"],
+        "the device gets the typed data"
+    );
     let signed = wallet(BEN, Some(seen["signData"].as_str().unwrap_or_default()))?;
     let sig = signed["signature"].as_str().unwrap_or_default();
-    let answer = keystone(&["answer", seen["requestId"].as_str().unwrap_or_default(), sig])?;
+    let answer = keystone(&[
+        "answer",
+        seen["requestId"].as_str().unwrap_or_default(),
+        sig,
+    ])?;
     let frames: Vec<&str> = answer.lines().collect();
     assert!(frames[0].starts_with("ur:eth-signature/"), "{answer}");
     let a = svc.call(

@@ -75,8 +75,9 @@ pub(super) async fn typed(api: Api, Id(id): Id, q: Args<TypedQuery>) -> Response
                     origin: Some("Strongroom".into()),
                 };
                 let cbor = ask.to_cbor();
-                let frag = max_fragment_len_for_version("eth-sign-request", FRAME_VERSION, cbor.len())
-                    .ok_or_else(|| bad("the typed approval is too large for QR frames"))?;
+                let frag =
+                    max_fragment_len_for_version("eth-sign-request", FRAME_VERSION, cbor.len())
+                        .ok_or_else(|| bad("the typed approval is too large for QR frames"))?;
                 let mut enc = UrEncoder::new("eth-sign-request", &cbor, frag)
                     .map_err(|e| bad(e.to_string()))?;
                 let shown = if enc.is_single_part() {

@@ -364,8 +364,7 @@ impl Pipeline {
             .ok_or_else(|| refused(format!("no approval key is registered for {principal}")))?;
         let req = self.prepare(id, now)?;
         let key = ApproverKey::parse(&key_text).map_err(corrupt)?;
-        let bytes = hex::decode(signature_hex.trim())
-            .map_err(|_| refused("signature: not hex"))?;
+        let bytes = hex::decode(signature_hex.trim()).map_err(|_| refused("signature: not hex"))?;
         let sig = ApprovalSignature::from_bytes(&bytes).map_err(|e| refused(e.to_string()))?;
         airgap_protocol::approval::check(&key, &req, &sig).map_err(|e| match e {
             airgap_protocol::approval::ApprovalError::Invalid => {

@@ -79,8 +79,10 @@ pub struct RegisterArgs {
     /// The coordinator's request key (Ed25519, hex); repeat for several.
     #[arg(long = "coordinator", value_name = "HEX", required = true)]
     pub coordinator: Vec<String>,
-    /// An approver: name, role (treasury, risk, security) and Ed25519 key (hex); repeat.
-    #[arg(long = "approver", value_name = "NAME:ROLE:HEX")]
+    /// An approver: name, role (treasury, risk, security) and key: the Ed25519 key of
+    /// their approver's tool (64 hex digits), or their own wallet's Ethereum address
+    /// (0x…, for typed approvals); repeat.
+    #[arg(long = "approver", value_name = "NAME:ROLE:KEY")]
     pub approver: Vec<String>,
     /// The policy to sign (JSON: networks, limits, allow-list, vaults …).
     #[arg(long, value_name = "FILE")]

@@ -24,7 +24,7 @@ pub fn run(dir: &StationDir, hsm: &YubiHsm, a: &RegisterArgs) -> Result<(), Stri
                     role: role.into(),
                     key: key.into(),
                 }),
-                _ => Err(format!("--approver `{s}`: expected NAME:ROLE:HEXKEY")),
+                _ => Err(format!("--approver `{s}`: expected NAME:ROLE:KEY")),
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
