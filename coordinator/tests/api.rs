@@ -217,6 +217,12 @@ async fn auth_and_roles_on_every_route() {
             readers.clone(),
         ),
         (
+            "GET",
+            format!("/v1/requests/{id}/approval/typed/0"),
+            None,
+            readers.clone(),
+        ),
+        (
             "POST",
             format!("/v1/requests/{id}/approvals"),
             Some(json!({"signature": "00"}).to_string()),
@@ -338,6 +344,7 @@ async fn auth_and_roles_on_every_route() {
             .replace(&id, "{id}")
             .replace("/frames/0", "/frames/{n}")
             .replace("/bbqr/0", "/bbqr/{n}")
+            .replace("/typed/0", "/typed/{n}")
             .replace("?station=a", "")
             .replace("?network=regtest", "");
         assert!(doc["paths"].get(&templ).is_some(), "{templ} documented");

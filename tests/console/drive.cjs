@@ -16,6 +16,9 @@
 //   play {kind, name}                     "ur" (export, or replay) or "bbqr": the player's
 //                                         kind, frame count, counter before and after it
 //                                         advances (when there is more than one frame)
+//   wallet {path, fingerprint, name}      the approver's wallet QR (eth-sign-request):
+//                                         player kind, frame count, typed data shown
+//   wallet_answer {frames}                posts the wallet's eth-signature frames
 //   download {dir}                        the USB bundle; answers the saved file's path
 //   upload {path}                         imports a bundle file; answers result and state
 //   paste {frames}                        imports frame texts; answers result and state
@@ -110,6 +113,24 @@ const commands = {
     const later = await text(page, "#counter");
     await page.click("#close-player");
     return { kind, first, later, total, shot: path.join(out, `${c.name}.png`) };
+  },
+  async wallet(page, c) {
+    await page.fill("#w-path", c.path);
+    await page.fill("#w-fp", c.fingerprint || "");
+    await page.click("#wallet-qr");
+    await page.waitForSelector("#player", { state: "visible" });
+    await page.waitForFunction(() => document.getElementById("frame").naturalWidth > 0);
+    const counter = await text(page, "#counter");
+    const kind = await text(page, "#player-kind");
+    const shot = path.join(out, `${c.name}.png`);
+    await page.screenshot({ path: shot });
+    await page.click("#close-player");
+    return { kind, total: Number(counter.split("/ ")[1]), typed: await page.textContent("#typed"), shot };
+  },
+  async wallet_answer(page, c) {
+    await page.fill("#w-frames", c.frames.join("\n"));
+    await page.click("#wallet-answer");
+    return result(page);
   },
   async download(page, c) {
     const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);

@@ -195,14 +195,37 @@ fn wallets_approve_with_their_own_screens_and_the_station_signs() -> Result<()> 
     ])?;
     let frames: Vec<&str> = answer.lines().collect();
     assert!(frames[0].starts_with("ur:eth-signature/"), "{answer}");
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/approvals"),
-        Some(&desk.ben),
-        Some(&json!({"frames": frames})),
+    // In the console: Ben's page shows the wallet QR (read back by zbarimg) and the
+    // typed data, and takes the wallet's answer.
+    let mut page = strongroom_e2e::console::Session::open(&svc.url, &desk.ben, "ben")?;
+    page.open_request(&id)?;
+    let shown = page.run(
+        json!({"do": "wallet", "path": BEN_PATH, "fingerprint": BEN_XFP, "name": "wallet-qr"}),
     )?;
-    assert_eq!(a.status, 200, "{}", a.json);
-    assert_eq!(a.json["request"]["state"], "approved");
+    assert!(
+        shown["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("UR eth-sign-request"),
+        "{shown}"
+    );
+    assert_eq!(shown["total"].as_u64(), Some(parts.len() as u64), "{shown}");
+    let typed_shown: Value = serde_json::from_str(shown["typed"].as_str().unwrap_or_default())?;
+    assert_eq!(typed_shown, typed.json["typed_data"]);
+    let z = Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(shown["shot"].as_str().unwrap_or_default())
+        .output()?;
+    let read = String::from_utf8_lossy(&z.stdout).to_lowercase();
+    assert!(
+        read.starts_with("ur:eth-sign-request/"),
+        "zbarimg read {read:?}"
+    );
+    let posted = page.run(json!({"do": "wallet_answer", "frames": frames}))?;
+    assert_eq!(
+        posted["result"], "wallet approval recorded; state approved",
+        "{posted}"
+    );
 
     // The station checks both wallet approvals itself, signs; it lands.
     let req = svc.export(&id, &desk.treasury)?;

@@ -279,6 +279,7 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(signing::envelope))
         .routes(routes!(signing::approve))
         .routes(routes!(wallet::typed))
+        .routes(routes!(wallet::typed_png))
         .routes(routes!(signing::export))
         .routes(routes!(signing::export_frames))
         .routes(routes!(signing::export_frame_png))

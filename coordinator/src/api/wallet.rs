@@ -6,6 +6,7 @@ use airgap_protocol::approval::TypedApproval;
 use airgap_protocol::qr::max_fragment_len_for_version;
 use airgap_protocol::registry::{EthDataType, EthSignRequest, EthSignature, KeyPath};
 use airgap_protocol::ur::{Received, UrEncoder, UrReceiver};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -50,55 +51,94 @@ pub(super) struct TypedAnswer {
         (status = 422, description = "the request has something a wallet's screen cannot show", body = ErrorBody)))]
 pub(super) async fn typed(api: Api, Id(id): Id, q: Args<TypedQuery>) -> Response {
     api.run(READERS, move |st, _| {
-        let q = q.get()?;
-        let req = st.pipeline.prepare(&id, (st.clock)())?;
-        let typed = TypedApproval::of(&req)
-            .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-        let json = typed.to_json();
-        let (ur_type, frames) = match (&q.path, &q.fingerprint) {
-            (None, None) => (None, Vec::new()),
-            (Some(path), fp) => {
-                let fp = fp
-                    .as_deref()
-                    .map(|f| u32::from_str_radix(f, 16))
-                    .transpose()
-                    .map_err(|_| bad("fingerprint: 8 hex digits"))?;
-                let derivation_path = KeyPath::parse(path, fp)
-                    .ok_or_else(|| bad("path: a BIP-32 path such as m/44'/60'/0'/0/0"))?;
-                let ask = EthSignRequest {
-                    request_id: Some(req.request_id),
-                    sign_data: json.as_bytes().to_vec(),
-                    data_type: EthDataType::TypedData,
-                    chain_id: None,
-                    derivation_path,
-                    address: None,
-                    origin: Some("Strongroom".into()),
-                };
-                let cbor = ask.to_cbor();
-                let frag =
-                    max_fragment_len_for_version("eth-sign-request", FRAME_VERSION, cbor.len())
-                        .ok_or_else(|| bad("the typed approval is too large for QR frames"))?;
-                let mut enc = UrEncoder::new("eth-sign-request", &cbor, frag)
-                    .map_err(|e| bad(e.to_string()))?;
-                let shown = if enc.is_single_part() {
-                    1
-                } else {
-                    2 * enc.fragment_count() + 2
-                };
-                let frames = (0..shown).map(|_| enc.next_part()).collect();
-                (Some("eth-sign-request".to_string()), frames)
-            }
-            (None, Some(_)) => return Err(bad("fingerprint goes with path")),
-        };
+        let (typed, json, frames) = typed_frames(st, &id, &q.get()?)?;
         Ok(Json(TypedAnswer {
             typed_data: serde_json::from_str(&json).map_err(|e| bad(e.to_string()))?,
             hash: hex::encode(typed.hash()),
-            ur_type,
+            ur_type: (!frames.is_empty()).then(|| "eth-sign-request".to_string()),
             frames,
         })
         .into_response())
     })
     .await
+}
+
+/// Frame `n` of a request's `eth-sign-request` as a PNG QR code
+#[utoipa::path(get, path = "/v1/requests/{id}/approval/typed/{n}", tag = "signing",
+    params(("id" = String, Path, description = "request id"), ("n" = usize, Path, description = "frame number, from 0"), TypedQuery),
+    responses(
+        (status = 200, description = "the QR code", content_type = "image/png", body = Vec<u8>),
+        (status = 400, description = "no path given, or a bad one", body = ErrorBody),
+        (status = 404, description = "no such request or frame", body = ErrorBody),
+        (status = 409, description = "not built yet", body = ErrorBody),
+        (status = 422, description = "the request has something a wallet's screen cannot show", body = ErrorBody)))]
+pub(super) async fn typed_png(
+    api: Api,
+    Path((id, n)): Path<(String, usize)>,
+    q: Args<TypedQuery>,
+) -> Response {
+    api.run(READERS, move |st, _| {
+        let (_, _, frames) = typed_frames(st, &id, &q.get()?)?;
+        let text = frames.get(n).ok_or_else(|| {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                format!("frames are 0 to {}", frames.len().saturating_sub(1)),
+            )
+        })?;
+        let png = airgap_protocol::qr::FrameRenderer::new(FRAME_VERSION)
+            .and_then(|r| r.to_png(text, 4))
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(([(axum::http::header::CONTENT_TYPE, "image/png")], png).into_response())
+    })
+    .await
+}
+
+/// The typed approval of request `id`, its JSON, and, when `q` names the wallet key's
+/// path, the `eth-sign-request` frames.
+fn typed_frames(
+    st: &super::AppState,
+    id: &str,
+    q: &TypedQuery,
+) -> Result<(TypedApproval, String, Vec<String>), ApiError> {
+    let req = st.pipeline.prepare(id, (st.clock)())?;
+    let typed = TypedApproval::of(&req)
+        .map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    let json = typed.to_json();
+    let Some(path) = &q.path else {
+        if q.fingerprint.is_some() {
+            return Err(bad("fingerprint goes with path"));
+        }
+        return Ok((typed, json, Vec::new()));
+    };
+    let fp = q
+        .fingerprint
+        .as_deref()
+        .map(|f| u32::from_str_radix(f, 16))
+        .transpose()
+        .map_err(|_| bad("fingerprint: 8 hex digits"))?;
+    let derivation_path = KeyPath::parse(path, fp)
+        .ok_or_else(|| bad("path: a BIP-32 path such as m/44'/60'/0'/0/0"))?;
+    let ask = EthSignRequest {
+        request_id: Some(req.request_id),
+        sign_data: json.as_bytes().to_vec(),
+        data_type: EthDataType::TypedData,
+        chain_id: None,
+        derivation_path,
+        address: None,
+        origin: Some("Strongroom".into()),
+    };
+    let cbor = ask.to_cbor();
+    let frag = max_fragment_len_for_version("eth-sign-request", FRAME_VERSION, cbor.len())
+        .ok_or_else(|| bad("the typed approval is too large for QR frames"))?;
+    let mut enc =
+        UrEncoder::new("eth-sign-request", &cbor, frag).map_err(|e| bad(e.to_string()))?;
+    let shown = if enc.is_single_part() {
+        1
+    } else {
+        2 * enc.fragment_count() + 2
+    };
+    let frames = (0..shown).map(|_| enc.next_part()).collect();
+    Ok((typed, json, frames))
 }
 
 /// The signature a wallet's `eth-signature` frames carry, hex, once they name request
