@@ -260,6 +260,18 @@ async fn auth_and_roles_on_every_route() {
         ),
         (
             "GET",
+            format!("/v1/requests/{id}/export/standard"),
+            None,
+            readers.clone(),
+        ),
+        (
+            "GET",
+            format!("/v1/requests/{id}/export/psbt"),
+            None,
+            readers.clone(),
+        ),
+        (
+            "GET",
             format!("/v1/requests/{id}/export/bundle?station=a"),
             None,
             vec!["t-treasury", "t-admin"],

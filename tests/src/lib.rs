@@ -12,3 +12,4 @@ pub mod litesvm;
 pub mod qr;
 pub mod requests;
 pub mod service;
+pub mod wallets;

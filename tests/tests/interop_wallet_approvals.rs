@@ -62,19 +62,7 @@ fn wallet(key: &str, typed: Option<&str>) -> Result<Value> {
 
 /// The Keystone registry, `decode` or `answer` (see tests/wallet/keystone.cjs).
 fn keystone(args: &[&str]) -> Result<String> {
-    let package = root().join(".tools/node_modules/@keystonehq/bc-ur-registry-eth");
-    if !package.exists() {
-        bail!("the Keystone registry is missing from .tools/ (bash scripts/test.sh installs it)");
-    }
-    let out = Command::new("node")
-        .arg(root().join("tests/wallet/keystone.cjs"))
-        .args(args)
-        .env("KEYSTONE", &package)
-        .output()?;
-    if !out.status.success() {
-        bail!("keystone: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8(out.stdout)?)
+    strongroom_e2e::wallets::keystone("keystone.cjs", args)
 }
 
 #[test]

@@ -224,6 +224,14 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     );
     svc.approve(&id, &[("ana", &desk.ana), ("ben", &desk.ben)])?;
     let req = svc.export(&id, &desk.treasury)?;
+    // For standard signers: crypto-psbt, read by the Keystone registry.
+    let read = strongroom_e2e::wallets::check_standard(&svc, &id, &desk.ana, &req)?;
+    assert_eq!(read, ["crypto-psbt"]);
+    let file = svc.read(&id, "export/psbt", &desk.ana)?;
+    let airgap_protocol::envelope::PayloadBody::Psbt { bytes, .. } = &req.payloads[0].body else {
+        bail!("not a PSBT")
+    };
+    assert_eq!(&file.bytes, bytes, "the .psbt download");
     // The same PSBT as BBQr for a hardware-wallet cosigner: joins back byte for byte.
     let parts = bbqr_parts(&svc, &id, &desk.ana)?;
     let joined = airgap_protocol::bbqr::join(&parts)?;

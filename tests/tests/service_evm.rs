@@ -161,6 +161,9 @@ fn evm_request_through_the_service_survives_a_crash_before_broadcast() -> Result
     let Envelope::Request(req) = read_pngs(pngs)? else {
         bail!("not a request")
     };
+    // For standard signers: an eth-sign-request, read by the Keystone registry.
+    let read = strongroom_e2e::wallets::check_standard(&svc, &id, &t.ana, &req)?;
+    assert_eq!(read, ["eth-sign-request"]);
     let resp = station_signs(&mut station, &r.hsm, &req)?;
 
     // Import: the coordinator aborts right after storing the final transaction.

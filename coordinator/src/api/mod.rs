@@ -11,6 +11,7 @@ mod history;
 pub mod metrics;
 mod requests;
 mod signing;
+mod standard;
 mod stations;
 mod wallet;
 
@@ -286,6 +287,8 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(signing::export_bundle))
         .routes(routes!(signing::export_bbqr))
         .routes(routes!(signing::export_bbqr_png))
+        .routes(routes!(standard::standard))
+        .routes(routes!(standard::psbt))
         .merge(
             OpenApiRouter::new()
                 .routes(routes!(signing::import))

@@ -135,15 +135,20 @@ pub(super) async fn approve(api: Api, Id(id): Id, body: Body<ApprovalBody>) -> R
 
 fn frames_of(env: &Envelope) -> Result<(String, usize, Vec<String>), ApiError> {
     let (ur_type, message) = encode_envelope(env);
-    let frag = max_fragment_len_for_version(ur_type, FRAME_VERSION, message.len())
-        .ok_or_else(|| bad("envelope too large for QR frames; use a USB bundle"))?;
-    let mut enc = UrEncoder::new(ur_type, &message, frag).map_err(|e| bad(e.to_string()))?;
-    let n = enc.fragment_count();
-    // The pure fragments, then as many mixed ones: a scanner that misses frames
-    // completes on the next loop or on the mixed parts.
-    let shown = if enc.is_single_part() { 1 } else { 2 * n + 2 };
-    let frames = (0..shown).map(|_| enc.next_part()).collect();
+    let (n, frames) = ur_frames(ur_type, &message)?;
     Ok((ur_type.to_string(), n, frames))
+}
+
+/// `message` as UR frames at [`FRAME_VERSION`]: its fragment count, and the frames to
+/// show in a loop — the pure fragments, then as many mixed ones, so a scanner that misses
+/// frames completes on the next loop or on the mixed parts.
+pub(super) fn ur_frames(ur_type: &str, message: &[u8]) -> Result<(usize, Vec<String>), ApiError> {
+    let frag = max_fragment_len_for_version(ur_type, FRAME_VERSION, message.len())
+        .ok_or_else(|| bad("too large for QR frames; use a USB bundle"))?;
+    let mut enc = UrEncoder::new(ur_type, message, frag).map_err(|e| bad(e.to_string()))?;
+    let n = enc.fragment_count();
+    let shown = if enc.is_single_part() { 1 } else { 2 * n + 2 };
+    Ok((n, (0..shown).map(|_| enc.next_part()).collect()))
 }
 
 /// Export an approved request as UR frames for the station (role: treasury)
@@ -173,7 +178,7 @@ fn frames_answer(ur_type: String, fragments: usize, frames: Vec<String>) -> Fram
 }
 
 /// The request as exported, or 404 / 409.
-fn exported(st: &AppState, id: &str) -> Result<SignRequest, ApiError> {
+pub(super) fn exported(st: &AppState, id: &str) -> Result<SignRequest, ApiError> {
     request_row(st, id)?;
     st.pipeline
         .exported(id)?

@@ -3,9 +3,8 @@
 //! for hardware wallets; and the wallet's answer (`eth-signature` frames), read back.
 
 use airgap_protocol::approval::TypedApproval;
-use airgap_protocol::qr::max_fragment_len_for_version;
 use airgap_protocol::registry::{EthDataType, EthSignRequest, EthSignature, KeyPath};
-use airgap_protocol::ur::{Received, UrEncoder, UrReceiver};
+use airgap_protocol::ur::{Received, UrReceiver};
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -127,17 +126,7 @@ fn typed_frames(
         address: None,
         origin: Some("Strongroom".into()),
     };
-    let cbor = ask.to_cbor();
-    let frag = max_fragment_len_for_version("eth-sign-request", FRAME_VERSION, cbor.len())
-        .ok_or_else(|| bad("the typed approval is too large for QR frames"))?;
-    let mut enc =
-        UrEncoder::new("eth-sign-request", &cbor, frag).map_err(|e| bad(e.to_string()))?;
-    let shown = if enc.is_single_part() {
-        1
-    } else {
-        2 * enc.fragment_count() + 2
-    };
-    let frames = (0..shown).map(|_| enc.next_part()).collect();
+    let (_, frames) = super::signing::ur_frames("eth-sign-request", &ask.to_cbor())?;
     Ok((typed, json, frames))
 }
 

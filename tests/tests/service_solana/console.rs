@@ -59,6 +59,9 @@ pub(super) fn walk(svc: &Service, desk: &Desks, s: Signer<'_>, recipient: &Addre
     svc.approve(&id, &ana)?;
     t.wait("approved")?;
     let req = export(&mut t, svc, &id, &desk.treasury, "solana-player")?;
+    // For standard signers: a sol-sign-request, read by the Keystone registry.
+    let read = strongroom_e2e::wallets::check_standard(svc, &id, &desk.ana, &req)?;
+    assert_eq!(read, ["sol-sign-request"]);
     let resp = station_signs(s.station, s.hsm, &req)?;
     let frames = ur_texts(&Envelope::Response(resp));
     let imported = t.run(json!({"do": "paste", "frames": frames}))?;
