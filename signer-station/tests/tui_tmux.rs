@@ -1,6 +1,9 @@
 //! The real binary in tmux, driven from the keyboard as custodians would: capture a
 //! request from PNG frames, review every payload, unlock with 2 of 3 custodians on
-//! MockHsm, sign, and read the response frames back with the coordinator's scanner.
+//! MockHsm, sign, and read the response frames back with the coordinator's scanner; and
+//! a Keystone wallet's eth-sign-request and sol-sign-request, answered in its format.
+
+mod common;
 
 use std::path::Path;
 use std::process::Command;
@@ -139,5 +142,168 @@ fn custodians_complete_the_flow_from_the_keyboard() {
     )
     .unwrap();
     assert!(matches!(resp.outcome, Outcome::Signed(ref s) if s.len() == 3));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The Keystone registry (npm, in the repository's `.tools/`): `tests/wallet/keystone.cjs`.
+fn keystone(args: &[&str]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let modules = root.join(".tools/node_modules/@keystonehq");
+    let o = Command::new("node")
+        .arg(root.join("tests/wallet/keystone.cjs"))
+        .args(args)
+        .env("KEYSTONE", modules.join("bc-ur-registry-eth"))
+        .env("KEYSTONE_SOL", modules.join("bc-ur-registry-sol"))
+        .output()
+        .expect("node is required (scripts/test.sh installs the Keystone registry)");
+    assert!(
+        o.status.success(),
+        "keystone {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// Replaces the frames in `dir` with `parts` as PNG QR codes.
+fn show_parts(dir: &Path, parts: &str) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        std::fs::remove_file(e.path()).unwrap();
+    }
+    let parts: Vec<String> = parts.lines().map(|p| p.to_uppercase()).collect();
+    let longest = parts.iter().map(String::len).max().unwrap();
+    let version = (1..=40)
+        .find(|v| airgap_protocol::qr::capacity(*v).is_some_and(|c| c >= longest))
+        .unwrap();
+    let r = airgap_protocol::qr::FrameRenderer::new(version).unwrap();
+    for (i, p) in parts.iter().enumerate() {
+        std::fs::write(
+            dir.join(format!("{:04}.png", i + 1)),
+            r.to_png(p, 4).unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+/// Captures, reads, unlocks with ana and cy, signs; waits for the wallet answer.
+fn sign_from_the_keyboard(session: &str) {
+    keys(session, &["c"]);
+    let s = wait_for(session, "payload 1 of 1");
+    assert!(s.contains("a standard wallet request"), "{s}");
+    assert!(s.contains("station policy: all checks passed"), "{s}");
+    keys(session, &["a"]);
+    wait_for(session, "unlock to sign");
+    keys(session, &["Enter"]);
+    typed(session, "ana-rehearsal");
+    keys(session, &["Enter"]);
+    wait_for(session, "ana entered");
+    keys(session, &["Down", "Down", "Enter"]);
+    typed(session, "cy-rehearsal");
+    keys(session, &["Enter"]);
+    wait_for(session, "y / n");
+    keys(session, &["y"]);
+    wait_for(session, "SIGNED WALLET ANSWER");
+    keys(session, &["Escape"]);
+    wait_for(session, "c capture");
+}
+
+#[test]
+fn keystone_wallet_requests_are_answered_from_the_keyboard() {
+    let dir = std::env::temp_dir().join(format!("strongroom-tmux-wallet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let session = format!("strongroom-wallet-{}", std::process::id());
+    let cmd = format!(
+        "{} tui --hsm mock --rehearse {}",
+        env!("CARGO_BIN_EXE_signer-station"),
+        dir.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "100",
+        "-y",
+        "40",
+        &cmd,
+    ]);
+    let result = std::panic::catch_unwind(|| {
+        wait_for(&session, "c capture");
+        let d = std::fs::read(dir.join("descriptor.envelope")).unwrap();
+        let Envelope::Descriptor(d) = decode_envelope("strongroom-descriptor", &d).unwrap() else {
+            panic!()
+        };
+        let keys_ = signer_station::keys::StationKeys::from_descriptor(&d).unwrap();
+        // An EIP-1559 transfer of 0.1 ETH to the allow-listed address, asked by a
+        // Keystone-encoded eth-sign-request.
+        let p = common::evm_payload(&keys_, 1, 0, 100_000_000_000_000_000, vec![]);
+        let airgap_protocol::envelope::PayloadBody::EvmTx { tx, signer, .. } = &p.body else {
+            panic!()
+        };
+        let uuid = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
+        let asked = keystone(&[
+            "ask-eth",
+            &hex::encode(tx),
+            &format!("0x{}", hex::encode(signer)),
+            uuid,
+        ]);
+        show_parts(&dir.join("incoming"), &asked);
+        sign_from_the_keyboard(&session);
+        let answer = keystone(&[
+            "read-answer",
+            "eth-signature",
+            dir.join("outgoing/wallet-answer.cbor").to_str().unwrap(),
+        ]);
+        let a: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(a["requestId"], uuid.replace('-', ""));
+        let sig = hex::decode(a["signature"].as_str().unwrap()).unwrap();
+        let hash = alloy_primitives::keccak256(tx);
+        let recovered = k256::ecdsa::VerifyingKey::recover_from_prehash(
+            hash.as_slice(),
+            &k256::ecdsa::Signature::from_slice(&sig[..64]).unwrap(),
+            k256::ecdsa::RecoveryId::from_byte(sig[64]).unwrap(),
+        )
+        .unwrap();
+        let point = recovered.to_encoded_point(false);
+        assert_eq!(
+            &alloy_primitives::keccak256(&point.as_bytes()[1..])[12..],
+            signer,
+            "signed by the station's EVM key"
+        );
+
+        // A SOL transfer on the vault's durable nonce, asked by a sol-sign-request.
+        let ours = common::sol_key(&keys_);
+        let message = common::sol_message(&keys_, ours, 1_000_000_000, 7);
+        let uuid = "1b4e28ba-2fa1-11d2-883f-0016d3cca427";
+        let asked = keystone(&[
+            "ask-sol",
+            &hex::encode(&message),
+            // The registry takes the signer's public key in hex.
+            &hex::encode(ours),
+            uuid,
+        ]);
+        show_parts(&dir.join("incoming"), &asked);
+        sign_from_the_keyboard(&session);
+        let answer = keystone(&[
+            "read-answer",
+            "sol-signature",
+            dir.join("outgoing/wallet-answer.cbor").to_str().unwrap(),
+        ]);
+        let a: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(a["requestId"], uuid.replace('-', ""));
+        let sig: [u8; 64] = hex::decode(a["signature"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        ed25519_dalek::VerifyingKey::from_bytes(&ours)
+            .unwrap()
+            .verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&sig))
+            .expect("signed by the station's Solana key");
+        keys(&session, &["q"]);
+    });
+    tmux(&["kill-session", "-t", &session]);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

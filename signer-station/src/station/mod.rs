@@ -97,7 +97,7 @@ pub struct Review {
     /// `Err` when the station refuses; custodians see why.
     pub verdict: Result<(), Refusal>,
     /// A standard wallet request (no coordinator, no approvals).
-    standard: bool,
+    pub(crate) standard: bool,
 }
 
 /// A station: keys (public halves), trust anchors, policy, vaults, tokens, ledger. The

@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 use crate::capture::{Decoded, FilesSource, FrameSource, FrameWorker};
 use crate::hsm::{BackendInfo, HsmError, SigningBackend};
 use crate::quorum::QuorumFile;
+use crate::station::standard::StandardRequest;
 use crate::station::{Refusal, Review, Station};
 
 /// Opens an HSM session with a reconstructed credential.
@@ -65,6 +66,9 @@ pub struct ReviewState {
     pub(crate) scroll: u16,
     /// The current payload's rows as last drawn: (rows visible, rows in all).
     pub(crate) rows: std::cell::Cell<(u16, u16)>,
+    /// A standard wallet request (`eth-sign-request`, `sol-sign-request`), answered
+    /// in its wallet's format.
+    pub(crate) standard: Option<StandardRequest>,
 }
 
 impl ReviewState {
@@ -77,6 +81,7 @@ impl ReviewState {
             seen: vec![std::cell::Cell::new(false); n],
             scroll: 0,
             rows: std::cell::Cell::new((0, 0)),
+            standard: None,
         }
     }
 

@@ -105,6 +105,8 @@ pub fn policy() -> Result<Policy, HsmError> {
             FeeLimit::new("evm:1", "5000000000000000", 20),
             FeeLimit::new("solana:devnet", "100000", 10),
         ],
+        // A rehearsal answers standard wallet requests too, to practise them.
+        standard_requests: true,
         ..Policy::default()
     })
 }

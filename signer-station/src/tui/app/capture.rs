@@ -80,6 +80,12 @@ impl App {
             return;
         }
         let Some(payload) = done else { return };
+        if let Scanned::Ur { ur_type, message } = &payload {
+            if let Some(standard) = StandardRequest::decode(ur_type, message) {
+                self.screen = self.start_standard(standard);
+                return;
+            }
+        }
         let envelope = match payload {
             Scanned::Ur { ur_type, message } => {
                 decode_envelope(&ur_type, &message).map_err(|e| e.to_string())
@@ -87,6 +93,39 @@ impl App {
             other => Err(format!("not a Strongroom request ({other:?})")),
         };
         self.screen = self.start_review(envelope);
+    }
+
+    /// A standard wallet request: reviewed like an envelope's payload once the policy
+    /// answers such requests; its answer goes back in the wallet's format.
+    fn start_standard(&mut self, standard: Result<StandardRequest, String>) -> Screen {
+        let standard = match standard {
+            Ok(s) => s,
+            Err(e) => {
+                self.say(
+                    Level::Error,
+                    format!("captured wallet request refused: {e}"),
+                );
+                return Screen::Home;
+            }
+        };
+        match self.station.review_standard(&standard, (self.clock)()) {
+            Ok(review) => {
+                match &review.verdict {
+                    Ok(()) => self.say(
+                        Level::Ok,
+                        "a standard wallet request (no coordinator, no approvals: your review is its only approval); read it before approving",
+                    ),
+                    Err(e) => self.say(Level::Error, format!("station policy refuses: {e}")),
+                }
+                let mut state = ReviewState::new(review);
+                state.standard = Some(standard);
+                Screen::Review(state)
+            }
+            Err(e) => {
+                self.say(Level::Error, format!("wallet request refused: {e}"));
+                Screen::Home
+            }
+        }
     }
 
     pub(super) fn start_review(&mut self, envelope: Result<Envelope, String>) -> Screen {

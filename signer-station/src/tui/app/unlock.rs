@@ -104,6 +104,9 @@ impl App {
             }
         };
         let now = (self.clock)();
+        if let Some(standard) = r.standard.clone() {
+            return self.finish_standard(r, &u.intent, &standard, session.as_ref(), now);
+        }
         let result: Result<(SignResponse, Option<String>), Refusal> = match &u.intent {
             Intent::Sign => self
                 .station
@@ -131,6 +134,60 @@ impl App {
             .map_err(|e| e.to_string())
             .and_then(|(resp, refused)| self.show_response(resp, refused))
         {
+            Ok(screen) => screen,
+            Err(e) => {
+                self.say(Level::Error, format!("nothing released: {e}"));
+                Screen::Review(r)
+            }
+        }
+    }
+
+    /// Signs (or refuses) a standard wallet request; a signature goes back as the
+    /// wallet's own answer (`eth-signature`, `sol-signature`). A refusal is recorded in
+    /// the ledger; the wallet's format has no refusal, so nothing is shown for it.
+    fn finish_standard(
+        &mut self,
+        r: ReviewState,
+        intent: &Intent,
+        standard: &StandardRequest,
+        session: &dyn SigningBackend,
+        now: u64,
+    ) -> Screen {
+        let answered = match intent {
+            Intent::Sign => self
+                .station
+                .sign_standard(standard, &r.review, session, now)
+                .map(Some),
+            Intent::Refuse(reason) => {
+                let refusal = Refusal::Custodians(reason.clone());
+                self.station
+                    .refuse(&r.review, &refusal, session, now)
+                    .map(|_| None)
+            }
+        };
+        let shown = answered.map_err(|e| e.to_string()).and_then(|a| match a {
+            None => {
+                self.say(
+                    Level::Ok,
+                    "refusal recorded in the ledger; a standard wallet gets no answer",
+                );
+                Ok(Screen::Home)
+            }
+            Some(answer) => {
+                let (ur_type, cbor) = answer.to_ur();
+                let written = self.outgoing.join("wallet-answer.cbor");
+                std::fs::create_dir_all(&self.outgoing).map_err(|e| e.to_string())?;
+                std::fs::write(&written, &cbor).map_err(|e| e.to_string())?;
+                let screen =
+                    self.show_stream("SIGNED WALLET ANSWER", ur_type, cbor, "", written)?;
+                self.say(
+                    Level::Ok,
+                    format!("signed and recorded; show these frames to the wallet ({ur_type})"),
+                );
+                Ok(screen)
+            }
+        });
+        match shown {
             Ok(screen) => screen,
             Err(e) => {
                 self.say(Level::Error, format!("nothing released: {e}"));

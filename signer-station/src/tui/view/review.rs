@@ -45,22 +45,30 @@ pub(super) fn review(_app: &App, r: &crate::tui::app::ReviewState, f: &mut Frame
             warn(),
         ));
     }
-    let mut lines = vec![
-        Line::from(format!(
-            "valid until {}; memo: {}",
-            format_utc(req.expires),
-            req.memo
-        )),
-        Line::from(format!(
-            "approved by: {}",
-            r.review
-                .approvers
-                .iter()
-                .map(|a| format!("{} ({:?})", a.name, a.role))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
-    ];
+    let mut lines = if r.review.standard {
+        vec![Line::styled(
+            "a standard wallet request: no coordinator signature and no approvals, so your \
+             review is its only approval",
+            warn(),
+        )]
+    } else {
+        vec![
+            Line::from(format!(
+                "valid until {}; memo: {}",
+                format_utc(req.expires),
+                req.memo
+            )),
+            Line::from(format!(
+                "approved by: {}",
+                r.review
+                    .approvers
+                    .iter()
+                    .map(|a| format!("{} ({:?})", a.name, a.role))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        ]
+    };
     if let Some(p) = r.review.payloads.get(r.page) {
         payload_lines(p, &mut lines);
     }
