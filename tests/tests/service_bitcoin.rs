@@ -508,20 +508,38 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     let r = svc.read(&id, "", &desk.ana)?;
     assert_eq!(r.json["request"]["state"], "partially-signed");
 
-    // The hardware wallet signs and answers with a crypto-psbt UR.
+    // The hardware wallet signs and answers with a crypto-psbt UR of its signatures
+    // alone (as some signers do); the operator's camera also caught a stray code and a
+    // damaged one, which are skipped and counted.
     let mut keys = std::collections::BTreeMap::new();
     keys.insert(hw, hw_secret);
     at_hw
         .sign(&keys, &secp)
         .map_err(|e| anyhow::anyhow!("hardware wallet signing: {e:?}"))?;
-    let cbor = airgap_protocol::registry::encode_psbt(&at_hw.serialize());
-    let mut enc = airgap_protocol::ur::UrEncoder::new("crypto-psbt", &cbor, 120)?;
-    let frames: Vec<String> = (0..enc.fragment_count() + 2)
+    let mut trimmed = at_hw.clone();
+    for i in &mut trimmed.inputs {
+        *i = bitcoin::psbt::Input {
+            partial_sigs: i.partial_sigs.clone(),
+            ..Default::default()
+        };
+    }
+    for o in &mut trimmed.outputs {
+        *o = bitcoin::psbt::Output::default();
+    }
+    let cbor = airgap_protocol::registry::encode_psbt(&trimmed.serialize());
+    let mut enc = airgap_protocol::ur::UrEncoder::new("crypto-psbt", &cbor, 60)?;
+    let mut frames: Vec<String> = (0..enc.fragment_count() + 2)
         .map(|_| enc.next_part())
         .collect();
+    let mut stray = airgap_protocol::ur::UrEncoder::new("crypto-psbt", &[0x41, 0x00], 60)?;
+    frames.insert(1, stray.next_part());
+    // Cut short: its checksum fails.
+    let damaged = frames[2][..frames[2].len() - 8].to_string();
+    frames.insert(2, damaged);
     let r = svc.import_frames(&id, &desk.treasury, &frames)?;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["request"]["state"], "finalised");
+    assert_eq!(r.json["frames"]["skipped"], 2, "{}", r.json);
     svc.wait_state(&id, &desk.ana, "confirmed", || server.mine_empty())?;
     let r = svc.read(&id, "chain", &desk.ana)?;
     let txid: bitcoin::Txid = r.json["hash"].as_str().unwrap().parse()?;

@@ -12,7 +12,7 @@ use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::answers::{
     BbqrParts, ChainStatus, CodeFormat, ErrorBody, Frames, RequestAnswer, Scanned, ScannedCode,
@@ -54,14 +54,16 @@ impl From<PipelineError> for ApiError {
 
 /// Frames of one UR stream, with the payload decoded.
 pub(super) fn assemble(frames: &[String]) -> Result<(String, Vec<u8>), ApiError> {
-    match scan_frames(frames)? {
+    match scan_frames(frames)?.0 {
         Payload::Ur { ur_type, message } => Ok((ur_type, message)),
         _ => Err(bad("frames: not a UR stream")),
     }
 }
 
-/// Frames of one UR or BBQr stream, assembled.
-fn scan_frames(frames: &[String]) -> Result<Payload, ApiError> {
+/// Frames of one UR or BBQr stream, assembled, and what was made of them: a stray
+/// part (another stream's) or a damaged one is skipped and counted, as a camera skips
+/// it, and the rest still completes the stream.
+fn scan_frames(frames: &[String]) -> Result<(Payload, FramesUsed), ApiError> {
     if frames.is_empty() || frames.len() > 10_000 {
         return Err(bad("frames: 1 to 10,000 scanned texts"));
     }
@@ -69,19 +71,53 @@ fn scan_frames(frames: &[String]) -> Result<Payload, ApiError> {
         airgap_protocol::qr::DecoderKind::default(),
         ReceiverLimits::default(),
     );
+    let mut used = FramesUsed::default();
     for f in frames {
+        used.read += 1;
         match s.push_text(f) {
-            ScanEvent::Complete(p @ (Payload::Ur { .. } | Payload::Bbqr { .. })) => return Ok(p),
+            ScanEvent::Complete(p @ (Payload::Ur { .. } | Payload::Bbqr { .. })) => {
+                return Ok((p, used))
+            }
             ScanEvent::Complete(_) => return Err(bad("frames: not a UR or BBQr stream")),
-            ScanEvent::Rejected(e) => return Err(bad(format!("frames: {e}"))),
+            ScanEvent::Rejected(e) => {
+                used.skipped += 1;
+                let why = e.to_string();
+                if used.why.len() < 5 && !used.why.contains(&why) {
+                    used.why.push(why);
+                }
+            }
             ScanEvent::Nothing | ScanEvent::Progress(_) => {}
         }
     }
     let p = s.progress();
+    let skipped = match used.why.first() {
+        Some(first) => format!("; {} skipped ({first})", used.skipped),
+        None => String::new(),
+    };
     Err(bad(format!(
-        "frames: incomplete ({} of {} fragments); scan more",
+        "frames: incomplete ({} of {} fragments{skipped}); scan more",
         p.useful, p.total
     )))
+}
+
+/// What an import made of the frames it was given.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub(super) struct FramesUsed {
+    /// Frames read until the stream was complete (the rest were not needed).
+    read: usize,
+    /// Of those, skipped: another stream's parts, damaged or unreadable texts.
+    skipped: usize,
+    /// Why, for the first few kinds skipped.
+    why: Vec<String>,
+}
+
+/// An imported answer: the request now, and what was made of the frames.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct Imported {
+    /// The request as stored now.
+    request: crate::store::RequestRow,
+    /// For frames: how many were read and skipped.
+    frames: Option<FramesUsed>,
 }
 
 /// The built transaction and the digest approvers sign
@@ -317,7 +353,11 @@ enum Answer {
 
 /// The answer in an import body: JSON (station frames, a cosigner's `crypto-psbt` or
 /// BBQr frames, or `{"psbt": base64}`) or a USB bundle (octet-stream).
-fn answer_of(st: &AppState, ctype: &str, body: &[u8]) -> Result<Answer, ApiError> {
+fn answer_of(
+    st: &AppState,
+    ctype: &str,
+    body: &[u8],
+) -> Result<(Answer, Option<FramesUsed>), ApiError> {
     if ctype.starts_with("application/octet-stream") {
         let usb = usb_keys(st)?;
         let trusted: Vec<_> = st
@@ -331,7 +371,7 @@ fn answer_of(st: &AppState, ctype: &str, body: &[u8]) -> Result<Answer, ApiError
         let b = usb_transfer::open_bundle(body, &usb.identity, &trusted)
             .map_err(|e| bad(format!("bundle: {e}")))?;
         return decode_envelope(RESPONSE_UR_TYPE, &b.envelope)
-            .map(Answer::Station)
+            .map(|e| (Answer::Station(e), None))
             .map_err(|e| bad(format!("bundle content: {e}")));
     }
     if !ctype.starts_with("application/json") {
@@ -346,29 +386,37 @@ fn answer_of(st: &AppState, ctype: &str, body: &[u8]) -> Result<Answer, ApiError
         (Some(_), false) => Err(bad("send frames or a psbt, not both")),
         (Some(b64), true) => {
             base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.trim())
-                .map(Answer::Cosigner)
+                .map(|p| (Answer::Cosigner(p), None))
                 .map_err(|_| bad("psbt: not base64"))
         }
-        (None, _) => match scan_frames(&f.frames)? {
-            Payload::Ur { ur_type, message } if ur_type == RESPONSE_UR_TYPE => {
-                decode_envelope(&ur_type, &message)
-                    .map(Answer::Station)
-                    .map_err(|e| bad(format!("response: {e}")))
-            }
-            Payload::Ur { ur_type, message } if ur_type == "crypto-psbt" || ur_type == "psbt" => {
-                airgap_protocol::registry::decode_psbt(&message)
-                    .map(Answer::Cosigner)
-                    .map_err(|e| bad(format!("{ur_type}: {e}")))
-            }
-            Payload::Ur { ur_type, .. } => Err(bad(format!(
-                "frames carry {ur_type}, not a station response or a PSBT"
-            ))),
-            Payload::Bbqr {
-                file_type: airgap_protocol::bbqr::FileType::Psbt,
-                data,
-            } => Ok(Answer::Cosigner(data)),
-            _ => Err(bad("frames: a BBQr file that is not a PSBT")),
-        },
+        (None, _) => {
+            let (payload, used) = scan_frames(&f.frames)?;
+            answer_in(payload).map(|a| (a, Some(used)))
+        }
+    }
+}
+
+/// The answer a complete stream carries.
+fn answer_in(payload: Payload) -> Result<Answer, ApiError> {
+    match payload {
+        Payload::Ur { ur_type, message } if ur_type == RESPONSE_UR_TYPE => {
+            decode_envelope(&ur_type, &message)
+                .map(Answer::Station)
+                .map_err(|e| bad(format!("response: {e}")))
+        }
+        Payload::Ur { ur_type, message } if ur_type == "crypto-psbt" || ur_type == "psbt" => {
+            airgap_protocol::registry::decode_psbt(&message)
+                .map(Answer::Cosigner)
+                .map_err(|e| bad(format!("{ur_type}: {e}")))
+        }
+        Payload::Ur { ur_type, .. } => Err(bad(format!(
+            "frames carry {ur_type}, not a station response or a PSBT"
+        ))),
+        Payload::Bbqr {
+            file_type: airgap_protocol::bbqr::FileType::Psbt,
+            data,
+        } => Ok(Answer::Cosigner(data)),
+        _ => Err(bad("frames: a BBQr file that is not a PSBT")),
     }
 }
 
@@ -382,7 +430,7 @@ fn answer_of(st: &AppState, ctype: &str, body: &[u8]) -> Result<Answer, ApiError
         (Vec<u8> = "application/octet-stream"),
     )),
     responses(
-        (status = 200, description = "imported", body = RequestAnswer),
+        (status = 200, description = "imported, with what was made of the frames", body = Imported),
         (status = 400, description = "unreadable frames, PSBT or bundle", body = ErrorBody),
         errors::NoSuchRequest,
         (status = 409, description = "not exported, or tampered", body = ErrorBody),
@@ -394,7 +442,8 @@ pub(super) async fn import(api: Api, Id(id): Id, body: Bytes) -> Response {
     let ctype = api.header(header::CONTENT_TYPE);
     api.run(&["treasury"], move |st, caller| {
         let now = (st.clock)();
-        let row = match answer_of(st, &ctype, &body)? {
+        let (answer, frames) = answer_of(st, &ctype, &body)?;
+        let row = match answer {
             Answer::Station(Envelope::Response(resp)) => {
                 st.pipeline
                     .import(&id, &resp.to_cbor(), &caller.principal, now)?
@@ -405,7 +454,11 @@ pub(super) async fn import(api: Api, Id(id): Id, body: Bytes) -> Response {
                     .import_cosigner(&id, &psbt, &caller.principal, now)?
             }
         };
-        answer(row)
+        Ok(Json(Imported {
+            request: row,
+            frames,
+        })
+        .into_response())
     })
     .await
 }

@@ -393,9 +393,9 @@ impl ChainAdapter for BtcChain {
         w.bitcoin_wallet(network).map(|_| ())
     }
 
-    /// A PSBT signed by a hardware-wallet cosigner of the vault (v0 or v2): for the
-    /// exported transaction, every signature valid and from a key the inputs name, every
-    /// input signed by the cosigner. Only the cosigners' signatures are kept (a station's
+    /// A PSBT signed by a hardware-wallet cosigner of the vault (v0 or v2; whole, or
+    /// trimmed to its signatures): for the exported transaction, every signature valid
+    /// and from a key the inputs name, every input signed by the cosigner. Only the cosigners' signatures are kept (a station's
     /// count only with its own response and ledger); each cosigner's are stored once.
     fn import_cosigner(
         &self,
@@ -406,8 +406,22 @@ impl ChainAdapter for BtcChain {
         now: u64,
     ) -> Result<(), PipelineError> {
         let base = self.unsigned(ctx, id)?;
-        let signed =
+        let mut signed =
             super::v2::deserialize_any(psbt).map_err(|e| refused(format!("not a PSBT: {e}")))?;
+        // Some signers return their signatures alone: what they left out of the exported
+        // transaction's inputs (the coins spent, the scripts) is taken from the export.
+        // Only absent fields are filled; anything the PSBT states is checked as before.
+        if signed.unsigned_tx == base.unsigned_tx {
+            for (theirs, ours) in signed.inputs.iter_mut().zip(&base.inputs) {
+                theirs.witness_utxo = theirs.witness_utxo.take().or(ours.witness_utxo.clone());
+                theirs.non_witness_utxo = theirs
+                    .non_witness_utxo
+                    .take()
+                    .or(ours.non_witness_utxo.clone());
+                theirs.witness_script =
+                    theirs.witness_script.take().or(ours.witness_script.clone());
+            }
+        }
         super::combine(&base, std::slice::from_ref(&signed))
             .map_err(|e| refused(format!("the PSBT cannot be used: {e}")))?;
         let mut found = 0;
