@@ -70,18 +70,12 @@ fn read_frames(dir: &Path) -> Envelope {
     panic!("frames in {} never completed", dir.display())
 }
 
-#[test]
-fn custodians_complete_the_flow_from_the_keyboard() {
-    assert!(
-        Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success()),
-        "tmux is required (scripts/test.sh installs it)"
-    );
-    let dir = std::env::temp_dir().join(format!("strongroom-tmux-{}", std::process::id()));
+/// The real binary on a rehearsal station in a new tmux session (100×40); its folder
+/// and the session's name.
+fn rehearsal_in_tmux(name: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("strongroom-tmux-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let session = format!("strongroom-{}", std::process::id());
+    let session = format!("strongroom-{name}-{}", std::process::id());
     let cmd = format!(
         "{} tui --hsm mock --rehearse {}",
         env!("CARGO_BIN_EXE_signer-station"),
@@ -98,6 +92,34 @@ fn custodians_complete_the_flow_from_the_keyboard() {
         "40",
         &cmd,
     ]);
+    (dir, session)
+}
+
+/// From a review read to its end: approve, unlock with ana and cy, confirm.
+fn approve_and_sign(session: &str) {
+    keys(session, &["a"]);
+    wait_for(session, "unlock to sign");
+    keys(session, &["Enter"]);
+    typed(session, "ana-rehearsal");
+    keys(session, &["Enter"]);
+    wait_for(session, "ana entered");
+    keys(session, &["Down", "Down", "Enter"]);
+    typed(session, "cy-rehearsal");
+    keys(session, &["Enter"]);
+    wait_for(session, "y / n");
+    keys(session, &["y"]);
+}
+
+#[test]
+fn custodians_complete_the_flow_from_the_keyboard() {
+    assert!(
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "tmux is required (scripts/test.sh installs it)"
+    );
+    let (dir, session) = rehearsal_in_tmux("flow");
     let result = std::panic::catch_unwind(|| {
         wait_for(&session, "c capture");
         keys(&session, &["c"]);
@@ -107,17 +129,7 @@ fn custodians_complete_the_flow_from_the_keyboard() {
         keys(&session, &["Right"]);
         let s = wait_for(&session, "payload 3 of 3");
         assert!(s.contains("durable nonce account"));
-        keys(&session, &["a"]);
-        wait_for(&session, "unlock to sign");
-        keys(&session, &["Enter"]);
-        typed(&session, "ana-rehearsal");
-        keys(&session, &["Enter"]);
-        wait_for(&session, "ana entered");
-        keys(&session, &["Down", "Down", "Enter"]);
-        typed(&session, "cy-rehearsal");
-        keys(&session, &["Enter"]);
-        wait_for(&session, "y / n");
-        keys(&session, &["y"]);
+        approve_and_sign(&session);
         wait_for(&session, "SIGNED RESPONSE");
         keys(&session, &["Escape", "q"]);
     });
@@ -149,19 +161,16 @@ fn custodians_complete_the_flow_from_the_keyboard() {
 fn keystone(args: &[&str]) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let modules = root.join(".tools/node_modules/@keystonehq");
-    let o = Command::new("node")
+    let run = Command::new("node")
         .arg(root.join("tests/wallet/keystone.cjs"))
         .args(args)
         .env("KEYSTONE", modules.join("bc-ur-registry-eth"))
         .env("KEYSTONE_SOL", modules.join("bc-ur-registry-sol"))
-        .output()
-        .expect("node is required (scripts/test.sh installs the Keystone registry)");
-    assert!(
-        o.status.success(),
-        "keystone {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
+        .output();
+    match run {
+        Ok(o) if o.status.success() => String::from_utf8(o.stdout).unwrap(),
+        other => panic!("keystone {args:?} (node and the registry in .tools/): {other:?}"),
+    }
 }
 
 /// Replaces the frames in `dir` with `parts` as PNG QR codes.
@@ -184,23 +193,26 @@ fn show_parts(dir: &Path, parts: &str) {
     }
 }
 
+/// A Keystone wallet asks (`ask`: the keystone.cjs command, the request id last) on
+/// the station's screen; the custodians sign; the wallet reads the station's answer
+/// of `answer_type` for that request. The signature it carries.
+fn wallet_asks(session: &str, dir: &Path, ask: &[&str], answer_type: &str) -> Vec<u8> {
+    show_parts(&dir.join("incoming"), &keystone(ask));
+    sign_from_the_keyboard(session);
+    let file = dir.join("outgoing/wallet-answer.cbor");
+    let answer = keystone(&["read-answer", answer_type, file.to_str().unwrap()]);
+    let a: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(a["requestId"], ask[ask.len() - 1].replace('-', ""));
+    hex::decode(a["signature"].as_str().unwrap()).unwrap()
+}
+
 /// Captures, reads, unlocks with ana and cy, signs; waits for the wallet answer.
 fn sign_from_the_keyboard(session: &str) {
     keys(session, &["c"]);
     let s = wait_for(session, "payload 1 of 1");
     assert!(s.contains("a standard wallet request"), "{s}");
     assert!(s.contains("station policy: all checks passed"), "{s}");
-    keys(session, &["a"]);
-    wait_for(session, "unlock to sign");
-    keys(session, &["Enter"]);
-    typed(session, "ana-rehearsal");
-    keys(session, &["Enter"]);
-    wait_for(session, "ana entered");
-    keys(session, &["Down", "Down", "Enter"]);
-    typed(session, "cy-rehearsal");
-    keys(session, &["Enter"]);
-    wait_for(session, "y / n");
-    keys(session, &["y"]);
+    approve_and_sign(session);
     wait_for(session, "SIGNED WALLET ANSWER");
     keys(session, &["Escape"]);
     wait_for(session, "c capture");
@@ -208,25 +220,7 @@ fn sign_from_the_keyboard(session: &str) {
 
 #[test]
 fn keystone_wallet_requests_are_answered_from_the_keyboard() {
-    let dir = std::env::temp_dir().join(format!("strongroom-tmux-wallet-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let session = format!("strongroom-wallet-{}", std::process::id());
-    let cmd = format!(
-        "{} tui --hsm mock --rehearse {}",
-        env!("CARGO_BIN_EXE_signer-station"),
-        dir.display()
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "100",
-        "-y",
-        "40",
-        &cmd,
-    ]);
+    let (dir, session) = rehearsal_in_tmux("wallet");
     let result = std::panic::catch_unwind(|| {
         wait_for(&session, "c capture");
         let d = std::fs::read(dir.join("descriptor.envelope")).unwrap();
@@ -240,23 +234,13 @@ fn keystone_wallet_requests_are_answered_from_the_keyboard() {
         let airgap_protocol::envelope::PayloadBody::EvmTx { tx, signer, .. } = &p.body else {
             panic!()
         };
-        let uuid = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d";
-        let asked = keystone(&[
+        let ask = [
             "ask-eth",
             &hex::encode(tx),
             &format!("0x{}", hex::encode(signer)),
-            uuid,
-        ]);
-        show_parts(&dir.join("incoming"), &asked);
-        sign_from_the_keyboard(&session);
-        let answer = keystone(&[
-            "read-answer",
-            "eth-signature",
-            dir.join("outgoing/wallet-answer.cbor").to_str().unwrap(),
-        ]);
-        let a: serde_json::Value = serde_json::from_str(&answer).unwrap();
-        assert_eq!(a["requestId"], uuid.replace('-', ""));
-        let sig = hex::decode(a["signature"].as_str().unwrap()).unwrap();
+            "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d",
+        ];
+        let sig = wallet_asks(&session, &dir, &ask, "eth-signature");
         let hash = alloy_primitives::keccak256(tx);
         let recovered = k256::ecdsa::VerifyingKey::recover_from_prehash(
             hash.as_slice(),
@@ -274,27 +258,15 @@ fn keystone_wallet_requests_are_answered_from_the_keyboard() {
         // A SOL transfer on the vault's durable nonce, asked by a sol-sign-request.
         let ours = common::sol_key(&keys_);
         let message = common::sol_message(&keys_, ours, 1_000_000_000, 7);
-        let uuid = "1b4e28ba-2fa1-11d2-883f-0016d3cca427";
-        let asked = keystone(&[
+        let ask = [
             "ask-sol",
             &hex::encode(&message),
             // The registry takes the signer's public key in hex.
             &hex::encode(ours),
-            uuid,
-        ]);
-        show_parts(&dir.join("incoming"), &asked);
-        sign_from_the_keyboard(&session);
-        let answer = keystone(&[
-            "read-answer",
-            "sol-signature",
-            dir.join("outgoing/wallet-answer.cbor").to_str().unwrap(),
-        ]);
-        let a: serde_json::Value = serde_json::from_str(&answer).unwrap();
-        assert_eq!(a["requestId"], uuid.replace('-', ""));
-        let sig: [u8; 64] = hex::decode(a["signature"].as_str().unwrap())
-            .unwrap()
-            .try_into()
-            .unwrap();
+            "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+        ];
+        let sig = wallet_asks(&session, &dir, &ask, "sol-signature");
+        let sig: [u8; 64] = sig.try_into().unwrap();
         ed25519_dalek::VerifyingKey::from_bytes(&ours)
             .unwrap()
             .verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&sig))

@@ -35,18 +35,19 @@ fn wallet_signs(k: &EcdsaKey, typed: &TypedApproval) -> ApprovalSignature {
 fn station_of_wallets(name: &str) -> Harness {
     let mut anchors = TrustAnchors::new(2);
     anchors.pin_coordinator(key(1).verifying_key());
-    for (n, who) in [(20, "ana"), (21, "ben")] {
+    let keys = [
+        ("ana", ApproverKey::Ethereum(address(&wallet(20)))),
+        ("ben", ApproverKey::Ethereum(address(&wallet(21)))),
+        ("cy", key(12).verifying_key().into()),
+    ];
+    for (who, key) in keys {
+        let name = who.into();
         anchors.pin_approver(Approver {
-            name: who.into(),
+            name,
             role: Role::Treasury,
-            key: ApproverKey::Ethereum(address(&wallet(n))),
+            key,
         });
     }
-    anchors.pin_approver(Approver {
-        name: "cy".into(),
-        role: Role::Treasury,
-        key: key(12).verifying_key().into(),
-    });
     station_anchored(name, anchors, |_| policy())
 }
 

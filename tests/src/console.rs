@@ -82,6 +82,15 @@ pub fn decide(
     run("decide.cjs", &args)
 }
 
+/// What the history of a request paid from a single station shows, in order.
+pub const PAID: [&str; 5] = [
+    "created",
+    "approval recorded",
+    "exported for the station",
+    "station's answer stored",
+    "broadcast → confirmed",
+];
+
 /// One console session in a browser that stays open while the test acts around it
 /// (`tests/console/drive.cjs`): each command is answered when the page has done it.
 /// What the page shows between commands arrives by its own live updates.
@@ -199,6 +208,27 @@ impl Session {
         Ok(played)
     }
 
+    /// Exports the open request (it is approved) and plays its `strongroom-request`
+    /// frames; waits for the page to show it exported.
+    pub fn export_and_play(&mut self, name: &str) -> Result<Value> {
+        let played = self.play("ur", name)?;
+        starts(&played, "kind", "UR strongroom-request")?;
+        self.wait("exported")?;
+        Ok(played)
+    }
+
+    /// Waits for the page to show the request confirmed, with each of `steps` in its
+    /// history; what the page shows.
+    pub fn confirmed_after(&mut self, steps: &[&str]) -> Result<Value> {
+        self.wait("confirmed")?;
+        let seen = self.look()?;
+        let history = seen["history"].to_string();
+        if let Some(missing) = steps.iter().find(|s| !history.contains(*s)) {
+            bail!("the history lacks {missing:?}: {seen}");
+        }
+        Ok(seen)
+    }
+
     /// A full-page screenshot, `<name>.png`.
     pub fn shot(&mut self, name: &str) -> Result<()> {
         self.run(serde_json::json!({"do": "shot", "name": name}))
@@ -211,4 +241,12 @@ impl Drop for Session {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// An error unless `v[field]` is text starting with `prefix`.
+pub fn starts(v: &Value, field: &str, prefix: &str) -> Result<()> {
+    if !v[field].as_str().unwrap_or_default().starts_with(prefix) {
+        bail!("{field} does not start with {prefix:?}: {v}");
+    }
+    Ok(())
 }

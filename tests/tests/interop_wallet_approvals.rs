@@ -128,20 +128,11 @@ fn wallets_approve_with_their_own_screens_and_the_station_signs() -> Result<()> 
     let mut lied = typed.json["typed_data"].clone();
     lied["message"]["transfers"][0]["amount"] = "0.01 ETH".into();
     let forged = wallet(ANA, Some(&lied.to_string()))?;
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/approvals"),
-        Some(&desk.ana),
-        Some(&json!({"signature": forged["signature"]})),
-    )?;
-    assert_eq!(a.status, 422, "{}", a.json);
-    let a = svc.call(
-        "POST",
-        &format!("/v1/requests/{id}/approvals"),
-        Some(&desk.ana),
-        Some(&json!({"signature": signed["signature"]})),
-    )?;
-    assert_eq!(a.status, 200, "{}", a.json);
+    for (signature, status) in [(&forged, 422), (&signed, 200)] {
+        let body = json!({"signature": signature["signature"]});
+        let a = svc.step(&id, "approvals", &desk.ana, Some(&body))?;
+        assert_eq!(a.status, status, "{}", a.json);
+    }
 
     // Ben's hardware wallet: the coordinator's eth-sign-request, read by the Keystone
     // registry; the wallet signs what it carries; its eth-signature goes back as frames.

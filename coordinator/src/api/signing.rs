@@ -246,6 +246,20 @@ pub(super) async fn export_frames(api: Api, Id(id): Id) -> Response {
     .await
 }
 
+/// Frame `n` of `frames` as a PNG QR code at `version`, or 404.
+pub(super) fn frame_png(frames: &[String], n: usize, version: u8) -> Result<Response, ApiError> {
+    let text = frames.get(n).ok_or_else(|| {
+        ApiError(
+            StatusCode::NOT_FOUND,
+            format!("frames are 0 to {}", frames.len().saturating_sub(1)),
+        )
+    })?;
+    let png = FrameRenderer::new(version)
+        .and_then(|r| r.to_png(text, 4))
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
 /// Frame `n` of the exported request as a PNG QR code
 #[utoipa::path(get, path = "/v1/requests/{id}/export/frames/{n}", tag = "signing",
     params(("id" = String, Path, description = "request id"), ("n" = usize, Path, description = "frame number, from 0")),
@@ -257,16 +271,7 @@ pub(super) async fn export_frames(api: Api, Id(id): Id) -> Response {
 pub(super) async fn export_frame_png(api: Api, Path((id, n)): Path<(String, usize)>) -> Response {
     api.run(READERS, move |st, _| {
         let (_, _, frames) = exported_frames(st, &id)?;
-        let text = frames.get(n).ok_or_else(|| {
-            ApiError(
-                StatusCode::NOT_FOUND,
-                format!("frames are 0 to {}", frames.len() - 1),
-            )
-        })?;
-        let png = FrameRenderer::new(FRAME_VERSION)
-            .and_then(|r| r.to_png(text, 4))
-            .map_err(|e| bad(e.to_string()))?;
-        Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+        frame_png(&frames, n, FRAME_VERSION)
     })
     .await
 }
@@ -535,16 +540,7 @@ pub(super) async fn export_bbqr(api: Api, Id(id): Id) -> Response {
 pub(super) async fn export_bbqr_png(api: Api, Path((id, n)): Path<(String, usize)>) -> Response {
     api.run(READERS, move |st, _| {
         let split = bbqr_split(st, &id)?;
-        let part = split.parts.get(n).ok_or_else(|| {
-            ApiError(
-                StatusCode::NOT_FOUND,
-                format!("parts are 0 to {}", split.parts.len() - 1),
-            )
-        })?;
-        let png = FrameRenderer::new(split.version)
-            .and_then(|r| r.to_png(part, 4))
-            .map_err(|e| bad(e.to_string()))?;
-        Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+        frame_png(&split.parts, n, split.version)
     })
     .await
 }

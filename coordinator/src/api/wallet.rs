@@ -78,16 +78,7 @@ pub(super) async fn typed_png(
 ) -> Response {
     api.run(READERS, move |st, _| {
         let (_, _, frames) = typed_frames(st, &id, &q.get()?)?;
-        let text = frames.get(n).ok_or_else(|| {
-            ApiError(
-                StatusCode::NOT_FOUND,
-                format!("frames are 0 to {}", frames.len().saturating_sub(1)),
-            )
-        })?;
-        let png = airgap_protocol::qr::FrameRenderer::new(FRAME_VERSION)
-            .and_then(|r| r.to_png(text, 4))
-            .map_err(|e| bad(e.to_string()))?;
-        Ok(([(axum::http::header::CONTENT_TYPE, "image/png")], png).into_response())
+        super::signing::frame_png(&frames, n, FRAME_VERSION)
     })
     .await
 }

@@ -2,7 +2,7 @@
 //! open while the approvers' tool and both stations of the 2-of-2 vault act.
 
 use airgap_protocol::envelope::Envelope;
-use strongroom_e2e::console::Session;
+use strongroom_e2e::console::{starts, Session};
 use strongroom_e2e::service::ur_texts;
 
 use super::*;
@@ -30,24 +30,10 @@ pub(super) fn walk(
         payload.contains(&format!("0.001 BTC to {}", recipient(1))),
         "{seen}"
     );
-    let played = t.play("ur", "bitcoin-player")?;
-    assert!(
-        played["kind"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("UR strongroom-request"),
-        "{played}"
-    );
-    t.wait("exported")?;
+    t.export_and_play("bitcoin-player")?;
     // The same PSBT as BBQr for a hardware-wallet cosigner, read off the screen by zbar.
     let played = t.play("bbqr", "bitcoin-bbqr")?;
-    assert!(
-        played["kind"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("BBQr, QR version "),
-        "{played}"
-    );
+    starts(&played, "kind", "BBQr, QR version ")?;
     let z = std::process::Command::new("zbarimg")
         .args(["--raw", "-q"])
         .arg(played["shot"].as_str().unwrap_or_default())
@@ -72,17 +58,12 @@ pub(super) fn walk(
         }
     }
     svc.wait_state(&id, &desk.ana, "confirmed", || server.mine_empty())?;
-    t.wait("confirmed")?;
-    let seen = t.look()?;
-    let history = seen["history"].to_string();
-    for step in [
+    t.confirmed_after(&[
         "created",
         "approval recorded",
         "exported → partially-signed",
         "broadcast → confirmed",
-    ] {
-        assert!(history.contains(step), "{step}: {seen}");
-    }
+    ])?;
     t.shot("bitcoin-confirmed")?;
     Ok(id)
 }

@@ -1,5 +1,7 @@
 //! The operator's web console driven by headless chromium against the running service.
 
+use strongroom_e2e::console::starts;
+
 use super::*;
 
 /// Runs `tests/console/console.cjs` against the service and checks what it saw.
@@ -105,19 +107,12 @@ pub(super) fn walk(
     // The transaction as built names the destination in its EIP-55 form.
     let payload = seen["payloads"][0].as_str().unwrap_or_default();
     assert!(payload.contains(&format!("0.1 ETH to {to}")), "{seen}");
-    desk.play("ur", "evm-player")?;
-    desk.wait("exported")?;
+    desk.export_and_play("evm-player")?;
     // To the station on a USB stick, and back.
     let stick = dir.join("stick");
     std::fs::create_dir_all(&stick)?;
     let got = desk.run(json!({"do": "download", "dir": stick}))?;
-    assert!(
-        got["result"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("bundle for vault-a downloaded"),
-        "{got}"
-    );
+    starts(&got, "result", "bundle for vault-a downloaded")?;
     let bundle = std::fs::read(got["file"].as_str().unwrap_or_default())?;
     let opened =
         usb_transfer::open_bundle(&bundle, &usb.station.identity, &[usb.coordinator.ed25519])?;
@@ -136,27 +131,10 @@ pub(super) fn walk(
     let answer =
         usb_transfer::write_bundle(&stick, usb_transfer::BundleKind::Response, &id, &sealed)?;
     let imported = desk.run(json!({"do": "upload", "path": answer}))?;
-    assert!(
-        imported["result"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("imported; state "),
-        "{imported}"
-    );
+    starts(&imported, "result", "imported; state ")?;
     svc.wait_state(&id, &t.auditor, "confirmed", || {
         let _ = anvil.mine(1);
     })?;
-    desk.wait("confirmed")?;
-    let seen = desk.look()?;
-    let history = seen["history"].to_string();
-    for step in [
-        "created",
-        "approval recorded",
-        "exported for the station",
-        "station's answer stored",
-        "broadcast → confirmed",
-    ] {
-        assert!(history.contains(step), "{step}: {seen}");
-    }
+    desk.confirmed_after(&strongroom_e2e::console::PAID)?;
     desk.shot("evm-confirmed")
 }

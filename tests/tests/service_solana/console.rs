@@ -3,7 +3,7 @@
 //! its live updates.
 
 use airgap_protocol::envelope::Envelope;
-use strongroom_e2e::console::Session;
+use strongroom_e2e::console::{starts, Session};
 use strongroom_e2e::service::{station_refuses_to_sign, ur_texts, Service};
 
 use super::*;
@@ -36,15 +36,7 @@ fn export(
     token: &str,
     name: &str,
 ) -> Result<airgap_protocol::envelope::SignRequest> {
-    let played = t.play("ur", name)?;
-    assert!(
-        played["kind"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("UR strongroom-request"),
-        "{played}"
-    );
-    t.wait("exported")?;
+    t.export_and_play(name)?;
     svc.export(id, token)
 }
 
@@ -65,26 +57,9 @@ pub(super) fn walk(svc: &Service, desk: &Desks, s: Signer<'_>, recipient: &Addre
     let resp = station_signs(s.station, s.hsm, &req)?;
     let frames = ur_texts(&Envelope::Response(resp));
     let imported = t.run(json!({"do": "paste", "frames": frames}))?;
-    assert!(
-        imported["result"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("imported; state "),
-        "{imported}"
-    );
+    starts(&imported, "result", "imported; state ")?;
     svc.wait_state(&id, &desk.ana, "confirmed", || {})?;
-    t.wait("confirmed")?;
-    let seen = t.look()?;
-    let history = seen["history"].to_string();
-    for step in [
-        "created",
-        "approval recorded",
-        "exported for the station",
-        "station's answer stored",
-        "broadcast → confirmed",
-    ] {
-        assert!(history.contains(step), "{step}: {seen}");
-    }
+    let seen = t.confirmed_after(&strongroom_e2e::console::PAID)?;
     assert!(
         seen["payloads"][0]
             .as_str()

@@ -108,21 +108,34 @@ impl App {
                 return Screen::Home;
             }
         };
-        match self.station.review_standard(&standard, (self.clock)()) {
-            Ok(review) => {
-                match &review.verdict {
-                    Ok(()) => self.say(
-                        Level::Ok,
-                        "a standard wallet request (no coordinator, no approvals: your review is its only approval); read it before approving",
-                    ),
-                    Err(e) => self.say(Level::Error, format!("station policy refuses: {e}")),
-                }
-                let mut state = ReviewState::new(review);
+        let review = self.station.review_standard(&standard, (self.clock)());
+        let screen = self.reviewing(
+            review.map_err(|e| format!("wallet request refused: {e}")),
+            "a standard wallet request (no coordinator, no approvals: your review is its \
+             only approval); read it before approving",
+        );
+        match screen {
+            Screen::Review(mut state) => {
                 state.standard = Some(standard);
                 Screen::Review(state)
             }
+            other => other,
+        }
+    }
+
+    /// The review screen of `review` (saying `ok`, or the policy's refusal), or home
+    /// with why there is no review.
+    fn reviewing(&mut self, review: Result<Review, String>, ok: &str) -> Screen {
+        match review {
+            Ok(review) => {
+                match &review.verdict {
+                    Ok(()) => self.say(Level::Ok, ok),
+                    Err(e) => self.say(Level::Error, format!("station policy refuses: {e}")),
+                }
+                Screen::Review(ReviewState::new(review))
+            }
             Err(e) => {
-                self.say(Level::Error, format!("wallet request refused: {e}"));
+                self.say(Level::Error, e);
                 Screen::Home
             }
         }
@@ -131,22 +144,13 @@ impl App {
     pub(super) fn start_review(&mut self, envelope: Result<Envelope, String>) -> Screen {
         let now = (self.clock)();
         match envelope {
-            Ok(Envelope::Request(req)) => match self.station.review(&req, now) {
-                Ok(review) => {
-                    match &review.verdict {
-                        Ok(()) => self.say(
-                            Level::Ok,
-                            "request verified; read every payload before approving",
-                        ),
-                        Err(e) => self.say(Level::Error, format!("station policy refuses: {e}")),
-                    }
-                    Screen::Review(ReviewState::new(review))
-                }
-                Err(e) => {
-                    self.say(Level::Error, format!("request refused before review: {e}"));
-                    Screen::Home
-                }
-            },
+            Ok(Envelope::Request(req)) => {
+                let review = self.station.review(&req, now);
+                self.reviewing(
+                    review.map_err(|e| format!("request refused before review: {e}")),
+                    "request verified; read every payload before approving",
+                )
+            }
             Ok(_) => {
                 self.say(
                     Level::Error,
