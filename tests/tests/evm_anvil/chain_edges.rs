@@ -192,12 +192,15 @@ fn standard_eth_sign_request_types_4_and_1() {
     });
     let e = r.station.review_standard(&personal, now()).unwrap_err();
     assert!(e.to_string().contains("personal message"), "{e}");
+    // A policy that does not answer standard requests.
+    let mut refusing = rehearsal::policy().unwrap();
+    refusing.standard_requests = false;
     let mut strict = rehearsal::station_with(
         &hsm,
         &r.keys,
         &r._dir.join("strict"),
         now(),
-        rehearsal::policy().unwrap(),
+        refusing,
         TokenList(vec![]),
     )
     .unwrap();
