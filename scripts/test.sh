@@ -24,10 +24,11 @@ source scripts/peers.sh
 
 # Independent validators: the OpenMetrics parser of PyPI `prometheus-client` reads
 # `/metrics`; `openapi-spec-validator` checks the generated OpenAPI document;
-# `eth-account` signs wallet approvals with its own EIP-712 encoder.
-if ! python3 -c "import prometheus_client, openapi_spec_validator, eth_account" >/dev/null 2>&1; then
-  echo "installing: prometheus-client openapi-spec-validator eth-account (PyPI)"
-  pkgs="prometheus-client==0.23.1 openapi-spec-validator==0.7.2 eth-account==0.14.0"
+# `eth-account` signs wallet approvals with its own EIP-712 encoder; `embit` is the
+# multisig cosigner that registers an exported vault and signs its PSBTs.
+if ! python3 -c "import prometheus_client, openapi_spec_validator, eth_account, embit" >/dev/null 2>&1; then
+  echo "installing: prometheus-client openapi-spec-validator eth-account embit (PyPI)"
+  pkgs="prometheus-client==0.23.1 openapi-spec-validator==0.7.2 eth-account==0.14.0 embit==0.8.0"
   python3 -m pip install --quiet $pkgs \
     || python3 -m pip install --quiet --break-system-packages $pkgs
 fi

@@ -14,6 +14,28 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Runs the Python `tests/wallet/<script>` (a library of PyPI `package` on the other
+/// side) with `ask` as JSON on stdin; the JSON it printed.
+pub fn python(script: &str, ask: &Value, package: &str) -> Result<Value> {
+    let mut child = Command::new("python3")
+        .arg(root().join("tests/wallet").join(script))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    if let Some(mut input) = child.stdin.take() {
+        std::io::Write::write_all(&mut input, ask.to_string().as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "{script} (pip install {package}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
 /// Runs `tests/wallet/<script>` with the Keystone packages found; what it printed.
 pub fn keystone(script: &str, args: &[&str]) -> Result<String> {
     let modules = root().join(".tools/node_modules/@keystonehq");

@@ -5,13 +5,12 @@
 //! `eth-signature`. The station pins the wallets' addresses, derives the typed approval
 //! itself and signs; the transaction lands on anvil.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use airgap_protocol::envelope::Envelope;
 use alloy_primitives::{Address, U256};
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 use signer_station::station::registration::RegisteredApprover;
 use strongroom_e2e::anvil::Anvil;
@@ -29,35 +28,13 @@ fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// eth-account: the wallet's address, and its signature of `typed` when given.
 fn wallet(key: &str, typed: Option<&str>) -> Result<Value> {
     let mut ask = json!({"key": key});
     if let Some(t) = typed {
         ask["typed"] = t.into();
     }
-    let mut child = Command::new("python3")
-        .arg(root().join("tests/wallet/sign_typed.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    child
-        .stdin
-        .take()
-        .context("stdin")?
-        .write_all(ask.to_string().as_bytes())?;
-    let out = child.wait_with_output()?;
-    if !out.status.success() {
-        bail!(
-            "eth-account (pip install eth-account==0.14.0): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(serde_json::from_slice(&out.stdout)?)
+    strongroom_e2e::wallets::python("sign_typed.py", &ask, "eth-account==0.14.0")
 }
 
 /// The Keystone registry, `decode` or `answer` (see tests/wallet/keystone.cjs).

@@ -15,50 +15,14 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use bitcoin::{Amount, Network, TxOut};
-use btc_common::{now, policy, recipient};
+use btc_common::{recipient, Registered};
 use serde_json::json;
-use signer_station::ceremony::export_descriptor;
-use signer_station::tui::rehearsal;
 use strongroom_e2e::btcserver::BtcServer;
 use strongroom_e2e::service::{coordinator_files, scratch, station_signs, Desks, Service};
 use tamper::Tamper;
 
 fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
-}
-
-struct Vault {
-    station: signer_station::station::Station,
-    hsm: signer_station::hsm::YubiHsm,
-    key: bitcoin::PublicKey,
-    descriptor: airgap_protocol::envelope::StationDescriptor,
-}
-
-fn station(dir: &std::path::Path, name: &str) -> Result<Vault> {
-    let r =
-        rehearsal::station(&dir.join(name).join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
-    let p = policy(2);
-    let station = rehearsal::station_with(
-        &r.hsm,
-        &r.keys,
-        &dir.join(name).join("station"),
-        now(),
-        p.clone(),
-        Default::default(),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let descriptor = export_descriptor(&r.hsm, &r.keys, name, &p, now())?;
-    Ok(Vault {
-        station,
-        key: bitcoin::PublicKey::from_slice(
-            &r.keys
-                .bitcoin(airgap_protocol::network::BitcoinNetwork::Regtest)
-                .expect("regtest key")
-                .public_key,
-        )?,
-        hsm: r.hsm,
-        descriptor,
-    })
 }
 
 /// The exported PSBT as BBQr parts, as a hardware wallet's camera reads them.
@@ -76,8 +40,8 @@ fn bbqr_parts(svc: &Service, id: &str, token: &str) -> Result<Vec<String>> {
 fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     let server = BtcServer::start()?;
     let dir = scratch("service-btc")?;
-    let mut a = station(&dir, "vault-a")?;
-    let mut b = station(&dir, "vault-b")?;
+    let mut a = btc_common::registered(&dir, "vault-a")?;
+    let mut b = btc_common::registered(&dir, "vault-b")?;
     assert_ne!(a.key, b.key);
 
     // Fund the 2-of-2 vault: three coins of 400,000 sat, two blocks deep.
@@ -398,35 +362,19 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
     use bitcoin::secp256k1::{Secp256k1, SecretKey};
     let server = BtcServer::start()?;
     let dir = scratch("service-hw")?;
-    let mut a = station(&dir, "vault-a")?;
+    let mut a = btc_common::registered(&dir, "vault-a")?;
     let secp = Secp256k1::new();
     let hw_secret = bitcoin::PrivateKey::new(SecretKey::from_slice(&[33; 32])?, Network::Regtest);
     let hw = hw_secret.public_key(&secp);
     let origin = "d34db33f/48'/1'/0'/2'";
     let hw_key = format!("[{origin}]{hw}");
-    let vault = coordinator::bitcoin::Vault::from_descriptor(
-        "cold",
-        &format!("wsh(sortedmulti(2,{},{hw_key}))", a.key),
-        Network::Regtest,
+    let (vault, desk, svc) = btc_common::cosigned_vault(
+        &exe(),
+        (&server, &dir),
+        &mut a,
+        ("coldcard", &hw_key),
+        1_000_000,
     )?;
-    strongroom_e2e::requests::register_vault(&mut a.station, "cold", "regtest", &vault.descriptor)?;
-    server.fund(vec![TxOut {
-        value: Amount::from_sat(1_000_000),
-        script_pubkey: vault.address().script_pubkey(),
-    }]);
-    let (key_path, chains) = coordinator_files(
-        &dir,
-        &format!(
-            "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 2\n\
-             stations = [\"vault-a\"]\nconfirmations = 1\nmax_fee_rate = 50\n\
-             cosigners = [{{ name = \"coldcard\", key = \"{hw_key}\" }}]\n",
-            server.esplora()
-        ),
-    )?;
-    let db = dir.join("coordinator.db");
-    let (desk, svc) = Desks::serve(&exe(), &db, &chains, &key_path)?;
-    svc.register_station(&desk.admin, &a.descriptor)?;
-    svc.register_approvers(&desk.admin, &["ana", "ben"])?;
     let r = svc.call("GET", "/v1/vaults", Some(&desk.ana), None)?;
     assert_eq!(r.json["vaults"][0]["address"], vault.address().to_string());
 

@@ -135,7 +135,7 @@ impl BtcChain {
         if !cosigners.is_empty() {
             let exprs: Vec<String> = keys
                 .iter()
-                .map(ToString::to_string)
+                .map(super::vault::with_origin)
                 .chain(cosigners.iter().map(|c| c.key.clone()))
                 .collect();
             Vault::from_descriptor(
@@ -358,19 +358,29 @@ impl ChainAdapter for BtcChain {
 
     fn vault_view(&self, ctx: &Ctx) -> VaultView {
         let status = self.with_vault(ctx, |v| {
-            Ok((v.address().to_string(), u128::from(v.balance().to_sat())))
+            Ok((
+                v.address().to_string(),
+                u128::from(v.balance().to_sat()),
+                v.export(),
+            ))
         });
-        let (address, balance) = match status {
-            Ok((a, b)) => (Ok(a), Ok(b)),
-            Err(e) => (Err(refused(e.to_string())), Err(e)),
+        let (address, balance, export) = match status {
+            Ok((a, b, x)) => (Ok(a), Ok(b), x.ok()),
+            Err(e) => (Err(refused(e.to_string())), Err(e), None),
         };
+        let mut detail =
+            json!({"threshold": self.config.threshold, "stations": self.config.stations});
+        if let Some((descriptor, bsms)) = export {
+            detail["descriptor"] = descriptor.into();
+            detail["bsms"] = bsms.into();
+        }
         VaultView {
             network: self.config.network.clone(),
             name: self.config.name.clone(),
             unit: "sat",
             address,
             balance,
-            detail: json!({"threshold": self.config.threshold, "stations": self.config.stations}),
+            detail,
         }
     }
 

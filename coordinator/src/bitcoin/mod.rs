@@ -23,4 +23,4 @@ pub use adapter::{decode_psbt, BtcChain};
 pub use config::{btc_network, BtcConfig, Cosigner};
 pub use deposit::DepositPool;
 pub use psbt_check::{combine, fee_of, standardness, verify_with_core, CombineError};
-pub use vault::{BuildError, Vault};
+pub use vault::{with_origin, BuildError, Vault};

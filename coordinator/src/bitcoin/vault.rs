@@ -1,5 +1,6 @@
 //! A watch-only vault wallet.
 
+use bdk_wallet::bitcoin::hashes::Hash as _;
 use bdk_wallet::bitcoin::{
     absolute, Address, Amount, Block, FeeRate, Network, OutPoint, Psbt, PublicKey, Transaction,
     TxOut,
@@ -35,6 +36,14 @@ pub enum BuildError {
     /// Finalising failed (not enough signatures, …).
     #[error("finalise: {0}")]
     Finalize(String),
+}
+
+/// `[fingerprint]key`: a key that is not derived from an HD seed (a station's HSM key)
+/// with its own origin, the first four bytes of its HASH160, so PSBTs carry a key-origin
+/// record for it and wallets that want one for every key find it.
+pub fn with_origin(key: &PublicKey) -> String {
+    let h = bdk_wallet::bitcoin::hashes::hash160::Hash::hash(&key.to_bytes());
+    format!("[{}]{key}", hex::encode(&h.as_byte_array()[..4]))
 }
 
 /// A watch-only vault.
@@ -92,12 +101,35 @@ impl Vault {
                 keys.len()
             )));
         }
-        let list: Vec<String> = keys.iter().map(ToString::to_string).collect();
+        let list: Vec<String> = keys.iter().map(with_origin).collect();
         Self::from_descriptor(
             name,
             &format!("wsh(sortedmulti({threshold},{}))", list.join(",")),
             network,
         )
+    }
+
+    /// The vault as wallets register it: its descriptor with every key's origin and its
+    /// checksum, and a BSMS (BIP-129) record — `BSMS 1.0`, the descriptor, `No path
+    /// restrictions`, the first address.
+    pub fn export(&self) -> Result<(String, String), BuildError> {
+        let d: bdk_wallet::miniscript::Descriptor<bdk_wallet::miniscript::DescriptorPublicKey> =
+            self.descriptor
+                .parse()
+                .map_err(|e: bdk_wallet::miniscript::Error| {
+                    BuildError::Descriptor(e.to_string())
+                })?;
+        let text = d.to_string();
+        let first = self.wallet.peek_address(KeychainKind::External, 0).address;
+        let restrictions = if d.has_wildcard() {
+            "/0/*,/1/*"
+        } else {
+            "No path restrictions"
+        };
+        Ok((
+            text.clone(),
+            format!("BSMS 1.0\n{text}\n{restrictions}\n{first}\n"),
+        ))
     }
 
     /// Tracks the receiving addresses of a wildcard descriptor up to `index` (deposit

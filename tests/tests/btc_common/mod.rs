@@ -6,6 +6,7 @@
 use airgap_protocol::envelope::*;
 use bitcoin::{Amount, Network, PublicKey, TxOut};
 use coordinator::bitcoin::*;
+use signer_station::ceremony::export_descriptor;
 use signer_station::hsm::YubiHsm;
 use signer_station::station::policy::{AssetLimit, Destination, FeeLimit};
 use signer_station::station::{Policy, Refusal, Station};
@@ -133,4 +134,86 @@ pub fn finish(chain: &Chain, vault: &Vault, mut psbt: bitcoin::psbt::Psbt) -> bi
         "RBF signalled"
     );
     tx
+}
+
+/// A MockHsm station with a regtest policy for recipients 0 and 1, its regtest key and
+/// its signed descriptor (what the coordinator registers).
+pub struct Registered {
+    pub station: signer_station::station::Station,
+    pub hsm: signer_station::hsm::YubiHsm,
+    pub key: bitcoin::PublicKey,
+    pub descriptor: airgap_protocol::envelope::StationDescriptor,
+}
+
+/// Sets up station `name` in `dir`.
+pub fn registered(dir: &std::path::Path, name: &str) -> anyhow::Result<Registered> {
+    let r =
+        rehearsal::station(&dir.join(name).join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
+    let p = policy(2);
+    let station = rehearsal::station_with(
+        &r.hsm,
+        &r.keys,
+        &dir.join(name).join("station"),
+        now(),
+        p.clone(),
+        Default::default(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let descriptor = export_descriptor(&r.hsm, &r.keys, name, &p, now())?;
+    Ok(Registered {
+        station,
+        key: bitcoin::PublicKey::from_slice(
+            &r.keys
+                .bitcoin(airgap_protocol::network::BitcoinNetwork::Regtest)
+                .expect("regtest key")
+                .public_key,
+        )?,
+        hsm: r.hsm,
+        descriptor,
+    })
+}
+
+/// A 2-of-2 vault `cold` of station `a` and a cosigner (`cosigner_key`, with its origin)
+/// served by a coordinator: the station's custodians register the vault, `sat` funds
+/// it, the coordinator is configured with the cosigner named `name` and has the station
+/// and the approvers registered. The vault, the desks' tokens and the service.
+pub fn cosigned_vault(
+    exe: &std::path::Path,
+    (server, dir): (&strongroom_e2e::btcserver::BtcServer, &std::path::Path),
+    a: &mut Registered,
+    (name, cosigner_key): (&str, &str),
+    sat: u64,
+) -> anyhow::Result<(
+    Vault,
+    strongroom_e2e::service::Desks,
+    strongroom_e2e::service::Service,
+)> {
+    let vault = Vault::from_descriptor(
+        "cold",
+        &format!("wsh(sortedmulti(2,{},{cosigner_key}))", with_origin(&a.key)),
+        Network::Regtest,
+    )?;
+    strongroom_e2e::requests::register_vault(&mut a.station, "cold", "regtest", &vault.descriptor)?;
+    server.fund(vec![TxOut {
+        value: Amount::from_sat(sat),
+        script_pubkey: vault.address().script_pubkey(),
+    }]);
+    let (key_path, chains) = strongroom_e2e::service::coordinator_files(
+        dir,
+        &format!(
+            "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 2\n\
+             stations = [\"vault-a\"]\nconfirmations = 1\nmax_fee_rate = 50\n\
+             cosigners = [{{ name = \"{name}\", key = \"{cosigner_key}\" }}]\n",
+            server.esplora()
+        ),
+    )?;
+    let (desk, svc) = strongroom_e2e::service::Desks::serve(
+        exe,
+        &dir.join("coordinator.db"),
+        &chains,
+        &key_path,
+    )?;
+    svc.register_station(&desk.admin, &a.descriptor)?;
+    svc.register_approvers(&desk.admin, &["ana", "ben"])?;
+    Ok((vault, desk, svc))
 }

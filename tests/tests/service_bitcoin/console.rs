@@ -13,7 +13,7 @@ use super::*;
 pub(super) fn walk(
     svc: &Service,
     desk: &Desks,
-    stations: [&mut Vault; 2],
+    stations: [&mut Registered; 2],
     server: &BtcServer,
 ) -> Result<String> {
     let mut t = Session::open(&svc.url, &desk.treasury, "treasury")?;
