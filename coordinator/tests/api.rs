@@ -457,6 +457,24 @@ async fn lifecycle_through_the_api() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["request"]["state"], "awaiting-approvals");
+    // Whoever made a request cannot review it, even holding the risk role too.
+    a.store
+        .add_token(
+            &token_hash("t-both"),
+            "treasury-1",
+            &["risk".to_string()],
+            1,
+        )
+        .unwrap();
+    let (_, held) = a
+        .create("t-treasury", &body.replace("1000", "1001"), "b2")
+        .await;
+    let held = held["request"]["id"].as_str().unwrap().to_string();
+    let (s, v) = a
+        .post(&format!("/v1/requests/{held}/review"), "t-both", &review)
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("requester"), "{v}");
     // Reviewing again is a conflict.
     let (s, _) = a
         .post(&format!("/v1/requests/{id2}/review"), "t-risk", &review)

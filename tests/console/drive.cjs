@@ -19,7 +19,8 @@
 //   wallet {path, fingerprint, name}      the approver's wallet QR (eth-sign-request):
 //                                         player kind, frame count, typed data shown
 //   wallet_answer {frames}                posts the wallet's eth-signature frames
-//   download {dir}                        the USB bundle; answers the saved file's path
+//   download {dir, button}                the USB bundle (or what `button` saves, such
+//                                         as #download-psbt); the saved file's path
 //   upload {path}                         imports a bundle file; answers result and state
 //   paste {frames}                        imports frame texts; answers result and state
 //   queue {state, network}                filters the queue; rows, and whether Older shows
@@ -133,7 +134,7 @@ const commands = {
     return result(page);
   },
   async download(page, c) {
-    const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+    const [dl] = await Promise.all([page.waitForEvent("download"), page.click(c.button || "#download")]);
     const file = path.join(c.dir, dl.suggestedFilename());
     await dl.saveAs(file);
     const { result: said } = await result(page);

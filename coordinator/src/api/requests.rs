@@ -189,7 +189,8 @@ pub(super) struct Review {
 /// Clear or reject a request held for manual review (role: risk)
 #[utoipa::path(post, path = "/v1/requests/{id}/review", tag = "requests", params(Id), request_body = Review,
     responses((status = 200, description = "decided", body = RequestAnswer), errors::NoReason, errors::NoSuchRequest,
-        (status = 409, description = "not in manual review", body = ErrorBody), errors::BadField))]
+        (status = 409, description = "not in manual review", body = ErrorBody),
+        (status = 422, description = "the requester's own request, or an unknown field", body = ErrorBody)))]
 pub(super) async fn review_request(api: Api, Id(id): Id, body: Body<Review>) -> Response {
     api.run(&["risk"], move |st, caller| {
         let review = body.get()?;
@@ -197,6 +198,13 @@ pub(super) async fn review_request(api: Api, Id(id): Id, body: Body<Review>) -> 
             return Err(bad("a reason is required"));
         }
         let current = request_row(st, &id)?;
+        // Four eyes: whoever asked for it does not also clear or reject it.
+        if current.principal == caller.principal {
+            return Err(ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the requester cannot review their own request".into(),
+            ));
+        }
         if current.state != State::ManualReview {
             return Err(ApiError(
                 StatusCode::CONFLICT,

@@ -45,6 +45,16 @@ pub(super) fn walk(
     );
 
     let req = svc.export(&id, &desk.treasury)?;
+    // The .psbt a hardware-wallet cosigner takes on a card, saved from the page.
+    let dir = std::env::temp_dir().join(format!("strongroom-psbt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let saved = t.run(json!({"do": "download", "dir": dir, "button": "#download-psbt"}))?;
+    starts(&saved, "result", ".psbt saved")?;
+    let file = std::fs::read(saved["file"].as_str().unwrap_or_default())?;
+    let airgap_protocol::envelope::PayloadBody::Psbt { bytes, .. } = &req.payloads[0].body else {
+        anyhow::bail!("not a PSBT")
+    };
+    assert_eq!(&file, bytes, "the saved .psbt is the exported one");
     for (n, v) in stations.into_iter().enumerate() {
         let resp = station_signs(&mut v.station, &v.hsm, &req)?;
         let frames = ur_texts(&Envelope::Response(resp));
