@@ -158,6 +158,12 @@ async fn auth_and_roles_on_every_route() {
         ),
         (
             "GET",
+            "/v1/audit/export".into(),
+            None,
+            vec!["t-auditor", "t-admin"],
+        ),
+        (
+            "GET",
             "/v1/audit/reconcile".into(),
             None,
             vec!["t-auditor", "t-admin"],

@@ -264,3 +264,52 @@ mod tests {
         }
     }
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ExportQuery {
+    /// From this time (Unix seconds, inclusive; default: the start).
+    from: Option<u64>,
+    /// Until this time (Unix seconds, inclusive; default: now).
+    to: Option<u64>,
+    /// Only rows this principal (or station, or service) wrote.
+    actor: Option<String>,
+    /// Only rows about requests on this network.
+    network: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// A period of the audit chain for compliance, as JSON or CSV (role: auditor)
+#[utoipa::path(get, path = "/v1/audit/export", tag = "audit", params(ExportQuery),
+    responses((status = 200, description = "the rows, oldest first (JSON rows, or CSV with a header line)", body = super::answers::AuditRows),
+        errors::BadQuery))]
+pub(super) async fn audit_export(api: Api, q: Args<ExportQuery>) -> Response {
+    api.run(&["auditor"], move |st, _| {
+        let q = q.get()?;
+        let csv = match q.format.as_deref() {
+            None | Some("json") => false,
+            Some("csv") => true,
+            Some(other) => return Err(super::bad(format!("format {other:?}: json or csv"))),
+        };
+        let all = st.store.audit_rows(1, usize::MAX)?;
+        let selection = crate::audit::export::Selection {
+            period: (q.from.unwrap_or(0), q.to),
+            actor: q.actor,
+            network: q.network,
+        };
+        let rows = crate::audit::export::select(&all, &selection);
+        if csv {
+            let body = crate::audit::export::csv(&rows);
+            return Ok((
+                [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+                body,
+            )
+                .into_response());
+        }
+        let rows: Vec<AuditRecord> = rows.into_iter().cloned().collect();
+        Ok(Json(super::answers::AuditRows { rows }).into_response())
+    })
+    .await
+}

@@ -301,6 +301,7 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
                 .layer(DefaultBodyLimit::max(signing::MAX_SCAN)),
         )
         .routes(routes!(audit_rows))
+        .routes(routes!(history::audit_export))
         .routes(routes!(audit_verify))
         .routes(routes!(audit_reconcile))
 }

@@ -42,6 +42,12 @@ pub enum AuditCommand {
         /// To (Unix seconds).
         #[arg(long, default_value_t = u64::MAX)]
         to: u64,
+        /// Only rows this principal (or station, or service) wrote.
+        #[arg(long, value_name = "PRINCIPAL")]
+        actor: Option<String>,
+        /// Only rows about requests on this network (regtest, evm:1, solana:devnet …).
+        #[arg(long)]
+        network: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value = "json")]
         format: ExportFormat,
@@ -118,32 +124,20 @@ pub fn run(command: &AuditCommand) -> Result<()> {
             db,
             from,
             to,
+            actor,
+            network,
             format,
         } => {
             let rows = db.open(false)?.audit_rows(1, usize::MAX)?;
-            let period: Vec<_> = rows
-                .iter()
-                .filter(|r| r.time >= *from && r.time <= *to)
-                .collect();
+            let selection = super::export::Selection {
+                period: (*from, Some(*to)),
+                actor: actor.clone(),
+                network: network.clone(),
+            };
+            let period = super::export::select(&rows, &selection);
             match format {
                 ExportFormat::Json => println!("{}", serde_json::to_string_pretty(&period)?),
-                ExportFormat::Csv => {
-                    println!("seq,time,actor,action,subject,detail,prev_hash,hash");
-                    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-                    for r in period {
-                        println!(
-                            "{},{},{},{},{},{},{},{}",
-                            r.seq,
-                            r.time,
-                            q(&r.actor),
-                            q(&r.action),
-                            q(&r.subject),
-                            q(&r.detail.to_string()),
-                            r.prev_hash,
-                            r.hash
-                        );
-                    }
-                }
+                ExportFormat::Csv => print!("{}", super::export::csv(&period)),
             }
             Ok(())
         }

@@ -5,6 +5,7 @@
 
 pub mod checkpoints;
 pub mod command;
+pub mod export;
 pub mod reconcile;
 
 use serde::{Deserialize, Serialize};

@@ -108,6 +108,27 @@ async fn pages_history_and_events() {
     let (s, _) = a.get("/v1/requests/no-such/history", "t-warm").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
+    // The audit export for compliance: by network, by actor, as CSV.
+    let (s, v) = a.get("/v1/audit/export?network=evm:1", "t-auditor").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let rows = v["rows"].as_array().unwrap();
+    assert!(
+        rows.len() >= 2 && rows.iter().all(|r| r["subject"] == held.as_str()),
+        "{v}"
+    );
+    let (s, v) = a
+        .get("/v1/audit/export?actor=rita&format=csv", "t-auditor")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let text = v.as_str().unwrap();
+    assert!(
+        text.starts_with("seq,time,actor,action,subject,detail,prev_hash,hash\n"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 2, "one row by the reviewer: {text}");
+    assert!(text.contains("unknown counterparty"), "{text}");
+    let (s, _) = a.get("/v1/audit/export?format=xml", "t-auditor").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
     // The stream needs a reader's token like every other route.
     let (s, v) = a.call("GET", "/v1/events", None, None, None).await;
     assert_eq!(
