@@ -23,7 +23,7 @@ pub const DOMAIN_NAME: &str = "Strongroom approval";
 pub const DOMAIN_VERSION: &str = "1";
 
 const DOMAIN_TYPE: &str = "EIP712Domain(string name,string version)";
-const APPROVAL_TYPE: &str = "Approval(string request,Transfer[] transfers,string[] fees,bytes32 digest)Transfer(string network,string to,string amount)";
+const APPROVAL_TYPE: &str = "Approval(string request,string purpose,string expires,Transfer[] transfers,string[] fees,bytes32 digest)Transfer(string network,string to,string amount)";
 const TRANSFER_TYPE: &str = "Transfer(string network,string to,string amount)";
 
 /// Why an approval, or an approver's key, is refused.
@@ -193,12 +193,18 @@ pub struct Transfer {
 pub struct TypedApproval {
     /// The request id (UUID text).
     pub request: String,
-    /// Every transfer of every payload, change included, in order.
-    pub transfers: Vec<Transfer>,
-    /// Each payload's fee (`0.00002 BTC on regtest`).
-    pub fees: Vec<String>,
-    /// The request digest.
+    /// The request digest: it binds everything else the request holds.
     pub digest: [u8; 32],
+    /// Why: `Withdrawal`, `Refill`, `Sweep`, `Consolidation` or `KeyRegistration`.
+    /// It sets how many approvals the station needs, so the approver sees it.
+    pub purpose: String,
+    /// Until when the station may sign it (UTC): a request held back for later is
+    /// seen to be valid for long.
+    pub expires: String,
+    /// Every transfer of its payload, change included, in order.
+    pub transfers: Vec<Transfer>,
+    /// The payload's fee (`0.00002 BTC on regtest`); a list, as the EIP-712 type has it.
+    pub fees: Vec<String>,
 }
 
 impl TypedApproval {
@@ -208,6 +214,13 @@ impl TypedApproval {
     /// fee, which is shown, or a token without a symbol, shown in base units of its
     /// contract) or pays nothing: what matters would not be on the device's screen.
     pub fn of(request: &SignRequest) -> Result<Self, ApprovalError> {
+        // Payloads flattened into one list of transfers would hide which pays what.
+        if request.payloads.len() != 1 {
+            return Err(ApprovalError::NotShowable(format!(
+                "{} payloads (a wallet approval covers a request of one)",
+                request.payloads.len()
+            )));
+        }
         let mut transfers = Vec::new();
         let mut fees = Vec::new();
         for (n, p) in request.payloads.iter().enumerate() {
@@ -249,6 +262,8 @@ impl TypedApproval {
         }
         Ok(Self {
             request: format_uuid(&request.request_id),
+            purpose: format!("{:?}", request.purpose),
+            expires: crate::envelope::format_utc(request.expires),
             transfers,
             fees,
             digest: request.digest(),
@@ -287,6 +302,8 @@ impl TypedApproval {
             [
                 s(APPROVAL_TYPE).as_slice(),
                 s(&self.request).as_slice(),
+                s(&self.purpose).as_slice(),
+                s(&self.expires).as_slice(),
                 keccak256(&transfers).as_slice(),
                 keccak256(&fees).as_slice(),
                 &self.digest,
@@ -302,7 +319,8 @@ impl TypedApproval {
         serde_json::json!({
             "types": {
                 "EIP712Domain": [field("name", "string"), field("version", "string")],
-                "Approval": [field("request", "string"), field("transfers", "Transfer[]"),
+                "Approval": [field("request", "string"), field("purpose", "string"),
+                    field("expires", "string"), field("transfers", "Transfer[]"),
                     field("fees", "string[]"), field("digest", "bytes32")],
                 "Transfer": [field("network", "string"), field("to", "string"), field("amount", "string")],
             },
@@ -310,6 +328,8 @@ impl TypedApproval {
             "domain": {"name": DOMAIN_NAME, "version": DOMAIN_VERSION},
             "message": {
                 "request": self.request,
+                "purpose": self.purpose,
+                "expires": self.expires,
                 "transfers": self.transfers.iter()
                     .map(|t| serde_json::json!({"network": t.network, "to": t.to, "amount": t.amount}))
                     .collect::<Vec<_>>(),

@@ -64,9 +64,12 @@ fn registration_pins_keys_and_refuses_edits() {
         role: "treasury".into(),
         key: hex(key(66).verifying_key().as_bytes()),
     });
+    let json = serde_json::to_string(&edited).unwrap();
+    let refused = registration::load(&json, &identity).unwrap_err();
     assert_eq!(
-        registration::load(&serde_json::to_string(&edited).unwrap(), &identity).unwrap_err(),
-        RegistrationError::BadSignature
+        refused,
+        RegistrationError::BadSignature,
+        "an approver added"
     );
 }
 
@@ -82,4 +85,49 @@ fn policy_file_is_signed_and_edits_are_refused() {
         policy::load(&serde_json::to_string(&edited).unwrap(), &identity).unwrap_err(),
         PolicyError::BadSignature
     );
+}
+
+#[test]
+fn an_approver_or_a_key_pinned_twice_is_refused() {
+    // One key under two names would count as two approvals; one name twice is a slip.
+    let (hsm, keys, identity) = setup();
+    let pinned = |who: [(&str, &str); 2]| {
+        let reg = Registration {
+            coordinator_keys: vec![hex(key(1).verifying_key().as_bytes())],
+            approvers: who
+                .iter()
+                .map(|(name, k)| RegisteredApprover {
+                    name: name.to_string(),
+                    role: "treasury".into(),
+                    key: k.to_string(),
+                })
+                .collect(),
+        };
+        // Refused when signed already, or else when loaded.
+        let signed = registration::sign(&hsm, &keys.identity, reg).map_err(|e| e.to_string())?;
+        registration::load(&serde_json::to_string(&signed).unwrap(), &identity)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    };
+    let ana = hex(key(10).verifying_key().as_bytes());
+    let ben = hex(key(11).verifying_key().as_bytes());
+    let wallet = "0x52908400098527886E0F7030069857D2E4169EE7";
+    for (who, why) in [
+        (
+            [("ana", ana.as_str()), ("ana-again", ana.as_str())],
+            "already pinned",
+        ),
+        (
+            [("ana", wallet), ("ana-wallet", &wallet.to_lowercase())],
+            "already pinned",
+        ),
+        (
+            [("ana", ana.as_str()), ("ana", ben.as_str())],
+            "pinned twice",
+        ),
+    ] {
+        let e = pinned(who).unwrap_err();
+        assert!(e.contains(why), "{e}");
+    }
+    assert!(pinned([("ana", &ana), ("ben", &ben)]).is_ok());
 }

@@ -197,6 +197,8 @@ fn attack_a_call_no_wallet_screen_can_show() {
     // The coordinator makes up a typed message anyway; the station derives none.
     let made_up = TypedApproval {
         request: format_uuid(&r.request_id),
+        purpose: "Withdrawal".into(),
+        expires: format_utc(r.expires),
         transfers: vec![],
         fees: vec![],
         digest: r.digest(),
@@ -214,6 +216,29 @@ fn attack_a_call_no_wallet_screen_can_show() {
             .map_or_else(|e| e.to_string(), |()| "signs".into()),
     };
     assert!(text.contains("came from a wallet, but"), "{text}");
+}
+
+#[test]
+fn attack_two_payloads_shown_as_one_list_of_transfers() {
+    // Two transactions paying the same destination would show as two identical rows,
+    // with nothing saying which pays what: a wallet approval covers one payload only.
+    let mut h = station_of_wallets("wallets-two");
+    let mut r = unapproved(vec![
+        evm_payload(&h.keys, 1, 0, ETH / 4, vec![]),
+        evm_payload(&h.keys, 1, 1, ETH / 4, vec![]),
+    ]);
+    let refused = TypedApproval::of(&r).unwrap_err().to_string();
+    assert!(refused.contains("2 payloads"), "{refused}");
+    let one = unapproved(vec![evm_payload(&h.keys, 1, 0, ETH / 4, vec![])]);
+    let mut shown = TypedApproval::of(&one).unwrap();
+    shown.request = format_uuid(&r.request_id);
+    shown.digest = r.digest();
+    shown.transfers.push(shown.transfers[0].clone());
+    for n in [20, 21] {
+        let s = wallet_signs(&wallet(n), &shown);
+        approve(&mut r, &wallet(n), s);
+    }
+    assert_eq!(verdict(&mut h, &finish(r)), Some(10));
 }
 
 /// An Ed25519 signature over the request digest.

@@ -124,7 +124,14 @@ fn anchors_of(r: &Registration) -> Result<TrustAnchors, RegistrationError> {
     for c in &r.coordinator_keys {
         a.pin_coordinator(vk(c)?);
     }
+    let mut seen = std::collections::HashSet::new();
     for ap in &r.approvers {
+        if !seen.insert(ap.name.as_str()) {
+            return Err(RegistrationError::Entry(format!(
+                "approver {} is pinned twice",
+                ap.name
+            )));
+        }
         let role = match ap.role.as_str() {
             "treasury" => Role::Treasury,
             "risk" => Role::Risk,
@@ -137,6 +144,13 @@ fn anchors_of(r: &Registration) -> Result<TrustAnchors, RegistrationError> {
         } else {
             vk(&ap.key)?.into()
         };
+        // One key, one approver: the same key under two names would count twice.
+        if a.approver(&key.id()).is_some() {
+            return Err(RegistrationError::Entry(format!(
+                "approver {}: that key is already pinned for another approver",
+                ap.name
+            )));
+        }
         a.pin_approver(Approver {
             name: ap.name.clone(),
             role,
