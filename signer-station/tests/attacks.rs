@@ -18,6 +18,8 @@ mod rig;
 mod cases;
 #[path = "attacks/first_evm.rs"]
 mod evm_attacks;
+#[path = "attacks/evm_replacement.rs"]
+mod evm_replacement;
 #[path = "attacks/first_solana.rs"]
 mod solana_attacks;
 

@@ -172,18 +172,25 @@ pub fn derive(
         })?;
     // The nonce is the resource; the call (recipient, value, data) its content. A second
     // transaction at a signed nonce is refused unless it makes the very same call (a fee
-    // bump): only one of them can land, and either pays the same.
-    let mut call = Vec::new();
-    if let Some(to) = &tx.to {
-        call.extend_from_slice(to.as_slice());
-    }
-    call.extend_from_slice(&tx.value.to_be_bytes::<32>());
-    call.extend_from_slice(&tx.data);
+    // bump): only one of them can land, and either pays the same. Or unless it is a
+    // cancel: nothing (no value, no data) to the station's own address, which moves no
+    // funds whichever lands; see `verdict::spend_conflict`.
+    let is_cancel = tx.to == Some(ours) && tx.value.is_zero() && tx.data.is_empty();
+    let content = if is_cancel {
+        CANCEL.to_string()
+    } else {
+        let mut call = Vec::new();
+        if let Some(to) = &tx.to {
+            call.extend_from_slice(to.as_slice());
+        }
+        call.extend_from_slice(&tx.value.to_be_bytes::<32>());
+        call.extend_from_slice(&tx.data);
+        format!("call:{}", hex::encode(&keccak256(&call)[..12]))
+    };
     let spends = vec![format!(
-        "evm:{derived}:{}:nonce:{}#call:{}",
+        "evm:{derived}:{}:nonce:{}#{content}",
         ours.to_checksum(None),
         tx.nonce,
-        hex::encode(&keccak256(&call)[..12])
     )];
     let signing_hash = keccak256(bytes).0;
     let facts = Facts {
@@ -199,6 +206,10 @@ pub fn derive(
     };
     Ok((facts, EvmPrepared { tx, signing_hash }))
 }
+
+/// The content of a cancel's spend key: a zero-value transfer with no data to the
+/// station's own address at a nonce.
+pub const CANCEL: &str = "cancel";
 
 /// Signs: 65 bytes `r || s || y-parity`, low-S.
 pub fn sign<B: SigningBackend + ?Sized>(

@@ -34,12 +34,19 @@ pub fn purpose_of(class: &Class) -> Purpose {
     }
 }
 
-/// Whether spend key `a` conflicts with `b`. Keys are `resource` or `resource#content`:
-/// the same resource with other content (or none) conflicts; identical keys do not
-/// (the same content again, e.g. an EVM fee bump of the same call at the same nonce).
-fn spend_conflict(a: &str, b: &str) -> bool {
-    let resource = |k: &str| k.split_once('#').map_or(k, |(r, _)| r).to_string();
-    a != b && resource(a) == resource(b)
+/// Whether the new spend key `new` conflicts with `signed`, a key signed before. Keys
+/// are `resource` or `resource#content`: the same resource with other content (or none)
+/// conflicts; identical keys do not (the same content again, e.g. an EVM fee bump of the
+/// same call at the same nonce). A new EVM cancel (nothing, to the station's own
+/// address) conflicts with nothing: whichever transaction lands, the cancel moves no
+/// funds. A cancel signed before still conflicts with any other new call.
+fn spend_conflict(signed: &str, new: &str) -> bool {
+    fn split(k: &str) -> (&str, &str) {
+        k.split_once('#').unwrap_or((k, ""))
+    }
+    let ((r_signed, _), (r_new, c_new)) = (split(signed), split(new));
+    let cancel = r_new.starts_with("evm:") && c_new == super::evm::CANCEL;
+    signed != new && r_signed == r_new && !cancel
 }
 
 fn same_asset(network: Network, a: &str, b: &str) -> bool {
