@@ -196,9 +196,12 @@ impl Ctx {
 
     /// The `unsigned/<kind>` artifacts of the other requests on `network` that may still
     /// reach the chain: every request not ended, and ended ones that were exported (a
-    /// station may have signed them). A confirmed request holds nothing any more (its
-    /// nonce is used, its coins spent); with `failed_frees`, neither does a failed one
-    /// (a Solana durable nonce that advanced or was never used).
+    /// station may have signed them) unless the stations answered with refusals only (no
+    /// signature exists, so its nonce and coins are free: the next request takes them,
+    /// and a station that did sign would refuse that one, never sign both). A confirmed
+    /// request holds nothing any more (its nonce is used, its coins spent); with
+    /// `failed_frees`, neither does a failed one (a Solana durable nonce that advanced
+    /// or was never used).
     pub fn held(
         &self,
         kind: &str,
@@ -227,10 +230,11 @@ impl Ctx {
                 };
                 let ended = state.is_final();
                 if ended
-                    && self
+                    && (self
                         .store
                         .artifact(&row.id, Kind::Export, "request")?
                         .is_none()
+                        || self.refused_only(&row.id)?)
                 {
                     continue;
                 }
@@ -238,6 +242,22 @@ impl Ctx {
             }
         }
         Ok(out)
+    }
+
+    /// Whether every station that answered request `id` refused it (at least one did).
+    fn refused_only(&self, id: &str) -> Result<bool, PipelineError> {
+        use airgap_protocol::envelope::Outcome;
+        let answers = self.store.artifacts(id, Kind::Response)?;
+        let mut refused = false;
+        for (_, h) in answers {
+            let resp =
+                SignResponse::from_cbor(&hex::decode(&h).map_err(corrupt)?).map_err(corrupt)?;
+            match resp.outcome {
+                Outcome::Signed(_) => return Ok(false),
+                Outcome::Refused { .. } => refused = true,
+            }
+        }
+        Ok(refused)
     }
 
     /// Stores `value` as the request's `unsigned/<kind>` artifact and reads back what is

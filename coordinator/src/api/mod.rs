@@ -268,6 +268,7 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(requests::create_request, requests::list_requests))
         .routes(routes!(requests::get_request))
         .routes(routes!(requests::cancel_request))
+        .routes(routes!(requests::replace_request))
         .routes(routes!(requests::review_request))
         .routes(routes!(requests::me))
         .routes(routes!(history::history))

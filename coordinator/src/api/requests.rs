@@ -41,19 +41,35 @@ fn create(
     body: Body<CreateRequest>,
 ) -> Result<Response, ApiError> {
     let req = body.get()?;
-    let key = Some(key.trim())
-        .filter(|k| !k.is_empty() && k.len() <= 200)
-        .ok_or_else(|| bad("an Idempotency-Key header (1 to 200 characters) is required"))?;
+    let key = idempotency_key(key)?;
     let amount =
         requests::check(&st.config.networks, &caller.roles, &req).map_err(|r| match r {
             requests::Refusal::Invalid(m) => bad(m),
             requests::Refusal::Forbidden(m) => ApiError(StatusCode::FORBIDDEN, m),
         })?;
+    stored(st, caller, key, &req, amount)
+}
+
+fn idempotency_key(key: &str) -> Result<&str, ApiError> {
+    Some(key.trim())
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .ok_or_else(|| bad("an Idempotency-Key header (1 to 200 characters) is required"))
+}
+
+/// Assesses and stores a checked request: 201 with the risk outcome, or 200 for a
+/// replay of the idempotency key.
+fn stored(
+    st: &AppState,
+    caller: Caller,
+    key: &str,
+    req: &CreateRequest,
+    amount: u128,
+) -> Result<Response, ApiError> {
     let (row, created, outcome) = requests::submit(
         st.store.as_ref(),
         &st.config.risk,
         &caller.principal,
-        &req,
+        req,
         key,
         amount,
         (st.clock)(),
@@ -136,6 +152,66 @@ pub(super) async fn list_requests(api: Api, q: Args<ListQuery>) -> Response {
 pub(super) async fn get_request(api: Api, Id(id): Id) -> Response {
     api.run(READERS, move |st, _| answer(request_row(st, &id)?))
         .await
+}
+
+/// How a sent transaction is replaced.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Replace {
+    /// `speed-up` (the same call, higher fees) or `cancel` (nothing, to the vault
+    /// itself, at the same nonce).
+    kind: requests::ReplaceKind,
+}
+
+/// Speed up or cancel an EVM request's transaction (role: treasury)
+///
+/// Makes a new request at the original's nonce with fees raised by at least 10 %: a
+/// speed-up of a broadcast transaction, or a cancel of a broadcast one or of one that
+/// ended after export. It goes through risk, approvals and the station like any
+/// request; the station signs a second transaction at a nonce only as such a
+/// replacement. Whichever lands, the other fails as dropped.
+#[utoipa::path(post, path = "/v1/requests/{id}/replace", tag = "requests", params(Id,
+        ("Idempotency-Key" = String, Header, description = "1 to 200 characters; the same key answers with the first request")),
+    request_body = Replace,
+    responses(
+        (status = 201, description = "the replacement, with the risk outcome", body = Created),
+        (status = 200, description = "a replay of the same key: nothing new stored", body = Created),
+        errors::NoSuchRequest,
+        (status = 409, description = "the request's state allows no such replacement", body = ErrorBody),
+        (status = 422, description = "not an EVM request, never exported, or an unknown field", body = ErrorBody),
+    ))]
+pub(super) async fn replace_request(api: Api, Id(id): Id, body: Body<Replace>) -> Response {
+    let key = api.header(axum::http::HeaderName::from_static("idempotency-key"));
+    api.run(&["treasury"], move |st, caller| {
+        let kind = body.get()?.kind;
+        let key = idempotency_key(&key)?;
+        let original = request_row(st, &id)?;
+        let body = CreateRequest::of(&original)?;
+        let exported = st
+            .store
+            .artifact(&id, crate::store::Kind::Export, "request")?
+            .is_some();
+        let vault = match kind {
+            requests::ReplaceKind::Cancel => st
+                .pipeline
+                .adapter(&body.network)?
+                .vault_address(&st.pipeline.ctx)?,
+            requests::ReplaceKind::SpeedUp => String::new(),
+        };
+        let req =
+            requests::replacement(&original, &body, kind, exported, &vault).map_err(
+                |e| match e {
+                    requests::NotReplaceable::Invalid(m) => {
+                        ApiError(StatusCode::UNPROCESSABLE_ENTITY, m)
+                    }
+                    requests::NotReplaceable::State(m) => ApiError(StatusCode::CONFLICT, m),
+                },
+            )?;
+        // Only one of the two can land: the replacement adds nothing to the amounts the
+        // risk engine limits.
+        stored(st, caller, key, &req, 0)
+    })
+    .await
 }
 
 /// Why a request is cancelled.

@@ -17,6 +17,7 @@ use crate::chain::{
     chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, Sent, VaultView,
 };
 use crate::lifecycle::Event;
+use crate::requests::ReplaceKind;
 use crate::store::Kind;
 use crate::store::RequestRow;
 use crate::treasury::Watch;
@@ -60,6 +61,61 @@ impl EvmChain {
     }
 }
 
+impl EvmChain {
+    /// Builds a speed-up or cancel of `r.request`'s transaction at its nonce, its fees
+    /// raised over the highest of every transaction built at that nonce so far (so a
+    /// second speed-up outbids the first).
+    fn build_replacement(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        body: &Body,
+        r: &crate::requests::Replaces,
+        now: u64,
+    ) -> Result<Payload, PipelineError> {
+        let old: UnsignedEvmTx = match ctx.store.artifact(&r.request, Kind::Unsigned, "evm")? {
+            Some(u) => serde_json::from_str(&u).map_err(corrupt)?,
+            None => return Err(refused(format!("request {} has no transaction", r.request))),
+        };
+        let used = self.node.nonce(old.from, "latest").map_err(chain_err)?;
+        if used > old.nonce {
+            return Err(refused(format!(
+                "nonce {} of {} is used on chain: there is nothing left to replace",
+                old.nonce, old.from
+            )));
+        }
+        let mut highest = old;
+        for u in ctx.held("evm", &body.network, id, false)? {
+            let tx: UnsignedEvmTx = serde_json::from_str(&u).map_err(corrupt)?;
+            if tx.from == highest.from
+                && tx.nonce == highest.nonce
+                && tx.fee_per_gas() > highest.fee_per_gas()
+            {
+                highest = tx;
+            }
+        }
+        let b = Builder {
+            config: &self.config,
+            node: &self.node,
+        };
+        b.check_chain().map_err(chain_err)?;
+        let tx = match r.kind {
+            ReplaceKind::SpeedUp => b.replacement(&highest),
+            ReplaceKind::Cancel => b.cancellation(&highest),
+        }
+        .map_err(chain_err)?;
+        let stored = ctx.store_unsigned(
+            id,
+            "evm",
+            &serde_json::to_string(&tx).map_err(corrupt)?,
+            json!({"from": tx.from, "nonce": tx.nonce, "max_fee_wei": tx.max_fee_wei().to_string(),
+                "replaces": r.request}),
+            now,
+        )?;
+        self.payload(ctx, &stored)
+    }
+}
+
 impl ChainAdapter for EvmChain {
     fn network(&self) -> String {
         self.config.network()
@@ -72,6 +128,9 @@ impl ChainAdapter for EvmChain {
     fn build(&self, ctx: &Ctx, id: &str, body: &Body, now: u64) -> Result<Payload, PipelineError> {
         if let Some(u) = ctx.store.artifact(id, Kind::Unsigned, "evm")? {
             return self.payload(ctx, &u);
+        }
+        if let Some(r) = &body.replaces {
+            return self.build_replacement(ctx, id, body, r, now);
         }
         let from = self.vault(ctx)?;
         let to = Address::from_str(&body.destination)

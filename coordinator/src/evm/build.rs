@@ -81,13 +81,18 @@ pub struct UnsignedEvmTx {
 impl UnsignedEvmTx {
     /// The most this transaction can cost in fees, wei.
     pub fn max_fee_wei(&self) -> u128 {
-        let per_gas = match self.fees {
+        self.fee_per_gas()
+            .saturating_mul(u128::from(self.gas_limit))
+    }
+
+    /// The most it pays per gas (max fee, or gas price), wei.
+    pub fn fee_per_gas(&self) -> u128 {
+        match self.fees {
             Fees::Eip1559 {
                 max_fee_per_gas, ..
             } => max_fee_per_gas,
             Fees::Legacy { gas_price } => gas_price,
-        };
-        per_gas.saturating_mul(u128::from(self.gas_limit))
+        }
     }
 }
 
@@ -307,6 +312,36 @@ impl Builder<'_> {
     /// A replacement of `old` (same nonce, same call) with fees raised by at least the
     /// 10 % nodes require, or to what the network needs now if that is more.
     pub fn replacement(&self, old: &UnsignedEvmTx) -> Result<UnsignedEvmTx, BuildError> {
+        let fees = self.bumped(old)?;
+        Ok(self.assemble(
+            old.from,
+            old.to,
+            old.value,
+            old.input.clone(),
+            old.nonce,
+            old.gas_limit,
+            fees,
+        ))
+    }
+
+    /// A cancel of `old`: at its nonce, with fees raised as for [`Builder::replacement`],
+    /// nothing (no value, no data) to the sender itself, which the station signs at a
+    /// nonce it has signed. Whichever lands, the other cannot.
+    pub fn cancellation(&self, old: &UnsignedEvmTx) -> Result<UnsignedEvmTx, BuildError> {
+        let fees = self.bumped(old)?;
+        Ok(self.assemble(
+            old.from,
+            old.from,
+            U256::ZERO,
+            Vec::new(),
+            old.nonce,
+            21_000,
+            fees,
+        ))
+    }
+
+    /// `old`'s fees raised by at least 10 %, or to what the network needs now.
+    fn bumped(&self, old: &UnsignedEvmTx) -> Result<Fees, BuildError> {
         let bump = |x: u128| x.saturating_mul(110).div_ceil(100);
         let fees = match (
             old.fees,
@@ -346,15 +381,7 @@ impl Builder<'_> {
                 cap,
             });
         }
-        Ok(self.assemble(
-            old.from,
-            old.to,
-            old.value,
-            old.input.clone(),
-            old.nonce,
-            old.gas_limit,
-            fees,
-        ))
+        Ok(fees)
     }
 }
 

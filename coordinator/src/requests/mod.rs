@@ -3,6 +3,7 @@
 //! engine's assessment stored with the request in one transaction ([`submit`]).
 
 pub mod decoded;
+mod replace;
 mod validate;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::lifecycle::Event;
 use crate::risk::{self, Outcome, Purpose, RiskConfig};
 use crate::store::{RequestRow, Store, StoreError};
 
+pub use replace::{replacement, NotReplaceable, ReplaceKind, Replaces};
 pub use validate::{validate_amount, validate_asset, validate_destination};
 
 /// The body of `POST /v1/requests`.
@@ -36,6 +38,10 @@ pub struct CreateRequest {
     #[serde(default)]
     #[schema(max_length = 500)]
     pub memo: String,
+    /// The transaction this request replaces (speed-up or cancel): set by
+    /// `POST /v1/requests/{id}/replace`, refused here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<Replaces>,
 }
 
 impl CreateRequest {
@@ -64,6 +70,7 @@ pub fn check(networks: &[String], roles: &[String], req: &CreateRequest) -> Resu
             networks.join(", ")
         )));
     }
+    replace::refuse_in_create(req)?;
     let amount = validate_amount(&req.amount).map_err(Refusal::Invalid)?;
     validate_destination(&req.network, &req.destination).map_err(Refusal::Invalid)?;
     validate_asset(&req.network, &req.asset).map_err(Refusal::Invalid)?;
