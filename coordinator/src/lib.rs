@@ -17,4 +17,5 @@ pub mod service;
 pub mod solana;
 pub mod store;
 pub mod treasury;
+pub mod webhook;
 mod worker;

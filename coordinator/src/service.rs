@@ -133,6 +133,13 @@ pub struct ServeArgs {
     /// truncated audit table.
     #[arg(long, value_name = "FILE", env = "STRONGROOM_AUDIT_CHECKPOINTS")]
     pub audit_checkpoints: Option<PathBuf>,
+    /// Post every request state change and alert here, signed (HMAC-SHA256), in order,
+    /// retried until taken (needs --webhook-secret-file).
+    #[arg(long, value_name = "URL", env = "STRONGROOM_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// The webhooks' shared secret: a file of at least 16 bytes (trimmed).
+    #[arg(long, value_name = "FILE", env = "STRONGROOM_WEBHOOK_SECRET_FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
     /// Approvals a request needs [default: 2].
     #[arg(long, value_name = "N")]
     pub approvals: Option<usize>,
@@ -188,6 +195,11 @@ impl ServeArgs {
             key: self.key.clone().or(file.key),
             usb_keys: self.usb_keys.clone().or(file.usb_keys),
             audit_checkpoints: self.audit_checkpoints.clone().or(file.audit_checkpoints),
+            webhook_url: self.webhook_url.clone().or(file.webhook_url),
+            webhook_secret_file: self
+                .webhook_secret_file
+                .clone()
+                .or(file.webhook_secret_file),
             approvals: self.approvals.or(file.approvals),
             poll_ms: self.poll_ms.or(file.poll_ms),
             replica: self.replica.clone().or(file.replica),
@@ -384,6 +396,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     // Fault injection for the crash-resume tests only.
     pipeline.ctx.crash_after = args.fault_crash_after.clone();
     let poll = std::time::Duration::from_millis(args.poll_ms.unwrap_or(2000));
+    let webhook = webhook(&args)?;
     let state = Arc::new(
         AppState::new(
             store,
@@ -420,6 +433,16 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             stopped,
             checkpoints,
         ));
+        let hooks = webhook.map(|hook| {
+            let owner = state.pipeline.ctx.owner.clone();
+            tokio::spawn(crate::webhook::run(
+                state.store.clone(),
+                hook,
+                owner,
+                poll,
+                stop.subscribe(),
+            ))
+        });
         crate::server::serve(
             listener,
             router(state.clone()),
@@ -437,10 +460,29 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             .store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = stop.send(true);
         let _ = worker.await;
+        if let Some(h) = hooks {
+            let _ = h.await;
+        }
         tracing::info!("stopped");
         println!("coordinator stopped");
         Ok(())
     })
+}
+
+/// The webhook of `--webhook-url`, its secret read from `--webhook-secret-file`.
+fn webhook(args: &ServeArgs) -> Result<Option<crate::webhook::Webhook>> {
+    let (url, file) = match (&args.webhook_url, &args.webhook_secret_file) {
+        (None, None) => return Ok(None),
+        (Some(u), Some(f)) => (u, f),
+        _ => bail!("--webhook-url and --webhook-secret-file go together"),
+    };
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?,
+    );
+    let secret = zeroize::Zeroizing::new(text.trim().as_bytes().to_vec());
+    let hook = crate::webhook::Webhook::new(url, secret).map_err(|e| anyhow!(e))?;
+    println!("webhook: {url}");
+    Ok(Some(hook))
 }
 
 /// `coordinator token add`.

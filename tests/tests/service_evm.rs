@@ -13,6 +13,8 @@ mod console;
 #[path = "service_evm/replace.rs"]
 mod replace;
 mod tamper;
+#[path = "service_evm/webhooks.rs"]
+mod webhooks;
 
 use std::path::PathBuf;
 

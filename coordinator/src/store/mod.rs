@@ -418,6 +418,14 @@ pub trait Store: Send + Sync {
     /// Takes or renews `lease` (see [`Store::claim`]); its expiry never moves back.
     fn lease(&self, lease: &Lease<'_>) -> Result<bool, StoreError>;
 
+    /// How far reader `name` of the audit chain has got (a webhook's outbox): the last
+    /// sequence number it handled, 0 at first.
+    fn cursor(&self, name: &str) -> Result<u64, StoreError>;
+
+    /// Moves reader `name` from `from` (what it read) to `to`; `false`, and nothing
+    /// changed, when another moved it meanwhile.
+    fn move_cursor(&self, name: &str, from: u64, to: u64) -> Result<bool, StoreError>;
+
     /// Runs `work` in one write transaction: committed (and durable) when it returns
     /// `Ok`, rolled back when it returns `Err`.
     fn write(&self, work: Work<'_>) -> Result<(), StoreError>;

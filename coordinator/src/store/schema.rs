@@ -92,6 +92,10 @@ pub fn migrations(d: Dialect) -> Vec<String> {
     });
     // 6: a request's own audit rows (its history, with the reasons given).
     out.push("CREATE INDEX audit_subject ON audit(subject, seq);".into());
+    // 7: how far each reader of the audit chain has got (the webhooks' outbox).
+    out.push(format!(
+        "CREATE TABLE cursors (name TEXT PRIMARY KEY, seq {int} NOT NULL);"
+    ));
     out
 }
 

@@ -23,14 +23,14 @@ use super::{exe, RECIPIENT};
 /// Not on the station's allow list.
 const STRANGER: Address = Address::new([0x66; 20]);
 
-struct Desk<'a> {
-    svc: &'a Service,
-    t: &'a Desks,
-    vault: &'a mut EvmVault,
+pub(super) struct Desk<'a> {
+    pub(super) svc: &'a Service,
+    pub(super) t: &'a Desks,
+    pub(super) vault: &'a mut EvmVault,
 }
 
 impl Desk<'_> {
-    fn pay(&self, key: &str, to: Address, wei: u128) -> Result<String> {
+    pub(super) fn pay(&self, key: &str, to: Address, wei: u128) -> Result<String> {
         let body = json!({"network": "evm:1", "asset": "native", "destination": to.to_checksum(None),
             "amount": wei.to_string(), "purpose": "withdrawal"});
         self.svc.create(
@@ -81,14 +81,14 @@ impl Desk<'_> {
     }
 
     /// Approved by both approvers and exported: the request the station reads.
-    fn exported(&self, id: &str) -> Result<airgap_protocol::envelope::SignRequest> {
+    pub(super) fn exported(&self, id: &str) -> Result<airgap_protocol::envelope::SignRequest> {
         self.svc
             .approve(id, &[("ana", &self.t.ana), ("ben", &self.t.ben)])?;
         self.svc.export(id, &self.t.treasury)
     }
 
     /// Through the station and back: the worker broadcasts it.
-    fn sent(&mut self, id: &str) -> Result<()> {
+    pub(super) fn sent(&mut self, id: &str) -> Result<()> {
         let req = self.exported(id)?;
         let resp = station_signs(&mut self.vault.station, &self.vault.rehearsal.hsm, &req)?;
         let a = self.svc.import(id, &self.t.treasury, resp)?;

@@ -327,6 +327,35 @@ impl Store for Postgres {
         Ok(n == 1)
     }
 
+    fn cursor(&self, name: &str) -> Result<u64, StoreError> {
+        let r = self
+            .lock()?
+            .query_opt("SELECT seq FROM cursors WHERE name = $1", &[&name])
+            .map_err(db)?;
+        r.map(|r| r.try_get::<_, i64>(0).map(|s| s as u64).map_err(db))
+            .transpose()
+            .map(|s| s.unwrap_or(0))
+    }
+
+    fn move_cursor(&self, name: &str, from: u64, to: u64) -> Result<bool, StoreError> {
+        let (from, to) = (from as i64, to as i64);
+        let mut c = self.lock()?;
+        let n = if from == 0 {
+            c.execute(
+                "INSERT INTO cursors (name, seq) VALUES ($1, $3)
+                 ON CONFLICT (name) DO UPDATE SET seq = $3 WHERE cursors.seq = $2",
+                &[&name, &from, &to],
+            )
+        } else {
+            c.execute(
+                "UPDATE cursors SET seq = $3 WHERE name = $1 AND seq = $2",
+                &[&name, &from, &to],
+            )
+        }
+        .map_err(db)?;
+        Ok(n == 1)
+    }
+
     fn token(&self, hash: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
         let r = self
             .lock()?

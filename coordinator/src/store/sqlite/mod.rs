@@ -348,6 +348,39 @@ impl Store for Sqlite {
         Ok(n == 1)
     }
 
+    fn cursor(&self, name: &str) -> Result<u64, StoreError> {
+        let conn = self.lock();
+        let seq: Option<i64> = conn
+            .query_row("SELECT seq FROM cursors WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db)?;
+        Ok(seq.map_or(0, |s| s as u64))
+    }
+
+    fn move_cursor(&self, name: &str, from: u64, to: u64) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        let (from, to) = (from as i64, to as i64);
+        let n = if from == 0 {
+            conn.execute(
+                "INSERT INTO cursors (name, seq) VALUES (?1, ?3)
+                 ON CONFLICT (name) DO UPDATE SET seq = ?3 WHERE cursors.seq = ?2",
+                params![name, from, to],
+            )
+        } else {
+            conn.execute(
+                "UPDATE cursors SET seq = ?3 WHERE name = ?1 AND seq = ?2",
+                params![name, from, to],
+            )
+        }
+        .map_err(db)?;
+        let seq = self.sync.mark();
+        drop(conn);
+        self.sync.durable(seq)?;
+        Ok(n == 1)
+    }
+
     fn token(&self, hash: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
         let conn = self.lock();
         conn.query_row(
