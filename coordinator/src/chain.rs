@@ -355,6 +355,23 @@ impl Ctx {
     }
 }
 
+/// A confirmed transaction seen again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recheck {
+    /// Still in its block, not yet deep enough to stop looking.
+    Holds,
+    /// Deep enough (or a chain whose confirmations are final): no longer watched.
+    Settled,
+    /// Its block is no longer in the chain: what was seen, for the alert.
+    Reorged(Value),
+}
+
+/// How many blocks deep a confirmed transaction is watched for reorgs: four times the
+/// confirmations asked for, and at least 24 blocks.
+pub fn watch_depth(confirmations: u64) -> u64 {
+    confirmations.saturating_mul(4).max(24)
+}
+
 /// One network the pipeline builds for, finalises, broadcasts and tracks.
 pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
     /// The request network it serves (`evm:1`, `regtest`, `solana:devnet` …).
@@ -388,6 +405,13 @@ pub trait ChainAdapter: Send + Sync + std::fmt::Debug {
 
     /// Follows the broadcast transaction of `row` to its confirmations.
     fn track(&self, ctx: &Ctx, row: RequestRow, now: u64) -> Result<RequestRow, PipelineError>;
+
+    /// Whether request `id`'s confirmed transaction is still in the block it was
+    /// confirmed in (`confirmed`: the detail its confirmation recorded). By default a
+    /// confirmation is final.
+    fn recheck(&self, _ctx: &Ctx, _id: &str, _confirmed: &Value) -> Result<Recheck, PipelineError> {
+        Ok(Recheck::Settled)
+    }
 
     /// The vault's receiving address.
     fn vault_address(&self, ctx: &Ctx) -> Result<String, PipelineError>;

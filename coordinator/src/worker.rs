@@ -36,7 +36,10 @@ pub(crate) async fn run(
         let read_vaults = vault_balances && now() >= vaults_due;
         let (errors, alerts, known) = tokio::task::spawn_blocking(move || {
             let t = now();
-            let errors = w.pipeline.advance_all(t);
+            let mut errors = w.pipeline.advance_all(t);
+            let (reorg_errors, reorgs) = w.pipeline.recheck_confirmed(t);
+            errors.extend(reorg_errors);
+            w.metrics.reorgs.inc_by(reorgs.len() as u64);
             let alerts =
                 crate::treasury::refill::watch(w.store.as_ref(), &w.pipeline, &w.config.risk, t);
             let known = read_vaults.then(|| w.metrics.vault_balances(&w.pipeline.vaults()));

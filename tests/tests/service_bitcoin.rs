@@ -503,6 +503,54 @@ fn bitcoin_vault_with_a_hardware_wallet_cosigner() -> Result<()> {
         .unwrap()
         .iter()
         .any(|r| r["action"] == "artifact.cosigner" && r["detail"]["cosigner"] == "coldcard"));
+    btc_reorg_then_confirmed_again(&server, &svc, &desk, &id, txid)?;
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A reorg takes the confirmed transaction's block away (the transaction back in the
+/// mempool, a block without it in its place): the coordinator moves the request back to
+/// broadcast with an `alert.reorg` row, then confirms it again.
+fn btc_reorg_then_confirmed_again(
+    server: &BtcServer,
+    svc: &Service,
+    desk: &Desks,
+    id: &str,
+    txid: bitcoin::Txid,
+) -> Result<()> {
+    server.with(|s| {
+        let at = s
+            .chain
+            .blocks
+            .iter()
+            .position(|b| b.txdata.iter().any(|t| t.compute_txid() == txid));
+        s.reorg(s.chain.blocks.len() - at.expect("the transaction is in a block"));
+        let pool = std::mem::take(&mut s.mempool);
+        s.mine(vec![]);
+        s.mempool = pool;
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let alerted = |rows: &serde_json::Value| {
+        rows.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["action"] == "alert.reorg" && r["subject"] == id)
+            .count()
+    };
+    loop {
+        let rows = svc.call("GET", "/v1/audit", Some(&desk.admin), None)?.json["rows"].clone();
+        if alerted(&rows) == 1 {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("no reorg alert");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    svc.wait_state(id, &desk.ana, "confirmed", || server.mine_empty())?;
+    assert_eq!(
+        server.paid(txid, &recipient(0).script_pubkey()),
+        Amount::from_sat(300_000)
+    );
     Ok(())
 }

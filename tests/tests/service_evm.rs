@@ -10,6 +10,8 @@
 
 #[path = "service_evm/console.rs"]
 mod console;
+#[path = "service_evm/reorg.rs"]
+mod reorg;
 #[path = "service_evm/replace.rs"]
 mod replace;
 mod tamper;

@@ -92,6 +92,9 @@ fn why(d: &Value) -> Option<String> {
     if let Some(r) = text("reason") {
         return Some(r);
     }
+    if d.get("reorg").is_some() {
+        return Some("a reorg took the block it was confirmed in away: tracking it again".into());
+    }
     if let Some(found) = d["reasons"].as_array().filter(|r| !r.is_empty()) {
         let found: Vec<&str> = found.iter().filter_map(Value::as_str).collect();
         return Some(format!("risk engine: {}", found.join("; ")));

@@ -57,6 +57,8 @@ pub struct Metrics {
     pub server_errors: Counter,
     /// Refills drafted by the balance watch.
     pub refills: Counter,
+    /// Confirmed transactions whose block left the chain.
+    pub reorgs: Counter,
     answers: Family<Answer, Counter>,
     latency: Family<Route, Histogram>,
     in_state: Family<InState, Gauge>,
@@ -80,6 +82,7 @@ impl Default for Metrics {
             client_errors: Counter::default(),
             server_errors: Counter::default(),
             refills: Counter::default(),
+            reorgs: Counter::default(),
             answers: Family::default(),
             latency: Family::new_with_constructor(|| {
                 // 1 ms to about 16 s.
@@ -103,6 +106,7 @@ impl Default for Metrics {
             "http_client_errors", "Answers with a 4xx status", client_errors;
             "http_server_errors", "Answers with a 5xx status", server_errors;
             "refills_drafted", "Refills drafted by the balance watch", refills;
+            "reorgs", "Confirmed transactions whose block left the chain (each one is an alert.reorg audit row)", reorgs;
             "http_answers", "HTTP answers by route, method and status", answers;
             "http_answer_seconds", "Time to answer, by route", latency;
             "requests_in_state", "Transfer requests waiting in each live state", in_state;

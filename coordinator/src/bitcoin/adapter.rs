@@ -15,7 +15,8 @@ use super::chain::{ChainSource, Confirmation, ConfirmationTracker};
 use super::config::{btc_network, BtcConfig};
 use super::Vault;
 use crate::chain::{
-    chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, Sent, VaultView,
+    chain_err, corrupt, refused, watch_depth, Body, ChainAdapter, Ctx, PipelineError, Recheck,
+    Sent, VaultView,
 };
 use crate::lifecycle::{Event, State};
 use crate::store::Kind;
@@ -340,7 +341,8 @@ impl ChainAdapter for BtcChain {
                 confirmations,
             } if confirmations >= self.config.confirmations => Some((
                 Event::Confirmed,
-                json!({"height": height, "confirmations": confirmations}),
+                json!({"height": height, "confirmations": confirmations,
+                    "block_hash": t.seen().map(|s| s.1.to_string())}),
             )),
             Confirmation::Unknown => {
                 // The same bytes again: one transaction can only confirm once.
@@ -350,6 +352,36 @@ impl ChainAdapter for BtcChain {
             _ => None,
         };
         ctx.tracked(row, event, now)
+    }
+
+    fn recheck(&self, _ctx: &Ctx, _id: &str, confirmed: &Value) -> Result<Recheck, PipelineError> {
+        let (Some(h), Some(hash)) = (
+            confirmed["height"]
+                .as_u64()
+                .and_then(|h| u32::try_from(h).ok()),
+            confirmed["block_hash"]
+                .as_str()
+                .and_then(|h| bitcoin::BlockHash::from_str(h).ok()),
+        ) else {
+            return Ok(Recheck::Settled);
+        };
+        let now = self.source.block_hash(h).map_err(chain_err)?;
+        if now != Some(hash) {
+            return Ok(Recheck::Reorged(json!({
+                "was_height": h,
+                "was_block_hash": hash.to_string(),
+                "now_block_hash": now.map(|b| b.to_string()),
+            })));
+        }
+        let tip = self.source.tip_height().map_err(chain_err)?;
+        let depth = u64::from(tip.saturating_sub(h)) + 1;
+        Ok(
+            if depth > watch_depth(u64::from(self.config.confirmations)) {
+                Recheck::Settled
+            } else {
+                Recheck::Holds
+            },
+        )
     }
 
     fn vault_address(&self, ctx: &Ctx) -> Result<String, PipelineError> {

@@ -425,6 +425,11 @@ impl ConfirmationTracker {
         Self { txid, seen: None }
     }
 
+    /// The block (height, hash) it was last seen in.
+    pub fn seen(&self) -> Option<(u32, BlockHash)> {
+        self.seen
+    }
+
     /// Asks the source.
     pub fn poll(&mut self, source: &dyn ChainSource) -> Result<Confirmation, ChainError> {
         if let Some((h, hash)) = self.seen {

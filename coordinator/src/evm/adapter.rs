@@ -7,14 +7,15 @@ use std::str::FromStr;
 
 use airgap_protocol::envelope::{Payload, PayloadSignature};
 use alloy_primitives::{Address, U256};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::{
     attach_signature, vault_address, Asset, Builder, ChainConfig, EvmRpc, SignedEvmTx, TrackState,
     Tracker, Transfer, TxKindChoice, UnsignedEvmTx,
 };
 use crate::chain::{
-    chain_err, corrupt, refused, Body, ChainAdapter, Ctx, PipelineError, Sent, VaultView,
+    chain_err, corrupt, refused, watch_depth, Body, ChainAdapter, Ctx, PipelineError, Recheck,
+    Sent, VaultView,
 };
 use crate::lifecycle::Event;
 use crate::requests::ReplaceKind;
@@ -261,7 +262,10 @@ impl ChainAdapter for EvmChain {
             TrackState::Final {
                 block,
                 success: true,
-            } => Some((Event::Confirmed, json!({"block": block}))),
+            } => Some((
+                Event::Confirmed,
+                json!({"block": block, "block_hash": tracker.seen.map(|s| s.1)}),
+            )),
             TrackState::Final {
                 block,
                 success: false,
@@ -278,6 +282,34 @@ impl ChainAdapter for EvmChain {
             TrackState::Pending | TrackState::Included { .. } | TrackState::Reorged { .. } => None,
         };
         ctx.tracked(row, event, now)
+    }
+
+    fn recheck(&self, _ctx: &Ctx, _id: &str, confirmed: &Value) -> Result<Recheck, PipelineError> {
+        let (Some(n), Some(hash)) = (
+            confirmed["block"].as_u64(),
+            confirmed["block_hash"]
+                .as_str()
+                .and_then(|h| alloy_primitives::B256::from_str(h).ok()),
+        ) else {
+            // Confirmed before block hashes were recorded: nothing to compare.
+            return Ok(Recheck::Settled);
+        };
+        let block = self.node.block(n).map_err(chain_err)?;
+        if block.as_ref().is_none_or(|b| b.hash != hash) {
+            return Ok(Recheck::Reorged(json!({
+                "was_block": n,
+                "was_block_hash": hash,
+                "now_block_hash": block.map(|b| b.hash),
+            })));
+        }
+        let tip = self.node.block_number().map_err(chain_err)?;
+        Ok(
+            if tip.saturating_sub(n) + 1 > watch_depth(self.config.confirmations) {
+                Recheck::Settled
+            } else {
+                Recheck::Holds
+            },
+        )
     }
 
     fn vault_address(&self, ctx: &Ctx) -> Result<String, PipelineError> {

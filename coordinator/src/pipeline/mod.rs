@@ -19,6 +19,7 @@
 
 mod export;
 mod import;
+mod reorg;
 mod worker;
 
 use std::sync::{Arc, Mutex};
@@ -49,6 +50,9 @@ pub struct Pipeline {
     /// Deposit address pools.
     pub deposits: Vec<Deposits>,
     pub(crate) last_watch: Mutex<std::collections::HashMap<String, u64>>,
+    /// Confirmed requests still watched for reorgs (`None` until read from the store
+    /// after a start).
+    confirmed: Mutex<Option<std::collections::BTreeSet<String>>>,
     /// Why the last build of a request failed (shown until it succeeds).
     build_errors: Mutex<std::collections::HashMap<String, String>>,
     /// Requests a step of this process is working on (leases exclude other replicas;
@@ -149,6 +153,7 @@ impl Pipeline {
             watches: Vec::new(),
             deposits: Vec::new(),
             last_watch: Mutex::default(),
+            confirmed: Mutex::default(),
             build_errors: Mutex::default(),
             held: Arc::default(),
             approvals_required: 1,

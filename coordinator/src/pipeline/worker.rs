@@ -94,7 +94,11 @@ impl Pipeline {
                         }
                     }
                     State::Finalised => self.broadcast(&row.id, now).map(|_| ()),
-                    _ => self.track(&row.id, now).map(|_| ()),
+                    _ => self.track(&row.id, now).map(|r| {
+                        if r.state == State::Confirmed {
+                            self.watch_confirmed(&r.id);
+                        }
+                    }),
                 };
                 if let Err(e) = r {
                     errors.push((row.id, e.to_string()));

@@ -379,6 +379,20 @@ pub trait Store: Send + Sync {
         detail: Value,
         now: u64,
     ) -> Result<RequestRow, StoreError> {
+        self.transition_alerting(id, event, actor, detail, None, now)
+    }
+
+    /// As [`Store::transition`]; when the state changes, also an alert row
+    /// (`alert`, about the request, with the same detail) in the same transaction.
+    fn transition_alerting(
+        &self,
+        id: &str,
+        event: Event,
+        actor: &str,
+        detail: Value,
+        alert: Option<&str>,
+        now: u64,
+    ) -> Result<RequestRow, StoreError> {
         write_once(self, |tx| {
             let mut row = tx
                 .request_for_update(id)?
@@ -386,6 +400,9 @@ pub trait Store: Send + Sync {
             let next = row.state.apply(event)?;
             if next != row.state {
                 tx.set_state(id, next, now)?;
+                if let Some(action) = alert {
+                    write::append(tx, (actor, action, id), detail.clone(), now)?;
+                }
                 let detail = write::state_detail(row.state, next, event, detail);
                 write::append(tx, (actor, "request.state", id), detail, now)?;
                 row.state = next;
