@@ -6,6 +6,8 @@
 //! finalised, broadcast and confirmed. A second request built meanwhile never spends the
 //! first one's coins.
 
+#[path = "service_bitcoin/batch.rs"]
+mod batch;
 mod btc_common;
 #[path = "service_bitcoin/console.rs"]
 mod console;

@@ -214,6 +214,59 @@ pub(super) async fn replace_request(api: Api, Id(id): Id, body: Body<Replace>) -
     .await
 }
 
+/// Which vault to consolidate.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Consolidate {
+    /// The vault's network (a Bitcoin network).
+    network: String,
+}
+
+/// Consolidate a Bitcoin vault's coins (role: treasury)
+///
+/// Makes a request spending every coin of the vault that no other request holds into
+/// one output back to the vault (purpose `consolidation`), built when fees are low. It
+/// goes through risk, approvals and the station like any request.
+#[utoipa::path(post, path = "/v1/vaults/consolidate", tag = "requests",
+    params(("Idempotency-Key" = String, Header, description = "1 to 200 characters; the same key answers with the first request")),
+    request_body = Consolidate,
+    responses(
+        (status = 201, description = "the consolidation, with the risk outcome", body = Created),
+        (status = 200, description = "a replay of the same key: nothing new stored", body = Created),
+        (status = 422, description = "not a Bitcoin vault served here, or an unknown field", body = ErrorBody),
+    ))]
+pub(super) async fn consolidate(api: Api, body: Body<Consolidate>) -> Response {
+    let key = api.header(axum::http::HeaderName::from_static("idempotency-key"));
+    api.run(&["treasury"], move |st, caller| {
+        let network = body.get()?.network;
+        let key = idempotency_key(&key)?;
+        let unprocessable = |m: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, m);
+        let adapter = st
+            .pipeline
+            .adapter(&network)
+            .map_err(|e| unprocessable(e.to_string()))?;
+        if adapter.as_bitcoin().is_none() {
+            return Err(unprocessable(format!(
+                "{network}: consolidation is for a Bitcoin vault's coins"
+            )));
+        }
+        let vault = adapter.vault_address(&st.pipeline.ctx)?;
+        let req = CreateRequest {
+            network,
+            asset: "native".into(),
+            destination: vault,
+            amount: "0".into(),
+            purpose: crate::risk::Purpose::Consolidation,
+            memo: "consolidation: every free coin of the vault into one".into(),
+            batch: Vec::new(),
+            replaces: None,
+        };
+        // Nothing leaves the vault: nothing for the limits to count.
+        stored(st, caller, key, &req, 0)
+    })
+    .await
+}
+
 /// Why a request is cancelled.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

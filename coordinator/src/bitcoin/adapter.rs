@@ -190,13 +190,19 @@ impl ChainAdapter for BtcChain {
         if body.asset != "native" {
             return Err(refused("Bitcoin requests move the native asset only"));
         }
-        let to = bitcoin::Address::from_str(&body.destination)
-            .map_err(|_| refused("destination is not a Bitcoin address"))?;
-        let amount = bitcoin::Amount::from_sat(
-            body.amount
-                .parse()
-                .map_err(|_| refused("amount must fit 64 bits of satoshis"))?,
-        );
+        let recipients = body
+            .recipients()
+            .map(|(to, sat)| {
+                let to = bitcoin::Address::from_str(to)
+                    .map_err(|_| refused(format!("{to:?} is not a Bitcoin address")))?;
+                let sat = sat
+                    .parse()
+                    .map_err(|_| refused("amounts must fit 64 bits of satoshis"))?;
+                Ok((to, bitcoin::Amount::from_sat(sat)))
+            })
+            .collect::<Result<Vec<_>, PipelineError>>()?;
+        let consolidation =
+            body.purpose == crate::risk::Purpose::Consolidation && body.amount == "0";
         // One replica at a time picks a vault's coins.
         ctx.lease(
             &format!("coins:{}:{}", body.network, self.config.name),
@@ -221,8 +227,18 @@ impl ChainAdapter for BtcChain {
             excluded.extend(psbt.unsigned_tx.input.iter().map(|i| i.previous_output));
         }
         let psbt = self.with_vault(ctx, |v| {
-            v.payment_excluding(&[(to, amount)], rate, &excluded)
-                .map_err(|e| refused(format!("cannot build: {e}")))
+            if consolidation {
+                // Every free coin into one output, back to the vault.
+                if recipients[0].0.assume_checked_ref().script_pubkey()
+                    != v.address().script_pubkey()
+                {
+                    return Err(refused("a consolidation pays the vault itself"));
+                }
+                v.consolidate_excluding(rate, &excluded)
+            } else {
+                v.payment_excluding(&recipients, rate, &excluded)
+            }
+            .map_err(|e| refused(format!("cannot build: {e}")))
         })?;
         let fee = super::fee_of(&psbt).map(|f| f.to_sat());
         let stored = ctx.store_unsigned(

@@ -247,9 +247,20 @@ impl Vault {
 
     /// Every coin of the vault into one output back to the vault.
     pub fn consolidate(&mut self, fee_rate: FeeRate) -> Result<Psbt, BuildError> {
+        self.consolidate_excluding(fee_rate, &[])
+    }
+
+    /// As [`Vault::consolidate`], never spending `exclude` (coins other live requests
+    /// already spend).
+    pub fn consolidate_excluding(
+        &mut self,
+        fee_rate: FeeRate,
+        exclude: &[OutPoint],
+    ) -> Result<Psbt, BuildError> {
         let own = self.address().script_pubkey();
         let mut b = self.wallet.build_tx();
         b.drain_wallet()
+            .unspendable(exclude.to_vec())
             .drain_to(own)
             .fee_rate(fee_rate)
             .nlocktime(absolute::LockTime::ZERO)

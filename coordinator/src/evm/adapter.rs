@@ -130,6 +130,9 @@ impl ChainAdapter for EvmChain {
         if let Some(u) = ctx.store.artifact(id, Kind::Unsigned, "evm")? {
             return self.payload(ctx, &u);
         }
+        if !body.batch.is_empty() {
+            return Err(refused("an EVM request pays one destination"));
+        }
         if let Some(r) = &body.replaces {
             return self.build_replacement(ctx, id, body, r, now);
         }

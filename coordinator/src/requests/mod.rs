@@ -38,13 +38,42 @@ pub struct CreateRequest {
     #[serde(default)]
     #[schema(max_length = 500)]
     pub memo: String,
+    /// More recipients in the same transaction, a batched payout (Bitcoin; at most 500
+    /// recipients in all). `amount` is then the first recipient's; the risk engine
+    /// limits the total.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 499)]
+    pub batch: Vec<Recipient>,
     /// The transaction this request replaces (speed-up or cancel): set by
     /// `POST /v1/requests/{id}/replace`, refused here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces: Option<Replaces>,
 }
 
+/// One more recipient of a batched payout.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    /// Destination address.
+    pub destination: String,
+    /// Amount in base units, as a decimal string.
+    #[schema(pattern = "^[1-9][0-9]*$")]
+    pub amount: String,
+}
+
+/// Most recipients a batched payout pays.
+pub const MAX_RECIPIENTS: usize = 500;
+
 impl CreateRequest {
+    /// Every recipient: the request's destination and amount, then its batch.
+    pub fn recipients(&self) -> impl Iterator<Item = (&str, &str)> {
+        std::iter::once((self.destination.as_str(), self.amount.as_str())).chain(
+            self.batch
+                .iter()
+                .map(|r| (r.destination.as_str(), r.amount.as_str())),
+        )
+    }
+
     /// The typed body of a stored request (unreadable: the store was edited).
     pub fn of(row: &RequestRow) -> Result<Self, crate::pipeline::PipelineError> {
         serde_json::from_value(row.body.clone()).map_err(crate::chain::corrupt)
@@ -71,8 +100,31 @@ pub fn check(networks: &[String], roles: &[String], req: &CreateRequest) -> Resu
         )));
     }
     replace::refuse_in_create(req)?;
-    let amount = validate_amount(&req.amount).map_err(Refusal::Invalid)?;
-    validate_destination(&req.network, &req.destination).map_err(Refusal::Invalid)?;
+    let mut amount: u128 = 0;
+    if !req.batch.is_empty() {
+        if !req.network.starts_with("evm:") && !req.network.starts_with("solana:") {
+            if req.batch.len() >= MAX_RECIPIENTS {
+                return Err(Refusal::Invalid(format!(
+                    "batch: at most {MAX_RECIPIENTS} recipients in all"
+                )));
+            }
+        } else {
+            return Err(Refusal::Invalid(
+                "batch: batched payouts are built for Bitcoin vaults; an EVM or Solana request pays one destination".into(),
+            ));
+        }
+    }
+    for (n, (to, a)) in req.recipients().enumerate() {
+        let at = |e: String| match n {
+            0 => Refusal::Invalid(e),
+            n => Refusal::Invalid(format!("batch[{}]: {e}", n - 1)),
+        };
+        let a = validate_amount(a).map_err(at)?;
+        validate_destination(&req.network, to).map_err(at)?;
+        amount = amount
+            .checked_add(a)
+            .ok_or_else(|| Refusal::Invalid("the batch's total is out of range".into()))?;
+    }
     validate_asset(&req.network, &req.asset).map_err(Refusal::Invalid)?;
     if req.memo.chars().count() > 500 {
         return Err(Refusal::Invalid("memo over 500 characters".into()));
@@ -89,7 +141,9 @@ pub fn check(networks: &[String], roles: &[String], req: &CreateRequest) -> Resu
 
 /// Assesses a validated request with the risk engine and stores it with its outcome in
 /// one transaction (the API's create, and requests the coordinator drafts itself). The
-/// outcome is `None` for a replay.
+/// outcome is `None` for a replay. `amount` is what the limits count (a batch's total);
+/// each further recipient of a batch is assessed too (its earlier payments unknown: a
+/// first transfer unless listed), and the worst outcome stands.
 pub fn submit(
     store: &dyn Store,
     rules: &Arc<RiskConfig>,
@@ -115,8 +169,20 @@ pub fn submit(
     let query = risk::HistoryQuery::new(rules, &proposal, now.saturating_sub(30 * 86_400));
     let decided = Arc::new(std::sync::Mutex::new(None));
     let (rules, out) = (rules.clone(), decided.clone());
+    let others: Vec<String> = req.batch.iter().map(|r| r.destination.clone()).collect();
     let assess: crate::store::Assessor = Arc::new(move |history| {
-        let outcome = risk::assess(&rules, &proposal, history);
+        let mut outcome = risk::assess(&rules, &proposal, history);
+        let unknown = risk::Summary {
+            paid_before: false,
+            ..history.clone()
+        };
+        for to in &others {
+            let p = risk::Proposal {
+                destination: to.clone(),
+                ..proposal.clone()
+            };
+            outcome = risk::worse(outcome, risk::assess(&rules, &p, &unknown));
+        }
         let event = match &outcome {
             Outcome::Approve => Event::RiskApproved,
             Outcome::ManualReview(_) => Event::RiskReview,

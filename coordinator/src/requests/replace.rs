@@ -95,6 +95,7 @@ pub fn replacement(
             amount: "0".into(),
             purpose: Purpose::Consolidation,
             memo: format!("cancel of {}: nothing, to the vault itself", original.id),
+            batch: Vec::new(),
             replaces,
         },
     })

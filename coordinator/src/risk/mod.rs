@@ -411,5 +411,24 @@ pub fn assess(c: &RiskConfig, p: &Proposal, history: &Summary) -> Outcome {
     }
 }
 
+/// The worse of two outcomes, with the reasons of both (each once).
+pub fn worse(a: Outcome, b: Outcome) -> Outcome {
+    let merge = |mut x: Vec<String>, y: Vec<String>| {
+        for r in y {
+            if !x.contains(&r) {
+                x.push(r);
+            }
+        }
+        x
+    };
+    match (a, b) {
+        (Outcome::Reject(x), Outcome::Reject(y)) => Outcome::Reject(merge(x, y)),
+        (Outcome::Reject(x), _) | (_, Outcome::Reject(x)) => Outcome::Reject(x),
+        (Outcome::ManualReview(x), Outcome::ManualReview(y)) => Outcome::ManualReview(merge(x, y)),
+        (Outcome::ManualReview(x), _) | (_, Outcome::ManualReview(x)) => Outcome::ManualReview(x),
+        (Outcome::Approve, Outcome::Approve) => Outcome::Approve,
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -125,6 +125,9 @@ impl ChainAdapter for SolChain {
     }
 
     fn build(&self, ctx: &Ctx, id: &str, body: &Body, now: u64) -> Result<Payload, PipelineError> {
+        if !body.batch.is_empty() {
+            return Err(refused("a Solana request pays one destination"));
+        }
         if let Some(u) = ctx.store.artifact(id, Kind::Unsigned, "solana")? {
             return self.payload(ctx, &u);
         }

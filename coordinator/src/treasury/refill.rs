@@ -69,6 +69,7 @@ pub fn watch(store: &dyn Store, pipeline: &Pipeline, rules: &Arc<RiskConfig>, no
             amount: amount.to_string(),
             purpose: Purpose::Refill,
             memo: format!("automatic refill: balance {balance} under {low}; back to {high}"),
+            batch: Vec::new(),
             replaces: None,
         };
         // One key per wallet and hour: a refill refused or cancelled is not redrafted

@@ -147,9 +147,18 @@ pub struct Registered {
 
 /// Sets up station `name` in `dir`.
 pub fn registered(dir: &std::path::Path, name: &str) -> anyhow::Result<Registered> {
+    registered_with(dir, name, 2)
+}
+
+/// Sets up station `name` in `dir`, the first `recipients` recipients allow-listed.
+pub fn registered_with(
+    dir: &std::path::Path,
+    name: &str,
+    recipients: usize,
+) -> anyhow::Result<Registered> {
     let r =
         rehearsal::station(&dir.join(name).join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
-    let p = policy(2);
+    let p = policy(recipients);
     let station = rehearsal::station_with(
         &r.hsm,
         &r.keys,

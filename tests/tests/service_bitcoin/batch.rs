@@ -1,0 +1,158 @@
+//! Treasury flows of many coins and many recipients, through the service, on a
+//! single-key vault of one station: a batched payout of 200 outputs in one transaction,
+//! then a consolidation of every coin left into one. Both are reviewed by the station
+//! from the PSBT, signed, finalised (Bitcoin Core's interpreter checks each input) and
+//! confirmed; every recipient is paid exactly its amount.
+
+use anyhow::{bail, Result};
+use bitcoin::{Amount, Network, TxOut};
+use serde_json::{json, Value};
+use strongroom_e2e::btcserver::BtcServer;
+use strongroom_e2e::service::{coordinator_files, scratch, station_signs, Desks, Service};
+
+use super::btc_common::{self, recipient};
+use super::exe;
+
+const RECIPIENTS: u32 = 200;
+
+/// Approved by both approvers, exported, signed by the station, imported: confirmed.
+fn through(
+    svc: &Service,
+    desk: &Desks,
+    st: &mut btc_common::Registered,
+    server: &BtcServer,
+    id: &str,
+) -> Result<bitcoin::Txid> {
+    svc.approve(id, &[("ana", &desk.ana), ("ben", &desk.ben)])?;
+    let req = svc.export(id, &desk.treasury)?;
+    let resp = station_signs(&mut st.station, &st.hsm, &req)?;
+    let a = svc.import(id, &desk.treasury, resp)?;
+    if a.status != 200 {
+        bail!("importing {id}: {} {}", a.status, a.json);
+    }
+    svc.wait_state(id, &desk.ana, "confirmed", || server.mine_empty())?;
+    Ok(svc.read(id, "chain", &desk.ana)?.json["hash"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()?)
+}
+
+#[test]
+fn a_200_output_batch_then_a_consolidation() -> Result<()> {
+    let server = BtcServer::start()?;
+    let dir = scratch("service-btc-batch")?;
+    let mut a = btc_common::registered_with(&dir, "vault-a", RECIPIENTS as usize)?;
+    let vault = coordinator::bitcoin::Vault::single("cold", &a.key, Network::Regtest)?;
+    let spk = vault.address().script_pubkey();
+    server.fund(
+        (0..12)
+            .map(|_| TxOut {
+                value: Amount::from_sat(500_000),
+                script_pubkey: spk.clone(),
+            })
+            .collect(),
+    );
+    let (key_path, chains) = coordinator_files(
+        &dir,
+        &format!(
+            "[[bitcoin]]\nname = \"cold\"\nnetwork = \"regtest\"\nesplora = [\"{}\"]\nthreshold = 1\n\
+             stations = [\"vault-a\"]\nconfirmations = 1\nmax_fee_rate = 50\n",
+            server.esplora()
+        ),
+    )?;
+    let (desk, svc) = Desks::serve(&exe(), &dir.join("coordinator.db"), &chains, &key_path)?;
+    svc.register_station(&desk.admin, &a.descriptor)?;
+    svc.register_approvers(&desk.admin, &["ana", "ben"])?;
+
+    // 200 recipients, 10,000 + n sat each: one request, one transaction.
+    let sat = |n: u32| 10_000 + u64::from(n);
+    let batch: Vec<Value> = (1..RECIPIENTS)
+        .map(|n| json!({"destination": recipient(n).to_string(), "amount": sat(n).to_string()}))
+        .collect();
+    let body = json!({"network": "regtest", "asset": "native", "destination": recipient(0).to_string(),
+        "amount": sat(0).to_string(), "purpose": "withdrawal", "memo": "daily payouts", "batch": batch});
+    // A batch with an address of another network is refused whole, with its place named.
+    let mut bad = body.clone();
+    bad["batch"][7]["destination"] = json!("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4");
+    let r = svc.call_with(
+        "POST",
+        "/v1/requests",
+        Some(&desk.treasury),
+        Some(&bad),
+        &[("Idempotency-Key", "bad")],
+    )?;
+    assert_eq!(r.status, 400, "{}", r.json);
+    assert!(
+        r.json["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("batch[7]:"),
+        "{}",
+        r.json
+    );
+    let id = svc.create(
+        &desk.treasury,
+        &desk.risk,
+        "payouts-1",
+        &body,
+        "known customers",
+    )?;
+    let view = svc.wait_envelope(&id, &desk.ana)?;
+    let outputs = view["transaction"]["outputs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        outputs.len(),
+        RECIPIENTS as usize + 1,
+        "200 payments and the change"
+    );
+    let txid = through(&svc, &desk, &mut a, &server, &id)?;
+    for n in 0..RECIPIENTS {
+        assert_eq!(
+            server.paid(txid, &recipient(n).script_pubkey()),
+            Amount::from_sat(sat(n)),
+            "recipient {n}"
+        );
+    }
+
+    // Consolidation: every coin left (the unspent funding coins and the change) into one
+    // output back to the vault.
+    let r = svc.call_with(
+        "POST",
+        "/v1/vaults/consolidate",
+        Some(&desk.treasury),
+        Some(&json!({"network": "regtest"})),
+        &[("Idempotency-Key", "tidy-1")],
+    )?;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["request"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let view = svc.wait_envelope(&id, &desk.ana)?;
+    let tx = &view["transaction"];
+    let coins = tx["inputs"].as_array().map_or(0, Vec::len);
+    assert!(coins >= 2, "{view}");
+    assert_eq!(tx["outputs"].as_array().map(Vec::len), Some(1), "{view}");
+    assert_eq!(tx["outputs"][0]["script_pubkey"], spk.to_hex_string());
+    through(&svc, &desk, &mut a, &server, &id)?;
+    let r = svc.call("GET", "/v1/vaults", Some(&desk.ana), None)?;
+    let balance: u64 = r.json["vaults"][0]["balance"]
+        .as_str()
+        .unwrap_or_default()
+        .parse()?;
+    let out = tx["outputs"][0]["sat"].as_u64().unwrap_or_default();
+    assert_eq!(balance, out, "one coin holds the vault's balance");
+    // A consolidation of a network without a Bitcoin vault: refused.
+    let r = svc.call_with(
+        "POST",
+        "/v1/vaults/consolidate",
+        Some(&desk.treasury),
+        Some(&json!({"network": "evm:1"})),
+        &[("Idempotency-Key", "tidy-2")],
+    )?;
+    assert_eq!(r.status, 422, "{}", r.json);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
