@@ -66,14 +66,24 @@ impl EvmVault {
         (allowed, per_tx): (Address, u128),
         more: &[signer_station::station::registration::RegisteredApprover],
     ) -> Result<Self> {
-        let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
         let policy = policy(allowed, per_tx)?;
+        Self::with_policy(anvil, dir, (policy, Default::default()), more)
+    }
+
+    /// As [`EvmVault::with_approvers`], with the station's own policy and token list.
+    pub fn with_policy(
+        anvil: &Anvil,
+        dir: &Path,
+        (policy, tokens): (Policy, airgap_protocol::summary::TokenList),
+        more: &[signer_station::station::registration::RegisteredApprover],
+    ) -> Result<Self> {
+        let r = rehearsal::station(&dir.join("rehearsal"), now()).map_err(anyhow::Error::msg)?;
         let station = rehearsal::station_with_approvers(
             &r.hsm,
             &r.keys,
             &dir.join("station"),
             now(),
-            (policy.clone(), Default::default()),
+            (policy.clone(), tokens),
             more,
         )
         .map_err(anyhow::Error::msg)?;

@@ -3,6 +3,9 @@
 //! raises an alert, never drafts a second while it is open, and the refill goes through
 //! approvals, the station and the chain like any other request.
 
+#[path = "service_treasury/tokens.rs"]
+mod tokens;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

@@ -447,6 +447,9 @@ impl ChainAdapter for BtcChain {
     }
 
     fn check_watch(&self, w: &Watch) -> Result<(), String> {
+        if w.asset != "native" {
+            return Err(format!("watch {}: Bitcoin has no tokens", w.address));
+        }
         let network = self.network().map_err(|e| e.to_string())?;
         w.bitcoin_wallet(network).map(|_| ())
     }

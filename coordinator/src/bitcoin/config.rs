@@ -158,6 +158,7 @@ mod tests {
             network: "regtest".into(),
             address: address.into(),
             descriptor: descriptor.map(Into::into),
+            asset: "native".into(),
             low: "1".into(),
             high: "2".into(),
             every_secs: 60,

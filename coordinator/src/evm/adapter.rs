@@ -54,6 +54,31 @@ impl EvmChain {
         serde_json::from_str(&f).map_err(corrupt)
     }
 
+    /// A configured token's contract, by contract address.
+    fn token(&self, contract: &str) -> Result<Address, PipelineError> {
+        let c = Address::from_str(contract)
+            .map_err(|_| refused(format!("{contract} is not a contract address")))?;
+        self.config
+            .tokens
+            .iter()
+            .find(|t| t.contract == c)
+            .map(|t| t.contract)
+            .ok_or_else(|| {
+                refused(format!(
+                    "token {c} is not configured for {}",
+                    self.config.network()
+                ))
+            })
+    }
+
+    /// `who`'s balance of token `contract`, base units.
+    fn token_balance(&self, contract: Address, who: &str) -> Result<u128, PipelineError> {
+        let who =
+            Address::from_str(who).map_err(|_| refused(format!("{who} is not an EVM address")))?;
+        let b = self.node.token_balance(contract, who).map_err(chain_err)?;
+        u128::try_from(b).map_err(|_| chain_err(format!("a balance of {b} does not fit 128 bits")))
+    }
+
     fn balance(&self, address: &str) -> Result<u128, PipelineError> {
         let a = Address::from_str(address)
             .map_err(|_| refused(format!("{address} is not an EVM address")))?;
@@ -325,17 +350,52 @@ impl ChainAdapter for EvmChain {
             Ok(a) => self.balance(a),
             Err(e) => Err(refused(e.to_string())),
         };
+        let tokens: Vec<Value> = self
+            .config
+            .tokens
+            .iter()
+            .map(|t| {
+                let balance = match &address {
+                    Ok(a) => self.token_balance(t.contract, a).map(|b| b.to_string()),
+                    Err(e) => Err(refused(e.to_string())),
+                };
+                json!({"symbol": t.symbol, "contract": t.contract.to_checksum(None), "decimals": t.decimals,
+                    "balance": balance.as_ref().ok(), "error": balance.err().map(|e| e.to_string())})
+            })
+            .collect();
         VaultView {
             network: self.config.network(),
             name: self.config.name.clone(),
             unit: "wei",
             address,
             balance,
-            detail: json!({"nonce_accounts": []}),
+            detail: json!({"nonce_accounts": [], "tokens": tokens}),
         }
     }
 
     fn watched_balance(&self, _ctx: &Ctx, w: &Watch) -> Result<u128, PipelineError> {
-        self.balance(&w.address)
+        match w.asset.as_str() {
+            "native" => self.balance(&w.address),
+            token => {
+                let t = self.token(token)?;
+                self.token_balance(t, &w.address)
+            }
+        }
+    }
+
+    fn check_watch(&self, w: &Watch) -> Result<(), String> {
+        if w.descriptor.is_some() {
+            return Err(format!(
+                "watch {}: a descriptor is for Bitcoin watches",
+                w.address
+            ));
+        }
+        match w.asset.as_str() {
+            "native" => Ok(()),
+            token => self
+                .token(token)
+                .map(|_| ())
+                .map_err(|e| format!("watch {}: {e}", w.address)),
+        }
     }
 }

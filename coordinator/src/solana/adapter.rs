@@ -108,6 +108,21 @@ impl SolChain {
         ))
     }
 
+    /// `owner`'s balance of SPL `mint` (its associated token account; 0 without one).
+    fn token_balance(&self, mint: &str, owner: &str) -> Result<u128, PipelineError> {
+        let parse = |a: &str| {
+            solana_address::Address::from_str(a)
+                .map_err(|_| refused(format!("{a} is not a Solana address")))
+        };
+        let ata = super::build::associated_token_address(&parse(owner)?, &parse(mint)?);
+        Ok(u128::from(
+            self.node
+                .token_balance(&ata)
+                .map_err(chain_err)?
+                .unwrap_or(0),
+        ))
+    }
+
     fn balance(&self, address: &str) -> Result<u128, PipelineError> {
         let a = solana_address::Address::from_str(address)
             .map_err(|_| refused(format!("{address} is not a Solana address")))?;
@@ -293,17 +308,49 @@ impl ChainAdapter for SolChain {
             Ok(a) => self.balance(a),
             Err(e) => Err(refused(e.to_string())),
         };
+        let tokens: Vec<Value> = self
+            .config
+            .tokens
+            .iter()
+            .map(|t| {
+                let balance = match &address {
+                    Ok(a) => self.token_balance(&t.mint, a).map(|b| b.to_string()),
+                    Err(e) => Err(refused(e.to_string())),
+                };
+                json!({"mint": t.mint, "decimals": t.decimals,
+                    "balance": balance.as_ref().ok(), "error": balance.err().map(|e| e.to_string())})
+            })
+            .collect();
         VaultView {
             network: self.config.network.clone(),
             name: self.config.name.clone(),
             unit: "lamport",
             address,
             balance,
-            detail: json!({"nonce_accounts": self.config.nonce_accounts}),
+            detail: json!({"nonce_accounts": self.config.nonce_accounts, "tokens": tokens}),
         }
     }
 
     fn watched_balance(&self, _ctx: &Ctx, w: &Watch) -> Result<u128, PipelineError> {
-        self.balance(&w.address)
+        match w.asset.as_str() {
+            "native" => self.balance(&w.address),
+            mint => self.token_balance(mint, &w.address),
+        }
+    }
+
+    fn check_watch(&self, w: &Watch) -> Result<(), String> {
+        if w.descriptor.is_some() {
+            return Err(format!(
+                "watch {}: a descriptor is for Bitcoin watches",
+                w.address
+            ));
+        }
+        if w.asset != "native" && !self.config.tokens.iter().any(|t| t.mint == w.asset) {
+            return Err(format!(
+                "watch {}: token {} is not configured for {}",
+                w.address, w.asset, self.config.network
+            ));
+        }
+        Ok(())
     }
 }

@@ -64,7 +64,7 @@ pub fn watch(store: &dyn Store, pipeline: &Pipeline, rules: &Arc<RiskConfig>, no
         let amount = high - balance;
         let req = CreateRequest {
             network: w.network.clone(),
-            asset: "native".into(),
+            asset: w.asset.clone(),
             destination: w.address.clone(),
             amount: amount.to_string(),
             purpose: Purpose::Refill,
@@ -74,7 +74,10 @@ pub fn watch(store: &dyn Store, pipeline: &Pipeline, rules: &Arc<RiskConfig>, no
         };
         // One key per wallet and hour: a refill refused or cancelled is not redrafted
         // in a loop; the next hour's check drafts again if the balance is still low.
-        let key = format!("refill:{}:{}:{}", w.network, w.address, now / 3600);
+        let key = match w.asset.as_str() {
+            "native" => format!("refill:{}:{}:{}", w.network, w.address, now / 3600),
+            token => format!("refill:{}:{}:{token}:{}", w.network, w.address, now / 3600),
+        };
         match submit(store, rules, PRINCIPAL, &req, &key, amount, now) {
             Ok((row, true, outcome)) => {
                 drafted += 1;
@@ -83,13 +86,13 @@ pub fn watch(store: &dyn Store, pipeline: &Pipeline, rules: &Arc<RiskConfig>, no
                     PRINCIPAL,
                     "alert.low-balance",
                     &format!("{}:{}", w.network, w.address),
-                    json!({"balance": balance.to_string(), "low": w.low, "high": w.high,
-                        "refill": row.id, "risk": outcome}),
+                    json!({"asset": w.asset, "balance": balance.to_string(), "low": w.low,
+                        "high": w.high, "refill": row.id, "risk": outcome}),
                     now,
                 );
                 said.push(format!(
-                    "ALERT low balance: {} on {} holds {balance} (< {low}); refill {} of {amount} drafted ({})",
-                    w.address, w.network, row.id, outcome["outcome"]
+                    "ALERT low balance: {} on {} holds {balance} of {} (< {low}); refill {} of {amount} drafted ({})",
+                    w.address, w.network, w.asset, row.id, outcome["outcome"]
                 ));
             }
             Ok((_, false, _)) => {}
@@ -106,7 +109,9 @@ fn open_refill(store: &dyn Store, w: &super::Watch) -> Result<bool, StoreError> 
         if store.in_state(state, Some(&w.network))?.iter().any(|r| {
             r.principal == PRINCIPAL
                 && crate::chain::Body::of(r).is_ok_and(|b| {
-                    b.purpose == crate::risk::Purpose::Refill && b.destination == w.address
+                    b.purpose == crate::risk::Purpose::Refill
+                        && b.destination == w.address
+                        && b.asset.eq_ignore_ascii_case(&w.asset)
                 })
         }) {
             return Ok(true);

@@ -16,6 +16,11 @@ pub struct Watch {
     /// `wpkh([fp/84'/0'/0']xpub…/0/*)`), whose every address counts towards the balance.
     #[serde(default)]
     pub descriptor: Option<String>,
+    /// What is watched and refilled: `native`, or a token configured for the network
+    /// (an ERC-20 contract of the `[[evm]]` table's tokens, an SPL mint of the
+    /// `[[solana]]` table's tokens).
+    #[serde(default = "native")]
+    pub asset: String,
     /// Low watermark, base units.
     pub low: String,
     /// High watermark, base units: a refill brings the balance back here.
@@ -27,6 +32,10 @@ pub struct Watch {
 
 fn default_every() -> u64 {
     60
+}
+
+fn native() -> String {
+    "native".into()
 }
 
 impl Watch {
