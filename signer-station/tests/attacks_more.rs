@@ -23,6 +23,8 @@ mod cases;
 mod refused;
 #[path = "attacks/more_standard.rs"]
 mod standard;
+#[path = "attacks/sweeps.rs"]
+mod sweeps;
 
 use airgap_protocol::envelope::*;
 use airgap_protocol::network::{BitcoinNetwork, SolanaCluster};

@@ -359,6 +359,7 @@ fn p2wsh_multisig_share_signed_and_verified_with_a_cosigner() {
                 name: "cold 2-of-3".into(),
                 network: "regtest".into(),
                 descriptor: format!("wsh(sortedmulti(2,{station_pk},{cosigner_pk},{third_pk}))"),
+                deposit: false,
             });
         p
     });

@@ -285,6 +285,7 @@ fn review_bitcoin_multisig_withdrawal_with_change() {
                     "wsh(sortedmulti(2,{station},{},{}))",
                     cosigners[0], cosigners[1]
                 ),
+                deposit: false,
             });
         p
     };

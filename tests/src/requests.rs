@@ -135,6 +135,7 @@ pub fn register_vault(
             name: name.into(),
             network: network.into(),
             descriptor: descriptor.into(),
+            deposit: false,
         });
     station.set_policy(p, now())?;
     if let Some(e) = station.vault_error() {

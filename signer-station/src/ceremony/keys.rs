@@ -13,7 +13,10 @@ use crate::keys::{
 /// Generates the station's keys. Refuses if any of the ids is already taken, so a
 /// repeated ceremony never replaces a key that funds may depend on.
 pub fn generate_station_keys<B: SigningBackend + ?Sized>(hsm: &B) -> Result<StationKeys, HsmError> {
-    make_station_keys(hsm, |key| hsm.generate_key(key))
+    let keys = make_station_keys(hsm, |key| hsm.generate_key(key))?;
+    // The deposit accounts' seed (see `station::deposits`), beside the keys.
+    crate::station::deposits::create_seed(hsm)?;
+    Ok(keys)
 }
 
 /// Makes the station's keys with `make` (id, label, algorithm, capabilities): each with

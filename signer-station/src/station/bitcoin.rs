@@ -23,9 +23,11 @@ use crate::sign::sign_secp256k1;
 #[derive(Debug, Clone)]
 pub struct BtcPrepared {
     psbt: Psbt,
-    /// (input index, script code, is P2WSH, value in satoshi).
-    inputs: Vec<(usize, ScriptBuf, bool, u64)>,
+    /// (input index, script code, is P2WSH, value in satoshi, deposit path).
+    inputs: Vec<(usize, ScriptBuf, bool, u64, Option<(u32, u32)>)>,
     network: BitcoinNetwork,
+    /// A sweep of deposit coins: the registered deposit account key.
+    deposit: Option<bitcoin::bip32::Xpub>,
 }
 
 impl BtcPrepared {
@@ -143,8 +145,20 @@ pub fn derive(
             value: out.value.to_sat(),
             proof: vault.describe(owned.at),
         });
-        sign.push((i, owned.script_code, owned.p2wsh, out.value.to_sat()));
+        let deposit_at = vault.deposit_account().and(owned.at);
+        sign.push((
+            i,
+            owned.script_code,
+            owned.p2wsh,
+            out.value.to_sat(),
+            deposit_at,
+        ));
     }
+    // Coins of a deposit account are spent only by a sweep into the station's vaults.
+    let deposit = spent_vaults
+        .first()
+        .and_then(|v| ctx.vaults.get(*v))
+        .and_then(|v| v.deposit_account().copied());
     let net = network.ok_or_else(|| undecodable("no input".into()))?;
     check_label(index, label, Network::Bitcoin(net))?;
     if ctx.keys.bitcoin(net).is_none() {
@@ -164,12 +178,20 @@ pub fn derive(
             |_| format!("script {}", out.script_pubkey.to_hex_string()),
             |a| a.to_string(),
         );
-        let class = match ctx.vaults.owns_change(
-            &spent_vaults,
-            &out.script_pubkey,
-            meta,
-            ctx.policy.change_index_limit,
-        ) {
+        let limit = ctx.policy.change_index_limit;
+        let owned = if deposit.is_some() {
+            let into = ctx.vaults.pays_vault(net, &out.script_pubkey, meta, limit);
+            Some(into.ok_or_else(|| Refusal::Disallowed {
+                index,
+                what: format!(
+                    "output {o} pays {to}: a sweep of deposit coins pays only this station's vaults"
+                ),
+            })?)
+        } else {
+            ctx.vaults
+                .owns_change(&spent_vaults, &out.script_pubkey, meta, limit)
+        };
+        let class = match owned {
             Some(owned) => Class::Own {
                 proof: ctx
                     .vaults
@@ -192,6 +214,15 @@ pub fn derive(
     let fee = total_in
         .checked_sub(total_out)
         .ok_or_else(|| undecodable("outputs exceed inputs".into()))?;
+    // The collection cost rule: a sweep's fee within its share of what it collects.
+    let share = ctx.policy.sweep_max_fee_per_mille;
+    if deposit.is_some() && u128::from(fee) * 1000 > u128::from(total_in) * u128::from(share) {
+        return Err(Refusal::FeeTooHigh {
+            index,
+            fee: u128::from(fee),
+            limit: format!("a sweep pays at most {share}‰ of what it collects ({total_in})"),
+        });
+    }
     let spends = tx
         .input
         .iter()
@@ -214,6 +245,7 @@ pub fn derive(
             psbt,
             inputs: sign,
             network: net,
+            deposit,
         },
     ))
 }
@@ -232,7 +264,7 @@ pub fn sign<B: SigningBackend + ?Sized>(
     let mut psbt = p.psbt.clone();
     let pk = PublicKey::from_slice(&key.public_key).map_err(|e| bad(e.to_string()))?;
     let mut cache = SighashCache::new(&p.psbt.unsigned_tx);
-    for (i, script, p2wsh, value) in &p.inputs {
+    for (i, script, p2wsh, value, deposit_at) in &p.inputs {
         let value = bitcoin::Amount::from_sat(*value);
         let sighash = if *p2wsh {
             cache
@@ -243,12 +275,22 @@ pub fn sign<B: SigningBackend + ?Sized>(
                 .p2wpkh_signature_hash(*i, script, value, EcdsaSighashType::All)
                 .map_err(|e| bad(e.to_string()))?
         };
-        let sig = sign_secp256k1(backend, key, &sighash.to_byte_array()).map_err(Refusal::Hsm)?;
-        let mut compact = [0u8; 64];
-        compact[..32].copy_from_slice(&sig.r);
-        compact[32..].copy_from_slice(&sig.s);
-        let signature = bitcoin::secp256k1::ecdsa::Signature::from_compact(&compact)
-            .map_err(|e| bad(e.to_string()))?;
+        let (pk, signature) = match (deposit_at, &p.deposit) {
+            (Some(at), Some(account)) => {
+                super::deposits::sign(backend, p.network, account, *at, &sighash.to_byte_array())
+                    .map_err(Refusal::Hsm)?
+            }
+            _ => {
+                let sig =
+                    sign_secp256k1(backend, key, &sighash.to_byte_array()).map_err(Refusal::Hsm)?;
+                let mut compact = [0u8; 64];
+                compact[..32].copy_from_slice(&sig.r);
+                compact[32..].copy_from_slice(&sig.s);
+                let signature = bitcoin::secp256k1::ecdsa::Signature::from_compact(&compact)
+                    .map_err(|e| bad(e.to_string()))?;
+                (pk, signature)
+            }
+        };
         let input = psbt
             .inputs
             .get_mut(*i)

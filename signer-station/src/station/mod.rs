@@ -8,6 +8,7 @@
 
 pub mod anchor;
 pub mod bitcoin;
+pub mod deposits;
 pub mod evm;
 pub mod facts;
 pub mod policy;
@@ -149,10 +150,17 @@ impl Station {
             self.anchors
                 .set_threshold(p, policy.approvals_for(verdict::purpose_name(p)));
         }
-        let registered: Vec<(String, String, String)> = policy
+        let registered: Vec<(String, String, String, bool)> = policy
             .vaults
             .iter()
-            .map(|v| (v.name.clone(), v.network.clone(), v.descriptor.clone()))
+            .map(|v| {
+                (
+                    v.name.clone(),
+                    v.network.clone(),
+                    v.descriptor.clone(),
+                    v.deposit,
+                )
+            })
             .collect();
         (self.vaults, self.vault_error) = match Vaults::new(&self.keys, &registered) {
             Ok(v) => (v, None),

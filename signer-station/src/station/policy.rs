@@ -89,6 +89,18 @@ pub struct RegisteredVault {
     pub network: String,
     /// Output descriptor (`wpkh(…)` or `wsh(…)`; ranged vaults as `…/<0;1>/*`).
     pub descriptor: String,
+    /// A deposit account of this station (`wpkh(account-xpub/<0;1>/*)` from its HSM's
+    /// deposit seed): its coins are signed only as sweeps into the station's vaults.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deposit: bool,
+}
+
+fn default_sweep_fee_per_mille() -> u64 {
+    50
+}
+
+fn is_default_sweep_fee_per_mille(n: &u64) -> bool {
+    *n == default_sweep_fee_per_mille()
 }
 
 fn default_change_index_limit() -> u32 {
@@ -142,6 +154,13 @@ pub struct Policy {
         skip_serializing_if = "is_default_change_index_limit"
     )]
     pub change_index_limit: u32,
+    /// The collection cost rule of a sweep of deposit coins: its fee at most this many
+    /// thousandths of what it collects (default 50: 5 %).
+    #[serde(
+        default = "default_sweep_fee_per_mille",
+        skip_serializing_if = "is_default_sweep_fee_per_mille"
+    )]
+    pub sweep_max_fee_per_mille: u64,
 }
 
 /// The strictest policy, to build one from: no network, no limit (every asset refused),
@@ -163,6 +182,7 @@ impl Default for Policy {
             vaults: vec![],
             internal: vec![],
             change_index_limit: default_change_index_limit(),
+            sweep_max_fee_per_mille: default_sweep_fee_per_mille(),
         }
     }
 }

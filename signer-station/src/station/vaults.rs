@@ -32,6 +32,9 @@ pub struct Vault {
     pub network: BitcoinNetwork,
     /// The station's own single-key wallet (not a registered descriptor).
     own: bool,
+    /// A deposit account: its registered account key (the HSM's deposit seed must give
+    /// it), whose coins are signed only as sweeps into the station's other vaults.
+    deposit: Option<bitcoin::bip32::Xpub>,
     kind: Kind,
 }
 
@@ -88,13 +91,14 @@ fn single_key(k: &Dpk) -> Option<PublicKey> {
 
 impl Vaults {
     /// The station's own single-key vaults plus the registered descriptors
-    /// (`(name, network, descriptor)`). A registered descriptor must be segwit v0
-    /// (`wpkh` or `wsh`), include this station's key for its network and no key of the
-    /// station for another network, and, when ranged, name receive and change branches
-    /// as `<0;1>/*` with unhardened wildcards.
+    /// (`(name, network, descriptor, deposit account)`). A registered descriptor must be
+    /// segwit v0 (`wpkh` or `wsh`), include this station's key for its network and no
+    /// key of the station for another network, and, when ranged, name receive and change
+    /// branches as `<0;1>/*` with unhardened wildcards. A deposit account is
+    /// `wpkh(account-xpub/<0;1>/*)` (see [`super::deposits`]).
     pub fn new(
         keys: &StationKeys,
-        registered: &[(String, String, String)],
+        registered: &[(String, String, String, bool)],
     ) -> Result<Self, VaultError> {
         let mut vaults = Vec::new();
         for (n, k) in &keys.bitcoin {
@@ -114,13 +118,75 @@ impl Vaults {
                 name: format!("the station's own {} key", n.name()),
                 network: *n,
                 own: true,
+                deposit: None,
                 kind: Kind::Definite(Box::new(d)),
             });
         }
-        for (name, network, descriptor) in registered {
-            vaults.push(Self::register(keys, name, network, descriptor)?);
+        for (name, network, descriptor, deposit) in registered {
+            let v = if *deposit {
+                Self::register_deposits(name, network, descriptor)?
+            } else {
+                Self::register(keys, name, network, descriptor)?
+            };
+            vaults.push(v);
         }
         Ok(Self { vaults })
+    }
+
+    /// A deposit account: `wpkh(xpub/<0;1>/*)`, one extended key, unhardened.
+    fn register_deposits(name: &str, network: &str, descriptor: &str) -> Result<Vault, VaultError> {
+        let err = |why: &str| VaultError {
+            name: name.to_string(),
+            why: why.to_string(),
+        };
+        let shape = "a deposit account is wpkh(xpub/<0;1>/*) with one account key";
+        let network = match Network::parse(network) {
+            Ok(Network::Bitcoin(n)) => n,
+            _ => return Err(err("not a Bitcoin network")),
+        };
+        let d = Descriptor::<Dpk>::from_str(descriptor).map_err(|e| err(&e.to_string()))?;
+        let Descriptor::Wpkh(w) = &d else {
+            return Err(err(shape));
+        };
+        let DescriptorPublicKey::MultiXPub(x) = w.as_inner() else {
+            return Err(err(shape));
+        };
+        let plain = x.derivation_paths.paths().len() == 2
+            && x.derivation_paths
+                .paths()
+                .iter()
+                .enumerate()
+                .all(|(b, p)| p.as_ref() == [ChildNumber::Normal { index: b as u32 }]);
+        if x.wildcard != Wildcard::Unhardened || !plain {
+            return Err(err(shape));
+        }
+        if bitcoin::NetworkKind::from(network.to_bitcoin()) != x.xkey.network {
+            return Err(err("its account key is for another network"));
+        }
+        let account = x.xkey;
+        let mut v = Self::ranged(name, network, d).map_err(|e| err(&e))?;
+        v.deposit = Some(account);
+        Ok(v)
+    }
+
+    fn ranged(name: &str, network: BitcoinNetwork, d: Descriptor<Dpk>) -> Result<Vault, String> {
+        let branches = d.into_single_descriptors().map_err(|e| e.to_string())?;
+        let [receive, change] = <[_; 2]>::try_from(branches).map_err(|_| {
+            "a ranged vault names its receive and change branches as <0;1>/*".to_string()
+        })?;
+        if !branch_is(&receive, RECEIVE) || !branch_is(&change, CHANGE) {
+            return Err("a ranged vault names its receive and change branches as <0;1>/*".into());
+        }
+        Ok(Vault {
+            name: name.to_string(),
+            network,
+            own: false,
+            deposit: None,
+            kind: Kind::Ranged {
+                receive: Box::new(receive),
+                change: Box::new(change),
+            },
+        })
     }
 
     fn register(
@@ -187,34 +253,18 @@ impl Vaults {
                 "hardened wildcards cannot be derived from public keys".into()
             ));
         }
-        let kind = if !d.has_wildcard() {
-            if d.is_multipath() {
-                return Err(err("multipath keys without a wildcard".into()));
-            }
-            Kind::Definite(Box::new(d))
-        } else {
-            let branches = d
-                .clone()
-                .into_single_descriptors()
-                .map_err(|e| err(e.to_string()))?;
-            let [receive, change] = <[_; 2]>::try_from(branches).map_err(|_| {
-                err("a ranged vault names its receive and change branches as <0;1>/*".into())
-            })?;
-            if !branch_is(&receive, RECEIVE) || !branch_is(&change, CHANGE) {
-                return Err(err(
-                    "a ranged vault names its receive and change branches as <0;1>/*".into(),
-                ));
-            }
-            Kind::Ranged {
-                receive: Box::new(receive),
-                change: Box::new(change),
-            }
-        };
+        if d.has_wildcard() {
+            return Self::ranged(name, network, d).map_err(err);
+        }
+        if d.is_multipath() {
+            return Err(err("multipath keys without a wildcard".into()));
+        }
         Ok(Vault {
             name: name.to_string(),
             network,
             own: false,
-            kind,
+            deposit: None,
+            kind: Kind::Definite(Box::new(d)),
         })
     }
 
@@ -244,6 +294,24 @@ impl Vaults {
             .iter()
             .enumerate()
             .find_map(|(i, v)| v.prove(i, script, &at, &[RECEIVE, CHANGE], u32::MAX))
+    }
+
+    /// Proves `script` (an output of a sweep of deposit coins) pays one of the station's
+    /// vaults on `network` other than a deposit account: a receive or change address at
+    /// an index no higher than `limit`, or a definite vault's one script.
+    pub fn pays_vault(
+        &self,
+        network: BitcoinNetwork,
+        script: &Script,
+        output: &Output,
+        limit: u32,
+    ) -> Option<Owned> {
+        let at = candidates(output.bip32_derivation.values().map(|(_, p)| p.as_ref()));
+        self.vaults
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.network == network && v.deposit.is_none())
+            .find_map(|(i, v)| v.prove(i, script, &at, &[RECEIVE, CHANGE], limit))
     }
 
     /// Proves `script` (an output) is change back to one of `spent` (the vaults the
@@ -329,11 +397,20 @@ impl Vault {
         self.own
     }
 
+    /// A deposit account's registered account key.
+    pub fn deposit_account(&self) -> Option<&bitcoin::bip32::Xpub> {
+        self.deposit.as_ref()
+    }
+
     /// Says where: `vault cold, change address 5`, `vault cold` or the station's own key.
     pub fn describe(&self, at: Option<(u32, u32)>) -> String {
         match at {
             None if self.is_own() => self.name.clone(),
+            None if self.deposit.is_some() => format!("deposit account {}", self.name),
             None => format!("vault {}", self.name),
+            Some((_, i)) if self.deposit.is_some() => {
+                format!("deposit account {}, address {i}", self.name)
+            }
             Some((b, i)) => format!(
                 "vault {}, {} address {i}",
                 self.name,

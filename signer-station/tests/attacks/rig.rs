@@ -187,6 +187,7 @@ pub fn attack_policy(vault: &str) -> Policy {
         name: "cold".into(),
         network: "regtest".into(),
         descriptor: vault.into(),
+        deposit: false,
     }];
     p
 }

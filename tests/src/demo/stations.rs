@@ -173,6 +173,7 @@ pub(super) fn register_vault(
             name: name.into(),
             network: "regtest".into(),
             descriptor: descriptor.into(),
+            deposit: false,
         });
     let signed = policy::sign(&s.session, &s.keys.identity, p)?;
     // The newly signed policy replaces the old one (as `ceremony register` does).

@@ -44,10 +44,17 @@ pub fn run(dir: &StationDir, hsm: &YubiHsm, a: &RegisterArgs) -> Result<(), Stri
     .map_err(|e| format!("{policy_path}: {e}"))?;
     // Every registered vault must be one this station can sign for; custodians compare
     // its first address with the coordinator's before the policy is signed.
-    let registered: Vec<(String, String, String)> = p
+    let registered: Vec<(String, String, String, bool)> = p
         .vaults
         .iter()
-        .map(|v| (v.name.clone(), v.network.clone(), v.descriptor.clone()))
+        .map(|v| {
+            (
+                v.name.clone(),
+                v.network.clone(),
+                v.descriptor.clone(),
+                v.deposit,
+            )
+        })
         .collect();
     let vaults = Vaults::new(&keys, &registered).map_err(|e| e.to_string())?;
     for (i, v) in p.vaults.iter().enumerate() {

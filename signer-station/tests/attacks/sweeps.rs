@@ -1,0 +1,237 @@
+//! Sweeps of deposit coins. The station's deposit account (its HSM's deposit seed,
+//! registered in the policy) holds coins that it signs only as a sweep: every output to
+//! one of its own vaults on the network, the fee within the collection cost rule. A
+//! compromised coordinator tries to pay those coins elsewhere, to pay too much fee, or to
+//! pass a coin of another key off as a deposit.
+
+use std::str::FromStr;
+
+use bitcoin::bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub};
+use bitcoin::secp256k1::Secp256k1;
+use bitcoin::{PublicKey, Transaction};
+use signer_station::station::deposits;
+use signer_station::station::policy::RegisteredVault;
+
+use super::*;
+
+/// The rig with the station's regtest deposit account registered (its descriptor read
+/// from the HSM's seed, as the custodians register it).
+fn with_deposits(r: &mut Rig) -> (Fingerprint, Xpub) {
+    let key = deposits::account_key(&r.h.hsm, REGTEST).unwrap();
+    let mut p = r.station().policy().clone();
+    p.vaults.push(RegisteredVault {
+        name: "deposits".into(),
+        network: "regtest".into(),
+        descriptor: format!("wpkh({key}/<0;1>/*)"),
+        deposit: true,
+    });
+    r.station().set_policy(p, NOW).unwrap();
+    assert!(
+        r.station().vault_error().is_none(),
+        "{:?}",
+        r.station().vault_error()
+    );
+    let (origin, xpub) = key.trim_start_matches('[').split_once(']').unwrap();
+    let fp = Fingerprint::from_str(&origin[..8]).unwrap();
+    (fp, Xpub::from_str(xpub).unwrap())
+}
+
+/// A coin of account `(fp, xpub)` at (branch, index), and the input's declared path.
+fn deposit_coin(
+    r: &mut Rig,
+    (fp, xpub): (Fingerprint, Xpub),
+    at: (u32, u32),
+    sat: u64,
+) -> (Transaction, Deposit) {
+    let secp = Secp256k1::verification_only();
+    let child = xpub
+        .derive_pub(
+            &secp,
+            &[
+                ChildNumber::from_normal_idx(at.0).unwrap(),
+                ChildNumber::from_normal_idx(at.1).unwrap(),
+            ],
+        )
+        .unwrap();
+    let pk = PublicKey::new(child.public_key);
+    let script = ScriptBuf::new_p2wpkh(&pk.wpubkey_hash().unwrap());
+    let path = deposits::account_path(REGTEST).extend([
+        ChildNumber::from_normal_idx(at.0).unwrap(),
+        ChildNumber::from_normal_idx(at.1).unwrap(),
+    ]);
+    (
+        r.coin(script, sat),
+        Deposit {
+            pk: child.public_key,
+            fp,
+            path,
+        },
+    )
+}
+
+struct Deposit {
+    pk: bitcoin::secp256k1::PublicKey,
+    fp: Fingerprint,
+    path: DerivationPath,
+}
+
+/// A sweep PSBT of `coins` to `outputs`, each input naming its deposit path.
+fn sweep(
+    r: &Rig,
+    coins: &[(Transaction, Deposit)],
+    outputs: &[(ScriptBuf, u64, Option<VaultPath>)],
+) -> bitcoin::psbt::Psbt {
+    let inputs: Vec<(&Transaction, Option<VaultPath>)> =
+        coins.iter().map(|(t, _)| (t, None)).collect();
+    let mut psbt = r.psbt(&inputs, outputs);
+    for (i, (_, d)) in coins.iter().enumerate() {
+        psbt.inputs[i]
+            .bip32_derivation
+            .insert(d.pk, (d.fp, d.path.clone()));
+    }
+    psbt
+}
+
+fn sweep_request(r: &Rig, psbt: &bitcoin::psbt::Psbt) -> SignRequest {
+    r.request_as(
+        vec![btc_payload(psbt, "regtest")],
+        Purpose::Sweep,
+        &[10, 11],
+    )
+}
+
+/// Another seed's account, at the station's origin: what a coordinator would pass off.
+fn foreign_account(fp: Fingerprint) -> (Fingerprint, Xpub) {
+    let secp = Secp256k1::new();
+    let m = bitcoin::bip32::Xpriv::new_master(bitcoin::Network::Regtest, &[5; 32]).unwrap();
+    let a = m
+        .derive_priv(&secp, &deposits::account_path(REGTEST))
+        .unwrap();
+    (fp, Xpub::from_priv(&secp, &a))
+}
+
+attacks! {
+    // Deposit coins to an allow-listed address: a withdrawal, not a sweep.
+    btc_sweep_paying_an_allow_listed_address => DISALLOWED; |r| {
+        let acct = with_deposits(r);
+        let coins = [deposit_coin(r, acct, (0, 0), 100_000)];
+        let psbt = sweep(r, &coins, &[(pay(2), 99_000, None)]);
+        r.attempt(&sweep_request(r, &psbt))
+    };
+    // "Change" back to a deposit address: deposit coins move only into a vault.
+    btc_sweep_back_into_the_deposit_account => DISALLOWED; |r| {
+        let acct = with_deposits(r);
+        let coins = [deposit_coin(r, acct, (0, 1), 100_000)];
+        let back = deposit_coin(r, acct, (1, 3), 1).0.output[0].script_pubkey.clone();
+        let psbt = sweep(r, &coins, &[(r.vault_script(0, 2), 50_000, Some((0, 2))), (back, 49_000, None)]);
+        r.attempt(&sweep_request(r, &psbt))
+    };
+    // Into the station's own wallet of another network: not a vault of this network.
+    btc_sweep_into_a_wallet_of_another_network => DISALLOWED; |r| {
+        let acct = with_deposits(r);
+        let coins = [deposit_coin(r, acct, (0, 2), 100_000)];
+        let other = single_of(&r.h.keys, BitcoinNetwork::Testnet);
+        let psbt = sweep(r, &coins, &[(other, 99_000, None)]);
+        r.attempt(&sweep_request(r, &psbt))
+    };
+    // 7 % of what it collects in fees (under the network's fee cap of 20,000 sat).
+    btc_sweep_fee_over_its_share => FEE; |r| {
+        let acct = with_deposits(r);
+        let coins = [deposit_coin(r, acct, (0, 3), 100_000)];
+        let psbt = sweep(r, &coins, &[(r.vault_script(0, 1), 93_000, Some((0, 1)))]);
+        r.attempt(&sweep_request(r, &psbt))
+    };
+    // A coin of another seed's key at the station's fingerprint and path.
+    btc_foreign_coin_passed_off_as_a_deposit => FOREIGN_INPUT; |r| {
+        let (fp, _) = with_deposits(r);
+        let coins = [deposit_coin(r, foreign_account(fp), (0, 4), 100_000)];
+        let psbt = sweep(r, &coins, &[(r.vault_script(0, 1), 99_000, Some((0, 1)))]);
+        r.attempt(&sweep_request(r, &psbt))
+    };
+    // Deposit coins with a vault coin: the vault's value could pose as the sweep's.
+    btc_deposit_coins_spent_with_a_vault_coin => DISALLOWED; |r| {
+        let acct = with_deposits(r);
+        let coin = deposit_coin(r, acct, (0, 5), 100_000);
+        let vault = r.vault_coin(6, 100_000);
+        let mut psbt = r.psbt(&[(&coin.0, None), (&vault, Some((0, 6)))], &[(pay(2), 199_000, None)]);
+        psbt.inputs[0].bip32_derivation.insert(coin.1.pk, (coin.1.fp, coin.1.path.clone()));
+        r.attempt(&sweep_request(r, &psbt))
+    };
+}
+
+controls! {
+    control_btc_sweep_of_deposit_coins_into_the_vault; |r| {
+        let acct = with_deposits(r);
+        let coins = [
+            deposit_coin(r, acct, (0, 0), 60_000),
+            deposit_coin(r, acct, (0, 7), 40_000),
+            deposit_coin(r, acct, (1, 2), 50_000),
+        ];
+        let psbt = sweep(r, &coins, &[(r.vault_script(0, 3), 149_000, Some((0, 3)))]);
+        let resp = r.attempt(&sweep_request(r, &psbt));
+        if let Ok(resp) = &resp {
+            verify_sweep(resp, &coins);
+        }
+        resp
+    };
+}
+
+/// Each input of the answer carries a signature by its deposit key that Bitcoin Core's
+/// interpreter accepts.
+fn verify_sweep(resp: &SignResponse, coins: &[(Transaction, Deposit)]) {
+    let Outcome::Signed(sigs) = &resp.outcome else {
+        panic!("not signed")
+    };
+    let PayloadSignature::Psbt(bytes) = &sigs[0] else {
+        panic!("not a PSBT")
+    };
+    let mut psbt = bitcoin::psbt::Psbt::deserialize(bytes).unwrap();
+    for (i, (_, d)) in coins.iter().enumerate() {
+        let pk = PublicKey::new(d.pk);
+        let sig = *psbt.inputs[i]
+            .partial_sigs
+            .get(&pk)
+            .expect("a signature by the deposit key");
+        let mut w = bitcoin::Witness::new();
+        w.push(sig.to_vec());
+        w.push(pk.to_bytes());
+        psbt.inputs[i].final_script_witness = Some(w);
+    }
+    let tx = psbt.extract_tx().unwrap();
+    let prevouts: Vec<_> = coins
+        .iter()
+        .map(|(t, _)| (t.compute_txid(), t.output[0].clone()))
+        .collect();
+    tx.verify(|o| {
+        prevouts
+            .iter()
+            .find(|(id, _)| *id == o.txid)
+            .map(|(_, out)| out.clone())
+    })
+    .expect("Bitcoin Core's interpreter accepts every input");
+}
+
+/// A policy naming an account key the HSM's seed does not give: its "deposits" are
+/// never signed (the key to sign is not there), and nothing is released.
+#[test]
+fn a_registered_account_not_from_the_seed_signs_nothing() {
+    let mut r = Rig::new("sweep-foreign-account");
+    let (fp, _) = with_deposits(&mut r);
+    let (_, foreign) = foreign_account(fp);
+    let mut p = r.station().policy().clone();
+    p.vaults.retain(|v| !v.deposit);
+    p.vaults.push(RegisteredVault {
+        name: "deposits".into(),
+        network: "regtest".into(),
+        descriptor: format!("wpkh([{fp}/84h/1h/0h]{foreign}/<0;1>/*)"),
+        deposit: true,
+    });
+    r.station().set_policy(p, NOW).unwrap();
+    let coins = [deposit_coin(&mut r, (fp, foreign), (0, 1), 100_000)];
+    let psbt = sweep(&r, &coins, &[(r.vault_script(0, 1), 99_000, Some((0, 1)))]);
+    let e = r
+        .attempt(&sweep_request(&r, &psbt))
+        .expect_err("nothing signed");
+    assert_eq!(e.code(), 70, "{e}");
+    assert!(e.to_string().contains("deposit seed"), "{e}");
+}
