@@ -19,12 +19,15 @@ use super::Context;
 use crate::hsm::{KeyInfo, SigningBackend};
 use crate::sign::sign_secp256k1;
 
+/// One input to sign: its index, the script its signature commits to, whether it is
+/// P2WSH, its value in satoshi, and its (branch, index) in a deposit account.
+type ToSign = (usize, ScriptBuf, bool, u64, Option<(u32, u32)>);
+
 /// What to sign in a PSBT.
 #[derive(Debug, Clone)]
 pub struct BtcPrepared {
     psbt: Psbt,
-    /// (input index, script code, is P2WSH, value in satoshi, deposit path).
-    inputs: Vec<(usize, ScriptBuf, bool, u64, Option<(u32, u32)>)>,
+    inputs: Vec<ToSign>,
     network: BitcoinNetwork,
     /// A sweep of deposit coins: the registered deposit account key.
     deposit: Option<bitcoin::bip32::Xpub>,
