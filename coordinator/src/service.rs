@@ -378,8 +378,22 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     pipeline.deposits = chains
         .deposits
         .into_iter()
-        .map(|d| crate::treasury::Deposits::new(d).map_err(|e| anyhow!("chains file: {e}")))
+        .map(|d| {
+            crate::treasury::Deposits::new(d)
+                .map(Arc::new)
+                .map_err(|e| anyhow!("chains file: {e}"))
+        })
         .collect::<Result<_>>()?;
+    // Each pool's sweeps go into its network's Bitcoin vault.
+    for d in &pipeline.deposits {
+        if let Some(vault) = pipeline
+            .adapter(&d.config.network)
+            .ok()
+            .and_then(|a| a.as_bitcoin())
+        {
+            let _ = vault.deposits.set(d.clone());
+        }
+    }
     pipeline.approvals_required = args.approvals.unwrap_or(2);
     pipeline.allow_mock_hsm = args.allow_mock_hsm;
     // The lease owner names this replica, stably across restarts: a coordinator that

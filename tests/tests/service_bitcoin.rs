@@ -11,6 +11,8 @@ mod batch;
 mod btc_common;
 #[path = "service_bitcoin/console.rs"]
 mod console;
+#[path = "service_bitcoin/sweep.rs"]
+mod sweep;
 mod tamper;
 
 use std::path::PathBuf;

@@ -270,6 +270,7 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(requests::cancel_request))
         .routes(routes!(requests::replace_request))
         .routes(routes!(requests::consolidate))
+        .routes(routes!(requests::sweep))
         .routes(routes!(requests::review_request))
         .routes(routes!(requests::me))
         .routes(routes!(history::history))

@@ -214,7 +214,7 @@ pub(super) async fn replace_request(api: Api, Id(id): Id, body: Body<Replace>) -
     .await
 }
 
-/// Which vault to consolidate.
+/// Which vault to consolidate or sweep into.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Consolidate {
@@ -262,6 +262,52 @@ pub(super) async fn consolidate(api: Api, body: Body<Consolidate>) -> Response {
             replaces: None,
         };
         // Nothing leaves the vault: nothing for the limits to count.
+        stored(st, caller, key, &req, 0)
+    })
+    .await
+}
+
+/// Sweep a network's deposit addresses into its vault (role: treasury)
+///
+/// Makes a request (purpose `sweep`) spending the coins of the sweep plan's first batch
+/// into one output to the vault: built from the deposit pool, signed by the station
+/// whose deposit account the pool is, under the collection cost rule there too.
+#[utoipa::path(post, path = "/v1/sweeps", tag = "treasury",
+    params(("Idempotency-Key" = String, Header, description = "1 to 200 characters; the same key answers with the first request")),
+    request_body = Consolidate,
+    responses(
+        (status = 201, description = "the sweep, with the risk outcome", body = Created),
+        (status = 200, description = "a replay of the same key: nothing new stored", body = Created),
+        (status = 422, description = "no deposit pool or Bitcoin vault on the network, or an unknown field", body = ErrorBody),
+    ))]
+pub(super) async fn sweep(api: Api, body: Body<Consolidate>) -> Response {
+    let key = api.header(axum::http::HeaderName::from_static("idempotency-key"));
+    api.run(&["treasury"], move |st, caller| {
+        let network = body.get()?.network;
+        let key = idempotency_key(&key)?;
+        let unprocessable = |m: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, m);
+        let vault = st
+            .pipeline
+            .adapter(&network)
+            .ok()
+            .and_then(|a| a.as_bitcoin())
+            .filter(|v| v.deposits.get().is_some())
+            .ok_or_else(|| {
+                unprocessable(format!(
+                    "{network}: no deposit pool and Bitcoin vault to sweep into"
+                ))
+            })?;
+        let req = CreateRequest {
+            network,
+            asset: "native".into(),
+            destination: crate::chain::ChainAdapter::vault_address(vault, &st.pipeline.ctx)?,
+            amount: "0".into(),
+            purpose: crate::risk::Purpose::Sweep,
+            memo: "sweep of the deposit addresses into the vault".into(),
+            batch: Vec::new(),
+            replaces: None,
+        };
+        // The exchange's own deposits come home: nothing for the limits to count.
         stored(st, caller, key, &req, 0)
     })
     .await

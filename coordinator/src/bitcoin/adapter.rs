@@ -37,6 +37,9 @@ pub struct BtcChain {
     /// Watch-only wallets of this network's balance watches, synced at each check.
     #[debug(skip)]
     watched: Mutex<HashMap<String, Vault>>,
+    /// The deposit pool of this network, whose sweeps this vault receives.
+    #[debug(skip)]
+    pub deposits: std::sync::OnceLock<std::sync::Arc<crate::treasury::Deposits>>,
 }
 
 /// A stored PSBT (hex).
@@ -92,6 +95,7 @@ impl BtcChain {
             source,
             vault: Mutex::new(None),
             watched: Mutex::default(),
+            deposits: std::sync::OnceLock::new(),
         }
     }
 
@@ -203,6 +207,7 @@ impl ChainAdapter for BtcChain {
             .collect::<Result<Vec<_>, PipelineError>>()?;
         let consolidation =
             body.purpose == crate::risk::Purpose::Consolidation && body.amount == "0";
+        let sweep = body.purpose == crate::risk::Purpose::Sweep && body.amount == "0";
         // One replica at a time picks a vault's coins.
         ctx.lease(
             &format!("coins:{}:{}", body.network, self.config.name),
@@ -227,6 +232,20 @@ impl ChainAdapter for BtcChain {
             excluded.extend(psbt.unsigned_tx.input.iter().map(|i| i.previous_output));
         }
         let psbt = self.with_vault(ctx, |v| {
+            if sweep {
+                // The deposit pool's coins into the vault (the station's deposit keys sign).
+                let deposits = self.deposits.get().ok_or_else(|| {
+                    refused(format!(
+                        "no deposit pool is configured for {}",
+                        body.network
+                    ))
+                })?;
+                let own = v.address().script_pubkey();
+                if recipients[0].0.assume_checked_ref().script_pubkey() != own {
+                    return Err(refused("a sweep pays the vault itself"));
+                }
+                return deposits.sweep_psbt(ctx, self, own, &excluded);
+            }
             if consolidation {
                 // Every free coin into one output, back to the vault.
                 if recipients[0].0.assume_checked_ref().script_pubkey()
@@ -288,22 +307,28 @@ impl ChainAdapter for BtcChain {
         }
         let mut combined = super::combine(&base, &parts)
             .map_err(|e| refused(format!("a station's signatures cannot be used: {e}")))?;
-        if parts.len() < self.config.threshold {
+        // A sweep is signed by the one station holding the deposit account.
+        let sweep = crate::chain::Body::of(row)?.purpose == crate::risk::Purpose::Sweep;
+        let threshold = if sweep { 1 } else { self.config.threshold };
+        if parts.len() < threshold {
             if row.state == State::Exported && !parts.is_empty() {
                 return Ok(ctx.store.transition(
                     id,
                     Event::PartiallySigned,
                     "coordinator",
-                    json!({"signed_by": parts.len(), "threshold": self.config.threshold}),
+                    json!({"signed_by": parts.len(), "threshold": threshold}),
                     now,
                 )?);
             }
             return Ok(row.clone());
         }
-        let tx = self.with_vault(ctx, |v| {
-            v.finalize(&mut combined)
-                .map_err(|e| refused(format!("cannot finalise: {e}")))
-        })?;
+        let tx = match self.deposits.get().filter(|_| sweep) {
+            Some(d) => d.finalize(&mut combined)?,
+            None => self.with_vault(ctx, |v| {
+                v.finalize(&mut combined)
+                    .map_err(|e| refused(format!("cannot finalise: {e}")))
+            })?,
+        };
         let prevouts: HashMap<bitcoin::OutPoint, bitcoin::TxOut> = combined
             .unsigned_tx
             .input

@@ -2,8 +2,8 @@
 
 use bdk_wallet::bitcoin::hashes::Hash as _;
 use bdk_wallet::bitcoin::{
-    absolute, Address, Amount, Block, FeeRate, Network, OutPoint, Psbt, PublicKey, Transaction,
-    TxOut,
+    absolute, Address, Amount, Block, FeeRate, Network, OutPoint, Psbt, PublicKey, ScriptBuf,
+    Transaction, TxOut,
 };
 use bdk_wallet::chain::BlockId;
 use bdk_wallet::{KeychainKind, SignOptions, Wallet};
@@ -265,6 +265,23 @@ impl Vault {
             .fee_rate(fee_rate)
             .nlocktime(absolute::LockTime::ZERO)
             .include_output_redeem_witness_script();
+        b.finish().map_err(|e| BuildError::Create(e.to_string()))
+    }
+
+    /// Exactly `coins` (of this wallet) into one output to `to`, less the fee.
+    pub fn sweep_coins(
+        &mut self,
+        coins: &[OutPoint],
+        to: ScriptBuf,
+        fee_rate: FeeRate,
+    ) -> Result<Psbt, BuildError> {
+        let mut b = self.wallet.build_tx();
+        b.add_utxos(coins)
+            .map_err(|e| BuildError::Create(e.to_string()))?
+            .manually_selected_only()
+            .drain_to(to)
+            .fee_rate(fee_rate)
+            .nlocktime(absolute::LockTime::ZERO);
         b.finish().map_err(|e| BuildError::Create(e.to_string()))
     }
 

@@ -48,7 +48,7 @@ pub struct Pipeline {
     /// Watched warm wallets.
     pub watches: Vec<Watch>,
     /// Deposit address pools.
-    pub deposits: Vec<Deposits>,
+    pub deposits: Vec<Arc<Deposits>>,
     pub(crate) last_watch: Mutex<std::collections::HashMap<String, u64>>,
     /// Confirmed requests still watched for reorgs (`None` until read from the store
     /// after a start).

@@ -163,3 +163,60 @@ impl Deposits {
         ))
     }
 }
+
+impl Deposits {
+    /// A sweep of the plan's first batch into `to`, never spending `exclude` (coins other
+    /// requests hold): every coin of the batch's addresses in, one output to `to`. The
+    /// inputs name their paths in the deposit account, where the station proves them.
+    pub fn sweep_psbt(
+        &self,
+        ctx: &Ctx,
+        chain: &BtcChain,
+        to: bitcoin::ScriptBuf,
+        exclude: &[bitcoin::OutPoint],
+    ) -> Result<bitcoin::Psbt, PipelineError> {
+        let plan = self.sweep_plan(ctx, chain)?;
+        let batch = plan.batches.first().ok_or_else(|| {
+            crate::chain::refused(format!(
+                "nothing to sweep on {}: no address holds {} sat or more at a fee within {}‰",
+                self.config.network, self.config.sweep_threshold_sat, self.config.max_fee_per_mille
+            ))
+        })?;
+        let rate = chain
+            .source
+            .fee_rate(chain.config.fee_target)
+            .map_err(chain_err)?;
+        let network = chain.network()?;
+        let mut wallet = self.wallet.lock().unwrap_or_else(|p| p.into_inner());
+        let coins: Vec<bitcoin::OutPoint> = wallet
+            .utxos()
+            .into_iter()
+            .filter(|(o, out)| {
+                !exclude.contains(o)
+                    && bitcoin::Address::from_script(&out.script_pubkey, network)
+                        .is_ok_and(|a| batch.addresses.contains(&a.to_string()))
+            })
+            .map(|(o, _)| o)
+            .collect();
+        if coins.is_empty() {
+            return Err(crate::chain::refused(
+                "the coins to sweep are held by another request",
+            ));
+        }
+        wallet
+            .sweep_coins(&coins, to, rate)
+            .map_err(|e| crate::chain::refused(format!("cannot build the sweep: {e}")))
+    }
+
+    /// Finalises a sweep signed by the station's deposit keys.
+    pub fn finalize(
+        &self,
+        psbt: &mut bitcoin::Psbt,
+    ) -> Result<bitcoin::Transaction, PipelineError> {
+        self.wallet
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .finalize(psbt)
+            .map_err(|e| crate::chain::refused(format!("cannot finalise the sweep: {e}")))
+    }
+}

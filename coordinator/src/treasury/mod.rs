@@ -33,6 +33,7 @@ impl crate::pipeline::Pipeline {
         self.deposits
             .iter()
             .find(|d| d.config.network == network)
+            .map(|d| d.as_ref())
             .ok_or_else(|| {
                 PipelineError::Unconfigured(format!("no deposit pool configured for {network}"))
             })

@@ -16,7 +16,7 @@ use super::exe;
 const RECIPIENTS: u32 = 200;
 
 /// Approved by both approvers, exported, signed by the station, imported: confirmed.
-fn through(
+pub(super) fn through(
     svc: &Service,
     desk: &Desks,
     st: &mut btc_common::Registered,
