@@ -31,8 +31,17 @@ pub fn run(dir: &StationDir, hsm: &YubiHsm) -> Result<(), String> {
             airgap_protocol::summary::solana::b58(&pk)
         ));
     }
+    // The deposit accounts (public): each to register in the policy as a deposit vault
+    // (`"deposit": true`) and to give the coordinator's `[[deposits]]` as its xpub.
+    let mut accounts = Vec::new();
+    for n in keys.bitcoin.keys() {
+        let d = signer_station::station::deposits::descriptor(hsm, *n).map_err(|e| e.to_string())?;
+        parts.push(format!("deposits:{} {d}", n.name()));
+        accounts.push(format!("  {}: {d}", n.name()));
+    }
     let detail = parts.join(", ");
     log(&mut dir.ledger()?, hsm, "keys generate", detail.clone())?;
     println!("keys generated: {detail}");
+    println!("deposit accounts (register as deposit vaults; the key inside wpkh(…/<0;1>/*) is the coordinator's [[deposits]] xpub):\n{}", accounts.join("\n"));
     Ok(())
 }
