@@ -16,6 +16,7 @@ pub mod server;
 pub mod service;
 pub mod solana;
 pub mod store;
+pub mod tokens;
 pub mod treasury;
 pub mod webhook;
 mod worker;

@@ -22,7 +22,7 @@ enum Command {
     Serve(Box<coordinator::service::ServeArgs>),
     /// API tokens.
     #[command(subcommand)]
-    Token(coordinator::service::TokenCommand),
+    Token(coordinator::tokens::TokenCommand),
     /// The hash-chained audit table: verify, export.
     #[command(subcommand)]
     Audit(coordinator::audit::command::AuditCommand),
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Serve(a) => coordinator::service::serve(a),
-        Command::Token(c) => coordinator::service::token(c),
+        Command::Token(c) => coordinator::tokens::run(c),
         Command::Audit(c) => coordinator::audit::command::run(c),
         Command::Keys(c) => commands::bundle::run(&usb_transfer::cli::Command::Keys(c.clone())),
         Command::Bundle(c) => commands::bundle::run(&usb_transfer::cli::Command::Bundle(c.clone())),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::api::{router, token_hash, AppState, Config, ROLES};
+use crate::api::{router, AppState, Config};
 use crate::audit;
 use crate::risk::RiskConfig;
 use crate::store::{Sqlite, Store};
@@ -143,6 +143,10 @@ pub struct ServeArgs {
     /// Approvals a request needs [default: 2].
     #[arg(long, value_name = "N")]
     pub approvals: Option<usize>,
+    /// Requests a minute per API token, in bursts of as many; over it, 429 [default: 1200;
+    /// 0: no limit].
+    #[arg(long, value_name = "N", env = "STRONGROOM_RATE_LIMIT")]
+    pub rate_limit: Option<u32>,
     /// How often the worker moves requests on, milliseconds [default: 2000].
     #[arg(long, value_name = "MS")]
     pub poll_ms: Option<u64>,
@@ -201,6 +205,7 @@ impl ServeArgs {
                 .clone()
                 .or(file.webhook_secret_file),
             approvals: self.approvals.or(file.approvals),
+            rate_limit: self.rate_limit.or(file.rate_limit),
             poll_ms: self.poll_ms.or(file.poll_ms),
             replica: self.replica.clone().or(file.replica),
             allow_mock_hsm: self.allow_mock_hsm || file.allow_mock_hsm,
@@ -209,23 +214,6 @@ impl ServeArgs {
             fault_crash_after: self.fault_crash_after.clone(),
         })
     }
-}
-
-/// `coordinator token …`.
-#[derive(Debug, Clone, clap::Subcommand)]
-pub enum TokenCommand {
-    /// Create an API token (printed once; stored hashed).
-    Add {
-        /// Who the token is for.
-        #[arg(long, value_name = "NAME")]
-        principal: String,
-        /// Roles: admin, treasury, approver, risk, auditor, warm-tier.
-        #[arg(long, value_delimiter = ',', required = true, value_name = "ROLE,…")]
-        roles: Vec<String>,
-        /// Where the database is.
-        #[command(flatten)]
-        db: DbArgs,
-    },
 }
 
 /// The default risk rules for a fresh install (regtest and devnets only, small limits).
@@ -420,7 +408,8 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             },
             Box::new(now),
         )
-        .with_pipeline(pipeline),
+        .with_pipeline(pipeline)
+        .with_rate_limit(args.rate_limit.unwrap_or(crate::api::DEFAULT_RATE)),
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -497,24 +486,4 @@ fn webhook(args: &ServeArgs) -> Result<Option<crate::webhook::Webhook>> {
     let hook = crate::webhook::Webhook::new(url, secret).map_err(|e| anyhow!(e))?;
     println!("webhook: {url}");
     Ok(Some(hook))
-}
-
-/// `coordinator token add`.
-pub fn token(command: &TokenCommand) -> Result<()> {
-    let TokenCommand::Add {
-        principal,
-        roles,
-        db,
-    } = command;
-    if let Some(r) = roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
-        bail!("unknown role {r:?} ({})", ROLES.join(", "));
-    }
-    let mut raw = [0u8; 32];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut raw)?;
-    let token = format!("sr_{}", hex::encode(raw));
-    let store = db.open(true)?;
-    store.add_token(&token_hash(&token), principal, roles, now())?;
-    // Shown once; only its hash is stored.
-    println!("{token}");
-    Ok(())
 }

@@ -18,6 +18,8 @@ mod documents;
 mod pages;
 #[path = "api/signing.rs"]
 mod signing;
+#[path = "api/tokens.rs"]
+mod tokens;
 
 const RISK: &str = include_str!("api/risk.toml");
 

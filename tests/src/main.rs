@@ -34,7 +34,7 @@ enum CoordinatorCommand {
     Serve(Box<coordinator::service::ServeArgs>),
     /// API tokens.
     #[command(subcommand)]
-    Token(coordinator::service::TokenCommand),
+    Token(coordinator::tokens::TokenCommand),
     /// The audit table: verify, export.
     #[command(subcommand)]
     Audit(coordinator::audit::command::AuditCommand),
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Coordinator(CoordinatorCommand::Serve(a)) => coordinator::service::serve(a),
-        Command::Coordinator(CoordinatorCommand::Token(c)) => coordinator::service::token(c),
+        Command::Coordinator(CoordinatorCommand::Token(c)) => coordinator::tokens::run(c),
         Command::Coordinator(CoordinatorCommand::Audit(c)) => coordinator::audit::command::run(c),
         Command::Approver(c) => approver::cli::run(c),
     };

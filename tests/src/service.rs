@@ -74,6 +74,13 @@ impl Service {
             .args(["coordinator", "serve", "--db"])
             .arg(db)
             .args(["--listen", &listen])
+            // Tests poll fast with one token per desk: a generous rate (the limit itself
+            // is tested in the coordinator's API tests).
+            .args(if extra.iter().any(|a| a == "--rate-limit") {
+                &[][..]
+            } else {
+                &["--rate-limit", "6000"][..]
+            })
             .args(extra)
             .envs(env.iter().copied())
             .stdout(Stdio::null())

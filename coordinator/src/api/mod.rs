@@ -8,11 +8,13 @@
 mod answers;
 mod docs;
 mod history;
+pub mod limits;
 pub mod metrics;
 mod requests;
 mod signing;
 mod standard;
 mod stations;
+mod tokens;
 mod wallet;
 
 use std::sync::Arc;
@@ -77,6 +79,8 @@ pub struct AppState {
     /// Set when the service stops: open event streams end so shutdown is not held up.
     #[debug(skip)]
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// Per-token rate limits.
+    pub limits: limits::RateLimits,
 }
 
 use answers::errors;
@@ -88,9 +92,27 @@ pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(answers::ErrorBody { error: self.1 })).into_response()
+        // A rate-limited caller is told when to come back.
+        let retry = (self.0 == StatusCode::TOO_MANY_REQUESTS)
+            .then(|| {
+                self.1
+                    .split("retry in ")
+                    .nth(1)?
+                    .split(' ')
+                    .next()
+                    .map(String::from)
+            })
+            .flatten();
+        let mut r = (self.0, Json(answers::ErrorBody { error: self.1 })).into_response();
+        if let Some(v) = retry.and_then(|s| axum::http::HeaderValue::from_str(&s).ok()) {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        r
     }
 }
+
+/// Requests a minute per API token unless configured otherwise.
+pub const DEFAULT_RATE: u32 = 1200;
 
 fn bad(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, msg.into())
@@ -222,10 +244,21 @@ fn authenticate(st: &AppState, headers: &HeaderMap, allowed: &[&str]) -> Result<
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(unauthorized)?;
-    let (principal, roles) = st
+    let hash = token_hash(token.trim());
+    let now = (st.clock)();
+    let t = st
         .store
-        .token(&token_hash(token.trim()))?
+        .token(&hash)?
+        .filter(|t| t.live(now))
         .ok_or_else(unauthorized)?;
+    if let Err(wait) = st.limits.take(&hash) {
+        return Err(ApiError(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many requests for this token: retry in {wait} s"),
+        ));
+    }
+    st.store.touch_token(&hash, now)?;
+    let (principal, roles) = (t.principal, t.roles);
     if !roles
         .iter()
         .any(|r| r == "admin" || allowed.contains(&r.as_str()))
@@ -273,6 +306,9 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(requests::sweep))
         .routes(routes!(requests::review_request))
         .routes(routes!(requests::me))
+        .routes(routes!(tokens::list, tokens::make))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(tokens::rotate))
         .routes(routes!(history::history))
         .routes(routes!(history::events))
         .routes(routes!(stations::register_station, stations::list_stations))
@@ -351,7 +387,14 @@ impl AppState {
             clock,
             metrics: Metrics::default(),
             closing: tokio::sync::watch::Sender::new(false),
+            limits: limits::RateLimits::new(DEFAULT_RATE),
         }
+    }
+
+    /// The same state with `per_minute` requests a minute per token (0: no limit).
+    pub fn with_rate_limit(mut self, per_minute: u32) -> Self {
+        self.limits = limits::RateLimits::new(per_minute);
+        self
     }
 
     /// The same state with a configured pipeline (over the same store).

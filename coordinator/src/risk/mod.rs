@@ -32,6 +32,10 @@ pub struct Limit {
     pub per_transaction: String,
     /// Largest total per rolling 24 h, base units.
     pub per_day: String,
+    /// Above this amount (base units) a request is held for a risk-role review, however
+    /// well known its destination: the role condition on amounts.
+    #[serde(default)]
+    pub review_above: Option<String>,
 }
 
 /// A velocity rule: at most `max_count` requests by a principal within `window_secs`.
@@ -336,6 +340,20 @@ pub fn limits(c: &RiskConfig, p: &Proposal, h: &Summary) -> Finding {
     Finding::Pass
 }
 
+/// Above the limit's `review_above`: held for a risk-role review.
+pub fn amount_review(c: &RiskConfig, p: &Proposal, _: &Summary) -> Finding {
+    let above = limit_for(c, p)
+        .and_then(|l| l.review_above.as_deref())
+        .map(|v| v.parse::<u128>().unwrap_or(0));
+    match above {
+        Some(x) if p.amount > x => Finding::Review(format!(
+            "{} above {x}: a request this large needs a risk-role review",
+            p.amount
+        )),
+        _ => Finding::Pass,
+    }
+}
+
 /// Too many requests in a window: held for review.
 pub fn velocity(c: &RiskConfig, p: &Proposal, h: &Summary) -> Finding {
     for (k, v) in c.velocity.iter().enumerate() {
@@ -383,10 +401,11 @@ pub fn unusual_amount(c: &RiskConfig, p: &Proposal, h: &Summary) -> Finding {
 }
 
 /// The rules, in order.
-pub const RULES: [Rule; 6] = [
+pub const RULES: [Rule; 7] = [
     blacklist,
     refill_destination,
     limits,
+    amount_review,
     velocity,
     first_time_destination,
     unusual_amount,

@@ -42,7 +42,7 @@ struct Cases {
 fn table() {
     let c = RiskConfig::from_toml(CONFIG).unwrap();
     let cases: Cases = toml::from_str(include_str!("cases.toml")).unwrap();
-    assert_eq!(cases.case.len(), 20);
+    assert_eq!(cases.case.len(), 22);
     let cases = cases.case.into_iter().map(|k| {
         let principal = k.principal.unwrap_or_else(|| "treasury".into());
         let network = k.network.unwrap_or_else(|| "bitcoin".into());

@@ -8,15 +8,6 @@ use crate::lifecycle::{Event, State};
 use crate::store::Kind;
 
 fn suite(s: &dyn Store) {
-    // Cursors (the webhooks' outbox): absent is 0; moved only from where it was read.
-    assert_eq!(s.cursor("hook").unwrap(), 0);
-    assert!(s.move_cursor("hook", 0, 7).unwrap());
-    assert!(!s.move_cursor("hook", 0, 9).unwrap() && !s.move_cursor("hook", 6, 9).unwrap());
-    assert!(s.move_cursor("hook", 7, 9).unwrap());
-    assert_eq!(
-        (s.cursor("hook").unwrap(), s.cursor("other").unwrap()),
-        (9, 0)
-    );
     let body =
         json!({"network": "bitcoin", "asset": "native", "amount": "1000", "destination": "bc1q"});
     // Idempotent create.
@@ -245,6 +236,8 @@ fn suite(s: &dyn Store) {
     assert_eq!(rows.len(), 11);
     assert_eq!(rows[8].action, "artifact.approval");
     verify(&rows, None).unwrap();
+    // Webhook cursors and API tokens.
+    super::conformance_more::suite(s);
 }
 
 /// The risk engine's view under concurrency: 40 creates of 10 by one principal against

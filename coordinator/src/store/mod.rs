@@ -4,6 +4,8 @@
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+mod conformance_more;
 mod history_cache;
 #[cfg(test)]
 mod pgtest;
@@ -149,6 +151,32 @@ pub fn past_from(
         amount: amount?.parse().unwrap_or(0),
         time,
     })
+}
+
+/// An API token as stored (its secret never is: only its SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenRecord {
+    /// Its id: the first 16 hex digits of its hash (safe to show and log).
+    pub id: String,
+    /// Who it is for.
+    pub principal: String,
+    /// Its roles.
+    pub roles: Vec<String>,
+    /// Made (Unix seconds).
+    pub created: u64,
+    /// Valid until (Unix seconds), if it expires.
+    pub expires: Option<u64>,
+    /// Revoked at (Unix seconds).
+    pub revoked: Option<u64>,
+    /// Last used (Unix seconds, to the minute).
+    pub last_used: Option<u64>,
+}
+
+impl TokenRecord {
+    /// Whether it is valid at `now`: not revoked, not expired.
+    pub fn live(&self, now: u64) -> bool {
+        self.revoked.is_none() && self.expires.is_none_or(|e| now < e)
+    }
 }
 
 /// What a write-once artifact is; the `kind` column holds its [`Kind::name`].
@@ -469,17 +497,49 @@ pub trait Store: Send + Sync {
         roles: &[String],
         now: u64,
     ) -> Result<(), StoreError> {
+        self.add_token_expiring(hash, principal, roles, None, now)
+    }
+
+    /// As [`Store::add_token`], valid until `expires` (Unix seconds) when given.
+    fn add_token_expiring(
+        &self,
+        hash: &str,
+        principal: &str,
+        roles: &[String],
+        expires: Option<u64>,
+        now: u64,
+    ) -> Result<(), StoreError> {
         write_once(self, |tx| {
             let roles_column = roles.join(",");
-            let token = NewToken(hash, principal, &roles_column);
+            let token = NewToken(hash, principal, &roles_column, expires);
             tx.insert_token(&token, now)?;
-            let detail = serde_json::json!({ "roles": roles });
+            let id = hash.get(..16).unwrap_or(hash);
+            let detail = serde_json::json!({ "roles": roles, "id": id, "expires": expires });
             write::append(tx, ("admin", "token.add", principal), detail, now).map(drop)
         })
     }
 
-    /// The principal and roles of a token hash.
-    fn token(&self, hash: &str) -> Result<Option<(String, Vec<String>)>, StoreError>;
+    /// Revokes token `id` (by `actor`, audited): its principal, or `NotFound` when no live
+    /// token has that id.
+    fn revoke_token(&self, id: &str, actor: &str, now: u64) -> Result<String, StoreError> {
+        write_once(self, |tx| {
+            let principal = tx
+                .revoke_token(id, now)?
+                .ok_or_else(|| StoreError::NotFound(format!("live token {id}")))?;
+            let detail = serde_json::json!({ "id": id });
+            write::append(tx, (actor, "token.revoke", &principal), detail, now)?;
+            Ok(principal)
+        })
+    }
+
+    /// Every token (revoked and expired included), oldest first.
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Records that token `hash` was used at `now` (at most once a minute).
+    fn touch_token(&self, hash: &str, now: u64) -> Result<(), StoreError>;
+
+    /// The token with this hash, whatever its state.
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
 
     /// Audit rows from `from_seq`, in order.
     fn audit_rows(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;

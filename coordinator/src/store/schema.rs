@@ -96,6 +96,16 @@ pub fn migrations(d: Dialect) -> Vec<String> {
     out.push(format!(
         "CREATE TABLE cursors (name TEXT PRIMARY KEY, seq {int} NOT NULL);"
     ));
+    // 8: token expiry, revocation and last use.
+    out.push(match d {
+        Dialect::Sqlite => "ALTER TABLE tokens ADD COLUMN expires INTEGER;
+             ALTER TABLE tokens ADD COLUMN revoked INTEGER;
+             ALTER TABLE tokens ADD COLUMN last_used INTEGER;"
+            .into(),
+        Dialect::Postgres => "ALTER TABLE tokens ADD COLUMN expires BIGINT,
+                ADD COLUMN revoked BIGINT, ADD COLUMN last_used BIGINT;"
+            .into(),
+    });
     out
 }
 

@@ -26,9 +26,39 @@ pub struct At<'a> {
     pub key: &'a str,
 }
 
-/// A token to store: its hash (SHA-256, hex), principal and roles (comma-separated).
+/// A token to store: its hash (SHA-256, hex), principal, roles (comma-separated) and
+/// expiry (Unix seconds).
 #[derive(Debug, Clone, Copy)]
-pub struct NewToken<'a>(pub &'a str, pub &'a str, pub &'a str);
+pub struct NewToken<'a>(pub &'a str, pub &'a str, pub &'a str, pub Option<u64>);
+
+/// The columns of a token row, in [`token_record`]'s order.
+pub(crate) const TOKEN_COLUMNS: &str =
+    "hash, principal, roles, created, expires, revoked, last_used";
+
+/// A token row as read: (hash, principal, roles column, created, expires, revoked, last used).
+pub(crate) type TokenColumns = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// The record of a token row.
+pub(crate) fn token_record(c: TokenColumns) -> super::TokenRecord {
+    let t = |v: Option<i64>| v.map(|x| x as u64);
+    super::TokenRecord {
+        id: c.0.get(..16).unwrap_or(&c.0).to_string(),
+        principal: c.1,
+        roles: roles_of(&c.2),
+        created: c.3 as u64,
+        expires: t(c.4),
+        revoked: t(c.5),
+        last_used: t(c.6),
+    }
+}
 
 /// One open write transaction of a backend.
 pub trait Tx {
@@ -43,6 +73,9 @@ pub trait Tx {
     fn insert_audit(&mut self, r: &AuditRecord) -> Result<(), StoreError>;
     /// Inserts a token row created `now`.
     fn insert_token(&mut self, t: &NewToken<'_>, now: u64) -> Result<(), StoreError>;
+    /// Revokes the live token with id `id` (its hash's first 16 hex digits) at `now`:
+    /// its principal, or `None` when there is no such live token.
+    fn revoke_token(&mut self, id: &str, now: u64) -> Result<Option<String>, StoreError>;
     /// Inserts an artifact unless its place is taken: `false` when it is.
     fn insert_artifact(&mut self, at: &At<'_>, value: &str, now: u64) -> Result<bool, StoreError>;
     /// The value stored at `at`.

@@ -10,9 +10,9 @@ use postgres::Transaction;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::write::{roles_of, Work, AUDIT_COLUMNS, SELECT};
+use super::write::{token_record, Work, AUDIT_COLUMNS, SELECT, TOKEN_COLUMNS};
 use super::{new_request_id, state_name, state_of, At, Initial, Kind, Lease, NewRequest, NewToken};
-use super::{Filter, RequestRow, Store, StoreError, Tx};
+use super::{Filter, RequestRow, Store, StoreError, TokenRecord, Tx};
 use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State};
 use crate::risk::{Past, Summary};
@@ -136,10 +136,22 @@ impl Tx for Transaction<'_> {
     }
 
     fn insert_token(&mut self, t: &NewToken<'_>, now: u64) -> Result<(), StoreError> {
-        let sql = "INSERT INTO tokens (hash, principal, roles, created) VALUES ($1, $2, $3, $4)";
-        self.execute(sql, &[&t.0, &t.1, &t.2, &(now as i64)])
+        let sql = "INSERT INTO tokens (hash, principal, roles, created, expires) VALUES ($1, $2, $3, $4, $5)";
+        let expires = t.3.map(|e| e as i64);
+        self.execute(sql, &[&t.0, &t.1, &t.2, &(now as i64), &expires])
             .map(drop)
             .map_err(db)
+    }
+
+    fn revoke_token(&mut self, id: &str, now: u64) -> Result<Option<String>, StoreError> {
+        let r = self
+            .query_opt(
+                "UPDATE tokens SET revoked = $2 WHERE substr(hash, 1, 16) = $1 AND revoked IS NULL
+                 RETURNING principal",
+                &[&id, &(now as i64)],
+            )
+            .map_err(db)?;
+        r.map(|r| r.try_get(0).map_err(db)).transpose()
     }
 
     fn insert_artifact(&mut self, at: &At<'_>, value: &str, now: u64) -> Result<bool, StoreError> {
@@ -356,19 +368,38 @@ impl Store for Postgres {
         Ok(n == 1)
     }
 
-    fn token(&self, hash: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let r = self
             .lock()?
             .query_opt(
-                "SELECT principal, roles FROM tokens WHERE hash = $1",
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = $1"),
                 &[&hash],
             )
             .map_err(db)?;
-        r.map(|r| {
-            let roles: String = r.try_get(1).map_err(db)?;
-            Ok((r.try_get(0).map_err(db)?, roles_of(&roles)))
-        })
-        .transpose()
+        r.map(|r| token_columns(&r).map(token_record)).transpose()
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows = self
+            .lock()?
+            .query(
+                &format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created, hash"),
+                &[],
+            )
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| token_columns(r).map(token_record))
+            .collect()
+    }
+
+    fn touch_token(&self, hash: &str, now: u64) -> Result<(), StoreError> {
+        self.lock()?
+            .execute(
+                "UPDATE tokens SET last_used = $2 WHERE hash = $1 AND (last_used IS NULL OR last_used + 60 <= $2)",
+                &[&hash, &(now as i64)],
+            )
+            .map_err(db)?;
+        Ok(())
     }
 
     fn audit_rows(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
@@ -478,4 +509,16 @@ fn catch_up(
 #[cfg(test)]
 pub(crate) fn pool_client(params: &str, ca_pem: Option<&[u8]>) -> postgres::Client {
     Connector::new(params, ca_pem).unwrap().connect().unwrap()
+}
+
+fn token_columns(r: &postgres::Row) -> Result<super::write::TokenColumns, StoreError> {
+    Ok((
+        r.try_get(0).map_err(db)?,
+        r.try_get(1).map_err(db)?,
+        r.try_get(2).map_err(db)?,
+        r.try_get(3).map_err(db)?,
+        r.try_get(4).map_err(db)?,
+        r.try_get(5).map_err(db)?,
+        r.try_get(6).map_err(db)?,
+    ))
 }

@@ -7,9 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::write::{roles_of, Work, AUDIT_COLUMNS, SELECT};
+use super::write::{token_record, Work, AUDIT_COLUMNS, SELECT, TOKEN_COLUMNS};
 use super::{new_request_id, state_name, state_of, At, Initial, Kind, Lease, NewRequest, NewToken};
-use super::{Filter, RequestRow, Store, StoreError, Tx};
+use super::{Filter, RequestRow, Store, StoreError, TokenRecord, Tx};
 use crate::audit::AuditRecord;
 use crate::lifecycle::{Event, State};
 
@@ -122,10 +122,22 @@ impl Tx for rusqlite::Transaction<'_> {
     }
 
     fn insert_token(&mut self, t: &NewToken<'_>, now: u64) -> Result<(), StoreError> {
-        let sql = "INSERT INTO tokens (hash, principal, roles, created) VALUES (?1, ?2, ?3, ?4)";
-        self.execute(sql, params![t.0, t.1, t.2, now as i64])
+        let sql = "INSERT INTO tokens (hash, principal, roles, created, expires) VALUES (?1, ?2, ?3, ?4, ?5)";
+        let expires = t.3.map(|e| e as i64);
+        self.execute(sql, params![t.0, t.1, t.2, now as i64, expires])
             .map(drop)
             .map_err(db)
+    }
+
+    fn revoke_token(&mut self, id: &str, now: u64) -> Result<Option<String>, StoreError> {
+        self.query_row(
+            "UPDATE tokens SET revoked = ?2 WHERE substr(hash, 1, 16) = ?1 AND revoked IS NULL
+             RETURNING principal",
+            params![id, now as i64],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)
     }
 
     fn insert_artifact(&mut self, at: &At<'_>, value: &str, now: u64) -> Result<bool, StoreError> {
@@ -381,15 +393,43 @@ impl Store for Sqlite {
         Ok(n == 1)
     }
 
-    fn token(&self, hash: &str) -> Result<Option<(String, Vec<String>)>, StoreError> {
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let conn = self.lock();
         conn.query_row(
-            "SELECT principal, roles FROM tokens WHERE hash = ?1",
+            &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"),
             [hash],
-            |r| Ok((r.get(0)?, roles_of(&r.get::<_, String>(1)?))),
+            token_columns,
         )
         .optional()
+        .map(|r| r.map(token_record))
         .map_err(db)
+    }
+
+    fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let conn = self.lock();
+        let mut q = conn
+            .prepare(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created, hash"
+            ))
+            .map_err(db)?;
+        let rows = q.query_map([], token_columns).map_err(db)?;
+        rows.map(|r| r.map(token_record).map_err(db)).collect()
+    }
+
+    fn touch_token(&self, hash: &str, now: u64) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let n = conn
+            .execute(
+                "UPDATE tokens SET last_used = ?2 WHERE hash = ?1 AND (last_used IS NULL OR last_used + 60 <= ?2)",
+                params![hash, now as i64],
+            )
+            .map_err(db)?;
+        if n > 0 {
+            let seq = self.sync.mark();
+            drop(conn);
+            self.sync.durable(seq)?;
+        }
+        Ok(())
     }
 
     fn audit_rows(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
@@ -427,4 +467,16 @@ impl Store for Sqlite {
             Ok((r.get(0)?, r.get(1)?))
         })
     }
+}
+
+fn token_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<super::write::TokenColumns> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
 }

@@ -35,7 +35,8 @@ pub fn run(dir: &StationDir, hsm: &YubiHsm) -> Result<(), String> {
     // (`"deposit": true`) and to give the coordinator's `[[deposits]]` as its xpub.
     let mut accounts = Vec::new();
     for n in keys.bitcoin.keys() {
-        let d = signer_station::station::deposits::descriptor(hsm, *n).map_err(|e| e.to_string())?;
+        let d =
+            signer_station::station::deposits::descriptor(hsm, *n).map_err(|e| e.to_string())?;
         parts.push(format!("deposits:{} {d}", n.name()));
         accounts.push(format!("  {}: {d}", n.name()));
     }
