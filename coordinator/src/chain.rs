@@ -92,6 +92,25 @@ pub struct VaultView {
     pub detail: Value,
 }
 
+/// A balance read at `address` with `read` (or why it is unknown: the address is).
+pub fn balance_at(
+    address: &Result<String, PipelineError>,
+    read: impl FnOnce(&str) -> Result<u128, PipelineError>,
+) -> Result<u128, PipelineError> {
+    match address {
+        Ok(a) => read(a),
+        Err(e) => Err(refused(e.to_string())),
+    }
+}
+
+/// A token of a vault as `GET /v1/vaults` shows it: `what` it is, with its balance in
+/// base units or why that is unknown.
+pub fn token_view(mut what: Value, balance: Result<u128, PipelineError>) -> Value {
+    what["balance"] = json!(balance.as_ref().ok().map(u128::to_string));
+    what["error"] = json!(balance.err().map(|e| e.to_string()));
+    what
+}
+
 /// A final transaction: its hash as the chain's explorers show it, and its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {

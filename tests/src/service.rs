@@ -393,6 +393,64 @@ impl Service {
         Ok(())
     }
 
+    /// Posts `body` to `path` as `token` with idempotency key `key`.
+    pub fn post_keyed(&self, path: &str, token: &str, body: &Value, key: &str) -> Result<Answer> {
+        self.call_with(
+            "POST",
+            path,
+            Some(token),
+            Some(body),
+            &[("Idempotency-Key", key)],
+        )
+    }
+
+    /// As [`Service::post_keyed`] to a route that makes a request (201): its id.
+    pub fn make(&self, path: &str, token: &str, body: &Value, key: &str) -> Result<String> {
+        let a = self.post_keyed(path, token, body, key)?;
+        if a.status != 201 {
+            bail!("POST {path}: {} {}", a.status, a.json);
+        }
+        a.json["request"]["id"]
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| anyhow!("no request id in {}", a.json))
+    }
+
+    /// One field (`state`, `why` …) of each step of request `id`'s history that has it,
+    /// oldest first.
+    pub fn history(&self, id: &str, token: &str, field: &str) -> Result<Vec<String>> {
+        let h = self.read(id, "history", token)?.json;
+        Ok(h["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s[field].as_str().map(String::from))
+            .collect())
+    }
+
+    /// The next deposit address on `network` (as `token`, the warm tier): its index and
+    /// address.
+    pub fn deposit_address(&self, token: &str, network: &str) -> Result<(u64, String)> {
+        let body = serde_json::json!({ "network": network });
+        let a = self.call("POST", "/v1/deposits", Some(token), Some(&body))?;
+        match (
+            a.status,
+            a.json["index"].as_u64(),
+            a.json["address"].as_str(),
+        ) {
+            (201, Some(i), Some(address)) => Ok((i, address.to_string())),
+            _ => bail!("no deposit address: {} {}", a.status, a.json),
+        }
+    }
+
+    /// The first vault's balance as `GET /v1/vaults` reads it now, base units.
+    pub fn vault_balance(&self, token: &str) -> Result<u128> {
+        let a = self.call("GET", "/v1/vaults", Some(token), None)?;
+        let b = a.json["vaults"][0]["balance"].as_str().unwrap_or_default();
+        b.parse()
+            .map_err(|_| anyhow!("no vault balance in {}", a.json))
+    }
+
     /// Creates a request (as `treasury`, with `key` as its idempotency key) and, when the
     /// risk engine holds it for review, clears it (as `risk`, with `reason`); returns its id.
     pub fn create(

@@ -251,15 +251,9 @@ fn bitcoin_multisig_request_through_the_service() -> Result<()> {
     // Deposit addresses for the warm tier, and the sweep planner over them.
     let mut deposits = Vec::new();
     for n in 0..4 {
-        let r = svc.call(
-            "POST",
-            "/v1/deposits",
-            Some(&desk.warm),
-            Some(&json!({"network": "regtest"})),
-        )?;
-        assert_eq!(r.status, 201, "{}", r.json);
-        assert_eq!(r.json["index"], n);
-        deposits.push(r.json["address"].as_str().unwrap().to_string());
+        let (index, address) = svc.deposit_address(&desk.warm, "regtest")?;
+        assert_eq!(index, n);
+        deposits.push(address);
     }
     let listed = svc.call("GET", "/v1/deposits?network=regtest", Some(&desk.ana), None)?;
     assert_eq!(listed.json["addresses"].as_array().unwrap().len(), 4);

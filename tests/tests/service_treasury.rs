@@ -28,6 +28,25 @@ fn exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_strongroom"))
 }
 
+/// Risk rules for refills of `asset` to the warm wallet on `evm:1`, limited per
+/// transaction and per day.
+fn warm_risk(
+    dir: &std::path::Path,
+    asset: &str,
+    (per_tx, per_day): (u128, u128),
+) -> Result<PathBuf> {
+    let risk = dir.join("risk.toml");
+    std::fs::write(
+        &risk,
+        format!(
+            "[[warm_addresses]]\nnetwork = \"evm:1\"\naddress = \"{}\"\n\n[[limits]]\nnetwork = \"evm:1\"\n\
+             asset = \"{asset}\"\nper_transaction = \"{per_tx}\"\nper_day = \"{per_day}\"\n",
+            WARM.to_checksum(None),
+        ),
+    )?;
+    Ok(risk)
+}
+
 /// The requests the balance watch drafted.
 fn drafted(svc: &Service, token: &str) -> Result<Vec<serde_json::Value>> {
     let a = svc.call(
@@ -81,17 +100,7 @@ fn low_warm_balance_drafts_one_refill_that_lands() -> Result<()> {
         )
         .as_bytes(),
     )?;
-    let risk = dir.join("risk.toml");
-    std::fs::write(
-        &risk,
-        format!(
-            "[[warm_addresses]]\nnetwork = \"evm:1\"\naddress = \"{}\"\n\n[[limits]]\nnetwork = \"evm:1\"\nasset = \"native\"\n\
-             per_transaction = \"{}\"\nper_day = \"{}\"\n",
-            WARM.to_checksum(None),
-            5 * ETHER,
-            20 * ETHER
-        ),
-    )?;
+    let risk = warm_risk(&dir, "native", (5 * ETHER, 20 * ETHER))?;
     let db = dir.join("coordinator.db");
     let desk = Desks::add(&exe(), &db)?;
     let args = serve_args(

@@ -51,6 +51,17 @@ pub mod errors {
     #[derive(utoipa::IntoResponses)]
     #[response(status = 503)]
     pub struct NoDeposits(ErrorBody);
+
+    /// A request made under an idempotency key: new, or the first one again.
+    #[derive(utoipa::IntoResponses)]
+    pub enum Made {
+        /// made, with the risk outcome
+        #[response(status = 201)]
+        New(super::Created),
+        /// a replay of the same key: nothing new stored
+        #[response(status = 200)]
+        Replay(super::Created),
+    }
 }
 
 /// `GET /health`.

@@ -6,8 +6,10 @@
 //! nothing.
 
 mod answers;
+mod audit;
 mod docs;
 mod history;
+mod into_vault;
 pub mod limits;
 pub mod metrics;
 mod requests;
@@ -30,7 +32,6 @@ use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit;
 use crate::lifecycle::{Event, State};
 use crate::risk::RiskConfig;
 use crate::store::{Store, StoreError};
@@ -302,8 +303,8 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(requests::get_request))
         .routes(routes!(requests::cancel_request))
         .routes(routes!(requests::replace_request))
-        .routes(routes!(requests::consolidate))
-        .routes(routes!(requests::sweep))
+        .routes(routes!(into_vault::consolidate))
+        .routes(routes!(into_vault::sweep))
         .routes(routes!(requests::review_request))
         .routes(routes!(requests::me))
         .routes(routes!(tokens::list, tokens::make))
@@ -339,10 +340,10 @@ fn api_routes() -> OpenApiRouter<Arc<AppState>> {
                 .routes(routes!(signing::scan))
                 .layer(DefaultBodyLimit::max(signing::MAX_SCAN)),
         )
-        .routes(routes!(audit_rows))
+        .routes(routes!(audit::rows))
         .routes(routes!(history::audit_export))
-        .routes(routes!(audit_verify))
-        .routes(routes!(audit_reconcile))
+        .routes(routes!(audit::verify))
+        .routes(routes!(audit::reconcile))
 }
 
 /// The OpenAPI document of the routes served.
@@ -565,58 +566,4 @@ fn count(st: &AppState, r: Result<Response, ApiError>) -> Response {
         st.metrics.server_errors.inc();
     }
     resp
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct AuditQuery {
-    /// First row (sequence number, default 1).
-    from: Option<u64>,
-    /// At most this many rows (1 to 10,000, default 1,000).
-    limit: Option<usize>,
-}
-
-/// Audit rows, oldest first (role: auditor)
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery),
-    responses((status = 200, description = "rows", body = answers::AuditRows), errors::BadQuery))]
-async fn audit_rows(api: Api, q: Args<AuditQuery>) -> Response {
-    api.run(&["auditor"], move |st, _| {
-        let q = q.get()?;
-        let rows = st.store.audit_rows(
-            q.from.unwrap_or(1).max(1),
-            q.limit.unwrap_or(1000).clamp(1, 10_000),
-        )?;
-        Ok(Json(answers::AuditRows { rows }).into_response())
-    })
-    .await
-}
-
-/// Reconcile the stations' HSM logs, their ledgers and the requests (role: auditor)
-#[utoipa::path(get, path = "/v1/audit/reconcile", tag = "audit",
-    responses((status = 200, description = "per station what matched, and every alert", body = crate::audit::reconcile::Report)))]
-async fn audit_reconcile(api: Api) -> Response {
-    api.run(&["auditor"], move |st, _| {
-        let stations = st.pipeline.stations()?;
-        let report = crate::audit::reconcile::reconcile(st.store.as_ref(), &stations)?;
-        Ok(Json(report).into_response())
-    })
-    .await
-}
-
-/// Verify the audit chain (role: auditor)
-#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
-    responses((status = 200, description = "the verdict, with the first break", body = answers::AuditVerdict)))]
-async fn audit_verify(api: Api) -> Response {
-    api.run(&["auditor"], move |st, _| {
-        let rows = st.store.audit_rows(1, usize::MAX)?;
-        let result = audit::verify(&rows, None);
-        Ok(Json(answers::AuditVerdict {
-            rows: rows.len(),
-            ok: result.is_ok(),
-            first_break: result.err().map(|e| e.to_string()),
-        })
-        .into_response())
-    })
-    .await
 }

@@ -50,7 +50,7 @@ fn create(
     stored(st, caller, key, &req, amount)
 }
 
-fn idempotency_key(key: &str) -> Result<&str, ApiError> {
+pub(super) fn idempotency_key(key: &str) -> Result<&str, ApiError> {
     Some(key.trim())
         .filter(|k| !k.is_empty() && k.len() <= 200)
         .ok_or_else(|| bad("an Idempotency-Key header (1 to 200 characters) is required"))
@@ -58,7 +58,7 @@ fn idempotency_key(key: &str) -> Result<&str, ApiError> {
 
 /// Assesses and stores a checked request: 201 with the risk outcome, or 200 for a
 /// replay of the idempotency key.
-fn stored(
+pub(super) fn stored(
     st: &AppState,
     caller: Caller,
     key: &str,
@@ -174,8 +174,7 @@ pub(super) struct Replace {
         ("Idempotency-Key" = String, Header, description = "1 to 200 characters; the same key answers with the first request")),
     request_body = Replace,
     responses(
-        (status = 201, description = "the replacement, with the risk outcome", body = Created),
-        (status = 200, description = "a replay of the same key: nothing new stored", body = Created),
+        errors::Made,
         errors::NoSuchRequest,
         (status = 409, description = "the request's state allows no such replacement", body = ErrorBody),
         (status = 422, description = "not an EVM request, never exported, or an unknown field", body = ErrorBody),
@@ -209,105 +208,6 @@ pub(super) async fn replace_request(api: Api, Id(id): Id, body: Body<Replace>) -
             )?;
         // Only one of the two can land: the replacement adds nothing to the amounts the
         // risk engine limits.
-        stored(st, caller, key, &req, 0)
-    })
-    .await
-}
-
-/// Which vault to consolidate or sweep into.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Consolidate {
-    /// The vault's network (a Bitcoin network).
-    network: String,
-}
-
-/// Consolidate a Bitcoin vault's coins (role: treasury)
-///
-/// Makes a request spending every coin of the vault that no other request holds into
-/// one output back to the vault (purpose `consolidation`), built when fees are low. It
-/// goes through risk, approvals and the station like any request.
-#[utoipa::path(post, path = "/v1/vaults/consolidate", tag = "requests",
-    params(("Idempotency-Key" = String, Header, description = "1 to 200 characters; the same key answers with the first request")),
-    request_body = Consolidate,
-    responses(
-        (status = 201, description = "the consolidation, with the risk outcome", body = Created),
-        (status = 200, description = "a replay of the same key: nothing new stored", body = Created),
-        (status = 422, description = "not a Bitcoin vault served here, or an unknown field", body = ErrorBody),
-    ))]
-pub(super) async fn consolidate(api: Api, body: Body<Consolidate>) -> Response {
-    let key = api.header(axum::http::HeaderName::from_static("idempotency-key"));
-    api.run(&["treasury"], move |st, caller| {
-        let network = body.get()?.network;
-        let key = idempotency_key(&key)?;
-        let unprocessable = |m: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, m);
-        let adapter = st
-            .pipeline
-            .adapter(&network)
-            .map_err(|e| unprocessable(e.to_string()))?;
-        if adapter.as_bitcoin().is_none() {
-            return Err(unprocessable(format!(
-                "{network}: consolidation is for a Bitcoin vault's coins"
-            )));
-        }
-        let vault = adapter.vault_address(&st.pipeline.ctx)?;
-        let req = CreateRequest {
-            network,
-            asset: "native".into(),
-            destination: vault,
-            amount: "0".into(),
-            purpose: crate::risk::Purpose::Consolidation,
-            memo: "consolidation: every free coin of the vault into one".into(),
-            batch: Vec::new(),
-            replaces: None,
-        };
-        // Nothing leaves the vault: nothing for the limits to count.
-        stored(st, caller, key, &req, 0)
-    })
-    .await
-}
-
-/// Sweep a network's deposit addresses into its vault (role: treasury)
-///
-/// Makes a request (purpose `sweep`) spending the coins of the sweep plan's first batch
-/// into one output to the vault: built from the deposit pool, signed by the station
-/// whose deposit account the pool is, under the collection cost rule there too.
-#[utoipa::path(post, path = "/v1/sweeps", tag = "treasury",
-    params(("Idempotency-Key" = String, Header, description = "1 to 200 characters; the same key answers with the first request")),
-    request_body = Consolidate,
-    responses(
-        (status = 201, description = "the sweep, with the risk outcome", body = Created),
-        (status = 200, description = "a replay of the same key: nothing new stored", body = Created),
-        (status = 422, description = "no deposit pool or Bitcoin vault on the network, or an unknown field", body = ErrorBody),
-    ))]
-pub(super) async fn sweep(api: Api, body: Body<Consolidate>) -> Response {
-    let key = api.header(axum::http::HeaderName::from_static("idempotency-key"));
-    api.run(&["treasury"], move |st, caller| {
-        let network = body.get()?.network;
-        let key = idempotency_key(&key)?;
-        let unprocessable = |m: String| ApiError(StatusCode::UNPROCESSABLE_ENTITY, m);
-        let vault = st
-            .pipeline
-            .adapter(&network)
-            .ok()
-            .and_then(|a| a.as_bitcoin())
-            .filter(|v| v.deposits.get().is_some())
-            .ok_or_else(|| {
-                unprocessable(format!(
-                    "{network}: no deposit pool and Bitcoin vault to sweep into"
-                ))
-            })?;
-        let req = CreateRequest {
-            network,
-            asset: "native".into(),
-            destination: crate::chain::ChainAdapter::vault_address(vault, &st.pipeline.ctx)?,
-            amount: "0".into(),
-            purpose: crate::risk::Purpose::Sweep,
-            memo: "sweep of the deposit addresses into the vault".into(),
-            batch: Vec::new(),
-            replaces: None,
-        };
-        // The exchange's own deposits come home: nothing for the limits to count.
         stored(st, caller, key, &req, 0)
     })
     .await

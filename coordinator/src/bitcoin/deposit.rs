@@ -1,7 +1,11 @@
 //! Deposit addresses for the warm tier: BIP-84 style, watch-only, from an account xpub
 //! (`wpkh(xpub/0/*)` for receiving, `wpkh(xpub/1/*)` for change).
 
-use bdk_wallet::bitcoin::{Address, Network};
+use std::str::FromStr;
+
+use bdk_wallet::bitcoin::bip32::{ChildNumber, Xpub};
+use bdk_wallet::bitcoin::secp256k1::{Secp256k1, VerifyOnly};
+use bdk_wallet::bitcoin::{Address, CompressedPublicKey, Network};
 use bdk_wallet::{KeychainKind, Wallet};
 
 use super::BuildError;
@@ -10,6 +14,11 @@ use super::BuildError;
 #[derive(Debug)]
 pub struct DepositPool {
     wallet: Wallet,
+    /// The receiving branch's key (`account/0`), derived once: each address is then one
+    /// unhardened step (an HMAC and a fixed-base scalar multiplication).
+    branch: Xpub,
+    secp: Secp256k1<VerifyOnly>,
+    network: Network,
 }
 
 impl DepositPool {
@@ -23,7 +32,19 @@ impl DepositPool {
         .network(network)
         .create_wallet_no_persist()
         .map_err(|e| BuildError::Descriptor(e.to_string()))?;
-        Ok(Self { wallet })
+        let bad = |e: String| BuildError::Descriptor(format!("deposit account key: {e}"));
+        let key = account_xpub.rsplit(']').next().unwrap_or(account_xpub);
+        let account = Xpub::from_str(key).map_err(|e| bad(e.to_string()))?;
+        let secp = Secp256k1::verification_only();
+        let branch = account
+            .ckd_pub(&secp, ChildNumber::Normal { index: 0 })
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(Self {
+            wallet,
+            branch,
+            secp,
+            network,
+        })
     }
 
     /// Hands out the next unused receiving address and its index.
@@ -32,11 +53,18 @@ impl DepositPool {
         (a.index, a.address)
     }
 
-    /// The receiving address at `index` (without handing it out).
+    /// The receiving address at `index` (without handing it out): `wpkh(account/0/index)`,
+    /// from the cached branch key (the wallet's own derivation gives the same, slower).
     pub fn peek(&self, index: u32) -> Address {
-        self.wallet
-            .peek_address(KeychainKind::External, index)
-            .address
+        match ChildNumber::from_normal_idx(index).and_then(|c| self.branch.ckd_pub(&self.secp, c)) {
+            Ok(child) => Address::p2wpkh(&CompressedPublicKey(child.public_key), self.network),
+            // An index of 2^31 or more has no unhardened child: the wallet says so.
+            Err(_) => {
+                self.wallet
+                    .peek_address(KeychainKind::External, index)
+                    .address
+            }
+        }
     }
 
     /// The index of a receiving address this pool has handed out (or looks ahead to).
@@ -73,6 +101,11 @@ mod tests {
         );
         assert_eq!(pool.index_of(&a1), Some(1));
         assert_eq!(pool.peek(0), a0);
+        // The cached branch key gives the wallet's own addresses.
+        for i in [0, 1, 2, 99, 4_096, 1_000_003] {
+            let wallet = pool.wallet.peek_address(KeychainKind::External, i).address;
+            assert_eq!(pool.peek(i), wallet, "index {i}");
+        }
         // A testnet pool refuses a mainnet key.
         let e = DepositPool::new(&xpub, Network::Testnet).unwrap_err();
         assert!(e.to_string().contains("network"), "{e}");

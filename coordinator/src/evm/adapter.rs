@@ -14,8 +14,8 @@ use super::{
     Tracker, Transfer, TxKindChoice, UnsignedEvmTx,
 };
 use crate::chain::{
-    chain_err, corrupt, refused, watch_depth, Body, ChainAdapter, Ctx, PipelineError, Recheck,
-    Sent, VaultView,
+    balance_at, chain_err, corrupt, refused, token_view, watch_depth, Body, ChainAdapter, Ctx,
+    PipelineError, Recheck, Sent, VaultView,
 };
 use crate::lifecycle::Event;
 use crate::requests::ReplaceKind;
@@ -346,21 +346,18 @@ impl ChainAdapter for EvmChain {
 
     fn vault_view(&self, ctx: &Ctx) -> VaultView {
         let address = self.vault_address(ctx);
-        let balance = match &address {
-            Ok(a) => self.balance(a),
-            Err(e) => Err(refused(e.to_string())),
-        };
+        let balance = balance_at(&address, |a| self.balance(a));
         let tokens: Vec<Value> = self
             .config
             .tokens
             .iter()
             .map(|t| {
-                let balance = match &address {
-                    Ok(a) => self.token_balance(t.contract, a).map(|b| b.to_string()),
-                    Err(e) => Err(refused(e.to_string())),
-                };
-                json!({"symbol": t.symbol, "contract": t.contract.to_checksum(None), "decimals": t.decimals,
-                    "balance": balance.as_ref().ok(), "error": balance.err().map(|e| e.to_string())})
+                let what = json!({"symbol": t.symbol, "contract": t.contract.to_checksum(None),
+                    "decimals": t.decimals});
+                token_view(
+                    what,
+                    balance_at(&address, |a| self.token_balance(t.contract, a)),
+                )
             })
             .collect();
         VaultView {

@@ -304,21 +304,16 @@ impl ChainAdapter for SolChain {
 
     fn vault_view(&self, ctx: &Ctx) -> VaultView {
         let address = self.vault_address(ctx);
-        let balance = match &address {
-            Ok(a) => self.balance(a),
-            Err(e) => Err(refused(e.to_string())),
-        };
+        let balance = crate::chain::balance_at(&address, |a| self.balance(a));
         let tokens: Vec<Value> = self
             .config
             .tokens
             .iter()
             .map(|t| {
-                let balance = match &address {
-                    Ok(a) => self.token_balance(&t.mint, a).map(|b| b.to_string()),
-                    Err(e) => Err(refused(e.to_string())),
-                };
-                json!({"mint": t.mint, "decimals": t.decimals,
-                    "balance": balance.as_ref().ok(), "error": balance.err().map(|e| e.to_string())})
+                let what = json!({"mint": t.mint, "decimals": t.decimals});
+                let balance =
+                    crate::chain::balance_at(&address, |a| self.token_balance(&t.mint, a));
+                crate::chain::token_view(what, balance)
             })
             .collect();
         VaultView {

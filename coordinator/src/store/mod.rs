@@ -14,10 +14,12 @@ pub mod schema;
 mod sqlite;
 #[cfg(test)]
 mod tamper;
+mod token;
 pub mod write;
 
 pub use postgres::Postgres;
 pub use sqlite::Sqlite;
+pub use token::TokenRecord;
 pub use write::{At, NewToken, Tx, Work};
 
 use serde::{Deserialize, Serialize};
@@ -151,32 +153,6 @@ pub fn past_from(
         amount: amount?.parse().unwrap_or(0),
         time,
     })
-}
-
-/// An API token as stored (its secret never is: only its SHA-256).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct TokenRecord {
-    /// Its id: the first 16 hex digits of its hash (safe to show and log).
-    pub id: String,
-    /// Who it is for.
-    pub principal: String,
-    /// Its roles.
-    pub roles: Vec<String>,
-    /// Made (Unix seconds).
-    pub created: u64,
-    /// Valid until (Unix seconds), if it expires.
-    pub expires: Option<u64>,
-    /// Revoked at (Unix seconds).
-    pub revoked: Option<u64>,
-    /// Last used (Unix seconds, to the minute).
-    pub last_used: Option<u64>,
-}
-
-impl TokenRecord {
-    /// Whether it is valid at `now`: not revoked, not expired.
-    pub fn live(&self, now: u64) -> bool {
-        self.revoked.is_none() && self.expires.is_none_or(|e| now < e)
-    }
 }
 
 /// What a write-once artifact is; the `kind` column holds its [`Kind::name`].

@@ -306,12 +306,25 @@ impl Vaults {
         output: &Output,
         limit: u32,
     ) -> Option<Owned> {
+        let into = |_: usize, v: &Vault| v.network == network && v.deposit.is_none();
+        self.prove_output(script, output, (&[RECEIVE, CHANGE], limit), into)
+    }
+
+    /// Proves `script` (an output) is one of the vaults `keep` accepts, on `branches` at
+    /// an index no higher than `limit` (or a definite vault's one script).
+    fn prove_output(
+        &self,
+        script: &Script,
+        output: &Output,
+        (branches, limit): (&[u32], u32),
+        keep: impl Fn(usize, &Vault) -> bool,
+    ) -> Option<Owned> {
         let at = candidates(output.bip32_derivation.values().map(|(_, p)| p.as_ref()));
         self.vaults
             .iter()
             .enumerate()
-            .filter(|(_, v)| v.network == network && v.deposit.is_none())
-            .find_map(|(i, v)| v.prove(i, script, &at, &[RECEIVE, CHANGE], limit))
+            .filter(|(i, v)| keep(*i, v))
+            .find_map(|(i, v)| v.prove(i, script, &at, branches, limit))
     }
 
     /// Proves `script` (an output) is change back to one of `spent` (the vaults the
@@ -324,12 +337,9 @@ impl Vaults {
         output: &Output,
         limit: u32,
     ) -> Option<Owned> {
-        let at = candidates(output.bip32_derivation.values().map(|(_, p)| p.as_ref()));
-        self.vaults
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| spent.contains(i))
-            .find_map(|(i, v)| v.prove(i, script, &at, &[CHANGE], limit))
+        self.prove_output(script, output, (&[CHANGE], limit), |i, _| {
+            spent.contains(&i)
+        })
     }
 }
 

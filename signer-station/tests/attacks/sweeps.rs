@@ -18,22 +18,25 @@ use super::*;
 /// from the HSM's seed, as the custodians register it).
 fn with_deposits(r: &mut Rig) -> (Fingerprint, Xpub) {
     let key = deposits::account_key(&r.h.hsm, REGTEST).unwrap();
-    let mut p = r.station().policy().clone();
-    p.vaults.push(RegisteredVault {
-        name: "deposits".into(),
-        network: "regtest".into(),
-        descriptor: format!("wpkh({key}/<0;1>/*)"),
-        deposit: true,
-    });
-    r.station().set_policy(p, NOW).unwrap();
-    assert!(
-        r.station().vault_error().is_none(),
-        "{:?}",
-        r.station().vault_error()
-    );
+    register(r, &format!("wpkh({key}/<0;1>/*)"));
     let (origin, xpub) = key.trim_start_matches('[').split_once(']').unwrap();
     let fp = Fingerprint::from_str(&origin[..8]).unwrap();
     (fp, Xpub::from_str(xpub).unwrap())
+}
+
+/// Registers `descriptor` as the station's (only) deposit account, as custodians do.
+fn register(r: &mut Rig, descriptor: &str) {
+    let mut p = r.station().policy().clone();
+    p.vaults.retain(|v| !v.deposit);
+    p.vaults.push(RegisteredVault {
+        name: "deposits".into(),
+        network: "regtest".into(),
+        descriptor: descriptor.into(),
+        deposit: true,
+    });
+    r.station().set_policy(p, NOW).unwrap();
+    let e = r.station().vault_error().map(|e| e.to_string());
+    assert!(e.is_none(), "{e:?}");
 }
 
 /// A coin of account `(fp, xpub)` at (branch, index), and the input's declared path.
@@ -218,15 +221,7 @@ fn a_registered_account_not_from_the_seed_signs_nothing() {
     let mut r = Rig::new("sweep-foreign-account");
     let (fp, _) = with_deposits(&mut r);
     let (_, foreign) = foreign_account(fp);
-    let mut p = r.station().policy().clone();
-    p.vaults.retain(|v| !v.deposit);
-    p.vaults.push(RegisteredVault {
-        name: "deposits".into(),
-        network: "regtest".into(),
-        descriptor: format!("wpkh([{fp}/84h/1h/0h]{foreign}/<0;1>/*)"),
-        deposit: true,
-    });
-    r.station().set_policy(p, NOW).unwrap();
+    register(&mut r, &format!("wpkh([{fp}/84h/1h/0h]{foreign}/<0;1>/*)"));
     let coins = [deposit_coin(&mut r, (fp, foreign), (0, 1), 100_000)];
     let psbt = sweep(&r, &coins, &[(r.vault_script(0, 1), 99_000, Some((0, 1)))]);
     let e = r

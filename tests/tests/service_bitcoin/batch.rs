@@ -74,13 +74,7 @@ fn a_200_output_batch_then_a_consolidation() -> Result<()> {
     // A batch with an address of another network is refused whole, with its place named.
     let mut bad = body.clone();
     bad["batch"][7]["destination"] = json!("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4");
-    let r = svc.call_with(
-        "POST",
-        "/v1/requests",
-        Some(&desk.treasury),
-        Some(&bad),
-        &[("Idempotency-Key", "bad")],
-    )?;
+    let r = svc.post_keyed("/v1/requests", &desk.treasury, &bad, "bad")?;
     assert_eq!(r.status, 400, "{}", r.json);
     assert!(
         r.json["error"]
@@ -118,41 +112,39 @@ fn a_200_output_batch_then_a_consolidation() -> Result<()> {
 
     // Consolidation: every coin left (the unspent funding coins and the change) into one
     // output back to the vault.
-    let r = svc.call_with(
-        "POST",
-        "/v1/vaults/consolidate",
-        Some(&desk.treasury),
-        Some(&json!({"network": "regtest"})),
-        &[("Idempotency-Key", "tidy-1")],
-    )?;
-    assert_eq!(r.status, 201, "{}", r.json);
-    let id = r.json["request"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let view = svc.wait_envelope(&id, &desk.ana)?;
-    let tx = &view["transaction"];
-    let coins = tx["inputs"].as_array().map_or(0, Vec::len);
-    assert!(coins >= 2, "{view}");
-    assert_eq!(tx["outputs"].as_array().map(Vec::len), Some(1), "{view}");
-    assert_eq!(tx["outputs"][0]["script_pubkey"], spk.to_hex_string());
+    let regtest = json!({"network": "regtest"});
+    let id = svc.make("/v1/vaults/consolidate", &desk.treasury, &regtest, "tidy-1")?;
+    let tx = into_the_vault(&svc, &desk.ana, &id, &spk)?;
+    assert!(tx["inputs"].as_array().map_or(0, Vec::len) >= 2, "{tx}");
     through(&svc, &desk, &mut a, &server, &id)?;
-    let r = svc.call("GET", "/v1/vaults", Some(&desk.ana), None)?;
-    let balance: u64 = r.json["vaults"][0]["balance"]
-        .as_str()
-        .unwrap_or_default()
-        .parse()?;
     let out = tx["outputs"][0]["sat"].as_u64().unwrap_or_default();
-    assert_eq!(balance, out, "one coin holds the vault's balance");
+    assert_eq!(
+        svc.vault_balance(&desk.ana)?,
+        u128::from(out),
+        "one coin holds the vault's balance"
+    );
     // A consolidation of a network without a Bitcoin vault: refused.
-    let r = svc.call_with(
-        "POST",
-        "/v1/vaults/consolidate",
-        Some(&desk.treasury),
-        Some(&json!({"network": "evm:1"})),
-        &[("Idempotency-Key", "tidy-2")],
-    )?;
+    let evm = json!({"network": "evm:1"});
+    let r = svc.post_keyed("/v1/vaults/consolidate", &desk.treasury, &evm, "tidy-2")?;
     assert_eq!(r.status, 422, "{}", r.json);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// The transaction request `id` was built as, which must be one output to the vault
+/// (`spk`).
+pub(super) fn into_the_vault(
+    svc: &Service,
+    token: &str,
+    id: &str,
+    spk: &bitcoin::ScriptBuf,
+) -> Result<Value> {
+    let view = svc.wait_envelope(id, token)?;
+    let tx = view["transaction"].clone();
+    if tx["outputs"].as_array().map(Vec::len) != Some(1)
+        || tx["outputs"][0]["script_pubkey"] != spk.to_hex_string()
+    {
+        bail!("not one output to the vault: {tx}");
+    }
+    Ok(tx)
 }

@@ -62,59 +62,23 @@ fn deposit_addresses_are_swept_into_the_vault() -> Result<()> {
     // Three customers pay three deposit addresses.
     let mut paid = Vec::new();
     for n in 0..3u64 {
-        let r = svc.call(
-            "POST",
-            "/v1/deposits",
-            Some(&desk.warm),
-            Some(&json!({"network": "regtest"})),
-        )?;
-        assert_eq!(r.status, 201, "{}", r.json);
-        let address: bitcoin::Address<bitcoin::address::NetworkUnchecked> =
-            r.json["address"].as_str().unwrap_or_default().parse()?;
+        let (_, address) = svc.deposit_address(&desk.warm, "regtest")?;
+        let address: bitcoin::Address<bitcoin::address::NetworkUnchecked> = address.parse()?;
         paid.push(TxOut {
             value: Amount::from_sat(200_000 + n * 1_000),
             script_pubkey: address.assume_checked().script_pubkey(),
         });
     }
     server.fund(paid);
-    let plan = svc
-        .call(
-            "GET",
-            "/v1/sweeps/plan?network=regtest",
-            Some(&desk.ana),
-            None,
-        )?
-        .json;
-    assert_eq!(
-        plan["plan"]["batches"].as_array().map(Vec::len),
-        Some(1),
-        "{plan}"
-    );
-    assert_eq!(
-        plan["plan"]["batches"][0]["addresses"]
-            .as_array()
-            .map(Vec::len),
-        Some(3)
-    );
+    let batches = planned(&svc, &desk.ana)?;
+    assert_eq!(batches.len(), 1, "{batches:?}");
+    assert_eq!(batches[0]["addresses"].as_array().map(Vec::len), Some(3));
 
     // The sweep: three deposit coins in, one output to the vault.
-    let r = svc.call_with(
-        "POST",
-        "/v1/sweeps",
-        Some(&desk.treasury),
-        Some(&json!({"network": "regtest"})),
-        &[("Idempotency-Key", "sweep-1")],
-    )?;
-    assert_eq!(r.status, 201, "{}", r.json);
-    let id = r.json["request"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let view = svc.wait_envelope(&id, &desk.ana)?;
-    let tx = &view["transaction"];
-    assert_eq!(tx["inputs"].as_array().map(Vec::len), Some(3), "{view}");
-    assert_eq!(tx["outputs"].as_array().map(Vec::len), Some(1), "{view}");
-    assert_eq!(tx["outputs"][0]["script_pubkey"], spk.to_hex_string());
+    let regtest = json!({"network": "regtest"});
+    let id = svc.make("/v1/sweeps", &desk.treasury, &regtest, "sweep-1")?;
+    let tx = super::batch::into_the_vault(&svc, &desk.ana, &id, &spk)?;
+    assert_eq!(tx["inputs"].as_array().map(Vec::len), Some(3), "{tx}");
     let fee = tx["fee_sat"].as_u64().unwrap_or(u64::MAX);
     assert!(
         fee * 1000 <= 603_000 * 50,
@@ -123,33 +87,29 @@ fn deposit_addresses_are_swept_into_the_vault() -> Result<()> {
     through(&svc, &desk, &mut a, &server, &id)?;
 
     // The vault holds the deposits less the fee; nothing is left to sweep.
-    let r = svc.call("GET", "/v1/vaults", Some(&desk.ana), None)?;
-    let balance: u64 = r.json["vaults"][0]["balance"]
-        .as_str()
-        .unwrap_or_default()
-        .parse()?;
-    assert_eq!(balance, 100_000 + 603_000 - fee);
-    let plan: Value = svc
-        .call(
-            "GET",
-            "/v1/sweeps/plan?network=regtest",
-            Some(&desk.ana),
-            None,
-        )?
-        .json;
     assert_eq!(
-        plan["plan"]["batches"].as_array().map(Vec::len),
-        Some(0),
-        "{plan}"
+        svc.vault_balance(&desk.ana)?,
+        u128::from(100_000 + 603_000 - fee)
     );
-    let r = svc.call_with(
-        "POST",
+    assert_eq!(planned(&svc, &desk.ana)?.len(), 0);
+    let r = svc.post_keyed(
         "/v1/sweeps",
-        Some(&desk.treasury),
-        Some(&json!({"network": "evm:1"})),
-        &[("Idempotency-Key", "sweep-2")],
+        &desk.treasury,
+        &json!({"network": "evm:1"}),
+        "sweep-2",
     )?;
     assert_eq!(r.status, 422, "{}", r.json);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// The sweep plan's batches on regtest.
+fn planned(svc: &strongroom_e2e::service::Service, token: &str) -> Result<Vec<Value>> {
+    let plan = svc
+        .call("GET", "/v1/sweeps/plan?network=regtest", Some(token), None)?
+        .json;
+    Ok(plan["plan"]["batches"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default())
 }

@@ -47,30 +47,19 @@ fn a_reorg_after_confirmation_is_alerted_across_a_restart_and_lands_once() -> Re
 
     let svc = Service::start(&exe(), &db, &args)?;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let history = loop {
-        let h = svc.read(&id, "history", &t.auditor)?.json;
-        let states: Vec<String> = h["steps"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s["state"].as_str().map(String::from))
-            .collect();
+    loop {
+        let states = svc.history(&id, &t.auditor, "state")?;
         if states.ends_with(&["confirmed".into(), "broadcast".into(), "confirmed".into()]) {
-            break h;
+            break;
         }
         if std::time::Instant::now() > deadline {
             bail!("no reorg seen: {states:?}");
         }
         let _ = anvil.mine(1);
         std::thread::sleep(std::time::Duration::from_millis(100));
-    };
-    let why: Vec<&str> = history["steps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["why"].as_str())
-        .collect();
-    assert!(why.iter().any(|w| w.contains("reorg")), "{history:#}");
+    }
+    let why = svc.history(&id, &t.auditor, "why")?;
+    assert!(why.iter().any(|w| w.contains("reorg")), "{why:#?}");
     assert_eq!(
         node.balance(RECIPIENT)? - before,
         U256::from(ETHER / 10),

@@ -42,14 +42,20 @@ impl Desk<'_> {
         )
     }
 
+    /// Asks for a replacement of `id` (`speed-up` or `cancel`): the answer.
+    fn try_replace(
+        &self,
+        id: &str,
+        kind: &str,
+        key: &str,
+    ) -> Result<strongroom_e2e::service::Answer> {
+        let path = format!("/v1/requests/{id}/replace");
+        self.svc
+            .post_keyed(&path, &self.t.treasury, &json!({"kind": kind}), key)
+    }
+
     fn replace(&self, id: &str, kind: &str, key: &str) -> Result<String> {
-        let a = self.svc.call_with(
-            "POST",
-            &format!("/v1/requests/{id}/replace"),
-            Some(&self.t.treasury),
-            Some(&json!({"kind": kind})),
-            &[("Idempotency-Key", key)],
-        )?;
+        let a = self.try_replace(id, kind, key)?;
         if a.status != 201 {
             bail!("{kind} of {id}: {} {}", a.status, a.json);
         }
@@ -145,13 +151,7 @@ fn evm_nonces_are_freed_sped_up_cancelled_and_filled() -> Result<()> {
 
     // Speed-up: refused before the original is broadcast, then the same call with
     // higher fees at nonce 0; it lands and the original is dropped.
-    let a = svc.call_with(
-        "POST",
-        &format!("/v1/requests/{stuck}/replace"),
-        Some(&t.treasury),
-        Some(&json!({"kind": "speed-up"})),
-        &[("Idempotency-Key", "early")],
-    )?;
+    let a = d.try_replace(&stuck, "speed-up", "early")?;
     assert_eq!(a.status, 409, "{}", a.json);
     d.sent(&stuck)?;
     let first_fee = d.built(&stuck)?.1;
@@ -207,13 +207,7 @@ fn evm_nonces_are_freed_sped_up_cancelled_and_filled() -> Result<()> {
     assert_eq!(a.json["request"]["state"], "cancelled", "{}", a.json);
     let next = d.pay("next", RECIPIENT, ETHER / 20)?;
     assert_eq!(d.built(&next)?.0, 3, "built above the abandoned nonce");
-    let a = svc.call_with(
-        "POST",
-        &format!("/v1/requests/{abandoned}/replace"),
-        Some(&t.treasury),
-        Some(&json!({"kind": "speed-up"})),
-        &[("Idempotency-Key", "no")],
-    )?;
+    let a = d.try_replace(&abandoned, "speed-up", "no")?;
     assert_eq!(a.status, 409, "an ended request is not sped up: {}", a.json);
     let fill = d.replace(&abandoned, "cancel", "fill-2")?;
     assert_eq!(d.built(&fill)?.0, 2);
@@ -231,24 +225,12 @@ fn evm_nonces_are_freed_sped_up_cancelled_and_filled() -> Result<()> {
         (&next, "speed-up", 409),
         (&"nope".to_string(), "cancel", 404),
     ] {
-        let a = svc.call_with(
-            "POST",
-            &format!("/v1/requests/{id}/replace"),
-            Some(&t.treasury),
-            Some(&json!({"kind": kind})),
-            &[("Idempotency-Key", "late")],
-        )?;
+        let a = d.try_replace(id, kind, "late")?;
         assert_eq!(a.status, want, "{id}: {}", a.json);
     }
     let body = json!({"network": "evm:1", "asset": "native", "destination": RECIPIENT.to_checksum(None),
         "amount": "1", "purpose": "withdrawal", "replaces": {"request": fast, "kind": "speed-up"}});
-    let a = svc.call_with(
-        "POST",
-        "/v1/requests",
-        Some(&t.treasury),
-        Some(&body),
-        &[("Idempotency-Key", "sly")],
-    )?;
+    let a = svc.post_keyed("/v1/requests", &t.treasury, &body, "sly")?;
     assert_eq!(a.status, 400, "{}", a.json);
     assert!(
         a.json["error"]

@@ -156,13 +156,7 @@ fn webhooks_tell_every_state_change_once_per_delivery_id_across_a_restart() -> R
     let mut taken: Vec<&Value> = by_id.values().map(|c| &c[0]["body"]).collect();
     taken.sort_by_key(|b| b["seq"].as_u64());
     let told: Vec<&str> = taken.iter().filter_map(|b| b["to"].as_str()).collect();
-    let history = svc.read(&id, "history", &t.auditor)?.json;
-    let states: Vec<&str> = history["steps"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["state"].as_str())
-        .collect();
+    let states = svc.history(&id, &t.auditor, "state")?;
     assert_eq!(told, states, "every state change, once, in order");
     assert_eq!(told.first(), Some(&"draft"));
     assert_eq!(told.last(), Some(&"confirmed"));

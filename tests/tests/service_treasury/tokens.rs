@@ -55,17 +55,7 @@ fn low_token_balance_drafts_an_erc20_refill_that_lands() -> Result<()> {
         )
         .as_bytes(),
     )?;
-    let risk = dir.join("risk.toml");
-    std::fs::write(
-        &risk,
-        format!(
-            "[[warm_addresses]]\nnetwork = \"evm:1\"\naddress = \"{}\"\n\n[[limits]]\nnetwork = \"evm:1\"\nasset = \"{contract}\"\n\
-             per_transaction = \"{}\"\nper_day = \"{}\"\n",
-            WARM.to_checksum(None),
-            10_000 * TUSD,
-            50_000 * TUSD
-        ),
-    )?;
+    let risk = super::warm_risk(&dir, &contract, (10_000 * TUSD, 50_000 * TUSD))?;
     let db = dir.join("coordinator.db");
     let desk = Desks::add(&exe(), &db)?;
     let args = serve_args(

@@ -48,6 +48,20 @@ fn row_of(r: Row) -> Result<RequestRow, StoreError> {
 }
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    seven(r)
+}
+
+/// The first seven columns of a row.
+fn seven<A, B, C, D, E, F, G>(r: &rusqlite::Row<'_>) -> rusqlite::Result<(A, B, C, D, E, F, G)>
+where
+    A: rusqlite::types::FromSql,
+    B: rusqlite::types::FromSql,
+    C: rusqlite::types::FromSql,
+    D: rusqlite::types::FromSql,
+    E: rusqlite::types::FromSql,
+    F: rusqlite::types::FromSql,
+    G: rusqlite::types::FromSql,
+{
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -398,7 +412,7 @@ impl Store for Sqlite {
         conn.query_row(
             &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1"),
             [hash],
-            token_columns,
+            seven,
         )
         .optional()
         .map(|r| r.map(token_record))
@@ -412,7 +426,7 @@ impl Store for Sqlite {
                 "SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created, hash"
             ))
             .map_err(db)?;
-        let rows = q.query_map([], token_columns).map_err(db)?;
+        let rows = q.query_map([], seven).map_err(db)?;
         rows.map(|r| r.map(token_record).map_err(db)).collect()
     }
 
@@ -467,16 +481,4 @@ impl Store for Sqlite {
             Ok((r.get(0)?, r.get(1)?))
         })
     }
-}
-
-fn token_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<super::write::TokenColumns> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-    ))
 }
