@@ -20,3 +20,10 @@ pub mod tokens;
 pub mod treasury;
 pub mod webhook;
 mod worker;
+
+/// 32 bytes from the operating system's randomness (wiped when dropped).
+pub(crate) fn random32() -> std::io::Result<zeroize::Zeroizing<[u8; 32]>> {
+    let mut raw = zeroize::Zeroizing::new([0u8; 32]);
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, raw.as_mut())?;
+    Ok(raw)
+}

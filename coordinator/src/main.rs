@@ -26,6 +26,9 @@ enum Command {
     /// The hash-chained audit table: verify, export.
     #[command(subcommand)]
     Audit(coordinator::audit::command::AuditCommand),
+    /// Solana: provision the vault's durable nonce accounts.
+    #[command(subcommand)]
+    Solana(SolanaCommand),
     /// The coordinator's USB bundle keys (passphrase-encrypted).
     #[command(subcommand)]
     Keys(usb_transfer::cli::KeysCommand),
@@ -38,12 +41,23 @@ enum Command {
     Openapi,
 }
 
+/// `coordinator solana …`.
+#[derive(Debug, Subcommand)]
+enum SolanaCommand {
+    /// Create durable nonce accounts under the vault's authority, paid by an online fee
+    /// payer; prints the chains file's `nonce_accounts` line.
+    NonceAccounts(coordinator::solana::provision::NonceArgs),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Serve(a) => coordinator::service::serve(a),
         Command::Token(c) => coordinator::tokens::run(c),
         Command::Audit(c) => coordinator::audit::command::run(c),
+        Command::Solana(SolanaCommand::NonceAccounts(a)) => {
+            coordinator::solana::provision::run(a).map_err(|e| anyhow::anyhow!(e))
+        }
         Command::Keys(c) => commands::bundle::run(&usb_transfer::cli::Command::Keys(c.clone())),
         Command::Bundle(c) => commands::bundle::run(&usb_transfer::cli::Command::Bundle(c.clone())),
         Command::Demo(a) => commands::demo::run(a),

@@ -72,12 +72,7 @@ pub enum TokenError {
 }
 
 fn secret() -> Result<String, TokenError> {
-    let mut raw = zeroize::Zeroizing::new([0u8; 32]);
-    std::io::Read::read_exact(
-        &mut std::fs::File::open("/dev/urandom").map_err(|e| TokenError::Invalid(e.to_string()))?,
-        raw.as_mut(),
-    )
-    .map_err(|e| TokenError::Invalid(e.to_string()))?;
+    let raw = crate::random32().map_err(|e| TokenError::Invalid(e.to_string()))?;
     Ok(format!("sr_{}", hex::encode(&raw[..])))
 }
 

@@ -38,6 +38,8 @@ enum CoordinatorCommand {
     /// The audit table: verify, export.
     #[command(subcommand)]
     Audit(coordinator::audit::command::AuditCommand),
+    /// Solana: create durable nonce accounts under the vault's authority.
+    SolanaNonceAccounts(coordinator::solana::provision::NonceArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +49,9 @@ fn main() -> ExitCode {
         Command::Coordinator(CoordinatorCommand::Serve(a)) => coordinator::service::serve(a),
         Command::Coordinator(CoordinatorCommand::Token(c)) => coordinator::tokens::run(c),
         Command::Coordinator(CoordinatorCommand::Audit(c)) => coordinator::audit::command::run(c),
+        Command::Coordinator(CoordinatorCommand::SolanaNonceAccounts(a)) => {
+            coordinator::solana::provision::run(a).map_err(anyhow::Error::msg)
+        }
         Command::Approver(c) => approver::cli::run(c),
     };
     match result {

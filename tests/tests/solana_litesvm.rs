@@ -30,6 +30,8 @@ type KeySig = ([u8; 32], [u8; 64]);
 
 use strongroom_e2e::requests::{now, round_trip, Channel};
 
+#[path = "solana_litesvm/provision.rs"]
+mod provision;
 #[path = "solana_litesvm/standard_and_fees.rs"]
 mod standard_and_fees;
 

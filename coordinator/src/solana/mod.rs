@@ -9,6 +9,7 @@ mod build;
 mod client;
 mod config;
 mod finish;
+pub mod provision;
 
 pub use adapter::SolChain;
 pub use build::{
