@@ -155,7 +155,25 @@ fn evm_nonces_are_freed_sped_up_cancelled_and_filled() -> Result<()> {
     assert_eq!(a.status, 409, "{}", a.json);
     d.sent(&stuck)?;
     let first_fee = d.built(&stuck)?.1;
-    let fast = d.replace(&stuck, "speed-up", "faster")?;
+    // From the console: the broadcast request offers a speed-up and a cancel; the
+    // speed-up opens the new request.
+    let page = strongroom_e2e::console::decide(
+        &svc.url,
+        &t.treasury,
+        &stuck,
+        "speed-up",
+        Some(("speed-up", "")),
+    )?;
+    assert_eq!(page["offered"], json!(["speed-up", "cancel-tx"]), "{page}");
+    assert!(
+        page["result"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("speed-up of {stuck} made")),
+        "{page}"
+    );
+    let fast = page["shown"].as_str().unwrap_or_default().to_string();
+    assert_ne!(fast, stuck);
     let (nonce, fee) = d.built(&fast)?;
     assert_eq!(nonce, 0);
     assert!(
