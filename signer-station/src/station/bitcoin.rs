@@ -147,6 +147,7 @@ pub fn derive(
             outpoint: txin.previous_output.to_string(),
             value: out.value.to_sat(),
             proof: vault.describe(owned.at),
+            deposit: vault.deposit_account().is_some(),
         });
         let deposit_at = vault.deposit_account().and(owned.at);
         sign.push((

@@ -125,6 +125,9 @@ pub struct Input {
     pub value: u64,
     /// How ownership was proven.
     pub proof: String,
+    /// A coin of one of the station's deposit accounts: the payload is a sweep, whatever
+    /// the request calls itself.
+    pub deposit: bool,
 }
 
 /// The facts of one payload.

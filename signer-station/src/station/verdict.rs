@@ -245,13 +245,20 @@ pub fn check_payload(
     Ok(passed)
 }
 
-/// The approvals a request needs: the most of its stated purpose's and of every class of
-/// transfer it makes (a stated purpose can only make it stricter).
+/// The approvals a request needs: the most of its stated purpose's, of every class of
+/// transfer it makes, and of a sweep when it spends deposit coins (a stated purpose can
+/// only make it stricter).
 pub fn required_approvals(facts: &[&Facts], claimed: Purpose, policy: &Policy) -> (usize, Purpose) {
     let mut need = (policy.approvals_for(purpose_name(claimed)), claimed);
     for f in facts {
-        for t in &f.transfers {
-            let p = purpose_of(&t.class);
+        // Deposit coins make a sweep, whatever the request is labelled.
+        let sweep = f.inputs.iter().any(|i| i.deposit).then_some(Purpose::Sweep);
+        for p in f
+            .transfers
+            .iter()
+            .map(|t| purpose_of(&t.class))
+            .chain(sweep)
+        {
             let n = policy.approvals_for(purpose_name(p));
             if n > need.0 {
                 need = (n, p);
