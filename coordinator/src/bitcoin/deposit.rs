@@ -4,19 +4,25 @@
 use std::str::FromStr;
 
 use bdk_wallet::bitcoin::bip32::{ChildNumber, Xpub};
-use bdk_wallet::bitcoin::secp256k1::{Secp256k1, VerifyOnly};
+use bdk_wallet::bitcoin::hashes::hmac::{Hmac, HmacEngine};
+use bdk_wallet::bitcoin::hashes::{sha512, Hash as _, HashEngine};
+use bdk_wallet::bitcoin::secp256k1::{Scalar, Secp256k1, SecretKey, VerifyOnly};
 use bdk_wallet::bitcoin::{Address, CompressedPublicKey, Network};
 use bdk_wallet::{KeychainKind, Wallet};
 
 use super::BuildError;
 
 /// A pool of deposit addresses.
-#[derive(Debug)]
+#[derive(derive_more::Debug)]
 pub struct DepositPool {
     wallet: Wallet,
     /// The receiving branch's key (`account/0`), derived once: each address is then one
     /// unhardened step (an HMAC and a fixed-base scalar multiplication).
     branch: Xpub,
+    /// BIP-32's HMAC for that step, keyed by the branch's chain code and fed its public
+    /// key: each address only adds its index.
+    #[debug(skip)]
+    step: HmacEngine<sha512::Hash>,
     secp: Secp256k1<VerifyOnly>,
     network: Network,
 }
@@ -39,9 +45,12 @@ impl DepositPool {
         let branch = account
             .ckd_pub(&secp, ChildNumber::Normal { index: 0 })
             .map_err(|e| bad(e.to_string()))?;
+        let mut step = HmacEngine::<sha512::Hash>::new(&branch.chain_code[..]);
+        step.input(&branch.public_key.serialize());
         Ok(Self {
             wallet,
             branch,
+            step,
             secp,
             network,
         })
@@ -56,15 +65,31 @@ impl DepositPool {
     /// The receiving address at `index` (without handing it out): `wpkh(account/0/index)`,
     /// from the cached branch key (the wallet's own derivation gives the same, slower).
     pub fn peek(&self, index: u32) -> Address {
-        match ChildNumber::from_normal_idx(index).and_then(|c| self.branch.ckd_pub(&self.secp, c)) {
-            Ok(child) => Address::p2wpkh(&CompressedPublicKey(child.public_key), self.network),
+        match self.child(index) {
+            Some(child) => Address::p2wpkh(&CompressedPublicKey(child), self.network),
             // An index of 2^31 or more has no unhardened child: the wallet says so.
-            Err(_) => {
+            None => {
                 self.wallet
                     .peek_address(KeychainKind::External, index)
                     .address
             }
         }
+    }
+
+    /// BIP-32's unhardened child of the branch key at `index` (CKDpub), or `None` where
+    /// there is none (an index of 2^31 or more, or a tweak outside the curve's order).
+    fn child(&self, index: u32) -> Option<bdk_wallet::bitcoin::secp256k1::PublicKey> {
+        if index >= 1 << 31 {
+            return None;
+        }
+        let mut e = self.step.clone();
+        e.input(&index.to_be_bytes());
+        let h = Hmac::<sha512::Hash>::from_engine(e);
+        let tweak = SecretKey::from_slice(&h[..32]).ok()?;
+        self.branch
+            .public_key
+            .add_exp_tweak(&self.secp, &Scalar::from(tweak))
+            .ok()
     }
 
     /// The index of a receiving address this pool has handed out (or looks ahead to).
