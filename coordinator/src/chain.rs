@@ -264,7 +264,7 @@ impl Ctx {
     }
 
     /// Whether every station that answered request `id` refused it (at least one did).
-    fn refused_only(&self, id: &str) -> Result<bool, PipelineError> {
+    pub fn refused_only(&self, id: &str) -> Result<bool, PipelineError> {
         use airgap_protocol::envelope::Outcome;
         let answers = self.store.artifacts(id, Kind::Response)?;
         let mut refused = false;

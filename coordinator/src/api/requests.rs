@@ -186,10 +186,12 @@ pub(super) async fn replace_request(api: Api, Id(id): Id, body: Body<Replace>) -
         let key = idempotency_key(&key)?;
         let original = request_row(st, &id)?;
         let body = CreateRequest::of(&original)?;
+        // A request the stations only refused signed nothing: there is no nonce to fill.
         let exported = st
             .store
             .artifact(&id, crate::store::Kind::Export, "request")?
-            .is_some();
+            .is_some()
+            && !st.pipeline.ctx.refused_only(&id)?;
         let vault = match kind {
             requests::ReplaceKind::Cancel => st
                 .pipeline

@@ -53,6 +53,8 @@ pub struct Pipeline {
     /// Confirmed requests still watched for reorgs (`None` until read from the store
     /// after a start).
     confirmed: Mutex<Option<std::collections::BTreeSet<String>>>,
+    /// When they were last looked at (Unix seconds).
+    confirmed_checked: Mutex<u64>,
     /// Why the last build of a request failed (shown until it succeeds).
     build_errors: Mutex<std::collections::HashMap<String, String>>,
     /// Requests a step of this process is working on (leases exclude other replicas;
@@ -154,6 +156,7 @@ impl Pipeline {
             deposits: Vec::new(),
             last_watch: Mutex::default(),
             confirmed: Mutex::default(),
+            confirmed_checked: Mutex::default(),
             build_errors: Mutex::default(),
             held: Arc::default(),
             approvals_required: 1,

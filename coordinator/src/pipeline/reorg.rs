@@ -16,6 +16,10 @@ use crate::lifecycle::{Event, State};
 /// After a start, confirmed requests this recent are watched again (seconds).
 const REREAD: u64 = 2 * 86_400;
 
+/// Seconds between two looks at the watched confirmations (each look asks the node
+/// about every one of them).
+const EVERY: u64 = 5;
+
 impl Pipeline {
     /// Watches confirmed request `id` for reorgs.
     pub(crate) fn watch_confirmed(&self, id: &str) {
@@ -31,6 +35,14 @@ impl Pipeline {
         let (mut errors, mut alerts) = (Vec::new(), Vec::new());
         let ids: Vec<String> = {
             let mut w = self.confirmed.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = self
+                .confirmed_checked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if w.is_some() && now < *last + EVERY {
+                return (errors, alerts);
+            }
+            *last = now;
             if w.is_none() {
                 match self.ctx.store.in_state(State::Confirmed, None) {
                     Ok(rows) => {

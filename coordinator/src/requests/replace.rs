@@ -40,10 +40,12 @@ pub enum NotReplaceable {
     State(String),
 }
 
-/// The body of a replacement of `original` (`exported`: its request left for a
-/// station; `vault`: the vault's address, a cancel's destination). A speed-up is for a
-/// broadcast transaction that has not confirmed; a cancel also for one that ended after
-/// it was exported (a signed transaction may exist: the cancel uses up its nonce).
+/// The body of a replacement of `original` (`exported`: its request left for a station
+/// and not every station that answered refused it; `vault`: the vault's address, a
+/// cancel's destination). A speed-up is for a broadcast transaction that has not
+/// confirmed; a cancel also for one that ended after it was exported (a signed
+/// transaction may exist: the cancel uses up its nonce). One the stations only refused
+/// signed nothing: its nonce is free, maybe taken by the next request already.
 pub fn replacement(
     original: &RequestRow,
     body: &CreateRequest,
@@ -68,7 +70,7 @@ pub fn replacement(
         let why = match kind {
             ReplaceKind::SpeedUp => "a speed-up is for a broadcast transaction",
             ReplaceKind::Cancel => {
-                "a cancel is for a broadcast transaction, or one that ended after it was exported"
+                "a cancel is for a broadcast transaction, or one that ended after it was exported and was not refused (a refused request signed nothing)"
             }
         };
         let state = serde_json::to_value(original.state).unwrap_or_default();

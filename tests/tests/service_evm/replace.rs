@@ -142,6 +142,10 @@ fn evm_nonces_are_freed_sped_up_cancelled_and_filled() -> Result<()> {
     assert!(why.contains("allow"), "{why}");
     let a = svc.import(&refused, &t.treasury, answer)?;
     assert_eq!(a.json["request"]["state"], "failed", "{}", a.json);
+    // It signed nothing, so there is nothing to cancel at its nonce (the next request
+    // takes that nonce).
+    let a = d.try_replace(&refused, "cancel", "nothing-to-fill")?;
+    assert_eq!(a.status, 409, "{}", a.json);
     let stuck = d.pay("stuck", RECIPIENT, ETHER / 10)?;
     assert_eq!(
         d.built(&stuck)?.0,
