@@ -69,6 +69,24 @@ fn every_key_backs_up_and_restores_onto_a_second_hsm_and_signs_the_same() {
     let b = fresh_station();
     let restored = restore(&b, &set, &wrap, &descriptor).unwrap();
     assert_eq!(restored.len(), 11);
+    // The deposit accounts come back: the same seed, so the same account keys.
+    assert!(set.deposit_seed.is_some(), "the seed is in the backup");
+    let account = |h: &_| {
+        signer_station::station::deposits::account_key(
+            h,
+            airgap_protocol::network::BitcoinNetwork::Regtest,
+        )
+        .unwrap()
+    };
+    assert_eq!(account(&b), account(&a));
+    // A seed altered in the backup does not open: the restore says so.
+    let mut altered = set.clone();
+    let seed = altered.deposit_seed.as_mut().unwrap();
+    let at = seed.len() - 10;
+    let flipped = if &seed[at..at + 1] == "0" { "1" } else { "0" };
+    seed.replace_range(at..at + 1, flipped);
+    let e = restore(&fresh_station(), &altered, &wrap, &descriptor).unwrap_err();
+    assert!(e.to_string().contains("deposit seed"), "{e}");
     for k in &all {
         let r = restored.iter().find(|r| r.id == k.id).unwrap();
         assert_eq!(r.public_key, k.public_key, "key {:#06x}", k.id);

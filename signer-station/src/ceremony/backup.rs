@@ -1,8 +1,9 @@
 //! `backup` and `restore`. A random wrap key is put into the HSM and split k-of-n among
 //! custodians (each share age-encrypted to its custodian's passphrase, as the operating
-//! credential is); every key is exported wrapped under it. Restore puts the
-//! reconstructed wrap key into a new HSM, imports the wrapped keys, and checks every
-//! restored public key against the station descriptor.
+//! credential is); every key is exported wrapped under it, and the deposit seed (an
+//! opaque object) age-encrypted with it. Restore puts the reconstructed wrap key into a
+//! new HSM, imports the wrapped keys and the deposit seed, and checks every restored
+//! public key against the station descriptor.
 
 use age::secrecy::SecretString;
 use airgap_protocol::envelope::StationDescriptor;
@@ -29,14 +30,56 @@ pub struct WrappedKey {
     pub blob: String,
 }
 
-/// A backup: the wrap key's custodian shares and the wrapped keys. Nothing in it is
-/// usable without k custodians.
+/// A backup: the wrap key's custodian shares, the wrapped keys, and the deposit seed
+/// encrypted to the wrap key. Nothing in it is usable without k custodians.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupSet {
     /// Shares of the wrap key (the quorum file's `auth_key_id` is the wrap key id).
     pub wrap_key_shares: QuorumFile,
     /// Wrapped keys.
     pub keys: Vec<WrappedKey>,
+    /// The deposit accounts' seed (an opaque object, which the device does not wrap):
+    /// age-encrypted with the wrap key as its passphrase, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposit_seed: Option<String>,
+}
+
+/// The age passphrase a wrap key gives (the key is random: no stretching needed).
+fn seed_passphrase(wrap_key: &Credential) -> SecretString {
+    SecretString::from(hex::encode(wrap_key.expose()))
+}
+
+fn seal_seed(seed: &[u8], wrap_key: &Credential) -> Result<String, BackupError> {
+    use std::io::Write;
+    let bad = |e: String| BackupError::Damaged(format!("deposit seed: {e}"));
+    let mut recipient = age::scrypt::Recipient::new(seed_passphrase(wrap_key));
+    recipient.set_work_factor(10);
+    let enc = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+        .map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut w = enc.wrap_output(&mut out).map_err(|e| bad(e.to_string()))?;
+    w.write_all(seed).map_err(|e| bad(e.to_string()))?;
+    w.finish().map_err(|e| bad(e.to_string()))?;
+    Ok(hex::encode(out))
+}
+
+fn open_seed(
+    sealed: &str,
+    wrap_key: &Credential,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, BackupError> {
+    use std::io::Read;
+    let bad = |e: &str| BackupError::Damaged(format!("deposit seed: {e}"));
+    let bytes = hex::decode(sealed).map_err(|_| bad("not hex"))?;
+    let mut identity = age::scrypt::Identity::new(seed_passphrase(wrap_key));
+    identity.set_max_work_factor(10);
+    let dec = age::Decryptor::new(&bytes[..]).map_err(|_| bad("not age"))?;
+    let mut r = dec
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|_| bad("does not open with this wrap key"))?;
+    let mut seed = zeroize::Zeroizing::new(Vec::new());
+    r.read_to_end(&mut seed)
+        .map_err(|_| bad("does not open with this wrap key"))?;
+    Ok(seed)
 }
 
 /// Backup and restore errors.
@@ -99,6 +142,10 @@ pub fn backup(
 ) -> Result<BackupSet, BackupError> {
     let (shares, wrap_key) = QuorumFile::create(WRAP_KEY_ID, threshold, custodians, work_factor)?;
     put_wrap_key(hsm, &wrap_key)?;
+    let deposit_seed = match hsm.read_opaque(crate::station::deposits::SEED_OBJECT)? {
+        Some(seed) => Some(seal_seed(&zeroize::Zeroizing::new(seed), &wrap_key)?),
+        None => None,
+    };
     drop(wrap_key);
     let mut out = Vec::new();
     for k in keys {
@@ -120,6 +167,7 @@ pub fn backup(
     Ok(BackupSet {
         wrap_key_shares: shares,
         keys: out,
+        deposit_seed,
     })
 }
 
@@ -133,6 +181,14 @@ pub fn restore(
     descriptor: &StationDescriptor,
 ) -> Result<Vec<KeyInfo>, BackupError> {
     put_wrap_key(fresh, wrap_key)?;
+    if let Some(sealed) = &set.deposit_seed {
+        let seed = open_seed(sealed, wrap_key)?;
+        fresh.write_opaque(
+            crate::station::deposits::SEED_OBJECT,
+            "strongroom-deposit-seed",
+            &seed,
+        )?;
+    }
     for k in &set.keys {
         let blob = hex::decode(&k.blob)
             .ok()
