@@ -54,15 +54,14 @@ impl EvmChain {
         serde_json::from_str(&f).map_err(corrupt)
     }
 
-    /// A configured token's contract, by contract address.
-    fn token(&self, contract: &str) -> Result<Address, PipelineError> {
+    /// A configured token, by its contract address.
+    fn token(&self, contract: &str) -> Result<&super::Token, PipelineError> {
         let c = Address::from_str(contract)
             .map_err(|_| refused(format!("{contract} is not a contract address")))?;
         self.config
             .tokens
             .iter()
             .find(|t| t.contract == c)
-            .map(|t| t.contract)
             .ok_or_else(|| {
                 refused(format!(
                     "token {c} is not configured for {}",
@@ -167,15 +166,7 @@ impl ChainAdapter for EvmChain {
         let asset = if body.asset == "native" {
             Asset::Native
         } else {
-            let contract = Address::from_str(&body.asset)
-                .map_err(|_| refused("asset is not a contract address"))?;
-            let t = self
-                .config
-                .tokens
-                .iter()
-                .find(|t| t.contract == contract)
-                .ok_or_else(|| refused(format!("token {contract} is not configured")))?;
-            Asset::Token(t.symbol.clone())
+            Asset::Token(self.token(&body.asset)?.symbol.clone())
         };
         let amount = U256::from_str(&body.amount).map_err(|_| refused("amount"))?;
         // One replica at a time picks nonces for a vault.
@@ -374,7 +365,7 @@ impl ChainAdapter for EvmChain {
         match w.asset.as_str() {
             "native" => self.balance(&w.address),
             token => {
-                let t = self.token(token)?;
+                let t = self.token(token)?.contract;
                 self.token_balance(t, &w.address)
             }
         }

@@ -3,126 +3,16 @@
 //! across transaction types, sweeps re-signed or split over payloads, fees at the share's
 //! boundary, deposit keys on other branches or hardened, and networks crossed.
 
-use std::str::FromStr;
-
-use bitcoin::bip32::{ChildNumber, DerivationPath, Fingerprint, Xpriv, Xpub};
+use bitcoin::bip32::{ChildNumber, Xpriv};
 use bitcoin::secp256k1::Secp256k1;
-use bitcoin::{PublicKey, Transaction};
+use bitcoin::PublicKey;
 use signer_station::hsm::SigningBackend;
 use signer_station::station::deposits;
-use signer_station::station::policy::RegisteredVault;
 
+use super::sweeps::{
+    add_deposits, coin_at, deposit_coin, sweep, sweep_as, sweep_request, with_deposits, Deposit,
+};
 use super::*;
-
-// ---- EVM
-
-fn cancel(r: &Rig, nonce: u64, max_fee: u128) -> Evm {
-    let mut tx = Evm::pay(1, nonce, &ours_evm(r), 0);
-    tx.max_fee = max_fee;
-    tx
-}
-
-fn signed_payment(r: &mut Rig, nonce: u64) {
-    let req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, nonce, EVM_TO, ETH))]);
-    r.sign_ok(&req);
-}
-
-// ---- Bitcoin deposits
-
-/// Adds the station's deposit account of `n` (read from the HSM's seed) to the policy.
-fn add_deposits(r: &mut Rig, n: BitcoinNetwork, name: &str) -> (Fingerprint, Xpub) {
-    let key = deposits::account_key(&r.h.hsm, n).unwrap();
-    let mut p = r.station().policy().clone();
-    p.vaults.push(RegisteredVault {
-        name: name.into(),
-        network: n.name().into(),
-        descriptor: format!("wpkh({key}/<0;1>/*)"),
-        deposit: true,
-    });
-    r.station().set_policy(p, NOW).unwrap();
-    let e = r.station().vault_error().map(|e| e.to_string());
-    assert!(e.is_none(), "{e:?}");
-    let (origin, xpub) = key.trim_start_matches('[').split_once(']').unwrap();
-    (
-        Fingerprint::from_str(&origin[..8]).unwrap(),
-        Xpub::from_str(xpub).unwrap(),
-    )
-}
-
-fn with_deposits(r: &mut Rig) -> (Fingerprint, Xpub) {
-    add_deposits(r, REGTEST, "deposits")
-}
-
-struct Deposit {
-    pk: bitcoin::secp256k1::PublicKey,
-    fp: Fingerprint,
-    path: DerivationPath,
-}
-
-/// A coin paying the key `steps` below account `xpub` (unhardened), its input naming
-/// the account origin plus `steps`.
-fn coin_at(
-    r: &mut Rig,
-    n: BitcoinNetwork,
-    (fp, xpub): (Fingerprint, Xpub),
-    steps: &[u32],
-    sat: u64,
-) -> (Transaction, Deposit) {
-    let secp = Secp256k1::verification_only();
-    let steps: Vec<ChildNumber> = steps
-        .iter()
-        .map(|s| ChildNumber::from_normal_idx(*s).unwrap())
-        .collect();
-    let child = xpub.derive_pub(&secp, &steps).unwrap();
-    let pk = PublicKey::new(child.public_key);
-    let script = ScriptBuf::new_p2wpkh(&pk.wpubkey_hash().unwrap());
-    let path = deposits::account_path(n).extend(steps);
-    (
-        r.coin(script, sat),
-        Deposit {
-            pk: child.public_key,
-            fp,
-            path,
-        },
-    )
-}
-
-fn deposit_coin(
-    r: &mut Rig,
-    acct: (Fingerprint, Xpub),
-    at: (u32, u32),
-    sat: u64,
-) -> (Transaction, Deposit) {
-    coin_at(r, REGTEST, acct, &[at.0, at.1], sat)
-}
-
-fn sweep(
-    r: &Rig,
-    coins: &[(Transaction, Deposit)],
-    outputs: &[(ScriptBuf, u64, Option<VaultPath>)],
-) -> bitcoin::psbt::Psbt {
-    let inputs: Vec<(&Transaction, Option<VaultPath>)> =
-        coins.iter().map(|(t, _)| (t, None)).collect();
-    let mut psbt = r.psbt(&inputs, outputs);
-    for (i, (_, d)) in coins.iter().enumerate() {
-        psbt.inputs[i]
-            .bip32_derivation
-            .insert(d.pk, (d.fp, d.path.clone()));
-    }
-    psbt
-}
-
-fn sweep_as(r: &Rig, psbts: &[(&bitcoin::psbt::Psbt, &str)]) -> SignRequest {
-    r.request_as(
-        psbts.iter().map(|(p, l)| btc_payload(p, l)).collect(),
-        Purpose::Sweep,
-        &[10, 11],
-    )
-}
-
-fn sweep_request(r: &Rig, psbt: &bitcoin::psbt::Psbt) -> SignRequest {
-    sweep_as(r, &[(psbt, "regtest")])
-}
 
 /// The HSM's deposit account key of `n`, private (to build a hardened child a
 /// coordinator could not, to show the station still refuses it).

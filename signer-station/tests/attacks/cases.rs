@@ -171,3 +171,16 @@ pub fn reopen(r: &mut Rig) {
         ledger,
     );
 }
+
+/// A cancel at `nonce`: nothing, to the station's own address.
+pub fn cancel(r: &Rig, nonce: u64, max_fee: u128) -> Evm {
+    let mut tx = Evm::pay(1, nonce, &ours_evm(r), 0);
+    tx.max_fee = max_fee;
+    tx
+}
+
+/// Signs a payment at `nonce` (the transaction a later one would replace).
+pub fn signed_payment(r: &mut Rig, nonce: u64) {
+    let req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, nonce, EVM_TO, ETH))]);
+    r.sign_ok(&req);
+}

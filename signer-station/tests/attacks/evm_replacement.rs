@@ -5,19 +5,6 @@
 
 use super::*;
 
-/// A cancel at `nonce`: nothing, to the station's own address.
-fn cancel(r: &Rig, nonce: u64, max_fee: u128) -> Evm {
-    let mut tx = Evm::pay(1, nonce, &ours_evm(r), 0);
-    tx.max_fee = max_fee;
-    tx
-}
-
-/// Signs a payment at `nonce` (the transaction a later one would replace).
-fn signed_payment(r: &mut Rig, nonce: u64) {
-    let req = r.request(vec![evm(r, "evm:1", &Evm::pay(1, nonce, EVM_TO, ETH))]);
-    r.sign_ok(&req);
-}
-
 attacks! {
     // "Cancel" that still moves value: one wei back to the station is not nothing, and
     // the value is the attacker's to choose.

@@ -14,23 +14,29 @@ use signer_station::station::policy::RegisteredVault;
 
 use super::*;
 
-/// The rig with the station's regtest deposit account registered (its descriptor read
-/// from the HSM's seed, as the custodians register it).
-fn with_deposits(r: &mut Rig) -> (Fingerprint, Xpub) {
-    let key = deposits::account_key(&r.h.hsm, REGTEST).unwrap();
-    register(r, &format!("wpkh({key}/<0;1>/*)"));
+/// Adds the station's deposit account of `n` (read from the HSM's seed, as the
+/// custodians register it) to the policy as deposit vault `name`.
+pub(super) fn add_deposits(r: &mut Rig, n: BitcoinNetwork, name: &str) -> (Fingerprint, Xpub) {
+    let key = deposits::account_key(&r.h.hsm, n).unwrap();
+    register(r, n, name, &format!("wpkh({key}/<0;1>/*)"));
     let (origin, xpub) = key.trim_start_matches('[').split_once(']').unwrap();
     let fp = Fingerprint::from_str(&origin[..8]).unwrap();
     (fp, Xpub::from_str(xpub).unwrap())
 }
 
-/// Registers `descriptor` as the station's (only) deposit account, as custodians do.
-fn register(r: &mut Rig, descriptor: &str) {
+/// The rig with the station's regtest deposit account registered.
+pub(super) fn with_deposits(r: &mut Rig) -> (Fingerprint, Xpub) {
+    add_deposits(r, REGTEST, "deposits")
+}
+
+/// Registers `descriptor` as deposit vault `name` on `n` (replacing one of that name), as
+/// custodians do.
+fn register(r: &mut Rig, n: BitcoinNetwork, name: &str, descriptor: &str) {
     let mut p = r.station().policy().clone();
-    p.vaults.retain(|v| !v.deposit);
+    p.vaults.retain(|v| v.name != name);
     p.vaults.push(RegisteredVault {
-        name: "deposits".into(),
-        network: "regtest".into(),
+        name: name.into(),
+        network: n.name().into(),
         descriptor: descriptor.into(),
         deposit: true,
     });
@@ -39,47 +45,51 @@ fn register(r: &mut Rig, descriptor: &str) {
     assert!(e.is_none(), "{e:?}");
 }
 
-/// A coin of account `(fp, xpub)` at (branch, index), and the input's declared path.
-fn deposit_coin(
+/// A deposit coin, and what its input declares of it.
+pub(super) struct Deposit {
+    pub(super) pk: bitcoin::secp256k1::PublicKey,
+    pub(super) fp: Fingerprint,
+    pub(super) path: DerivationPath,
+}
+
+/// A coin paying the key `steps` below account `(fp, xpub)` of `n` (unhardened), its
+/// input naming the account's origin plus `steps`.
+pub(super) fn coin_at(
     r: &mut Rig,
+    n: BitcoinNetwork,
     (fp, xpub): (Fingerprint, Xpub),
-    at: (u32, u32),
+    steps: &[u32],
     sat: u64,
 ) -> (Transaction, Deposit) {
     let secp = Secp256k1::verification_only();
-    let child = xpub
-        .derive_pub(
-            &secp,
-            &[
-                ChildNumber::from_normal_idx(at.0).unwrap(),
-                ChildNumber::from_normal_idx(at.1).unwrap(),
-            ],
-        )
-        .unwrap();
+    let steps: Vec<ChildNumber> = steps
+        .iter()
+        .map(|s| ChildNumber::from_normal_idx(*s).unwrap())
+        .collect();
+    let child = xpub.derive_pub(&secp, &steps).unwrap();
     let pk = PublicKey::new(child.public_key);
     let script = ScriptBuf::new_p2wpkh(&pk.wpubkey_hash().unwrap());
-    let path = deposits::account_path(REGTEST).extend([
-        ChildNumber::from_normal_idx(at.0).unwrap(),
-        ChildNumber::from_normal_idx(at.1).unwrap(),
-    ]);
-    (
-        r.coin(script, sat),
-        Deposit {
-            pk: child.public_key,
-            fp,
-            path,
-        },
-    )
+    let path = deposits::account_path(n).extend(steps);
+    let deposit = Deposit {
+        pk: child.public_key,
+        fp,
+        path,
+    };
+    (r.coin(script, sat), deposit)
 }
 
-struct Deposit {
-    pk: bitcoin::secp256k1::PublicKey,
-    fp: Fingerprint,
-    path: DerivationPath,
+/// A regtest coin of account `acct` at (branch, index).
+pub(super) fn deposit_coin(
+    r: &mut Rig,
+    acct: (Fingerprint, Xpub),
+    at: (u32, u32),
+    sat: u64,
+) -> (Transaction, Deposit) {
+    coin_at(r, REGTEST, acct, &[at.0, at.1], sat)
 }
 
 /// A sweep PSBT of `coins` to `outputs`, each input naming its deposit path.
-fn sweep(
+pub(super) fn sweep(
     r: &Rig,
     coins: &[(Transaction, Deposit)],
     outputs: &[(ScriptBuf, u64, Option<VaultPath>)],
@@ -95,16 +105,22 @@ fn sweep(
     psbt
 }
 
-fn sweep_request(r: &Rig, psbt: &bitcoin::psbt::Psbt) -> SignRequest {
+/// A sweep request of `psbts` (each with its network label), approved twice.
+pub(super) fn sweep_as(r: &Rig, psbts: &[(&bitcoin::psbt::Psbt, &str)]) -> SignRequest {
     r.request_as(
-        vec![btc_payload(psbt, "regtest")],
+        psbts.iter().map(|(p, l)| btc_payload(p, l)).collect(),
         Purpose::Sweep,
         &[10, 11],
     )
 }
 
+/// A sweep request of one regtest PSBT.
+pub(super) fn sweep_request(r: &Rig, psbt: &bitcoin::psbt::Psbt) -> SignRequest {
+    sweep_as(r, &[(psbt, "regtest")])
+}
+
 /// Another seed's account, at the station's origin: what a coordinator would pass off.
-fn foreign_account(fp: Fingerprint) -> (Fingerprint, Xpub) {
+pub(super) fn foreign_account(fp: Fingerprint) -> (Fingerprint, Xpub) {
     let secp = Secp256k1::new();
     let m = bitcoin::bip32::Xpriv::new_master(bitcoin::Network::Regtest, &[5; 32]).unwrap();
     let a = m
@@ -221,7 +237,8 @@ fn a_registered_account_not_from_the_seed_signs_nothing() {
     let mut r = Rig::new("sweep-foreign-account");
     let (fp, _) = with_deposits(&mut r);
     let (_, foreign) = foreign_account(fp);
-    register(&mut r, &format!("wpkh([{fp}/84h/1h/0h]{foreign}/<0;1>/*)"));
+    let foreign_descriptor = format!("wpkh([{fp}/84h/1h/0h]{foreign}/<0;1>/*)");
+    register(&mut r, REGTEST, "deposits", &foreign_descriptor);
     let coins = [deposit_coin(&mut r, (fp, foreign), (0, 1), 100_000)];
     let psbt = sweep(&r, &coins, &[(r.vault_script(0, 1), 99_000, Some((0, 1)))]);
     let e = r
