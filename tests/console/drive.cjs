@@ -25,6 +25,9 @@
 //   paste {frames}                        imports frame texts; answers result and state
 //   queue {state, network}                filters the queue; rows, and whether Older shows
 //   older {}                              the next page of the queue
+//   overtaken {slow, fast}                applies filter `slow` ({state, network}), whose
+//                                         answer the browser gets 1.5 s late, then `fast`
+//                                         at once; the rows shown once both answered
 //   shot {name}                           a full-page screenshot OUT/NAME.png
 // Usage: node drive.cjs URL OUT (env PLAYWRIGHT_CORE, CHROMIUM)
 "use strict";
@@ -157,6 +160,31 @@ const commands = {
     await page.selectOption("#f-state", c.state || "");
     await page.fill("#f-network", c.network || "");
     await fresh(page, "#f-apply");
+    return this.rows(page);
+  },
+  async overtaken(page, c) {
+    const late = (u) => { const q = new URL(u).searchParams; return q.get("state") === (c.slow.state || null) && q.get("network") === (c.slow.network || null); };
+    let answered;
+    const slowDone = new Promise((r) => { answered = r; });
+    await page.route((u) => u.pathname === "/v1/requests" && late(u.href), async (route) => {
+      const response = await route.fetch();
+      await new Promise((r) => setTimeout(r, 1500));
+      await route.fulfill({ response });
+      answered();
+    });
+    try {
+      await fresh(page, "#nav-queue");
+      await page.selectOption("#f-state", c.slow.state || "");
+      await page.fill("#f-network", c.slow.network || "");
+      await page.click("#f-apply");
+      await page.selectOption("#f-state", c.fast.state || "");
+      await page.fill("#f-network", c.fast.network || "");
+      await fresh(page, "#f-apply");
+      await slowDone;
+      await page.waitForTimeout(200);
+    } finally {
+      await page.unrouteAll({ behavior: "wait" });
+    }
     return this.rows(page);
   },
   async older(page) {
