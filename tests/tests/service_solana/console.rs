@@ -135,7 +135,11 @@ pub(super) fn walk(svc: &Service, desk: &Desks, s: Signer<'_>, recipient: &Addre
     // A slow answer to an earlier filter does not cover the later one's rows.
     let rows = t.run(json!({"do": "overtaken",
         "slow": {"state": "confirmed", "network": NET}, "fast": {"network": "evm:1"}}))?;
-    assert_eq!(rows["ids"], json!([]), "the later filter's rows stay: {rows}");
+    assert_eq!(
+        rows["ids"],
+        json!([]),
+        "the later filter's rows stay: {rows}"
+    );
     let mut paged =
         strongroom_e2e::console::Session::open_paged(&svc.url, &desk.auditor, "auditor", Some(2))?;
     let first = paged.run(json!({"do": "queue"}))?;
