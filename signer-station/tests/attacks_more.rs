@@ -19,6 +19,8 @@ mod rig;
 #[macro_use]
 #[path = "attacks/cases.rs"]
 mod cases;
+#[path = "attacks/batches.rs"]
+mod batches;
 #[path = "attacks/cancel_and_sweep_edges.rs"]
 mod cancel_and_sweep_edges;
 #[path = "attacks/more_refused.rs"]

@@ -20,6 +20,8 @@ use strongroom_e2e::requests::{now, round_trip, signed_request, Channel};
 use strongroom_e2e::service::{coordinator_files, scratch, station_signs, Desks};
 use tamper::Tamper;
 
+#[path = "service_solana/batch.rs"]
+mod batch;
 #[path = "service_solana/console.rs"]
 mod console;
 mod tamper;
@@ -57,35 +59,8 @@ fn solana_request_through_the_service() -> Result<()> {
     svm.rpc()
         .call_raw("test_airdrop", json!([vault.to_string(), 10 * SOL]))?;
 
-    // Provisioning (a ceremony step before the service runs requests): the vault's
-    // durable nonce account, created by the station and the throwaway nonce key.
+    provision_nonce(&node, &mut station, &r, &vault, &nonce_key)?;
     let b = SolBuilder { node: &node };
-    let tx = b.create_nonce_account(&vault, &addr(&nonce_key), TxOptions::default())?;
-    let payload = tx.payload(NET, &vault);
-    let req = signed_request(payload, Purpose::KeyRegistration, "provision nonce");
-    let identity = r.keys.identity.public_key.clone();
-    let sigs = round_trip(&mut station, &r.hsm, &identity, &req, Channel::Qr)?
-        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
-    let [PayloadSignature::Solana(sigs)] = sigs.as_slice() else {
-        bail!("{sigs:?}")
-    };
-    let mut sigs = sigs.clone();
-    sigs.push((
-        addr(&nonce_key).to_bytes(),
-        nonce_key.sign(&tx.message).to_bytes(),
-    ));
-    let wire = coordinator::solana::assemble(&tx, &sigs)?;
-    node.send(&wire)?;
-    let tracker = SolTracker::new(&tx, &wire, "confirmed");
-    let mut landed = false;
-    for _ in 0..100 {
-        if matches!(tracker.poll(&node)?, SolState::Landed { .. }) {
-            landed = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(landed, "nonce account provisioned");
 
     let (key_path, chains) = coordinator_files(
         &dir,
@@ -204,4 +179,40 @@ fn solana_request_through_the_service() -> Result<()> {
     assert_eq!(a.json["ok"], true);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// Provisioning (a ceremony step before the service runs requests): the vault's durable
+/// nonce account at `nonce_key`'s address, created by the station and the throwaway key.
+fn provision_nonce(
+    node: &SolRpc,
+    station: &mut signer_station::station::Station,
+    r: &rehearsal::Rehearsal,
+    vault: &Address,
+    nonce_key: &SigningKey,
+) -> Result<()> {
+    let b = SolBuilder { node };
+    let tx = b.create_nonce_account(vault, &addr(nonce_key), TxOptions::default())?;
+    let payload = tx.payload(NET, vault);
+    let req = signed_request(payload, Purpose::KeyRegistration, "provision nonce");
+    let identity = r.keys.identity.public_key.clone();
+    let sigs = round_trip(station, &r.hsm, &identity, &req, Channel::Qr)?
+        .map_err(|e| anyhow::anyhow!("station refused: {e}"))?;
+    let [PayloadSignature::Solana(sigs)] = sigs.as_slice() else {
+        bail!("{sigs:?}")
+    };
+    let mut sigs = sigs.clone();
+    sigs.push((
+        addr(nonce_key).to_bytes(),
+        nonce_key.sign(&tx.message).to_bytes(),
+    ));
+    let wire = coordinator::solana::assemble(&tx, &sigs)?;
+    node.send(&wire)?;
+    let tracker = SolTracker::new(&tx, &wire, "confirmed");
+    for _ in 0..100 {
+        if matches!(tracker.poll(node)?, SolState::Landed { .. }) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("the nonce account was not provisioned")
 }

@@ -38,8 +38,9 @@ pub struct CreateRequest {
     #[serde(default)]
     #[schema(max_length = 500)]
     pub memo: String,
-    /// More recipients in the same transaction, a batched payout (Bitcoin; at most 500
-    /// recipients in all). `amount` is then the first recipient's; the risk engine
+    /// More recipients in the same transaction, a batched payout: Bitcoin (at most 500
+    /// recipients in all) or Solana (at most 19 of SOL, or 8 of a token: what one
+    /// transaction holds). `amount` is then the first recipient's; the risk engine
     /// limits the total.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(max_items = 499)]
@@ -89,6 +90,23 @@ pub enum Refusal {
     Forbidden(String),
 }
 
+/// How many recipients one request of `req`'s network and asset pays, and why.
+fn most_recipients(req: &CreateRequest) -> (usize, &'static str) {
+    use crate::solana::{MAX_SOL_RECIPIENTS, MAX_TOKEN_RECIPIENTS};
+    if req.network.starts_with("evm:") {
+        (1, "an EVM transaction pays one destination; batched payouts are built for Bitcoin and Solana vaults")
+    } else if !req.network.starts_with("solana:") {
+        (MAX_RECIPIENTS, "one Bitcoin transaction")
+    } else if req.asset == "native" {
+        (MAX_SOL_RECIPIENTS, "what one Solana transaction holds")
+    } else {
+        (
+            MAX_TOKEN_RECIPIENTS,
+            "what one Solana transaction holds of token transfers",
+        )
+    }
+}
+
 /// Checks what a caller with `roles` asks, on the networks served here; returns the
 /// amount in base units.
 pub fn check(networks: &[String], roles: &[String], req: &CreateRequest) -> Result<u128, Refusal> {
@@ -102,16 +120,14 @@ pub fn check(networks: &[String], roles: &[String], req: &CreateRequest) -> Resu
     replace::refuse_in_create(req)?;
     let mut amount: u128 = 0;
     if !req.batch.is_empty() {
-        if !req.network.starts_with("evm:") && !req.network.starts_with("solana:") {
-            if req.batch.len() >= MAX_RECIPIENTS {
-                return Err(Refusal::Invalid(format!(
-                    "batch: at most {MAX_RECIPIENTS} recipients in all"
-                )));
-            }
-        } else {
-            return Err(Refusal::Invalid(
-                "batch: batched payouts are built for Bitcoin vaults; an EVM or Solana request pays one destination".into(),
-            ));
+        let (most, what) = most_recipients(req);
+        if most == 1 {
+            return Err(Refusal::Invalid(format!("batch: {what}")));
+        }
+        if req.batch.len() >= most {
+            return Err(Refusal::Invalid(format!(
+                "batch: at most {most} recipients in all ({what})"
+            )));
         }
     }
     for (n, (to, a)) in req.recipients().enumerate() {

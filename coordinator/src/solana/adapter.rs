@@ -21,6 +21,9 @@ use crate::store::Kind;
 use crate::store::RequestRow;
 use crate::treasury::Watch;
 
+/// The most compute units a transaction may ask for.
+const MAX_CU: u32 = 1_400_000;
+
 /// One Solana network the pipeline builds for.
 #[derive(Debug)]
 pub struct SolChain {
@@ -140,19 +143,21 @@ impl ChainAdapter for SolChain {
     }
 
     fn build(&self, ctx: &Ctx, id: &str, body: &Body, now: u64) -> Result<Payload, PipelineError> {
-        if !body.batch.is_empty() {
-            return Err(refused("a Solana request pays one destination"));
-        }
         if let Some(u) = ctx.store.artifact(id, Kind::Unsigned, "solana")? {
             return self.payload(ctx, &u);
         }
         let vault = self.vault(ctx)?;
-        let to = solana_address::Address::from_str(&body.destination)
-            .map_err(|_| refused("destination is not a Solana address"))?;
-        let amount: u64 = body
-            .amount
-            .parse()
-            .map_err(|_| refused("amount must fit 64 bits"))?;
+        let to = body
+            .recipients()
+            .map(|(to, amount)| {
+                let to = solana_address::Address::from_str(to)
+                    .map_err(|_| refused(format!("{to} is not a Solana address")))?;
+                let amount: u64 = amount
+                    .parse()
+                    .map_err(|_| refused(format!("amount {amount} must fit 64 bits")))?;
+                Ok((to, amount))
+            })
+            .collect::<Result<Vec<_>, PipelineError>>()?;
         ctx.lease(
             &format!("nonce:{}:{}", body.network, self.config.name),
             "prepare",
@@ -187,14 +192,19 @@ impl ChainAdapter for SolChain {
                 info.authority
             )));
         }
+        // The configured limit is one transfer's; a batch gets it for each recipient.
+        let recipients = u32::try_from(to.len()).unwrap_or(u32::MAX);
         let opts = TxOptions {
-            compute_unit_limit: self.config.compute_unit_limit,
+            compute_unit_limit: self
+                .config
+                .compute_unit_limit
+                .map(|l| l.saturating_mul(recipients).min(MAX_CU)),
             compute_unit_price: self.config.compute_unit_price,
             version: MessageVersion::Legacy,
         };
         let bh = Blockhash::Nonce(info);
         let tx = if body.asset == "native" {
-            b.sol_transfer(&vault, &to, amount, &bh, opts)
+            b.sol_transfers(&vault, &to, &bh, opts)
         } else {
             let t = self
                 .config
@@ -204,7 +214,7 @@ impl ChainAdapter for SolChain {
                 .ok_or_else(|| refused(format!("token {} is not configured", body.asset)))?;
             let mint = solana_address::Address::from_str(&t.mint)
                 .map_err(|_| PipelineError::Unconfigured(format!("mint {}", t.mint)))?;
-            b.spl_transfer(&vault, &mint, t.decimals, &to, amount, &bh, opts)
+            b.spl_transfers(&vault, (&mint, t.decimals), &to, &bh, opts)
         }
         .map_err(|e| refused(format!("cannot build: {e}")))?;
         let stored = ctx.store_unsigned(

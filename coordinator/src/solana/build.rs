@@ -343,6 +343,13 @@ impl SolBuilder<'_> {
                 (m.serialize(), m.account_keys[..n].to_vec())
             }
         };
+        // One signature each: a compact length (one byte up to 127), then 64 bytes each.
+        let size = 1 + 64 * signers.len() + message.len();
+        if size > MAX_TRANSACTION_BYTES {
+            return Err(BuildError::Compile(format!(
+                "the transaction would be {size} bytes, over Solana's {MAX_TRANSACTION_BYTES}: pay fewer recipients"
+            )));
+        }
         Ok(UnsignedSolTx {
             message,
             signers,
@@ -379,18 +386,27 @@ impl SolBuilder<'_> {
         blockhash: &Blockhash,
         opts: TxOptions,
     ) -> Result<UnsignedSolTx, BuildError> {
+        self.sol_transfers(vault, &[(*to, lamports)], blockhash, opts)
+    }
+
+    /// SOL transfers from the vault to each of `to` (a batched payout), in one
+    /// transaction: at most [`MAX_SOL_RECIPIENTS`].
+    pub fn sol_transfers(
+        &self,
+        vault: &Address,
+        to: &[(Address, u64)],
+        blockhash: &Blockhash,
+        opts: TxOptions,
+    ) -> Result<UnsignedSolTx, BuildError> {
+        let lamports = total(to)?;
         let have = self.node.balance(vault)?;
         if have < lamports {
             return Err(BuildError::Funds(format!(
                 "vault holds {have} lamports, {lamports} asked"
             )));
         }
-        self.compile(
-            vault,
-            vec![ix::transfer(vault, to, lamports)],
-            blockhash,
-            opts,
-        )
+        let ixs = to.iter().map(|(a, n)| ix::transfer(vault, a, *n)).collect();
+        self.compile(vault, ixs, blockhash, opts)
     }
 
     /// An SPL `transfer_checked` from the vault's associated token account to the
@@ -406,6 +422,22 @@ impl SolBuilder<'_> {
         blockhash: &Blockhash,
         opts: TxOptions,
     ) -> Result<UnsignedSolTx, BuildError> {
+        let to = [(*recipient, amount)];
+        self.spl_transfers(vault, (mint, decimals), &to, blockhash, opts)
+    }
+
+    /// SPL `transfer_checked`s of `mint` (with its decimals) from the vault to each
+    /// recipient's associated token account, each created first if missing, in one
+    /// transaction: at most [`MAX_TOKEN_RECIPIENTS`].
+    pub fn spl_transfers(
+        &self,
+        vault: &Address,
+        (mint, decimals): (&Address, u8),
+        to: &[(Address, u64)],
+        blockhash: &Blockhash,
+        opts: TxOptions,
+    ) -> Result<UnsignedSolTx, BuildError> {
+        let amount = total(to)?;
         let m = self.node.account(mint)?.ok_or(BuildError::Mint {
             mint: mint.to_string(),
             why: "no such account".into(),
@@ -429,13 +461,37 @@ impl SolBuilder<'_> {
                 "vault token account holds {have}, {amount} asked"
             )));
         }
-        let dest = associated_token_address(recipient, mint);
-        let ixs = vec![
-            ix::create_ata_idempotent(vault, recipient, mint),
-            ix::transfer_checked(&source, mint, &dest, vault, amount, decimals),
-        ];
+        let mut ixs = Vec::with_capacity(2 * to.len());
+        for (recipient, amount) in to {
+            let dest = associated_token_address(recipient, mint);
+            ixs.push(ix::create_ata_idempotent(vault, recipient, mint));
+            ixs.push(ix::transfer_checked(
+                &source, mint, &dest, vault, *amount, decimals,
+            ));
+        }
         self.compile(vault, ixs, blockhash, opts)
     }
+}
+
+/// Most recipients of SOL in one transaction. A legacy message on a durable nonce with
+/// both compute-budget instructions takes 292 bytes signed, and each recipient 49 more
+/// (its account key, and a 17-byte transfer): 292 + 49 x 19 = 1,223 of Solana's 1,232.
+pub const MAX_SOL_RECIPIENTS: usize = 19;
+/// Most recipients of one token in one transaction: 420 bytes with the mint, the
+/// vault's token account and the two programs, and 91 for each recipient (its key, its
+/// token account's key, the idempotent creation and the checked transfer): 1,148.
+pub const MAX_TOKEN_RECIPIENTS: usize = 8;
+/// The largest transaction Solana accepts, signatures included (`PACKET_DATA_SIZE`).
+pub const MAX_TRANSACTION_BYTES: usize = 1_232;
+
+/// The sum of a batch's amounts; an empty batch, or one whose total overflows, is refused.
+fn total(to: &[(Address, u64)]) -> Result<u64, BuildError> {
+    if to.is_empty() {
+        return Err(BuildError::Compile("no recipient".into()));
+    }
+    to.iter()
+        .try_fold(0u64, |t, (_, n)| t.checked_add(*n))
+        .ok_or_else(|| BuildError::Funds("the batch's total is out of range".into()))
 }
 
 /// A compute-budget instruction: its tag, then its little-endian argument.
@@ -444,5 +500,66 @@ fn compute_budget(tag: u8, arg: &[u8]) -> Instruction {
         program_id: program::id(program::COMPUTE_BUDGET),
         accounts: vec![],
         data: [&[tag][..], arg].concat(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::RpcClient;
+
+    /// The most recipients fit Solana's packet as the coordinator builds them (durable
+    /// nonce, both compute-budget instructions), and one more does not.
+    #[test]
+    fn the_recipient_limits_are_what_fits_a_packet() {
+        let node = SolRpc::new(RpcClient::for_chain(&["http://127.0.0.1:9".into()]));
+        let b = SolBuilder { node: &node };
+        let key = |n: u32| {
+            let mut k = [0u8; 32];
+            k[..4].copy_from_slice(&n.to_le_bytes());
+            k[31] = 1;
+            Address::new_from_array(k)
+        };
+        let (vault, mint) = (key(0), key(1));
+        let nonce = Blockhash::Nonce(NonceInfo {
+            address: key(2),
+            authority: vault,
+            nonce: Hash::new_from_array([9; 32]),
+        });
+        let opts = TxOptions {
+            compute_unit_limit: Some(1_400_000),
+            compute_unit_price: Some(u64::MAX),
+            version: MessageVersion::Legacy,
+        };
+        let sol = |n: u32| {
+            let ixs = (0..n)
+                .map(|i| ix::transfer(&vault, &key(100 + i), u64::MAX))
+                .collect();
+            b.compile(&vault, ixs, &nonce, opts)
+        };
+        let token = |n: u32| {
+            let source = associated_token_address(&vault, &mint);
+            let ixs = (0..n)
+                .flat_map(|i| {
+                    let to = key(100 + i);
+                    let dest = associated_token_address(&to, &mint);
+                    [
+                        ix::create_ata_idempotent(&vault, &to, &mint),
+                        ix::transfer_checked(&source, &mint, &dest, &vault, u64::MAX, 6),
+                    ]
+                })
+                .collect();
+            b.compile(&vault, ixs, &nonce, opts)
+        };
+        let most = |n: usize| u32::try_from(n).unwrap();
+        let fits = sol(most(MAX_SOL_RECIPIENTS)).expect("19 SOL recipients fit");
+        assert!(1 + 64 + fits.message.len() <= MAX_TRANSACTION_BYTES);
+        let over = sol(most(MAX_SOL_RECIPIENTS) + 1).unwrap_err().to_string();
+        assert!(over.contains("over Solana's 1232"), "{over}");
+        token(most(MAX_TOKEN_RECIPIENTS)).expect("8 token recipients fit");
+        let over = token(most(MAX_TOKEN_RECIPIENTS) + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(over.contains("pay fewer recipients"), "{over}");
     }
 }

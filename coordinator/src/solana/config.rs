@@ -32,7 +32,8 @@ pub struct SolConfig {
     /// station holds a Solana key).
     #[serde(default)]
     pub station: Option<String>,
-    /// Compute unit limit.
+    /// Compute unit limit of one transfer (a batch asks for it once per recipient, at
+    /// most 1,400,000).
     #[serde(default)]
     pub compute_unit_limit: Option<u32>,
     /// Priority fee, micro-lamports per compute unit.

@@ -14,7 +14,7 @@ pub mod provision;
 pub use adapter::SolChain;
 pub use build::{
     associated_token_address, ix, Blockhash, BuildError, MessageVersion, NonceInfo, SolBuilder,
-    TxOptions, UnsignedSolTx,
+    TxOptions, UnsignedSolTx, MAX_SOL_RECIPIENTS, MAX_TOKEN_RECIPIENTS,
 };
 pub use client::{AccountInfo, SignatureStatus, SolRpc};
 pub use config::{SolConfig, SolToken};
