@@ -49,6 +49,22 @@ fn spend_conflict(signed: &str, new: &str) -> bool {
     signed != new && r_signed == r_new && !cancel
 }
 
+/// The resources a payload's spend keys consume when each key names its content too (an
+/// EVM account's nonce, `resource#call`): payloads with the same resources are
+/// alternatives, of which one at most is mined. `None` for anything else (a Bitcoin
+/// outpoint or a Solana nonce value is never signed twice): counted on its own.
+fn alternatives(spends: &[String]) -> Option<Vec<&str>> {
+    let mut r = spends
+        .iter()
+        .map(|k| k.split_once('#').map(|(r, _)| r))
+        .collect::<Option<Vec<&str>>>()?;
+    if r.is_empty() {
+        return None;
+    }
+    r.sort_unstable();
+    Some(r)
+}
+
 fn same_asset(network: Network, a: &str, b: &str) -> bool {
     match network {
         Network::Evm(_) => a.eq_ignore_ascii_case(b),
@@ -187,14 +203,34 @@ pub fn check_payload(
             });
         }
         let window = now.saturating_sub(DAY);
-        let past: u128 = history
+        // Transactions signed at one resource (an EVM account's nonce) replace each
+        // other: only one can be mined, so each such group counts its largest, and so
+        // does this payload's group with it (a speed-up is not paid twice).
+        let mut groups: std::collections::BTreeMap<Vec<&str>, u128> = Default::default();
+        let mut alone: u128 = 0;
+        for (_, s) in history
             .history
             .iter()
             .filter(|(t, s)| *t > window && Network::parse(&s.network) == Ok(network))
-            .flat_map(|(_, s)| s.amounts.iter())
-            .filter(|(a, _)| same_asset(network, a, asset))
-            .filter_map(|(_, v)| v.parse::<u128>().ok())
-            .fold(0u128, u128::saturating_add);
+        {
+            let paid = s
+                .amounts
+                .iter()
+                .filter(|(a, _)| same_asset(network, a, asset))
+                .filter_map(|(_, v)| v.parse::<u128>().ok())
+                .fold(0u128, u128::saturating_add);
+            match alternatives(&s.spends) {
+                Some(key) => {
+                    let group = groups.entry(key).or_default();
+                    *group = (*group).max(paid);
+                }
+                None => alone = alone.saturating_add(paid),
+            }
+        }
+        let replaced = alternatives(&f.spends)
+            .and_then(|k| groups.remove(&k))
+            .unwrap_or(0);
+        let past: u128 = groups.values().fold(alone, |a, b| a.saturating_add(*b));
         let this_request: u128 = earlier
             .iter()
             .filter(|e| e.network == network)
@@ -202,7 +238,9 @@ pub fn check_payload(
             .filter(|(a, _)| same_asset(network, a.policy_name(), asset))
             .map(|(_, v)| v)
             .fold(0u128, u128::saturating_add);
-        let total = past.saturating_add(this_request).saturating_add(*amount);
+        let total = past
+            .saturating_add(this_request)
+            .saturating_add((*amount).max(replaced));
         if total > per_day {
             return Err(Refusal::OverDailyLimit {
                 index,

@@ -235,14 +235,17 @@ attacks! {
         let p2 = evm(r, "evm:1", &Evm::pay(1, 3, EVM_TO, ETH / 5));
         r.send(vec![p1, p2])
     };
-    // A legacy and a typed transaction at one nonce with the same call count twice
-    // against the budget.
-    evm_same_call_two_types_counted_twice => OVER_DAY_LIMIT; |r| {
+    // A legacy and a typed transaction at one nonce with the same call: one of them at
+    // most is mined, so they count once (the larger), and the next nonce's payment on
+    // top of that is over the 3 ETH a day.
+    evm_same_call_two_types_then_the_next_nonce => OVER_DAY_LIMIT; |r| {
         let tx = Evm::pay(1, 3, EVM_TO, 16 * ETH / 10);
         let req = r.request(vec![evm(r, "evm:1", &tx)]);
         r.sign_ok(&req);
         let b = legacy155(1, 3, EVM_TO, 16 * ETH / 10, vec![]);
-        r.send(vec![evm_payload(r.evm_address(), "evm:1", 1, b)])
+        let req = r.request(vec![evm_payload(r.evm_address(), "evm:1", 1, b)]);
+        r.sign_ok(&req);
+        r.send(vec![evm(r, "evm:1", &Evm::pay(1, 4, EVM_TO, 3 * ETH / 2))])
     };
 
     // ---- Solana
