@@ -6,8 +6,9 @@
 //
 // Commands ({"do": …}):
 //   login {token, page_size}              sign in; answers the queue's row count
-//   create {network, asset, amount, destination, purpose, memo}
-//                                         the New request form; answers id, result, state
+//   create {network, asset, amount, destination, purpose, memo, batch}
+//                                         the New request form (`batch`: lines "address
+//                                         amount"); answers id, result, state
 //   open {id}                             the request's page; answers state
 //   wait {state, timeout}                 waits (no reload) until the page shows state,
 //                                         its reason and history included
@@ -28,6 +29,8 @@
 //   overtaken {slow, fast}                applies filter `slow` ({state, network}), whose
 //                                         answer the browser gets 1.5 s late, then `fast`
 //                                         at once; the rows shown once both answered
+//   into_vault {action, network}          on the Vaults page, "consolidate" or "sweep"
+//                                         the network's vault; answers id, result, state
 //   shot {name}                           a full-page screenshot OUT/NAME.png
 // Usage: node drive.cjs URL OUT (env PLAYWRIGHT_CORE, CHROMIUM)
 "use strict";
@@ -68,6 +71,7 @@ const commands = {
     await page.fill("#n-destination", c.destination);
     await page.selectOption("#n-purpose", c.purpose || "withdrawal");
     await page.fill("#n-memo", c.memo || "");
+    await page.fill("#n-batch", (c.batch || []).join("\n"));
     const unit = await text(page, "#n-unit");
     await page.click("#create");
     await page.waitForSelector("#result span", { timeout: 30000 });
@@ -97,6 +101,7 @@ const commands = {
       approveShown: await page.locator("#approve").isVisible(),
       approvals: await text(page, "#approvals"),
       payloads: await page.locator("table.decoded").allTextContents(),
+      batch: await page.locator("#batch li").allTextContents(),
     };
   },
   async decide(page, c) {
@@ -198,6 +203,15 @@ const commands = {
       older: await page.locator("#older").isVisible(),
       page: await text(page, "#page-at"),
     };
+  },
+  async into_vault(page, c) {
+    await page.click("#nav-vaults");
+    const button = `#vaults button.${c.action}[data-network="${c.network}"]`;
+    await page.waitForSelector(button);
+    await page.click(button);
+    await page.waitForSelector("#result span, #vault-result span", { timeout: 30000 });
+    if (await page.locator("#vault-result span").count()) return { id: null, result: await text(page, "#vault-result"), state: null };
+    return { id: await text(page, "h2 .mono"), result: await text(page, "#result"), state: await text(page, "#state") };
   },
   async shot(page, c) {
     await page.screenshot({ path: path.join(out, `${c.name}.png`), fullPage: true });

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use bitcoin::{Amount, Network, TxOut};
 use serde_json::{json, Value};
 use strongroom_e2e::btcserver::BtcServer;
+use strongroom_e2e::console::Session;
 use strongroom_e2e::service::{coordinator_files, scratch, station_signs, Desks, Service};
 
 use super::btc_common::{self, recipient};
@@ -110,10 +111,62 @@ fn a_200_output_batch_then_a_consolidation() -> Result<()> {
         );
     }
 
-    // Consolidation: every coin left (the unspent funding coins and the change) into one
-    // output back to the vault.
-    let regtest = json!({"network": "regtest"});
-    let id = svc.make("/v1/vaults/consolidate", &desk.treasury, &regtest, "tidy-1")?;
+    // The console's form makes a batch too, and its page lists every recipient; this one
+    // is cancelled before export, which frees its coins.
+    let mut t = Session::open(&svc.url, &desk.treasury, "treasury")?;
+    let mut risk = Session::open(&svc.url, &desk.risk, "risk")?;
+    let lines: Vec<String> = [(1, "0.00012"), (2, "0.00013")]
+        .iter()
+        .map(|(n, btc)| format!("{} {btc}", recipient(*n)))
+        .collect();
+    let made = t.create(
+        &mut risk,
+        json!({"network": "regtest", "amount": "0.0001", "destination": recipient(0).to_string(),
+            "batch": lines, "memo": "console batch"}),
+    )?;
+    let seen = t.look()?;
+    assert_eq!(
+        seen["batch"],
+        json!([
+            format!("0.00012 BTC to {}", recipient(1)),
+            format!("0.00013 BTC to {}", recipient(2))
+        ]),
+        "{seen}"
+    );
+    let payload = seen["payloads"][0].as_str().unwrap_or_default();
+    for (n, btc) in [(0, "0.0001"), (1, "0.00012"), (2, "0.00013")] {
+        let pays = format!("{btc} BTC to {}", recipient(n));
+        assert!(payload.contains(&pays), "{pays} in {payload}");
+    }
+    let cancelled =
+        t.run(json!({"do": "decide", "action": "cancel", "reason": "made to see the form"}))?;
+    assert_eq!(cancelled["state"], "cancelled", "{cancelled} ({made})");
+    // A bad line is named, and nothing is made.
+    let bad = t.run(
+        json!({"do": "create", "network": "regtest", "amount": "0.0001",
+        "destination": recipient(0).to_string(), "batch": [recipient(1).to_string()]}),
+    )?;
+    assert_eq!(
+        bad["result"], "more recipients, line 1: write an address and an amount",
+        "{bad}"
+    );
+
+    // Consolidation, from the Vaults page: every coin left (the unspent funding coins and
+    // the change) into one output back to the vault. No deposit pool here to sweep.
+    let swept = t.run(json!({"do": "into_vault", "action": "sweep", "network": "regtest"}))?;
+    assert_eq!(
+        swept["result"], "sweep: regtest: no deposit pool and Bitcoin vault here",
+        "{swept}"
+    );
+    let made = t.run(json!({"do": "into_vault", "action": "consolidate", "network": "regtest"}))?;
+    let id = made["id"].as_str().unwrap_or_default().to_string();
+    assert!(
+        made["result"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("consolidation made; state "),
+        "{made}"
+    );
     let tx = into_the_vault(&svc, &desk.ana, &id, &spk)?;
     assert!(tx["inputs"].as_array().map_or(0, Vec::len) >= 2, "{tx}");
     through(&svc, &desk, &mut a, &server, &id)?;
