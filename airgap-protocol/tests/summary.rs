@@ -427,6 +427,76 @@ mod sol {
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     }
 
+    fn program(id: &str, accounts: Vec<AccountMeta>, data: Vec<u8>) -> Instruction {
+        Instruction {
+            program_id: id.parse().unwrap(),
+            accounts,
+            data,
+        }
+    }
+
+    /// The fee shown is the one the runtime charges (and the station decides on): five
+    /// memos and a priority price without a limit get 200,000 compute units each by
+    /// default (the builtins 3,000), 1,009,000 in all: 100,900 lamports of priority fee.
+    #[test]
+    fn fee_as_the_runtime_charges_it() {
+        let memo = |t: &str| {
+            program(
+                "MemoSq4gqABAXKb96qnH8TysNcWxMyWCqXgDLGmfcHr",
+                vec![],
+                t.as_bytes().to_vec(),
+            )
+        };
+        let price = {
+            let mut d = vec![3];
+            d.extend_from_slice(&100_000u64.to_le_bytes());
+            program("ComputeBudget111111111111111111111111111111", vec![], d)
+        };
+        let mut ixs = vec![advance_nonce(a(5), a(1))];
+        ixs.extend((0..5).map(|i| memo(&format!("invoice {i}"))));
+        ixs.push(price);
+        ixs.push(transfer(a(1), a(2), 1_000_000_000));
+        let s = sum(&ixs);
+        assert_eq!(s.fee.as_ref().unwrap().base_units, 105_900, "{:?}", s.fee);
+        // An Ed25519 precompile checking two signatures pays for them as signatures.
+        let verify = program(
+            "Ed25519SigVerify111111111111111111111111111",
+            vec![],
+            vec![2, 0],
+        );
+        let s = sum(&[advance_nonce(a(5), a(1)), verify, transfer(a(1), a(2), 5)]);
+        assert_eq!(s.fee.as_ref().unwrap().base_units, 15_000, "{:?}", s.fee);
+    }
+
+    /// A token account created for a recipient: its rent is shown paid to its owner, as
+    /// the station counts it.
+    #[test]
+    fn token_account_rent_is_shown_as_paid_to_its_owner() {
+        let create = program(
+            "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL",
+            vec![
+                AccountMeta::new(a(1), true),
+                AccountMeta::new(a(4), false),
+                AccountMeta::new_readonly(a(2), false),
+                AccountMeta::new_readonly(a(7), false),
+                AccountMeta::new_readonly(system(), false),
+                AccountMeta::new_readonly(token_program(), false),
+            ],
+            vec![1],
+        );
+        let s = sum(&[
+            create,
+            transfer_checked(a(3), a(7), a(4), a(1), 2_000_000, 6),
+        ]);
+        assert_eq!(s.recipients.len(), 2);
+        assert_eq!(
+            s.recipients[0].address,
+            bs58::encode([2u8; 32]).into_string()
+        );
+        assert_eq!(s.recipients[0].amount.units(), "0.00203928 SOL");
+        assert_eq!(s.recipients[1].amount.base_units, 2_000_000);
+    }
+
     #[test]
     fn spl_transfer_checked_and_unknown_mint() {
         let s = sum(&[transfer_checked(a(3), a(7), a(4), a(1), 2_000_000, 6)]);

@@ -23,8 +23,83 @@ pub mod program {
 
 /// Lamports per signature (the base fee).
 pub const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
-const DEFAULT_CU_PER_INSTRUCTION: u64 = 200_000;
-const MAX_CU: u64 = 1_400_000;
+/// Compute units the runtime allots an instruction of a builtin program (system,
+/// compute budget) when the transaction sets no limit (SIMD-0170).
+pub const BUILTIN_INSTRUCTION_CU: u64 = 3_000;
+/// Compute units the runtime allots any other instruction when no limit is set.
+pub const DEFAULT_INSTRUCTION_CU: u64 = 200_000;
+/// The most compute units a transaction may use.
+pub const MAX_CU: u64 = 1_400_000;
+/// Rent-exempt minimum of an SPL Token account (165 bytes): (128 + 165) x 3,480 x 2,
+/// what its funder pays when it is created.
+pub const TOKEN_ACCOUNT_RENT: u64 = 2_039_280;
+const ED25519_PRECOMPILE: &str = "Ed25519SigVerify111111111111111111111111111";
+const SECP256K1_PRECOMPILE: &str = "KeccakSecp256k11111111111111111111111111111";
+const SECP256R1_PRECOMPILE: &str = "Secp256r1SigVerify1111111111111111111111111";
+/// The signature-verifying precompiles: each signature they check is paid as one more.
+pub const PRECOMPILES: [&str; 3] = [
+    ED25519_PRECOMPILE,
+    SECP256K1_PRECOMPILE,
+    SECP256R1_PRECOMPILE,
+];
+
+/// A message's fee, as the runtime charges it: the station decides on it and the
+/// custodians' summaries show it, from this one computation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fee {
+    /// Signatures paid: the message's, and those its precompile instructions verify.
+    pub signatures: u64,
+    /// Compute units: the limit set, or the runtime's default for these instructions.
+    pub limit: u64,
+    /// Whether the message sets the limit.
+    pub limit_set: bool,
+    /// Micro-lamports a compute unit (the first price the message sets; 0 without).
+    pub price: u64,
+    /// Priority fee, lamports: limit x price, rounded up.
+    pub priority: u128,
+    /// Base fee and priority fee, lamports.
+    pub total: u128,
+}
+
+/// The fee `m` pays. A repeated compute-budget instruction counts once (the first); the
+/// runtime refuses such a message, and so does the station.
+pub fn fee(m: &Message) -> Fee {
+    let (mut limit, mut price) = (None, None);
+    let (mut default_cu, mut precompile_signatures) = (0u64, 0u64);
+    for ix in &m.instructions {
+        let prog = m.keys.get(ix.program).map(b58).unwrap_or_default();
+        match prog.as_str() {
+            program::SYSTEM => default_cu += BUILTIN_INSTRUCTION_CU,
+            program::COMPUTE_BUDGET => {
+                default_cu += BUILTIN_INSTRUCTION_CU;
+                match (ix.data.first(), ix.data.len()) {
+                    (Some(2), 5) if limit.is_none() => limit = le_u32(&ix.data[1..]).map(u64::from),
+                    (Some(3), 9) if price.is_none() => price = le_u64(&ix.data[1..]),
+                    _ => {}
+                }
+            }
+            p => {
+                default_cu += DEFAULT_INSTRUCTION_CU;
+                if PRECOMPILES.contains(&p) {
+                    precompile_signatures += u64::from(ix.data.first().copied().unwrap_or(0));
+                }
+            }
+        }
+    }
+    let limit_set = limit.is_some();
+    let limit = limit.unwrap_or(default_cu).min(MAX_CU);
+    let price = price.unwrap_or(0);
+    let priority = (u128::from(limit) * u128::from(price)).div_ceil(1_000_000);
+    let signatures = u64::from(m.num_required_signatures) + precompile_signatures;
+    Fee {
+        signatures,
+        limit,
+        limit_set,
+        price,
+        priority,
+        total: u128::from(signatures) * u128::from(LAMPORTS_PER_SIGNATURE) + priority,
+    }
+}
 
 /// One compiled instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,7 +324,6 @@ pub(super) fn summarize(
             tables: m.lookup_tables,
         });
     }
-    let (mut cu_limit, mut cu_price, mut counted) = (None, 0u64, 0u64);
     for (i, ix) in m.instructions.iter().enumerate() {
         let prog = key(ix.program);
         let acct = |n: usize| {
@@ -259,61 +333,57 @@ pub(super) fn summarize(
         };
         let tag4 = le_u32(&ix.data);
         match prog.as_str() {
-            program::SYSTEM => {
-                counted += 1;
-                match (tag4, ix.data.len()) {
-                    (Some(2), 12) => {
-                        let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
-                        sources.push(Source {
-                            reference: format!("instruction {i}"),
-                            address: Some(acct(0)),
-                            amount: Some(sol(lamports)),
-                        });
-                        recipients.push(Recipient {
-                            address: acct(1),
-                            amount: sol(lamports),
-                            asset: Asset::Native,
-                            index: i,
-                        });
-                    }
-                    (Some(4), 4) => {
-                        details.push(("durable nonce account".into(), acct(0)));
-                        details.push(("nonce authority".into(), acct(2)));
-                    }
-                    (Some(0), 52) => {
-                        let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
-                        let owner = key32(&ix.data[20..52]);
-                        details.push((
-                            format!("instruction {i}"),
-                            format!(
-                                "create account {} funded by {}, owned by program {}",
-                                acct(1),
-                                acct(0),
-                                owner
-                            ),
-                        ));
-                        recipients.push(Recipient {
-                            address: acct(1),
-                            amount: sol(lamports),
-                            asset: Asset::Native,
-                            index: i,
-                        });
-                    }
-                    (Some(6), 36) => details.push((
+            program::SYSTEM => match (tag4, ix.data.len()) {
+                (Some(2), 12) => {
+                    let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
+                    sources.push(Source {
+                        reference: format!("instruction {i}"),
+                        address: Some(acct(0)),
+                        amount: Some(sol(lamports)),
+                    });
+                    recipients.push(Recipient {
+                        address: acct(1),
+                        amount: sol(lamports),
+                        asset: Asset::Native,
+                        index: i,
+                    });
+                }
+                (Some(4), 4) => {
+                    details.push(("durable nonce account".into(), acct(0)));
+                    details.push(("nonce authority".into(), acct(2)));
+                }
+                (Some(0), 52) => {
+                    let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
+                    let owner = key32(&ix.data[20..52]);
+                    details.push((
                         format!("instruction {i}"),
                         format!(
-                            "initialize nonce account {} with authority {}",
+                            "create account {} funded by {}, owned by program {}",
+                            acct(1),
                             acct(0),
-                            key32(&ix.data[4..36])
+                            owner
                         ),
-                    )),
-                    _ => warnings.push(Warning::UnknownProgram {
-                        program: format!("{prog} (system instruction {tag4:?})"),
-                    }),
+                    ));
+                    recipients.push(Recipient {
+                        address: acct(1),
+                        amount: sol(lamports),
+                        asset: Asset::Native,
+                        index: i,
+                    });
                 }
-            }
+                (Some(6), 36) => details.push((
+                    format!("instruction {i}"),
+                    format!(
+                        "initialize nonce account {} with authority {}",
+                        acct(0),
+                        key32(&ix.data[4..36])
+                    ),
+                )),
+                _ => warnings.push(Warning::UnknownProgram {
+                    program: format!("{prog} (system instruction {tag4:?})"),
+                }),
+            },
             program::TOKEN | program::TOKEN_2022 => {
-                counted += 1;
                 match (ix.data.first(), ix.data.len()) {
                     (Some(12), 10) => {
                         let amount = le_u64(&ix.data[1..]).unwrap_or(0);
@@ -371,7 +441,6 @@ pub(super) fn summarize(
                 }
             }
             program::ATA => {
-                counted += 1;
                 let kind = match ix.data.first() {
                     None | Some(0) => "create",
                     Some(1) => "create (idempotent)",
@@ -380,16 +449,25 @@ pub(super) fn summarize(
                 details.push((
                     format!("instruction {i}"),
                     format!(
-                        "{kind} token account {} for owner {} (mint {})",
+                        "{kind} token account {} for owner {} (mint {}); its rent, {}, \
+                         is paid to it (the owner may close it and keep the rent)",
                         acct(1),
                         acct(2),
-                        acct(3)
+                        acct(3),
+                        sol(TOKEN_ACCOUNT_RENT).units()
                     ),
                 ));
+                // The funder pays the new account's rent, which its owner can collect:
+                // the station counts it as paid to the owner, and so is it shown.
+                recipients.push(Recipient {
+                    address: acct(2),
+                    amount: sol(TOKEN_ACCOUNT_RENT),
+                    asset: Asset::Native,
+                    index: i,
+                });
             }
             program::COMPUTE_BUDGET => match (ix.data.first(), ix.data.len()) {
-                (Some(2), 5) => cu_limit = le_u32(&ix.data[1..]).map(u64::from),
-                (Some(3), 9) => cu_price = le_u64(&ix.data[1..]).unwrap_or(0),
+                (Some(2), 5) | (Some(3), 9) => {}
                 _ => warnings.push(Warning::UnknownProgram {
                     program: format!("{prog} (compute budget {:?})", ix.data.first()),
                 }),
@@ -398,19 +476,23 @@ pub(super) fn summarize(
                 format!("memo {i}"),
                 String::from_utf8_lossy(&ix.data).into_owned(),
             )),
-            _ => {
-                counted += 1;
-                warnings.push(Warning::UnknownProgram { program: prog });
-            }
+            _ => warnings.push(Warning::UnknownProgram { program: prog }),
         }
     }
-    let limit = cu_limit.unwrap_or((counted * DEFAULT_CU_PER_INSTRUCTION).min(MAX_CU));
-    let priority = (u128::from(limit) * u128::from(cu_price)).div_ceil(1_000_000);
-    let base = u128::from(m.num_required_signatures) * u128::from(LAMPORTS_PER_SIGNATURE);
-    if cu_price > 0 {
+    let f = fee(&m);
+    if f.price > 0 {
         details.push((
             "compute units".into(),
-            format!("limit {limit}, price {cu_price} micro-lamports"),
+            format!(
+                "limit {}{}, price {} micro-lamports",
+                f.limit,
+                if f.limit_set {
+                    ""
+                } else {
+                    " (the runtime's default)"
+                },
+                f.price
+            ),
         ));
     }
     Ok(Summary {
@@ -418,10 +500,14 @@ pub(super) fn summarize(
         network: label.to_string(),
         sources,
         recipients,
-        fee: Some(Amount { base_units: base + priority, decimals: Some(9), symbol: "SOL".into() }),
+        fee: Some(Amount {
+            base_units: f.total,
+            decimals: Some(9),
+            symbol: "SOL".into(),
+        }),
         fee_detail: format!(
-            "{} signature(s) x {LAMPORTS_PER_SIGNATURE} lamports + priority fee {priority} lamports",
-            m.num_required_signatures
+            "{} signature(s) x {LAMPORTS_PER_SIGNATURE} lamports + priority fee {} lamports",
+            f.signatures, f.priority
         ),
         details,
         warnings,

@@ -5,29 +5,16 @@
 //! program id); the fee is computed as the runtime computes it.
 
 use airgap_protocol::network::{Network, SolanaCluster};
-use airgap_protocol::summary::solana::{b58, parse, program, Instruction, Message};
+use airgap_protocol::summary::solana::{
+    b58, fee, parse, program, Fee, Instruction, Message, LAMPORTS_PER_SIGNATURE, PRECOMPILES,
+    TOKEN_ACCOUNT_RENT,
+};
 
 use super::facts::{check_label, AssetId, Class, Facts, Feature, Transfer, TransferKind};
 use super::refusal::Refusal;
 use super::Context;
 use crate::hsm::{KeyInfo, SigningBackend};
 use crate::sign::sign_ed25519;
-
-/// Lamports per signature (the base fee).
-pub const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
-/// Compute units the runtime allots an instruction of a builtin program when the
-/// transaction sets no limit (SIMD-0170).
-pub const BUILTIN_INSTRUCTION_CU: u64 = 3_000;
-/// Compute units the runtime allots any other instruction when no limit is set.
-pub const DEFAULT_INSTRUCTION_CU: u64 = 200_000;
-/// The most compute units a transaction may use.
-pub const MAX_CU: u64 = 1_400_000;
-/// Rent-exempt minimum of an SPL Token account (165 bytes): (128 + 165) x 3,480 x 2.
-pub const TOKEN_ACCOUNT_RENT: u64 = 2_039_280;
-
-const ED25519_PRECOMPILE: &str = "Ed25519SigVerify111111111111111111111111111";
-const SECP256K1_PRECOMPILE: &str = "KeccakSecp256k11111111111111111111111111111";
-const SECP256R1_PRECOMPILE: &str = "Secp256r1SigVerify1111111111111111111111111";
 
 /// A message ready to sign.
 #[derive(Debug, Clone)]
@@ -87,12 +74,6 @@ pub fn cluster_of(index: usize, m: &Message, ctx: &Context<'_>) -> Result<Solana
             ),
         }),
     }
-}
-
-/// The compute-budget settings of a message, checked as the runtime checks them.
-struct Budget {
-    limit: Option<u64>,
-    price: u64,
 }
 
 fn disallowed(index: usize, what: String) -> Refusal {
@@ -191,45 +172,36 @@ pub fn derive(
     };
     let mut transfers = Vec::new();
     let mut features = Vec::new();
-    let mut budget = Budget {
-        limit: None,
-        price: 0,
-    };
     let (mut price_set, mut limit_set) = (false, false);
-    let mut default_cu: u64 = 0;
-    let mut precompile_signatures: u64 = 0;
     for (i, ix) in m.instructions.iter().enumerate() {
         let prog = key(ix.program).map(|k| b58(&k)).unwrap_or_default();
         let tag4 = le_u32(&ix.data);
         match prog.as_str() {
-            program::SYSTEM => {
-                default_cu += BUILTIN_INSTRUCTION_CU;
-                match (tag4, ix.data.len()) {
-                    (Some(2), 12) => {
-                        let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
-                        let to = acct(ix, 1).ok_or_else(|| missing("transfer"))?;
-                        transfers.push(sol(i, TransferKind::Payment, lamports, to));
-                    }
-                    (Some(0), 52) => {
-                        let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
-                        let to = acct(ix, 1).ok_or_else(|| missing("create account"))?;
-                        transfers.push(sol(i, TransferKind::AccountFunding, lamports, to));
-                    }
-                    (Some(4), 4) if i == 0 => {}
-                    (Some(6), 36) => {}
-                    _ => {
-                        return Err(disallowed(
-                            index,
-                            format!(
-                                "system instruction {} (instruction {i})",
-                                tag4.map_or("?".into(), |t| t.to_string())
-                            ),
-                        ))
-                    }
+            program::SYSTEM => match (tag4, ix.data.len()) {
+                (Some(2), 12) => {
+                    let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
+                    let to = acct(ix, 1).ok_or_else(|| missing("transfer"))?;
+                    transfers.push(sol(i, TransferKind::Payment, lamports, to));
                 }
-            }
+                (Some(0), 52) => {
+                    let lamports = le_u64(&ix.data[4..]).unwrap_or(0);
+                    let to = acct(ix, 1).ok_or_else(|| missing("create account"))?;
+                    transfers.push(sol(i, TransferKind::AccountFunding, lamports, to));
+                }
+                (Some(4), 4) if i == 0 => {}
+                (Some(6), 36) => {}
+                _ => {
+                    return Err(disallowed(
+                        index,
+                        format!(
+                            "system instruction {} (instruction {i})",
+                            tag4.map_or("?".into(), |t| t.to_string())
+                        ),
+                    ))
+                }
+            },
+            // The settings themselves are read by `fee`; here each may appear once.
             program::COMPUTE_BUDGET => {
-                default_cu += BUILTIN_INSTRUCTION_CU;
                 let dup = || {
                     disallowed(
                         index,
@@ -242,14 +214,12 @@ pub fn derive(
                             return Err(dup());
                         }
                         limit_set = true;
-                        budget.limit = le_u32(&ix.data[1..]).map(u64::from);
                     }
                     (Some(3), 9) => {
                         if price_set {
                             return Err(dup());
                         }
                         price_set = true;
-                        budget.price = le_u64(&ix.data[1..]).unwrap_or(0);
                     }
                     _ => {
                         return Err(disallowed(
@@ -263,7 +233,6 @@ pub fn derive(
                 }
             }
             program::TOKEN | program::TOKEN_2022 => {
-                default_cu += DEFAULT_INSTRUCTION_CU;
                 match (ix.data.first(), ix.data.len()) {
                     (Some(12), 10) => {
                         let amount = le_u64(&ix.data[1..]).unwrap_or(0);
@@ -300,7 +269,6 @@ pub fn derive(
                 }
             }
             program::ATA => {
-                default_cu += DEFAULT_INSTRUCTION_CU;
                 if !matches!(ix.data.first(), None | Some(0) | Some(1)) {
                     return Err(disallowed(
                         index,
@@ -325,10 +293,8 @@ pub fn derive(
                 // it and collect it: a transfer to the owner.
                 transfers.push(sol(i, TransferKind::Rent, TOKEN_ACCOUNT_RENT, owner));
             }
-            program::MEMO => default_cu += DEFAULT_INSTRUCTION_CU,
-            p @ (ED25519_PRECOMPILE | SECP256K1_PRECOMPILE | SECP256R1_PRECOMPILE) => {
-                default_cu += DEFAULT_INSTRUCTION_CU;
-                precompile_signatures += u64::from(ix.data.first().copied().unwrap_or(0));
+            program::MEMO => {}
+            p if PRECOMPILES.contains(&p) => {
                 features.push(Feature::UnknownProgram { program: p.into() });
                 transfers.push(Transfer {
                     index: i,
@@ -342,7 +308,6 @@ pub fn derive(
                 });
             }
             other => {
-                default_cu += DEFAULT_INSTRUCTION_CU;
                 features.push(Feature::UnknownProgram {
                     program: other.to_string(),
                 });
@@ -360,10 +325,14 @@ pub fn derive(
             }
         }
     }
-    let limit = budget.limit.unwrap_or(default_cu).min(MAX_CU);
-    let priority = (u128::from(limit) * u128::from(budget.price)).div_ceil(1_000_000);
-    let signatures = u64::from(m.num_required_signatures) + precompile_signatures;
-    let base = u128::from(signatures) * u128::from(LAMPORTS_PER_SIGNATURE);
+    let Fee {
+        signatures,
+        limit,
+        limit_set,
+        price,
+        priority,
+        total,
+    } = fee(&m);
     let spends = vec![match nonce_account {
         Some(a) => format!(
             "sol:{network}:nonce:{}:{}",
@@ -385,12 +354,11 @@ pub fn derive(
         network,
         inputs: Vec::new(),
         transfers,
-        fee: base + priority,
+        fee: total,
         fee_detail: format!(
             "{signatures} signature(s) x {LAMPORTS_PER_SIGNATURE} lamports + priority {priority} lamports \
-             ({limit} compute units{} x {} micro-lamports)",
-            if budget.limit.is_some() { "" } else { " by default" },
-            budget.price
+             ({limit} compute units{} x {price} micro-lamports)",
+            if limit_set { "" } else { " by default" },
         ),
         features,
         spends,
