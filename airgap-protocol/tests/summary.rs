@@ -290,6 +290,21 @@ mod evm {
         );
     }
 
+    /// A token amount of 2^130 base units is not shown as a smaller number without a
+    /// warning that names the exact one.
+    #[test]
+    fn fail_token_amount_over_2_pow_128_warns() {
+        let s = sum(usdc(TRANSFER, U256::from(1u8) << 130), &tokens());
+        assert_eq!(
+            s.warnings,
+            vec![Warning::AmountTooLarge {
+                exact: "1361129467683753853853498429727072845824".into()
+            }]
+        );
+        let s = sum(usdc(TRANSFER, U256::from(u128::MAX)), &tokens());
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    }
+
     #[test]
     fn fail_chain_id_mismatch_and_garbage() {
         let tx = tx1559(BOB, 1, vec![]);

@@ -227,8 +227,12 @@ pub(super) fn summarize(
             if !tx.data.is_empty() {
                 let contract = to.to_checksum(None);
                 let token = opts.tokens.find(Chain::Evm, &contract);
-                let amount = |v: U256| Amount {
-                    base_units: u256_to_u128(v).unwrap_or(u128::MAX),
+                let mut too_large = None;
+                let mut amount = |v: U256| Amount {
+                    base_units: u256_to_u128(v).unwrap_or_else(|| {
+                        too_large = Some(v.to_string());
+                        u128::MAX
+                    }),
                     decimals: token.map(|t| t.decimals),
                     symbol: token.map_or(contract.clone(), |t| t.symbol.clone()),
                 };
@@ -273,6 +277,9 @@ pub(super) fn summarize(
                     None => warnings.push(Warning::UnknownCallData {
                         selector: tx.data.iter().take(4).map(|b| format!("{b:02x}")).collect(),
                     }),
+                }
+                if let Some(exact) = too_large {
+                    warnings.push(Warning::AmountTooLarge { exact });
                 }
             }
         }

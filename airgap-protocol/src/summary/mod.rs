@@ -152,6 +152,12 @@ pub enum Warning {
         /// Program id.
         program: String,
     },
+    /// A token amount of 2^128 base units or more: the amount shown is the largest one
+    /// this summary holds, less than the real one.
+    AmountTooLarge {
+        /// The exact amount, base units.
+        exact: String,
+    },
     /// A contract creation (no recipient).
     ContractCreation,
     /// The payload's network label disagrees with the bytes.
@@ -321,6 +327,10 @@ impl std::fmt::Display for Warning {
             Self::UnknownProgram { program } => {
                 write!(f, "instruction of unknown program {program}")
             }
+            Self::AmountTooLarge { exact } => write!(
+                f,
+                "a token amount of {exact} base units, more than can be shown in units"
+            ),
             Self::ContractCreation => write!(f, "contract creation"),
             Self::NetworkMismatch { label, decoded } => {
                 write!(f, "labelled {label} but the transaction says {decoded}")
