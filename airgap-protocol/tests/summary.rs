@@ -107,6 +107,28 @@ mod btc {
         assert!(s.recipients[0].address.starts_with("bcrt1q"));
         assert_eq!(s.sources[0].amount.as_ref().unwrap().base_units, 100_000);
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+        // The second output goes back to the address the input spends from.
+        let change: Vec<_> = s
+            .details
+            .iter()
+            .filter(|(k, _)| k.starts_with("output"))
+            .collect();
+        assert_eq!(change.len(), 1, "{:?}", s.details);
+        assert_eq!(change[0].0, "output 1");
+    }
+
+    /// Change is named only from a previous transaction the input's txid matches: a
+    /// witness UTXO alone (the coordinator's word) names none.
+    #[test]
+    fn change_only_from_a_verified_previous_transaction() {
+        let (mut p, _) = psbt();
+        p.inputs[0].non_witness_utxo = None;
+        let s = sum(&p);
+        assert!(
+            !s.details.iter().any(|(k, _)| k.starts_with("output")),
+            "{:?}",
+            s.details
+        );
     }
 
     #[test]

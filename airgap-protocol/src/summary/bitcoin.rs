@@ -40,6 +40,8 @@ pub(super) fn summarize(version: u8, bytes: &[u8], label: &str) -> Result<Summar
     let mut warnings = Vec::new();
     let mut sources = Vec::new();
     let mut total_in: Option<u64> = Some(0);
+    // Scripts spent, each read from a previous transaction whose txid the input names.
+    let mut spent = Vec::new();
     for (i, (txin, input)) in tx.input.iter().zip(&psbt.inputs).enumerate() {
         let vout = txin.previous_output.vout as usize;
         let full: Option<&TxOut> = match &input.non_witness_utxo {
@@ -58,7 +60,10 @@ pub(super) fn summarize(version: u8, bytes: &[u8], label: &str) -> Result<Summar
                 warnings.push(Warning::PrevoutMismatch { input: i });
                 None
             }
-            (Some(a), _) => Some(a.clone()),
+            (Some(a), _) => {
+                spent.push(a.script_pubkey.clone());
+                Some(a.clone())
+            }
             (None, Some(b)) => Some(b.clone()),
             (None, None) => {
                 warnings.push(Warning::MissingPrevout { input: i });
@@ -103,7 +108,7 @@ pub(super) fn summarize(version: u8, bytes: &[u8], label: &str) -> Result<Summar
         Some(_) => return Err(malformed("outputs exceed inputs")),
         None => (None, "unknown: previous-output data missing".to_string()),
     };
-    let details = vec![
+    let mut details = vec![
         ("txid".to_string(), tx.compute_txid().to_string()),
         ("locktime".to_string(), tx.lock_time.to_string()),
         (
@@ -111,6 +116,16 @@ pub(super) fn summarize(version: u8, bytes: &[u8], label: &str) -> Result<Summar
             if tx.is_explicitly_rbf() { "yes" } else { "no" }.to_string(),
         ),
     ];
+    // Change, as far as the transaction itself shows it: an output to a script one of
+    // its inputs spends (the station knows its own keys; a summary knows only this).
+    for (i, out) in tx.output.iter().enumerate() {
+        if spent.contains(&out.script_pubkey) {
+            details.push((
+                format!("output {i}"),
+                "back to an address this transaction spends from (change)".into(),
+            ));
+        }
+    }
     Ok(Summary {
         chain: Chain::Bitcoin,
         network: net.to_string(),
