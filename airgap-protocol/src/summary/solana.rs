@@ -444,8 +444,22 @@ pub(super) fn summarize(
                 let kind = match ix.data.first() {
                     None | Some(0) => "create",
                     Some(1) => "create (idempotent)",
-                    _ => "unknown",
+                    Some(t) => {
+                        warnings.push(Warning::UnknownProgram {
+                            program: format!("{prog} (associated token account instruction {t})"),
+                        });
+                        continue;
+                    }
                 };
+                if acct(5) != program::TOKEN {
+                    warnings.push(Warning::UnknownProgram {
+                        program: format!(
+                            "{prog} (a token account under {}: its rent depends on the \
+                             mint's extensions, more than shown)",
+                            acct(5)
+                        ),
+                    });
+                }
                 details.push((
                     format!("instruction {i}"),
                     format!(
