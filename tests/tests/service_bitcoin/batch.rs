@@ -124,6 +124,10 @@ fn a_200_output_batch_then_a_consolidation() -> Result<()> {
         json!({"network": "regtest", "amount": "0.0001", "destination": recipient(0).to_string(),
             "batch": lines, "memo": "console batch"}),
     )?;
+    // The transaction is built after the request reaches approvals: once it is, the
+    // page (opened again) shows it.
+    svc.wait_envelope(&made, &desk.ana)?;
+    t.open_request(&made)?;
     let seen = t.look()?;
     assert_eq!(
         seen["batch"],
