@@ -143,11 +143,10 @@ fn fee_as_the_runtime_charges_it() {
     assert_eq!(s.fee.as_ref().unwrap().base_units, 15_000, "{:?}", s.fee);
 }
 
-/// A token account created for a recipient: its rent is shown paid to its owner, as
-/// the station counts it.
-#[test]
-fn token_account_rent_is_shown_as_paid_to_its_owner() {
-    let create = program(
+/// An associated-token-account instruction `data`, paid by #1, of account #4 for owner
+/// #2 and mint #7 under `token`.
+fn create_ata(data: Vec<u8>, token: Address) -> Instruction {
+    program(
         "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL",
         vec![
             AccountMeta::new(a(1), true),
@@ -155,10 +154,17 @@ fn token_account_rent_is_shown_as_paid_to_its_owner() {
             AccountMeta::new_readonly(a(2), false),
             AccountMeta::new_readonly(a(7), false),
             AccountMeta::new_readonly(system(), false),
-            AccountMeta::new_readonly(token_program(), false),
+            AccountMeta::new_readonly(token, false),
         ],
-        vec![1],
-    );
+        data,
+    )
+}
+
+/// A token account created for a recipient: its rent is shown paid to its owner, as
+/// the station counts it.
+#[test]
+fn token_account_rent_is_shown_as_paid_to_its_owner() {
+    let create = create_ata(vec![1], token_program());
     let s = sum(&[
         create,
         transfer_checked(a(3), a(7), a(4), a(1), 2_000_000, 6),
@@ -176,21 +182,7 @@ fn token_account_rent_is_shown_as_paid_to_its_owner() {
 /// a token account under Token-2022 (whose rent depends on the mint) is warned of.
 #[test]
 fn fail_other_token_account_instructions_warn() {
-    let create = |data: Vec<u8>, token: Address| {
-        program(
-            "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL",
-            vec![
-                AccountMeta::new(a(1), true),
-                AccountMeta::new(a(4), false),
-                AccountMeta::new_readonly(a(2), false),
-                AccountMeta::new_readonly(a(7), false),
-                AccountMeta::new_readonly(system(), false),
-                AccountMeta::new_readonly(token, false),
-            ],
-            data,
-        )
-    };
-    let s = sum(&[create(vec![2], token_program())]);
+    let s = sum(&[create_ata(vec![2], token_program())]);
     assert!(s.recipients.is_empty(), "{:?}", s.recipients);
     assert!(
         matches!(s.warnings[..], [Warning::UnknownProgram { .. }]),
@@ -200,7 +192,7 @@ fn fail_other_token_account_instructions_warn() {
     let t22: Address = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
         .parse()
         .unwrap();
-    let s = sum(&[create(vec![1], t22)]);
+    let s = sum(&[create_ata(vec![1], t22)]);
     assert!(
         matches!(s.warnings[..], [Warning::UnknownProgram { .. }]),
         "{:?}",
