@@ -183,11 +183,14 @@ pub fn restore(
     put_wrap_key(fresh, wrap_key)?;
     if let Some(sealed) = &set.deposit_seed {
         let seed = open_seed(sealed, wrap_key)?;
-        fresh.write_opaque(
-            crate::station::deposits::SEED_OBJECT,
-            "strongroom-deposit-seed",
-            &seed,
-        )?;
+        if seed.len() != 32 {
+            return Err(BackupError::Damaged(format!(
+                "deposit seed of {} bytes, 32 expected",
+                seed.len()
+            )));
+        }
+        use crate::station::deposits::{LABEL, SEED_OBJECT};
+        fresh.write_opaque(SEED_OBJECT, LABEL, &seed)?;
     }
     for k in &set.keys {
         let blob = hex::decode(&k.blob)

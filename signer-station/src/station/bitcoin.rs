@@ -268,6 +268,13 @@ pub fn sign<B: SigningBackend + ?Sized>(
     let mut psbt = p.psbt.clone();
     let pk = PublicKey::from_slice(&key.public_key).map_err(|e| bad(e.to_string()))?;
     let mut cache = SighashCache::new(&p.psbt.unsigned_tx);
+    // The deposit account, opened once for every deposit input.
+    let deposit = match &p.deposit {
+        Some(registered) if p.inputs.iter().any(|x| x.4.is_some()) => Some(
+            super::deposits::Account::open(backend, p.network, registered).map_err(Refusal::Hsm)?,
+        ),
+        _ => None,
+    };
     for (i, script, p2wsh, value, deposit_at) in &p.inputs {
         let value = bitcoin::Amount::from_sat(*value);
         let sighash = if *p2wsh {
@@ -279,11 +286,10 @@ pub fn sign<B: SigningBackend + ?Sized>(
                 .p2wpkh_signature_hash(*i, script, value, EcdsaSighashType::All)
                 .map_err(|e| bad(e.to_string()))?
         };
-        let (pk, signature) = match (deposit_at, &p.deposit) {
-            (Some(at), Some(account)) => {
-                super::deposits::sign(backend, p.network, account, *at, &sighash.to_byte_array())
-                    .map_err(Refusal::Hsm)?
-            }
+        let (pk, signature) = match (deposit_at, &deposit) {
+            (Some(at), Some(account)) => account
+                .sign(*at, &sighash.to_byte_array())
+                .map_err(Refusal::Hsm)?,
             _ => {
                 let sig =
                     sign_secp256k1(backend, key, &sighash.to_byte_array()).map_err(Refusal::Hsm)?;

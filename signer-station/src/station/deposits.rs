@@ -17,14 +17,15 @@
 
 use airgap_protocol::network::BitcoinNetwork;
 use bitcoin::bip32::{ChildNumber, DerivationPath, Xpriv, Xpub};
-use bitcoin::secp256k1::{Message, Secp256k1, SecretKey};
+use bitcoin::secp256k1::{Message, Secp256k1};
 use zeroize::Zeroizing;
 
 use crate::hsm::{HsmError, SigningBackend};
 
 /// The opaque object holding the deposit seed.
 pub const SEED_OBJECT: u16 = 0x0710;
-const LABEL: &str = "strongroom-deposit-seed";
+/// Its label on the device.
+pub const LABEL: &str = "strongroom-deposit-seed";
 
 /// `m/84'/coin'/0'`: coin 0 on mainnet, 1 on the test networks (BIP-84).
 pub fn account_path(n: BitcoinNetwork) -> DerivationPath {
@@ -57,6 +58,23 @@ fn read_seed<B: SigningBackend + ?Sized>(hsm: &B) -> Result<Zeroizing<Vec<u8>>, 
         .ok_or_else(|| HsmError::Device("this HSM holds no deposit seed".into()))
 }
 
+/// `m/84'/coin'/0'` of `seed` on network `n`, with its master key's fingerprint. The
+/// master key is wiped before returning; the caller wipes the account key.
+fn derive_account<C: bitcoin::secp256k1::Signing>(
+    secp: &Secp256k1<C>,
+    seed: &[u8],
+    n: BitcoinNetwork,
+) -> Result<(Xpriv, bitcoin::bip32::Fingerprint), HsmError> {
+    let mut m = master(seed, n)?;
+    let fingerprint = m.fingerprint(secp);
+    let account = m.derive_priv(secp, &account_path(n));
+    m.private_key.non_secure_erase();
+    Ok((
+        account.map_err(|e| HsmError::Device(e.to_string()))?,
+        fingerprint,
+    ))
+}
+
 /// The deposit account of network `n` as a descriptor key: `[fingerprint/84'/coin'/0']xpub`
 /// (to register in the policy and to give the coordinator's `[[deposits]]`).
 pub fn account_key<B: SigningBackend + ?Sized>(
@@ -65,16 +83,12 @@ pub fn account_key<B: SigningBackend + ?Sized>(
 ) -> Result<String, HsmError> {
     let seed = read_seed(hsm)?;
     let secp = Secp256k1::signing_only();
-    let m = master(&seed, n)?;
-    let path = account_path(n);
-    let account = m
-        .derive_priv(&secp, &path)
-        .map_err(|e| HsmError::Device(e.to_string()))?;
+    let (mut account, fingerprint) = derive_account(&secp, &seed, n)?;
     let xpub = Xpub::from_priv(&secp, &account);
-    let origin = path.to_string();
+    account.private_key.non_secure_erase();
+    let origin = account_path(n).to_string();
     Ok(format!(
-        "[{}/{}]{xpub}",
-        m.fingerprint(&secp),
+        "[{fingerprint}/{}]{xpub}",
         origin.trim_start_matches("m/")
     ))
 }
@@ -87,36 +101,64 @@ pub fn descriptor<B: SigningBackend + ?Sized>(
     Ok(format!("wpkh({}/<0;1>/*)", account_key(hsm, n)?))
 }
 
-/// Signs `sighash` with the deposit key at `(branch, index)` of network `n`'s account,
-/// after checking the seed still gives `registered` (the account key in the policy).
-/// Low-S; the key lives only for this call.
-pub fn sign<B: SigningBackend + ?Sized>(
-    hsm: &B,
-    n: BitcoinNetwork,
-    registered: &Xpub,
-    (branch, index): (u32, u32),
-    sighash: &[u8; 32],
-) -> Result<(bitcoin::PublicKey, bitcoin::secp256k1::ecdsa::Signature), HsmError> {
-    let seed = read_seed(hsm)?;
-    let secp = Secp256k1::new();
-    let bad = |e: bitcoin::bip32::Error| HsmError::Device(e.to_string());
-    let account = master(&seed, n)?
-        .derive_priv(&secp, &account_path(n))
-        .map_err(bad)?;
-    if Xpub::from_priv(&secp, &account) != *registered {
-        return Err(HsmError::Device(
-            "the HSM's deposit seed does not give the registered deposit account".into(),
-        ));
+/// A deposit account opened for one signing: read from the HSM's seed once, checked
+/// against the registered account key, wiped when dropped.
+pub struct Account {
+    key: Xpriv,
+    secp: Secp256k1<bitcoin::secp256k1::All>,
+}
+
+impl Account {
+    /// Network `n`'s account of the HSM's seed, which must give `registered` (the
+    /// account key in the policy).
+    pub fn open<B: SigningBackend + ?Sized>(
+        hsm: &B,
+        n: BitcoinNetwork,
+        registered: &Xpub,
+    ) -> Result<Self, HsmError> {
+        let seed = read_seed(hsm)?;
+        let secp = Secp256k1::new();
+        let (key, _) = derive_account(&secp, &seed, n)?;
+        let account = Self { key, secp };
+        if Xpub::from_priv(&account.secp, &account.key) != *registered {
+            return Err(HsmError::Device(
+                "the HSM's deposit seed does not give the registered deposit account".into(),
+            ));
+        }
+        Ok(account)
     }
-    let path = [
-        ChildNumber::from_normal_idx(branch).map_err(bad)?,
-        ChildNumber::from_normal_idx(index).map_err(bad)?,
-    ];
-    let child = account.derive_priv(&secp, &path).map_err(bad)?;
-    let key = Zeroizing::new(child.private_key.secret_bytes());
-    let sk = SecretKey::from_slice(key.as_ref()).map_err(|e| HsmError::Device(e.to_string()))?;
-    let mut sig = secp.sign_ecdsa(&Message::from_digest(*sighash), &sk);
-    sig.normalize_s();
-    let pk = bitcoin::PublicKey::new(sk.public_key(&secp));
-    Ok((pk, sig))
+
+    /// Signs `sighash` with the key at `(branch, index)` of the account. Low-S; the key
+    /// lives only for this call.
+    pub fn sign(
+        &self,
+        (branch, index): (u32, u32),
+        sighash: &[u8; 32],
+    ) -> Result<(bitcoin::PublicKey, bitcoin::secp256k1::ecdsa::Signature), HsmError> {
+        let bad = |e: bitcoin::bip32::Error| HsmError::Device(e.to_string());
+        let path = [
+            ChildNumber::from_normal_idx(branch).map_err(bad)?,
+            ChildNumber::from_normal_idx(index).map_err(bad)?,
+        ];
+        let mut child = self.key.derive_priv(&self.secp, &path).map_err(bad)?;
+        let mut sig = self
+            .secp
+            .sign_ecdsa(&Message::from_digest(*sighash), &child.private_key);
+        sig.normalize_s();
+        let pk = bitcoin::PublicKey::new(child.private_key.public_key(&self.secp));
+        child.private_key.non_secure_erase();
+        Ok((pk, sig))
+    }
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Account {
+    fn drop(&mut self) {
+        self.key.private_key.non_secure_erase();
+    }
 }

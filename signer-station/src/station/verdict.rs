@@ -41,12 +41,15 @@ pub fn purpose_of(class: &Class) -> Purpose {
 /// address) conflicts with nothing: whichever transaction lands, the cancel moves no
 /// funds. A cancel signed before still conflicts with any other new call.
 fn spend_conflict(signed: &str, new: &str) -> bool {
-    fn split(k: &str) -> (&str, &str) {
-        k.split_once('#').unwrap_or((k, ""))
-    }
+    let split = |k| resource(k).unwrap_or((k, ""));
     let ((r_signed, _), (r_new, c_new)) = (split(signed), split(new));
     let cancel = r_new.starts_with("evm:") && c_new == super::evm::CANCEL;
     signed != new && r_signed == r_new && !cancel
+}
+
+/// A spend key's resource and content, when it names its content (`resource#content`).
+fn resource(key: &str) -> Option<(&str, &str)> {
+    key.split_once('#')
 }
 
 /// The resources a payload's spend keys consume when each key names its content too (an
@@ -56,7 +59,7 @@ fn spend_conflict(signed: &str, new: &str) -> bool {
 fn alternatives(spends: &[String]) -> Option<Vec<&str>> {
     let mut r = spends
         .iter()
-        .map(|k| k.split_once('#').map(|(r, _)| r))
+        .map(|k| resource(k).map(|(r, _)| r))
         .collect::<Option<Vec<&str>>>()?;
     if r.is_empty() {
         return None;
@@ -102,7 +105,7 @@ pub fn check_payload(
         });
     }
     for s in &f.spends {
-        let with_content = s.contains('#');
+        let with_content = resource(s).is_some();
         let here = earlier.iter().any(|e| {
             e.digest != f.digest
                 && e.spends.iter().any(|k| {
