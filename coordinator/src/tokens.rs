@@ -76,13 +76,13 @@ fn secret() -> Result<String, TokenError> {
     Ok(format!("sr_{}", hex::encode(&raw[..])))
 }
 
-/// Makes a token for `principal` with `roles`, valid `days` days when given: the token
-/// (to show once) and its record.
+/// Makes a token for `principal` with `roles`, valid `days` days when given (by
+/// `actor`, audited): the token (to show once) and its record.
 pub fn issue(
     store: &dyn Store,
-    principal: &str,
-    roles: &[String],
+    (principal, roles): (&str, &[String]),
     days: Option<u64>,
+    actor: &str,
     now: u64,
 ) -> Result<(String, TokenRecord), TokenError> {
     if let Some(r) = roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
@@ -102,7 +102,7 @@ pub fn issue(
     let token = secret()?;
     let hash = token_hash(&token);
     let expires = days.map(|d| now + d * 86_400);
-    store.add_token_expiring(&hash, principal, roles, expires, now)?;
+    store.add_token_expiring(&hash, (principal, roles), expires, actor, now)?;
     let record = store
         .token(&hash)?
         .ok_or_else(|| TokenError::Store(StoreError::NotFound("the new token".into())))?;
@@ -123,7 +123,7 @@ pub fn rotate(
         .into_iter()
         .find(|t| t.id == id && t.live(now))
         .ok_or_else(|| TokenError::NotFound(id.into()))?;
-    let made = issue(store, &old.principal, &old.roles, days, now)?;
+    let made = issue(store, (&old.principal, &old.roles), days, actor, now)?;
     revoke(store, id, actor, now)?;
     Ok(made)
 }
@@ -147,8 +147,14 @@ pub fn run(command: &TokenCommand) -> Result<()> {
             db,
         } => {
             let store = db.open(true)?;
-            let (token, _) =
-                issue(store.as_ref(), principal, roles, *expires_in_days, now()).map_err(fail)?;
+            let (token, _) = issue(
+                store.as_ref(),
+                (principal, roles),
+                *expires_in_days,
+                "admin",
+                now(),
+            )
+            .map_err(fail)?;
             // Shown once; only its hash is stored.
             println!("{token}");
         }

@@ -85,13 +85,13 @@ pub(super) async fn list(api: Api) -> Response {
     responses((status = 201, description = "the token, shown once", body = NewToken),
         (status = 400, description = "unknown role, bad expiry", body = ErrorBody)))]
 pub(super) async fn make(api: Api, body: Body<MakeToken>) -> Response {
-    api.run(&["admin"], move |st, _| {
+    api.run(&["admin"], move |st, caller| {
         let b = body.get()?;
         let (token, record) = tokens::issue(
             st.store.as_ref(),
-            &b.principal,
-            &b.roles,
+            (&b.principal, &b.roles),
             b.expires_in_days,
+            &caller.principal,
             (st.clock)(),
         )?;
         Ok((StatusCode::CREATED, Json(NewToken { token, record })).into_response())

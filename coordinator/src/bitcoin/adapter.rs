@@ -207,7 +207,7 @@ impl ChainAdapter for BtcChain {
             .collect::<Result<Vec<_>, PipelineError>>()?;
         let consolidation =
             body.purpose == crate::risk::Purpose::Consolidation && body.amount == "0";
-        let sweep = body.purpose == crate::risk::Purpose::Sweep && body.amount == "0";
+        let sweep = deposit_sweep(body);
         // One replica at a time picks a vault's coins.
         ctx.lease(
             &format!("coins:{}:{}", body.network, self.config.name),
@@ -308,7 +308,7 @@ impl ChainAdapter for BtcChain {
         let mut combined = super::combine(&base, &parts)
             .map_err(|e| refused(format!("a station's signatures cannot be used: {e}")))?;
         // A sweep is signed by the one station holding the deposit account.
-        let sweep = crate::chain::Body::of(row)?.purpose == crate::risk::Purpose::Sweep;
+        let sweep = deposit_sweep(&crate::chain::Body::of(row)?);
         let threshold = if sweep { 1 } else { self.config.threshold };
         if parts.len() < threshold {
             if row.state == State::Exported && !parts.is_empty() {
@@ -407,6 +407,12 @@ impl ChainAdapter for BtcChain {
             return Ok(Recheck::Settled);
         };
         let now = self.source.block_hash(h).map_err(chain_err)?;
+        let tip = self.source.tip_height().map_err(chain_err)?;
+        // A source below that height (behind, or on a shorter branch) says nothing yet:
+        // judged once it has a block there.
+        if now.is_none() && tip < h {
+            return Ok(Recheck::Holds);
+        }
         if now != Some(hash) {
             return Ok(Recheck::Reorged(json!({
                 "was_height": h,
@@ -414,7 +420,6 @@ impl ChainAdapter for BtcChain {
                 "now_block_hash": now.map(|b| b.to_string()),
             })));
         }
-        let tip = self.source.tip_height().map_err(chain_err)?;
         let depth = u64::from(tip.saturating_sub(h)) + 1;
         Ok(
             if depth > watch_depth(u64::from(self.config.confirmations)) {
@@ -576,4 +581,11 @@ impl ChainAdapter for BtcChain {
     fn as_bitcoin(&self) -> Option<&BtcChain> {
         Some(self)
     }
+}
+
+/// Whether `body` is a sweep of the deposit addresses (`POST /v1/sweeps`: purpose
+/// `sweep`, nothing asked of the vault), built from the deposit pool and signed by the
+/// station holding the deposit account; any other request spends the vault's coins.
+fn deposit_sweep(body: &crate::chain::Body) -> bool {
+    body.purpose == crate::risk::Purpose::Sweep && body.amount == "0"
 }

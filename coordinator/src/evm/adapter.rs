@@ -314,6 +314,12 @@ impl ChainAdapter for EvmChain {
             return Ok(Recheck::Settled);
         };
         let block = self.node.block(n).map_err(chain_err)?;
+        let tip = self.node.block_number().map_err(chain_err)?;
+        // A node below that height (behind, or on a shorter branch) says nothing yet:
+        // judged once it has a block there.
+        if block.is_none() && tip < n {
+            return Ok(Recheck::Holds);
+        }
         if block.as_ref().is_none_or(|b| b.hash != hash) {
             return Ok(Recheck::Reorged(json!({
                 "was_block": n,
@@ -321,7 +327,6 @@ impl ChainAdapter for EvmChain {
                 "now_block_hash": block.map(|b| b.hash),
             })));
         }
-        let tip = self.node.block_number().map_err(chain_err)?;
         Ok(
             if tip.saturating_sub(n) + 1 > watch_depth(self.config.confirmations) {
                 Recheck::Settled

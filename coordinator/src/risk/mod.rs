@@ -85,10 +85,15 @@ impl RiskConfig {
     pub fn from_toml(text: &str) -> Result<Self, String> {
         let c: Self = toml::from_str(text).map_err(|e| e.to_string())?;
         for l in &c.limits {
+            let above = l.review_above.as_ref();
             for (what, v) in [
-                ("per_transaction", &l.per_transaction),
-                ("per_day", &l.per_day),
-            ] {
+                ("per_transaction", Some(&l.per_transaction)),
+                ("per_day", Some(&l.per_day)),
+                ("review_above", above),
+            ]
+            .into_iter()
+            .filter_map(|(w, v)| Some((w, v?)))
+            {
                 v.parse::<u128>().map_err(|_| {
                     format!(
                         "limit {} {} {what}: {v:?} is not a whole number of base units",
@@ -344,6 +349,7 @@ pub fn limits(c: &RiskConfig, p: &Proposal, h: &Summary) -> Finding {
 pub fn amount_review(c: &RiskConfig, p: &Proposal, _: &Summary) -> Finding {
     let above = limit_for(c, p)
         .and_then(|l| l.review_above.as_deref())
+        // Checked when the rules were read; a value that does not parse holds everything.
         .map(|v| v.parse::<u128>().unwrap_or(0));
     match above {
         Some(x) if p.amount > x => Finding::Review(format!(

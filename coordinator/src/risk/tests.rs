@@ -100,5 +100,10 @@ fn config_errors_are_clear() {
     )
     .unwrap_err();
     assert!(e.contains("not a whole number"), "{e}");
+    let e = RiskConfig::from_toml(
+        "[[limits]]\nnetwork='bitcoin'\nasset='native'\nper_transaction='1'\nper_day='2'\nreview_above='1 BTC'",
+    )
+    .unwrap_err();
+    assert!(e.contains("review_above"), "{e}");
     assert_eq!(RiskConfig::from_toml("").unwrap().history_multiple, 5);
 }

@@ -15,8 +15,14 @@ pub(super) fn suite(s: &dyn Store) {
 
     // Tokens: made with an expiry, used (at most a write a minute), revoked once, listed.
     let hash = "ab".repeat(32);
-    s.add_token_expiring(&hash, "bot", &["warm-tier".into()], Some(500), 100)
-        .unwrap();
+    s.add_token_expiring(
+        &hash,
+        ("bot", &["warm-tier".into()]),
+        Some(500),
+        "admin",
+        100,
+    )
+    .unwrap();
     let t = s.token(&hash).unwrap().unwrap();
     assert_eq!(
         (t.id.as_str(), t.expires, t.last_used),

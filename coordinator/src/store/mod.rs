@@ -473,16 +473,16 @@ pub trait Store: Send + Sync {
         roles: &[String],
         now: u64,
     ) -> Result<(), StoreError> {
-        self.add_token_expiring(hash, principal, roles, None, now)
+        self.add_token_expiring(hash, (principal, roles), None, "admin", now)
     }
 
     /// As [`Store::add_token`], valid until `expires` (Unix seconds) when given.
     fn add_token_expiring(
         &self,
         hash: &str,
-        principal: &str,
-        roles: &[String],
+        (principal, roles): (&str, &[String]),
         expires: Option<u64>,
+        actor: &str,
         now: u64,
     ) -> Result<(), StoreError> {
         write_once(self, |tx| {
@@ -491,7 +491,7 @@ pub trait Store: Send + Sync {
             tx.insert_token(&token, now)?;
             let id = hash.get(..16).unwrap_or(hash);
             let detail = serde_json::json!({ "roles": roles, "id": id, "expires": expires });
-            write::append(tx, ("admin", "token.add", principal), detail, now).map(drop)
+            write::append(tx, (actor, "token.add", principal), detail, now).map(drop)
         })
     }
 

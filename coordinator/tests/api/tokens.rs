@@ -77,14 +77,21 @@ async fn tokens_expire_are_revoked_rotated_and_rate_limited() {
         actions.ends_with(&["token.add", "token.add", "token.revoke", "token.revoke"]),
         "{actions:?}"
     );
+    // Tokens made through the API name the admin who made them.
+    let adders: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.action == "token.add" && r.seq > 6)
+        .map(|r| r.actor.as_str())
+        .collect();
+    assert_eq!(adders, ["root", "root"], "{rows:?}");
 
     // An expired token is refused like an unknown one.
     a.store
         .add_token_expiring(
             &token_hash("t-old"),
-            "old",
-            &["auditor".into()],
+            ("old", &["auditor".into()]),
             Some(1_799_999_999),
+            "admin",
             1,
         )
         .unwrap();
