@@ -258,7 +258,13 @@ fn authenticate(st: &AppState, headers: &HeaderMap, allowed: &[&str]) -> Result<
             format!("too many requests for this token: retry in {wait} s"),
         ));
     }
-    st.store.touch_token(&hash, now)?;
+    // Last use to the minute: one write a minute per token, not one per request, and a
+    // failed write does not fail the request.
+    if t.last_used.is_none_or(|u| now >= u.saturating_add(60)) {
+        if let Err(e) = st.store.touch_token(&hash, now) {
+            tracing::warn!(error = %e, "recording a token's last use");
+        }
+    }
     let (principal, roles) = (t.principal, t.roles);
     if !roles
         .iter()
