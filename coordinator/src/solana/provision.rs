@@ -111,6 +111,8 @@ pub fn nonce_accounts(
                 info.authority
             ));
         }
+        // Said at once: if a later one fails, the accounts already funded are known.
+        eprintln!("nonce account {account}: authority {vault}");
         made.push(account);
     }
     Ok(made)
@@ -145,9 +147,6 @@ pub fn run(a: &NonceArgs) -> Result<(), String> {
         &a.endpoint,
     )));
     let made = nonce_accounts(&node, &payer, &vault, a.count)?;
-    for m in &made {
-        eprintln!("nonce account {m}: authority {vault}");
-    }
     let list: Vec<String> = made.iter().map(|m| format!("\"{m}\"")).collect();
     println!("nonce_accounts = [{}]", list.join(", "));
     Ok(())

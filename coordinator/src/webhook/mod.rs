@@ -26,6 +26,10 @@ use crate::store::Store;
 
 /// Events read from the audit chain per round.
 const BATCH: usize = 200;
+/// How long one replica holds the delivery lease, and how much of it a round uses (a
+/// post may take 10 s more), so two replicas never post at once.
+const LEASE_SECS: u64 = 60;
+const LEASE_USE: Duration = Duration::from_secs(30);
 /// The longest wait between two tries of one event.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
@@ -128,7 +132,7 @@ impl Webhook {
             return round;
         }
         let name = self.cursor();
-        match store.claim(&name, "deliver", owner, now, 60) {
+        match store.claim(&name, "deliver", owner, now, LEASE_SECS) {
             Ok(true) => {}
             Ok(false) => return round,
             Err(e) => {
@@ -136,23 +140,38 @@ impl Webhook {
                 return round;
             }
         }
+        let started = Instant::now();
         let result = (|| -> Result<(), String> {
             let mut at = store.cursor(&name).map_err(|e| e.to_string())?;
-            let rows = store.audit_rows(at + 1, BATCH).map_err(|e| e.to_string())?;
-            for r in rows {
-                if let Some((kind, body)) = event(&r) {
-                    self.post(&r, kind, body, now)?;
-                    round.delivered += 1;
-                }
+            let move_to = |at: &mut u64, to: u64| -> Result<(), String> {
                 if !store
-                    .move_cursor(&name, at, r.seq)
+                    .move_cursor(&name, *at, to)
                     .map_err(|e| e.to_string())?
                 {
                     return Err("another replica moved the cursor".into());
                 }
-                at = r.seq;
+                *at = to;
+                Ok(())
+            };
+            let rows = store.audit_rows(at + 1, BATCH).map_err(|e| e.to_string())?;
+            let mut seen = None;
+            for r in rows {
+                // Within the lease: the rest waits for the next round.
+                if started.elapsed() > LEASE_USE {
+                    break;
+                }
+                seen = Some(r.seq);
+                if let Some((kind, body)) = event(&r) {
+                    self.post(&r, kind, body, now)?;
+                    round.delivered += 1;
+                    move_to(&mut at, r.seq)?;
+                }
             }
-            Ok(())
+            // Rows that tell the warm tier of nothing are passed in one move.
+            match seen {
+                Some(s) if s > at => move_to(&mut at, s),
+                _ => Ok(()),
+            }
         })();
         match result {
             Ok(()) => self.backoff = None,
