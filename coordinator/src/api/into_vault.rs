@@ -32,8 +32,7 @@ pub(super) struct VaultNetwork {
         (status = 422, description = "not a Bitcoin vault served here, or an unknown field", body = ErrorBody),
     ))]
 pub(super) async fn consolidate(api: Api, body: Body<VaultNetwork>) -> Response {
-    let memo = "consolidation: every free coin of the vault into one";
-    into_vault(api, body, (Purpose::Consolidation, memo, false)).await
+    into_vault(api, body, Purpose::Consolidation).await
 }
 
 /// Sweep a network's deposit addresses into its vault (role: treasury)
@@ -49,17 +48,18 @@ pub(super) async fn consolidate(api: Api, body: Body<VaultNetwork>) -> Response 
         (status = 422, description = "no deposit pool or Bitcoin vault on the network, or an unknown field", body = ErrorBody),
     ))]
 pub(super) async fn sweep(api: Api, body: Body<VaultNetwork>) -> Response {
-    let memo = "sweep of the deposit addresses into the vault";
-    into_vault(api, body, (Purpose::Sweep, memo, true)).await
+    into_vault(api, body, Purpose::Sweep).await
 }
 
-/// A request of `purpose` into the network's Bitcoin vault (which must have a deposit
-/// pool when `deposits`).
-async fn into_vault(
-    api: Api,
-    body: Body<VaultNetwork>,
-    (purpose, memo, deposits): (Purpose, &'static str, bool),
-) -> Response {
+/// A request of `purpose` (a consolidation, or a sweep, which needs a deposit pool) into
+/// the network's Bitcoin vault.
+async fn into_vault(api: Api, body: Body<VaultNetwork>, purpose: Purpose) -> Response {
+    let deposits = purpose == Purpose::Sweep;
+    let memo = if deposits {
+        "sweep of the deposit addresses into the vault"
+    } else {
+        "consolidation: every free coin of the vault into one"
+    };
     let key = api.header(axum::http::HeaderName::from_static("idempotency-key"));
     api.run(&["treasury"], move |st, caller| {
         let network = body.get()?.network;

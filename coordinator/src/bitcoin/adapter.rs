@@ -244,7 +244,7 @@ impl ChainAdapter for BtcChain {
                 if recipients[0].0.assume_checked_ref().script_pubkey() != own {
                     return Err(refused("a sweep pays the vault itself"));
                 }
-                return deposits.sweep_psbt(ctx, self, own, &excluded);
+                return deposits.sweep_psbt(ctx, self, (own, rate), &excluded);
             }
             if consolidation {
                 // Every free coin into one output, back to the vault.

@@ -165,14 +165,15 @@ impl Deposits {
 }
 
 impl Deposits {
-    /// A sweep of the plan's first batch into `to`, never spending `exclude` (coins other
-    /// requests hold): every coin of the batch's addresses in, one output to `to`. The
-    /// inputs name their paths in the deposit account, where the station proves them.
+    /// A sweep of the plan's first batch into `to` at `rate` (the build's, already within
+    /// the vault's cap), never spending `exclude` (coins other requests hold): every coin
+    /// of the batch's addresses in, one output to `to`. The inputs name their paths in the
+    /// deposit account, where the station proves them.
     pub fn sweep_psbt(
         &self,
         ctx: &Ctx,
         chain: &BtcChain,
-        to: bitcoin::ScriptBuf,
+        (to, rate): (bitcoin::ScriptBuf, bitcoin::FeeRate),
         exclude: &[bitcoin::OutPoint],
     ) -> Result<bitcoin::Psbt, PipelineError> {
         let plan = self.sweep_plan(ctx, chain)?;
@@ -182,10 +183,6 @@ impl Deposits {
                 self.config.network, self.config.sweep_threshold_sat, self.config.max_fee_per_mille
             ))
         })?;
-        let rate = chain
-            .source
-            .fee_rate(chain.config.fee_target)
-            .map_err(chain_err)?;
         let network = chain.network()?;
         let mut wallet = self.wallet.lock().unwrap_or_else(|p| p.into_inner());
         let coins: Vec<bitcoin::OutPoint> = wallet
