@@ -205,7 +205,10 @@ const commands = {
     };
   },
   async into_vault(page, c) {
+    // The Vaults page drawn anew (not an earlier one's buttons and answer).
+    await page.evaluate(() => { const v = document.getElementById("vaults"); if (v) v.dataset.stale = "1"; });
     await page.click("#nav-vaults");
+    await page.waitForSelector("#vaults:not([data-stale])");
     const button = `#vaults button.${c.action}[data-network="${c.network}"]`;
     await page.waitForSelector(button);
     await page.click(button);
